@@ -1,0 +1,239 @@
+/**
+ * Configuration: every setting comes from the environment and is validated here, once, at start.
+ * This is the only module that reads environment variables; everything else receives a `Config`.
+ */
+import { resolve, join } from "node:path";
+import { z } from "zod";
+import { parseCidrList, type CidrMatcher } from "./http/cidr.ts";
+
+export const DEFAULT_API_KEY = "change-this-secret-key";
+
+const intIn = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+const bool = z
+  .enum(["true", "false", "1", "0", "yes", "no", "on", "off", ""])
+  .transform((v) => ["true", "1", "yes", "on"].includes(v));
+const list = z.string().transform((v) =>
+  v
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean),
+);
+const url = z.url({ protocol: /^https?$/ }).transform((v) => v.replace(/\/+$/, ""));
+
+/** Parses "7d", "12h", "30m", "45s", "1500ms" or a bare number of milliseconds. */
+export function parseDuration(text: string): number | undefined {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$/.exec(text);
+  if (!m) return undefined;
+  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] ?? "ms"]!;
+  return Math.round(Number(m[1]) * unit);
+}
+const duration = z.string().transform((v, ctx) => {
+  const ms = parseDuration(v);
+  if (ms === undefined) {
+    ctx.addIssue({ code: "custom", message: `"${v}" is not a duration (e.g. 7d, 12h, 30m, 1500)` });
+    return z.NEVER;
+  }
+  return ms;
+});
+
+interface Setting {
+  help: string;
+  /** Default as the user would write it; absent means unset. */
+  default?: string;
+  schema: z.ZodType;
+  /** Older names accepted for the same setting. */
+  aliases?: string[];
+  secret?: boolean;
+}
+
+/** Every environment variable the server reads, with its default and meaning (also `--help`). */
+export const SETTINGS = {
+  PORT: { help: "TCP port to listen on", default: "9090", schema: intIn(0, 65535), aliases: ["MANAGEMENT_API_PORT"] },
+  HOST: { help: "Address to bind; the default key is refused on non-loopback addresses", default: "127.0.0.1", schema: z.string().min(1), aliases: ["MANAGEMENT_API_HOST"] },
+  MANAGEMENT_API_KEY: { help: "API key accepted as Bearer token or X-API-Key", default: DEFAULT_API_KEY, schema: z.string().min(1), secret: true },
+  MANAGEMENT_API_KEYS: { help: "Extra accepted keys, comma-separated (rotate without downtime)", default: "", schema: list, secret: true },
+  DATA_DIR: { help: "Directory for state (sqlite), logs and task directories", default: "./data", schema: z.string().min(1) },
+  WORKSPACE: { help: "Directory holding task working directories (default DATA_DIR/workspace)", schema: z.string().min(1) },
+  LOGS_DIR: { help: "Directory holding task logs (default DATA_DIR/logs)", schema: z.string().min(1) },
+  LOG_LEVEL: { help: "fatal, error, warn, info, debug, trace or silent", default: "info", schema: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]) },
+  LOG_FORMAT: { help: "json or pretty (default: pretty on a terminal, json otherwise)", schema: z.enum(["json", "pretty"]) },
+  CORS_ORIGINS: { help: "Origins allowed by CORS, comma-separated ('*' for any, without credentials)", default: "", schema: list },
+  RATE_LIMIT_MAX: { help: "Requests allowed per client IP per window", default: "100", schema: intIn(1, 10_000_000) },
+  RATE_LIMIT_WINDOW_MS: { help: "Rate-limit window in milliseconds", default: "60000", schema: intIn(100, 86_400_000) },
+  RATE_LIMIT_ALLOWLIST: { help: "IPs/CIDRs never rate limited, comma-separated (empty: none)", default: "127.0.0.1", schema: z.string() },
+  TRUSTED_PROXIES: { help: "IPs/CIDRs of proxies whose X-Forwarded-For is believed", default: "", schema: z.string() },
+  BODY_LIMIT: { help: "Largest accepted request body in bytes", default: String(10 * 1024 * 1024), schema: intIn(1, 1024 * 1024 * 1024) },
+  SHUTDOWN_GRACE_MS: { help: "Time in-flight requests get to finish on SIGTERM/SIGINT", default: "10000", schema: intIn(0, 600_000) },
+  MAX_ACTIVE_TASKS: { help: "Most tasks running at once; more get 503", default: "10", schema: intIn(1, 10_000) },
+  TASK_STOP_GRACE_MS: { help: "Time between SIGTERM and SIGKILL when stopping a task", default: "10000", schema: intIn(0, 600_000) },
+  TASK_RETENTION: { help: "How long finished tasks and their logs are kept (e.g. 7d, 12h)", default: "7d", schema: duration },
+  TASK_LOG_MAX_BYTES: { help: "Largest task log; a task writing more is stopped and marked failed", default: String(100 * 1024 * 1024), schema: intIn(1024, Number.MAX_SAFE_INTEGER) },
+  PROVIDERS_FILE: { help: "JSON file overriding or adding task providers", schema: z.string().min(1) },
+  CLAUDE_PERMISSION_MODE: { help: "Permission mode passed to the claude CLI", default: "acceptEdits", schema: z.enum(["acceptEdits", "bypassPermissions", "default", "plan"]) },
+  SSE_HEARTBEAT_MS: { help: "Interval of SSE heartbeat comments", default: "30000", schema: intIn(100, 600_000) },
+  NVIDIA_SMI_PATH: { help: "nvidia-smi executable (name on PATH or absolute path)", default: "nvidia-smi", schema: z.string().min(1) },
+  NVIDIA_SMI_TIMEOUT_MS: { help: "Longest wait for nvidia-smi", default: "2000", schema: intIn(50, 60_000) },
+  STATUS_CACHE_MS: { help: "How long one computed /v1/status is reused", default: "5000", schema: intIn(0, 600_000) },
+  ENABLE_XINFERENCE: { help: "Whether the xinference provider is enabled", default: "false", schema: bool },
+  COMFYUI_URL: { help: "ComfyUI server of the 'local' GPU target", default: "http://127.0.0.1:8188", schema: url },
+  SALAD_COMFYUI_URL: { help: "ComfyUI server of the 'salad' target (unset: target disabled)", schema: url },
+  SALAD_API_KEY: { help: "Sent as Salad-Api-Key to the salad target", schema: z.string().min(1), secret: true },
+  COMFYUI_MODELS_DIR: { help: "ComfyUI models directory, for model file sizes", schema: z.string().min(1) },
+  COMFYUI_OUTPUT_DIR: { help: "ComfyUI output directory, for serving outputs from disk", schema: z.string().min(1) },
+} satisfies Record<string, Setting>;
+
+type Settings = typeof SETTINGS;
+type Parsed = { [K in keyof Settings]: z.output<Settings[K]["schema"]> | (Settings[K] extends { default: string } ? never : undefined) };
+
+/** The validated configuration every service is built from. */
+export interface Config {
+  port: number;
+  host: string;
+  apiKeys: string[];
+  usingDefaultKey: boolean;
+  dataDir: string;
+  workspaceDir: string;
+  logsDir: string;
+  dbPath: string;
+  logLevel: Parsed["LOG_LEVEL"];
+  logFormat: "json" | "pretty" | undefined;
+  corsOrigins: string[];
+  rateLimit: { max: number; windowMs: number; allowlist: CidrMatcher; trustedProxies: CidrMatcher };
+  bodyLimit: number;
+  shutdownGraceMs: number;
+  tasks: {
+    maxActive: number;
+    stopGraceMs: number;
+    retentionMs: number;
+    logMaxBytes: number;
+    providersFile: string | undefined;
+    claudePermissionMode: string;
+    heartbeatMs: number;
+  };
+  system: { nvidiaSmiPath: string; nvidiaSmiTimeoutMs: number; statusCacheMs: number; enableXinference: boolean };
+  comfyui: {
+    localUrl: string;
+    saladUrl: string | undefined;
+    saladApiKey: string | undefined;
+    modelsDir: string | undefined;
+    outputDir: string | undefined;
+  };
+  /** Environment of this process minus our own secrets: providers pick the variables they name. */
+  childEnvSource: Readonly<Record<string, string>>;
+}
+
+export type ConfigResult = { ok: true; config: Config; warnings: string[] } | { ok: false; errors: string[] };
+
+const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|\[::1\]|localhost)$/i;
+
+/** True when `host` only accepts connections from this machine. */
+export function isLoopbackHost(host: string): boolean {
+  return LOOPBACK.test(host);
+}
+
+/** Validates the environment; reports every problem at once, each with the variable's name. */
+export function loadConfig(env: Record<string, string | undefined>): ConfigResult {
+  const errors: string[] = [];
+  const raw: Record<string, unknown> = {};
+  for (const [name, setting] of Object.entries(SETTINGS) as [string, Setting][]) {
+    const given = [name, ...(setting.aliases ?? [])].find((n) => env[n] !== undefined && env[n] !== "");
+    const value = given ? env[given] : setting.default;
+    if (value === undefined) continue;
+    const result = setting.schema.safeParse(value);
+    if (result.success) raw[name] = result.data;
+    else errors.push(`${given ?? name}: ${result.error.issues.map((i) => i.message).join("; ")}`);
+  }
+  const allowlist = parseCidrList(String(env.RATE_LIMIT_ALLOWLIST ?? SETTINGS.RATE_LIMIT_ALLOWLIST.default));
+  const proxies = parseCidrList(String(env.TRUSTED_PROXIES ?? ""));
+  for (const bad of allowlist.invalid) errors.push(`RATE_LIMIT_ALLOWLIST: "${bad}" is not an IP address or CIDR`);
+  for (const bad of proxies.invalid) errors.push(`TRUSTED_PROXIES: "${bad}" is not an IP address or CIDR`);
+  if (errors.length) return { ok: false, errors };
+
+  const s = raw as Parsed;
+  const warnings: string[] = [];
+  const apiKeys = [...new Set([s.MANAGEMENT_API_KEY, ...s.MANAGEMENT_API_KEYS])];
+  const usingDefaultKey = apiKeys.includes(DEFAULT_API_KEY);
+  if (usingDefaultKey) {
+    if (!isLoopbackHost(s.HOST)) {
+      return {
+        ok: false,
+        errors: [
+          `MANAGEMENT_API_KEY: the default key "${DEFAULT_API_KEY}" is only allowed while HOST is a loopback address; ` +
+            `HOST is ${s.HOST}. Set MANAGEMENT_API_KEY to a secret of your own.`,
+        ],
+      };
+    }
+    warnings.push(`Using the default API key "${DEFAULT_API_KEY}": anyone on this machine can use the API. Set MANAGEMENT_API_KEY.`);
+  }
+  const dataDir = resolve(s.DATA_DIR);
+  const secrets = new Set(["MANAGEMENT_API_KEY", "MANAGEMENT_API_KEYS"]);
+  const childEnvSource: Record<string, string> = {};
+  for (const [k, v] of Object.entries(env)) if (v !== undefined && !secrets.has(k)) childEnvSource[k] = v;
+
+  return {
+    ok: true,
+    warnings,
+    config: {
+      port: s.PORT,
+      host: s.HOST,
+      apiKeys,
+      usingDefaultKey,
+      dataDir,
+      workspaceDir: resolve(s.WORKSPACE ?? join(dataDir, "workspace")),
+      logsDir: resolve(s.LOGS_DIR ?? join(dataDir, "logs")),
+      dbPath: join(dataDir, "state.sqlite"),
+      logLevel: s.LOG_LEVEL,
+      logFormat: s.LOG_FORMAT,
+      corsOrigins: s.CORS_ORIGINS,
+      rateLimit: {
+        max: s.RATE_LIMIT_MAX,
+        windowMs: s.RATE_LIMIT_WINDOW_MS,
+        allowlist: allowlist.matcher,
+        trustedProxies: proxies.matcher,
+      },
+      bodyLimit: s.BODY_LIMIT,
+      shutdownGraceMs: s.SHUTDOWN_GRACE_MS,
+      tasks: {
+        maxActive: s.MAX_ACTIVE_TASKS,
+        stopGraceMs: s.TASK_STOP_GRACE_MS,
+        retentionMs: s.TASK_RETENTION,
+        logMaxBytes: s.TASK_LOG_MAX_BYTES,
+        providersFile: s.PROVIDERS_FILE,
+        claudePermissionMode: s.CLAUDE_PERMISSION_MODE,
+        heartbeatMs: s.SSE_HEARTBEAT_MS,
+      },
+      system: {
+        nvidiaSmiPath: s.NVIDIA_SMI_PATH,
+        nvidiaSmiTimeoutMs: s.NVIDIA_SMI_TIMEOUT_MS,
+        statusCacheMs: s.STATUS_CACHE_MS,
+        enableXinference: s.ENABLE_XINFERENCE,
+      },
+      comfyui: {
+        localUrl: s.COMFYUI_URL,
+        saladUrl: s.SALAD_COMFYUI_URL,
+        saladApiKey: s.SALAD_API_KEY,
+        modelsDir: s.COMFYUI_MODELS_DIR,
+        outputDir: s.COMFYUI_OUTPUT_DIR,
+      },
+      childEnvSource,
+    },
+  };
+}
+
+/** The `--help` text: every setting with its default. */
+export function helpText(name: string, version: string): string {
+  const lines = [
+    `${name} ${version}`,
+    "",
+    "Usage: management-api [--help] [--version]",
+    "",
+    "All settings come from environment variables:",
+    "",
+  ];
+  for (const [key, s] of Object.entries(SETTINGS) as [string, Setting][]) {
+    const names = [key, ...(s.aliases ?? [])].join(" | ");
+    const dflt = s.default === undefined ? "unset" : s.secret && s.default ? "(built-in)" : JSON.stringify(s.default);
+    lines.push(`  ${names}`, `      ${s.help} [default: ${dflt}]`);
+  }
+  return lines.join("\n") + "\n";
+}

@@ -1,0 +1,69 @@
+/** Bearer-token / X-API-Key authentication, applied before routing so unknown paths are protected too. */
+import { createHash, timingSafeEqual } from "node:crypto";
+import type { MiddlewareHandler } from "hono";
+import { ApiError } from "./errors.ts";
+import type { AppEnv } from "./types.ts";
+
+/** GET/HEAD paths that need no token. Exact paths only: no prefix, case or slash variants. */
+const EXEMPT = new Set(["/", "/health", "/ready", "/metrics", "/docs", "/docs/json", "/docs/yaml", "/ui"]);
+/** Static docs and dashboard assets: a single, plain file name under the prefix. */
+const EXEMPT_ASSET = /^\/(docs|ui)\/[A-Za-z0-9_-][A-Za-z0-9._-]*$/;
+/** Routes a browser opens with EventSource/WebSocket, which cannot send headers. */
+const STREAMING = /^\/v1\/(tasks\/[^/]+\/logs\/stream|comfyui\/stream)$/;
+
+/** Whether a request may pass without credentials. */
+export function isExempt(method: string, path: string): boolean {
+  if (method !== "GET" && method !== "HEAD") return false;
+  return EXEMPT.has(path) || (EXEMPT_ASSET.test(path) && !path.includes(".."));
+}
+
+/** Whether a path accepts the token as a `token` query parameter. */
+export function isStreamingPath(path: string): boolean {
+  return STREAMING.test(path);
+}
+
+const digest = (s: string) => createHash("sha256").update(s).digest();
+
+/** A non-secret identifier of a key, safe for audit logs. */
+export function keyId(key: string): string {
+  return "key_" + digest(key).toString("hex").slice(0, 12);
+}
+
+/** Extracts the token a request presents, or throws the matching 401. */
+function presentedToken(req: { header(n: string): string | undefined; query(n: string): string | undefined }, path: string): string {
+  const authorization = req.header("authorization");
+  if (authorization !== undefined) {
+    const m = /^bearer[ \t]+(\S+)[ \t]*$/i.exec(authorization);
+    if (!m) throw new ApiError(401, "Invalid Authorization format. Expected: Bearer <token>");
+    return m[1]!;
+  }
+  const apiKey = req.header("x-api-key");
+  if (apiKey !== undefined) {
+    if (!apiKey.trim()) throw new ApiError(401, "Invalid Authorization format. Expected: Bearer <token>");
+    return apiKey.trim();
+  }
+  if (isStreamingPath(path)) {
+    // Browsers' WebSocket can only send a subprotocol list: "Bearer, <token>".
+    const protocols = req.header("sec-websocket-protocol")?.split(",").map((s) => s.trim());
+    if (protocols && protocols[0]?.toLowerCase() === "bearer" && protocols[1]) return protocols[1];
+    const token = req.query("token");
+    if (token) return token;
+  }
+  throw new ApiError(401, "Missing Authorization header");
+}
+
+/** Authentication middleware: 401 for missing/malformed credentials, 403 for a wrong token. */
+export function auth(keys: readonly string[]): MiddlewareHandler<AppEnv> {
+  const accepted = keys.map((k) => ({ hash: digest(k), id: keyId(k) }));
+  return async function authMiddleware(c, next) {
+    if (isExempt(c.req.method, c.req.path)) return next();
+    const token = presentedToken(c.req, c.req.path);
+    const presented = digest(token);
+    // Compare against every key without stopping early, so timing says nothing about which matched.
+    let match: string | undefined;
+    for (const k of accepted) if (timingSafeEqual(k.hash, presented)) match ??= k.id;
+    if (!match) throw new ApiError(403, "Invalid API token");
+    c.set("keyId", match);
+    await next();
+  };
+}

@@ -1,0 +1,30 @@
+/** Works out the client's address: the socket peer, or X-Forwarded-For when the peer is a trusted proxy. */
+import { isIP } from "node:net";
+import type { MiddlewareHandler } from "hono";
+import type { CidrMatcher } from "./cidr.ts";
+import type { AppEnv } from "./types.ts";
+
+/** Strips the IPv4-mapped IPv6 prefix so "::ffff:127.0.0.1" matches "127.0.0.1" rules. */
+export function normalizeIp(address: string): string {
+  return address.startsWith("::ffff:") && isIP(address.slice(7)) === 4 ? address.slice(7) : address;
+}
+
+/**
+ * Sets `clientIp`. X-Forwarded-For is walked from the right, skipping trusted proxies, so a
+ * client cannot claim an address by sending the header itself.
+ */
+export function clientIp(trustedProxies: CidrMatcher): MiddlewareHandler<AppEnv> {
+  return async function clientIpMiddleware(c, next) {
+    const peer = c.env?.requestIP?.(c.req.raw)?.address;
+    let ip = peer ? normalizeIp(peer) : "unknown";
+    if (peer && trustedProxies.has(ip)) {
+      const hops = (c.req.header("x-forwarded-for") ?? "").split(",").map((s) => normalizeIp(s.trim())).filter((s) => isIP(s));
+      for (let i = hops.length - 1; i >= 0; i--) {
+        ip = hops[i]!;
+        if (!trustedProxies.has(ip)) break;
+      }
+    }
+    c.set("clientIp", ip);
+    await next();
+  };
+}

@@ -1,0 +1,97 @@
+/**
+ * OpenAPI document (JSON and YAML) and Swagger UI, with Swagger UI's assets embedded in the binary:
+ * the sidecar often runs without internet, so nothing comes from a CDN.
+ */
+import type { OpenAPIHono } from "@hono/zod-openapi";
+import { swaggerUI } from "@hono/swagger-ui";
+import { stringify } from "yaml";
+import cssPath from "swagger-ui-dist/swagger-ui.css" with { type: "file" };
+import bundlePath from "swagger-ui-dist/swagger-ui-bundle.js" with { type: "file" };
+import faviconPath from "swagger-ui-dist/favicon-32x32.png" with { type: "file" };
+import type { AppEnv } from "./types.ts";
+
+export interface DocInfo {
+  title: string;
+  version: string;
+  description: string;
+}
+
+/** The OpenAPI 3.1 object for an app (also used by tests to drive every operation). */
+export function openApiDocument(app: OpenAPIHono<AppEnv>, info: DocInfo) {
+  return app.getOpenAPI31Document({
+    openapi: "3.1.0",
+    info: { ...info, license: { name: "MIT" } },
+    servers: [{ url: "/", description: "This server" }],
+    security: [{ bearerAuth: [] }, { apiKeyAuth: [] }],
+    tags: [
+      { name: "System", description: "Service information, health and metrics" },
+      { name: "Tasks", description: "AI-agent tasks run as supervised processes" },
+      { name: "Status", description: "Machine, GPU and provider status" },
+      { name: "ComfyUI", description: "ComfyUI workflows, models and outputs" },
+    ],
+  });
+}
+
+const ASSETS: Record<string, { path: string; type: string }> = {
+  "swagger-ui.css": { path: cssPath, type: "text/css; charset=utf-8" },
+  "swagger-ui-bundle.js": { path: bundlePath, type: "text/javascript; charset=utf-8" },
+  "favicon-32x32.png": { path: faviconPath, type: "image/png" },
+};
+
+// Served as a file rather than inline so the Content-Security-Policy can forbid inline scripts.
+const INITIALIZER = `window.addEventListener("load", function () {
+  window.ui = SwaggerUIBundle({ url: "/docs/json", dom_id: "#swagger-ui", persistAuthorization: true, deepLinking: true });
+});
+`;
+
+/** Registers /docs, /docs/json, /docs/yaml and the Swagger UI assets. */
+export function registerDocs(app: OpenAPIHono<AppEnv>, info: DocInfo) {
+  app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
+    type: "http",
+    scheme: "bearer",
+    description: "Authorization: Bearer <MANAGEMENT_API_KEY>",
+  });
+  app.openAPIRegistry.registerComponent("securitySchemes", "apiKeyAuth", {
+    type: "apiKey",
+    in: "header",
+    name: "X-API-Key",
+    description: "Legacy header carrying the API key",
+  });
+  let cached: { json: string; yaml: string } | undefined;
+  const doc = () => {
+    if (!cached) {
+      const d = openApiDocument(app, info);
+      cached = { json: JSON.stringify(d), yaml: stringify(d) };
+    }
+    return cached;
+  };
+  app.get("/docs/json", (c) => c.body(doc().json, 200, { "Content-Type": "application/json; charset=utf-8", "Cache-Control": "public, max-age=60" }));
+  app.get("/docs/yaml", (c) => c.body(doc().yaml, 200, { "Content-Type": "application/yaml; charset=utf-8", "Cache-Control": "public, max-age=60" }));
+  app.get(
+    "/docs",
+    swaggerUI({
+      url: "/docs/json",
+      manuallySwaggerUIHtml: () => `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8" />
+<meta name="viewport" content="width=device-width, initial-scale=1" />
+<title>${info.title} ${info.version}</title>
+<link rel="icon" type="image/png" href="/docs/favicon-32x32.png" />
+<link rel="stylesheet" href="/docs/swagger-ui.css" />
+</head>
+<body>
+<div id="swagger-ui"></div>
+<script src="/docs/swagger-ui-bundle.js"></script>
+<script src="/docs/swagger-initializer.js"></script>
+</body>
+</html>`,
+    }),
+  );
+  app.get("/docs/swagger-initializer.js", (c) => c.body(INITIALIZER, 200, { "Content-Type": "text/javascript; charset=utf-8", "Cache-Control": "public, max-age=3600" }));
+  app.get("/docs/:asset", (c) => {
+    const asset = ASSETS[c.req.param("asset")];
+    if (!asset) return c.notFound();
+    return new Response(Bun.file(asset.path), { headers: { "Content-Type": asset.type, "Cache-Control": "public, max-age=86400" } });
+  });
+}

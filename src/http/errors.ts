@@ -1,0 +1,82 @@
+/**
+ * One error format for every layer: `{error, message, statusCode, requestId, details?}`.
+ * Handlers throw `ApiError`; `onError` turns anything thrown into that shape.
+ */
+import type { Context } from "hono";
+import { HTTPException } from "hono/http-exception";
+import type { ContentfulStatusCode } from "hono/utils/http-status";
+import type { AppEnv } from "./types.ts";
+
+export const STATUS_TEXT: Record<number, string> = {
+  400: "Bad Request",
+  401: "Unauthorized",
+  403: "Forbidden",
+  404: "Not Found",
+  405: "Method Not Allowed",
+  406: "Not Acceptable",
+  409: "Conflict",
+  413: "Payload Too Large",
+  415: "Unsupported Media Type",
+  429: "Too Many Requests",
+  500: "Internal Server Error",
+  502: "Bad Gateway",
+  503: "Service Unavailable",
+  504: "Gateway Timeout",
+};
+
+export interface ApiErrorOptions {
+  details?: unknown;
+  /** Extra top-level fields, e.g. `currentStatus` on 409 or `retryAfter` on 429. */
+  extra?: Record<string, unknown>;
+  headers?: Record<string, string>;
+  cause?: unknown;
+}
+
+/** An error that becomes an HTTP response with the given status and message. */
+export class ApiError extends Error {
+  readonly status: ContentfulStatusCode;
+  readonly details: unknown;
+  readonly extra: Record<string, unknown> | undefined;
+  readonly headers: Record<string, string> | undefined;
+
+  constructor(status: ContentfulStatusCode, message: string, options: ApiErrorOptions = {}) {
+    super(message, { cause: options.cause });
+    this.name = "ApiError";
+    this.status = status;
+    this.details = options.details;
+    this.extra = options.extra;
+    this.headers = options.headers;
+  }
+}
+
+/** Builds the JSON error response; the only place that shapes error bodies. */
+export function errorResponse(c: Context<AppEnv>, status: ContentfulStatusCode, message: string, options: ApiErrorOptions = {}) {
+  const body: Record<string, unknown> = {
+    error: STATUS_TEXT[status] ?? "Error",
+    message,
+    statusCode: status,
+    requestId: c.get("requestId"),
+    ...options.extra,
+  };
+  if (options.details !== undefined) body.details = options.details;
+  c.header("Cache-Control", "no-store");
+  for (const [k, v] of Object.entries(options.headers ?? {})) c.header(k, v);
+  return c.json(body, status);
+}
+
+/** `app.onError`: known errors keep their status; anything else is a logged 500 without a stack. */
+export function onError(err: Error, c: Context<AppEnv>) {
+  if (err instanceof ApiError) return errorResponse(c, err.status, err.message, err);
+  if (err instanceof HTTPException) {
+    const status = err.status as ContentfulStatusCode;
+    const message = status === 400 && /json/i.test(err.message) ? "Malformed JSON in request body" : err.message || STATUS_TEXT[status] || "Error";
+    return errorResponse(c, status, message);
+  }
+  c.get("logger")?.error({ err, reqId: c.get("requestId") }, "unhandled error");
+  return errorResponse(c, 500, "An unexpected error occurred");
+}
+
+/** `app.notFound`: unknown routes (reached only with a valid token). */
+export function notFound(c: Context<AppEnv>) {
+  return errorResponse(c, 404, `Route ${c.req.method} ${c.req.path} not found`);
+}

@@ -1,0 +1,59 @@
+/** API versioning by Accept header, and the JSON-only rule for request bodies. */
+import type { MiddlewareHandler } from "hono";
+import { ApiError } from "./errors.ts";
+import type { AppEnv } from "./types.ts";
+
+const VENDOR = /application\/vnd\.agenticflow\.v(\d+)\+json/i;
+const UNVERSIONED = /^\/(tasks|status|comfyui)(\/|$)/;
+export const SUPPORTED_VERSIONS = [1];
+
+/** The API version asked for in Accept, if any. */
+export function requestedVersion(accept: string | null | undefined): number | undefined {
+  const m = accept ? VENDOR.exec(accept) : null;
+  return m ? Number(m[1]) : undefined;
+}
+
+/**
+ * The path the router sees: `/tasks` with `Accept: application/vnd.agenticflow.v1+json` is
+ * served by `/v1/tasks`. Used as Hono's `getPath`, so every middleware sees the same path.
+ */
+export function versionedPath(req: Request): string {
+  const url = req.url;
+  const start = url.indexOf("/", url.indexOf("://") + 3);
+  const q = url.indexOf("?", start);
+  let path = start < 0 ? "/" : url.slice(start, q < 0 ? undefined : q);
+  if (path.includes("%")) {
+    try {
+      path = decodeURI(path);
+    } catch {
+      // Keep the raw path; it will simply match no route.
+    }
+  }
+  if (UNVERSIONED.test(path) && requestedVersion(req.headers.get("accept")) === 1) return "/v1" + path;
+  return path;
+}
+
+/** 406 when Accept names an API version this server does not have. */
+export function versionCheck(): MiddlewareHandler<AppEnv> {
+  return async function versionCheckMiddleware(c, next) {
+    const v = requestedVersion(c.req.header("accept"));
+    if (v !== undefined && !SUPPORTED_VERSIONS.includes(v)) {
+      throw new ApiError(406, `API version v${v} is not supported; supported: ${SUPPORTED_VERSIONS.map((n) => `v${n}`).join(", ")}`);
+    }
+    await next();
+  };
+}
+
+/** 415 for POST/PUT/PATCH bodies that are not JSON. */
+export function requireJson(): MiddlewareHandler<AppEnv> {
+  return async function requireJsonMiddleware(c, next) {
+    const m = c.req.method;
+    if (m === "POST" || m === "PUT" || m === "PATCH") {
+      const type = c.req.header("content-type") ?? "";
+      if (!/^application\/([\w.+-]+\+)?json\s*(;|$)/i.test(type)) {
+        throw new ApiError(415, `Content-Type must be application/json${type ? `, got ${type.split(";")[0]}` : ""}`);
+      }
+    }
+    await next();
+  };
+}

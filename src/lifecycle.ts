@@ -1,0 +1,27 @@
+/** The server's life: starting -> ready -> stopping. Streams watch `stopping` to say goodbye. */
+
+export type LifecycleState = "starting" | "ready" | "stopping";
+
+export class Lifecycle {
+  #state: LifecycleState = "starting";
+  readonly #stopping = new AbortController();
+  readonly startedAt = Date.now();
+
+  get state(): LifecycleState {
+    return this.#state;
+  }
+
+  /** Aborted when shutdown begins; open streams send a final message and close. */
+  get stopping(): AbortSignal {
+    return this.#stopping.signal;
+  }
+
+  markReady() {
+    if (this.#state === "starting") this.#state = "ready";
+  }
+
+  beginShutdown() {
+    this.#state = "stopping";
+    this.#stopping.abort();
+  }
+}

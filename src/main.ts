@@ -1,0 +1,52 @@
+/** Entry point: config -> services -> app -> Bun.serve; signals and graceful shutdown. */
+import { loadConfig, helpText } from "./config.ts";
+import { createLogger } from "./logger.ts";
+import { createServer } from "./server.ts";
+import { API_NAME, VERSION } from "./version.ts";
+
+const args = process.argv.slice(2);
+if (args.includes("--help") || args.includes("-h")) {
+  process.stdout.write(helpText(API_NAME, VERSION));
+  process.exit(0);
+}
+if (args.includes("--version") || args.includes("-v")) {
+  process.stdout.write(`${VERSION}\n`);
+  process.exit(0);
+}
+const unknown = args.filter((a) => a.startsWith("-"));
+if (unknown.length) {
+  process.stderr.write(`Unknown option ${unknown[0]}. Settings come from environment variables; see --help.\n`);
+  process.exit(2);
+}
+
+const result = loadConfig(process.env);
+if (!result.ok) {
+  process.stderr.write(`Invalid configuration:\n${result.errors.map((e) => `  - ${e}`).join("\n")}\n`);
+  process.exit(1);
+}
+const logger = createLogger(result.config, Boolean(process.stdout.isTTY));
+for (const w of result.warnings) logger.warn(w);
+
+const server = await createServer(result.config, logger);
+logger.info({ url: server.url, version: VERSION }, `${API_NAME} listening`);
+
+let stopping = false;
+for (const signal of ["SIGTERM", "SIGINT"] as const) {
+  process.on(signal, () => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, "shutting down");
+    server.shutdown().then(
+      () => {
+        logger.info("shutdown complete");
+        logger.flush();
+        process.exit(0);
+      },
+      (err) => {
+        logger.error({ err }, "shutdown failed");
+        logger.flush();
+        process.exit(1);
+      },
+    );
+  });
+}

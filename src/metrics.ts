@@ -1,0 +1,128 @@
+/**
+ * The Prometheus registry and every metric family the API exposes. Built once and passed to the
+ * services that move the values; nothing here is global.
+ */
+import { prometheus } from "@hono/prometheus";
+import type { MiddlewareHandler } from "hono";
+import { Counter, Gauge, Histogram, Registry } from "prom-client";
+import { routeLabel } from "./http/route-label.ts";
+import { STATUS_TEXT } from "./http/errors.ts";
+import type { AppEnv } from "./http/types.ts";
+
+export type Metrics = ReturnType<typeof createMetrics>;
+
+/** Creates a registry with default process metrics and all API families registered up front. */
+export function createMetrics() {
+  const registry = new Registry();
+  // @hono/prometheus brings the registry wiring and default runtime metrics; its own HTTP metrics are
+  // replaced below because the spec labels them method/route/status_code with its own buckets.
+  const { printMetrics } = prometheus({
+    registry,
+    collectDefaultMetrics: true,
+    metricOptions: { requestDuration: { disabled: true }, requestsTotal: { disabled: true } },
+  });
+  const registers = [registry];
+  const m = {
+    registry,
+    printMetrics,
+    httpDuration: new Histogram({
+      name: "http_request_duration_seconds",
+      help: "Duration of HTTP requests in seconds",
+      labelNames: ["method", "route", "status_code"] as const,
+      buckets: [0.001, 0.005, 0.015, 0.05, 0.1, 0.5, 1, 5],
+      registers,
+    }),
+    httpRequests: new Counter({
+      name: "http_requests_total",
+      help: "Total number of HTTP requests",
+      labelNames: ["method", "route", "status_code"] as const,
+      registers,
+    }),
+    apiErrors: new Counter({
+      name: "api_errors_total",
+      help: "Error responses by type and route",
+      labelNames: ["error_type", "route"] as const,
+      registers,
+    }),
+    activeTasks: new Gauge({ name: "active_tasks_total", help: "Agent tasks currently running", registers }),
+    completedTasks: new Counter({
+      name: "completed_tasks_total",
+      help: "Agent tasks that ended, by final status",
+      labelNames: ["status"] as const,
+      registers,
+    }),
+    taskDuration: new Histogram({
+      name: "task_duration_seconds",
+      help: "Run time of agent tasks in seconds",
+      labelNames: ["task_type", "status"] as const,
+      buckets: [1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600],
+      registers,
+    }),
+    mcpToolCalls: new Counter({
+      name: "mcp_tool_calls_total",
+      help: "MCP tool invocations by tool and outcome",
+      labelNames: ["tool", "status"] as const,
+      registers,
+    }),
+    mcpToolDuration: new Histogram({
+      name: "mcp_tool_duration_seconds",
+      help: "Duration of MCP tool invocations in seconds",
+      labelNames: ["tool"] as const,
+      buckets: [0.01, 0.05, 0.1, 0.5, 1, 5, 15, 60],
+      registers,
+    }),
+    comfyWorkflows: new Counter({
+      name: "comfyui_workflow_total",
+      help: "ComfyUI workflows by final status",
+      labelNames: ["status"] as const,
+      registers,
+    }),
+    comfyWorkflowDuration: new Histogram({
+      name: "comfyui_workflow_duration_seconds",
+      help: "ComfyUI workflow run time in seconds",
+      labelNames: ["gpu_type"] as const,
+      buckets: [1, 5, 15, 30, 60, 120, 300, 600, 1800],
+      registers,
+    }),
+    comfyWorkflowErrors: new Counter({
+      name: "comfyui_workflow_errors_total",
+      help: "ComfyUI workflow errors by type",
+      labelNames: ["error_type"] as const,
+      registers,
+    }),
+    comfyQueueLength: new Gauge({ name: "comfyui_queue_length", help: "Workflows queued or running in ComfyUI", registers }),
+    gpuUtilization: new Gauge({
+      name: "comfyui_gpu_utilization",
+      help: "GPU utilization in percent, from nvidia-smi",
+      labelNames: ["gpu_id"] as const,
+      registers,
+    }),
+    vramUsage: new Gauge({
+      name: "comfyui_vram_usage_bytes",
+      help: "GPU memory in use in bytes, from nvidia-smi",
+      labelNames: ["gpu_id"] as const,
+      registers,
+    }),
+  };
+  return m;
+}
+
+/** Records duration, count and errors of every request, labelled with the route pattern. */
+export function httpMetrics(metrics: Metrics): MiddlewareHandler<AppEnv> {
+  return async function httpMetricsMiddleware(c, next) {
+    const end = metrics.httpDuration.startTimer();
+    try {
+      await next();
+    } finally {
+      const route = routeLabel(c);
+      const status = c.res.status;
+      const labels = { method: c.req.method, route, status_code: String(status) };
+      end(labels);
+      metrics.httpRequests.inc(labels);
+      if (status >= 400) {
+        const type = (STATUS_TEXT[status] ?? String(status)).toLowerCase().replace(/\s+/g, "_");
+        metrics.apiErrors.inc({ error_type: type, route });
+      }
+    }
+  };
+}

@@ -1,0 +1,57 @@
+import { createRoute, z } from "@hono/zod-openapi";
+import { errorResponses, jsonResponse, PROTECTED_ERRORS } from "../../http/openapi.ts";
+
+const nullableNum = z.number().nullable();
+
+export const GpuSchema = z
+  .object({
+    index: z.number().int(),
+    uuid: z.string(),
+    name: z.string(),
+    utilization: nullableNum.openapi({ description: "Percent" }),
+    memory: z.object({ used: nullableNum, total: nullableNum, percentUsed: nullableNum }).openapi({ description: "MiB" }),
+    temperature: nullableNum.openapi({ description: "Degrees Celsius" }),
+    power: z.object({ draw: nullableNum, limit: nullableNum }).openapi({ description: "Watts" }),
+  })
+  .openapi("Gpu");
+
+export const StatusSchema = z
+  .object({
+    timestamp: z.string().openapi({ format: "date-time" }),
+    api: z.object({ uptime: z.number().int().openapi({ description: "Seconds" }), version: z.string(), pid: z.number().int() }),
+    tasks: z.object({ active: z.number().int() }),
+    gpu: z.object({ available: z.boolean(), gpus: z.array(GpuSchema), error: z.string().optional() }),
+    providers: z.object({
+      gemini: z.enum(["configured", "not_configured"]),
+      openai: z.enum(["configured", "not_configured"]),
+      claude: z.enum(["configured", "not_configured"]),
+      openrouter: z.enum(["configured", "not_configured"]),
+      xinference: z.enum(["enabled", "disabled"]),
+    }),
+    taskProviders: z.record(z.string(), z.object({ command: z.string(), installed: z.boolean() })),
+    system: z.object({
+      cpu: z.object({ loadAverage: z.object({ load1: z.number(), load5: z.number(), load15: z.number() }), cores: z.number().int() }),
+      memory: z
+        .object({ total: z.number(), used: z.number(), free: z.number(), available: z.number(), percentUsed: z.number(), unit: z.literal("MiB") })
+        .openapi({ description: "MiB; used = total - available" }),
+      disk: z.object({
+        path: z.string(),
+        size: z.string(),
+        used: z.string(),
+        available: z.string(),
+        percentUsed: z.number(),
+        sizeBytes: z.number(),
+        usedBytes: z.number(),
+        availableBytes: z.number(),
+      }),
+    }),
+  })
+  .openapi("Status");
+
+export const statusRoute = createRoute({
+  method: "get",
+  path: "/v1/status",
+  tags: ["Status"],
+  summary: "Machine, GPU, task and provider status (cached for STATUS_CACHE_MS)",
+  responses: { 200: jsonResponse(StatusSchema, "Current status"), ...errorResponses(...PROTECTED_ERRORS) },
+});

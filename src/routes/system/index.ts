@@ -1,0 +1,68 @@
+/** `/`, `/health`, `/ready`, `/metrics`: unauthenticated service endpoints. */
+import { OpenAPIHono } from "@hono/zod-openapi";
+import type { AppEnv } from "../../http/types.ts";
+import { validationHook } from "../../http/openapi.ts";
+import type { Services } from "../../services.ts";
+import { API_NAME, VERSION } from "../../version.ts";
+import { healthRoute, metricsRoute, readyRoute, rootRoute } from "./system.routes.ts";
+
+function endpointMap(services: Services): Record<string, Record<string, string>> {
+  const map: Record<string, Record<string, string>> = {
+    system: { info: "GET /", health: "GET /health", ready: "GET /ready", metrics: "GET /metrics" },
+  };
+  if (services.tasks) {
+    map.tasks = {
+      create: "POST /v1/tasks",
+      list: "GET /v1/tasks",
+      get: "GET /v1/tasks/{taskId}",
+      stop: "DELETE /v1/tasks/{taskId}",
+      logs: "GET /v1/tasks/{taskId}/logs/stream",
+    };
+  }
+  if (services.status) map.monitoring = { status: "GET /v1/status" };
+  if (services.comfyui) {
+    map.comfyui = {
+      submit: "POST /v1/comfyui/workflow",
+      get: "GET /v1/comfyui/workflow/{workflowId}",
+      cancel: "DELETE /v1/comfyui/workflow/{workflowId}",
+      models: "GET /v1/comfyui/models",
+      outputs: "GET /v1/comfyui/outputs",
+      output: "GET /v1/comfyui/output/{filename}",
+      stream: "WS /v1/comfyui/stream",
+    };
+  }
+  return map;
+}
+
+export function systemRoutes(services: Services) {
+  const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
+  const info = {
+    name: API_NAME,
+    version: VERSION,
+    description: "Management API for AI-agent tasks, ComfyUI workflows and GPU monitoring",
+    endpoints: endpointMap(services),
+    documentation: { swagger: "/docs", openapi: "/docs/json", openapiYaml: "/docs/yaml" },
+    authentication: {
+      type: "Bearer token",
+      header: "Authorization: Bearer <MANAGEMENT_API_KEY>",
+      alternative: "X-API-Key: <MANAGEMENT_API_KEY>",
+      streaming: "SSE and WebSocket routes also accept ?token=<MANAGEMENT_API_KEY>; WebSocket also Sec-WebSocket-Protocol: Bearer, <key>",
+      exempt: ["GET /", "GET /health", "GET /ready", "GET /metrics", "GET /docs"],
+    },
+  };
+  const activeTasks = () => services.tasks?.activeCount() ?? 0;
+
+  return app
+    .openapi(rootRoute, (c) => c.json(info, 200))
+    .openapi(healthRoute, (c) => c.json({ status: "healthy" as const, timestamp: new Date().toISOString() }, 200))
+    .openapi(readyRoute, (c) => {
+      const state = services.lifecycle.state;
+      const body = { ready: state === "ready", activeTasks: activeTasks(), timestamp: new Date().toISOString() };
+      if (state !== "ready") return c.json({ ...body, reason: state === "starting" ? "starting" : "shutting down" }, 503);
+      return c.json(body, 200);
+    })
+    .openapi(metricsRoute, async (c) => {
+      const text = await services.metrics.registry.metrics();
+      return c.text(text, 200, { "Content-Type": services.metrics.registry.contentType });
+    });
+}

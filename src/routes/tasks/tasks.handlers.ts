@@ -1,0 +1,63 @@
+import type { RouteHandler } from "@hono/zod-openapi";
+import { ApiError } from "../../http/errors.ts";
+import type { AppEnv } from "../../http/types.ts";
+import type { TaskStatus } from "../../tasks/task.ts";
+import { taskView, type TaskService } from "../../tasks/task-service.ts";
+import type { createTaskRoute, getTaskRoute, listTasksRoute, stopTaskRoute, streamTaskLogsRoute } from "./tasks.routes.ts";
+import { decodeCursor } from "../../tasks/task-store.ts";
+
+type H<R extends Parameters<typeof import("@hono/zod-openapi").createRoute>[0]> = RouteHandler<R, AppEnv>;
+
+export function taskHandlers(tasks: TaskService) {
+  const create: H<typeof createTaskRoute> = (c) => {
+    const body = c.req.valid("json");
+    const t = tasks.create(body, c.get("keyId") ?? null);
+    return c.json(
+      { taskId: t.taskId, status: "accepted" as const, message: `Task started with provider ${t.provider}`, taskDir: t.taskDir, logFile: t.logFile },
+      202,
+    );
+  };
+
+  const list: H<typeof listTasksRoute> = (c) => {
+    const q = c.req.valid("query");
+    if (q.cursor && !decodeCursor(q.cursor)) throw new ApiError(400, "query/cursor: not a cursor returned by this API");
+    const page = tasks.list({ status: (q.status ?? "running") as TaskStatus | "all", limit: q.limit ?? 100, cursor: q.cursor });
+    const views = page.tasks.map((t) => taskView(t));
+    return c.json(
+      {
+        activeTasks: views.filter((v) => v.status === "running").map(({ taskId, agent, startTime, duration }) => ({ taskId, agent, startTime, duration })),
+        tasks: views,
+        count: views.length,
+        nextCursor: page.nextCursor,
+      },
+      200,
+    );
+  };
+
+  const get: H<typeof getTaskRoute> = async (c) => c.json(await tasks.detail(c.req.valid("param").taskId), 200);
+
+  const stop: H<typeof stopTaskRoute> = (c) => {
+    const t = tasks.stop(c.req.valid("param").taskId, c.get("keyId") ?? null);
+    return c.json({ taskId: t.taskId, status: t.status, message: "Task stop requested: SIGTERM sent to its process group" }, 200);
+  };
+
+  const stream: H<typeof streamTaskLogsRoute> = async (c) => {
+    const { taskId } = c.req.valid("param");
+    const resume = c.req.header("last-event-id") ?? c.req.valid("query").lastEventId;
+    if (resume !== undefined && !/^\d{1,15}$/.test(resume.trim())) throw new ApiError(400, "Last-Event-ID must be an event id received from this stream");
+    const body = await tasks.stream(taskId, resume ? Number(resume) : 0);
+    // A log stream may stay quiet for long: no idle timeout for this request.
+    c.env?.timeout?.(c.req.raw, 0);
+    return new Response(body, {
+      status: 200,
+      headers: {
+        "Content-Type": "text/event-stream; charset=utf-8",
+        "Cache-Control": "no-cache, no-store, no-transform",
+        Connection: "keep-alive",
+        "X-Accel-Buffering": "no",
+      },
+    }) as never;
+  };
+
+  return { create, list, get, stop, stream };
+}

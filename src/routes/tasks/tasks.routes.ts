@@ -1,0 +1,139 @@
+import { createRoute, z } from "@hono/zod-openapi";
+import { errorResponses, jsonResponse, PROTECTED_ERRORS } from "../../http/openapi.ts";
+import { TASK_STATUSES } from "../../tasks/task.ts";
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+export const TaskIdParam = z.object({
+  taskId: z
+    .string()
+    .regex(UUID, "must be a UUID")
+    .openapi({ param: { name: "taskId", in: "path" }, example: "2f1c5e0a-8d2b-4c3e-9f6a-1b2c3d4e5f60" }),
+});
+
+export const CreateTaskBody = z
+  .object({
+    agent: z
+      .string()
+      .min(1)
+      .max(100)
+      .regex(/^(?!-)[A-Za-z0-9._-]+$/, "must contain only letters, digits, '.', '_' and '-', and not start with '-'")
+      .openapi({ example: "coder" }),
+    task: z.string().min(1).max(10_000).openapi({ example: "Write a hello-world HTTP server in Go" }),
+    provider: z.string().min(1).max(64).optional().openapi({ description: "A configured provider (default claude-flow)", example: "demo" }),
+  })
+  .strict()
+  .openapi("CreateTaskRequest");
+
+export const TaskAcceptedSchema = z
+  .object({
+    taskId: z.string(),
+    status: z.literal("accepted"),
+    message: z.string(),
+    taskDir: z.string(),
+    logFile: z.string(),
+  })
+  .openapi("TaskAccepted");
+
+const StatusEnum = z.enum(TASK_STATUSES as unknown as [string, ...string[]]);
+
+export const TaskSchema = z
+  .object({
+    taskId: z.string(),
+    agent: z.string(),
+    task: z.string(),
+    provider: z.string(),
+    status: StatusEnum,
+    startTime: z.string().openapi({ format: "date-time" }),
+    exitTime: z.string().nullable().openapi({ format: "date-time" }),
+    exitCode: z.number().int().nullable(),
+    signal: z.string().nullable(),
+    duration: z.number().openapi({ description: "Seconds; stops growing at exit" }),
+    error: z.string().nullable(),
+    taskDir: z.string(),
+    logFile: z.string(),
+    logTail: z.array(z.string()).optional().openapi({ description: "Last 50 log lines" }),
+  })
+  .openapi("Task");
+
+export const TaskListSchema = z
+  .object({
+    activeTasks: z.array(z.object({ taskId: z.string(), agent: z.string(), startTime: z.string(), duration: z.number() })),
+    tasks: z.array(TaskSchema.omit({ logTail: true })),
+    count: z.number().int(),
+    nextCursor: z.string().nullable(),
+  })
+  .openapi("TaskList");
+
+export const ListQuery = z.object({
+  status: z.enum(["running", "completed", "failed", "stopped", "all"]).optional().openapi({ description: "Default: running" }),
+  limit: z.coerce.number().int().min(1).max(500).default(100).optional(),
+  cursor: z.string().max(200).optional().openapi({ description: "nextCursor of the previous page" }),
+});
+
+export const StopResultSchema = z
+  .object({ taskId: z.string(), status: StatusEnum, message: z.string() })
+  .openapi("TaskStopped");
+
+export const StreamQuery = z.object({
+  token: z.string().optional().openapi({ description: "API key, for EventSource clients that cannot send headers" }),
+  lastEventId: z.string().regex(/^\d+$/).optional().openapi({ description: "Resume after this event id (same as the Last-Event-ID header)" }),
+});
+
+const errors = (...s: number[]) => errorResponses(...PROTECTED_ERRORS, ...s);
+
+export const createTaskRoute = createRoute({
+  method: "post",
+  path: "/v1/tasks",
+  tags: ["Tasks"],
+  summary: "Start an agent task",
+  request: { body: { required: true, content: { "application/json": { schema: CreateTaskBody } } } },
+  responses: { 202: jsonResponse(TaskAcceptedSchema, "Task started"), ...errors(400, 413, 415, 503) },
+});
+
+export const listTasksRoute = createRoute({
+  method: "get",
+  path: "/v1/tasks",
+  tags: ["Tasks"],
+  summary: "List tasks (running ones by default)",
+  request: { query: ListQuery },
+  responses: { 200: jsonResponse(TaskListSchema, "Tasks, newest first"), ...errors(400) },
+});
+
+export const getTaskRoute = createRoute({
+  method: "get",
+  path: "/v1/tasks/{taskId}",
+  tags: ["Tasks"],
+  summary: "A task with its status, exit and the tail of its log",
+  request: { params: TaskIdParam },
+  responses: { 200: jsonResponse(TaskSchema, "The task"), ...errors(400, 404) },
+});
+
+export const stopTaskRoute = createRoute({
+  method: "delete",
+  path: "/v1/tasks/{taskId}",
+  tags: ["Tasks"],
+  summary: "Stop a running task (SIGTERM to its process group, SIGKILL after TASK_STOP_GRACE_MS)",
+  request: { params: TaskIdParam },
+  responses: { 200: jsonResponse(StopResultSchema, "Stop under way"), ...errors(400, 404, 409) },
+});
+
+export const streamTaskLogsRoute = createRoute({
+  method: "get",
+  path: "/v1/tasks/{taskId}/logs/stream",
+  tags: ["Tasks"],
+  summary: "Follow a task's log (Server-Sent Events)",
+  description:
+    "Sends the log so far, then follows it live. Each line is `data: {\"line\",\"timestamp\"}` with an `id:` " +
+    "(byte offset) for resuming with `Last-Event-ID`; `: heartbeat` comments keep the connection open; " +
+    "`event: task-complete` with `{status, exitCode, timestamp}` ends the stream.",
+  request: {
+    params: TaskIdParam,
+    query: StreamQuery,
+    headers: z.object({ "last-event-id": z.string().optional().openapi({ description: "Resume after this event id" }) }),
+  },
+  responses: {
+    200: { description: "An event stream", content: { "text/event-stream": { schema: z.string() } } },
+    ...errors(400, 404),
+  },
+});

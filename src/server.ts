@@ -1,0 +1,105 @@
+/** Builds every service from a Config and serves the app with Bun.serve; used by main and by tests. */
+import { mkdirSync } from "node:fs";
+import type { Logger } from "pino";
+import { createApp } from "./app.ts";
+import type { Config } from "./config.ts";
+import { Lifecycle } from "./lifecycle.ts";
+import { createMetrics } from "./metrics.ts";
+import type { Services } from "./services.ts";
+import { StatusService } from "./system/status-service.ts";
+import { DEFAULT_PROVIDER, loadProviders } from "./tasks/providers.ts";
+import { spawnTask, type SpawnFn } from "./tasks/spawn.ts";
+import { TaskSupervisor } from "./tasks/supervisor.ts";
+import { TaskService } from "./tasks/task-service.ts";
+import { TaskStore } from "./tasks/task-store.ts";
+
+export interface BuildOptions {
+  spawn?: SpawnFn;
+}
+
+/** Creates the services (no listening socket). Throws on unusable settings such as a bad PROVIDERS_FILE. */
+export function buildServices(config: Config, logger: Logger, options: BuildOptions = {}): Services & { close(): void } {
+  for (const dir of [config.dataDir, config.workspaceDir, config.logsDir]) mkdirSync(dir, { recursive: true });
+  const metrics = createMetrics();
+  const lifecycle = new Lifecycle();
+  const providers = loadProviders(config.tasks.providersFile);
+  const store = new TaskStore(config.dbPath);
+  const supervisor = new TaskSupervisor({
+    store,
+    spawn: options.spawn ?? spawnTask,
+    providers,
+    workspaceDir: config.workspaceDir,
+    logsDir: config.logsDir,
+    envSource: config.childEnvSource,
+    maxActive: config.tasks.maxActive,
+    stopGraceMs: config.tasks.stopGraceMs,
+    logMaxBytes: config.tasks.logMaxBytes,
+    claudePermissionMode: config.tasks.claudePermissionMode,
+    metrics,
+    logger,
+  });
+  const tasks = new TaskService({
+    store,
+    supervisor,
+    lifecycle,
+    logger,
+    heartbeatMs: config.tasks.heartbeatMs,
+    retentionMs: config.tasks.retentionMs,
+    defaultProvider: providers[DEFAULT_PROVIDER] ? DEFAULT_PROVIDER : Object.keys(providers)[0]!,
+  });
+  const status = new StatusService({
+    config,
+    metrics,
+    startedAt: lifecycle.startedAt,
+    activeTasks: () => tasks.activeCount(),
+    taskProviders: () => supervisor.providers,
+  });
+  return {
+    config,
+    logger,
+    metrics,
+    lifecycle,
+    tasks,
+    status,
+    close() {
+      tasks.close();
+      store.close();
+    },
+  };
+}
+
+export interface RunningServer {
+  url: URL;
+  port: number;
+  services: Services;
+  /** Graceful stop: /ready turns 503, streams close, in-flight requests get SHUTDOWN_GRACE_MS. */
+  shutdown(): Promise<void>;
+}
+
+/** Builds services and the app, and listens. */
+export async function createServer(config: Config, logger: Logger, options: BuildOptions = {}): Promise<RunningServer> {
+  const services = buildServices(config, logger, options);
+  const app = createApp(services);
+  const server = Bun.serve({
+    port: config.port,
+    hostname: config.host,
+    idleTimeout: 30,
+    fetch: (req, srv) => app.fetch(req, srv),
+  });
+  services.lifecycle.markReady();
+  return {
+    url: server.url,
+    port: server.port!,
+    services,
+    async shutdown() {
+      services.lifecycle.beginShutdown();
+      const drained = server.stop(false);
+      const grace = new Promise<"timeout">((r) => setTimeout(() => r("timeout"), config.shutdownGraceMs).unref?.());
+      if ((await Promise.race([drained, grace])) === "timeout") {
+        logger.warn({ graceMs: config.shutdownGraceMs }, "in-flight requests did not finish in time; closing them");
+        await server.stop(true);
+      }
+      services.close();
+    },
+  };
+}

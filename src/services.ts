@@ -1,0 +1,17 @@
+/** Everything the HTTP layer needs, built once in main (or a test) and passed to createApp. */
+import type { Logger } from "pino";
+import type { Config } from "./config.ts";
+import type { Lifecycle } from "./lifecycle.ts";
+import type { Metrics } from "./metrics.ts";
+import type { TaskService } from "./tasks/task-service.ts";
+import type { StatusService } from "./system/status-service.ts";
+
+export interface Services {
+  config: Config;
+  logger: Logger;
+  metrics: Metrics;
+  lifecycle: Lifecycle;
+  tasks?: TaskService;
+  status?: StatusService;
+  comfyui?: unknown;
+}

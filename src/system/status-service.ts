@@ -1,0 +1,98 @@
+/**
+ * GET /v1/status: computed at most once per STATUS_CACHE_MS however many clients ask (one
+ * computation in flight at a time, shared), so a request storm runs nvidia-smi at most once.
+ */
+import type { Config } from "../config.ts";
+import type { Metrics } from "../metrics.ts";
+import type { Provider } from "../tasks/providers.ts";
+import { VERSION } from "../version.ts";
+import { hostStats } from "./host-stats.ts";
+import { queryGpus, type GpuStatus } from "./nvidia-smi.ts";
+
+export interface StatusDeps {
+  config: Config;
+  metrics: Metrics;
+  startedAt: number;
+  activeTasks: () => number;
+  taskProviders: () => Record<string, Provider>;
+}
+
+const configured = (...values: (string | undefined)[]): "configured" | "not_configured" =>
+  values.some((v) => v && v.trim()) ? "configured" : "not_configured";
+
+export class StatusService {
+  readonly #d: StatusDeps;
+  #cache: { at: number; value: ReturnType<StatusService["compute"]> extends Promise<infer T> ? T : never } | undefined;
+  #inflight: ReturnType<StatusService["compute"]> | undefined;
+  /** How many times nvidia-smi actually ran (observable for tests and metrics). */
+  gpuQueries = 0;
+
+  constructor(deps: StatusDeps) {
+    this.#d = deps;
+    // Scrapes read the same cached sample, so GPU gauges are never older than the status cache.
+    const refresh = async () => {
+      await this.get();
+    };
+    Object.assign(deps.metrics.gpuUtilization, { collect: refresh });
+  }
+
+  /** The status, from cache when fresh. */
+  async get() {
+    const now = Date.now();
+    if (this.#cache && now - this.#cache.at < this.#d.config.system.statusCacheMs) return this.#cache.value;
+    this.#inflight ??= this.compute().finally(() => (this.#inflight = undefined));
+    const value = await this.#inflight;
+    return value;
+  }
+
+  /** Age in seconds of the cached status, for Age headers. */
+  get cacheAge() {
+    return this.#cache ? Math.floor((Date.now() - this.#cache.at) / 1000) : 0;
+  }
+
+  async compute() {
+    const { config } = this.#d;
+    this.gpuQueries++;
+    const gpu = await queryGpus({
+      path: config.system.nvidiaSmiPath,
+      timeoutMs: config.system.nvidiaSmiTimeoutMs,
+      searchPath: config.childEnvSource.PATH,
+    });
+    this.#recordGpuMetrics(gpu);
+    const env = config.childEnvSource;
+    const value = {
+      timestamp: new Date().toISOString(),
+      api: { uptime: Math.round((Date.now() - this.#d.startedAt) / 1000), version: VERSION, pid: process.pid },
+      tasks: { active: this.#d.activeTasks() },
+      gpu,
+      providers: {
+        gemini: configured(env.GOOGLE_GEMINI_API_KEY, env.GEMINI_API_KEY),
+        openai: configured(env.OPENAI_API_KEY),
+        claude: configured(env.ANTHROPIC_API_KEY),
+        openrouter: configured(env.OPENROUTER_API_KEY),
+        xinference: (config.system.enableXinference ? "enabled" : "disabled") as "enabled" | "disabled",
+      },
+      taskProviders: Object.fromEntries(
+        Object.entries(this.#d.taskProviders()).map(([name, p]) => {
+          const command = p.command[0]!;
+          const found = command.includes("/") ? Bun.file(command).size > 0 : Bun.which(command, { PATH: env.PATH ?? "" }) !== null;
+          return [name, { command, installed: found }];
+        }),
+      ),
+      system: hostStats(config.workspaceDir),
+    };
+    this.#cache = { at: Date.now(), value };
+    return value;
+  }
+
+  #recordGpuMetrics(gpu: GpuStatus) {
+    const { gpuUtilization, vramUsage } = this.#d.metrics;
+    gpuUtilization.reset();
+    vramUsage.reset();
+    for (const g of gpu.gpus) {
+      const id = String(g.index);
+      if (g.utilization !== null) gpuUtilization.set({ gpu_id: id }, g.utilization);
+      if (g.memory.used !== null) vramUsage.set({ gpu_id: id }, g.memory.used * 1024 * 1024);
+    }
+  }
+}

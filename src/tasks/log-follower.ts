@@ -1,0 +1,274 @@
+/**
+ * Live log following for SSE. One follower per task reads new bytes once, cuts them into whole
+ * lines, encodes each line once as an SSE event and fans the same bytes out to every subscriber.
+ * A subscriber first reads its own backlog from the file (with backpressure), from the offset it
+ * asked for up to where the follower stood when it joined, then gets the follower's chunks: every
+ * line exactly once, in order, never split.
+ *
+ * Event ids are byte offsets of line ends, so `Last-Event-ID` resumes exactly after that line.
+ */
+import { watch, type FSWatcher } from "node:fs";
+import { open } from "node:fs/promises";
+import { fileSize, readRange } from "./log-files.ts";
+
+/** Lines longer than this are cut (memory bound); the pieces keep exact offsets. */
+const MAX_LINE = 1024 * 1024;
+const READ_BLOCK = 1024 * 1024;
+/** A subscriber this far behind the live stream is dropped; it reconnects and catches up from the file. */
+const MAX_QUEUED_BYTES = 16 * 1024 * 1024;
+
+const encoder = new TextEncoder();
+
+interface LogEvent {
+  end: number;
+  text: string;
+}
+
+/** Encodes the complete lines of `buf` (file offset `base`); `final` flushes a trailing partial line. */
+export function linesToEvents(buf: Buffer, base: number, final: boolean, now = new Date().toISOString()): { events: LogEvent[]; consumed: number } {
+  const events: LogEvent[] = [];
+  let start = 0;
+  while (start < buf.length) {
+    let nl = buf.indexOf(10, start);
+    if (nl === -1 || nl - start > MAX_LINE) {
+      if (buf.length - start > MAX_LINE) nl = start + MAX_LINE - 1;
+      else if (final) nl = buf.length - 1;
+      else break;
+    }
+    let lineEnd = buf[nl] === 10 ? nl : nl + 1;
+    if (lineEnd > start && buf[lineEnd - 1] === 13) lineEnd--; // CRLF
+    const line = buf.toString("utf8", start, lineEnd);
+    const end = base + nl + 1;
+    events.push({ end, text: `id: ${end}\ndata: ${JSON.stringify({ line, timestamp: now })}\n\n` });
+    start = nl + 1;
+  }
+  return { events, consumed: start };
+}
+
+const encodeEvents = (events: LogEvent[]) => encoder.encode(events.map((e) => e.text).join(""));
+
+/** The byte offset just after the last newline of the file (where whole lines end). */
+async function lastLineBoundary(path: string): Promise<number> {
+  const size = await fileSize(path);
+  const fh = await open(path, "r").catch(() => undefined);
+  if (!fh) return 0;
+  try {
+    let pos = size;
+    const buf = Buffer.alloc(64 * 1024);
+    while (pos > 0) {
+      const len = Math.min(buf.length, pos);
+      pos -= len;
+      await fh.read(buf, 0, len, pos);
+      const i = buf.subarray(0, len).lastIndexOf(10);
+      if (i !== -1) return pos + i + 1;
+      if (size - pos > MAX_LINE) return size; // no newline in a long tail: treat the end as a cut
+    }
+    return 0;
+  } finally {
+    await fh.close();
+  }
+}
+
+export interface Subscriber {
+  /** Enqueue bytes; returns the queue's free space (negative when the client lags). */
+  write(bytes: Uint8Array): number;
+  /** Ends the stream after an optional last message. */
+  close(last?: Uint8Array): void;
+}
+
+interface Chunk {
+  from: number;
+  events: LogEvent[];
+  data: Uint8Array;
+}
+
+interface Sub {
+  sink: Subscriber;
+  live: boolean;
+  pending: Chunk[];
+  /** Events ending at or before this offset were already seen by the client. */
+  after: number;
+}
+
+export interface FollowerOptions {
+  path: string;
+  /** Called (once) when the follower has nothing more to do: task ended and subscribers are done. */
+  onIdle: () => void;
+  pollMs?: number;
+}
+
+export class LogFollower {
+  readonly #o: FollowerOptions;
+  #offset = 0;
+  #carry: Buffer = Buffer.alloc(0);
+  readonly #subs = new Set<Sub>();
+  #end: Uint8Array | undefined;
+  #closed = false;
+  #pumping: Promise<void> | undefined;
+  #again = false;
+  #watcher: FSWatcher | undefined;
+  #timer: Timer | undefined;
+  readonly ready: Promise<void>;
+
+  constructor(options: FollowerOptions) {
+    this.#o = options;
+    this.ready = lastLineBoundary(options.path).then((b) => {
+      this.#offset = b;
+      if (this.#closed) return;
+      try {
+        this.#watcher = watch(options.path, () => this.#kick());
+      } catch {
+        // No inotify: the poll timer below still follows the file.
+      }
+      this.#timer = setInterval(() => this.#kick(), options.pollMs ?? 250);
+      this.#kick();
+    });
+  }
+
+  get subscriberCount() {
+    return this.#subs.size;
+  }
+
+  /** Adds a client that has seen everything up to byte `from` (0 for a fresh client). */
+  async subscribe(sink: Subscriber, from: number): Promise<() => void> {
+    await this.ready;
+    const sub: Sub = { sink, live: false, pending: [], after: from };
+    this.#subs.add(sub);
+    const unsubscribe = () => this.#remove(sub);
+    void this.#catchUp(sub, from, this.#offset);
+    return unsubscribe;
+  }
+
+  /** The task ended: read to the end of the file, flush the last partial line, then send `last` and close. */
+  end(last: Uint8Array) {
+    this.#end = last;
+    this.#kick();
+  }
+
+  /** Closes every subscriber with `last` (e.g. a shutdown notice) and stops following. */
+  shutdown(last: Uint8Array) {
+    for (const sub of [...this.#subs]) {
+      sub.sink.close(last);
+      this.#remove(sub);
+    }
+    this.#dispose();
+  }
+
+  async #catchUp(sub: Sub, from: number, to: number) {
+    try {
+      let pos = from;
+      while (pos < to && this.#subs.has(sub)) {
+        const buf = await readRange(this.#o.path, pos, Math.min(to, pos + READ_BLOCK));
+        if (buf.length === 0) break;
+        // `to` is always a line boundary: the last piece of the backlog is flushed whole.
+        const { events, consumed } = linesToEvents(buf, pos, pos + buf.length >= to);
+        if (consumed === 0) break;
+        pos += consumed;
+        if (events.length) {
+          let free = sub.sink.write(encodeEvents(events));
+          while (free <= 0 && this.#subs.has(sub)) {
+            await Bun.sleep(5);
+            free = sub.sink.write(new Uint8Array(0));
+          }
+        }
+      }
+    } catch {
+      // The log vanished (pruned); what follows still arrives through the live chunks.
+    }
+    if (!this.#subs.has(sub)) return;
+    for (const chunk of sub.pending) this.#deliver(sub, chunk);
+    sub.pending = [];
+    sub.live = true;
+    sub.after = Math.max(sub.after, to);
+    this.#maybeFinish();
+  }
+
+  #deliver(sub: Sub, chunk: Chunk) {
+    let data = chunk.data;
+    if (chunk.from < sub.after) {
+      const rest = chunk.events.filter((e) => e.end > sub.after);
+      if (!rest.length) return;
+      data = encodeEvents(rest);
+    }
+    if (sub.sink.write(data) < -MAX_QUEUED_BYTES) {
+      sub.sink.close();
+      this.#remove(sub);
+    }
+  }
+
+  #kick() {
+    if (this.#closed) return;
+    if (this.#pumping) {
+      this.#again = true;
+      return;
+    }
+    this.#pumping = this.#pump().finally(() => {
+      this.#pumping = undefined;
+      if (this.#again) {
+        this.#again = false;
+        this.#kick();
+      } else this.#maybeFinish();
+    });
+  }
+
+  async #pump() {
+    const ending = this.#end !== undefined;
+    for (;;) {
+      const readFrom = this.#offset + this.#carry.length;
+      const size = await fileSize(this.#o.path);
+      if (size <= readFrom) break;
+      const piece = await readRange(this.#o.path, readFrom, Math.min(size, readFrom + READ_BLOCK));
+      if (!piece.length) break;
+      const buf = this.#carry.length ? Buffer.concat([this.#carry, piece]) : piece;
+      const { events, consumed } = linesToEvents(buf, this.#offset, false);
+      this.#carry = Buffer.from(buf.subarray(consumed));
+      this.#dispatch(events);
+    }
+    if (ending && this.#carry.length) {
+      const { events } = linesToEvents(this.#carry, this.#offset, true);
+      this.#carry = Buffer.alloc(0);
+      this.#dispatch(events);
+    }
+    if (ending) this.#endSeen = true;
+  }
+
+  #endSeen = false;
+
+  #dispatch(events: LogEvent[]) {
+    if (!events.length) return;
+    const chunk: Chunk = { from: this.#offset, events, data: encodeEvents(events) };
+    this.#offset = events[events.length - 1]!.end;
+    for (const sub of this.#subs) {
+      if (sub.live) this.#deliver(sub, chunk);
+      else sub.pending.push(chunk);
+    }
+  }
+
+  /** Once the task ended and the file was read to its end, live subscribers get `end` and close. */
+  #maybeFinish() {
+    if (!this.#endSeen || !this.#end) return;
+    for (const sub of [...this.#subs]) {
+      if (!sub.live) continue;
+      sub.sink.close(this.#end);
+      this.#remove(sub);
+    }
+    if (this.#subs.size === 0) this.#dispose();
+  }
+
+  #remove(sub: Sub) {
+    this.#subs.delete(sub);
+    if (this.#subs.size === 0 && !this.#end) this.#dispose();
+  }
+
+  #dispose() {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#watcher?.close();
+    clearInterval(this.#timer);
+    this.#o.onIdle();
+  }
+
+  get closed() {
+    return this.#closed;
+  }
+}

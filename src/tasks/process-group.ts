@@ -1,0 +1,59 @@
+/** Signals and liveness checks for a task's process group (Linux /proc for identity checks). */
+import { readdirSync, readFileSync } from "node:fs";
+
+/** Sends a signal to every process of the group; false when the group no longer exists. */
+export function signalGroup(pgid: number, signal: NodeJS.Signals | 0): boolean {
+  try {
+    process.kill(-pgid, signal);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Whether any process of the group, other than zombies, is still alive. */
+export function groupAlive(pgid: number): boolean {
+  if (!signalGroup(pgid, 0)) return false;
+  // kill(0) also succeeds for zombies awaiting their reaper; look at what is really there.
+  const members = groupMembers(pgid);
+  return members === undefined ? true : members.some((m) => m.state !== "Z");
+}
+
+/** Processes whose process group is `pgid`, from /proc; undefined where /proc is not available. */
+export function groupMembers(pgid: number): { pid: number; state: string }[] | undefined {
+  let entries: string[];
+  try {
+    entries = readdirSync("/proc");
+  } catch {
+    return undefined;
+  }
+  const out: { pid: number; state: string }[] = [];
+  for (const e of entries) {
+    if (!/^\d+$/.test(e)) continue;
+    const stat = readStat(Number(e));
+    if (stat && stat.pgrp === pgid) out.push({ pid: Number(e), state: stat.state });
+  }
+  return out;
+}
+
+function readStat(pid: number): { state: string; pgrp: number } | undefined {
+  try {
+    const text = readFileSync(`/proc/${pid}/stat`, "utf8");
+    // The command name is in parentheses and may contain spaces: fields start after the last ')'.
+    const rest = text.slice(text.lastIndexOf(")") + 2).split(" ");
+    return { state: rest[0]!, pgrp: Number(rest[2]) };
+  } catch {
+    return undefined;
+  }
+}
+
+/** Whether `pid` is alive (not a zombie) and its command line mentions `marker` (guards pid reuse). */
+export function processMatches(pid: number, marker: string): boolean {
+  try {
+    const stat = readStat(pid);
+    if (!stat || stat.state === "Z") return false;
+    return readFileSync(`/proc/${pid}/cmdline`, "utf8").includes(marker);
+  } catch {
+    return false;
+  }
+}

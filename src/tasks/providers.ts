@@ -1,0 +1,104 @@
+/**
+ * Providers map a task to an argv template (never a shell string) and the environment variables the
+ * CLI needs. Built-in defaults can be overridden or extended by a JSON file (PROVIDERS_FILE).
+ */
+import { readFileSync } from "node:fs";
+import { z } from "zod";
+
+export const ProviderSchema = z
+  .object({
+    /** argv template; placeholders {agent} {task} {prompt} {taskId} {taskDir} and {permissionMode}. */
+    command: z.array(z.string().min(1)).min(1),
+    /** Environment variables passed through to the child when set. */
+    env: z.array(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/)).default([]),
+    description: z.string().default(""),
+  })
+  .strict();
+export type Provider = z.infer<typeof ProviderSchema>;
+
+const ProvidersFileSchema = z.record(z.string().regex(/^[A-Za-z0-9._-]{1,64}$/), ProviderSchema);
+
+/** A few lines over a few seconds, then exit 0: lets a newcomer watch a task run with nothing installed. */
+const DEMO_SCRIPT = [
+  'echo "demo agent $1 starting in $PWD"',
+  'echo "task: $2"',
+  "for i in 1 2 3 4 5; do sleep 0.5; echo \"step $i/5\"; done",
+  'echo "done"',
+].join("\n");
+
+export const DEFAULT_PROVIDERS: Record<string, Provider> = {
+  "claude-flow": {
+    command: ["claude", "-p", "{prompt}", "--output-format", "stream-json", "--verbose", "--permission-mode", "{permissionMode}"],
+    env: ["ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL", "CLAUDE_CODE_USE_BEDROCK", "CLAUDE_CODE_USE_VERTEX"],
+    description: "Claude Code CLI, headless, with the task as its prompt",
+  },
+  gemini: {
+    command: ["agentic-flow", "--agent", "{agent}", "--task", "{task}", "--provider", "gemini"],
+    env: ["GOOGLE_GEMINI_API_KEY", "GEMINI_API_KEY", "OPENROUTER_API_KEY"],
+    description: "agentic-flow with the Gemini provider",
+  },
+  openai: {
+    command: ["agentic-flow", "--agent", "{agent}", "--task", "{task}", "--provider", "openai"],
+    env: ["OPENAI_API_KEY", "OPENROUTER_API_KEY"],
+    description: "agentic-flow with the OpenAI provider",
+  },
+  demo: {
+    command: ["sh", "-c", DEMO_SCRIPT, "demo", "{agent}", "{task}"],
+    env: [],
+    description: "Built-in demo: prints a few lines over a few seconds; needs nothing installed",
+  },
+};
+
+export const DEFAULT_PROVIDER = "claude-flow";
+
+/** Built-in providers merged with those of PROVIDERS_FILE (which win). Throws with a clear message. */
+export function loadProviders(file: string | undefined): Record<string, Provider> {
+  if (!file) return { ...DEFAULT_PROVIDERS };
+  let json: unknown;
+  try {
+    json = JSON.parse(readFileSync(file, "utf8"));
+  } catch (err) {
+    throw new Error(`PROVIDERS_FILE: cannot read ${file}: ${(err as Error).message}`);
+  }
+  const parsed = ProvidersFileSchema.safeParse(json);
+  if (!parsed.success) {
+    throw new Error(`PROVIDERS_FILE: ${parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`);
+  }
+  return { ...DEFAULT_PROVIDERS, ...parsed.data };
+}
+
+export interface TemplateVars {
+  agent: string;
+  task: string;
+  taskId: string;
+  taskDir: string;
+  permissionMode: string;
+}
+
+/** The prompt given to CLIs that take one: where to work, then what to do. */
+export function buildPrompt(v: Pick<TemplateVars, "task" | "taskDir">): string {
+  return `You are working in the directory ${v.taskDir}. Keep all files you create inside it.\n\nTask: ${v.task}`;
+}
+
+/** Fills the argv template; each placeholder expands within its own argument, never into new ones. */
+export function buildArgv(provider: Provider, v: TemplateVars): string[] {
+  const values: Record<string, string> = { ...v, prompt: buildPrompt(v) };
+  return provider.command.map((arg) => arg.replace(/\{(agent|task|prompt|taskId|taskDir|permissionMode)\}/g, (_, k: string) => values[k]!));
+}
+
+/** The child's whole environment: a minimal base plus what the provider names. Never our API keys. */
+export function buildEnv(provider: Provider, source: Readonly<Record<string, string>>, task: { taskId: string; taskDir: string }) {
+  const env: Record<string, string> = {
+    PATH: source.PATH ?? "/usr/local/bin:/usr/bin:/bin",
+    HOME: source.HOME ?? task.taskDir,
+    LANG: source.LANG ?? "C.UTF-8",
+    TASK_ID: task.taskId,
+    TASK_DIR: task.taskDir,
+  };
+  for (const name of provider.env) {
+    if (name === "MANAGEMENT_API_KEY" || name === "MANAGEMENT_API_KEYS") continue;
+    const value = source[name];
+    if (value !== undefined) env[name] = value;
+  }
+  return env;
+}

@@ -1,0 +1,46 @@
+/**
+ * The one adapter that starts processes. A task runs under a small `sh` supervisor in its own
+ * session and process group, writing straight to its log file and recording its exit status in a
+ * file, so it neither depends on the API's pipes nor on the API being alive when it ends.
+ */
+
+/** Runs the command with stdin closed and output appended to the log, then records `$?` atomically. */
+const SUPERVISOR = `status_file=$1; log=$2; shift 2
+trap : TERM INT
+"$@" </dev/null >>"$log" 2>&1
+code=$?
+printf '%s\\n' "$code" >"$status_file.tmp" && mv -f "$status_file.tmp" "$status_file"
+exit "$code"`;
+
+export interface SpawnRequest {
+  argv: string[];
+  cwd: string;
+  env: Record<string, string>;
+  logFile: string;
+  statusFile: string;
+}
+
+export interface SpawnedProcess {
+  /** Pid of the supervisor shell; also the process-group id of everything the task starts. */
+  pid: number;
+  /** Resolves when the supervisor exits: its exit code, or the signal that killed it. */
+  exited: Promise<{ code: number | null; signal: string | null }>;
+}
+
+export type SpawnFn = (req: SpawnRequest) => SpawnedProcess;
+
+/** Starts a task process with Bun.spawn (detached: setsid, so it leads its own group). */
+export const spawnTask: SpawnFn = (req) => {
+  const proc = Bun.spawn(["/bin/sh", "-c", SUPERVISOR, "task-supervisor", req.statusFile, req.logFile, ...req.argv], {
+    cwd: req.cwd,
+    env: req.env,
+    stdin: "ignore",
+    stdout: "ignore",
+    stderr: "ignore",
+    detached: true,
+  });
+  return {
+    pid: proc.pid,
+    exited: proc.exited.then((code) => ({ code: proc.signalCode ? null : code, signal: proc.signalCode ? String(proc.signalCode) : null })),
+  };
+};

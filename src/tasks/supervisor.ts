@@ -1,0 +1,322 @@
+/**
+ * Starts, stops and watches task processes, and keeps their records true across API restarts.
+ *
+ * Each task runs under a supervisor shell (see spawn.ts) that leads its own process group and
+ * writes the exit status to `<logs>/tasks/<id>.exit`. While the API is the parent it learns of the
+ * end from the process itself; tasks adopted after a restart are polled.
+ */
+import { constants } from "node:os";
+import { appendFileSync, mkdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { join } from "node:path";
+import type { Logger } from "pino";
+import type { Metrics } from "../metrics.ts";
+import { groupAlive, processMatches, signalGroup } from "./process-group.ts";
+import { buildArgv, buildEnv, type Provider } from "./providers.ts";
+import type { SpawnFn } from "./spawn.ts";
+import type { TaskStore } from "./task-store.ts";
+import { durationSeconds, type TaskRecord, type TaskStatus } from "./task.ts";
+
+export interface SupervisorOptions {
+  store: TaskStore;
+  spawn: SpawnFn;
+  providers: Record<string, Provider>;
+  workspaceDir: string;
+  logsDir: string;
+  envSource: Readonly<Record<string, string>>;
+  maxActive: number;
+  stopGraceMs: number;
+  logMaxBytes: number;
+  claudePermissionMode: string;
+  metrics: Metrics;
+  logger: Logger;
+  /** How often adopted tasks and log sizes are checked. */
+  pollMs?: number;
+}
+
+export interface StartInput {
+  agent: string;
+  task: string;
+  provider: string;
+  createdBy: string | null;
+}
+
+export type StartResult = { ok: true; task: TaskRecord } | { ok: false; reason: "busy" } | { ok: false; reason: "start-failed"; task: TaskRecord; error: string };
+
+type EndListener = (task: TaskRecord) => void;
+
+const SIGNAL_NAMES = Object.fromEntries(Object.entries(constants.signals).map(([name, n]) => [n, name]));
+
+/** Reads "<code>\n" written by the supervisor shell; codes above 128 mean death by signal 128+n. */
+function readExitFile(path: string): { exitCode: number | null; signal: string | null } | undefined {
+  try {
+    const code = Number(readFileSync(path, "utf8").trim());
+    if (!Number.isInteger(code)) return undefined;
+    if (code > 128 && SIGNAL_NAMES[code - 128]) return { exitCode: null, signal: SIGNAL_NAMES[code - 128]! };
+    return { exitCode: code, signal: null };
+  } catch {
+    return undefined;
+  }
+}
+
+/** Whether argv[0] can be executed with this PATH. */
+function resolveCommand(cmd: string, env: Record<string, string>, cwd: string): boolean {
+  if (cmd.includes("/")) {
+    try {
+      return statSync(cmd).isFile();
+    } catch {
+      return false;
+    }
+  }
+  return Bun.which(cmd, { PATH: env.PATH, cwd }) !== null;
+}
+
+export class TaskSupervisor {
+  readonly #o: SupervisorOptions;
+  /** Tasks whose processes may be alive, by id. */
+  readonly #live = new Map<string, TaskRecord>();
+  readonly #endListeners = new Map<string, Set<EndListener>>();
+  readonly #killTimers = new Map<string, Timer>();
+  #poller: Timer | undefined;
+
+  constructor(options: SupervisorOptions) {
+    this.#o = options;
+    mkdirSync(join(options.workspaceDir, "tasks"), { recursive: true });
+    mkdirSync(join(options.logsDir, "tasks"), { recursive: true });
+  }
+
+  get providers(): Record<string, Provider> {
+    return this.#o.providers;
+  }
+
+  get maxActive(): number {
+    return this.#o.maxActive;
+  }
+
+  activeCount(): number {
+    return this.#live.size;
+  }
+
+  isLive(taskId: string): boolean {
+    return this.#live.has(taskId);
+  }
+
+  logFileFor(taskId: string) {
+    return join(this.#o.logsDir, "tasks", `${taskId}.log`);
+  }
+
+  #exitFile(taskId: string) {
+    return join(this.#o.logsDir, "tasks", `${taskId}.exit`);
+  }
+
+  /** Calls `fn` once when the task ends; returns an unsubscribe function. */
+  onEnded(taskId: string, fn: EndListener): () => void {
+    let set = this.#endListeners.get(taskId);
+    if (!set) this.#endListeners.set(taskId, (set = new Set()));
+    set.add(fn);
+    return () => {
+      set.delete(fn);
+      if (!set.size) this.#endListeners.delete(taskId);
+    };
+  }
+
+  /** Re-attaches to tasks left by a previous run of the API; call once at start. */
+  recover() {
+    for (const t of this.#o.store.live()) {
+      const exit = readExitFile(this.#exitFile(t.taskId));
+      if (exit) this.#finish(t, exit, null);
+      else if (t.pid !== null && processMatches(t.pid, t.taskId)) {
+        this.#live.set(t.taskId, t);
+        // A stop that was under way when the API went down is carried through.
+        if (t.stopRequestedAt !== null) this.#terminate(t, Math.max(0, t.stopRequestedAt + this.#o.stopGraceMs - Date.now()));
+        this.#o.logger.info({ taskId: t.taskId, pid: t.pid }, "re-attached to running task");
+      } else {
+        this.#finish(t, { exitCode: null, signal: null }, "The task's process ended while the API was not running and left no exit status");
+      }
+    }
+    this.#updateGauge();
+    this.#ensurePoller();
+  }
+
+  /** Starts a task. Never throws for the task's own failures: those are recorded on the task. */
+  start(input: StartInput): StartResult {
+    if (this.#live.size >= this.#o.maxActive) return { ok: false, reason: "busy" };
+    const provider = this.#o.providers[input.provider]!;
+    const taskId = crypto.randomUUID();
+    const taskDir = join(this.#o.workspaceDir, "tasks", taskId);
+    const logFile = this.logFileFor(taskId);
+    mkdirSync(taskDir, { recursive: true });
+    appendFileSync(logFile, "");
+    const vars = { agent: input.agent, task: input.task, taskId, taskDir, permissionMode: this.#o.claudePermissionMode };
+    const argv = buildArgv(provider, vars);
+    const env = buildEnv(provider, this.#o.envSource, { taskId, taskDir });
+    const record: TaskRecord = {
+      taskId,
+      agent: input.agent,
+      task: input.task,
+      provider: input.provider,
+      status: "running",
+      startTime: Date.now(),
+      exitTime: null,
+      exitCode: null,
+      signal: null,
+      error: null,
+      taskDir,
+      logFile,
+      pid: null,
+      stopRequestedAt: null,
+      createdBy: input.createdBy,
+    };
+    const fail = (error: string): StartResult => {
+      const failed: TaskRecord = { ...record, status: "failed", exitTime: Date.now(), error };
+      this.#o.store.insert(failed);
+      this.#o.metrics.completedTasks.inc({ status: "failed" });
+      this.#o.metrics.taskDuration.observe({ task_type: input.provider, status: "failed" }, 0);
+      return { ok: false, reason: "start-failed", task: failed, error };
+    };
+    if (!resolveCommand(argv[0]!, env, taskDir)) return fail(`spawn ${argv[0]} ENOENT`);
+    let proc;
+    try {
+      proc = this.#o.spawn({ argv, cwd: taskDir, env, logFile, statusFile: this.#exitFile(taskId) });
+    } catch (err) {
+      return fail(`spawn ${argv[0]} ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    }
+    record.pid = proc.pid;
+    this.#owned.add(record);
+    this.#o.store.insert(record);
+    this.#live.set(taskId, record);
+    this.#updateGauge();
+    this.#ensurePoller();
+    proc.exited.then(({ signal }) => {
+      const current = this.#live.get(taskId);
+      if (!current) return;
+      // The exit file is the truth; without it the supervisor itself was killed (SIGKILL escalation).
+      const exit = readExitFile(this.#exitFile(taskId)) ?? { exitCode: null, signal: signal ?? "SIGKILL" };
+      this.#finish(current, exit, null);
+    });
+    return { ok: true, task: record };
+  }
+
+  /** Asks the task to stop: SIGTERM to its group now, SIGKILL after the grace period. */
+  stop(taskId: string, reason: { status: TaskStatus; error?: string } = { status: "stopped" }): TaskRecord | undefined {
+    const t = this.#live.get(taskId);
+    if (!t || t.stopRequestedAt !== null) return t;
+    t.stopRequestedAt = Date.now();
+    t.status = reason.status;
+    t.error = reason.error ?? null;
+    this.#o.store.update(taskId, { status: t.status, stopRequestedAt: t.stopRequestedAt, error: t.error });
+    this.#terminate(t, this.#o.stopGraceMs);
+    return t;
+  }
+
+  #terminate(t: TaskRecord, graceMs: number) {
+    const pgid = t.pid!;
+    signalGroup(pgid, "SIGTERM");
+    const check = () => {
+      this.#killTimers.delete(t.taskId);
+      if (groupAlive(pgid)) signalGroup(pgid, "SIGKILL");
+    };
+    clearTimeout(this.#killTimers.get(t.taskId));
+    this.#killTimers.set(t.taskId, setTimeout(check, graceMs));
+  }
+
+  #finish(t: TaskRecord, exit: { exitCode: number | null; signal: string | null }, error: string | null) {
+    if (t.exitTime !== null) return;
+    this.#live.delete(t.taskId);
+    const stopped = t.stopRequestedAt !== null;
+    const status: TaskStatus = stopped ? t.status : exit.exitCode === 0 ? "completed" : "failed";
+    const done: TaskRecord = {
+      ...t,
+      status,
+      exitTime: Date.now(),
+      exitCode: exit.exitCode,
+      signal: exit.signal,
+      error: t.error ?? error ?? (status === "failed" ? (exit.signal ? `Terminated by ${exit.signal}` : exit.exitCode !== null ? `Exited with code ${exit.exitCode}` : null) : null),
+    };
+    this.#o.store.update(t.taskId, {
+      status: done.status,
+      exitTime: done.exitTime,
+      exitCode: done.exitCode,
+      signal: done.signal,
+      error: done.error,
+    });
+    // The main process is gone; nothing it started may outlive it.
+    if (t.pid !== null && groupAlive(t.pid)) this.#terminate(t, Math.min(this.#o.stopGraceMs, 2000));
+    else {
+      clearTimeout(this.#killTimers.get(t.taskId));
+      this.#killTimers.delete(t.taskId);
+    }
+    this.#o.metrics.completedTasks.inc({ status });
+    this.#o.metrics.taskDuration.observe({ task_type: t.provider, status }, durationSeconds(done));
+    this.#updateGauge();
+    this.#o.logger.info({ taskId: t.taskId, status, exitCode: done.exitCode, signal: done.signal }, "task ended");
+    const listeners = this.#endListeners.get(t.taskId);
+    this.#endListeners.delete(t.taskId);
+    for (const fn of listeners ?? []) fn(done);
+  }
+
+  #updateGauge() {
+    this.#o.metrics.activeTasks.set(this.#live.size);
+  }
+
+  #ensurePoller() {
+    if (this.#poller || this.#live.size === 0) return;
+    this.#poller = setInterval(() => this.#poll(), this.#o.pollMs ?? 500);
+  }
+
+  /** Adopted tasks have no exit promise: look for their exit file. Also enforces the log size cap. */
+  #poll() {
+    for (const t of [...this.#live.values()]) {
+      const exit = readExitFile(this.#exitFile(t.taskId));
+      const adopted = !this.#ownsProcess(t);
+      if (adopted && exit) this.#finish(t, exit, null);
+      else if (adopted && t.pid !== null && !processMatches(t.pid, t.taskId)) {
+        const late = readExitFile(this.#exitFile(t.taskId));
+        this.#finish(t, late ?? { exitCode: null, signal: null }, late ? null : "The task's process ended without recording an exit status");
+      } else if (t.stopRequestedAt === null) this.#enforceLogCap(t);
+    }
+    if (this.#live.size === 0 && this.#poller) {
+      clearInterval(this.#poller);
+      this.#poller = undefined;
+    }
+  }
+
+  /** Records of processes this API spawned itself (the others were adopted after a restart). */
+  readonly #owned = new WeakSet<TaskRecord>();
+  #ownsProcess(t: TaskRecord) {
+    return this.#owned.has(t);
+  }
+
+  #enforceLogCap(t: TaskRecord) {
+    let size = 0;
+    try {
+      size = statSync(t.logFile).size;
+    } catch {
+      return;
+    }
+    if (size <= this.#o.logMaxBytes) return;
+    const error = `Log exceeded TASK_LOG_MAX_BYTES (${this.#o.logMaxBytes} bytes); task stopped`;
+    appendFileSync(t.logFile, `\n[management-api] ${error}\n`);
+    this.#o.logger.warn({ taskId: t.taskId, size }, "task log over the cap; stopping task");
+    this.stop(t.taskId, { status: "failed", error });
+  }
+
+  /** Deletes finished tasks older than `retentionMs`, with their logs and directories. */
+  prune(retentionMs: number): number {
+    const old = this.#o.store.finishedBefore(Date.now() - retentionMs);
+    for (const t of old) {
+      rmSync(t.logFile, { force: true });
+      rmSync(this.#exitFile(t.taskId), { force: true });
+      rmSync(t.taskDir, { recursive: true, force: true });
+      this.#o.store.delete(t.taskId);
+    }
+    return old.length;
+  }
+
+  /** Stops watching; running tasks keep running and are re-attached by the next start. */
+  close() {
+    clearInterval(this.#poller);
+    this.#poller = undefined;
+    for (const timer of this.#killTimers.values()) clearTimeout(timer);
+    this.#killTimers.clear();
+  }
+}

@@ -1,0 +1,179 @@
+/** What the task routes call: create, read, list, stop and stream tasks. */
+import type { Logger } from "pino";
+import { ApiError } from "../http/errors.ts";
+import type { Lifecycle } from "../lifecycle.ts";
+import { fileSize, tailLines } from "./log-files.ts";
+import { LogFollower, type Subscriber } from "./log-follower.ts";
+import type { TaskSupervisor } from "./supervisor.ts";
+import type { ListQuery, TaskStore } from "./task-store.ts";
+import { durationSeconds, type TaskRecord } from "./task.ts";
+
+const LOG_TAIL_LINES = 50;
+const encoder = new TextEncoder();
+
+export interface TaskServiceOptions {
+  store: TaskStore;
+  supervisor: TaskSupervisor;
+  lifecycle: Lifecycle;
+  logger: Logger;
+  heartbeatMs: number;
+  retentionMs: number;
+  defaultProvider: string;
+}
+
+/** The public view of a task, as the API returns it. */
+export function taskView(t: TaskRecord, logTail?: string[]) {
+  return {
+    taskId: t.taskId,
+    agent: t.agent,
+    task: t.task,
+    provider: t.provider,
+    status: t.status,
+    startTime: new Date(t.startTime).toISOString(),
+    exitTime: t.exitTime === null ? null : new Date(t.exitTime).toISOString(),
+    exitCode: t.exitCode,
+    signal: t.signal,
+    duration: durationSeconds(t),
+    error: t.error,
+    taskDir: t.taskDir,
+    logFile: t.logFile,
+    ...(logTail ? { logTail } : {}),
+  };
+}
+
+const sse = (event: string, data: unknown) => encoder.encode(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+
+export class TaskService {
+  readonly #o: TaskServiceOptions;
+  readonly #followers = new Map<string, LogFollower>();
+  readonly #pruner: Timer;
+
+  constructor(options: TaskServiceOptions) {
+    this.#o = options;
+    options.supervisor.recover();
+    this.prune();
+    this.#pruner = setInterval(() => this.prune(), Math.min(3_600_000, Math.max(60_000, options.retentionMs / 10)));
+    options.lifecycle.stopping.addEventListener("abort", () => {
+      const bye = sse("shutdown", { message: "Server is shutting down; reconnect with Last-Event-ID to resume", timestamp: new Date().toISOString() });
+      for (const f of this.#followers.values()) f.shutdown(bye);
+    });
+  }
+
+  get providerNames(): string[] {
+    return Object.keys(this.#o.supervisor.providers);
+  }
+
+  get defaultProvider() {
+    return this.#o.defaultProvider;
+  }
+
+  activeCount() {
+    return this.#o.supervisor.activeCount();
+  }
+
+  create(input: { agent: string; task: string; provider?: string }, keyId: string | null) {
+    const provider = input.provider ?? this.#o.defaultProvider;
+    if (!this.#o.supervisor.providers[provider]) {
+      throw new ApiError(400, `body/provider must be one of: ${this.providerNames.join(", ")}`);
+    }
+    const result = this.#o.supervisor.start({ agent: input.agent, task: input.task, provider, createdBy: keyId });
+    if (!result.ok && result.reason === "busy") {
+      throw new ApiError(503, `Too many active tasks (MAX_ACTIVE_TASKS is ${this.#o.supervisor.maxActive}); try again later`, { headers: { "Retry-After": "10" } });
+    }
+    const task = result.ok ? result.task : result.task;
+    this.#o.logger.info({ audit: true, action: "task.create", taskId: task.taskId, provider, agent: input.agent, keyId, started: result.ok }, "task created");
+    if (!result.ok) throw new ApiError(500, "Failed to start task", { details: result.error, extra: { taskId: task.taskId } });
+    return task;
+  }
+
+  get(taskId: string): TaskRecord {
+    const t = this.#o.store.get(taskId);
+    if (!t) throw new ApiError(404, `Task ${taskId} not found`);
+    return t;
+  }
+
+  async detail(taskId: string) {
+    const t = this.get(taskId);
+    return taskView(t, await tailLines(t.logFile, LOG_TAIL_LINES));
+  }
+
+  list(q: ListQuery) {
+    return this.#o.store.list(q);
+  }
+
+  stop(taskId: string, keyId: string | null): TaskRecord {
+    const t = this.get(taskId);
+    if (t.status !== "running" || !this.#o.supervisor.isLive(taskId)) {
+      throw new ApiError(409, `Task ${taskId} is not running`, { extra: { currentStatus: t.status } });
+    }
+    const stopped = this.#o.supervisor.stop(taskId) ?? t;
+    this.#o.logger.info({ audit: true, action: "task.stop", taskId, keyId }, "task stop requested");
+    return stopped;
+  }
+
+  /** An SSE response following the task's log from byte `from`. */
+  async stream(taskId: string, from: number): Promise<ReadableStream<Uint8Array>> {
+    const t = this.get(taskId);
+    const size = await fileSize(t.logFile);
+    if (from > size) throw new ApiError(400, `Last-Event-ID ${from} is beyond the end of the log (${size} bytes)`);
+    let follower = this.#followers.get(taskId);
+    if (!follower || follower.closed) {
+      const created = new LogFollower({ path: t.logFile, onIdle: () => this.#followers.get(taskId) === created && this.#followers.delete(taskId) });
+      follower = created;
+      this.#followers.set(taskId, follower);
+      const done = (r: TaskRecord) => created.end(sse("task-complete", { status: r.status, exitCode: r.exitCode, signal: r.signal, timestamp: new Date().toISOString() }));
+      if (this.#o.supervisor.isLive(taskId)) this.#o.supervisor.onEnded(taskId, done);
+      else done(this.#o.store.get(taskId) ?? t);
+    }
+    const f = follower;
+    const heartbeatMs = this.#o.heartbeatMs;
+    let unsubscribe: (() => void) | undefined;
+    let heartbeat: Timer | undefined;
+    let open = true;
+    const finish = () => {
+      open = false;
+      clearInterval(heartbeat);
+      unsubscribe?.();
+    };
+    return new ReadableStream<Uint8Array>(
+      {
+        start(controller) {
+          const sink: Subscriber = {
+            write(bytes) {
+              if (!open) return 0;
+              if (bytes.length) controller.enqueue(bytes);
+              return controller.desiredSize ?? 0;
+            },
+            close(last) {
+              if (!open) return;
+              if (last) controller.enqueue(last);
+              finish();
+              controller.close();
+            },
+          };
+          controller.enqueue(encoder.encode(`retry: 2000\n: connected to task ${taskId}\n\n`));
+          heartbeat = setInterval(() => open && controller.enqueue(encoder.encode(": heartbeat\n\n")), heartbeatMs);
+          return f.subscribe(sink, from).then((u) => {
+            if (open) unsubscribe = u;
+            else u();
+          });
+        },
+        cancel() {
+          finish();
+        },
+      },
+      new ByteLengthQueuingStrategy({ highWaterMark: 1024 * 1024 }),
+    );
+  }
+
+  prune() {
+    const n = this.#o.supervisor.prune(this.#o.retentionMs);
+    if (n) this.#o.logger.info({ pruned: n }, "pruned finished tasks past retention");
+    return n;
+  }
+
+  close() {
+    clearInterval(this.#pruner);
+    this.#o.supervisor.close();
+  }
+}

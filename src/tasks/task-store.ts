@@ -1,0 +1,99 @@
+/** Durable task records in bun:sqlite (WAL), so a restart of the API loses none. */
+import { Database } from "bun:sqlite";
+import type { TaskRecord, TaskStatus } from "./task.ts";
+
+const COLUMNS = [
+  "taskId", "agent", "task", "provider", "status", "startTime", "exitTime", "exitCode",
+  "signal", "error", "taskDir", "logFile", "pid", "stopRequestedAt", "createdBy",
+] as const;
+
+export interface ListQuery {
+  status?: TaskStatus | "all";
+  limit: number;
+  cursor?: string;
+}
+
+/** Opaque paging cursor: the (startTime, taskId) of the last row returned. */
+function encodeCursor(t: TaskRecord): string {
+  return Buffer.from(`${t.startTime}:${t.taskId}`).toString("base64url");
+}
+
+export function decodeCursor(cursor: string): { startTime: number; taskId: string } | undefined {
+  const m = /^(\d+):([0-9a-f-]{36})$/.exec(Buffer.from(cursor, "base64url").toString());
+  return m ? { startTime: Number(m[1]), taskId: m[2]! } : undefined;
+}
+
+export class TaskStore {
+  readonly #db: Database;
+
+  constructor(path: string) {
+    this.#db = new Database(path, { create: true, strict: true });
+    this.#db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000;");
+    this.#db.exec(`CREATE TABLE IF NOT EXISTS tasks (
+      taskId TEXT PRIMARY KEY, agent TEXT NOT NULL, task TEXT NOT NULL, provider TEXT NOT NULL,
+      status TEXT NOT NULL, startTime INTEGER NOT NULL, exitTime INTEGER, exitCode INTEGER,
+      signal TEXT, error TEXT, taskDir TEXT NOT NULL, logFile TEXT NOT NULL, pid INTEGER,
+      stopRequestedAt INTEGER, createdBy TEXT)`);
+    this.#db.exec("CREATE INDEX IF NOT EXISTS tasks_by_start ON tasks (startTime DESC, taskId DESC)");
+    this.#db.exec("CREATE INDEX IF NOT EXISTS tasks_by_status ON tasks (status, startTime DESC)");
+  }
+
+  insert(t: TaskRecord) {
+    this.#db
+      .query(`INSERT INTO tasks (${COLUMNS.join(",")}) VALUES (${COLUMNS.map((c) => "$" + c).join(",")})`)
+      .run(t as unknown as Record<string, string | number | null>);
+  }
+
+  /** Updates the given fields of one task. */
+  update(taskId: string, fields: Partial<Omit<TaskRecord, "taskId">>) {
+    const keys = Object.keys(fields) as (keyof TaskRecord)[];
+    if (!keys.length) return;
+    this.#db
+      .query(`UPDATE tasks SET ${keys.map((k) => `${k} = $${k}`).join(", ")} WHERE taskId = $taskId`)
+      .run({ ...fields, taskId } as unknown as Record<string, string | number | null>);
+  }
+
+  get(taskId: string): TaskRecord | undefined {
+    return (this.#db.query("SELECT * FROM tasks WHERE taskId = ?").get(taskId) as TaskRecord | null) ?? undefined;
+  }
+
+  /** Tasks whose processes may still be alive. */
+  live(): TaskRecord[] {
+    return this.#db.query("SELECT * FROM tasks WHERE exitTime IS NULL AND pid IS NOT NULL AND status IN ('running','stopped')").all() as TaskRecord[];
+  }
+
+  /** Newest first, filtered by status, paged by cursor. */
+  list(q: ListQuery): { tasks: TaskRecord[]; nextCursor: string | null } {
+    const where: string[] = [];
+    const params: Record<string, string | number> = { limit: q.limit + 1 };
+    if (q.status && q.status !== "all") {
+      where.push("status = $status");
+      params.status = q.status;
+    }
+    const after = q.cursor ? decodeCursor(q.cursor) : undefined;
+    if (after) {
+      where.push("(startTime < $cs OR (startTime = $cs AND taskId < $ct))");
+      params.cs = after.startTime;
+      params.ct = after.taskId;
+    }
+    const rows = this.#db
+      .query(`SELECT * FROM tasks ${where.length ? "WHERE " + where.join(" AND ") : ""} ORDER BY startTime DESC, taskId DESC LIMIT $limit`)
+      .all(params) as TaskRecord[];
+    const more = rows.length > q.limit;
+    const tasks = more ? rows.slice(0, q.limit) : rows;
+    return { tasks, nextCursor: more ? encodeCursor(tasks[tasks.length - 1]!) : null };
+  }
+
+  /** Finished tasks that ended before `before` (epoch ms). */
+  finishedBefore(before: number): TaskRecord[] {
+    return this.#db.query("SELECT * FROM tasks WHERE exitTime IS NOT NULL AND exitTime < ?").all(before) as TaskRecord[];
+  }
+
+  delete(taskId: string) {
+    this.#db.query("DELETE FROM tasks WHERE taskId = ?").run(taskId);
+  }
+
+  close() {
+    this.#db.close();
+  }
+}

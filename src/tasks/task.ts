@@ -1,0 +1,42 @@
+/** The task model: one flat record per task, as stored and as returned by the API. */
+
+/**
+ * - `running`: the process (group) is alive.
+ * - `completed`: it exited with code 0.
+ * - `failed`: non-zero exit, killed by a signal, failed to start, or its end could not be known.
+ * - `stopped`: stopped through the API; stays `stopped` whatever the process then does.
+ */
+export type TaskStatus = "running" | "completed" | "failed" | "stopped";
+export const TASK_STATUSES: readonly TaskStatus[] = ["running", "completed", "failed", "stopped"];
+
+export interface TaskRecord {
+  taskId: string;
+  agent: string;
+  task: string;
+  provider: string;
+  status: TaskStatus;
+  /** Epoch milliseconds. */
+  startTime: number;
+  exitTime: number | null;
+  exitCode: number | null;
+  signal: string | null;
+  error: string | null;
+  taskDir: string;
+  logFile: string;
+  /** Pid of the task's supervisor shell, which leads the task's own process group. */
+  pid: number | null;
+  /** When a stop was asked for (the process may still be ending). */
+  stopRequestedAt: number | null;
+  /** Id of the API key that created the task (never the key). */
+  createdBy: string | null;
+}
+
+/** Whether the task's processes may still be alive (running, or stopping). */
+export function isLive(t: TaskRecord): boolean {
+  return t.exitTime === null && t.pid !== null && (t.status === "running" || t.status === "stopped");
+}
+
+/** Seconds the task ran, or has run so far; frozen at exit. */
+export function durationSeconds(t: TaskRecord, now = Date.now()): number {
+  return Math.max(0, Math.round(((t.exitTime ?? now) - t.startTime) / 100) / 10);
+}
