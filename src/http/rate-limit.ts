@@ -41,7 +41,8 @@ export function rateLimit(options: RateLimitOptions): MiddlewareHandler<AppEnv> 
     },
   });
   return async function rateLimitMiddleware(c, next) {
-    await limiter(c, next);
+    const limited = await limiter(c, next);
+    if (limited) c.res = limited;
     const info = c.get("rateLimit" as never) as Info | undefined;
     if (!info) return;
     try {

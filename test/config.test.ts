@@ -1,0 +1,85 @@
+import { describe, expect, test } from "bun:test";
+import { DEFAULT_API_KEY, helpText, loadConfig, parseDuration, SETTINGS } from "../src/config.ts";
+
+describe("loadConfig", () => {
+  test("built-in defaults", () => {
+    const r = loadConfig({});
+    if (!r.ok) throw new Error(r.errors.join());
+    expect(r.config.port).toBe(9090);
+    expect(r.config.host).toBe("127.0.0.1");
+    expect(r.config.apiKeys).toEqual([DEFAULT_API_KEY]);
+    expect(r.config.rateLimit.max).toBe(100);
+    expect(r.config.rateLimit.windowMs).toBe(60000);
+    expect(r.config.rateLimit.allowlist.has("127.0.0.1")).toBe(true);
+    expect(r.config.rateLimit.trustedProxies.entries).toEqual([]);
+    expect(r.config.bodyLimit).toBe(10 * 1024 * 1024);
+    expect(r.config.tasks.retentionMs).toBe(7 * 86_400_000);
+    expect(r.config.tasks.logMaxBytes).toBe(100 * 1024 * 1024);
+    expect(r.config.tasks.stopGraceMs).toBe(10000);
+    expect(r.config.workspaceDir.endsWith("/data/workspace")).toBe(true);
+    expect(r.config.logsDir.endsWith("/data/logs")).toBe(true);
+    expect(r.warnings.join()).toContain("default API key");
+  });
+
+  test("aliases MANAGEMENT_API_PORT / MANAGEMENT_API_HOST", () => {
+    const r = loadConfig({ MANAGEMENT_API_PORT: "9191", MANAGEMENT_API_HOST: "::1" });
+    expect(r.ok && r.config.port).toBe(9191);
+    expect(r.ok && r.config.host).toBe("::1");
+  });
+
+  test("every problem is reported at once, by variable name", () => {
+    const r = loadConfig({ PORT: "http", RATE_LIMIT_MAX: "-1", LOG_LEVEL: "loud", TASK_RETENTION: "soon", TRUSTED_PROXIES: "10.0.0.0/33,bogus" });
+    expect(r.ok).toBe(false);
+    if (r.ok) return;
+    const text = r.errors.join("\n");
+    for (const name of ["PORT", "RATE_LIMIT_MAX", "LOG_LEVEL", "TASK_RETENTION", "TRUSTED_PROXIES"]) expect(text).toContain(name);
+    expect(r.errors.filter((e) => e.startsWith("TRUSTED_PROXIES")).length).toBe(2);
+  });
+
+  test("the default key is refused on a non-loopback address", () => {
+    const r = loadConfig({ HOST: "0.0.0.0" });
+    expect(r.ok).toBe(false);
+    if (!r.ok) expect(r.errors[0]).toContain("only allowed while HOST is a loopback address");
+    expect(loadConfig({ HOST: "0.0.0.0", MANAGEMENT_API_KEY: "s3cret-value" }).ok).toBe(true);
+    // Listing the default among extra keys does not sneak it in either.
+    expect(loadConfig({ HOST: "0.0.0.0", MANAGEMENT_API_KEY: "s3cret", MANAGEMENT_API_KEYS: DEFAULT_API_KEY }).ok).toBe(false);
+  });
+
+  test("MANAGEMENT_API_KEYS adds keys; our keys never reach the child environment source", () => {
+    const r = loadConfig({ MANAGEMENT_API_KEY: "a", MANAGEMENT_API_KEYS: "b, c,,a", OPENAI_API_KEY: "o" });
+    if (!r.ok) throw new Error();
+    expect(r.config.apiKeys).toEqual(["a", "b", "c"]);
+    expect(r.config.childEnvSource.MANAGEMENT_API_KEY).toBeUndefined();
+    expect(r.config.childEnvSource.MANAGEMENT_API_KEYS).toBeUndefined();
+    expect(r.config.childEnvSource.OPENAI_API_KEY).toBe("o");
+  });
+
+  test("an empty RATE_LIMIT_ALLOWLIST exempts nobody; CIDRs and IPv6 work", () => {
+    const none = loadConfig({ RATE_LIMIT_ALLOWLIST: "" });
+    expect(none.ok && none.config.rateLimit.allowlist.has("127.0.0.1")).toBe(false);
+    const some = loadConfig({ RATE_LIMIT_ALLOWLIST: "10.0.0.0/8, fd00::/8" });
+    if (!some.ok) throw new Error();
+    expect(some.config.rateLimit.allowlist.has("10.9.8.7")).toBe(true);
+    expect(some.config.rateLimit.allowlist.has("11.0.0.1")).toBe(false);
+    expect(some.config.rateLimit.allowlist.has("fd12::1")).toBe(true);
+  });
+
+  test("WORKSPACE and LOGS_DIR override DATA_DIR", () => {
+    const r = loadConfig({ DATA_DIR: "/srv/d", WORKSPACE: "/w", LOGS_DIR: "/l" });
+    if (!r.ok) throw new Error();
+    expect([r.config.dataDir, r.config.workspaceDir, r.config.logsDir, r.config.dbPath]).toEqual(["/srv/d", "/w", "/l", "/srv/d/state.sqlite"]);
+  });
+
+  test("durations", () => {
+    expect(parseDuration("7d")).toBe(604_800_000);
+    expect(parseDuration("1500")).toBe(1500);
+    expect(parseDuration("2h")).toBe(7_200_000);
+    expect(parseDuration("x")).toBeUndefined();
+  });
+
+  test("--help lists every setting", () => {
+    const text = helpText("api", "1.2.3");
+    for (const name of Object.keys(SETTINGS)) expect(text).toContain(name);
+    expect(text).not.toContain(DEFAULT_API_KEY);
+  });
+});

@@ -1,0 +1,90 @@
+/** The auth matrix runs against every protected operation of the OpenAPI document, so new routes are covered. */
+import { afterAll, describe, expect, test } from "bun:test";
+import { openApiDocument } from "../../src/http/docs.ts";
+import { AUTH, KEY, testApp } from "../helpers.ts";
+
+const t = testApp({ MANAGEMENT_API_KEYS: "rotated-key-2" });
+afterAll(() => t.close());
+
+const doc = openApiDocument(t.app, { title: "t", version: "0", description: "" });
+const SAMPLE_ID = "00000000-0000-4000-8000-000000000000";
+const operations = Object.entries(doc.paths ?? {}).flatMap(([path, item]) =>
+  Object.entries(item as Record<string, { security?: unknown[] }>)
+    .filter(([m]) => ["get", "post", "put", "patch", "delete"].includes(m))
+    .map(([method, op]) => ({ method: method.toUpperCase(), path: path.replace(/\{[^}]+\}/g, SAMPLE_ID), open: Array.isArray(op.security) && op.security.length === 0 })),
+);
+const isStreaming = (p: string) => /\/logs\/stream$|\/comfyui\/stream$/.test(p);
+const protectedOps = operations.filter((o) => !o.open);
+
+test("the document lists protected and public operations", () => {
+  expect(protectedOps.length).toBeGreaterThanOrEqual(6);
+  expect(operations.filter((o) => o.open).map((o) => o.path)).toEqual(expect.arrayContaining(["/", "/health", "/ready", "/metrics"]));
+});
+
+describe.each(protectedOps)("$method $path", ({ method, path }) => {
+  const body = method === "GET" || method === "DELETE" ? undefined : "{}";
+  const headers = (h: Record<string, string>) => ({ ...(body ? { "Content-Type": "application/json" } : {}), ...h });
+
+  test("no credentials -> 401", async () => {
+    const res = await t.request(path, { method, body, headers: headers({}) });
+    expect(res.status).toBe(401);
+    expect(await res.json()).toMatchObject({ error: "Unauthorized", message: "Missing Authorization header", statusCode: 401 });
+  });
+  test("malformed Authorization -> 401", async () => {
+    for (const value of ["Basic abc", "Bearer", "Bearer a b", "token"]) {
+      const res = await t.request(path, { method, body, headers: headers({ Authorization: value }) });
+      expect(res.status).toBe(401);
+      expect((await res.json()).message).toBe("Invalid Authorization format. Expected: Bearer <token>");
+    }
+  });
+  test("wrong token -> 403", async () => {
+    for (const h of [{ Authorization: "Bearer nope" }, { "X-API-Key": "nope" }, { Authorization: `Bearer ${KEY}x` }]) {
+      const res = await t.request(path, { method, body, headers: headers(h) });
+      expect(res.status).toBe(403);
+      expect(await res.json()).toMatchObject({ error: "Forbidden", message: "Invalid API token", statusCode: 403 });
+    }
+  });
+  test("valid token passes auth (Bearer any case, X-API-Key, rotated key)", async () => {
+    for (const h of [AUTH, { Authorization: `bEaReR ${KEY}` }, { "X-API-Key": KEY }, { Authorization: "Bearer rotated-key-2" }]) {
+      const res = await t.request(path, { method, body, headers: headers(h) });
+      expect([401, 403]).not.toContain(res.status);
+      await res.body?.cancel();
+    }
+  });
+  test(`?token= is accepted ${isStreaming(path) ? "here (streaming route)" : "only on streaming routes"}`, async () => {
+    const res = await t.request(`${path}?token=${KEY}`, { method, body, headers: headers({}) });
+    if (isStreaming(path)) expect([401, 403]).not.toContain(res.status);
+    else expect(res.status).toBe(401);
+    await res.body?.cancel();
+  });
+  test("path tricks do not bypass auth", async () => {
+    const variants = [path + "/", path.toUpperCase(), "/" + path, path.replace("/v1/", "/v1//"), path.replace(/t/, "%74"), path + "/..", path + "?x=/health"];
+    for (const v of variants) {
+      for (const m of [method, "HEAD"]) {
+        const res = await t.request(v, { method: m, body: m === "HEAD" ? undefined : body, headers: headers({}) });
+        expect(res.status).toBe(401);
+      }
+    }
+  });
+});
+
+describe("exempt routes", () => {
+  test.each(["/", "/health", "/ready", "/metrics", "/docs", "/docs/json", "/docs/yaml", "/docs/swagger-ui.css", "/health?x=1"])("%s needs no token", async (p) => {
+    const res = await t.request(p);
+    expect(res.status).toBe(200);
+  });
+  test("non-GET methods on exempt paths still need a token", async () => {
+    const res = await t.request("/health", { method: "POST", headers: { "Content-Type": "application/json" }, body: "{}" });
+    expect(res.status).toBe(401);
+  });
+  test("unknown paths need a token before they 404", async () => {
+    expect((await t.request("/v1/nothing-here")).status).toBe(401);
+    expect((await t.request("/docs/../v1/tasks")).status).toBe(401);
+    expect((await t.request("/v1/nothing-here", { headers: AUTH })).status).toBe(404);
+  });
+  test("OPTIONS preflight is answered by CORS without reaching a handler", async () => {
+    const res = await t.request("/v1/tasks", { method: "OPTIONS" });
+    expect(res.status).toBe(204);
+    expect(await res.text()).toBe("");
+  });
+});

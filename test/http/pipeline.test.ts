@@ -1,0 +1,158 @@
+/** Errors, request ids, negotiation, caching, compression, CORS and security headers. */
+import { afterAll, describe, expect, test } from "bun:test";
+import { AUTH, testApp } from "../helpers.ts";
+
+const t = testApp({ BODY_LIMIT: "2048", CORS_ORIGINS: "https://ops.example" });
+afterAll(() => t.close());
+const json = { ...AUTH, "Content-Type": "application/json" };
+
+describe("errors", () => {
+  test("every error has the common shape with the request id", async () => {
+    const res = await t.request("/v1/tasks/not-a-uuid", { headers: { ...AUTH, "x-request-id": "abc-123" } });
+    expect(res.status).toBe(400);
+    expect(res.headers.get("x-request-id")).toBe("abc-123");
+    const body = await res.json();
+    expect(body).toMatchObject({ error: "Bad Request", statusCode: 400, requestId: "abc-123" });
+    expect(body.message).toBe("path/taskId: must be a UUID");
+  });
+  test("an invalid incoming request id is replaced", async () => {
+    const res = await t.request("/health", { headers: { "x-request-id": "bad id with spaces" } });
+    expect(res.headers.get("x-request-id")).toMatch(/^[0-9a-f-]{36}$/);
+  });
+  test("validation names the field", async () => {
+    const cases: [unknown, string][] = [
+      [{ task: "x" }, "body must have required property 'agent'"],
+      [{ agent: "a", task: "x", extra: 1 }, "body must NOT have additional property 'extra'"],
+      [{ agent: "-rf", task: "x" }, "body/agent: must contain only letters, digits, '.', '_' and '-', and not start with '-'"],
+      [{ agent: "a", task: "" }, "body/task"],
+      [[], "body"],
+    ];
+    for (const [body, message] of cases) {
+      const res = await t.request("/v1/tasks", { method: "POST", headers: json, body: JSON.stringify(body) });
+      expect(res.status).toBe(400);
+      expect((await res.json()).message).toStartWith(message);
+    }
+  });
+  test("malformed JSON is 400", async () => {
+    const res = await t.request("/v1/tasks", { method: "POST", headers: json, body: '{"agent":' });
+    expect(res.status).toBe(400);
+    expect((await res.json()).message).toBe("Malformed JSON in request body");
+  });
+  test("a body that is not JSON is 415", async () => {
+    const res = await t.request("/v1/tasks", { method: "POST", headers: { ...AUTH, "Content-Type": "text/plain" }, body: "hi" });
+    expect(res.status).toBe(415);
+    expect((await res.json()).error).toBe("Unsupported Media Type");
+  });
+  test("a body over BODY_LIMIT is 413", async () => {
+    const res = await t.request("/v1/tasks", { method: "POST", headers: json, body: JSON.stringify({ agent: "a", task: "x".repeat(5000) }) });
+    expect(res.status).toBe(413);
+    expect((await res.json()).error).toBe("Payload Too Large");
+  });
+  test("an unknown route is 404", async () => {
+    const res = await t.request("/v1/unknown", { headers: AUTH });
+    expect(res.status).toBe(404);
+    expect((await res.json()).error).toBe("Not Found");
+  });
+  test("an unexpected exception is a 500 without a stack trace", async () => {
+    const fresh = testApp();
+    fresh.app.get("/v1/test-explode", () => {
+      throw new Error("secret internals at /srv/app.ts:12");
+    });
+    const res = await fresh.request("/v1/test-explode", { headers: AUTH });
+    expect(res.status).toBe(500);
+    const body = await res.json();
+    expect(body).toMatchObject({ error: "Internal Server Error", statusCode: 500 });
+    expect(JSON.stringify(body)).not.toContain("secret internals");
+    const metrics = await (await fresh.request("/metrics")).text();
+    expect(metrics).toMatch(/api_errors_total\{error_type="internal_server_error",route="\/v1\/test-explode"\} 1/);
+    fresh.close();
+  });
+});
+
+describe("versioning", () => {
+  test("Accept: vnd v1 on an unversioned path serves the v1 route", async () => {
+    const res = await t.request("/tasks", { headers: { ...AUTH, Accept: "application/vnd.agenticflow.v1+json" } });
+    expect(res.status).toBe(200);
+    expect(await res.json()).toHaveProperty("activeTasks");
+    expect((await t.request("/tasks", { headers: AUTH })).status).toBe(404);
+  });
+  test("an unknown version is 406", async () => {
+    const res = await t.request("/v1/tasks", { headers: { ...AUTH, Accept: "application/vnd.agenticflow.v7+json" } });
+    expect(res.status).toBe(406);
+    expect((await res.json()).error).toBe("Not Acceptable");
+  });
+});
+
+describe("caching and compression", () => {
+  test("Cache-Control per route", async () => {
+    expect((await t.request("/health")).headers.get("Cache-Control")).toBe("public, max-age=10");
+    expect((await t.request("/v1/tasks", { headers: AUTH })).headers.get("Cache-Control")).toBe("no-store");
+    expect((await t.request("/v1/status", { headers: AUTH })).headers.get("Cache-Control")).toBe("public, max-age=5");
+  });
+  test("ETag and If-None-Match -> 304", async () => {
+    const first = await t.request("/", {});
+    const tag = first.headers.get("ETag");
+    expect(tag).toMatch(/^W\/".+"$/);
+    const again = await t.request("/", { headers: { "If-None-Match": tag! } });
+    expect(again.status).toBe(304);
+    expect(await again.text()).toBe("");
+  });
+  test("responses over 1 KiB are compressed when the client accepts gzip", async () => {
+    const res = await t.request("/docs/json", { headers: { "Accept-Encoding": "gzip" } });
+    expect(res.headers.get("Content-Encoding")).toBe("gzip");
+    const small = await t.request("/health", { headers: { "Accept-Encoding": "gzip" } });
+    expect(small.headers.get("Content-Encoding")).toBeNull();
+  });
+});
+
+describe("CORS and security headers", () => {
+  test("a listed origin is allowed with credentials; others get no CORS grant", async () => {
+    const ok = await t.request("/health", { headers: { Origin: "https://ops.example" } });
+    expect(ok.headers.get("Access-Control-Allow-Origin")).toBe("https://ops.example");
+    expect(ok.headers.get("Access-Control-Allow-Credentials")).toBe("true");
+    expect(ok.headers.get("Access-Control-Expose-Headers")).toContain("X-RateLimit-Remaining");
+    const bad = await t.request("/health", { headers: { Origin: "https://evil.example" } });
+    expect(bad.headers.get("Access-Control-Allow-Origin")).toBeNull();
+    const pre = await t.request("/v1/tasks", { method: "OPTIONS", headers: { Origin: "https://ops.example", "Access-Control-Request-Method": "POST" } });
+    expect(pre.headers.get("Access-Control-Allow-Methods")).toContain("DELETE");
+    expect(pre.headers.get("Access-Control-Allow-Headers")).toContain("Authorization");
+  });
+  test("secure headers with a CSP that serves Swagger UI's own files", async () => {
+    const res = await t.request("/docs");
+    const csp = res.headers.get("Content-Security-Policy")!;
+    expect(csp).toContain("script-src 'self'");
+    expect(res.headers.get("X-Content-Type-Options")).toBe("nosniff");
+    const html = await res.text();
+    expect(html).toContain('src="/docs/swagger-ui-bundle.js"');
+    expect(html).not.toMatch(/https?:\/\//);
+    expect(html).not.toMatch(/<script>[^<]/); // no inline script, CSP forbids it
+    const js = await t.request("/docs/swagger-ui-bundle.js");
+    expect(js.status).toBe(200);
+    expect((await js.arrayBuffer()).byteLength).toBeGreaterThan(100_000);
+  });
+});
+
+describe("service routes", () => {
+  test("GET / describes the API truthfully", async () => {
+    const body = await (await t.request("/")).json();
+    expect(body.version).toBe((await import("../../package.json")).version);
+    expect(body.authentication.alternative).toContain("X-API-Key");
+    const doc = await (await t.request("/docs/json")).json();
+    for (const group of Object.values(body.endpoints) as Record<string, string>[]) {
+      for (const ep of Object.values(group)) {
+        const [method, path] = ep.split(" ");
+        if (method === "WS") continue;
+        expect(doc.paths[path!]?.[method!.toLowerCase()]).toBeDefined();
+      }
+    }
+  });
+  test("/ready is 503 while starting and while stopping", async () => {
+    const other = testApp();
+    expect((await other.request("/ready")).status).toBe(200);
+    other.services.lifecycle.beginShutdown();
+    const res = await other.request("/ready");
+    expect(res.status).toBe(503);
+    expect(await res.json()).toMatchObject({ ready: false, activeTasks: 0 });
+    other.close();
+  });
+});
