@@ -77,6 +77,7 @@ export class TaskSupervisor {
   readonly #endListeners = new Map<string, Set<EndListener>>();
   readonly #killTimers = new Map<string, Timer>();
   #poller: Timer | undefined;
+  #closed = false;
 
   constructor(options: SupervisorOptions) {
     this.#o = options;
@@ -188,7 +189,8 @@ export class TaskSupervisor {
     this.#ensurePoller();
     proc.exited.then(({ signal }) => {
       const current = this.#live.get(taskId);
-      if (!current) return;
+      // After close() the next start of the API records the end from the exit file.
+      if (!current || this.#closed) return;
       // The exit file is the truth; without it the supervisor itself was killed (SIGKILL escalation).
       const exit = readExitFile(this.#exitFile(taskId)) ?? { exitCode: null, signal: signal ?? "SIGKILL" };
       this.#finish(current, exit, null);
@@ -314,6 +316,7 @@ export class TaskSupervisor {
 
   /** Stops watching; running tasks keep running and are re-attached by the next start. */
   close() {
+    this.#closed = true;
     clearInterval(this.#poller);
     this.#poller = undefined;
     for (const timer of this.#killTimers.values()) clearTimeout(timer);

@@ -1,0 +1,104 @@
+/**
+ * The OpenAPI document against the server: every documented operation is driven with generated
+ * valid and invalid input; no answer may be a 5xx or undocumented, and bodies must match their schema.
+ */
+import { afterAll, describe, expect, test } from "bun:test";
+import fc from "fast-check";
+import type { ZodType } from "zod";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { AGENTS, AUTH, tempDir, testApp } from "../helpers.ts";
+
+// Every provider installed (a missing CLI is a deliberate, documented 500, tested in tasks tests).
+const providersFile = join(tempDir(), "providers.json");
+const quick = { command: [join(AGENTS, "exit0.sh"), "{agent}"] };
+writeFileSync(providersFile, JSON.stringify({ "claude-flow": quick, gemini: quick, openai: quick, exit0: quick }));
+const t = testApp({ MAX_ACTIVE_TASKS: "3", PROVIDERS_FILE: providersFile });
+afterAll(() => t.close());
+
+type RouteDef = {
+  method: string;
+  path: string;
+  request?: { params?: ZodType; query?: ZodType; body?: { content: Record<string, { schema: ZodType }> } };
+  responses: Record<string, { content?: Record<string, { schema: ZodType }> }>;
+  security?: unknown[];
+};
+const routes = t.app.openAPIRegistry.definitions.filter((d) => d.type === "route").map((d) => (d as unknown as { route: RouteDef }).route);
+
+describe("document", () => {
+  test("is OpenAPI 3.1 with both security schemes and every route", async () => {
+    const doc = await (await t.request("/docs/json")).json();
+    expect(doc.openapi).toBe("3.1.0");
+    expect(doc.info.version).toBe((await import("../../package.json")).version);
+    expect(Object.keys(doc.components.securitySchemes).sort()).toEqual(["apiKeyAuth", "bearerAuth"]);
+    expect(doc.components.securitySchemes.apiKeyAuth).toMatchObject({ type: "apiKey", in: "header", name: "X-API-Key" });
+    for (const r of routes) expect(doc.paths[r.path.replace(/:(\w+)/g, "{$1}")]?.[r.method]).toBeDefined();
+    for (const [path, item] of Object.entries(doc.paths as Record<string, Record<string, { responses: Record<string, unknown> }>>)) {
+      for (const [method, op] of Object.entries(item)) {
+        const statuses = Object.keys(op.responses);
+        expect(statuses.some((s) => s.startsWith("2"))).toBe(true);
+        expect(statuses).toContain("500");
+        if (!["/", "/health", "/ready", "/metrics"].includes(path)) expect(statuses).toEqual(expect.arrayContaining(["401", "403", "429"]));
+        void method;
+      }
+    }
+    const yaml = await (await t.request("/docs/yaml")).text();
+    expect(yaml).toContain("openapi: 3.1.0");
+  });
+});
+
+const UUID = fc.uuid();
+const anyValue = fc.oneof(fc.string({ maxLength: 20 }), fc.integer(), fc.boolean(), fc.constant(null), fc.constant("demo"), fc.constant(""), fc.array(fc.string(), { maxLength: 2 }));
+
+/** Bodies near the schema: known keys with good and bad values, sometimes extra keys, sometimes junk. */
+function bodyArb(r: RouteDef) {
+  const schema = r.request?.body?.content["application/json"]?.schema as unknown as { shape?: Record<string, unknown> } | undefined;
+  const keys = Object.keys(schema?.shape ?? {});
+  const good: Record<string, fc.Arbitrary<unknown>> = {
+    agent: fc.constantFrom("coder", "a.b_c-1", "-bad", "", "x".repeat(101)),
+    task: fc.constantFrom("say hi", "", "x".repeat(10_001)),
+    provider: fc.constantFrom("exit0", "demo", "nope", ""),
+  };
+  const record = fc.dictionary(fc.constantFrom(...keys, "extra"), fc.oneof(anyValue, ...keys.map((k) => good[k] ?? anyValue)), { maxKeys: keys.length + 1 });
+  return fc.oneof(record, fc.jsonValue().map((v) => v as unknown));
+}
+
+function urlArb(r: RouteDef) {
+  const params = fc.oneof(UUID, fc.string({ maxLength: 12 }).filter((s) => !s.includes("/") && !s.includes("?") && !s.includes("#")));
+  const query = fc.dictionary(fc.constantFrom("status", "limit", "cursor", "type", "lastEventId", "zzz"), fc.oneof(fc.constantFrom("all", "running", "5", "0", "-1", "abc"), fc.string({ maxLength: 8 })), { maxKeys: 3 });
+  return fc.record({ id: params, query }).map(({ id, query }) => {
+    const path = r.path.replace(/\{\w+\}|:\w+/g, encodeURIComponent(id));
+    const qs = new URLSearchParams(query as Record<string, string>).toString();
+    return path + (qs ? `?${qs}` : "");
+  });
+}
+
+describe.each(routes.map((r) => [`${r.method.toUpperCase()} ${r.path}`, r] as const))("%s", (_name, r) => {
+  test("generated input never gets a 5xx or an undocumented status, and bodies match the schema", async () => {
+    const streaming = r.path.endsWith("/stream");
+    await fc.assert(
+      fc.asyncProperty(urlArb(r), bodyArb(r), async (url, body) => {
+        const init: RequestInit = { method: r.method.toUpperCase(), headers: { ...AUTH } };
+        if (r.request?.body) {
+          init.body = JSON.stringify(body);
+          (init.headers as Record<string, string>)["Content-Type"] = "application/json";
+        }
+        const res = await t.request(url, init);
+        const status = String(res.status);
+        expect(res.status).toBeLessThan(500);
+        expect(Object.keys(r.responses)).toContain(status);
+        if (streaming && res.status === 200) {
+          await res.body?.cancel();
+          return;
+        }
+        const schema = r.responses[status]?.content?.["application/json"]?.schema;
+        if (schema) {
+          const json = await res.json();
+          const parsed = schema.safeParse(json);
+          if (!parsed.success) throw new Error(`${status} body does not match its schema: ${JSON.stringify(json).slice(0, 300)}`);
+        } else await res.body?.cancel();
+      }),
+      { numRuns: 60 },
+    );
+  });
+});

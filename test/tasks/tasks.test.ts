@@ -1,0 +1,199 @@
+/** Task routes over real fixture processes. */
+import { afterAll, describe, expect, test } from "bun:test";
+import { existsSync, readFileSync } from "node:fs";
+import { groupMembers } from "../../src/tasks/process-group.ts";
+import { AUTH, testApp, waitFor } from "../helpers.ts";
+
+const t = testApp({ ANTHROPIC_API_KEY: "sk-ant-test", TASK_STOP_GRACE_MS: "800" });
+afterAll(() => t.close());
+const json = { ...AUTH, "Content-Type": "application/json" };
+
+async function start(provider: string, task = "do it", agent = "tester", app = t) {
+  const res = await app.request("/v1/tasks", { method: "POST", headers: json, body: JSON.stringify({ agent, task, provider }) });
+  return { res, body: await res.json() };
+}
+const get = async (id: string, app = t) => (await app.request(`/v1/tasks/${id}`, { headers: AUTH })).json();
+const ended = (id: string, app = t) => waitFor(async () => {
+  const b = await get(id, app);
+  return b.exitTime ? b : undefined;
+});
+const alive = (pgid: number) => (groupMembers(pgid) ?? []).filter((m) => m.state !== "Z");
+
+describe("create and complete", () => {
+  test("exit 0 -> completed, with argv, cwd, log and frozen duration", async () => {
+    const { res, body } = await start("exit0", "two words; $(rm -rf /)");
+    expect(res.status).toBe(202);
+    expect(body).toMatchObject({ status: "accepted" });
+    expect(body.taskId).toMatch(/^[0-9a-f-]{36}$/);
+    expect(body.taskDir).toBe(`${t.config.workspaceDir}/tasks/${body.taskId}`);
+    expect(body.logFile).toBe(`${t.config.logsDir}/tasks/${body.taskId}.log`);
+    const done = await ended(body.taskId);
+    expect(done).toMatchObject({ status: "completed", exitCode: 0, signal: null, error: null, agent: "tester", provider: "exit0" });
+    // Each template value stays one argument; nothing goes through a shell.
+    expect(done.logTail).toEqual([`args: tester two words; $(rm -rf /)`, `cwd: ${body.taskDir}`, "line 3"]);
+    await Bun.sleep(150);
+    expect((await get(body.taskId)).duration).toBe(done.duration);
+  });
+
+  test("non-zero exit -> failed with its code; stderr is in the log", async () => {
+    const { body } = await start("exit3");
+    const done = await ended(body.taskId);
+    expect(done).toMatchObject({ status: "failed", exitCode: 3, signal: null, error: "Exited with code 3" });
+    expect(done.logTail).toEqual(["about to fail", "error output"]);
+  });
+
+  test("a CLI that is not installed -> 500 and a failed task", async () => {
+    const { res, body } = await start("missing-cli");
+    expect(res.status).toBe(500);
+    expect(body).toMatchObject({ error: "Internal Server Error", message: "Failed to start task", details: "spawn definitely-not-installed-cli ENOENT" });
+    const rec = await get(body.taskId);
+    expect(rec).toMatchObject({ status: "failed", error: "spawn definitely-not-installed-cli ENOENT", exitCode: null });
+  });
+
+  test("an unknown provider is 400 and names the choices", async () => {
+    const { res, body } = await start("nope");
+    expect(res.status).toBe(400);
+    expect(body.message).toContain("exit0");
+  });
+
+  test("the child gets a minimal environment: never the API keys, stdin closed", async () => {
+    const { body } = await start("env-dump");
+    await ended(body.taskId);
+    const log = readFileSync(body.logFile, "utf8");
+    const names = log.trim().split("\n").map((l) => l.split("=")[0]);
+    expect(names).toEqual(expect.arrayContaining(["PATH", "HOME", "LANG", "TASK_ID", "TASK_DIR", "ANTHROPIC_API_KEY"]));
+    expect(log).toContain(`TASK_ID=${body.taskId}`);
+    expect(log).not.toContain("MANAGEMENT_API_KEY");
+    expect(log).not.toContain("test-key-0123456789");
+    expect(names).not.toContain("DATA_DIR");
+  });
+});
+
+describe("stop", () => {
+  test("SIGTERM stops a task; it stays stopped after it exits; a second stop is 409", async () => {
+    const { body } = await start("sleeper");
+    await waitFor(() => readFileSync(body.logFile, "utf8").includes("sleeping"));
+    const res = await t.request(`/v1/tasks/${body.taskId}`, { method: "DELETE", headers: AUTH });
+    expect(res.status).toBe(200);
+    expect(await res.json()).toMatchObject({ taskId: body.taskId, status: "stopped" });
+    const done = await ended(body.taskId);
+    expect(done).toMatchObject({ status: "stopped", exitCode: 0 });
+    expect(done.logTail).toContain("got SIGTERM");
+    const again = await t.request(`/v1/tasks/${body.taskId}`, { method: "DELETE", headers: AUTH });
+    expect(again.status).toBe(409);
+    expect(await again.json()).toMatchObject({ error: "Conflict", currentStatus: "stopped" });
+  });
+
+  test("a task ignoring SIGTERM gets SIGKILL after the grace period", async () => {
+    const { body } = await start("ignore-term");
+    await waitFor(() => readFileSync(body.logFile, "utf8").includes("ignoring"));
+    const t0 = Date.now();
+    await t.request(`/v1/tasks/${body.taskId}`, { method: "DELETE", headers: AUTH });
+    const done = await ended(body.taskId);
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(700);
+    expect(done).toMatchObject({ status: "stopped", signal: "SIGKILL", exitCode: null });
+  });
+
+  test("grandchildren die with the task, and none is left a zombie", async () => {
+    const { body } = await start("forker");
+    await waitFor(() => readFileSync(body.logFile, "utf8").includes("forked"));
+    const pgid = (t.services.tasks as unknown as { get(id: string): { pid: number } }).get(body.taskId).pid;
+    expect(alive(pgid).length).toBeGreaterThanOrEqual(3);
+    await t.request(`/v1/tasks/${body.taskId}`, { method: "DELETE", headers: AUTH });
+    await ended(body.taskId);
+    await waitFor(() => (groupMembers(pgid) ?? []).length === 0, 5000);
+  });
+
+  test("unknown task 404, bad id 400, finished task 409", async () => {
+    expect((await t.request("/v1/tasks/00000000-0000-4000-8000-000000000000", { method: "DELETE", headers: AUTH })).status).toBe(404);
+    expect((await t.request("/v1/tasks/123", { method: "DELETE", headers: AUTH })).status).toBe(400);
+    const { body } = await start("exit0");
+    await ended(body.taskId);
+    const res = await t.request(`/v1/tasks/${body.taskId}`, { method: "DELETE", headers: AUTH });
+    expect(res.status).toBe(409);
+    expect((await res.json()).currentStatus).toBe("completed");
+  });
+});
+
+describe("limits, listing, retention and metrics", () => {
+  test("more than MAX_ACTIVE_TASKS -> 503 with Retry-After", async () => {
+    const small = testApp({ MAX_ACTIVE_TASKS: "2", TASK_STOP_GRACE_MS: "500" });
+    const a = await start("sleeper", "x", "a", small);
+    const b = await start("sleeper", "x", "b", small);
+    const c = await start("sleeper", "x", "c", small);
+    expect([a.res.status, b.res.status]).toEqual([202, 202]);
+    expect(c.res.status).toBe(503);
+    expect(c.res.headers.get("Retry-After")).toBe("10");
+    expect((await (await small.request("/ready")).json()).activeTasks).toBe(2);
+    for (const x of [a, b]) await small.request(`/v1/tasks/${x.body.taskId}`, { method: "DELETE", headers: AUTH });
+    await ended(a.body.taskId, small);
+    await ended(b.body.taskId, small);
+    expect((await start("exit0", "x", "d", small)).res.status).toBe(202);
+    small.close();
+  });
+
+  test("list: running by default, any status, paging with a cursor", async () => {
+    const l = testApp();
+    const ids: string[] = [];
+    for (let i = 0; i < 3; i++) ids.push((await start("exit0", "x", `a${i}`, l)).body.taskId);
+    const run = await start("sleeper", "x", "runner", l);
+    for (const id of ids) await ended(id, l);
+    const def = await (await l.request("/v1/tasks", { headers: AUTH })).json();
+    expect(def.activeTasks.map((x: { taskId: string }) => x.taskId)).toEqual([run.body.taskId]);
+    expect(def.count).toBe(1);
+    expect(Object.keys(def.activeTasks[0]).sort()).toEqual(["agent", "duration", "startTime", "taskId"]);
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    do {
+      const page = await (await l.request(`/v1/tasks?status=all&limit=2${cursor ? `&cursor=${cursor}` : ""}`, { headers: AUTH })).json();
+      expect(page.tasks.length).toBeLessThanOrEqual(2);
+      seen.push(...page.tasks.map((x: { taskId: string }) => x.taskId));
+      cursor = page.nextCursor;
+    } while (cursor);
+    expect(seen.sort()).toEqual([...ids, run.body.taskId].sort());
+    const completed = await (await l.request("/v1/tasks?status=completed", { headers: AUTH })).json();
+    expect(completed.count).toBe(3);
+    expect((await l.request("/v1/tasks?cursor=garbage", { headers: AUTH })).status).toBe(400);
+    expect((await l.request("/v1/tasks?status=weird", { headers: AUTH })).status).toBe(400);
+    await l.request(`/v1/tasks/${run.body.taskId}`, { method: "DELETE", headers: AUTH });
+    await ended(run.body.taskId, l);
+    l.close();
+  });
+
+  test("finished tasks past TASK_RETENTION are pruned with their logs and directories", async () => {
+    const r = testApp({ TASK_RETENTION: "50ms" });
+    const { body } = await start("exit0", "x", "a", r);
+    await ended(body.taskId, r);
+    expect(existsSync(body.logFile) && existsSync(body.taskDir)).toBe(true);
+    await Bun.sleep(100);
+    expect(r.services.tasks!.prune()).toBe(1);
+    expect(existsSync(body.logFile) || existsSync(body.taskDir)).toBe(false);
+    expect((await r.request(`/v1/tasks/${body.taskId}`, { headers: AUTH })).status).toBe(404);
+    r.close();
+  });
+
+  test("a log over TASK_LOG_MAX_BYTES stops the task and says so", async () => {
+    const capped = testApp({ TASK_LOG_MAX_BYTES: "4096", TASK_STOP_GRACE_MS: "300" });
+    const { body } = await start("chatty", "50000000", "a", capped);
+    const done = await ended(body.taskId, capped);
+    expect(done.status).toBe("failed");
+    expect(done.error).toContain("TASK_LOG_MAX_BYTES");
+    expect(readFileSync(body.logFile, "utf8")).toContain("[management-api] Log exceeded TASK_LOG_MAX_BYTES");
+    capped.close();
+  });
+
+  test("task metrics move with real tasks", async () => {
+    const m = testApp();
+    const { body } = await start("exit3", "x", "a", m);
+    await ended(body.taskId, m);
+    const s = await start("sleeper", "x", "b", m);
+    const text = await (await m.request("/metrics")).text();
+    expect(text).toContain('completed_tasks_total{status="failed"} 1');
+    expect(text).toContain('task_duration_seconds_count{task_type="exit3",status="failed"} 1');
+    expect(text).toMatch(/^active_tasks_total 1$/m);
+    await m.request(`/v1/tasks/${s.body.taskId}`, { method: "DELETE", headers: AUTH });
+    await ended(s.body.taskId, m);
+    expect(await (await m.request("/metrics")).text()).toMatch(/^active_tasks_total 0$/m);
+    m.close();
+  });
+});
