@@ -15,6 +15,8 @@ import { TaskStore } from "./tasks/task-store.ts";
 
 export interface BuildOptions {
   spawn?: SpawnFn;
+  /** Bun's idle timeout in seconds (streams opt out of it). */
+  idleTimeoutSec?: number;
 }
 
 /** Creates the services (no listening socket). Throws on unusable settings such as a bad PROVIDERS_FILE. */
@@ -83,7 +85,7 @@ export async function createServer(config: Config, logger: Logger, options: Buil
   const server = Bun.serve({
     port: config.port,
     hostname: config.host,
-    idleTimeout: 30,
+    idleTimeout: options.idleTimeoutSec ?? 30,
     fetch: (req, srv) => app.fetch(req, srv),
   });
   services.lifecycle.markReady();

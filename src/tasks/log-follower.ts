@@ -104,6 +104,7 @@ export class LogFollower {
   readonly #subs = new Set<Sub>();
   #end: Uint8Array | undefined;
   #closed = false;
+  #started = false;
   #pumping: Promise<void> | undefined;
   #again = false;
   #watcher: FSWatcher | undefined;
@@ -114,6 +115,7 @@ export class LogFollower {
     this.#o = options;
     this.ready = lastLineBoundary(options.path).then((b) => {
       this.#offset = b;
+      this.#started = true;
       if (this.#closed) return;
       try {
         this.#watcher = watch(options.path, () => this.#kick());
@@ -197,7 +199,8 @@ export class LogFollower {
   }
 
   #kick() {
-    if (this.#closed) return;
+    // Before the start offset is known there is nothing to read; `ready` kicks once it is.
+    if (this.#closed || !this.#started) return;
     if (this.#pumping) {
       this.#again = true;
       return;

@@ -67,6 +67,13 @@ export class TaskService {
     return this.#o.defaultProvider;
   }
 
+  /** Log streams currently open (each one a subscriber of a follower). */
+  openStreams() {
+    let n = 0;
+    for (const f of this.#followers.values()) n += f.subscriberCount;
+    return n;
+  }
+
   activeCount() {
     return this.#o.supervisor.activeCount();
   }
