@@ -1,0 +1,45 @@
+/** Runs the real entry point (bun src/main.ts) as a child process, for restart and signal tests. */
+import { resolve } from "node:path";
+import type { Subprocess } from "bun";
+
+export const ROOT = resolve(import.meta.dir, "..");
+export const MAIN = resolve(ROOT, "src/main.ts");
+
+/** A free TCP port on 127.0.0.1. */
+export function freePort(): number {
+  const s = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: () => new Response() });
+  const port = s.port!;
+  s.stop(true);
+  return port;
+}
+
+export interface ApiProcess {
+  proc: Subprocess<"ignore", "pipe", "pipe">;
+  base: string;
+  output: () => Promise<string>;
+}
+
+/** Starts the API with `env` and waits until /ready answers 200. */
+export async function startApi(env: Record<string, string | undefined>, cmd: string[] = [process.execPath, MAIN]): Promise<ApiProcess> {
+  const port = freePort();
+  const proc = Bun.spawn(cmd, {
+    cwd: ROOT,
+    env: { ...env, PORT: String(port) } as Record<string, string>,
+    stdin: "ignore",
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  const base = `http://127.0.0.1:${port}`;
+  const until = Date.now() + 15_000;
+  for (;;) {
+    if (proc.exitCode !== null) throw new Error(`API exited early: ${await new Response(proc.stderr).text()}`);
+    try {
+      if ((await fetch(`${base}/ready`)).status === 200) break;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > until) throw new Error("API did not become ready");
+    await Bun.sleep(50);
+  }
+  return { proc, base, output: async () => (await new Response(proc.stdout).text()) + (await new Response(proc.stderr).text()) };
+}

@@ -1,0 +1,87 @@
+/** The real entry point and the compiled binary, as an operator runs them. */
+import { describe, expect, test } from "bun:test";
+import { existsSync, symlinkSync } from "node:fs";
+import { join } from "node:path";
+import pkg from "../package.json" with { type: "json" };
+import { AUTH, tempDir, testEnv, waitFor } from "./helpers.ts";
+import { MAIN, ROOT, startApi } from "./process.ts";
+
+const run = (args: string[], env: Record<string, string | undefined> = {}, cmd = [process.execPath, MAIN]) =>
+  Bun.spawnSync([...cmd, ...args], { cwd: ROOT, env: env as Record<string, string>, stdout: "pipe", stderr: "pipe" });
+
+describe("command line", () => {
+  test("--version prints package.json's version; --help lists settings", () => {
+    expect(run(["--version"]).stdout.toString().trim()).toBe(pkg.version);
+    const help = run(["--help"]).stdout.toString();
+    for (const name of ["PORT", "MANAGEMENT_API_KEYS", "RATE_LIMIT_ALLOWLIST", "TRUSTED_PROXIES", "TASK_LOG_MAX_BYTES", "NVIDIA_SMI_PATH"]) expect(help).toContain(name);
+  });
+
+  test("invalid settings: every problem reported, exit non-zero before listening", () => {
+    const r = run([], { PATH: process.env.PATH, PORT: "99999", RATE_LIMIT_WINDOW_MS: "fast", CORS_ORIGINS: "x", LOG_LEVEL: "chatty" });
+    expect(r.exitCode).toBe(1);
+    const err = r.stderr.toString();
+    for (const name of ["PORT", "RATE_LIMIT_WINDOW_MS", "LOG_LEVEL"]) expect(err).toContain(name);
+  });
+
+  test("the default key on a public address is refused with a reason", () => {
+    const r = run([], { PATH: process.env.PATH, HOST: "0.0.0.0", DATA_DIR: tempDir() });
+    expect(r.exitCode).toBe(1);
+    expect(r.stderr.toString()).toContain("only allowed while HOST is a loopback address");
+  });
+});
+
+describe("running server", () => {
+  test("JSON request logs carry the request id; SIGTERM exits 0", async () => {
+    const api = await startApi(testEnv({ LOG_LEVEL: "info", LOG_FORMAT: "json" }));
+    const res = await fetch(`${api.base}/v1/tasks`, { headers: { ...AUTH, "x-request-id": "req-42" } });
+    expect(res.headers.get("x-request-id")).toBe("req-42");
+    await fetch(`${api.base}/v1/tasks?token=leak-me`, { headers: AUTH });
+    api.proc.kill("SIGTERM");
+    expect(await api.proc.exited).toBe(0);
+    const lines = (await api.output()).trim().split("\n").map((l) => JSON.parse(l));
+    const line = lines.find((l) => l.reqId === "req-42");
+    expect(line).toMatchObject({ method: "GET", route: "/v1/tasks", status: 200, level: 30 });
+    expect(typeof line.responseTime).toBe("number");
+    expect(JSON.stringify(lines)).not.toContain("leak-me");
+    expect(lines.some((l) => l.msg === "shutdown complete")).toBe(true);
+  });
+
+  test("the default key works on loopback, with a loud warning", async () => {
+    const api = await startApi({ ...testEnv({ LOG_LEVEL: "warn", LOG_FORMAT: "json" }), MANAGEMENT_API_KEY: undefined });
+    const res = await fetch(`${api.base}/v1/tasks`, { headers: { Authorization: "Bearer change-this-secret-key" } });
+    expect(res.status).toBe(200);
+    api.proc.kill("SIGTERM");
+    await api.proc.exited;
+    expect(await api.output()).toContain("default API key");
+  });
+});
+
+describe("compiled binary", () => {
+  test("npm run build makes one binary that runs without bun or node on PATH", async () => {
+    const build = Bun.spawnSync([process.execPath, "build", "--compile", "src/main.ts", "--outfile", join(tempDir(), "bin", "management-api")], { cwd: ROOT, stdout: "pipe", stderr: "pipe" });
+    expect(build.exitCode).toBe(0);
+    const bin = build.stdout.toString().match(/compile\s+(\S+)/)?.[1] ?? "";
+    const path = existsSync(bin) ? bin : join(ROOT, bin);
+    // A PATH with only what the demo task needs: no bun, no node.
+    const bare = tempDir("path-");
+    for (const tool of ["sh", "sleep"]) symlinkSync(Bun.which(tool)!, join(bare, tool));
+    const env = { ...testEnv(), PATH: bare };
+    expect(Bun.which("node", { PATH: bare }) ?? Bun.which("bun", { PATH: bare })).toBeNull();
+    expect(run(["--version"], env, [path]).stdout.toString().trim()).toBe(pkg.version);
+    const api = await startApi(env, [path]);
+    const docs = await fetch(`${api.base}/docs/swagger-ui-bundle.js`);
+    expect(docs.status).toBe(200);
+    expect((await docs.arrayBuffer()).byteLength).toBeGreaterThan(100_000);
+    const created = await fetch(`${api.base}/v1/tasks`, { method: "POST", headers: { ...AUTH, "Content-Type": "application/json" }, body: JSON.stringify({ agent: "demo", task: "hello", provider: "demo" }) });
+    expect(created.status).toBe(202);
+    const { taskId } = await created.json();
+    const done = await waitFor(async () => {
+      const t = await (await fetch(`${api.base}/v1/tasks/${taskId}`, { headers: AUTH })).json();
+      return t.exitTime ? t : undefined;
+    });
+    expect(done).toMatchObject({ status: "completed", exitCode: 0 });
+    expect(done.logTail.at(-1)).toBe("done");
+    api.proc.kill("SIGTERM");
+    expect(await api.proc.exited).toBe(0);
+  }, 60_000);
+});
