@@ -4,12 +4,16 @@
  * file, so it neither depends on the API's pipes nor on the API being alive when it ends.
  */
 
-/** Runs the command with stdin closed and output appended to the log, then records `$?` atomically. */
+/**
+ * Runs the command with stdin closed and output appended to the log, then records `$?`. Only shell
+ * builtins, so it works whatever PATH the task has; the status is one short write, which readers
+ * see whole or not at all. The TERM/INT trap lets the shell outlive the signal that ends its child.
+ */
 const SUPERVISOR = `status_file=$1; log=$2; shift 2
 trap : TERM INT
 "$@" </dev/null >>"$log" 2>&1
 code=$?
-printf '%s\\n' "$code" >"$status_file.tmp" && mv -f "$status_file.tmp" "$status_file"
+printf '%s\\n' "$code" >"$status_file"
 exit "$code"`;
 
 export interface SpawnRequest {

@@ -49,8 +49,9 @@ const SIGNAL_NAMES = Object.fromEntries(Object.entries(constants.signals).map(([
 /** Reads "<code>\n" written by the supervisor shell; codes above 128 mean death by signal 128+n. */
 function readExitFile(path: string): { exitCode: number | null; signal: string | null } | undefined {
   try {
-    const code = Number(readFileSync(path, "utf8").trim());
-    if (!Number.isInteger(code)) return undefined;
+    const text = readFileSync(path, "utf8");
+    if (!/^\d+\n$/.test(text)) return undefined; // not written yet
+    const code = Number(text);
     if (code > 128 && SIGNAL_NAMES[code - 128]) return { exitCode: null, signal: SIGNAL_NAMES[code - 128]! };
     return { exitCode: code, signal: null };
   } catch {
@@ -187,12 +188,12 @@ export class TaskSupervisor {
     this.#live.set(taskId, record);
     this.#updateGauge();
     this.#ensurePoller();
-    proc.exited.then(({ signal }) => {
+    proc.exited.then(({ code, signal }) => {
       const current = this.#live.get(taskId);
       // After close() the next start of the API records the end from the exit file.
       if (!current || this.#closed) return;
       // The exit file is the truth; without it the supervisor itself was killed (SIGKILL escalation).
-      const exit = readExitFile(this.#exitFile(taskId)) ?? { exitCode: null, signal: signal ?? "SIGKILL" };
+      const exit = readExitFile(this.#exitFile(taskId)) ?? { exitCode: code, signal };
       this.#finish(current, exit, null);
     });
     return { ok: true, task: record };
