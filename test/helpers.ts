@@ -103,7 +103,7 @@ export function fakeNvidiaSmi(mode: { csv: string } | { fail: string } | { hang:
   mkdirSync(dir, { recursive: true });
   let body: string;
   if ("csv" in mode) body = `cat '${join(FIXTURES, "nvidia-smi", mode.csv)}'`;
-  else if ("fail" in mode) body = `echo '${mode.fail}' >&2\nexit 9`;
+  else if ("fail" in mode) body = `cat >&2 <<'MSG'\n${mode.fail}\nMSG\nexit 9`;
   else body = "exec sleep 30";
   const script = join(dir, "nvidia-smi");
   writeFileSync(script, `#!/bin/sh\n# fake nvidia-smi for tests\n${body}\n`);

@@ -48,7 +48,8 @@ export function hostStats(diskPath: string) {
     cpu: { loadAverage: { load1: r2(load1!), load5: r2(load5!), load15: r2(load15!) }, cores: cpus().length },
     memory: {
       total: Math.round(mem.total / MiB),
-      used: Math.round(used / MiB),
+      // From the rounded figures, so used + available = total holds exactly in MiB too.
+      used: Math.round(mem.total / MiB) - Math.round(mem.available / MiB),
       free: Math.round(mem.free / MiB),
       available: Math.round(mem.available / MiB),
       percentUsed: pct(used, mem.total),

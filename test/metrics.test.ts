@@ -1,0 +1,29 @@
+import { afterAll, expect, test } from "bun:test";
+import { AUTH, testApp } from "./helpers.ts";
+
+const t = testApp();
+afterAll(() => t.close());
+
+test("every family is registered up front, with the spec's names and buckets", async () => {
+  const text = await (await t.request("/metrics")).text();
+  for (const family of [
+    "http_request_duration_seconds histogram", "http_requests_total counter", "api_errors_total counter",
+    "active_tasks_total gauge", "completed_tasks_total counter", "task_duration_seconds histogram",
+    "mcp_tool_calls_total counter", "mcp_tool_duration_seconds histogram",
+    "comfyui_workflow_total counter", "comfyui_workflow_duration_seconds histogram", "comfyui_workflow_errors_total counter",
+    "comfyui_queue_length gauge", "comfyui_gpu_utilization gauge", "comfyui_vram_usage_bytes gauge",
+    "process_cpu_seconds_total counter",
+  ]) expect(text).toContain(`# TYPE ${family}`);
+});
+
+test("HTTP metrics are labelled with the route pattern; unmatched paths share one label", async () => {
+  await t.request("/v1/tasks/00000000-0000-4000-8000-000000000001", { headers: AUTH });
+  await t.request("/v1/tasks/00000000-0000-4000-8000-000000000002", { headers: AUTH });
+  for (let i = 0; i < 5; i++) await t.request(`/random-${i}`, { headers: AUTH });
+  const text = await (await t.request("/metrics")).text();
+  expect(text).toContain('http_requests_total{method="GET",route="/v1/tasks/:taskId",status_code="404"} 2');
+  expect(text).toContain('http_requests_total{method="GET",route="unmatched",status_code="404"} 5');
+  expect(text).not.toContain("random-");
+  expect(text).toContain('http_request_duration_seconds_bucket{le="0.015",method="GET",route="/v1/tasks/:taskId",status_code="404"}');
+  expect(text).toContain('api_errors_total{error_type="not_found",route="unmatched"} 5');
+});

@@ -1,0 +1,120 @@
+/** /v1/status from real sources, with a fake nvidia-smi first on PATH. */
+import { describe, expect, test } from "bun:test";
+import { parseGpuCsv } from "../../src/system/nvidia-smi.ts";
+import { humanSize } from "../../src/system/host-stats.ts";
+import { StatusSchema } from "../../src/routes/status/status.routes.ts";
+import { AUTH, FIXTURES, fakeNvidiaSmi, testApp } from "../helpers.ts";
+
+const withSmi = (dir: string, extra: Record<string, string> = {}) =>
+  testApp({ PATH: `${dir}:${process.env.PATH}`, NVIDIA_SMI_PATH: "nvidia-smi", NVIDIA_SMI_TIMEOUT_MS: "300", ...extra });
+const status = async (t: ReturnType<typeof testApp>) => {
+  const res = await t.request("/v1/status", { headers: AUTH });
+  expect(res.status).toBe(200);
+  return res.json();
+};
+
+describe("nvidia-smi parsing", () => {
+  test("a real H200 capture", async () => {
+    const [gpu] = parseGpuCsv(await Bun.file(`${FIXTURES}/nvidia-smi/h200-real.csv`).text());
+    expect(gpu).toEqual({
+      index: 0,
+      uuid: "GPU-57d77a1e-873b-1818-11a7-d1d716de18cc",
+      name: "NVIDIA H200",
+      utilization: 0,
+      memory: { used: 0, total: 143771, percentUsed: 0 },
+      temperature: 38,
+      power: { draw: 132.98, limit: 700 },
+    });
+  });
+  test("[N/A] and [Not Supported] become null; names with commas survive", async () => {
+    const [na] = parseGpuCsv(await Bun.file(`${FIXTURES}/nvidia-smi/na-fields.csv`).text());
+    expect(na).toMatchObject({ utilization: null, temperature: null, power: { draw: null, limit: null }, memory: { used: 512, total: 15360, percentUsed: 3.3 } });
+    const [comma] = parseGpuCsv(await Bun.file(`${FIXTURES}/nvidia-smi/comma-name.csv`).text());
+    expect(comma).toMatchObject({ name: "Tesla V100-SXM2-16GB, rev 2", utilization: 12, memory: { used: 100, total: 16384 } });
+  });
+  test("garbage is an error, not a wrong number", () => {
+    expect(() => parseGpuCsv("this is not csv")).toThrow("unexpected nvidia-smi output");
+  });
+});
+
+describe("GET /v1/status", () => {
+  test("shape matches the OpenAPI schema; two GPUs with numbers as numbers", async () => {
+    const t = withSmi(fakeNvidiaSmi({ csv: "two-gpus.csv" }), { OPENAI_API_KEY: "sk-x", GEMINI_API_KEY: "g", ENABLE_XINFERENCE: "true" });
+    const body = await status(t);
+    expect(StatusSchema.safeParse(body).success).toBe(true);
+    expect(body.gpu.available).toBe(true);
+    expect(body.gpu.gpus.map((g: { index: number }) => g.index)).toEqual([0, 1]);
+    expect(body.gpu.gpus[0]).toMatchObject({ name: "NVIDIA A100-SXM4-80GB", utilization: 98, memory: { used: 79000, total: 81920, percentUsed: 96.4 }, power: { draw: 390.12, limit: 400 } });
+    expect(body.providers).toEqual({ gemini: "configured", openai: "configured", claude: "not_configured", openrouter: "not_configured", xinference: "enabled" });
+    expect(JSON.stringify(body)).not.toContain("sk-x");
+    expect(body.api).toMatchObject({ version: (await import("../../package.json")).version, pid: process.pid });
+    expect(body.taskProviders.demo).toEqual({ command: "sh", installed: true });
+    expect(body.taskProviders["missing-cli"]).toEqual({ command: "definitely-not-installed-cli", installed: false });
+    const { memory, disk, cpu } = body.system;
+    expect(memory.total).toBeGreaterThan(0);
+    expect(memory.used).toBe(memory.total - memory.available);
+    expect(disk.sizeBytes).toBeGreaterThan(disk.usedBytes);
+    expect(disk.size).toMatch(/^\d+(\.\d)?[KMGTP]$/);
+    expect(typeof cpu.loadAverage.load1).toBe("number");
+    t.close();
+  });
+
+  test("one GPU, and GPU metrics from the same sample", async () => {
+    const t = withSmi(fakeNvidiaSmi({ csv: "one-gpu.csv" }));
+    const body = await status(t);
+    expect(body.gpu.gpus).toHaveLength(1);
+    const metrics = await (await t.request("/metrics")).text();
+    expect(metrics).toContain('comfyui_gpu_utilization{gpu_id="0"} 37');
+    expect(metrics).toContain(`comfyui_vram_usage_bytes{gpu_id="0"} ${10240 * 1024 * 1024}`);
+    t.close();
+  });
+
+  test("no nvidia-smi, a failing one, a hanging one: available:false, and the rest still answers promptly", async () => {
+    const cases = [
+      { dir: "/nonexistent-dir", error: "not found" },
+      { dir: fakeNvidiaSmi({ fail: "NVIDIA-SMI has failed because it couldn't communicate with the NVIDIA driver." }), error: "exited with code 9: NVIDIA-SMI has failed" },
+      { dir: fakeNvidiaSmi({ hang: true }), error: "did not answer within 300 ms" },
+    ];
+    for (const c of cases) {
+      const t = withSmi(c.dir);
+      const t0 = performance.now();
+      const body = await status(t);
+      expect(performance.now() - t0).toBeLessThan(2000);
+      expect(body.gpu.available).toBe(false);
+      expect(body.gpu.error).toContain(c.error);
+      expect(body.system.memory.total).toBeGreaterThan(0);
+      t.close();
+    }
+  });
+
+  test("a storm of requests runs nvidia-smi once per cache period", async () => {
+    const t = withSmi(fakeNvidiaSmi({ csv: "one-gpu.csv" }), { STATUS_CACHE_MS: "5000" });
+    const bodies = await Promise.all(Array.from({ length: 50 }, () => status(t)));
+    expect(new Set(bodies.map((b) => b.timestamp)).size).toBe(1);
+    await t.request("/metrics");
+    expect(t.services.status!.gpuQueries).toBe(1);
+    const res = await t.request("/v1/status", { headers: AUTH });
+    expect(res.headers.get("Cache-Control")).toBe("public, max-age=5");
+    t.close();
+    const fresh = withSmi(fakeNvidiaSmi({ csv: "one-gpu.csv" }), { STATUS_CACHE_MS: "0" });
+    await status(fresh);
+    await status(fresh);
+    expect(fresh.services.status!.gpuQueries).toBe(2);
+    fresh.close();
+  });
+
+  test("active task count", async () => {
+    const t = testApp();
+    const res = await t.request("/v1/tasks", { method: "POST", headers: { ...AUTH, "Content-Type": "application/json" }, body: JSON.stringify({ agent: "a", task: "x", provider: "sleeper" }) });
+    const { taskId } = await res.json();
+    expect((await status(t)).tasks.active).toBe(1);
+    await t.request(`/v1/tasks/${taskId}`, { method: "DELETE", headers: AUTH });
+    t.close();
+  });
+
+  test("human-readable sizes as df -h prints them", () => {
+    expect(humanSize(512)).toBe("512B");
+    expect(humanSize(1536)).toBe("1.5K");
+    expect(humanSize(270553174016)).toBe("252G");
+  });
+});
