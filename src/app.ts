@@ -12,11 +12,12 @@ import { compress } from "hono/compress";
 import { cors } from "hono/cors";
 import { secureHeaders } from "hono/secure-headers";
 import { auth } from "./http/auth.ts";
-import { cacheControl, etag } from "./http/caching.ts";
+import { caching } from "./http/caching.ts";
 import { clientIp } from "./http/client-ip.ts";
+import { securityHeaders } from "./http/security-headers.ts";
 import { registerDocs } from "./http/docs.ts";
 import { ApiError, notFound, onError } from "./http/errors.ts";
-import { requireJson, versionCheck, versionedPath } from "./http/negotiation.ts";
+import { negotiation, versionedPath } from "./http/negotiation.ts";
 import { validationHook } from "./http/openapi.ts";
 import { rateLimit } from "./http/rate-limit.ts";
 import { requestContext } from "./http/request-context.ts";
@@ -37,12 +38,10 @@ export function createApp(services: Services) {
 
   app.use("*", requestContext(services.logger));
   app.use("*", httpMetrics(services.metrics));
-  app.use("*", compress({ threshold: 1024 }));
-  app.use("*", cacheControl());
-  app.use("*", etag());
-  app.use(
-    "*",
-    cors({
+  const compression = compress({ threshold: 1024 });
+  app.use("*", (c, next) => (/gzip|deflate/.test(c.req.header("accept-encoding") ?? "") ? compression(c, next) : next()));
+  app.use("*", caching());
+  const corsMiddleware = cors({
       origin: (origin) => {
         if (config.corsOrigins.includes("*")) return "*";
         return config.corsOrigins.includes(origin) ? origin : null;
@@ -53,10 +52,10 @@ export function createApp(services: Services) {
       // Credentials only for explicitly listed origins, never with the wildcard.
       credentials: !config.corsOrigins.includes("*") && config.corsOrigins.length > 0,
       maxAge: 600,
-    }),
-  );
-  app.use(
-    "*",
+    });
+  // CORS headers only mean something to browsers, which always send Origin on cross-origin requests.
+  app.use("*", (c, next) => (c.req.header("origin") === undefined ? next() : corsMiddleware(c, next)));
+  app.use("*", securityHeaders(
     secureHeaders({
       contentSecurityPolicy: {
         defaultSrc: ["'self'"],
@@ -71,21 +70,18 @@ export function createApp(services: Services) {
       },
       crossOriginResourcePolicy: "same-origin",
     }),
-  );
+  ));
   app.use("*", clientIp(config.rateLimit.trustedProxies));
   app.use("*", rateLimit(config.rateLimit));
   app.use("*", auth(config.apiKeys));
-  app.use("*", versionCheck());
-  app.use("*", requireJson());
-  app.use(
-    "*",
-    bodyLimit({
-      maxSize: config.bodyLimit,
-      onError: () => {
-        throw new ApiError(413, `Request body exceeds the limit of ${config.bodyLimit} bytes`);
-      },
-    }),
-  );
+  app.use("*", negotiation());
+  const limitBody = bodyLimit({
+    maxSize: config.bodyLimit,
+    onError: () => {
+      throw new ApiError(413, `Request body exceeds the limit of ${config.bodyLimit} bytes`);
+    },
+  });
+  app.use("*", (c, next) => (c.req.method === "GET" || c.req.method === "HEAD" ? next() : limitBody(c, next)));
 
   app.route("/", systemRoutes(services));
   if (services.tasks) app.route("/", taskRoutes(services.tasks, services));

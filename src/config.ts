@@ -225,7 +225,7 @@ export function helpText(name: string, version: string): string {
   const lines = [
     `${name} ${version}`,
     "",
-    "Usage: management-api [--help] [--version]",
+    "Usage: management-api [--help] [--version] [--healthcheck]",
     "",
     "All settings come from environment variables:",
     "",

@@ -13,13 +13,21 @@ if (args.includes("--version") || args.includes("-v")) {
   process.stdout.write(`${VERSION}\n`);
   process.exit(0);
 }
+const result = loadConfig(process.env);
+if (args.includes("--healthcheck")) {
+  // For container HEALTHCHECKs: no curl needed in the image.
+  const port = result.ok ? result.config.port : 9090;
+  const host = result.ok && !["0.0.0.0", "::"].includes(result.config.host) ? result.config.host : "127.0.0.1";
+  const url = `http://${host.includes(":") ? `[${host}]` : host}:${port}/health`;
+  const ok = await fetch(url, { signal: AbortSignal.timeout(3000) }).then((r) => r.ok, () => false);
+  process.exit(ok ? 0 : 1);
+}
 const unknown = args.filter((a) => a.startsWith("-"));
 if (unknown.length) {
   process.stderr.write(`Unknown option ${unknown[0]}. Settings come from environment variables; see --help.\n`);
   process.exit(2);
 }
 
-const result = loadConfig(process.env);
 if (!result.ok) {
   process.stderr.write(`Invalid configuration:\n${result.errors.map((e) => `  - ${e}`).join("\n")}\n`);
   process.exit(1);
@@ -36,16 +44,15 @@ for (const signal of ["SIGTERM", "SIGINT"] as const) {
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, "shutting down");
+    const exit = (code: number) => logger.flush(() => process.exit(code));
     server.shutdown().then(
       () => {
         logger.info("shutdown complete");
-        logger.flush();
-        process.exit(0);
+        exit(0);
       },
       (err) => {
         logger.error({ err }, "shutdown failed");
-        logger.flush();
-        process.exit(1);
+        exit(1);
       },
     );
   });

@@ -1,5 +1,5 @@
 /** Cache-Control per route, ETag / If-None-Match on GET JSON responses. */
-import type { MiddlewareHandler } from "hono";
+import type { Context, MiddlewareHandler } from "hono";
 import type { AppEnv } from "./types.ts";
 
 /** Cache-Control by path, first match wins (the spec's table). */
@@ -13,35 +13,49 @@ const RULES: [RegExp, string][] = [
   [/^\/v1\//, "no-store"],
 ];
 
-/** Sets Cache-Control on successful responses that did not set their own. */
-export function cacheControl(): MiddlewareHandler<AppEnv> {
-  return async function cacheControlMiddleware(c, next) {
-    await next();
-    if (c.res.headers.has("Cache-Control") || c.res.status >= 400) return;
-    const rule = RULES.find(([re]) => re.test(c.req.path));
-    if (rule) c.res.headers.set("Cache-Control", rule[1]);
-  };
+/** A weak validator for a body. */
+export function etagFor(body: string | Uint8Array): string {
+  const len = typeof body === "string" ? body.length : body.byteLength;
+  return `W/"${Bun.hash(body).toString(36)}-${len.toString(36)}"`;
 }
 
-/** Weak ETag over the JSON body of 200 GET responses; a matching If-None-Match gets 304. */
-export function etag(): MiddlewareHandler<AppEnv> {
-  return async function etagMiddleware(c, next) {
-    await next();
+/** Whether If-None-Match names this tag. */
+export function matchesEtag(c: Context, tag: string): boolean {
+  const inm = c.req.header("if-none-match");
+  return !!inm && inm.split(",").some((t) => t.trim() === tag || t.trim() === "*");
+}
+
+/**
+ * Sets Cache-Control on successful responses that did not set their own, and gives GET JSON
+ * responses an ETag. The ETag is computed from the JSON text as `c.json` makes it, so no response
+ * is read back or rebuilt.
+ */
+export function caching(): MiddlewareHandler<AppEnv> {
+  return async function cachingMiddleware(c, next) {
     const method = c.req.method;
-    if ((method !== "GET" && method !== "HEAD") || c.res.status !== 200) return;
-    if (!c.res.headers.get("Content-Type")?.startsWith("application/json") || !c.res.body) return;
-    const body = new Uint8Array(await c.res.arrayBuffer());
-    const tag = `W/"${Bun.hash(body).toString(36)}-${body.byteLength.toString(36)}"`;
-    const headers = new Headers(c.res.headers);
-    headers.set("ETag", tag);
-    const inm = c.req.header("if-none-match");
-    if (inm && inm.split(",").some((t) => t.trim() === tag || t.trim() === "*")) {
-      headers.delete("Content-Type");
-      headers.delete("Content-Length");
-      c.res = new Response(null, { status: 304, headers });
-      return;
+    if (method === "GET" || method === "HEAD") {
+      const json = c.json;
+      c.json = ((object: unknown, arg?: number | ResponseInit, headers?: HeadersInit) => {
+        const status = typeof arg === "number" ? arg : (arg?.status ?? 200);
+        if (status !== 200) return json(object as never, arg as never, headers as never);
+        const text = JSON.stringify(object);
+        const tag = etagFor(text);
+        c.header("ETag", tag);
+        if (matchesEtag(c, tag)) return c.body(null, 304, headers as never);
+        c.header("Content-Type", "application/json");
+        // Lets compression skip small bodies.
+        c.header("Content-Length", String(Buffer.byteLength(text)));
+        return c.body(text, arg as never, headers as never);
+      }) as typeof c.json;
     }
-    headers.set("Content-Length", String(body.byteLength));
-    c.res = new Response(body, { status: 200, headers });
+    await next();
+    if (c.res.status >= 400 || c.res.headers.has("Cache-Control")) return;
+    const path = c.req.path;
+    for (const [re, value] of RULES) {
+      if (re.test(path)) {
+        c.res.headers.set("Cache-Control", value);
+        return;
+      }
+    }
   };
 }

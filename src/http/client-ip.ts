@@ -6,11 +6,11 @@ import type { AppEnv } from "./types.ts";
 
 /** Strips the IPv4-mapped IPv6 prefix so "::ffff:127.0.0.1" matches "127.0.0.1" rules. */
 export function normalizeIp(address: string): string {
-  return address.startsWith("::ffff:") && isIP(address.slice(7)) === 4 ? address.slice(7) : address;
+  return address.startsWith("::ffff:") && address.includes(".") ? address.slice(7) : address;
 }
 
 /**
- * Sets `clientIp`. X-Forwarded-For is walked from the right, skipping trusted proxies, so a
+ * Works out `clientIp`. X-Forwarded-For is walked from the right, skipping trusted proxies, so a
  * client cannot claim an address by sending the header itself.
  */
 export function clientIp(trustedProxies: CidrMatcher): MiddlewareHandler<AppEnv> {

@@ -89,9 +89,8 @@ export function registerDocs(app: OpenAPIHono<AppEnv>, info: DocInfo) {
     }),
   );
   app.get("/docs/swagger-initializer.js", (c) => c.body(INITIALIZER, 200, { "Content-Type": "text/javascript; charset=utf-8", "Cache-Control": "public, max-age=3600" }));
-  app.get("/docs/:asset", (c) => {
-    const asset = ASSETS[c.req.param("asset")];
-    if (!asset) return c.notFound();
-    return new Response(Bun.file(asset.path), { headers: { "Content-Type": asset.type, "Cache-Control": "public, max-age=86400" } });
-  });
+  // One static route per file (a `/docs/:asset` pattern would push Hono onto its slower router).
+  for (const [name, asset] of Object.entries(ASSETS)) {
+    app.get(`/docs/${name}`, () => new Response(Bun.file(asset.path), { headers: { "Content-Type": asset.type, "Cache-Control": "public, max-age=86400" } }));
+  }
 }

@@ -33,20 +33,13 @@ export function versionedPath(req: Request): string {
   return path;
 }
 
-/** 406 when Accept names an API version this server does not have. */
-export function versionCheck(): MiddlewareHandler<AppEnv> {
-  return async function versionCheckMiddleware(c, next) {
+/** 406 when Accept names an API version this server does not have; 415 for bodies that are not JSON. */
+export function negotiation(): MiddlewareHandler<AppEnv> {
+  return async function negotiationMiddleware(c, next) {
     const v = requestedVersion(c.req.header("accept"));
     if (v !== undefined && !SUPPORTED_VERSIONS.includes(v)) {
       throw new ApiError(406, `API version v${v} is not supported; supported: ${SUPPORTED_VERSIONS.map((n) => `v${n}`).join(", ")}`);
     }
-    await next();
-  };
-}
-
-/** 415 for POST/PUT/PATCH bodies that are not JSON. */
-export function requireJson(): MiddlewareHandler<AppEnv> {
-  return async function requireJsonMiddleware(c, next) {
     const m = c.req.method;
     if (m === "POST" || m === "PUT" || m === "PATCH") {
       const type = c.req.header("content-type") ?? "";

@@ -11,7 +11,7 @@ export interface ServerBindings {
 export interface AppVariables {
   /** Request id: echoed in the x-request-id header, every log line and every error body. */
   requestId: string;
-  /** Logger bound to this request's id. */
+  /** The logger; every line about a request includes `reqId`. */
   logger: Logger;
   /** The client's address (socket peer, or X-Forwarded-For from a trusted proxy). */
   clientIp: string;

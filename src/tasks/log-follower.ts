@@ -8,7 +8,7 @@
  * Event ids are byte offsets of line ends, so `Last-Event-ID` resumes exactly after that line.
  */
 import { watch, type FSWatcher } from "node:fs";
-import { open } from "node:fs/promises";
+import { open, type FileHandle } from "node:fs/promises";
 import { fileSize, readRange } from "./log-files.ts";
 
 /** Lines longer than this are cut (memory bound); the pieces keep exact offsets. */
@@ -205,7 +205,11 @@ export class LogFollower {
       this.#again = true;
       return;
     }
-    this.#pumping = this.#pump().finally(() => {
+    this.#pumping = this.#pump()
+      .catch(() => {
+        // The log vanished or the follower closed mid-read; the next kick (if any) starts over.
+      })
+      .finally(() => {
       this.#pumping = undefined;
       if (this.#again) {
         this.#again = false;
@@ -218,11 +222,13 @@ export class LogFollower {
     const ending = this.#end !== undefined;
     for (;;) {
       const readFrom = this.#offset + this.#carry.length;
-      const size = await fileSize(this.#o.path);
-      if (size <= readFrom) break;
-      const piece = await readRange(this.#o.path, readFrom, Math.min(size, readFrom + READ_BLOCK));
-      if (!piece.length) break;
-      const buf = this.#carry.length ? Buffer.concat([this.#carry, piece]) : piece;
+      // One descriptor for the follower's life: the live path reads, it does not reopen.
+      this.#fd ??= await open(this.#o.path, "r");
+      const piece = Buffer.allocUnsafe(READ_BLOCK);
+      const { bytesRead } = await this.#fd.read(piece, 0, READ_BLOCK, readFrom);
+      if (!bytesRead) break;
+      const data = piece.subarray(0, bytesRead);
+      const buf = this.#carry.length ? Buffer.concat([this.#carry, data]) : data;
       const { events, consumed } = linesToEvents(buf, this.#offset, false);
       this.#carry = Buffer.from(buf.subarray(consumed));
       this.#dispatch(events);
@@ -236,6 +242,7 @@ export class LogFollower {
   }
 
   #endSeen = false;
+  #fd: FileHandle | undefined;
 
   #dispatch(events: LogEvent[]) {
     if (!events.length) return;
@@ -268,6 +275,7 @@ export class LogFollower {
     this.#closed = true;
     this.#watcher?.close();
     clearInterval(this.#timer);
+    void this.#fd?.close().catch(() => {});
     this.#o.onIdle();
   }
 

@@ -9,6 +9,12 @@ import type { ListQuery, TaskStore } from "./task-store.ts";
 import { durationSeconds, type TaskRecord } from "./task.ts";
 
 const LOG_TAIL_LINES = 50;
+
+/** Who asks, for audit logs: the request and the id of its API key (never the key). */
+export interface Actor {
+  reqId: string;
+  keyId: string | null;
+}
 const encoder = new TextEncoder();
 
 export interface TaskServiceOptions {
@@ -78,7 +84,8 @@ export class TaskService {
     return this.#o.supervisor.activeCount();
   }
 
-  create(input: { agent: string; task: string; provider?: string }, keyId: string | null) {
+  create(input: { agent: string; task: string; provider?: string }, who: Actor) {
+    const keyId = who.keyId;
     const provider = input.provider ?? this.#o.defaultProvider;
     if (!this.#o.supervisor.providers[provider]) {
       throw new ApiError(400, `body/provider must be one of: ${this.providerNames.join(", ")}`);
@@ -88,7 +95,7 @@ export class TaskService {
       throw new ApiError(503, `Too many active tasks (MAX_ACTIVE_TASKS is ${this.#o.supervisor.maxActive}); try again later`, { headers: { "Retry-After": "10" } });
     }
     const task = result.ok ? result.task : result.task;
-    this.#o.logger.info({ audit: true, action: "task.create", taskId: task.taskId, provider, agent: input.agent, keyId, started: result.ok }, "task created");
+    this.#o.logger.info({ audit: true, action: "task.create", reqId: who.reqId, taskId: task.taskId, provider, agent: input.agent, keyId, started: result.ok }, "task created");
     if (!result.ok) throw new ApiError(500, "Failed to start task", { details: result.error, extra: { taskId: task.taskId } });
     return task;
   }
@@ -108,13 +115,13 @@ export class TaskService {
     return this.#o.store.list(q);
   }
 
-  stop(taskId: string, keyId: string | null): TaskRecord {
+  stop(taskId: string, who: Actor): TaskRecord {
     const t = this.get(taskId);
     if (t.status !== "running" || !this.#o.supervisor.isLive(taskId)) {
       throw new ApiError(409, `Task ${taskId} is not running`, { extra: { currentStatus: t.status } });
     }
     const stopped = this.#o.supervisor.stop(taskId) ?? t;
-    this.#o.logger.info({ audit: true, action: "task.stop", taskId, keyId }, "task stop requested");
+    this.#o.logger.info({ audit: true, action: "task.stop", reqId: who.reqId, taskId, keyId: who.keyId }, "task stop requested");
     return stopped;
   }
 

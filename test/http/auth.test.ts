@@ -39,14 +39,14 @@ describe.each(protectedOps)("$method $path", ({ method, path }) => {
   });
   test("wrong token -> 403", async () => {
     for (const h of [{ Authorization: "Bearer nope" }, { "X-API-Key": "nope" }, { Authorization: `Bearer ${KEY}x` }]) {
-      const res = await t.request(path, { method, body, headers: headers(h) });
+      const res = await t.request(path, { method, body, headers: headers(h as unknown as Record<string, string>) });
       expect(res.status).toBe(403);
       expect(await res.json()).toMatchObject({ error: "Forbidden", message: "Invalid API token", statusCode: 403 });
     }
   });
   test("valid token passes auth (Bearer any case, X-API-Key, rotated key)", async () => {
     for (const h of [AUTH, { Authorization: `bEaReR ${KEY}` }, { "X-API-Key": KEY }, { Authorization: "Bearer rotated-key-2" }]) {
-      const res = await t.request(path, { method, body, headers: headers(h) });
+      const res = await t.request(path, { method, body, headers: headers(h as unknown as Record<string, string>) });
       expect([401, 403]).not.toContain(res.status);
       await res.body?.cancel();
     }
@@ -82,9 +82,10 @@ describe("exempt routes", () => {
     expect((await t.request("/docs/../v1/tasks")).status).toBe(401);
     expect((await t.request("/v1/nothing-here", { headers: AUTH })).status).toBe(404);
   });
-  test("OPTIONS preflight is answered by CORS without reaching a handler", async () => {
-    const res = await t.request("/v1/tasks", { method: "OPTIONS" });
-    expect(res.status).toBe(204);
-    expect(await res.text()).toBe("");
+  test("OPTIONS: a browser preflight is answered by CORS; without Origin it needs a token", async () => {
+    const pre = await t.request("/v1/tasks", { method: "OPTIONS", headers: { Origin: "https://x.example", "Access-Control-Request-Method": "GET" } });
+    expect(pre.status).toBe(204);
+    expect(await pre.text()).toBe("");
+    expect((await t.request("/v1/tasks", { method: "OPTIONS" })).status).toBe(401);
   });
 });

@@ -1,0 +1,9 @@
+/** npm run bench: every benchmark, each printing its figures and a ratio against a same-run reference. */
+import { benchHttp } from "./http.ts";
+import { benchSseFanout } from "./sse.ts";
+import { benchTaskStart } from "./tasks.ts";
+
+const only = Bun.argv[2];
+if (!only || only === "http") await benchHttp();
+if (!only || only === "tasks") await benchTaskStart();
+if (!only || only === "sse") await benchSseFanout(Number(Bun.argv[3] ?? 1000));
