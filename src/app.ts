@@ -26,6 +26,7 @@ import { httpMetrics } from "./metrics.ts";
 import { systemRoutes } from "./routes/system/index.ts";
 import { taskRoutes } from "./routes/tasks/index.ts";
 import { statusRoutes } from "./routes/status/index.ts";
+import { comfyuiRoutes } from "./routes/comfyui/index.ts";
 import type { Services } from "./services.ts";
 import { API_NAME, VERSION } from "./version.ts";
 
@@ -86,6 +87,10 @@ export function createApp(services: Services) {
   app.route("/", systemRoutes(services));
   if (services.tasks) app.route("/", taskRoutes(services.tasks, services));
   if (services.status) app.route("/", statusRoutes(services.status));
+  if (services.comfyui) {
+    const { service, store, hub } = services.comfyui;
+    app.route("/", comfyuiRoutes({ comfy: service, store, hub, modelsDir: config.comfyui.modelsDir, outputDir: config.comfyui.outputDir }));
+  }
 
   registerDocs(app, {
     title: API_NAME,

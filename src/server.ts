@@ -12,11 +12,16 @@ import { spawnTask, type SpawnFn } from "./tasks/spawn.ts";
 import { TaskSupervisor } from "./tasks/supervisor.ts";
 import { TaskService } from "./tasks/task-service.ts";
 import { TaskStore } from "./tasks/task-store.ts";
+import { ComfyService } from "./comfyui/comfy-service.ts";
+import { StreamHub, type SocketData } from "./comfyui/stream-hub.ts";
+import { WorkflowStore } from "./comfyui/workflow-store.ts";
 
 export interface BuildOptions {
   spawn?: SpawnFn;
   /** Bun's idle timeout in seconds (streams opt out of it). */
   idleTimeoutSec?: number;
+  /** First reconnect delay to ComfyUI (tests shorten it). */
+  comfyBackoffMs?: number;
 }
 
 /** Creates the services (no listening socket). Throws on unusable settings such as a bad PROVIDERS_FILE. */
@@ -49,12 +54,28 @@ export function buildServices(config: Config, logger: Logger, options: BuildOpti
     retentionMs: config.tasks.retentionMs,
     defaultProvider: providers[DEFAULT_PROVIDER] ? DEFAULT_PROVIDER : Object.keys(providers)[0]!,
   });
+  const workflowStore = new WorkflowStore(config.dbPath);
+  const hub = new StreamHub();
+  const comfy = new ComfyService({
+    store: workflowStore,
+    hub,
+    metrics,
+    logger,
+    backends: [
+      { name: "local" as const, url: config.comfyui.localUrl },
+      ...(config.comfyui.saladUrl ? [{ name: "salad" as const, url: config.comfyui.saladUrl, apiKey: config.comfyui.saladApiKey }] : []),
+    ],
+    backoffMs: options.comfyBackoffMs,
+  });
+  comfy.start();
+  lifecycle.stopping.addEventListener("abort", () => hub.closeAll("Server is shutting down"));
   const status = new StatusService({
     config,
     metrics,
     startedAt: lifecycle.startedAt,
     activeTasks: () => tasks.activeCount(),
     taskProviders: () => supervisor.providers,
+    comfyui: () => comfy.backendStatus(),
   });
   return {
     config,
@@ -63,9 +84,12 @@ export function buildServices(config: Config, logger: Logger, options: BuildOpti
     lifecycle,
     tasks,
     status,
+    comfyui: { service: comfy, store: workflowStore, hub },
     close() {
       tasks.close();
+      comfy.close();
       store.close();
+      workflowStore.close();
     },
   };
 }
@@ -82,11 +106,16 @@ export interface RunningServer {
 export async function createServer(config: Config, logger: Logger, options: BuildOptions = {}): Promise<RunningServer> {
   const services = buildServices(config, logger, options);
   const app = createApp(services);
-  const server = Bun.serve({
+  const server = Bun.serve<SocketData>({
     port: config.port,
     hostname: config.host,
     idleTimeout: options.idleTimeoutSec ?? 30,
     fetch: (req, srv) => app.fetch(req, srv),
+    websocket: {
+      open: (ws) => ws.data.handler.open(ws),
+      message: (ws, msg) => ws.data.handler.message(ws, msg),
+      close: (ws) => ws.data.handler.close(ws),
+    },
   });
   services.lifecycle.markReady();
   return {

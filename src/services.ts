@@ -5,6 +5,9 @@ import type { Lifecycle } from "./lifecycle.ts";
 import type { Metrics } from "./metrics.ts";
 import type { TaskService } from "./tasks/task-service.ts";
 import type { StatusService } from "./system/status-service.ts";
+import type { ComfyService } from "./comfyui/comfy-service.ts";
+import type { StreamHub } from "./comfyui/stream-hub.ts";
+import type { WorkflowStore } from "./comfyui/workflow-store.ts";
 
 export interface Services {
   config: Config;
@@ -13,5 +16,5 @@ export interface Services {
   lifecycle: Lifecycle;
   tasks?: TaskService;
   status?: StatusService;
-  comfyui?: unknown;
+  comfyui?: { service: ComfyService; store: WorkflowStore; hub: StreamHub };
 }

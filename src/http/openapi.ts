@@ -25,6 +25,8 @@ const ERROR_DESCRIPTIONS: Record<number, string> = {
   409: "Conflict with the resource's current state",
   413: "Request body larger than BODY_LIMIT",
   415: "Request body is not application/json",
+  426: "Not a WebSocket upgrade request",
+  502: "The backend answered with an error",
   429: "Rate limit exceeded",
   500: "Unexpected server error",
   503: "Temporarily unavailable",

@@ -15,6 +15,7 @@ export interface StatusDeps {
   startedAt: number;
   activeTasks: () => number;
   taskProviders: () => Record<string, Provider>;
+  comfyui?: () => Record<string, { url: string; reachable: boolean; queueLength: number | null }>;
 }
 
 const configured = (...values: (string | undefined)[]): "configured" | "not_configured" =>
@@ -80,6 +81,7 @@ export class StatusService {
         }),
       ),
       system: hostStats(config.workspaceDir),
+      comfyui: this.#d.comfyui?.() ?? {},
     };
     this.#cache = { at: Date.now(), value };
     return value;

@@ -28,6 +28,7 @@ export const StatusSchema = z
       openrouter: z.enum(["configured", "not_configured"]),
       xinference: z.enum(["enabled", "disabled"]),
     }),
+    comfyui: z.record(z.string(), z.object({ url: z.string(), reachable: z.boolean(), queueLength: z.number().int().nullable() })),
     taskProviders: z.record(z.string(), z.object({ command: z.string(), installed: z.boolean() })),
     system: z.object({
       cpu: z.object({ loadAverage: z.object({ load1: z.number(), load5: z.number(), load15: z.number() }), cores: z.number().int() }),

@@ -57,7 +57,10 @@ export function systemRoutes(services: Services) {
     .openapi(healthRoute, (c) => c.json({ status: "healthy" as const, timestamp: new Date().toISOString() }, 200))
     .openapi(readyRoute, (c) => {
       const state = services.lifecycle.state;
-      const body = { ready: state === "ready", activeTasks: activeTasks(), timestamp: new Date().toISOString() };
+      const comfyui = services.comfyui
+        ? Object.fromEntries([...services.comfyui.service.backends.values()].map((b) => [b.name, { reachable: b.connected }]))
+        : undefined;
+      const body = { ready: state === "ready", activeTasks: activeTasks(), timestamp: new Date().toISOString(), ...(comfyui ? { comfyui } : {}) };
       if (state !== "ready") return c.json({ ...body, reason: state === "starting" ? "starting" : "shutting down" }, 503);
       return c.json(body, 200);
     })

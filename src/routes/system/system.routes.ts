@@ -17,7 +17,13 @@ export const HealthSchema = z
   .openapi("Health");
 
 export const ReadySchema = z
-  .object({ ready: z.boolean(), activeTasks: z.number().int(), timestamp: z.string().openapi({ format: "date-time" }), reason: z.string().optional() })
+  .object({
+    ready: z.boolean(),
+    activeTasks: z.number().int(),
+    timestamp: z.string().openapi({ format: "date-time" }),
+    reason: z.string().optional(),
+    comfyui: z.record(z.string(), z.object({ reachable: z.boolean() })).optional().openapi({ description: "Reachability of each ComfyUI backend (informational: it does not affect readiness)" }),
+  })
   .openapi("Ready");
 
 const publicErrors = errorResponses(429, 500);

@@ -1,0 +1,226 @@
+/**
+ * One ComfyUI server: its HTTP API and one WebSocket with a fixed clientId, reconnected with
+ * backoff. ComfyUI does not replay missed messages, so every (re)connect calls `onConnect`, which
+ * reconciles with /queue and /history.
+ */
+import type { Logger } from "pino";
+import type { ObjectInfo } from "./convert.ts";
+
+export type BackendName = "local" | "salad";
+
+export interface QueueSnapshot {
+  running: { number: number; promptId: string }[];
+  pending: { number: number; promptId: string }[];
+  at: number;
+}
+
+export type HistoryEntry = {
+  outputs?: Record<string, Record<string, unknown>>;
+  status?: { status_str?: string; completed?: boolean; messages?: [string, Record<string, unknown>][] };
+};
+
+/** A 400 from POST /prompt: ComfyUI's own validation verdict. */
+export class ComfyValidationError extends Error {
+  constructor(readonly body: { error?: { type?: string; message?: string; details?: string }; node_errors?: Record<string, unknown> }) {
+    super(body.error?.message ?? "ComfyUI rejected the prompt");
+  }
+}
+
+/** ComfyUI could not be reached (connection refused, timeout, 5xx). */
+export class ComfyUnavailableError extends Error {}
+
+export interface BackendOptions {
+  name: BackendName;
+  url: string;
+  apiKey?: string;
+  clientId: string;
+  logger: Logger;
+  onMessage: (backend: ComfyBackend, msg: { type: string; data: Record<string, unknown> }) => void;
+  onConnect: (backend: ComfyBackend) => void;
+  onDisconnect: (backend: ComfyBackend) => void;
+  /** First reconnect delay; doubles up to maxBackoffMs. */
+  backoffMs?: number;
+  maxBackoffMs?: number;
+  requestTimeoutMs?: number;
+}
+
+export class ComfyBackend {
+  readonly name: BackendName;
+  readonly url: string;
+  readonly clientId: string;
+  #o: BackendOptions;
+  #ws: WebSocket | undefined;
+  #closed = false;
+  #backoff: number;
+  #reconnectTimer: Timer | undefined;
+  #objectInfo: ObjectInfo | undefined;
+  connected = false;
+  /** Last queue_remaining ComfyUI reported. */
+  queueRemaining = 0;
+
+  constructor(o: BackendOptions) {
+    this.#o = o;
+    this.name = o.name;
+    this.url = o.url;
+    this.clientId = o.clientId;
+    this.#backoff = o.backoffMs ?? 250;
+  }
+
+  get #headers(): Record<string, string> {
+    return this.#o.apiKey ? { "Salad-Api-Key": this.#o.apiKey } : {};
+  }
+
+  /** Opens the WebSocket (and keeps it open until close()). */
+  start() {
+    this.#closed = false;
+    this.#connect();
+  }
+
+  #connect() {
+    if (this.#closed) return;
+    const wsUrl = `${this.url.replace(/^http/, "ws")}/ws?clientId=${encodeURIComponent(this.clientId)}`;
+    let ws: WebSocket;
+    try {
+      ws = new WebSocket(wsUrl, { headers: this.#headers } as never);
+    } catch {
+      this.#scheduleReconnect();
+      return;
+    }
+    ws.binaryType = "arraybuffer";
+    this.#ws = ws;
+    ws.onopen = () => {
+      this.connected = true;
+      this.#backoff = this.#o.backoffMs ?? 250;
+      this.#o.logger.info({ backend: this.name, url: this.url }, "connected to ComfyUI");
+      this.#o.onConnect(this);
+    };
+    ws.onmessage = (ev) => {
+      if (typeof ev.data !== "string") return; // binary previews and text frames: not used
+      try {
+        const msg = JSON.parse(ev.data);
+        if (msg && typeof msg.type === "string") {
+          if (msg.type === "status") this.queueRemaining = Number(msg.data?.status?.exec_info?.queue_remaining ?? 0);
+          this.#o.onMessage(this, msg);
+        }
+      } catch {
+        this.#o.logger.warn({ backend: this.name }, "unparseable ComfyUI message");
+      }
+    };
+    ws.onclose = () => {
+      const was = this.connected;
+      this.connected = false;
+      this.#ws = undefined;
+      if (was) {
+        this.#o.logger.warn({ backend: this.name }, "lost the ComfyUI WebSocket; reconnecting");
+        this.#o.onDisconnect(this);
+      }
+      this.#scheduleReconnect();
+    };
+    ws.onerror = () => {
+      // onclose follows and reconnects.
+    };
+  }
+
+  #scheduleReconnect() {
+    if (this.#closed || this.#reconnectTimer) return;
+    const delay = this.#backoff;
+    this.#backoff = Math.min(this.#backoff * 2, this.#o.maxBackoffMs ?? 5000);
+    this.#reconnectTimer = setTimeout(() => {
+      this.#reconnectTimer = undefined;
+      this.#connect();
+    }, delay);
+  }
+
+  close() {
+    this.#closed = true;
+    clearTimeout(this.#reconnectTimer);
+    this.#reconnectTimer = undefined;
+    this.#ws?.close();
+  }
+
+  async #fetch(path: string, init: RequestInit = {}): Promise<Response> {
+    try {
+      return await fetch(`${this.url}${path}`, {
+        ...init,
+        headers: { ...this.#headers, ...(init.body ? { "Content-Type": "application/json" } : {}), ...(init.headers as Record<string, string>) },
+        signal: AbortSignal.timeout(this.#o.requestTimeoutMs ?? 10_000),
+      });
+    } catch (err) {
+      throw new ComfyUnavailableError(`ComfyUI (${this.name}) at ${this.url} is unreachable: ${(err as Error).message}`);
+    }
+  }
+
+  async #json<T>(path: string, init?: RequestInit): Promise<T> {
+    const res = await this.#fetch(path, init);
+    if (res.status >= 500) throw new ComfyUnavailableError(`ComfyUI (${this.name}) answered ${res.status} for ${path}`);
+    if (!res.ok) throw new Error(`ComfyUI (${this.name}) answered ${res.status} for ${path}`);
+    const text = await res.text();
+    return (text ? JSON.parse(text) : undefined) as T;
+  }
+
+  /** Queues a prompt with our id and queue number; ComfyUI's validation errors throw ComfyValidationError. */
+  async submit(body: { prompt: unknown; promptId: string; number: number; extraData?: Record<string, unknown> }) {
+    const res = await this.#fetch("/prompt", {
+      method: "POST",
+      body: JSON.stringify({ prompt: body.prompt, client_id: this.clientId, prompt_id: body.promptId, number: body.number, extra_data: body.extraData ?? {} }),
+    });
+    const text = await res.text();
+    let json: Record<string, unknown> = {};
+    try {
+      json = JSON.parse(text);
+    } catch {
+      // ComfyUI answers malformed input with text/plain 500
+    }
+    if (res.status === 400) throw new ComfyValidationError(json as never);
+    if (!res.ok) throw new ComfyUnavailableError(`ComfyUI (${this.name}) answered ${res.status} to POST /prompt: ${text.slice(0, 200)}`);
+    return json as { prompt_id: string; number: number; node_errors: Record<string, unknown> };
+  }
+
+  async queue(): Promise<QueueSnapshot> {
+    const q = await this.#json<{ queue_running: unknown[][]; queue_pending: unknown[][] }>("/queue");
+    const item = (e: unknown[]) => ({ number: Number(e[0]), promptId: String(e[1]) });
+    return {
+      running: (q.queue_running ?? []).map(item),
+      pending: (q.queue_pending ?? []).map(item).sort((a, b) => a.number - b.number),
+      at: Date.now(),
+    };
+  }
+
+  async history(promptId: string): Promise<HistoryEntry | undefined> {
+    const h = await this.#json<Record<string, HistoryEntry>>(`/history/${encodeURIComponent(promptId)}`);
+    return h?.[promptId];
+  }
+
+  async deleteQueued(promptIds: string[]) {
+    await this.#json("/queue", { method: "POST", body: JSON.stringify({ delete: promptIds }) });
+  }
+
+  async interrupt(promptId: string) {
+    await this.#json("/interrupt", { method: "POST", body: JSON.stringify({ prompt_id: promptId }) });
+  }
+
+  /** /object_info, cached after the first success (it only changes when ComfyUI restarts with new nodes). */
+  async objectInfo(): Promise<ObjectInfo> {
+    if (this.#objectInfo) return this.#objectInfo;
+    this.#objectInfo = await this.#json<ObjectInfo>("/object_info");
+    return this.#objectInfo;
+  }
+
+  get hasObjectInfo() {
+    return this.#objectInfo !== undefined;
+  }
+
+  /** Model file names in a ComfyUI models folder; undefined when ComfyUI has no such folder. */
+  async models(folder: string): Promise<string[] | undefined> {
+    const res = await this.#fetch(`/models/${encodeURIComponent(folder)}`);
+    if (res.status === 404) return undefined;
+    if (!res.ok) throw new ComfyUnavailableError(`ComfyUI (${this.name}) answered ${res.status} for /models/${folder}`);
+    return (await res.json()) as string[];
+  }
+
+  /** An output file through ComfyUI's /view. */
+  view(file: { filename: string; subfolder: string; type: string }): Promise<Response> {
+    const q = new URLSearchParams({ filename: file.filename, subfolder: file.subfolder, type: file.type });
+    return this.#fetch(`/view?${q}`);
+  }
+}

@@ -1,0 +1,404 @@
+/**
+ * ComfyUI workflows: submission (with real priority), live state from ComfyUI's WebSocket, cancel,
+ * reconciliation after reconnects and restarts, and the outputs our workflows made.
+ *
+ * Priority is ComfyUI's own: POST /prompt takes a queue `number` and ComfyUI runs the lowest first,
+ * so high / normal / low map to three bands of numbers, FIFO within a band. Submitting at once
+ * means ComfyUI validates at once (its node_errors become our 400). While a backend is unreachable
+ * workflows wait here, in order, and are submitted when it returns.
+ */
+import type { Logger } from "pino";
+import { ApiError } from "../http/errors.ts";
+import type { Metrics } from "../metrics.ts";
+import { ComfyBackend, ComfyUnavailableError, ComfyValidationError, type BackendName, type HistoryEntry, type QueueSnapshot } from "./backend.ts";
+import { ConversionError, convertUiWorkflow, isUiWorkflow } from "./convert.ts";
+import type { StreamHub, WorkflowEvent } from "./stream-hub.ts";
+import { FINAL, type OutputFile, type Priority, type WorkflowRecord, type WorkflowStatus, type WorkflowStore } from "./workflow-store.ts";
+import { workflowView } from "./views.ts";
+
+const BANDS: Record<Priority, number> = { high: -1e12, normal: 0, low: 1e12 };
+
+export interface ComfyServiceOptions {
+  store: WorkflowStore;
+  hub: StreamHub;
+  metrics: Metrics;
+  logger: Logger;
+  backends: { name: BackendName; url: string; apiKey?: string }[];
+  backoffMs?: number;
+}
+
+/** Live execution state of a running prompt (not persisted: rebuilt from messages). */
+interface Run {
+  total: number;
+  cached: Set<string>;
+  started: Set<string>;
+  value: number;
+  max: number;
+  outputs: OutputFile[];
+}
+
+export class ComfyService {
+  readonly #o: ComfyServiceOptions;
+  readonly backends = new Map<BackendName, ComfyBackend>();
+  readonly #runs = new Map<string, Run>();
+  readonly #snapshots = new Map<BackendName, QueueSnapshot>();
+  #seq: number;
+
+  constructor(o: ComfyServiceOptions) {
+    this.#o = o;
+    const clientId = o.store.meta("comfyui.clientId", () => `management-api-${crypto.randomUUID()}`);
+    this.#seq = Number(o.store.meta("comfyui.seq", () => "0"));
+    for (const b of o.backends) {
+      this.backends.set(
+        b.name,
+        new ComfyBackend({
+          ...b,
+          clientId,
+          logger: o.logger,
+          backoffMs: o.backoffMs,
+          onMessage: (backend, msg) => this.#onMessage(backend, msg),
+          onConnect: (backend) => void this.#reconcile(backend),
+          onDisconnect: () => this.#updateQueueGauge(),
+        }),
+      );
+    }
+  }
+
+  start() {
+    for (const b of this.backends.values()) b.start();
+  }
+
+  close() {
+    for (const b of this.backends.values()) b.close();
+  }
+
+  #backend(name: BackendName): ComfyBackend {
+    const b = this.backends.get(name);
+    if (!b) {
+      const hint = name === "salad" ? "set SALAD_COMFYUI_URL" : "set COMFYUI_URL";
+      throw new ApiError(400, `GPU target "${name}" is not configured (${hint})`);
+    }
+    return b;
+  }
+
+  #publish(type: WorkflowEvent["type"], workflowId: string, data: Record<string, unknown> = {}) {
+    this.#o.hub.publish({ type, workflowId, data });
+  }
+
+  /** Validates, converts and queues a workflow. */
+  async submit(input: { workflow: Record<string, unknown>; priority?: Priority; gpu?: BackendName }) {
+    const backend = this.#backend(input.gpu ?? "local");
+    const priority = input.priority ?? "normal";
+    let prompt: Record<string, unknown> = input.workflow;
+    let ui: string | null = null;
+    if (isUiWorkflow(input.workflow)) {
+      let info;
+      try {
+        info = await backend.objectInfo();
+      } catch (err) {
+        if (err instanceof ComfyUnavailableError) {
+          throw new ApiError(503, `ComfyUI (${backend.name}) is unreachable and its /object_info is not cached yet, so a UI-format workflow cannot be converted; submit the API format or retry when ComfyUI is up`, { headers: { "Retry-After": "10" } });
+        }
+        throw err;
+      }
+      try {
+        prompt = convertUiWorkflow(input.workflow, info);
+      } catch (err) {
+        if (err instanceof ConversionError) throw new ApiError(400, `body/workflow: ${err.message}`);
+        throw err;
+      }
+      ui = JSON.stringify(input.workflow);
+    } else {
+      const bad = Object.entries(prompt).find(([, n]) => !n || typeof n !== "object" || typeof (n as { class_type?: unknown }).class_type !== "string");
+      if (bad || Object.keys(prompt).length === 0) {
+        throw new ApiError(400, `body/workflow must be a UI workflow (nodes and links) or an API prompt (node id -> {class_type, inputs})${bad ? `; node "${bad[0]}" has no class_type` : ""}`);
+      }
+    }
+    const seq = ++this.#seq;
+    const record: WorkflowRecord = {
+      workflowId: crypto.randomUUID(),
+      backend: backend.name,
+      priority,
+      status: "queued",
+      submitted: 0,
+      number: BANDS[priority] + seq,
+      progress: 0,
+      currentNode: null,
+      queuedAt: Date.now(),
+      startTime: null,
+      completionTime: null,
+      error: null,
+      prompt: JSON.stringify(prompt),
+      uiWorkflow: ui,
+      outputs: "[]",
+    };
+    this.#persistSeq();
+    try {
+      await this.#send(backend, record);
+    } catch (err) {
+      if (err instanceof ComfyValidationError) {
+        this.#o.metrics.comfyWorkflowErrors.inc({ error_type: err.body.error?.type ?? "validation" });
+        throw new ApiError(400, `ComfyUI rejected the workflow: ${err.body.error?.message ?? "validation failed"}`, {
+          details: { error: err.body.error, node_errors: err.body.node_errors ?? {} },
+        });
+      }
+      if (!(err instanceof ComfyUnavailableError)) throw err;
+      this.#o.logger.warn({ backend: backend.name, workflowId: record.workflowId }, "ComfyUI unreachable; workflow waits in our queue");
+    }
+    this.#o.store.insert(record);
+    this.#updateQueueGauge();
+    const view = await this.view(record.workflowId);
+    this.#publish("workflow:queued", record.workflowId, { queuePosition: view.queuePosition, priority, gpu: backend.name });
+    return view;
+  }
+
+  #persistSeq() {
+    this.#o.store.setMeta("comfyui.seq", String(this.#seq));
+  }
+
+  /** POST /prompt with our id and number; marks the record submitted. */
+  async #send(backend: ComfyBackend, record: WorkflowRecord) {
+    const extraData = record.uiWorkflow ? { extra_pnginfo: { workflow: JSON.parse(record.uiWorkflow) } } : {};
+    await backend.submit({ prompt: JSON.parse(record.prompt), promptId: record.workflowId, number: record.number, extraData });
+    record.submitted = 1;
+    this.#snapshots.delete(backend.name);
+  }
+
+  async #snapshot(backend: ComfyBackend, maxAgeMs = 250): Promise<QueueSnapshot | undefined> {
+    const s = this.#snapshots.get(backend.name);
+    if (s && Date.now() - s.at <= maxAgeMs) return s;
+    if (!backend.connected && s) return s;
+    try {
+      const fresh = await backend.queue();
+      this.#snapshots.set(backend.name, fresh);
+      return fresh;
+    } catch {
+      return s;
+    }
+  }
+
+  /** Position in the line: 0 running, 1 next, ...; null when finished. */
+  async #position(w: WorkflowRecord): Promise<number | null> {
+    if (FINAL.has(w.status)) return null;
+    if (w.status === "running") return 0;
+    const backend = this.backends.get(w.backend);
+    if (!backend) return null;
+    if (w.submitted) {
+      const snap = await this.#snapshot(backend);
+      if (snap) {
+        if (snap.running.some((r) => r.promptId === w.workflowId)) return 0;
+        const i = snap.pending.findIndex((p) => p.promptId === w.workflowId);
+        if (i >= 0) return i + 1;
+      }
+      return null;
+    }
+    // Waiting here for an unreachable backend: behind what ComfyUI already holds.
+    const waiting = this.#o.store.open().filter((o) => o.backend === w.backend && !o.submitted);
+    const snap = this.#snapshots.get(w.backend);
+    return (snap?.pending.length ?? 0) + waiting.findIndex((o) => o.workflowId === w.workflowId) + 1;
+  }
+
+  async view(workflowId: string) {
+    const w = this.#o.store.get(workflowId);
+    if (!w) throw new ApiError(404, `Workflow ${workflowId} not found`);
+    return workflowView(w, await this.#position(w));
+  }
+
+  async cancel(workflowId: string) {
+    const w = this.#o.store.get(workflowId);
+    if (!w) throw new ApiError(404, `Workflow ${workflowId} not found`);
+    if (FINAL.has(w.status)) throw new ApiError(409, `Workflow ${workflowId} is already ${w.status}`, { extra: { currentStatus: w.status } });
+    const backend = this.backends.get(w.backend);
+    if (backend && w.submitted) {
+      try {
+        if (w.status === "running") await backend.interrupt(workflowId);
+        else {
+          await backend.deleteQueued([workflowId]);
+          // It may have started between our look and the delete: interrupting it is then right too.
+          await backend.interrupt(workflowId);
+        }
+      } catch (err) {
+        if (!(err instanceof ComfyUnavailableError)) throw err;
+        this.#o.logger.warn({ workflowId }, "ComfyUI unreachable while cancelling; the workflow is marked cancelled and removed when it returns");
+      }
+    }
+    this.#finish(w, "cancelled", { error: null });
+    return this.view(workflowId);
+  }
+
+  /** Records a final status once; later messages about the workflow do not change it. */
+  #finish(w: WorkflowRecord, status: WorkflowStatus, extra: { error?: string | null; outputs?: OutputFile[] }) {
+    const current = this.#o.store.get(w.workflowId);
+    if (!current || FINAL.has(current.status)) return;
+    const now = Date.now();
+    const outputs = extra.outputs ?? this.#runs.get(w.workflowId)?.outputs ?? JSON.parse(current.outputs);
+    const fields: Partial<WorkflowRecord> = {
+      status,
+      completionTime: now,
+      currentNode: null,
+      error: extra.error ?? null,
+      outputs: JSON.stringify(outputs),
+      ...(status === "completed" ? { progress: 100 } : {}),
+    };
+    this.#o.store.update(w.workflowId, fields);
+    this.#runs.delete(w.workflowId);
+    if (status === "completed") {
+      for (const o of outputs as OutputFile[]) {
+        if (o.type !== "output") continue;
+        this.#o.store.addOutput({ filename: o.filename, subfolder: o.subfolder, type: o.type, workflowId: w.workflowId, backend: w.backend, size: null, createdAt: now });
+      }
+    }
+    const m = this.#o.metrics;
+    m.comfyWorkflows.inc({ status });
+    if (current.startTime) m.comfyWorkflowDuration.observe({ gpu_type: w.backend }, (now - current.startTime) / 1000);
+    if (status === "failed") m.comfyWorkflowErrors.inc({ error_type: "execution_error" });
+    this.#updateQueueGauge();
+    const data: Record<string, unknown> = status === "completed" ? { outputs, duration: current.startTime ? (now - current.startTime) / 1000 : null } : status === "failed" ? { error: fields.error } : {};
+    this.#publish(`workflow:${status}` as WorkflowEvent["type"], w.workflowId, data);
+  }
+
+  #onMessage(backend: ComfyBackend, msg: { type: string; data: Record<string, unknown> }) {
+    if (msg.type === "status") {
+      this.#snapshots.delete(backend.name);
+      this.#updateQueueGauge();
+      return;
+    }
+    const id = msg.data?.prompt_id;
+    if (typeof id !== "string") return;
+    const w = this.#o.store.get(id);
+    if (!w || FINAL.has(w.status)) return;
+    const d = msg.data;
+    switch (msg.type) {
+      case "execution_start": {
+        const total = Object.keys(JSON.parse(w.prompt)).length;
+        this.#runs.set(id, { total, cached: new Set(), started: new Set(), value: 0, max: 1, outputs: [] });
+        this.#o.store.update(id, { status: "running", startTime: Date.now(), progress: 0 });
+        this.#publish("workflow:started", id, {});
+        return;
+      }
+      case "execution_cached": {
+        const run = this.#run(id, w);
+        for (const n of (d.nodes as string[]) ?? []) run.cached.add(String(n));
+        return this.#progress(id, run, null);
+      }
+      case "executing": {
+        if (d.node === null || d.node === undefined) return; // end of prompt; final status came before
+        const run = this.#run(id, w);
+        run.started.add(String(d.node));
+        run.value = 0;
+        run.max = 1;
+        return this.#progress(id, run, String(d.node));
+      }
+      case "progress": {
+        const run = this.#run(id, w);
+        run.value = Number(d.value ?? 0);
+        run.max = Math.max(1, Number(d.max ?? 1));
+        return this.#progress(id, run, typeof d.node === "string" ? d.node : null);
+      }
+      case "executed": {
+        const run = this.#run(id, w);
+        run.outputs.push(...filesOf(String(d.node), d.output as Record<string, unknown>));
+        return;
+      }
+      case "execution_success":
+        return this.#finish(w, "completed", {});
+      case "execution_error":
+        return this.#finish(w, "failed", { error: describeError(d) });
+      case "execution_interrupted":
+        return this.#finish(w, "cancelled", {});
+    }
+  }
+
+  #run(id: string, w: WorkflowRecord): Run {
+    let run = this.#runs.get(id);
+    if (!run) {
+      // Messages for a prompt that started before we (re)connected.
+      run = { total: Object.keys(JSON.parse(w.prompt)).length, cached: new Set(), started: new Set(), value: 0, max: 1, outputs: JSON.parse(w.outputs) };
+      this.#runs.set(id, run);
+      if (w.status !== "running") this.#o.store.update(id, { status: "running", startTime: w.startTime ?? Date.now() });
+    }
+    return run;
+  }
+
+  /** Progress over the nodes that really execute (cached ones excluded), with the running node's value/max. */
+  #progress(id: string, run: Run, node: string | null) {
+    const total = Math.max(1, run.total - run.cached.size);
+    const done = Math.max(0, run.started.size - 1);
+    const pct = Math.min(99, ((done + run.value / run.max) / total) * 100);
+    const progress = Math.round(pct * 10) / 10;
+    this.#o.store.update(id, { progress, ...(node ? { currentNode: node } : {}) });
+    this.#publish("workflow:progress", id, { progress, currentNode: node, value: run.value, max: run.max });
+  }
+
+  /** After a (re)connect: submit what waited, then settle what ComfyUI finished or lost meanwhile. */
+  async #reconcile(backend: ComfyBackend) {
+    try {
+      for (const w of this.#o.store.open().filter((o) => o.backend === backend.name && !o.submitted)) {
+        try {
+          await this.#send(backend, w);
+          this.#o.store.update(w.workflowId, { submitted: 1 });
+        } catch (err) {
+          if (err instanceof ComfyValidationError) this.#finish(w, "failed", { error: `ComfyUI rejected the workflow: ${err.body.error?.message ?? "validation failed"}` });
+          else throw err;
+        }
+      }
+      const snap = await backend.queue();
+      this.#snapshots.set(backend.name, snap);
+      const inQueue = new Set([...snap.running, ...snap.pending].map((e) => e.promptId));
+      for (const w of this.#o.store.open().filter((o) => o.backend === backend.name && o.submitted)) {
+        if (inQueue.has(w.workflowId)) continue;
+        const h = await backend.history(w.workflowId);
+        if (h) this.#settleFromHistory(w, h);
+        else this.#finish(w, "failed", { error: `ComfyUI (${backend.name}) no longer has this workflow: it restarted or its queue was cleared before the workflow finished` });
+      }
+    } catch (err) {
+      this.#o.logger.warn({ backend: backend.name, err: (err as Error).message }, "reconciliation with ComfyUI failed; will retry on the next connect");
+    }
+    this.#updateQueueGauge();
+  }
+
+  #settleFromHistory(w: WorkflowRecord, h: HistoryEntry) {
+    const messages = h.status?.messages ?? [];
+    const outputs = Object.entries(h.outputs ?? {}).flatMap(([node, out]) => filesOf(node, out));
+    if (h.status?.status_str === "success") return this.#finish(w, "completed", { outputs });
+    const error = messages.find(([t]) => t === "execution_error");
+    if (error) return this.#finish(w, "failed", { error: describeError(error[1]) });
+    if (messages.some(([t]) => t === "execution_interrupted")) return this.#finish(w, "cancelled", {});
+    this.#finish(w, "failed", { error: `ComfyUI reported status ${h.status?.status_str ?? "unknown"}` });
+  }
+
+  #updateQueueGauge() {
+    let n = 0;
+    for (const b of this.backends.values()) n += b.connected ? b.queueRemaining : 0;
+    n += this.#o.store.open().filter((w) => !w.submitted).length;
+    this.#o.metrics.comfyQueueLength.set(n);
+  }
+
+  /** Reachability and queue length per backend, for /v1/status and /ready. */
+  backendStatus() {
+    return Object.fromEntries(
+      [...this.backends.values()].map((b) => [b.name, { url: b.url, reachable: b.connected, queueLength: b.connected ? b.queueRemaining : null }]),
+    );
+  }
+}
+
+/** Files named in an `executed` output or a history entry: images, gifs, videos... */
+export function filesOf(node: string, output: Record<string, unknown> | undefined): OutputFile[] {
+  const files: OutputFile[] = [];
+  for (const value of Object.values(output ?? {})) {
+    if (!Array.isArray(value)) continue;
+    for (const f of value) {
+      if (f && typeof f === "object" && typeof (f as OutputFile).filename === "string") {
+        const { filename, subfolder = "", type = "output" } = f as OutputFile;
+        files.push({ filename, subfolder, type, node });
+      }
+    }
+  }
+  return files;
+}
+
+function describeError(d: Record<string, unknown>): string {
+  const where = d.node_type ? `${d.node_type} (node ${d.node_id})` : `node ${d.node_id ?? "?"}`;
+  const what = [d.exception_type, String(d.exception_message ?? "").trim()].filter(Boolean).join(": ");
+  return `${where} failed: ${what || "execution error"}`;
+}

@@ -1,0 +1,91 @@
+/**
+ * Fan-out of workflow events to API WebSocket clients. Each socket subscribes to workflow ids or
+ * `*`; an event is serialised once and sent to every interested socket.
+ */
+import type { ServerWebSocket } from "bun";
+
+export interface WorkflowEvent {
+  type: `workflow:${"queued" | "started" | "progress" | "completed" | "failed" | "cancelled"}`;
+  workflowId: string;
+  data: Record<string, unknown>;
+}
+
+/** What Bun keeps per socket (`ws.data`): the hub routes open/message/close through it. */
+export interface SocketData {
+  handler: StreamHub;
+  subs: Set<string>;
+}
+
+type Socket = ServerWebSocket<SocketData>;
+
+export class StreamHub {
+  readonly #sockets = new Set<Socket>();
+
+  get size() {
+    return this.#sockets.size;
+  }
+
+  /** Subscriptions held across all sockets (for leak checks). */
+  get subscriptionCount() {
+    let n = 0;
+    for (const s of this.#sockets) n += s.data.subs.size;
+    return n;
+  }
+
+  open(ws: Socket) {
+    this.#sockets.add(ws);
+    ws.send(JSON.stringify({ type: "connected", timestamp: new Date().toISOString() }));
+  }
+
+  close(ws: Socket) {
+    this.#sockets.delete(ws);
+    ws.data.subs.clear();
+  }
+
+  message(ws: Socket, raw: string | Buffer) {
+    let msg: { type?: unknown; workflowId?: unknown };
+    try {
+      msg = JSON.parse(String(raw));
+    } catch {
+      return this.#error(ws, "Message is not JSON");
+    }
+    if (!msg || typeof msg !== "object") return this.#error(ws, "Message must be a JSON object");
+    switch (msg.type) {
+      case "ping":
+        return void ws.send(JSON.stringify({ type: "pong", timestamp: new Date().toISOString() }));
+      case "subscribe":
+      case "unsubscribe": {
+        const id = msg.workflowId;
+        if (typeof id !== "string" || !(id === "*" || /^[0-9a-f-]{36}$/i.test(id))) {
+          return this.#error(ws, `${msg.type} needs a workflowId (a UUID, or "*" for all workflows)`);
+        }
+        if (msg.type === "subscribe") ws.data.subs.add(id.toLowerCase());
+        else ws.data.subs.delete(id.toLowerCase());
+        return void ws.send(JSON.stringify({ type: `${msg.type}d`, workflowId: id }));
+      }
+      default:
+        return this.#error(ws, `Unknown message type ${JSON.stringify(msg.type)}; expected subscribe, unsubscribe or ping`);
+    }
+  }
+
+  #error(ws: Socket, message: string) {
+    ws.send(JSON.stringify({ type: "error", message }));
+  }
+
+  publish(event: WorkflowEvent) {
+    if (!this.#sockets.size) return;
+    const text = JSON.stringify({ ...event, timestamp: new Date().toISOString() });
+    for (const ws of this.#sockets) {
+      if (ws.data.subs.has(event.workflowId) || ws.data.subs.has("*")) ws.send(text);
+    }
+  }
+
+  /** Says goodbye to every socket (shutdown). */
+  closeAll(reason: string) {
+    const text = JSON.stringify({ type: "shutdown", message: reason, timestamp: new Date().toISOString() });
+    for (const ws of [...this.#sockets]) {
+      ws.send(text);
+      ws.close(1001, reason);
+    }
+  }
+}

@@ -1,0 +1,118 @@
+/** Durable ComfyUI workflow records and the outputs they made (bun:sqlite, same database as tasks). */
+import { Database } from "bun:sqlite";
+import type { BackendName } from "./backend.ts";
+
+export type WorkflowStatus = "queued" | "running" | "completed" | "cancelled" | "failed";
+export type Priority = "low" | "normal" | "high";
+export const FINAL: ReadonlySet<WorkflowStatus> = new Set(["completed", "cancelled", "failed"]);
+
+export interface OutputFile {
+  filename: string;
+  subfolder: string;
+  type: string;
+  node: string;
+}
+
+export interface WorkflowRecord {
+  workflowId: string;
+  backend: BackendName;
+  priority: Priority;
+  status: WorkflowStatus;
+  /** Whether ComfyUI has accepted it (false while waiting for an unreachable backend). */
+  submitted: number;
+  /** ComfyUI queue number we chose (orders the queue by priority). */
+  number: number;
+  progress: number;
+  currentNode: string | null;
+  queuedAt: number;
+  startTime: number | null;
+  completionTime: number | null;
+  error: string | null;
+  prompt: string;
+  /** The original UI JSON, sent along as extra_pnginfo.workflow; null for API-format submissions. */
+  uiWorkflow: string | null;
+  outputs: string;
+}
+
+export interface OutputRow {
+  filename: string;
+  subfolder: string;
+  type: string;
+  workflowId: string;
+  backend: BackendName;
+  size: number | null;
+  createdAt: number;
+}
+
+export class WorkflowStore {
+  readonly #db: Database;
+
+  constructor(path: string) {
+    this.#db = new Database(path, { create: true, strict: true });
+    this.#db.exec("PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 5000;");
+    this.#db.exec(`CREATE TABLE IF NOT EXISTS workflows (
+      workflowId TEXT PRIMARY KEY, backend TEXT NOT NULL, priority TEXT NOT NULL, status TEXT NOT NULL,
+      submitted INTEGER NOT NULL, number REAL NOT NULL, progress REAL NOT NULL, currentNode TEXT,
+      queuedAt INTEGER NOT NULL, startTime INTEGER, completionTime INTEGER, error TEXT,
+      prompt TEXT NOT NULL, uiWorkflow TEXT, outputs TEXT NOT NULL)`);
+    this.#db.exec(`CREATE TABLE IF NOT EXISTS comfy_outputs (
+      filename TEXT NOT NULL, subfolder TEXT NOT NULL, type TEXT NOT NULL, workflowId TEXT NOT NULL,
+      backend TEXT NOT NULL, size INTEGER, createdAt INTEGER NOT NULL, PRIMARY KEY (filename, subfolder, type))`);
+    this.#db.exec("CREATE INDEX IF NOT EXISTS outputs_by_time ON comfy_outputs (createdAt DESC)");
+    this.#db.exec("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)");
+  }
+
+  /** A value kept across restarts (e.g. our ComfyUI clientId), created on first use. */
+  meta(key: string, make: () => string): string {
+    const row = this.#db.query("SELECT value FROM meta WHERE key = ?").get(key) as { value: string } | null;
+    if (row) return row.value;
+    const value = make();
+    this.#db.query("INSERT INTO meta (key, value) VALUES (?, ?)").run(key, value);
+    return value;
+  }
+
+  setMeta(key: string, value: string) {
+    this.#db.query("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value").run(key, value);
+  }
+
+  insert(w: WorkflowRecord) {
+    const cols = Object.keys(w);
+    this.#db.query(`INSERT INTO workflows (${cols.join(",")}) VALUES (${cols.map((c) => "$" + c).join(",")})`).run(w as never);
+  }
+
+  update(id: string, fields: Partial<WorkflowRecord>) {
+    const keys = Object.keys(fields);
+    if (!keys.length) return;
+    this.#db.query(`UPDATE workflows SET ${keys.map((k) => `${k} = $${k}`).join(", ")} WHERE workflowId = $workflowId`).run({ ...fields, workflowId: id } as never);
+  }
+
+  get(id: string): WorkflowRecord | undefined {
+    return (this.#db.query("SELECT * FROM workflows WHERE workflowId = ?").get(id) as WorkflowRecord | null) ?? undefined;
+  }
+
+  /** Workflows not yet finished. */
+  open(): WorkflowRecord[] {
+    return this.#db.query("SELECT * FROM workflows WHERE status IN ('queued','running') ORDER BY number").all() as WorkflowRecord[];
+  }
+
+  addOutput(o: OutputRow) {
+    this.#db
+      .query("INSERT OR REPLACE INTO comfy_outputs (filename, subfolder, type, workflowId, backend, size, createdAt) VALUES ($filename, $subfolder, $type, $workflowId, $backend, $size, $createdAt)")
+      .run(o as never);
+  }
+
+  outputs(q: { workflowId?: string; limit: number }): OutputRow[] {
+    if (q.workflowId) {
+      return this.#db.query("SELECT * FROM comfy_outputs WHERE workflowId = ? ORDER BY createdAt DESC, filename DESC LIMIT ?").all(q.workflowId, q.limit) as OutputRow[];
+    }
+    return this.#db.query("SELECT * FROM comfy_outputs ORDER BY createdAt DESC, filename DESC LIMIT ?").all(q.limit) as OutputRow[];
+  }
+
+  output(filename: string): OutputRow | undefined {
+    return (this.#db.query("SELECT * FROM comfy_outputs WHERE filename = ? ORDER BY createdAt DESC LIMIT 1").get(filename) as OutputRow | null) ?? undefined;
+  }
+
+  close() {
+    this.#db.close();
+  }
+}

@@ -1,0 +1,129 @@
+import { createRoute, z } from "@hono/zod-openapi";
+import { errorResponses, jsonResponse, PROTECTED_ERRORS } from "../../http/openapi.ts";
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const errors = (...s: number[]) => errorResponses(...PROTECTED_ERRORS, ...s);
+
+export const WorkflowIdParam = z.object({
+  workflowId: z.string().regex(UUID, "must be a UUID").openapi({ param: { name: "workflowId", in: "path" }, example: "0b7c4c7e-3f57-4a38-9d55-5c7cbb0b1c11" }),
+});
+
+export const SubmitBody = z
+  .object({
+    workflow: z
+      .record(z.string(), z.unknown())
+      .openapi({ description: "UI format (nodes/links, as saved by ComfyUI) or API format (node id -> {class_type, inputs})" }),
+    priority: z.enum(["low", "normal", "high"]).optional().openapi({ description: "Default normal" }),
+    gpu: z.enum(["local", "salad"]).optional().openapi({ description: "Target backend, default local" }),
+  })
+  .strict()
+  .openapi("SubmitWorkflowRequest");
+
+const OutputFileSchema = z.object({ filename: z.string(), subfolder: z.string(), type: z.string(), node: z.string(), url: z.string().nullable() });
+
+export const WorkflowSchema = z
+  .object({
+    workflowId: z.string(),
+    status: z.enum(["queued", "running", "completed", "cancelled", "failed"]),
+    priority: z.enum(["low", "normal", "high"]),
+    gpu: z.enum(["local", "salad"]),
+    progress: z.number().openapi({ description: "0-100 over the nodes that really execute" }),
+    currentNode: z.string().nullable(),
+    queuePosition: z.number().int().nullable().openapi({ description: "0 running, 1 next, ...; null when finished" }),
+    queuedAt: z.string(),
+    startTime: z.string().nullable(),
+    completionTime: z.string().nullable(),
+    outputs: z.array(OutputFileSchema),
+    error: z.string().nullable(),
+  })
+  .openapi("Workflow");
+
+export const ModelsQuery = z.object({
+  type: z.enum(["checkpoints", "loras", "vae", "controlnet", "upscale"]).default("checkpoints").optional(),
+});
+export const ModelsSchema = z
+  .object({ models: z.array(z.object({ name: z.string(), type: z.string(), size: z.number().nullable(), hash: z.string().nullable() })) })
+  .openapi("Models");
+
+export const OutputsQuery = z.object({
+  workflowId: z.string().regex(UUID, "must be a UUID").optional(),
+  limit: z.coerce.number().int().min(1).max(500).default(50).optional(),
+});
+export const OutputsSchema = z
+  .object({
+    outputs: z.array(z.object({ filename: z.string(), workflowId: z.string(), type: z.string(), size: z.number().nullable(), createdAt: z.string(), url: z.string() })),
+  })
+  .openapi("Outputs");
+
+export const submitRoute = createRoute({
+  method: "post",
+  path: "/v1/comfyui/workflow",
+  tags: ["ComfyUI"],
+  summary: "Queue a workflow on a ComfyUI backend",
+  request: { body: { required: true, content: { "application/json": { schema: SubmitBody } } } },
+  responses: { 202: jsonResponse(WorkflowSchema, "Queued"), ...errors(400, 413, 415, 503) },
+});
+
+export const getWorkflowRoute = createRoute({
+  method: "get",
+  path: "/v1/comfyui/workflow/{workflowId}",
+  tags: ["ComfyUI"],
+  summary: "A workflow's status, progress, queue position and outputs",
+  request: { params: WorkflowIdParam },
+  responses: { 200: jsonResponse(WorkflowSchema, "The workflow"), ...errors(400, 404) },
+});
+
+export const cancelWorkflowRoute = createRoute({
+  method: "delete",
+  path: "/v1/comfyui/workflow/{workflowId}",
+  tags: ["ComfyUI"],
+  summary: "Cancel: remove from the queue, or interrupt if running",
+  request: { params: WorkflowIdParam },
+  responses: { 200: jsonResponse(WorkflowSchema, "Cancelled"), ...errors(400, 404, 409) },
+});
+
+export const modelsRoute = createRoute({
+  method: "get",
+  path: "/v1/comfyui/models",
+  tags: ["ComfyUI"],
+  summary: "Models the local backend has, by type",
+  request: { query: ModelsQuery },
+  responses: { 200: jsonResponse(ModelsSchema, "Models"), ...errors(400, 503) },
+});
+
+export const outputsRoute = createRoute({
+  method: "get",
+  path: "/v1/comfyui/outputs",
+  tags: ["ComfyUI"],
+  summary: "Files our workflows made, newest first",
+  request: { query: OutputsQuery },
+  responses: { 200: jsonResponse(OutputsSchema, "Outputs"), ...errors(400) },
+});
+
+export const outputFileRoute = createRoute({
+  method: "get",
+  path: "/v1/comfyui/output/{filename}",
+  tags: ["ComfyUI"],
+  summary: "Download an output file",
+  request: { params: z.object({ filename: z.string().openapi({ param: { name: "filename", in: "path" }, example: "ComfyUI_00001_.png" }) }) },
+  responses: {
+    200: { description: "The file", content: { "image/png": { schema: z.string().openapi({ format: "binary" }) }, "application/octet-stream": { schema: z.string().openapi({ format: "binary" }) } } },
+    ...errors(400, 404, 502, 503),
+  },
+});
+
+export const streamRoute = createRoute({
+  method: "get",
+  path: "/v1/comfyui/stream",
+  tags: ["ComfyUI"],
+  summary: "WebSocket of workflow events",
+  description:
+    "Authenticate with `Sec-WebSocket-Protocol: Bearer, <key>` (the server selects `Bearer`) or `?token=<key>`. " +
+    'Send `{"type":"subscribe","workflowId":"<id>|*"}`, `{"type":"unsubscribe",...}` or `{"type":"ping"}`; receive ' +
+    "`workflow:queued|started|progress|completed|failed|cancelled` events as `{type, workflowId, data, timestamp}`.",
+  request: { query: z.object({ token: z.string().optional() }) },
+  responses: {
+    101: { description: "Switching to the WebSocket protocol" },
+    ...errors(426),
+  },
+});

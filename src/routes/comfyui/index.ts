@@ -1,0 +1,45 @@
+/** ComfyUI routes: submit, status, cancel, models, outputs, and the event WebSocket. */
+import { OpenAPIHono } from "@hono/zod-openapi";
+import { listModels, listOutputs, outputFile } from "../../comfyui/assets.ts";
+import type { ComfyService } from "../../comfyui/comfy-service.ts";
+import type { SocketData, StreamHub } from "../../comfyui/stream-hub.ts";
+import type { WorkflowStore } from "../../comfyui/workflow-store.ts";
+import { ApiError } from "../../http/errors.ts";
+import { validationHook } from "../../http/openapi.ts";
+import type { AppEnv } from "../../http/types.ts";
+import { cancelWorkflowRoute, getWorkflowRoute, modelsRoute, outputFileRoute, outputsRoute, streamRoute, submitRoute } from "./comfyui.routes.ts";
+
+export interface ComfyRouteDeps {
+  comfy: ComfyService;
+  store: WorkflowStore;
+  hub: StreamHub;
+  modelsDir: string | undefined;
+  outputDir: string | undefined;
+}
+
+export function comfyuiRoutes(d: ComfyRouteDeps) {
+  return new OpenAPIHono<AppEnv>({ defaultHook: validationHook })
+    .openapi(submitRoute, async (c) => c.json(await d.comfy.submit(c.req.valid("json")), 202))
+    .openapi(getWorkflowRoute, async (c) => c.json(await d.comfy.view(c.req.valid("param").workflowId), 200))
+    .openapi(cancelWorkflowRoute, async (c) => c.json(await d.comfy.cancel(c.req.valid("param").workflowId), 200))
+    .openapi(modelsRoute, async (c) => {
+      const local = d.comfy.backends.get("local")!;
+      return c.json({ models: await listModels(local, c.req.valid("query").type ?? "checkpoints", d.modelsDir) }, 200);
+    })
+    .openapi(outputsRoute, (c) => {
+      const q = c.req.valid("query");
+      return c.json({ outputs: listOutputs(d.store, { workflowId: q.workflowId?.toLowerCase(), limit: q.limit ?? 50 }, d.outputDir) }, 200);
+    })
+    .openapi(outputFileRoute, async (c) => (await outputFile(d.store, d.comfy.backends, c.req.valid("param").filename, d.outputDir)) as never)
+    .openapi(streamRoute, (c) => {
+      if (c.req.header("upgrade")?.toLowerCase() !== "websocket" || !c.env?.upgrade) {
+        throw new ApiError(426, "This route is a WebSocket: connect with ws:// (Upgrade: websocket)", { headers: { Upgrade: "websocket" } });
+      }
+      // Browsers send the key as a subprotocol; the reply must select one or they drop the socket.
+      const protocols = c.req.header("sec-websocket-protocol");
+      const headers = protocols?.split(",")[0]?.trim().toLowerCase() === "bearer" ? { "Sec-WebSocket-Protocol": "Bearer" } : undefined;
+      const data: SocketData = { handler: d.hub, subs: new Set() };
+      if (!c.env.upgrade(c.req.raw, { headers, data })) throw new ApiError(400, "WebSocket upgrade failed");
+      return new Response(null) as never;
+    });
+}

@@ -1,0 +1,191 @@
+/** ComfyUI workflows end to end: real API server, fake ComfyUI that speaks the recorded protocol. */
+import { afterAll, describe, expect, test } from "bun:test";
+import { FIXTURES, AUTH, waitFor } from "../helpers.ts";
+import { BASIC, chain, comfyStack, eventSocket } from "./helpers.ts";
+
+const s = await comfyStack();
+afterAll(() => s.close());
+
+describe("submit and run", () => {
+  test("an API-format workflow runs to completion; its image is listed and downloadable", async () => {
+    const { res, body } = await s.submit(BASIC);
+    expect(res.status).toBe(202);
+    expect(body).toMatchObject({ status: "queued", priority: "normal", gpu: "local" });
+    expect(typeof body.queuePosition).toBe("number");
+    const done = await s.until(body.workflowId, ["completed"]);
+    expect(done).toMatchObject({ progress: 100, queuePosition: null, error: null, currentNode: null });
+    expect(done.startTime && done.completionTime).toBeTruthy();
+    expect(done.outputs).toHaveLength(1);
+    const out = done.outputs[0];
+    expect(out).toMatchObject({ node: "2", type: "output", subfolder: "" });
+    expect(out.filename).toMatch(/^basic_\d{5}_\.png$/);
+    const sent = s.fake.received.find((r) => r.path === "/prompt" && (r.body as { prompt_id: string }).prompt_id === body.workflowId)!.body as Record<string, unknown>;
+    expect(sent.client_id).toBe(s.server.services.comfyui!.service.backends.get("local")!.clientId);
+    expect(sent.prompt).toEqual(BASIC);
+
+    const list = await (await fetch(`${s.base}/v1/comfyui/outputs?workflowId=${body.workflowId}`, { headers: AUTH })).json();
+    expect(list.outputs).toEqual([expect.objectContaining({ filename: out.filename, workflowId: body.workflowId, type: "output", url: `/v1/comfyui/output/${out.filename}` })]);
+    const file = await fetch(`${s.base}${out.url}`, { headers: AUTH });
+    expect(file.status).toBe(200);
+    expect(file.headers.get("Content-Type")).toBe("image/png");
+    const bytes = new Uint8Array(await file.arrayBuffer());
+    expect(bytes.slice(1, 4)).toEqual(new Uint8Array([0x50, 0x4e, 0x47]));
+  });
+
+  test("a UI-format workflow is converted with /object_info and sent with its UI JSON", async () => {
+    const ui = await Bun.file(`${FIXTURES}/comfyui-workflows/blur_chain_ui.json`).json();
+    const expected = await Bun.file(`${FIXTURES}/comfyui-workflows/blur_chain_expected_api.json`).json();
+    const { res, body } = await s.submit(ui);
+    expect(res.status).toBe(202);
+    await s.until(body.workflowId, ["completed"]);
+    const sent = s.fake.received.find((r) => (r.body as { prompt_id?: string }).prompt_id === body.workflowId)!.body as Record<string, any>;
+    expect(sent.prompt).toEqual(expected);
+    expect(sent.extra_data.extra_pnginfo.workflow).toEqual(ui);
+  });
+
+  test("ComfyUI's validation errors come back as 400 with node_errors", async () => {
+    const { res, body } = await s.submit({ "2": { class_type: "SaveImage", inputs: { filename_prefix: "x" } } });
+    expect(res.status).toBe(400);
+    expect(body.message).toContain("Prompt outputs failed validation");
+    expect(body.details.node_errors["2"].errors[0].type).toBe("required_input_missing");
+    const unknown = await s.submit({ "1": { class_type: "NoSuchNodeClass", inputs: {} } });
+    expect(unknown.res.status).toBe(400);
+    expect(unknown.body.details.error.type).toBe("invalid_prompt");
+  });
+
+  test("bad input: not a workflow, unknown node type, unconfigured target, bad priority", async () => {
+    expect((await s.submit({ a: 1 })).res.status).toBe(400);
+    const ui = await Bun.file(`${FIXTURES}/comfyui-workflows/basic_ui.json`).json();
+    ui.nodes[0].type = "NotInThisComfy";
+    const conv = await s.submit(ui);
+    expect(conv.res.status).toBe(400);
+    expect(conv.body.message).toContain("NotInThisComfy");
+    const salad = await s.submit(BASIC, { gpu: "salad" });
+    expect(salad.res.status).toBe(400);
+    expect(salad.body.message).toContain("SALAD_COMFYUI_URL");
+    expect((await s.submit(BASIC, { priority: "urgent" })).res.status).toBe(400);
+  });
+
+  test("a run-time execution_error -> failed with the exception and node", async () => {
+    const { body } = await s.submit({ "1": { class_type: "LoadImage", inputs: { image: "corrupt.png" } }, "2": { class_type: "PreviewImage", inputs: { images: ["1", 0] } } });
+    const w = await s.until(body.workflowId, ["failed"]);
+    expect(w.error).toBe("LoadImage (node 1) failed: PIL.UnidentifiedImageError: cannot identify image file '<comfyui>/input/corrupt.png'");
+  });
+
+  test("unknown workflow 404, bad id 400", async () => {
+    expect((await fetch(`${s.base}/v1/comfyui/workflow/00000000-0000-4000-8000-000000000000`, { headers: AUTH })).status).toBe(404);
+    expect((await fetch(`${s.base}/v1/comfyui/workflow/nope`, { headers: AUTH })).status).toBe(400);
+  });
+});
+
+describe("priority, progress and cancel", () => {
+  test("high runs before queued normals, low after them; queuePosition is the true position", async () => {
+    s.fake.nodeMs = 60;
+    const first = await s.submit(chain(2, "p0"));
+    await s.until(first.body.workflowId, ["running"]);
+    const n1 = await s.submit(chain(1, "n1"));
+    const n2 = await s.submit(chain(1, "n2"));
+    const low = await s.submit(chain(1, "low"), { priority: "low" });
+    expect(low.body.queuePosition).toBe(3);
+    const high = await s.submit(chain(1, "high"), { priority: "high" });
+    expect(high.body.queuePosition).toBe(1);
+    // Positions move as the queue changes.
+    expect((await s.get(low.body.workflowId)).queuePosition).toBe(4);
+    expect((await s.get(n1.body.workflowId)).queuePosition).toBe(2);
+    const ids = [first, n1, n2, low, high].map((x) => x.body.workflowId);
+    const done = await Promise.all(ids.map((id) => s.until(id, ["completed"], 20_000)));
+    const order = done.sort((a, b) => Date.parse(a.startTime) - Date.parse(b.startTime)).map((w) => w.workflowId);
+    expect(order).toEqual([first, high, n1, n2, low].map((x) => x.body.workflowId));
+    s.fake.nodeMs = 20;
+  });
+
+  test("progress counts executing nodes (cached excluded) with the node's value/max", async () => {
+    s.fake.nodeMs = 80;
+    const prompt = { ...chain(1, "steps"), "50": { class_type: "ImageBlur", inputs: { image: ["10", 0], blur_radius: 1, sigma: 1, steps: 4 } } };
+    prompt["2"]!.inputs.images = ["50", 0];
+    const events = await eventSocket(s.base);
+    const { body } = await s.submit(prompt);
+    events.send({ type: "subscribe", workflowId: body.workflowId });
+    await s.until(body.workflowId, ["completed"]);
+    await waitFor(() => events.messages.some((m) => m.type === "workflow:completed"));
+    const progress = events.messages.filter((m) => m.type === "workflow:progress").map((m) => m.data!.progress as number);
+    expect(progress.length).toBeGreaterThanOrEqual(4);
+    for (let i = 1; i < progress.length; i++) expect(progress[i]!).toBeGreaterThanOrEqual(progress[i - 1]!);
+    expect(progress.some((p) => p > 0 && p < 100)).toBe(true);
+    expect(events.messages.some((m) => m.type === "workflow:progress" && m.data!.max === 4)).toBe(true);
+    // The same prompt again: every node is cached, progress still reaches 100.
+    const again = await s.submit(prompt);
+    expect((await s.until(again.body.workflowId, ["completed"])).progress).toBe(100);
+    events.ws.close();
+    s.fake.nodeMs = 20;
+  });
+
+  test("cancel a queued workflow: removed from ComfyUI's queue, never runs", async () => {
+    s.fake.nodeMs = 80;
+    const running = await s.submit(chain(3, "long"));
+    await s.until(running.body.workflowId, ["running"]);
+    const queued = await s.submit(chain(1, "victim"));
+    const res = await fetch(`${s.base}/v1/comfyui/workflow/${queued.body.workflowId}`, { method: "DELETE", headers: AUTH });
+    expect(res.status).toBe(200);
+    expect((await res.json()).status).toBe("cancelled");
+    expect(s.fake.queue.some((i) => i.id === queued.body.workflowId)).toBe(false);
+    await s.until(running.body.workflowId, ["completed"]);
+    expect(s.fake.history.has(queued.body.workflowId)).toBe(false);
+    expect((await s.get(queued.body.workflowId)).status).toBe("cancelled");
+    s.fake.nodeMs = 20;
+  });
+
+  test("cancel a running workflow: interrupted at the next node, stays cancelled; then 409", async () => {
+    s.fake.nodeMs = 100;
+    const { body } = await s.submit(chain(4, "interrupt-me"));
+    await s.until(body.workflowId, ["running"]);
+    const res = await fetch(`${s.base}/v1/comfyui/workflow/${body.workflowId}`, { method: "DELETE", headers: AUTH });
+    expect((await res.json()).status).toBe("cancelled");
+    await waitFor(() => s.fake.history.get(body.workflowId)?.status.messages.some(([t]) => t === "execution_interrupted"));
+    expect((await s.get(body.workflowId)).status).toBe("cancelled");
+    const again = await fetch(`${s.base}/v1/comfyui/workflow/${body.workflowId}`, { method: "DELETE", headers: AUTH });
+    expect(again.status).toBe(409);
+    expect((await again.json()).currentStatus).toBe("cancelled");
+    s.fake.nodeMs = 20;
+  });
+});
+
+describe("models and outputs", () => {
+  test("models by type, with upscale -> upscale_models; unknown type 400", async () => {
+    const ck = await (await fetch(`${s.base}/v1/comfyui/models?type=checkpoints`, { headers: AUTH })).json();
+    expect(ck.models).toEqual([
+      { name: "sd15.safetensors", type: "checkpoints", size: null, hash: null },
+      { name: "sdxl/base.safetensors", type: "checkpoints", size: null, hash: null },
+    ]);
+    const up = await (await fetch(`${s.base}/v1/comfyui/models?type=upscale`, { headers: AUTH })).json();
+    expect(up.models.map((m: { name: string }) => m.name)).toEqual(["4x.pth"]);
+    expect((await fetch(`${s.base}/v1/comfyui/models?type=embeddings`, { headers: AUTH })).status).toBe(400);
+  });
+
+  test("output names: traversal and odd names 400, unknown 404; newest first, limit after filter", async () => {
+    for (const bad of ["..%2F..%2Fetc%2Fpasswd", ".hidden", "a%5Cb.png"]) expect((await fetch(`${s.base}/v1/comfyui/output/${bad}`, { headers: AUTH })).status).toBe(400);
+    expect((await fetch(`${s.base}/v1/comfyui/output/never_made.png`, { headers: AUTH })).status).toBe(404);
+    const ids: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      const { body } = await s.submit(chain(0, `order${i}`));
+      ids.push(body.workflowId);
+      await s.until(body.workflowId, ["completed"]);
+      await Bun.sleep(5);
+    }
+    const two = await (await fetch(`${s.base}/v1/comfyui/outputs?limit=2`, { headers: AUTH })).json();
+    expect(two.outputs.map((o: { workflowId: string }) => o.workflowId)).toEqual([ids[2], ids[1]]);
+    const one = await (await fetch(`${s.base}/v1/comfyui/outputs?workflowId=${ids[0]}&limit=1`, { headers: AUTH })).json();
+    expect(one.outputs.map((o: { workflowId: string }) => o.workflowId)).toEqual([ids[0]]);
+  });
+});
+
+describe("status and metrics", () => {
+  test("/v1/status and /ready report the backend; workflow metrics move", async () => {
+    const ready = await (await fetch(`${s.base}/ready`)).json();
+    expect(ready.comfyui).toEqual({ local: { reachable: true } });
+    const metrics = await (await fetch(`${s.base}/metrics`)).text();
+    expect(metrics).toMatch(/comfyui_workflow_total\{status="completed"\} [1-9]/);
+    expect(metrics).toMatch(/comfyui_workflow_duration_seconds_count\{gpu_type="local"\} [1-9]/);
+    expect(metrics).toMatch(/comfyui_workflow_errors_total\{error_type="prompt_outputs_failed_validation"\} [1-9]/);
+  });
+});
