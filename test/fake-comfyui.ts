@@ -42,7 +42,8 @@ export class FakeComfyUI {
   received: { path: string; body: unknown }[] = [];
   #counter = 0;
   #interrupt = false;
-  #lastOutputs = new Map<string, string>();
+  /** Cache key -> the node's output (null for nodes without UI output). */
+  #cache = new Map<string, Record<string, unknown> | null>();
   #fileCounter = 0;
   #loop: Promise<void> | undefined;
   #stopped = false;
@@ -161,6 +162,26 @@ export class FakeComfyUI {
     return new Response("404: Not Found", { status: 404 });
   }
 
+  /** ComfyUI's widget validation: type conversion, min/max, combo lists. */
+  #checkWidget(name: string, v: unknown, spec: unknown[]) {
+    const [type, opts = {}] = spec as [unknown, { min?: number; max?: number }];
+    const extra_info = { input_name: name, input_config: spec, received_value: v };
+    if (Array.isArray(type)) {
+      if (!type.includes(v)) return { type: "value_not_in_list", message: "Value not in list", details: `${name}: '${v}' not in [${type.map((t) => `'${t}'`).join(", ")}]`, extra_info };
+      return undefined;
+    }
+    if (type === "INT" || type === "FLOAT") {
+      const n = type === "INT" ? (typeof v === "number" ? Math.trunc(v) : /^-?\d+$/.test(String(v)) ? Number(v) : NaN) : Number(v);
+      if (Number.isNaN(n) || typeof v === "boolean") {
+        const why = type === "INT" ? `invalid literal for int() with base 10: '${v}'` : `could not convert string to float: '${v}'`;
+        return { type: "invalid_input_type", message: `Failed to convert an input value to a ${type} value`, details: `${name}, ${v}, ${why}`, extra_info };
+      }
+      if (opts.min !== undefined && n < opts.min) return { type: "value_smaller_than_min", message: `Value ${n} smaller than min of ${opts.min}`, details: name, extra_info };
+      if (opts.max !== undefined && n > opts.max) return { type: "value_bigger_than_max", message: `Value ${n} bigger than max of ${opts.max}`, details: name, extra_info };
+    }
+    return undefined;
+  }
+
   #tuple(i: Item) {
     return [i.number, i.id, i.prompt, i.extra, i.outputs];
   }
@@ -185,6 +206,9 @@ export class FakeComfyUI {
           nodeErrors[id] = { errors: [{ type: "required_input_missing", message: "Required input is missing", details: name, extra_info: { input_name: name } }], dependent_outputs: outputs, class_type: n.class_type };
         } else if (Array.isArray(v) && typeof v[0] === "string" && !prompt[v[0]]) {
           nodeErrors[id] = { errors: [{ type: "exception_during_validation", message: "Exception when validating node", details: `'${v[0]}'`, extra_info: {} }], dependent_outputs: outputs, class_type: n.class_type };
+        } else if (!Array.isArray(v)) {
+          const e = this.#checkWidget(name, v, objectInfo[n.class_type!]!.input!.required![name]!);
+          if (e) nodeErrors[id] = { errors: [e], dependent_outputs: outputs, class_type: n.class_type };
         }
       }
     }
@@ -241,14 +265,32 @@ export class FakeComfyUI {
     const messages: [string, unknown][] = [];
     send("execution_start", {});
     messages.push(["execution_start", { prompt_id: item.id }]);
-    const sig = (id: string) => JSON.stringify([id, item.prompt[id]]);
-    const cached = this.#order(item.prompt).filter((id) => this.#lastOutputs.get(id) === sig(id));
+    // Cache keys cover a node and everything upstream of it, as ComfyUI's do.
+    const sigs = new Map<string, string>();
+    const sig = (id: string): string => {
+      let s = sigs.get(id);
+      if (s === undefined) {
+        const n = item.prompt[id]!;
+        const inputs = Object.entries(n.inputs ?? {}).map(([k, v]) => [k, Array.isArray(v) && typeof v[0] === "string" && item.prompt[v[0]] ? sig(v[0]) + ":" + v[1] : v]);
+        sigs.set(id, (s = JSON.stringify([n.class_type, inputs])));
+      }
+      return s;
+    };
+    const cached = this.#order(item.prompt).filter((id) => this.#cache.has(sig(id)));
     send("execution_cached", { nodes: cached });
     const outputs: Record<string, unknown> = {};
     const executed: string[] = [...cached];
     for (const id of this.#order(item.prompt)) {
       if (this.#stopped) return;
-      if (cached.includes(id)) continue;
+      if (cached.includes(id)) {
+        // Cached output nodes replay their `executed` message.
+        const output = this.#cache.get(sig(id));
+        if (output) {
+          outputs[id] = output;
+          this.#send(client, { type: "executed", data: { node: id, display_node: id, output, prompt_id: item.id } });
+        }
+        continue;
+      }
       const node = item.prompt[id]!;
       this.#send(client, { type: "executing", data: { node: id, display_node: id, prompt_id: item.id } });
       if (this.#interrupt) {
@@ -275,7 +317,13 @@ export class FakeComfyUI {
       } else await Bun.sleep(this.nodeMs);
       if (this.#stopped) return;
       executed.push(id);
-      this.#lastOutputs.set(id, sig(id));
+      this.#cache.set(sig(id), null);
+      if (node.class_type === "PreviewAny") {
+        const output = { text: ["64"] };
+        outputs[id] = output;
+        this.#cache.set(sig(id), output);
+        this.#send(client, { type: "executed", data: { node: id, display_node: id, output, prompt_id: item.id } });
+      }
       if (node.class_type === "SaveImage" || node.class_type === "PreviewImage") {
         const type = node.class_type === "SaveImage" ? "output" : "temp";
         const prefix = node.class_type === "SaveImage" ? String(node.inputs?.filename_prefix ?? "ComfyUI") : "ComfyUI_temp";
@@ -283,6 +331,7 @@ export class FakeComfyUI {
         this.files.set(`${type}//${filename}`, PNG);
         const output = { images: [{ filename, subfolder: "", type }] };
         outputs[id] = output;
+        this.#cache.set(sig(id), output);
         this.#send(client, { type: "executed", data: { node: id, display_node: id, output, prompt_id: item.id } });
       }
     }

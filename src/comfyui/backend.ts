@@ -89,13 +89,14 @@ export class ComfyBackend {
     ws.binaryType = "arraybuffer";
     this.#ws = ws;
     ws.onopen = () => {
+      if (this.#closed) return ws.close();
       this.connected = true;
       this.#backoff = this.#o.backoffMs ?? 250;
       this.#o.logger.info({ backend: this.name, url: this.url }, "connected to ComfyUI");
       this.#o.onConnect(this);
     };
     ws.onmessage = (ev) => {
-      if (typeof ev.data !== "string") return; // binary previews and text frames: not used
+      if (this.#closed || typeof ev.data !== "string") return; // binary previews and text frames: not used
       try {
         const msg = JSON.parse(ev.data);
         if (msg && typeof msg.type === "string") {
@@ -110,7 +111,7 @@ export class ComfyBackend {
       const was = this.connected;
       this.connected = false;
       this.#ws = undefined;
-      if (was) {
+      if (was && !this.#closed) {
         this.#o.logger.warn({ backend: this.name }, "lost the ComfyUI WebSocket; reconnecting");
         this.#o.onDisconnect(this);
       }

@@ -69,8 +69,11 @@ export class ComfyService {
   }
 
   close() {
+    this.#closed = true;
     for (const b of this.backends.values()) b.close();
   }
+
+  #closed = false;
 
   #backend(name: BackendName): ComfyBackend {
     const b = this.backends.get(name);
@@ -258,6 +261,7 @@ export class ComfyService {
   }
 
   #onMessage(backend: ComfyBackend, msg: { type: string; data: Record<string, unknown> }) {
+    if (this.#closed) return;
     if (msg.type === "status") {
       this.#snapshots.delete(backend.name);
       this.#updateQueueGauge();
@@ -332,6 +336,7 @@ export class ComfyService {
 
   /** After a (re)connect: submit what waited, then settle what ComfyUI finished or lost meanwhile. */
   async #reconcile(backend: ComfyBackend) {
+    if (this.#closed) return;
     try {
       for (const w of this.#o.store.open().filter((o) => o.backend === backend.name && !o.submitted)) {
         try {
@@ -368,6 +373,7 @@ export class ComfyService {
   }
 
   #updateQueueGauge() {
+    if (this.#closed) return;
     let n = 0;
     for (const b of this.backends.values()) n += b.connected ? b.queueRemaining : 0;
     n += this.#o.store.open().filter((w) => !w.submitted).length;

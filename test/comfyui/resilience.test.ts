@@ -1,0 +1,84 @@
+/** ComfyUI going away and coming back, and our own API restarting mid-run. */
+import { describe, expect, test } from "bun:test";
+import { createServer } from "../../src/server.ts";
+import { FakeComfyUI } from "../fake-comfyui.ts";
+import { AUTH, FIXTURES, silentLogger, waitFor } from "../helpers.ts";
+import { BASIC, chain, comfyStack } from "./helpers.ts";
+
+describe("backend failures", () => {
+  test("while ComfyUI is down, workflows wait and run when it returns", async () => {
+    const s = await comfyStack();
+    const port = s.fake.port;
+    s.fake.stop();
+    await waitFor(() => !s.server.services.comfyui!.service.backends.get("local")!.connected);
+    const ready = await (await fetch(`${s.base}/ready`)).json();
+    expect(ready).toMatchObject({ ready: true, comfyui: { local: { reachable: false } } });
+    const a = await s.submit(chain(0, "waited-a"));
+    const b = await s.submit(chain(0, "waited-b"));
+    expect(a.res.status).toBe(202);
+    expect([a.body.queuePosition, b.body.queuePosition]).toEqual([1, 2]);
+    expect((await s.get(a.body.workflowId)).status).toBe("queued");
+    const fresh = new FakeComfyUI({ port, nodeMs: 10 });
+    fresh.start();
+    const done = await Promise.all([s.until(a.body.workflowId, ["completed"]), s.until(b.body.workflowId, ["completed"])]);
+    expect(Date.parse(done[0].startTime)).toBeLessThan(Date.parse(done[1].startTime));
+    await s.server.shutdown();
+    fresh.stop();
+  });
+
+  test("a UI workflow while ComfyUI is down and /object_info is not cached -> 503", async () => {
+    const fake = new FakeComfyUI().start();
+    const port = fake.port;
+    fake.stop();
+    const s = await comfyStack({ fake, env: { COMFYUI_URL: `http://127.0.0.1:${port}` } });
+    const ui = await Bun.file(`${FIXTURES}/comfyui-workflows/basic_ui.json`).json();
+    const { res, body } = await s.submit(ui);
+    expect(res.status).toBe(503);
+    expect(body.message).toContain("object_info");
+    expect(res.headers.get("Retry-After")).toBeTruthy();
+    await s.server.shutdown();
+  });
+
+  test("ComfyUI restarting mid-run -> failed with a clear error, never stuck running", async () => {
+    const s = await comfyStack({ nodeMs: 150 });
+    const { body } = await s.submit(chain(5, "crash"));
+    await s.until(body.workflowId, ["running"]);
+    s.fake.restart();
+    const w = await s.until(body.workflowId, ["failed"]);
+    expect(w.error).toContain("restarted or its queue was cleared");
+    // The backend is usable again.
+    const next = await s.submit(BASIC);
+    await s.until(next.body.workflowId, ["completed"]);
+    await s.close();
+  });
+});
+
+describe("restart of our API", () => {
+  test("no workflow is lost; ones that finished meanwhile are settled from /history, running ones followed", async () => {
+    const fake = new FakeComfyUI({ nodeMs: 120 }).start();
+    const s = await comfyStack({ fake });
+    const quick = await s.submit(chain(0, "quick"));
+    const slow = await s.submit(chain(6, "slow"));
+    await s.until(quick.body.workflowId, ["completed"]);
+    await s.until(slow.body.workflowId, ["running"]);
+    const queuedBehind = await s.submit(chain(0, "behind"));
+    await s.server.shutdown();
+
+    const again = await createServer(s.config, silentLogger, { comfyBackoffMs: 50 });
+    const base = `http://127.0.0.1:${again.port}`;
+    const get = async (id: string) => (await fetch(`${base}/v1/comfyui/workflow/${id}`, { headers: AUTH })).json();
+    expect((await get(quick.body.workflowId)).status).toBe("completed");
+    const settled = await waitFor(async () => {
+      const w = await get(queuedBehind.body.workflowId);
+      return w.status === "completed" ? w : undefined;
+    });
+    expect(settled.outputs[0].filename).toMatch(/^behind_/);
+    const slowDone = await get(slow.body.workflowId);
+    expect(slowDone.status).toBe("completed");
+    expect(slowDone.outputs[0].filename).toMatch(/^slow_/);
+    const all = await (await fetch(`${base}/v1/comfyui/outputs`, { headers: AUTH })).json();
+    expect(all.outputs.length).toBe(3);
+    await again.shutdown();
+    fake.stop();
+  });
+});
