@@ -72,7 +72,9 @@ export class FakeComfyUI {
           ws.send(JSON.stringify({ type: "status", data: { status: { exec_info: { queue_remaining: this.#remaining() } }, sid: ws.data.clientId } }));
         },
         message: () => {},
-        close: (ws) => this.clients.get(ws.data.clientId)?.delete(ws),
+        close: (ws) => {
+          this.clients.get(ws.data.clientId)?.delete(ws);
+        },
       },
     });
     this.port = this.server.port!;
@@ -133,7 +135,7 @@ export class FakeComfyUI {
         const name = url.searchParams.get("filename") ?? "";
         if (name.includes("..") || name.startsWith("/")) return new Response("", { status: 400 });
         const file = this.files.get(`${url.searchParams.get("type") ?? "output"}/${url.searchParams.get("subfolder") ?? ""}/${name}`);
-        return file ? new Response(file, { headers: { "Content-Type": "image/png" } }) : new Response("", { status: 404 });
+        return file ? new Response(file as BodyInit, { headers: { "Content-Type": "image/png" } }) : new Response("", { status: 404 });
       }
       if (p === "/system_stats") return Response.json({ system: { comfyui_version: "0.8.0" }, devices: [] });
     }

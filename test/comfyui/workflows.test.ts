@@ -101,7 +101,7 @@ describe("priority, progress and cancel", () => {
 
   test("progress counts executing nodes (cached excluded) with the node's value/max", async () => {
     s.fake.nodeMs = 80;
-    const prompt = { ...chain(1, "steps"), "50": { class_type: "ImageBlur", inputs: { image: ["10", 0], blur_radius: 1, sigma: 1, steps: 4 } } };
+    const prompt: Record<string, { class_type: string; inputs: Record<string, unknown> }> = { ...chain(1, "steps"), "50": { class_type: "ImageBlur", inputs: { image: ["10", 0], blur_radius: 1, sigma: 1, steps: 4 } } };
     prompt["2"]!.inputs.images = ["50", 0];
     const events = await eventSocket(s.base);
     const { body } = await s.submit(prompt);
