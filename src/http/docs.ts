@@ -20,7 +20,7 @@ export interface DocInfo {
 export function openApiDocument(app: OpenAPIHono<AppEnv>, info: DocInfo) {
   return app.getOpenAPI31Document({
     openapi: "3.1.0",
-    info: { ...info, license: { name: "MIT" } },
+    info: { ...info, license: { name: "MIT", url: "https://opensource.org/licenses/MIT" } },
     servers: [{ url: "/", description: "This server" }],
     security: [{ bearerAuth: [] }, { apiKeyAuth: [] }],
     tags: [

@@ -1,7 +1,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { errorResponses, jsonResponse, PROTECTED_ERRORS } from "../../http/openapi.ts";
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const UUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
 const errors = (...s: number[]) => errorResponses(...PROTECTED_ERRORS, ...s);
 
 export const WorkflowIdParam = z.object({
@@ -56,6 +56,7 @@ export const OutputsSchema = z
   .openapi("Outputs");
 
 export const submitRoute = createRoute({
+  operationId: "submitWorkflow",
   method: "post",
   path: "/v1/comfyui/workflow",
   tags: ["ComfyUI"],
@@ -65,6 +66,7 @@ export const submitRoute = createRoute({
 });
 
 export const getWorkflowRoute = createRoute({
+  operationId: "getWorkflow",
   method: "get",
   path: "/v1/comfyui/workflow/{workflowId}",
   tags: ["ComfyUI"],
@@ -74,6 +76,7 @@ export const getWorkflowRoute = createRoute({
 });
 
 export const cancelWorkflowRoute = createRoute({
+  operationId: "cancelWorkflow",
   method: "delete",
   path: "/v1/comfyui/workflow/{workflowId}",
   tags: ["ComfyUI"],
@@ -83,6 +86,7 @@ export const cancelWorkflowRoute = createRoute({
 });
 
 export const modelsRoute = createRoute({
+  operationId: "listModels",
   method: "get",
   path: "/v1/comfyui/models",
   tags: ["ComfyUI"],
@@ -92,6 +96,7 @@ export const modelsRoute = createRoute({
 });
 
 export const outputsRoute = createRoute({
+  operationId: "listOutputs",
   method: "get",
   path: "/v1/comfyui/outputs",
   tags: ["ComfyUI"],
@@ -101,6 +106,7 @@ export const outputsRoute = createRoute({
 });
 
 export const outputFileRoute = createRoute({
+  operationId: "getOutputFile",
   method: "get",
   path: "/v1/comfyui/output/{filename}",
   tags: ["ComfyUI"],
@@ -113,6 +119,7 @@ export const outputFileRoute = createRoute({
 });
 
 export const streamRoute = createRoute({
+  operationId: "streamWorkflowEvents",
   method: "get",
   path: "/v1/comfyui/stream",
   tags: ["ComfyUI"],

@@ -50,6 +50,7 @@ export const StatusSchema = z
   .openapi("Status");
 
 export const statusRoute = createRoute({
+  operationId: "getStatus",
   method: "get",
   path: "/v1/status",
   tags: ["Status"],

@@ -26,9 +26,11 @@ export const ReadySchema = z
   })
   .openapi("Ready");
 
-const publicErrors = errorResponses(429, 500);
+// Public routes skip auth and (but for /) rate limits; the version check still applies to them.
+const publicErrors = errorResponses(406, 429, 500);
 
 export const rootRoute = createRoute({
+  operationId: "getApiInfo",
   method: "get",
   path: "/",
   tags: ["System"],
@@ -38,24 +40,27 @@ export const rootRoute = createRoute({
 });
 
 export const healthRoute = createRoute({
+  operationId: "getHealth",
   method: "get",
   path: "/health",
   tags: ["System"],
   summary: "Liveness: the process answers",
   security: [],
-  responses: { 200: jsonResponse(HealthSchema, "Healthy"), ...errorResponses(500) },
+  responses: { 200: jsonResponse(HealthSchema, "Healthy"), ...errorResponses(406, 500) },
 });
 
 export const readyRoute = createRoute({
+  operationId: "getReadiness",
   method: "get",
   path: "/ready",
   tags: ["System"],
   summary: "Readiness: 503 while starting or shutting down",
   security: [],
-  responses: { 200: jsonResponse(ReadySchema, "Ready"), 503: jsonResponse(ReadySchema, "Not ready"), ...errorResponses(500) },
+  responses: { 200: jsonResponse(ReadySchema, "Ready"), 503: jsonResponse(ReadySchema, "Not ready"), ...errorResponses(406, 500) },
 });
 
 export const metricsRoute = createRoute({
+  operationId: "getMetrics",
   method: "get",
   path: "/metrics",
   tags: ["System"],
@@ -63,6 +68,6 @@ export const metricsRoute = createRoute({
   security: [],
   responses: {
     200: { description: "Prometheus text exposition format", content: { "text/plain": { schema: z.string() } } },
-    ...errorResponses(500),
+    ...errorResponses(406, 500),
   },
 });

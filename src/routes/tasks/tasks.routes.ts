@@ -2,7 +2,7 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { errorResponses, jsonResponse, PROTECTED_ERRORS } from "../../http/openapi.ts";
 import { TASK_STATUSES } from "../../tasks/task.ts";
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const UUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
 
 export const TaskIdParam = z.object({
   taskId: z
@@ -83,6 +83,7 @@ export const StreamQuery = z.object({
 const errors = (...s: number[]) => errorResponses(...PROTECTED_ERRORS, ...s);
 
 export const createTaskRoute = createRoute({
+  operationId: "createTask",
   method: "post",
   path: "/v1/tasks",
   tags: ["Tasks"],
@@ -92,6 +93,7 @@ export const createTaskRoute = createRoute({
 });
 
 export const listTasksRoute = createRoute({
+  operationId: "listTasks",
   method: "get",
   path: "/v1/tasks",
   tags: ["Tasks"],
@@ -101,6 +103,7 @@ export const listTasksRoute = createRoute({
 });
 
 export const getTaskRoute = createRoute({
+  operationId: "getTask",
   method: "get",
   path: "/v1/tasks/{taskId}",
   tags: ["Tasks"],
@@ -110,6 +113,7 @@ export const getTaskRoute = createRoute({
 });
 
 export const stopTaskRoute = createRoute({
+  operationId: "stopTask",
   method: "delete",
   path: "/v1/tasks/{taskId}",
   tags: ["Tasks"],
@@ -119,6 +123,7 @@ export const stopTaskRoute = createRoute({
 });
 
 export const streamTaskLogsRoute = createRoute({
+  operationId: "streamTaskLogs",
   method: "get",
   path: "/v1/tasks/{taskId}/logs/stream",
   tags: ["Tasks"],
