@@ -21,6 +21,9 @@ export function createMetrics() {
     collectDefaultMetrics: true,
     metricOptions: { requestDuration: { disabled: true }, requestsTotal: { disabled: true } },
   });
+  // prom-client also exports these as gauges named *_total, which Prometheus' naming rules reserve for
+  // counters (promtool flags them); the same figures remain in nodejs_active_handles & co.
+  for (const name of ["nodejs_active_handles_total", "nodejs_active_requests_total", "nodejs_active_resources_total"]) registry.removeSingleMetric(name);
   const registers = [registry];
   const m = {
     registry,

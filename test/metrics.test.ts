@@ -1,5 +1,6 @@
 import { afterAll, expect, test } from "bun:test";
 import { AUTH, testApp } from "./helpers.ts";
+import { ensureProgram } from "./debian.ts";
 
 const t = testApp();
 afterAll(() => t.close());
@@ -27,3 +28,12 @@ test("HTTP metrics are labelled with the route pattern; unmatched paths share on
   expect(text).toContain('http_request_duration_seconds_bucket{le="0.015",method="GET",route="/v1/tasks/:taskId",status_code="404"}');
   expect(text).toContain('api_errors_total{error_type="not_found",route="unmatched"} 5');
 });
+
+test("promtool check metrics: only the lint the spec's own gauge name causes", async () => {
+  const promtool = ensureProgram("promtool", "prometheus");
+  await t.request("/v1/tasks", { headers: AUTH });
+  const text = await (await t.request("/metrics")).text();
+  const run = Bun.spawnSync([promtool, "check", "metrics"], { stdin: new TextEncoder().encode(text), stdout: "pipe", stderr: "pipe" });
+  const problems = (run.stdout.toString() + run.stderr.toString()).trim().split("\n").filter(Boolean);
+  expect(problems).toEqual(['active_tasks_total non-counter metrics should not have "_total" suffix']);
+}, 300_000);
