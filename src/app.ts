@@ -27,6 +27,7 @@ import { systemRoutes } from "./routes/system/index.ts";
 import { taskRoutes } from "./routes/tasks/index.ts";
 import { statusRoutes } from "./routes/status/index.ts";
 import { comfyuiRoutes } from "./routes/comfyui/index.ts";
+import { registerDashboard } from "./ui/index.ts";
 import type { Services } from "./services.ts";
 import { API_NAME, VERSION } from "./version.ts";
 
@@ -92,6 +93,7 @@ export function createApp(services: Services) {
     app.route("/", comfyuiRoutes({ comfy: service, store, hub, modelsDir: config.comfyui.modelsDir, outputDir: config.comfyui.outputDir }));
   }
 
+  registerDashboard(app);
   registerDocs(app, {
     title: API_NAME,
     version: VERSION,

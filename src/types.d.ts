@@ -1,3 +1,4 @@
+// Files imported `with { type: "file" }` are paths (embedded in the compiled binary).
 declare module "*.css" {
   const path: string;
   export default path;
@@ -7,6 +8,10 @@ declare module "*.png" {
   export default path;
 }
 declare module "swagger-ui-dist/swagger-ui-bundle.js" {
+  const path: string;
+  export default path;
+}
+declare module "*/app.js" {
   const path: string;
   export default path;
 }

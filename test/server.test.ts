@@ -72,6 +72,9 @@ describe("compiled binary", () => {
     const docs = await fetch(`${api.base}/docs/swagger-ui-bundle.js`);
     expect(docs.status).toBe(200);
     expect((await docs.arrayBuffer()).byteLength).toBeGreaterThan(100_000);
+    const ui = await fetch(`${api.base}/ui`);
+    expect(await ui.text()).toContain('<script type="module" src="/ui/app.js">');
+    expect(await (await fetch(`${api.base}/ui/app.js`)).text()).toContain("sessionStorage");
     const created = await fetch(`${api.base}/v1/tasks`, { method: "POST", headers: { ...AUTH, "Content-Type": "application/json" }, body: JSON.stringify({ agent: "demo", task: "hello", provider: "demo" }) });
     expect(created.status).toBe(202);
     const { taskId } = await created.json();

@@ -207,6 +207,11 @@ export class ComfyService {
     return workflowView(w, await this.#position(w));
   }
 
+  /** Recent workflows, newest first, with their queue positions. */
+  async list(q: { status?: WorkflowStatus; limit: number }) {
+    return Promise.all(this.#o.store.list(q).map(async (w) => workflowView(w, await this.#position(w))));
+  }
+
   async cancel(workflowId: string) {
     const w = this.#o.store.get(workflowId);
     if (!w) throw new ApiError(404, `Workflow ${workflowId} not found`);

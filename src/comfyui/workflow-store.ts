@@ -90,6 +90,12 @@ export class WorkflowStore {
     return (this.#db.query("SELECT * FROM workflows WHERE workflowId = ?").get(id) as WorkflowRecord | null) ?? undefined;
   }
 
+  /** Newest first, optionally one status. */
+  list(q: { status?: WorkflowStatus; limit: number }): WorkflowRecord[] {
+    if (q.status) return this.#db.query("SELECT * FROM workflows WHERE status = ? ORDER BY queuedAt DESC LIMIT ?").all(q.status, q.limit) as WorkflowRecord[];
+    return this.#db.query("SELECT * FROM workflows ORDER BY queuedAt DESC LIMIT ?").all(q.limit) as WorkflowRecord[];
+  }
+
   /** Workflows not yet finished. */
   open(): WorkflowRecord[] {
     return this.#db.query("SELECT * FROM workflows WHERE status IN ('queued','running') ORDER BY number").all() as WorkflowRecord[];

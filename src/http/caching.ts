@@ -8,6 +8,7 @@ const RULES: [RegExp, string][] = [
   [/^\/v1\/status$/, "public, max-age=5"],
   [/^\/health$/, "public, max-age=10"],
   [/^\/v1\/comfyui\/models$/, "public, max-age=300"],
+  [/^\/ui(\/|$)/, "no-cache"],
   [/^\/v1\/comfyui\/outputs?(\/|$)/, "private, max-age=30"],
   [/^\/(ready|metrics)$/, "no-store"],
   [/^\/v1\//, "no-store"],

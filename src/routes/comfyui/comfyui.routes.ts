@@ -65,6 +65,21 @@ export const submitRoute = createRoute({
   responses: { 202: jsonResponse(WorkflowSchema, "Queued"), ...errors(400, 413, 415, 503) },
 });
 
+export const ListWorkflowsQuery = z.object({
+  status: z.enum(["queued", "running", "completed", "cancelled", "failed"]).optional(),
+  limit: z.coerce.number().int().min(1).max(200).default(20).optional(),
+});
+
+export const listWorkflowsRoute = createRoute({
+  operationId: "listWorkflows",
+  method: "get",
+  path: "/v1/comfyui/workflows",
+  tags: ["ComfyUI"],
+  summary: "Recent workflows, newest first",
+  request: { query: ListWorkflowsQuery },
+  responses: { 200: jsonResponse(z.object({ workflows: z.array(WorkflowSchema) }).openapi("WorkflowList"), "Workflows"), ...errors(400) },
+});
+
 export const getWorkflowRoute = createRoute({
   operationId: "getWorkflow",
   method: "get",

@@ -7,7 +7,7 @@ import type { WorkflowStore } from "../../comfyui/workflow-store.ts";
 import { ApiError } from "../../http/errors.ts";
 import { validationHook } from "../../http/openapi.ts";
 import type { AppEnv } from "../../http/types.ts";
-import { cancelWorkflowRoute, getWorkflowRoute, modelsRoute, outputFileRoute, outputsRoute, streamRoute, submitRoute } from "./comfyui.routes.ts";
+import { cancelWorkflowRoute, getWorkflowRoute, listWorkflowsRoute, modelsRoute, outputFileRoute, outputsRoute, streamRoute, submitRoute } from "./comfyui.routes.ts";
 
 export interface ComfyRouteDeps {
   comfy: ComfyService;
@@ -20,6 +20,10 @@ export interface ComfyRouteDeps {
 export function comfyuiRoutes(d: ComfyRouteDeps) {
   return new OpenAPIHono<AppEnv>({ defaultHook: validationHook })
     .openapi(submitRoute, async (c) => c.json(await d.comfy.submit(c.req.valid("json")), 202))
+    .openapi(listWorkflowsRoute, async (c) => {
+      const q = c.req.valid("query");
+      return c.json({ workflows: await d.comfy.list({ status: q.status, limit: q.limit ?? 20 }) }, 200);
+    })
     .openapi(getWorkflowRoute, async (c) => c.json(await d.comfy.view(c.req.valid("param").workflowId), 200))
     .openapi(cancelWorkflowRoute, async (c) => c.json(await d.comfy.cancel(c.req.valid("param").workflowId), 200))
     .openapi(modelsRoute, async (c) => {

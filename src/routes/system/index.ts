@@ -23,6 +23,7 @@ function endpointMap(services: Services): Record<string, Record<string, string>>
   if (services.comfyui) {
     map.comfyui = {
       submit: "POST /v1/comfyui/workflow",
+      list: "GET /v1/comfyui/workflows",
       get: "GET /v1/comfyui/workflow/{workflowId}",
       cancel: "DELETE /v1/comfyui/workflow/{workflowId}",
       models: "GET /v1/comfyui/models",
@@ -41,13 +42,13 @@ export function systemRoutes(services: Services) {
     version: VERSION,
     description: "Management API for AI-agent tasks, ComfyUI workflows and GPU monitoring",
     endpoints: endpointMap(services),
-    documentation: { swagger: "/docs", openapi: "/docs/json", openapiYaml: "/docs/yaml" },
+    documentation: { swagger: "/docs", openapi: "/docs/json", openapiYaml: "/docs/yaml", dashboard: "/ui" },
     authentication: {
       type: "Bearer token",
       header: "Authorization: Bearer <MANAGEMENT_API_KEY>",
       alternative: "X-API-Key: <MANAGEMENT_API_KEY>",
       streaming: "SSE and WebSocket routes also accept ?token=<MANAGEMENT_API_KEY>; WebSocket also Sec-WebSocket-Protocol: Bearer, <key>",
-      exempt: ["GET /", "GET /health", "GET /ready", "GET /metrics", "GET /docs"],
+      exempt: ["GET /", "GET /health", "GET /ready", "GET /metrics", "GET /docs", "GET /ui"],
     },
   };
   const activeTasks = () => services.tasks?.activeCount() ?? 0;

@@ -1,0 +1,268 @@
+// Dashboard: plain ES module over the public API. The key lives in this tab's sessionStorage and is
+// sent as a bearer header; EventSource and WebSocket, which cannot send headers, use ?token= and the
+// "Bearer, <key>" subprotocol. Nothing protected is called before sign-in.
+const $ = (sel) => document.querySelector(sel);
+const KEY_STORE = "mapi.key";
+let key = sessionStorage.getItem(KEY_STORE);
+const timers = [];
+let socket;
+let logSource;
+const gpuHistory = new Map();
+const workflows = new Map();
+
+// ---- errors and API calls -------------------------------------------------------------------
+function showError(message) {
+  const el = $("#alert");
+  el.textContent = message;
+  el.hidden = !message;
+}
+
+async function api(path, options = {}) {
+  const headers = { Authorization: `Bearer ${key}`, ...(options.body ? { "Content-Type": "application/json" } : {}), ...options.headers };
+  let res;
+  try {
+    // Always revalidate (ETag makes that cheap): the API's max-age would otherwise show stale lists.
+    res = await fetch(path, { cache: "no-cache", ...options, headers });
+  } catch {
+    throw new Error("The API cannot be reached. Is the server running?");
+  }
+  if (res.ok) return res.headers.get("Content-Type")?.includes("json") ? res.json() : res;
+  let body = {};
+  try { body = await res.json(); } catch {}
+  const hint = { 401: "Sign in with a valid API key.", 403: "This API key is not accepted.", 429: `Too many requests; retry in ${body.retryAfter ?? "a few"} s.` }[res.status] ?? "";
+  const err = new Error(`${res.status} ${body.error ?? res.statusText}: ${body.message ?? "request failed"}${hint ? ` — ${hint}` : ""}`);
+  err.status = res.status;
+  throw err;
+}
+
+const guard = (fn) => async (...args) => {
+  try { await fn(...args); } catch (err) {
+    showError(err.message);
+    if (err.status === 401 || err.status === 403) signOut();
+  }
+};
+
+const h = (tag, attrs = {}, ...children) => {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (k.startsWith("on")) el.addEventListener(k.slice(2), v);
+    else if (v !== undefined && v !== null && v !== false) el.setAttribute(k, v === true ? "" : v);
+  }
+  el.append(...children.filter((c) => c !== null && c !== undefined));
+  return el;
+};
+const badge = (status) => h("span", { class: `badge ${status}` }, status);
+const fmtDuration = (s) => (s < 60 ? `${s.toFixed(1)} s` : `${Math.floor(s / 60)} min ${Math.round(s % 60)} s`);
+
+// ---- sign-in --------------------------------------------------------------------------------
+async function signIn(candidate) {
+  key = candidate;
+  await api("/v1/status"); // throws 401/403 for a bad key
+  sessionStorage.setItem(KEY_STORE, key);
+  showError("");
+  $("#signin").hidden = true;
+  $("#signedin").hidden = false;
+  $("#main").hidden = false;
+  start();
+}
+
+function signOut() {
+  sessionStorage.removeItem(KEY_STORE);
+  key = null;
+  for (const t of timers.splice(0)) clearInterval(t);
+  socket?.close();
+  logSource?.close();
+  $("#signin").hidden = false;
+  $("#signedin").hidden = true;
+  $("#main").hidden = true;
+}
+
+function start() {
+  refreshStatus();
+  refreshTasks();
+  refreshWorkflows();
+  refreshOutputs();
+  connectEvents();
+  timers.push(setInterval(refreshStatus, 5000), setInterval(refreshTasks, 2000), setInterval(refreshOutputs, 10000), setInterval(refreshWorkflows, 10000));
+}
+
+// ---- system -----------------------------------------------------------------------------------
+function sparkline(values, color) {
+  const w = 120, hgt = 30;
+  const pts = values.map((v, i) => `${(i / Math.max(1, values.length - 1)) * w},${hgt - (Math.min(100, v ?? 0) / 100) * hgt}`).join(" ");
+  const svg = document.createElementNS("http://www.w3.org/2000/svg", "svg");
+  svg.setAttribute("viewBox", `0 0 ${w} ${hgt}`);
+  svg.setAttribute("class", "spark");
+  svg.setAttribute("preserveAspectRatio", "none");
+  svg.setAttribute("aria-hidden", "true");
+  const line = document.createElementNS("http://www.w3.org/2000/svg", "polyline");
+  line.setAttribute("points", pts);
+  line.setAttribute("stroke", color);
+  svg.append(line);
+  return svg;
+}
+const meter = (pct, label) => h("div", { class: "meter", role: "meter", "aria-valuemin": 0, "aria-valuemax": 100, "aria-valuenow": Math.round(pct ?? 0), "aria-label": label }, h("span", { style: `width:${Math.min(100, pct ?? 0)}%` }));
+
+const refreshStatus = guard(async () => {
+  const s = await api("/v1/status");
+  $("#version").textContent = `v${s.api.version} · up ${fmtDuration(s.api.uptime)}`;
+  const providerSelect = $("#provider");
+  const names = Object.keys(s.taskProviders);
+  if (providerSelect.options.length !== names.length) {
+    const current = providerSelect.value;
+    providerSelect.replaceChildren(...names.map((n) => h("option", { value: n, selected: n === (current || "demo") }, `${n}${s.taskProviders[n].installed ? "" : " (not installed)"}`)));
+  }
+  const gpus = $("#gpus");
+  if (!s.gpu.available) gpus.replaceChildren(h("div", { class: "card" }, h("h3", {}, "GPU"), h("p", { class: "muted" }, `No GPU data: ${s.gpu.error}`)));
+  else {
+    gpus.replaceChildren(...s.gpu.gpus.map((g) => {
+      const hist = gpuHistory.get(g.uuid) ?? { util: [], mem: [] };
+      hist.util = [...hist.util, g.utilization ?? 0].slice(-60);
+      hist.mem = [...hist.mem, g.memory.percentUsed ?? 0].slice(-60);
+      gpuHistory.set(g.uuid, hist);
+      return h("div", { class: "card gpu", "data-gpu": g.index },
+        h("h3", {}, `GPU ${g.index} · ${g.name}`),
+        h("div", {}, `Utilization ${g.utilization ?? "n/a"}%`), meter(g.utilization, `GPU ${g.index} utilization`), sparkline(hist.util, "#5aa9ff"),
+        h("div", {}, `VRAM ${g.memory.used ?? "?"} / ${g.memory.total ?? "?"} MiB`), meter(g.memory.percentUsed, `GPU ${g.index} memory`), sparkline(hist.mem, "#d29922"),
+        h("div", { class: "muted" }, `${g.temperature ?? "?"} °C · ${g.power.draw ?? "?"} / ${g.power.limit ?? "?"} W`));
+    }));
+  }
+  const { cpu, memory, disk } = s.system;
+  const providers = Object.entries(s.providers).map(([k, v]) => `${k}: ${v}`).join(" · ");
+  const backends = Object.entries(s.comfyui ?? {}).map(([k, b]) => `${k}: ${b.reachable ? `up, queue ${b.queueLength}` : "unreachable"}`).join(" · ") || "none";
+  $("#host").replaceChildren(
+    h("div", { class: "card" }, h("h3", {}, "CPU"), `Load ${cpu.loadAverage.load1} / ${cpu.loadAverage.load5} / ${cpu.loadAverage.load15} (${cpu.cores} cores)`),
+    h("div", { class: "card" }, h("h3", {}, "Memory"), `${memory.used} / ${memory.total} MiB`, meter(memory.percentUsed, "Memory used")),
+    h("div", { class: "card" }, h("h3", {}, "Disk"), `${disk.used} / ${disk.size} (${disk.available} free)`, meter(disk.percentUsed, "Disk used")),
+    h("div", { class: "card" }, h("h3", {}, "Providers & ComfyUI"), h("div", { class: "muted" }, providers), h("div", { class: "muted" }, `ComfyUI ${backends}`), h("div", {}, `Active tasks: ${s.tasks.active}`)),
+  );
+});
+
+// ---- tasks ------------------------------------------------------------------------------------
+const refreshTasks = guard(async () => {
+  const { tasks } = await api("/v1/tasks?status=all&limit=50");
+  $("#task-table tbody").replaceChildren(...tasks.map((t) => h("tr", { "data-task": t.taskId },
+    h("td", {}, t.agent), h("td", {}, t.provider), h("td", {}, badge(t.status)), h("td", {}, fmtDuration(t.duration)), h("td", {}, t.signal ?? (t.exitCode ?? "")),
+    h("td", {}, h("button", { type: "button", onclick: () => openLog(t) }, "Log"), " ",
+      t.status === "running" ? h("button", { type: "button", class: "danger", onclick: () => stopTask(t) }, "Stop") : null))));
+});
+
+const stopTask = guard(async (t) => {
+  if (!confirm(`Stop task ${t.agent} (${t.taskId.slice(0, 8)})? Its processes get SIGTERM, then SIGKILL.`)) return;
+  await api(`/v1/tasks/${t.taskId}`, { method: "DELETE" });
+  await refreshTasks();
+});
+
+$("#task-form").addEventListener("submit", guard(async (e) => {
+  e.preventDefault();
+  const f = new FormData(e.target);
+  const t = await api("/v1/tasks", { method: "POST", body: JSON.stringify({ agent: f.get("agent"), task: f.get("task"), provider: f.get("provider") }) });
+  await refreshTasks();
+  openLog({ taskId: t.taskId, agent: f.get("agent"), status: "running" });
+}));
+
+function openLog(t) {
+  logSource?.close();
+  const log = $("#log");
+  log.textContent = "";
+  $("#log-panel").hidden = false;
+  $("#log-title").textContent = `Log · ${t.agent} · ${t.taskId.slice(0, 8)}`;
+  $("#log-status").replaceChildren(badge(t.status));
+  let lastId = -1;
+  // EventSource reconnects by itself and sends Last-Event-ID, so the stream resumes without gaps;
+  // ids are byte offsets, so anything at or before the last one seen is a duplicate.
+  logSource = new EventSource(`/v1/tasks/${t.taskId}/logs/stream?token=${encodeURIComponent(key)}`);
+  logSource.onmessage = (ev) => {
+    const id = Number(ev.lastEventId);
+    if (id <= lastId) return;
+    lastId = id;
+    const atBottom = log.scrollTop + log.clientHeight >= log.scrollHeight - 4;
+    log.append(JSON.parse(ev.data).line + "\n");
+    if (atBottom) log.scrollTop = log.scrollHeight;
+  };
+  logSource.addEventListener("task-complete", (ev) => {
+    const d = JSON.parse(ev.data);
+    $("#log-status").replaceChildren(badge(d.status), d.exitCode !== null ? ` exit ${d.exitCode}` : d.signal ? ` ${d.signal}` : "");
+    logSource.close();
+    refreshTasks();
+  });
+  logSource.onerror = () => $("#log-status").replaceChildren(badge("reconnecting"));
+}
+$("#log-close").addEventListener("click", () => { logSource?.close(); $("#log-panel").hidden = true; });
+
+// ---- ComfyUI ----------------------------------------------------------------------------------
+function renderQueue() {
+  const items = [...workflows.values()].sort((a, b) => Date.parse(b.queuedAt) - Date.parse(a.queuedAt)).slice(0, 20);
+  $("#queue").replaceChildren(...items.map((w) => h("li", { "data-workflow": w.workflowId },
+    h("div", { class: "head" }, badge(w.status), h("code", {}, w.workflowId.slice(0, 8)), h("span", { class: "muted" }, `${w.priority} · ${w.gpu}${w.queuePosition ? ` · position ${w.queuePosition}` : ""}`),
+      ["queued", "running"].includes(w.status) ? h("button", { type: "button", class: "danger", onclick: () => cancelWorkflow(w) }, "Cancel") : null),
+    h("progress", { max: 100, value: w.progress, "aria-label": `Progress of workflow ${w.workflowId.slice(0, 8)}` }),
+    h("div", { class: "muted" }, `${Math.round(w.progress)}%${w.currentNode ? ` · node ${w.currentNode}` : ""}${w.error ? ` · ${w.error}` : ""}`))));
+}
+
+const refreshWorkflows = guard(async () => {
+  const { workflows: list } = await api("/v1/comfyui/workflows?limit=20");
+  for (const w of list) workflows.set(w.workflowId, w);
+  renderQueue();
+});
+
+const cancelWorkflow = guard(async (w) => {
+  if (!confirm(`Cancel workflow ${w.workflowId.slice(0, 8)}?`)) return;
+  workflows.set(w.workflowId, await api(`/v1/comfyui/workflow/${w.workflowId}`, { method: "DELETE" }));
+  renderQueue();
+});
+
+function connectEvents() {
+  const url = `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/v1/comfyui/stream`;
+  socket = new WebSocket(url, ["Bearer", key]);
+  socket.onopen = () => socket.send(JSON.stringify({ type: "subscribe", workflowId: "*" }));
+  socket.onmessage = (ev) => {
+    const m = JSON.parse(ev.data);
+    if (!m.type?.startsWith("workflow:")) return;
+    const w = workflows.get(m.workflowId);
+    if (!w || m.type === "workflow:queued") return void refreshWorkflows();
+    const status = { "workflow:started": "running", "workflow:progress": "running", "workflow:completed": "completed", "workflow:failed": "failed", "workflow:cancelled": "cancelled" }[m.type];
+    Object.assign(w, { status, queuePosition: status === "running" ? 0 : w.queuePosition });
+    if (m.type === "workflow:progress") Object.assign(w, { progress: m.data.progress, currentNode: m.data.currentNode });
+    if (status !== "running") w.currentNode = null;
+    if (m.type === "workflow:completed") { w.progress = 100; refreshOutputs(); }
+    if (m.type === "workflow:failed") w.error = m.data.error;
+    renderQueue();
+  };
+  socket.onclose = () => { if (key) setTimeout(connectEvents, 2000); };
+}
+
+$("#wf-form").addEventListener("submit", guard(async (e) => {
+  e.preventDefault();
+  const f = new FormData(e.target);
+  const file = f.get("file");
+  const text = file && file.size ? await file.text() : f.get("workflow");
+  let workflow;
+  try { workflow = JSON.parse(text); } catch { throw new Error("The workflow is not valid JSON."); }
+  const w = await api("/v1/comfyui/workflow", { method: "POST", body: JSON.stringify({ workflow, priority: f.get("priority"), gpu: f.get("gpu") }) });
+  workflows.set(w.workflowId, w);
+  renderQueue();
+}));
+
+const thumbs = new Map();
+const refreshOutputs = guard(async () => {
+  const { outputs } = await api("/v1/comfyui/outputs?limit=24");
+  const figures = await Promise.all(outputs.map(async (o) => {
+    if (!thumbs.has(o.url)) {
+      // <img> cannot send the bearer header: fetch the file and show it from a blob URL.
+      const res = await api(o.url);
+      thumbs.set(o.url, URL.createObjectURL(await res.blob()));
+    }
+    return h("figure", {}, h("img", { src: thumbs.get(o.url), alt: `Output ${o.filename}`, loading: "lazy" }), h("figcaption", {}, o.filename));
+  }));
+  $("#gallery").replaceChildren(...figures);
+});
+
+// ---- boot -------------------------------------------------------------------------------------
+$("#signin").addEventListener("submit", (e) => {
+  e.preventDefault();
+  signIn($("#key").value.trim()).catch((err) => { key = null; showError(err.message); });
+});
+$("#signout").addEventListener("click", signOut);
+fetch("/").then((r) => r.json()).then((info) => ($("#version").textContent = `v${info.version}`), () => {});
+if (key) signIn(key).catch((err) => { signOut(); showError(err.message); });

@@ -1,0 +1,126 @@
+/**
+ * The dashboard end to end in headless Chromium (Debian's, driven by playwright-core): sign in,
+ * tasks with live logs and stop, a ComfyUI workflow to 100% with its image, the GPU panel.
+ * Screenshots go to test-artifacts/.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { mkdirSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { chromium, type BrowserContext, type Page } from "playwright-core";
+import { createServer, type RunningServer } from "../../src/server.ts";
+import { ensureProgram } from "../debian.ts";
+import { FakeComfyUI } from "../fake-comfyui.ts";
+import { KEY, fakeNvidiaSmi, silentLogger, tempDir, testConfig } from "../helpers.ts";
+import { chain } from "../comfyui/helpers.ts";
+
+const ARTIFACTS = resolve(import.meta.dir, "../../test-artifacts");
+let fake: FakeComfyUI;
+let server: RunningServer;
+let context: BrowserContext;
+let page: Page;
+let base: string;
+const requests: string[] = [];
+const consoleErrors: string[] = [];
+
+beforeAll(async () => {
+  const executablePath = ensureProgram("chromium", "chromium");
+  mkdirSync(ARTIFACTS, { recursive: true });
+  fake = new FakeComfyUI({ nodeMs: 150 }).start();
+  const smi = fakeNvidiaSmi({ csv: "two-gpus.csv" });
+  const config = testConfig({ COMFYUI_URL: fake.url, PATH: `${smi}:${process.env.PATH}`, NVIDIA_SMI_PATH: "nvidia-smi", STATUS_CACHE_MS: "1000", TASK_STOP_GRACE_MS: "500" });
+  server = await createServer(config, silentLogger, { comfyBackoffMs: 50 });
+  base = `http://127.0.0.1:${server.port}`;
+  context = await chromium.launchPersistentContext(tempDir("chromium-profile-"), {
+    executablePath,
+    headless: true,
+    args: ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--disable-quic"],
+    viewport: { width: 1400, height: 1000 },
+  });
+  page = context.pages()[0] ?? (await context.newPage());
+  page.on("request", (r) => requests.push(`${r.method()} ${new URL(r.url()).pathname}`));
+  page.on("console", (m) => m.type() === "error" && consoleErrors.push(m.text()));
+  page.on("dialog", (d) => d.accept());
+}, 600_000);
+
+afterAll(async () => {
+  await context?.close();
+  await server?.shutdown();
+  fake?.stop();
+});
+
+/** Waits until the locator's text contains `text`. */
+async function waitText(locator: ReturnType<Page["locator"]>, text: string, timeout = 10_000) {
+  const until = Date.now() + timeout;
+  let last = "";
+  while (Date.now() < until) {
+    last = (await locator.first().textContent().catch(() => "")) ?? "";
+    if (last.includes(text)) return;
+    await Bun.sleep(50);
+  }
+  throw new Error(`expected text containing ${JSON.stringify(text)}, last saw ${JSON.stringify(last.slice(0, 300))}`);
+}
+
+const shot = (name: string) => page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
+
+describe("dashboard", () => {
+  test("before sign-in it makes no protected call; a wrong key gets a readable message", async () => {
+    await page.goto(`${base}/ui`);
+    await page.waitForLoadState("networkidle");
+    expect(requests.filter((r) => r.includes("/v1/"))).toEqual([]);
+    expect(requests).toEqual(expect.arrayContaining(["GET /ui", "GET /ui/app.js", "GET /ui/app.css"]));
+    expect(consoleErrors).toEqual([]);
+    await page.getByLabel("API key").fill("wrong-key");
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await waitText(page.getByRole("alert"), "403 Forbidden: Invalid API token");
+    await shot("01-wrong-key");
+  });
+
+  test("sign in: the GPU panel shows both GPUs from nvidia-smi", async () => {
+    await page.getByLabel("API key").fill(KEY);
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await page.locator("#main").waitFor({ state: "visible" });
+    expect(await page.locator("#signin").isVisible()).toBe(false);
+    await page.locator(".card.gpu").nth(1).waitFor();
+    expect(await page.locator(".card.gpu h3").allTextContents()).toEqual(["GPU 0 · NVIDIA A100-SXM4-80GB", "GPU 1 · NVIDIA A100-SXM4-80GB"]);
+    await waitText(page.locator(".card.gpu"), "Utilization 98%");
+    expect(await page.evaluate(() => sessionStorage.getItem("mapi.key"))).toBe(KEY);
+  });
+
+  test("start a demo task: its log lines appear and its status turns completed", async () => {
+    await page.locator("#provider").selectOption("demo");
+    await page.locator("#task-form textarea[name=task]").fill("hello from the browser");
+    await page.getByRole("button", { name: "Start task" }).click();
+    await waitText(page.locator("#log"), "step 1/5");
+    await waitText(page.locator("#log-status"), "completed", 15_000);
+    const lines = (await page.locator("#log").textContent())!.trim().split("\n");
+    expect(lines).toEqual([expect.stringContaining("demo agent coder starting"), "task: hello from the browser", "step 1/5", "step 2/5", "step 3/5", "step 4/5", "step 5/5", "done"]);
+    await shot("02-task-completed");
+  });
+
+  test("stop a long task with the Stop button (after confirmation)", async () => {
+    await page.locator("#provider").selectOption("sleeper");
+    await page.getByRole("button", { name: "Start task" }).click();
+    const row = page.locator("#task-table tbody tr", { hasText: "sleeper" }).first();
+    await row.getByRole("button", { name: "Stop" }).click({ timeout: 10_000 });
+    await waitText(row.locator(".badge"), "stopped");
+  });
+
+  test("a ComfyUI workflow reaches 100% and its image appears in the gallery", async () => {
+    const prompt = { ...chain(3, "browser") };
+    await page.locator("#wf-form textarea[name=workflow]").fill(JSON.stringify(prompt));
+    await page.getByRole("button", { name: "Queue workflow" }).click();
+    const item = page.locator("#queue li").first();
+    await waitText(item.locator(".badge"), "running");
+    await waitText(item.locator(".badge"), "completed", 15_000);
+    expect(await item.locator("progress").getAttribute("value")).toBe("100");
+    const img = page.locator(".gallery img").first();
+    await img.waitFor({ timeout: 15_000 }).catch(async (err) => {
+      await shot("99-gallery-failure");
+      throw err;
+    });
+    expect(await img.evaluate((el: HTMLImageElement) => el.complete && el.naturalWidth > 0)).toBe(true);
+    await waitText(page.locator(".gallery figcaption"), "browser_");
+    await shot("03-dashboard");
+    expect(consoleErrors.filter((e) => !e.includes("403"))).toEqual([]);
+  });
+});
