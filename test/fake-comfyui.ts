@@ -40,6 +40,8 @@ export class FakeComfyUI {
   files = new Map<string, Uint8Array>();
   clients = new Map<string, Set<ServerWebSocket<{ clientId: string }>>>();
   received: { path: string; body: unknown }[] = [];
+  /** Salad-Api-Key (or absence) of every HTTP request and WebSocket upgrade, in order. */
+  apiKeys: (string | null)[] = [];
   #counter = 0;
   #interrupt = false;
   /** Cache key -> the node's output (null for nodes without UI output). */
@@ -114,6 +116,7 @@ export class FakeComfyUI {
   async #fetch(req: Request, srv: { upgrade(r: Request, o: { data: { clientId: string } }): boolean }): Promise<Response | undefined> {
     const url = new URL(req.url);
     const p = url.pathname;
+    this.apiKeys.push(req.headers.get("salad-api-key"));
     if (p === "/ws") {
       const clientId = url.searchParams.get("clientId") ?? crypto.randomUUID().replaceAll("-", "");
       if (srv.upgrade(req, { data: { clientId } })) return undefined;

@@ -3,7 +3,7 @@ import { describe, expect, test } from "bun:test";
 import { existsSync, symlinkSync } from "node:fs";
 import { join } from "node:path";
 import pkg from "../package.json" with { type: "json" };
-import { AUTH, tempDir, testEnv, waitFor } from "./helpers.ts";
+import { AUTH, KEY, tempDir, testEnv, waitFor } from "./helpers.ts";
 import { MAIN, ROOT, startApi } from "./process.ts";
 
 const run = (args: string[], env: Record<string, string | undefined> = {}, cmd = [process.execPath, MAIN]) =>
@@ -36,6 +36,8 @@ describe("running server", () => {
     const res = await fetch(`${api.base}/v1/tasks`, { headers: { ...AUTH, "x-request-id": "req-42" } });
     expect(res.headers.get("x-request-id")).toBe("req-42");
     await fetch(`${api.base}/v1/tasks?token=leak-me`, { headers: AUTH });
+    const created = await fetch(`${api.base}/v1/tasks`, { method: "POST", headers: { ...AUTH, "Content-Type": "application/json", "x-request-id": "req-audit" }, body: JSON.stringify({ agent: "a", task: "x", provider: "exit0" }) });
+    const { taskId } = await created.json();
     api.proc.kill("SIGTERM");
     expect(await api.proc.exited).toBe(0);
     const lines = (await api.output()).trim().split("\n").map((l) => JSON.parse(l));
@@ -44,6 +46,11 @@ describe("running server", () => {
     expect(typeof line.responseTime).toBe("number");
     expect(JSON.stringify(lines)).not.toContain("leak-me");
     expect(lines.some((l) => l.msg === "shutdown complete")).toBe(true);
+    // Audit: who created the task, by key id, never the key.
+    const audit = lines.find((l) => l.audit && l.action === "task.create");
+    expect(audit).toMatchObject({ reqId: "req-audit", taskId, agent: "a", provider: "exit0" });
+    expect(audit.keyId).toMatch(/^key_[0-9a-f]{12}$/);
+    expect(JSON.stringify(lines)).not.toContain(KEY);
   });
 
   test("the default key works on loopback, with a loud warning", async () => {

@@ -1,0 +1,64 @@
+/** Second backend (salad) with its API key, and ComfyUI folders on disk for outputs and model sizes. */
+import { describe, expect, test } from "bun:test";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { FakeComfyUI } from "../fake-comfyui.ts";
+import { AUTH, tempDir, waitFor } from "../helpers.ts";
+import { BASIC, comfyStack } from "./helpers.ts";
+
+describe("backends and folders", () => {
+  test("gpu: salad goes to SALAD_COMFYUI_URL with Salad-Api-Key, and stays bound to it", async () => {
+    const salad = new FakeComfyUI({ nodeMs: 5 }).start();
+    const s = await comfyStack({ env: { SALAD_COMFYUI_URL: salad.url, SALAD_API_KEY: "salad-secret" } });
+    await waitFor(() => s.server.services.comfyui!.service.backends.get("salad")!.connected);
+    const { res, body } = await s.submit(BASIC, { gpu: "salad" });
+    expect(res.status).toBe(202);
+    const done = await s.until(body.workflowId, ["completed"]);
+    expect(done.gpu).toBe("salad");
+    expect(salad.history.has(body.workflowId)).toBe(true);
+    expect(s.fake.history.has(body.workflowId)).toBe(false);
+    expect(salad.apiKeys.length).toBeGreaterThan(2);
+    expect(salad.apiKeys.every((k) => k === "salad-secret")).toBe(true);
+    expect(s.fake.apiKeys.every((k) => k === null)).toBe(true);
+    // Its output is fetched from the backend that made it.
+    const file = await fetch(`${s.base}${done.outputs[0].url}`, { headers: AUTH });
+    expect(file.status).toBe(200);
+    const status = await (await fetch(`${s.base}/v1/status`, { headers: AUTH })).json();
+    expect(status.comfyui.salad).toMatchObject({ url: salad.url, reachable: true });
+    await s.close();
+    salad.stop();
+  });
+
+  test("COMFYUI_OUTPUT_DIR serves outputs from disk with sizes; COMFYUI_MODELS_DIR gives model sizes", async () => {
+    const outDir = tempDir("comfy-out-");
+    const modelsDir = tempDir("comfy-models-");
+    mkdirSync(join(modelsDir, "checkpoints", "sdxl"), { recursive: true });
+    writeFileSync(join(modelsDir, "checkpoints", "sd15.safetensors"), Buffer.alloc(1234));
+    const s = await comfyStack({ env: { COMFYUI_OUTPUT_DIR: outDir, COMFYUI_MODELS_DIR: modelsDir } });
+    const { body } = await s.submit(BASIC);
+    const done = await s.until(body.workflowId, ["completed"]);
+    const name = done.outputs[0].filename;
+    writeFileSync(join(outDir, name), "bytes on disk");
+    const list = await (await fetch(`${s.base}/v1/comfyui/outputs`, { headers: AUTH })).json();
+    expect(list.outputs[0]).toMatchObject({ filename: name, size: 13 });
+    const file = await fetch(`${s.base}/v1/comfyui/output/${name}`, { headers: AUTH });
+    expect(await file.text()).toBe("bytes on disk");
+    const models = await (await fetch(`${s.base}/v1/comfyui/models`, { headers: AUTH })).json();
+    expect(models.models).toEqual([
+      { name: "sd15.safetensors", type: "checkpoints", size: 1234, hash: null },
+      { name: "sdxl/base.safetensors", type: "checkpoints", size: null, hash: null },
+    ]);
+    await s.close();
+  });
+
+  test("shutdown: open WebSockets get a final message and close", async () => {
+    const s = await comfyStack();
+    const { eventSocket } = await import("./helpers.ts");
+    const c = await eventSocket(s.base);
+    const closed = new Promise<number>((r) => (c.ws.onclose = (e) => r(e.code)));
+    await s.server.shutdown();
+    expect(await closed).toBe(1001);
+    expect(c.messages.at(-1)).toMatchObject({ type: "shutdown" });
+    s.fake.stop();
+  });
+});
