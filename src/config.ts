@@ -220,6 +220,11 @@ export function loadConfig(env: Record<string, string | undefined>): ConfigResul
   };
 }
 
+/** loadConfig over this process's environment (the one place that reads it). */
+export function loadConfigFromEnvironment(): ConfigResult {
+  return loadConfig(process.env);
+}
+
 /** The `--help` text: every setting with its default. */
 export function helpText(name: string, version: string): string {
   const lines = [

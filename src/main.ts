@@ -1,5 +1,5 @@
 /** Entry point: config -> services -> app -> Bun.serve; signals and graceful shutdown. */
-import { loadConfig, helpText } from "./config.ts";
+import { helpText, loadConfigFromEnvironment } from "./config.ts";
 import { createLogger } from "./logger.ts";
 import { createServer } from "./server.ts";
 import { API_NAME, VERSION } from "./version.ts";
@@ -13,7 +13,7 @@ if (args.includes("--version") || args.includes("-v")) {
   process.stdout.write(`${VERSION}\n`);
   process.exit(0);
 }
-const result = loadConfig(process.env);
+const result = loadConfigFromEnvironment();
 if (args.includes("--healthcheck")) {
   // For container HEALTHCHECKs: no curl needed in the image.
   const port = result.ok ? result.config.port : 9090;

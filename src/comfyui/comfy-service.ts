@@ -15,6 +15,7 @@ import { ConversionError, convertUiWorkflow, isUiWorkflow } from "./convert.ts";
 import type { StreamHub, WorkflowEvent } from "./stream-hub.ts";
 import { FINAL, type OutputFile, type Priority, type WorkflowRecord, type WorkflowStatus, type WorkflowStore } from "./workflow-store.ts";
 import { workflowView } from "./views.ts";
+import { describeError, filesOf, progressOf, verdictFromHistory, type Run } from "./execution.ts";
 
 const BANDS: Record<Priority, number> = { high: -1e12, normal: 0, low: 1e12 };
 
@@ -25,16 +26,6 @@ export interface ComfyServiceOptions {
   logger: Logger;
   backends: { name: BackendName; url: string; apiKey?: string }[];
   backoffMs?: number;
-}
-
-/** Live execution state of a running prompt (not persisted: rebuilt from messages). */
-interface Run {
-  total: number;
-  cached: Set<string>;
-  started: Set<string>;
-  value: number;
-  max: number;
-  outputs: OutputFile[];
 }
 
 export class ComfyService {
@@ -329,12 +320,8 @@ export class ComfyService {
     return run;
   }
 
-  /** Progress over the nodes that really execute (cached ones excluded), with the running node's value/max. */
   #progress(id: string, run: Run, node: string | null) {
-    const total = Math.max(1, run.total - run.cached.size);
-    const done = Math.max(0, run.started.size - 1);
-    const pct = Math.min(99, ((done + run.value / run.max) / total) * 100);
-    const progress = Math.round(pct * 10) / 10;
+    const progress = progressOf(run);
     this.#o.store.update(id, { progress, ...(node ? { currentNode: node } : {}) });
     this.#publish("workflow:progress", id, { progress, currentNode: node, value: run.value, max: run.max });
   }
@@ -368,13 +355,8 @@ export class ComfyService {
   }
 
   #settleFromHistory(w: WorkflowRecord, h: HistoryEntry) {
-    const messages = h.status?.messages ?? [];
-    const outputs = Object.entries(h.outputs ?? {}).flatMap(([node, out]) => filesOf(node, out));
-    if (h.status?.status_str === "success") return this.#finish(w, "completed", { outputs });
-    const error = messages.find(([t]) => t === "execution_error");
-    if (error) return this.#finish(w, "failed", { error: describeError(error[1]) });
-    if (messages.some(([t]) => t === "execution_interrupted")) return this.#finish(w, "cancelled", {});
-    this.#finish(w, "failed", { error: `ComfyUI reported status ${h.status?.status_str ?? "unknown"}` });
+    const verdict = verdictFromHistory(h);
+    this.#finish(w, verdict.status, verdict);
   }
 
   #updateQueueGauge() {
@@ -391,25 +373,4 @@ export class ComfyService {
       [...this.backends.values()].map((b) => [b.name, { url: b.url, reachable: b.connected, queueLength: b.connected ? b.queueRemaining : null }]),
     );
   }
-}
-
-/** Files named in an `executed` output or a history entry: images, gifs, videos... */
-export function filesOf(node: string, output: Record<string, unknown> | undefined): OutputFile[] {
-  const files: OutputFile[] = [];
-  for (const value of Object.values(output ?? {})) {
-    if (!Array.isArray(value)) continue;
-    for (const f of value) {
-      if (f && typeof f === "object" && typeof (f as OutputFile).filename === "string") {
-        const { filename, subfolder = "", type = "output" } = f as OutputFile;
-        files.push({ filename, subfolder, type, node });
-      }
-    }
-  }
-  return files;
-}
-
-function describeError(d: Record<string, unknown>): string {
-  const where = d.node_type ? `${d.node_type} (node ${d.node_id})` : `node ${d.node_id ?? "?"}`;
-  const what = [d.exception_type, String(d.exception_message ?? "").trim()].filter(Boolean).join(": ");
-  return `${where} failed: ${what || "execution error"}`;
 }
