@@ -31,11 +31,6 @@ export interface TaskRecord {
   createdBy: string | null;
 }
 
-/** Whether the task's processes may still be alive (running, or stopping). */
-export function isLive(t: TaskRecord): boolean {
-  return t.exitTime === null && t.pid !== null && (t.status === "running" || t.status === "stopped");
-}
-
 /** Seconds the task ran, or has run so far; frozen at exit. */
 export function durationSeconds(t: TaskRecord, now = Date.now()): number {
   return Math.max(0, Math.round(((t.exitTime ?? now) - t.startTime) / 100) / 10);
