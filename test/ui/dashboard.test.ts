@@ -97,6 +97,22 @@ describe("dashboard", () => {
     await shot("02-task-completed");
   });
 
+  test("the log viewer resumes after the API restarts mid-stream, without gaps or duplicates", async () => {
+    await page.locator("#provider").selectOption("slow");
+    await page.locator("#task-form textarea[name=task]").fill("15");
+    await page.getByRole("button", { name: "Start task" }).click();
+    await waitText(page.locator("#log"), "slow 3");
+    // Restart the API on the same port: the stream drops, the task keeps running, and the browser's
+    // EventSource reconnects with Last-Event-ID to the new process.
+    const { config } = server.services;
+    await server.shutdown();
+    server = await createServer({ ...config, port: server.port }, silentLogger, { comfyBackoffMs: 50 });
+    await waitText(page.locator("#log-status"), "completed", 20_000);
+    const lines = (await page.locator("#log").textContent())!.trim().split("\n");
+    expect(lines).toEqual(Array.from({ length: 15 }, (_, i) => `slow ${i + 1}`));
+    await page.evaluate(() => document.querySelector("#alert")!.setAttribute("hidden", ""));
+  });
+
   test("stop a long task with the Stop button (after confirmation)", async () => {
     await page.locator("#provider").selectOption("sleeper");
     await page.getByRole("button", { name: "Start task" }).click();
