@@ -223,7 +223,12 @@ export class LogFollower {
     for (;;) {
       const readFrom = this.#offset + this.#carry.length;
       // One descriptor for the follower's life: the live path reads, it does not reopen.
-      this.#fd ??= await open(this.#o.path, "r");
+      if (!this.#fd) {
+        const fd = await open(this.#o.path, "r");
+        // Disposed while opening: nobody else would close this one.
+        if (this.#closed) return void (await fd.close());
+        this.#fd = fd;
+      }
       const piece = Buffer.allocUnsafe(READ_BLOCK);
       const { bytesRead } = await this.#fd.read(piece, 0, READ_BLOCK, readFrom);
       if (!bytesRead) break;
