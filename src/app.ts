@@ -86,7 +86,7 @@ export function createApp(services: Services) {
   app.use("*", (c, next) => (c.req.method === "GET" || c.req.method === "HEAD" ? next() : limitBody(c, next)));
 
   app.route("/", systemRoutes(services));
-  if (services.tasks) app.route("/", taskRoutes(services.tasks, services));
+  if (services.tasks) app.route("/", taskRoutes(services.tasks));
   if (services.status) app.route("/", statusRoutes(services.status));
   if (services.comfyui) {
     const { service, store, hub } = services.comfyui;

@@ -12,6 +12,7 @@ import { spawnTask, type SpawnFn } from "./tasks/spawn.ts";
 import { TaskSupervisor } from "./tasks/supervisor.ts";
 import { TaskService } from "./tasks/task-service.ts";
 import { TaskStore } from "./tasks/task-store.ts";
+import { openDatabase } from "./db.ts";
 import { ComfyService } from "./comfyui/comfy-service.ts";
 import { StreamHub, type SocketData } from "./comfyui/stream-hub.ts";
 import { WorkflowStore } from "./comfyui/workflow-store.ts";
@@ -30,7 +31,8 @@ export function buildServices(config: Config, logger: Logger, options: BuildOpti
   const metrics = createMetrics();
   const lifecycle = new Lifecycle();
   const providers = loadProviders(config.tasks.providersFile);
-  const store = new TaskStore(config.dbPath);
+  const db = openDatabase(config.dbPath);
+  const store = new TaskStore(db);
   const supervisor = new TaskSupervisor({
     store,
     spawn: options.spawn ?? spawnTask,
@@ -54,7 +56,7 @@ export function buildServices(config: Config, logger: Logger, options: BuildOpti
     retentionMs: config.tasks.retentionMs,
     defaultProvider: providers[DEFAULT_PROVIDER] ? DEFAULT_PROVIDER : Object.keys(providers)[0]!,
   });
-  const workflowStore = new WorkflowStore(config.dbPath);
+  const workflowStore = new WorkflowStore(db);
   const hub = new StreamHub();
   const comfy = new ComfyService({
     store: workflowStore,
@@ -88,8 +90,7 @@ export function buildServices(config: Config, logger: Logger, options: BuildOpti
     close() {
       tasks.close();
       comfy.close();
-      store.close();
-      workflowStore.close();
+      db.close();
     },
   };
 }

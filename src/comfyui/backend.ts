@@ -207,10 +207,6 @@ export class ComfyBackend {
     return this.#objectInfo;
   }
 
-  get hasObjectInfo() {
-    return this.#objectInfo !== undefined;
-  }
-
   /** Model file names in a ComfyUI models folder; undefined when ComfyUI has no such folder. */
   async models(folder: string): Promise<string[] | undefined> {
     const res = await this.#fetch(`/models/${encodeURIComponent(folder)}`);

@@ -1,5 +1,6 @@
 /** Durable ComfyUI workflow records and the outputs they made (bun:sqlite, same database as tasks). */
-import { Database } from "bun:sqlite";
+import type { Database } from "bun:sqlite";
+import { insertRow, updateRow } from "../db.ts";
 import type { BackendName } from "./backend.ts";
 
 export type WorkflowStatus = "queued" | "running" | "completed" | "cancelled" | "failed";
@@ -47,9 +48,8 @@ export interface OutputRow {
 export class WorkflowStore {
   readonly #db: Database;
 
-  constructor(path: string) {
-    this.#db = new Database(path, { create: true, strict: true });
-    this.#db.exec("PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 5000;");
+  constructor(db: Database) {
+    this.#db = db;
     this.#db.exec(`CREATE TABLE IF NOT EXISTS workflows (
       workflowId TEXT PRIMARY KEY, backend TEXT NOT NULL, priority TEXT NOT NULL, status TEXT NOT NULL,
       submitted INTEGER NOT NULL, number REAL NOT NULL, progress REAL NOT NULL, currentNode TEXT,
@@ -76,14 +76,11 @@ export class WorkflowStore {
   }
 
   insert(w: WorkflowRecord) {
-    const cols = Object.keys(w);
-    this.#db.query(`INSERT INTO workflows (${cols.join(",")}) VALUES (${cols.map((c) => "$" + c).join(",")})`).run(w as never);
+    insertRow(this.#db, "workflows", w);
   }
 
   update(id: string, fields: Partial<WorkflowRecord>) {
-    const keys = Object.keys(fields);
-    if (!keys.length) return;
-    this.#db.query(`UPDATE workflows SET ${keys.map((k) => `${k} = $${k}`).join(", ")} WHERE workflowId = $workflowId`).run({ ...fields, workflowId: id } as never);
+    updateRow(this.#db, "workflows", "workflowId", id, fields);
   }
 
   get(id: string): WorkflowRecord | undefined {
@@ -116,9 +113,5 @@ export class WorkflowStore {
 
   output(filename: string): OutputRow | undefined {
     return (this.#db.query("SELECT * FROM comfy_outputs WHERE filename = ? ORDER BY createdAt DESC LIMIT 1").get(filename) as OutputRow | null) ?? undefined;
-  }
-
-  close() {
-    this.#db.close();
   }
 }

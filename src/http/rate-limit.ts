@@ -44,13 +44,7 @@ export function rateLimit(options: RateLimitOptions): MiddlewareHandler<AppEnv> 
     const limited = await limiter(c, next);
     if (limited) c.res = limited;
     const info = c.get("rateLimit" as never) as Info | undefined;
-    if (!info) return;
-    try {
-      setHeaders(c.res.headers, info, options.windowMs);
-    } catch {
-      // Responses proxied from fetch() have immutable headers; copy them into a mutable response.
-      c.res = new Response(c.res.body, c.res);
-      setHeaders(c.res.headers, info, options.windowMs);
-    }
+    // Every response is built here (proxied ComfyUI files are rewrapped), so its headers are mutable.
+    if (info) setHeaders(c.res.headers, info, options.windowMs);
   };
 }

@@ -269,13 +269,20 @@ export class TaskSupervisor {
   /** Adopted tasks have no exit promise: look for their exit file. Also enforces the log size cap. */
   #poll() {
     for (const t of [...this.#live.values()]) {
-      const exit = readExitFile(this.#exitFile(t.taskId));
-      const adopted = !this.#ownsProcess(t);
-      if (adopted && exit) this.#finish(t, exit, null);
-      else if (adopted && t.pid !== null && !processMatches(t.pid, t.taskId)) {
-        const late = readExitFile(this.#exitFile(t.taskId));
-        this.#finish(t, late ?? { exitCode: null, signal: null }, late ? null : "The task's process ended without recording an exit status");
-      } else if (t.stopRequestedAt === null) this.#enforceLogCap(t);
+      // Tasks we spawned report their end through the exit promise; only adopted ones are looked up.
+      if (!this.#ownsProcess(t)) {
+        const exit = readExitFile(this.#exitFile(t.taskId));
+        if (exit) {
+          this.#finish(t, exit, null);
+          continue;
+        }
+        if (t.pid !== null && !processMatches(t.pid, t.taskId)) {
+          const late = readExitFile(this.#exitFile(t.taskId));
+          this.#finish(t, late ?? { exitCode: null, signal: null }, late ? null : "The task's process ended without recording an exit status");
+          continue;
+        }
+      }
+      if (t.stopRequestedAt === null) this.#enforceLogCap(t);
     }
     if (this.#live.size === 0 && this.#poller) {
       clearInterval(this.#poller);

@@ -94,7 +94,7 @@ export class TaskService {
     if (!result.ok && result.reason === "busy") {
       throw new ApiError(503, `Too many active tasks (MAX_ACTIVE_TASKS is ${this.#o.supervisor.maxActive}); try again later`, { headers: { "Retry-After": "10" } });
     }
-    const task = result.ok ? result.task : result.task;
+    const { task } = result;
     this.#o.logger.info({ audit: true, action: "task.create", reqId: who.reqId, taskId: task.taskId, provider, agent: input.agent, keyId, started: result.ok }, "task created");
     if (!result.ok) throw new ApiError(500, "Failed to start task", { details: result.error, extra: { taskId: task.taskId } });
     return task;

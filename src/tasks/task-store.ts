@@ -1,11 +1,7 @@
 /** Durable task records in bun:sqlite (WAL), so a restart of the API loses none. */
-import { Database } from "bun:sqlite";
+import type { Database } from "bun:sqlite";
+import { insertRow, updateRow } from "../db.ts";
 import type { TaskRecord, TaskStatus } from "./task.ts";
-
-const COLUMNS = [
-  "taskId", "agent", "task", "provider", "status", "startTime", "exitTime", "exitCode",
-  "signal", "error", "taskDir", "logFile", "pid", "stopRequestedAt", "createdBy",
-] as const;
 
 export interface ListQuery {
   status?: TaskStatus | "all";
@@ -26,9 +22,8 @@ export function decodeCursor(cursor: string): { startTime: number; taskId: strin
 export class TaskStore {
   readonly #db: Database;
 
-  constructor(path: string) {
-    this.#db = new Database(path, { create: true, strict: true });
-    this.#db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000;");
+  constructor(db: Database) {
+    this.#db = db;
     this.#db.exec(`CREATE TABLE IF NOT EXISTS tasks (
       taskId TEXT PRIMARY KEY, agent TEXT NOT NULL, task TEXT NOT NULL, provider TEXT NOT NULL,
       status TEXT NOT NULL, startTime INTEGER NOT NULL, exitTime INTEGER, exitCode INTEGER,
@@ -39,18 +34,12 @@ export class TaskStore {
   }
 
   insert(t: TaskRecord) {
-    this.#db
-      .query(`INSERT INTO tasks (${COLUMNS.join(",")}) VALUES (${COLUMNS.map((c) => "$" + c).join(",")})`)
-      .run(t as unknown as Record<string, string | number | null>);
+    insertRow(this.#db, "tasks", t);
   }
 
   /** Updates the given fields of one task. */
   update(taskId: string, fields: Partial<Omit<TaskRecord, "taskId">>) {
-    const keys = Object.keys(fields) as (keyof TaskRecord)[];
-    if (!keys.length) return;
-    this.#db
-      .query(`UPDATE tasks SET ${keys.map((k) => `${k} = $${k}`).join(", ")} WHERE taskId = $taskId`)
-      .run({ ...fields, taskId } as unknown as Record<string, string | number | null>);
+    updateRow(this.#db, "tasks", "taskId", taskId, fields);
   }
 
   get(taskId: string): TaskRecord | undefined {
@@ -91,9 +80,5 @@ export class TaskStore {
 
   delete(taskId: string) {
     this.#db.query("DELETE FROM tasks WHERE taskId = ?").run(taskId);
-  }
-
-  close() {
-    this.#db.close();
   }
 }

@@ -1,12 +1,11 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
 import { validationHook } from "../../http/openapi.ts";
 import type { AppEnv } from "../../http/types.ts";
-import type { Services } from "../../services.ts";
 import type { TaskService } from "../../tasks/task-service.ts";
 import { taskHandlers } from "./tasks.handlers.ts";
 import { createTaskRoute, getTaskRoute, listTasksRoute, stopTaskRoute, streamTaskLogsRoute } from "./tasks.routes.ts";
 
-export function taskRoutes(tasks: TaskService, _services: Services) {
+export function taskRoutes(tasks: TaskService) {
   const h = taskHandlers(tasks);
   return new OpenAPIHono<AppEnv>({ defaultHook: validationHook })
     .openapi(createTaskRoute, h.create)

@@ -1,0 +1,24 @@
+/** The one SQLite database under DATA_DIR, shared by the task and workflow stores. */
+import { Database } from "bun:sqlite";
+
+type Row = Record<string, string | number | null>;
+
+/** Opens (creating if needed) the state database in WAL mode. */
+export function openDatabase(path: string): Database {
+  const db = new Database(path, { create: true, strict: true });
+  db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000;");
+  return db;
+}
+
+/** INSERT of every field of `row` (column names are our own record keys, never user input). */
+export function insertRow(db: Database, table: string, row: object) {
+  const cols = Object.keys(row);
+  db.query(`INSERT INTO ${table} (${cols.join(",")}) VALUES (${cols.map((c) => "$" + c).join(",")})`).run(row as Row);
+}
+
+/** UPDATE of the given fields of the row whose `key` column equals `id`. */
+export function updateRow(db: Database, table: string, key: string, id: string, fields: object) {
+  const cols = Object.keys(fields);
+  if (!cols.length) return;
+  db.query(`UPDATE ${table} SET ${cols.map((c) => `${c} = $${c}`).join(", ")} WHERE ${key} = $${key}`).run({ ...fields, [key]: id } as Row);
+}
