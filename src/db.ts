@@ -10,6 +10,16 @@ export function openDatabase(path: string): Database {
   return db;
 }
 
+/**
+ * A bound parameter wrapped so that its value cannot steer the query plan. With Bun's SQLite
+ * (3.54), a list query whose plan could depend on a bound value (an indexed `=` beside an ORDER BY,
+ * a LIMIT) took about 10 µs per run on an empty table, 30 times the same query with its values in
+ * CAST (bench: /v1/tasks). The results are the same; only the per-run planning goes.
+ */
+export function bound(param: string, type: "TEXT" | "INTEGER"): string {
+  return `CAST(${param} AS ${type})`;
+}
+
 /** INSERT of every field of `row` (column names are our own record keys, never user input). */
 export function insertRow(db: Database, table: string, row: object) {
   const cols = Object.keys(row);

@@ -1,6 +1,6 @@
 /** Durable ComfyUI workflow records and the outputs they made (bun:sqlite, same database as tasks). */
 import type { Database } from "bun:sqlite";
-import { insertRow, updateRow } from "../db.ts";
+import { bound, insertRow, updateRow } from "../db.ts";
 import type { BackendName } from "./backend.ts";
 
 export type WorkflowStatus = "queued" | "running" | "completed" | "cancelled" | "failed";
@@ -89,8 +89,8 @@ export class WorkflowStore {
 
   /** Newest first, optionally one status. */
   list(q: { status?: WorkflowStatus; limit: number }): WorkflowRecord[] {
-    if (q.status) return this.#db.query("SELECT * FROM workflows WHERE status = ? ORDER BY queuedAt DESC LIMIT ?").all(q.status, q.limit) as WorkflowRecord[];
-    return this.#db.query("SELECT * FROM workflows ORDER BY queuedAt DESC LIMIT ?").all(q.limit) as WorkflowRecord[];
+    if (q.status) return this.#db.query(`SELECT * FROM workflows WHERE status = ${bound("?", "TEXT")} ORDER BY queuedAt DESC LIMIT ${bound("?", "INTEGER")}`).all(q.status, q.limit) as WorkflowRecord[];
+    return this.#db.query(`SELECT * FROM workflows ORDER BY queuedAt DESC LIMIT ${bound("?", "INTEGER")}`).all(q.limit) as WorkflowRecord[];
   }
 
   /** Workflows not yet finished. */
@@ -106,9 +106,9 @@ export class WorkflowStore {
 
   outputs(q: { workflowId?: string; limit: number }): OutputRow[] {
     if (q.workflowId) {
-      return this.#db.query("SELECT * FROM comfy_outputs WHERE workflowId = ? ORDER BY createdAt DESC, filename DESC LIMIT ?").all(q.workflowId, q.limit) as OutputRow[];
+      return this.#db.query(`SELECT * FROM comfy_outputs WHERE workflowId = ${bound("?", "TEXT")} ORDER BY createdAt DESC, filename DESC LIMIT ${bound("?", "INTEGER")}`).all(q.workflowId, q.limit) as OutputRow[];
     }
-    return this.#db.query("SELECT * FROM comfy_outputs ORDER BY createdAt DESC, filename DESC LIMIT ?").all(q.limit) as OutputRow[];
+    return this.#db.query(`SELECT * FROM comfy_outputs ORDER BY createdAt DESC, filename DESC LIMIT ${bound("?", "INTEGER")}`).all(q.limit) as OutputRow[];
   }
 
   output(filename: string): OutputRow | undefined {
