@@ -3,11 +3,8 @@
  * services that move the values; nothing here is global.
  */
 import { prometheus } from "@hono/prometheus";
-import type { MiddlewareHandler } from "hono";
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
-import { routeLabel } from "./http/route-label.ts";
 import { STATUS_TEXT } from "./http/errors.ts";
-import type { AppEnv } from "./http/types.ts";
 
 export type Metrics = ReturnType<typeof createMetrics>;
 
@@ -110,22 +107,13 @@ export function createMetrics() {
   return m;
 }
 
-/** Records duration, count and errors of every request, labelled with the route pattern. */
-export function httpMetrics(metrics: Metrics): MiddlewareHandler<AppEnv> {
-  return async function httpMetricsMiddleware(c, next) {
-    const end = metrics.httpDuration.startTimer();
-    try {
-      await next();
-    } finally {
-      const route = routeLabel(c);
-      const status = c.res.status;
-      const labels = { method: c.req.method, route, status_code: String(status) };
-      end(labels);
-      metrics.httpRequests.inc(labels);
-      if (status >= 400) {
-        const type = (STATUS_TEXT[status] ?? String(status)).toLowerCase().replace(/\s+/g, "_");
-        metrics.apiErrors.inc({ error_type: type, route });
-      }
-    }
-  };
+/** Records one request's duration and count (and the error count for 4xx/5xx), labelled with the route pattern. */
+export function recordRequest(metrics: Metrics, method: string, route: string, status: number, seconds: number) {
+  const labels = { method, route, status_code: String(status) };
+  metrics.httpDuration.observe(labels, seconds);
+  metrics.httpRequests.inc(labels);
+  if (status >= 400) {
+    const type = (STATUS_TEXT[status] ?? String(status)).toLowerCase().replace(/\s+/g, "_");
+    metrics.apiErrors.inc({ error_type: type, route });
+  }
 }

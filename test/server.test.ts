@@ -38,12 +38,21 @@ describe("running server", () => {
     await fetch(`${api.base}/v1/tasks?token=leak-me`, { headers: AUTH });
     const created = await fetch(`${api.base}/v1/tasks`, { method: "POST", headers: { ...AUTH, "Content-Type": "application/json", "x-request-id": "req-audit" }, body: JSON.stringify({ agent: "a", task: "x", provider: "exit0" }) });
     const { taskId } = await created.json();
+    await fetch(`${api.base}/health`, { headers: { "x-request-id": "req-probe" } });
+    await fetch(`${api.base}/v1/tasks/${taskId}`, { headers: { ...AUTH, "x-request-id": "req-one" } });
     api.proc.kill("SIGTERM");
     expect(await api.proc.exited).toBe(0);
     const lines = (await api.output()).trim().split("\n").map((l) => JSON.parse(l));
     const line = lines.find((l) => l.reqId === "req-42");
     expect(line).toMatchObject({ method: "GET", route: "/v1/tasks", status: 200, level: 30 });
     expect(typeof line.responseTime).toBe("number");
+    // The client's address on every rate-limited route; `path` only where it differs from `route`.
+    expect(line.ip).toBe("127.0.0.1");
+    expect(line.path).toBeUndefined();
+    expect(lines.find((l) => l.reqId === "req-one")).toMatchObject({ route: "/v1/tasks/:taskId", path: `/v1/tasks/${taskId}`, ip: "127.0.0.1" });
+    const probe = lines.find((l) => l.reqId === "req-probe");
+    expect(probe).toMatchObject({ route: "/health", status: 200 });
+    expect(probe.ip).toBeUndefined();
     expect(JSON.stringify(lines)).not.toContain("leak-me");
     expect(lines.some((l) => l.msg === "shutdown complete")).toBe(true);
     // Audit: who created the task, by key id, never the key.

@@ -1,6 +1,6 @@
 /** Bearer-token / X-API-Key authentication, applied before routing so unknown paths are protected too. */
 import { createHash, timingSafeEqual } from "node:crypto";
-import type { MiddlewareHandler } from "hono";
+import type { Context } from "hono";
 import { ApiError } from "./errors.ts";
 import type { AppEnv } from "./types.ts";
 
@@ -52,18 +52,19 @@ function presentedToken(req: { header(n: string): string | undefined; query(n: s
   throw new ApiError(401, "Missing Authorization header");
 }
 
-/** Authentication middleware: 401 for missing/malformed credentials, 403 for a wrong token. */
-export function auth(keys: readonly string[]): MiddlewareHandler<AppEnv> {
+/**
+ * Builds the authentication check: passes exempt requests, throws 401 for missing or malformed
+ * credentials and 403 for a wrong token, and records the matching key's id as `keyId`.
+ */
+export function authenticator(keys: readonly string[]): (c: Context<AppEnv>) => void {
   const accepted = keys.map((k) => ({ hash: digest(k), id: keyId(k) }));
-  return async function authMiddleware(c, next) {
-    if (isExempt(c.req.method, c.req.path)) return next();
-    const token = presentedToken(c.req, c.req.path);
-    const presented = digest(token);
+  return function authenticate(c) {
+    if (isExempt(c.req.method, c.req.path)) return;
+    const presented = digest(presentedToken(c.req, c.req.path));
     // Compare against every key without stopping early, so timing says nothing about which matched.
     let match: string | undefined;
     for (const k of accepted) if (timingSafeEqual(k.hash, presented)) match ??= k.id;
     if (!match) throw new ApiError(403, "Invalid API token");
     c.set("keyId", match);
-    await next();
   };
 }

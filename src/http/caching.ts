@@ -1,5 +1,5 @@
 /** Cache-Control per route, ETag / If-None-Match on GET JSON responses. */
-import type { Context, MiddlewareHandler } from "hono";
+import type { Context } from "hono";
 import type { AppEnv } from "./types.ts";
 
 /** Cache-Control by path, first match wins (the spec's table). */
@@ -14,6 +14,15 @@ const RULES: [RegExp, string][] = [
   [/^\/v1\//, "no-store"],
 ];
 
+/**
+ * The Cache-Control a successful response on `path` gets unless its handler sets its own. Error
+ * responses say `no-store` themselves (errors.ts).
+ */
+export function cacheControlFor(path: string): string | undefined {
+  for (const [re, value] of RULES) if (re.test(path)) return value;
+  return undefined;
+}
+
 /** A weak validator for a body. */
 export function etagFor(body: string | Uint8Array): string {
   const len = typeof body === "string" ? body.length : body.byteLength;
@@ -27,36 +36,21 @@ export function matchesEtag(c: Context, tag: string): boolean {
 }
 
 /**
- * Sets Cache-Control on successful responses that did not set their own, and gives GET JSON
- * responses an ETag. The ETag is computed from the JSON text as `c.json` makes it, so no response
- * is read back or rebuilt.
+ * Gives the GET/HEAD JSON responses of this request an ETag and answers If-None-Match with 304. The
+ * tag is computed from the JSON text as `c.json` makes it, so no response is read back or rebuilt.
  */
-export function caching(): MiddlewareHandler<AppEnv> {
-  return async function cachingMiddleware(c, next) {
-    const method = c.req.method;
-    if (method === "GET" || method === "HEAD") {
-      const json = c.json;
-      c.json = ((object: unknown, arg?: number | ResponseInit, headers?: HeadersInit) => {
-        const status = typeof arg === "number" ? arg : (arg?.status ?? 200);
-        if (status !== 200) return json(object as never, arg as never, headers as never);
-        const text = JSON.stringify(object);
-        const tag = etagFor(text);
-        c.header("ETag", tag);
-        if (matchesEtag(c, tag)) return c.body(null, 304, headers as never);
-        c.header("Content-Type", "application/json");
-        // Lets compression skip small bodies.
-        c.header("Content-Length", String(Buffer.byteLength(text)));
-        return c.body(text, arg as never, headers as never);
-      }) as typeof c.json;
-    }
-    await next();
-    if (c.res.status >= 400 || c.res.headers.has("Cache-Control")) return;
-    const path = c.req.path;
-    for (const [re, value] of RULES) {
-      if (re.test(path)) {
-        c.res.headers.set("Cache-Control", value);
-        return;
-      }
-    }
-  };
+export function useEtags(c: Context<AppEnv>, compressing: boolean) {
+  const json = c.json;
+  c.json = ((object: unknown, arg?: number | ResponseInit, headers?: HeadersInit) => {
+    const status = typeof arg === "number" ? arg : (arg?.status ?? 200);
+    if (status !== 200) return json(object as never, arg as never, headers as never);
+    const text = JSON.stringify(object);
+    const tag = etagFor(text);
+    c.header("ETag", tag);
+    if (matchesEtag(c, tag)) return c.body(null, 304, headers as never);
+    c.header("Content-Type", "application/json");
+    // Lets compression skip small bodies (Bun adds the length itself otherwise).
+    if (compressing) c.header("Content-Length", String(Buffer.byteLength(text)));
+    return c.body(text, arg as never, headers as never);
+  }) as typeof c.json;
 }

@@ -1,6 +1,6 @@
 /** Works out the client's address: the socket peer, or X-Forwarded-For when the peer is a trusted proxy. */
 import { isIP } from "node:net";
-import type { MiddlewareHandler } from "hono";
+import type { Context } from "hono";
 import type { CidrMatcher } from "./cidr.ts";
 import type { AppEnv } from "./types.ts";
 
@@ -10,21 +10,18 @@ export function normalizeIp(address: string): string {
 }
 
 /**
- * Works out `clientIp`. X-Forwarded-For is walked from the right, skipping trusted proxies, so a
+ * The client's address. X-Forwarded-For is walked from the right, skipping trusted proxies, so a
  * client cannot claim an address by sending the header itself.
  */
-export function clientIp(trustedProxies: CidrMatcher): MiddlewareHandler<AppEnv> {
-  return async function clientIpMiddleware(c, next) {
-    const peer = c.env?.requestIP?.(c.req.raw)?.address;
-    let ip = peer ? normalizeIp(peer) : "unknown";
-    if (peer && trustedProxies.has(ip)) {
-      const hops = (c.req.header("x-forwarded-for") ?? "").split(",").map((s) => normalizeIp(s.trim())).filter((s) => isIP(s));
-      for (let i = hops.length - 1; i >= 0; i--) {
-        ip = hops[i]!;
-        if (!trustedProxies.has(ip)) break;
-      }
+export function resolveClientIp(c: Context<AppEnv>, trustedProxies: CidrMatcher): string {
+  const peer = c.env?.requestIP?.(c.req.raw)?.address;
+  let ip = peer ? normalizeIp(peer) : "unknown";
+  if (peer && trustedProxies.has(ip)) {
+    const hops = (c.req.header("x-forwarded-for") ?? "").split(",").map((s) => normalizeIp(s.trim())).filter((s) => isIP(s));
+    for (let i = hops.length - 1; i >= 0; i--) {
+      ip = hops[i]!;
+      if (!trustedProxies.has(ip)) break;
     }
-    c.set("clientIp", ip);
-    await next();
-  };
+  }
+  return ip;
 }

@@ -1,5 +1,5 @@
 /** API versioning by Accept header, and the JSON-only rule for request bodies. */
-import type { MiddlewareHandler } from "hono";
+import type { Context } from "hono";
 import { ApiError } from "./errors.ts";
 import type { AppEnv } from "./types.ts";
 
@@ -33,20 +33,21 @@ export function versionedPath(req: Request): string {
   return path;
 }
 
-/** 406 when Accept names an API version this server does not have; 415 for bodies that are not JSON. */
-export function negotiation(): MiddlewareHandler<AppEnv> {
-  return async function negotiationMiddleware(c, next) {
-    const v = requestedVersion(c.req.header("accept"));
-    if (v !== undefined && !SUPPORTED_VERSIONS.includes(v)) {
-      throw new ApiError(406, `API version v${v} is not supported; supported: ${SUPPORTED_VERSIONS.map((n) => `v${n}`).join(", ")}`);
+/** Throws 406 when Accept names an API version this server does not have, 415 for a body that is not JSON. */
+export function checkNegotiation(c: Context<AppEnv>) {
+  const v = requestedVersion(c.req.header("accept"));
+  if (v !== undefined && !SUPPORTED_VERSIONS.includes(v)) {
+    throw new ApiError(406, `API version v${v} is not supported; supported: ${SUPPORTED_VERSIONS.map((n) => `v${n}`).join(", ")}`);
+  }
+  if (hasBody(c.req.method)) {
+    const type = c.req.header("content-type") ?? "";
+    if (!/^application\/([\w.+-]+\+)?json\s*(;|$)/i.test(type)) {
+      throw new ApiError(415, `Content-Type must be application/json${type ? `, got ${type.split(";")[0]}` : ""}`);
     }
-    const m = c.req.method;
-    if (m === "POST" || m === "PUT" || m === "PATCH") {
-      const type = c.req.header("content-type") ?? "";
-      if (!/^application\/([\w.+-]+\+)?json\s*(;|$)/i.test(type)) {
-        throw new ApiError(415, `Content-Type must be application/json${type ? `, got ${type.split(";")[0]}` : ""}`);
-      }
-    }
-    await next();
-  };
+  }
+}
+
+/** Methods whose requests carry a body this API reads as JSON. */
+export function hasBody(method: string): boolean {
+  return method === "POST" || method === "PUT" || method === "PATCH";
 }

@@ -1,10 +1,11 @@
 /** Per-client-IP rate limiting (hono-rate-limiter) with X-RateLimit-* headers and the common 429 body. */
-import type { MiddlewareHandler } from "hono";
+import type { Context } from "hono";
 import { rateLimiter } from "hono-rate-limiter";
 import { errorResponse } from "./errors.ts";
 import type { CidrMatcher } from "./cidr.ts";
 import type { AppEnv } from "./types.ts";
 
+/** Probes are never limited: an orchestrator polling them must not lock out real clients. */
 const UNLIMITED_PATHS = new Set(["/health", "/ready", "/metrics"]);
 
 export interface RateLimitOptions {
@@ -15,21 +16,24 @@ export interface RateLimitOptions {
 
 type Info = { limit: number; remaining: number; resetTime?: Date };
 
-function setHeaders(headers: Headers, info: Info, windowMs: number) {
-  const reset = info.resetTime ?? new Date(Date.now() + windowMs);
-  headers.set("X-RateLimit-Limit", String(info.limit));
-  headers.set("X-RateLimit-Remaining", String(info.remaining));
-  headers.set("X-RateLimit-Reset", String(Math.ceil(reset.getTime() / 1000)));
+/** Whether requests to `path` are subject to limits at all (the client's address is not needed otherwise). */
+export function isLimitedPath(path: string): boolean {
+  return !UNLIMITED_PATHS.has(path);
 }
 
-/** Counts every request (failed authentication too) against the client's IP. */
-export function rateLimit(options: RateLimitOptions): MiddlewareHandler<AppEnv> {
+export interface RateLimit {
+  /** Whether a request from `ip` counts against a limit (allowlisted addresses do not). */
+  appliesTo(ip: string): boolean;
+  /** Counts the request (failed authentication too); runs `next` or answers 429; sets X-RateLimit-*. */
+  run(c: Context<AppEnv>, next: () => Promise<void>): Promise<void>;
+}
+
+export function rateLimit(options: RateLimitOptions): RateLimit {
   const limiter = rateLimiter<AppEnv>({
     windowMs: options.windowMs,
     limit: options.max,
     standardHeaders: false,
     keyGenerator: (c) => c.get("clientIp"),
-    skip: (c) => UNLIMITED_PATHS.has(c.req.path) || options.allowlist.has(c.get("clientIp")),
     handler: (c) => {
       const info = c.get("rateLimit" as never) as Info;
       const reset = info.resetTime ?? new Date(Date.now() + options.windowMs);
@@ -40,11 +44,19 @@ export function rateLimit(options: RateLimitOptions): MiddlewareHandler<AppEnv> 
       });
     },
   });
-  return async function rateLimitMiddleware(c, next) {
-    const limited = await limiter(c, next);
-    if (limited) c.res = limited;
-    const info = c.get("rateLimit" as never) as Info | undefined;
-    // Every response is built here (proxied ComfyUI files are rewrapped), so its headers are mutable.
-    if (info) setHeaders(c.res.headers, info, options.windowMs);
+  return {
+    appliesTo: (ip) => !options.allowlist.has(ip),
+    async run(c, next) {
+      const limited = await limiter(c, next);
+      if (limited) c.res = limited;
+      const info = c.get("rateLimit" as never) as Info | undefined;
+      if (!info) return;
+      // Every response is built by this server (proxied ComfyUI files are rewrapped), so its headers are mutable.
+      const h = c.res.headers;
+      const reset = info.resetTime ?? new Date(Date.now() + options.windowMs);
+      h.set("X-RateLimit-Limit", String(info.limit));
+      h.set("X-RateLimit-Remaining", String(info.remaining));
+      h.set("X-RateLimit-Reset", String(Math.ceil(reset.getTime() / 1000)));
+    },
   };
 }

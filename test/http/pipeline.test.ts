@@ -117,6 +117,25 @@ describe("CORS and security headers", () => {
     expect(pre.headers.get("Access-Control-Allow-Methods")).toContain("DELETE");
     expect(pre.headers.get("Access-Control-Allow-Headers")).toContain("Authorization");
   });
+  test("API responses, errors and files a handler builds itself all get the request id and API headers", async () => {
+    for (const [path, init] of [["/health", {}], ["/v1/tasks", {}], ["/v1/nope", { headers: AUTH }], ["/v1/tasks", { method: "POST", headers: json, body: "{" }]] as const) {
+      const res = await t.request(path, init);
+      expect(res.headers.get("x-request-id")).toBeTruthy();
+      expect(res.headers.get("X-Content-Type-Options")).toBe("nosniff");
+      expect(res.headers.get("Content-Security-Policy")).toBe("default-src 'none'; frame-ancestors 'none'");
+      if (res.status >= 400) expect(res.headers.get("Cache-Control")).toBe("no-store");
+    }
+    // A file response (built with `new Response`, not Hono's helpers) gets the request id too.
+    const file = await t.request("/ui/app.js", { headers: { "x-request-id": "file-1" } });
+    expect(file.headers.get("x-request-id")).toBe("file-1");
+    expect(file.headers.get("Cache-Control")).toBe("no-cache");
+  });
+  test("a browser's failed request keeps its CORS grant, so the page can read the error", async () => {
+    const res = await t.request("/v1/tasks", { headers: { Origin: "https://ops.example" } });
+    expect(res.status).toBe(401);
+    expect(res.headers.get("Access-Control-Allow-Origin")).toBe("https://ops.example");
+    expect((await res.json()).requestId).toBe(res.headers.get("x-request-id")!);
+  });
   test("secure headers with a CSP that serves Swagger UI's own files", async () => {
     const res = await t.request("/docs");
     const csp = res.headers.get("Content-Security-Policy")!;

@@ -32,7 +32,13 @@ describe("rate limiting", () => {
 
   test("failed authentication counts (no free brute force)", async () => {
     const t = testApp({ RATE_LIMIT_MAX: "2" });
-    for (let i = 0; i < 2; i++) expect((await t.request("/v1/tasks", { headers: { Authorization: "Bearer guess" + i } }, far)).status).toBe(403);
+    for (let i = 0; i < 2; i++) {
+      const denied = await t.request("/v1/tasks", { headers: { Authorization: "Bearer guess" + i } }, far);
+      expect(denied.status).toBe(403);
+      // The 403 is a counted, limited response like any other.
+      expect(denied.headers.get("X-RateLimit-Remaining")).toBe(String(1 - i));
+      expect((await denied.json()).requestId).toBe(denied.headers.get("x-request-id")!);
+    }
     expect((await t.request("/v1/tasks", { headers: AUTH }, far)).status).toBe(429);
     t.close();
   });
