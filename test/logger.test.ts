@@ -1,7 +1,7 @@
 /** The logger: pino JSON lines, and the runtime gap it needs filled. */
 import { describe, expect, test } from "bun:test";
 import { tracingChannel } from "node:diagnostics_channel";
-import { createLogger, ensureTracingChannelHasSubscribers } from "../src/logger.ts";
+import { batchedDestination, createLogger, ensureTracingChannelHasSubscribers } from "../src/logger.ts";
 
 describe("logger", () => {
   test("TracingChannel#hasSubscribers behaves as in Node, so pino skips tracing nobody listens to", () => {
@@ -29,5 +29,32 @@ describe("logger", () => {
     logger.info("untraced");
     expect(seen).toHaveLength(1);
     expect(lines.map((l) => JSON.parse(l).msg)).toEqual(["traced", "untraced"]);
+  });
+
+  test("lines are batched into one write: by size, after a short delay, on flush", async () => {
+    const chunks: string[] = [];
+    let flushes = 0;
+    const dest = batchedDestination({ write: (c) => chunks.push(c), flush: () => flushes++ }, { maxBytes: 64, maxDelayMs: 30 });
+    dest.write("a\n");
+    dest.write("b\n");
+    expect(chunks).toEqual([]);
+    await Bun.sleep(60);
+    expect(chunks).toEqual(["a\nb\n"]);
+    dest.write("x".repeat(70) + "\n");
+    expect(chunks).toHaveLength(2); // over maxBytes: written at once
+    dest.write("c\n");
+    await new Promise<void>((resolve) => dest.flush(() => resolve()));
+    expect(chunks).toEqual(["a\nb\n", "x".repeat(70) + "\n", "c\n"]);
+    expect(flushes).toBeGreaterThanOrEqual(3);
+  });
+
+  test("pending lines still come out when the process exits right after logging", () => {
+    const script = `import { createLogger } from ${JSON.stringify(import.meta.dir + "/../src/logger.ts")};
+      const logger = createLogger({ logLevel: "info", logFormat: "json" }, false);
+      for (let i = 0; i < 3; i++) logger.info({ i }, "line");
+      process.exit(3);`;
+    const r = Bun.spawnSync([process.execPath, "-e", script], { stdout: "pipe", stderr: "pipe" });
+    expect(r.exitCode).toBe(3);
+    expect(r.stdout.toString().trim().split("\n").map((l) => JSON.parse(l).i)).toEqual([0, 1, 2]);
   });
 });
