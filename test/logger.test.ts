@@ -1,7 +1,7 @@
 /** The logger: pino JSON lines, and the runtime gap it needs filled. */
 import { describe, expect, test } from "bun:test";
 import { tracingChannel } from "node:diagnostics_channel";
-import { batchedDestination, createLogger, ensureTracingChannelHasSubscribers } from "../src/logger.ts";
+import { batchedDestination, createLogger, ensureTracingChannelHasSubscribers, isoTimeCached } from "../src/logger.ts";
 
 describe("logger", () => {
   test("TracingChannel#hasSubscribers behaves as in Node, so pino skips tracing nobody listens to", () => {
@@ -56,5 +56,17 @@ describe("logger", () => {
     const r = Bun.spawnSync([process.execPath, "-e", script], { stdout: "pipe", stderr: "pipe" });
     expect(r.exitCode).toBe(3);
     expect(r.stdout.toString().trim().split("\n").map((l) => JSON.parse(l).i)).toEqual([0, 1, 2]);
+  });
+
+  test("the time field is pino's ISO time, formatted once per millisecond", () => {
+    let now = Date.UTC(2026, 10, 27, 1, 2, 3, 456);
+    const time = isoTimeCached(() => now);
+    expect(time()).toBe(`,"time":"2026-11-27T01:02:03.456Z"`);
+    expect(time()).toBe(time());
+    now += 1;
+    expect(time()).toBe(`,"time":"2026-11-27T01:02:03.457Z"`);
+    const lines: string[] = [];
+    createLogger({ logLevel: "info", logFormat: "json" }, false, { write: (l: string) => lines.push(l) } as never).info("x");
+    expect(Math.abs(Date.parse(JSON.parse(lines[0]!).time) - Date.now())).toBeLessThan(5000);
   });
 });
