@@ -5,6 +5,7 @@
 import { prometheus } from "@hono/prometheus";
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
 import { STATUS_TEXT } from "./http/errors.ts";
+import { RequestMetrics } from "./request-metrics.ts";
 
 export type Metrics = ReturnType<typeof createMetrics>;
 
@@ -25,19 +26,8 @@ export function createMetrics() {
   const m = {
     registry,
     printMetrics,
-    httpDuration: new Histogram({
-      name: "http_request_duration_seconds",
-      help: "Duration of HTTP requests in seconds",
-      labelNames: ["method", "route", "status_code"] as const,
-      buckets: [0.001, 0.005, 0.015, 0.05, 0.1, 0.5, 1, 5],
-      registers,
-    }),
-    httpRequests: new Counter({
-      name: "http_requests_total",
-      help: "Total number of HTTP requests",
-      labelNames: ["method", "route", "status_code"] as const,
-      registers,
-    }),
+    /** http_request_duration_seconds and http_requests_total (see request-metrics.ts for why not prom-client's classes). */
+    requests: new RequestMetrics(registry),
     apiErrors: new Counter({
       name: "api_errors_total",
       help: "Error responses by type and route",
@@ -109,9 +99,7 @@ export function createMetrics() {
 
 /** Records one request's duration and count (and the error count for 4xx/5xx), labelled with the route pattern. */
 export function recordRequest(metrics: Metrics, method: string, route: string, status: number, seconds: number) {
-  const labels = { method, route, status_code: String(status) };
-  metrics.httpDuration.observe(labels, seconds);
-  metrics.httpRequests.inc(labels);
+  metrics.requests.record(method, route, status, seconds);
   if (status >= 400) {
     const type = (STATUS_TEXT[status] ?? String(status)).toLowerCase().replace(/\s+/g, "_");
     metrics.apiErrors.inc({ error_type: type, route });
