@@ -14,6 +14,8 @@ import { fileSize, readRange } from "./log-files.ts";
 /** Lines longer than this are cut (memory bound); the pieces keep exact offsets. */
 const MAX_LINE = 1024 * 1024;
 const READ_BLOCK = 1024 * 1024;
+/** What the live path reads at a time; more waiting is read in further rounds. */
+const LIVE_READ_BLOCK = 256 * 1024;
 /** A subscriber this far behind the live stream is dropped; it reconnects and catches up from the file. */
 const MAX_QUEUED_BYTES = 16 * 1024 * 1024;
 
@@ -229,8 +231,11 @@ export class LogFollower {
         if (this.#closed) return void (await fd.close());
         this.#fd = fd;
       }
-      const piece = Buffer.allocUnsafe(READ_BLOCK);
-      const { bytesRead } = await this.#fd.read(piece, 0, READ_BLOCK, readFrom);
+      // One buffer for the follower's life: a chatty task kicks a read per line, and a fresh
+      // megabyte each time kept the garbage collector busy. Nothing keeps a view of it past
+      // this iteration (events are strings, the carry is a copy).
+      const piece = (this.#readBuffer ??= Buffer.allocUnsafe(LIVE_READ_BLOCK));
+      const { bytesRead } = await this.#fd.read(piece, 0, piece.length, readFrom);
       if (!bytesRead) break;
       const data = piece.subarray(0, bytesRead);
       const buf = this.#carry.length ? Buffer.concat([this.#carry, data]) : data;
@@ -248,6 +253,7 @@ export class LogFollower {
 
   #endSeen = false;
   #fd: FileHandle | undefined;
+  #readBuffer: Buffer | undefined;
 
   #dispatch(events: LogEvent[]) {
     if (!events.length) return;
@@ -281,6 +287,7 @@ export class LogFollower {
     this.#watcher?.close();
     clearInterval(this.#timer);
     void this.#fd?.close().catch(() => {});
+    this.#readBuffer = undefined;
     this.#o.onIdle();
   }
 
