@@ -42,6 +42,8 @@ export class FakeComfyUI {
   received: { path: string; body: unknown }[] = [];
   /** Salad-Api-Key (or absence) of every HTTP request and WebSocket upgrade, in order. */
   apiKeys: (string | null)[] = [];
+  /** Path of every GET request, in order. */
+  gets: string[] = [];
   #counter = 0;
   #interrupt = false;
   /** Cache key -> the node's output (null for nodes without UI output). */
@@ -123,6 +125,7 @@ export class FakeComfyUI {
       return new Response("upgrade failed", { status: 400 });
     }
     if (req.method === "GET") {
+      this.gets.push(p);
       if (p === "/object_info") return Response.json(objectInfo);
       if (p === "/queue") return Response.json({ queue_running: this.running ? [this.#tuple(this.running)] : [], queue_pending: this.queue.map((i) => this.#tuple(i)) });
       if (p.startsWith("/history/")) {

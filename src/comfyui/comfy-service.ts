@@ -33,6 +33,7 @@ export class ComfyService {
   readonly backends = new Map<BackendName, ComfyBackend>();
   readonly #runs = new Map<string, Run>();
   readonly #snapshots = new Map<BackendName, QueueSnapshot>();
+  readonly #fetchingSnapshot = new Map<BackendName, Promise<QueueSnapshot | undefined>>();
   #seq: number;
 
   constructor(o: ComfyServiceOptions) {
@@ -162,13 +163,19 @@ export class ComfyService {
     const s = this.#snapshots.get(backend.name);
     if (s && Date.now() - s.at <= maxAgeMs) return s;
     if (!backend.connected && s) return s;
-    try {
-      const fresh = await backend.queue();
-      this.#snapshots.set(backend.name, fresh);
-      return fresh;
-    } catch {
-      return s;
+    // One /queue request however many positions are asked for at once (a list asks per workflow).
+    let fetching = this.#fetchingSnapshot.get(backend.name);
+    if (!fetching) {
+      fetching = backend
+        .queue()
+        .then(
+          (fresh) => (this.#snapshots.set(backend.name, fresh), fresh),
+          () => this.#snapshots.get(backend.name),
+        )
+        .finally(() => this.#fetchingSnapshot.delete(backend.name));
+      this.#fetchingSnapshot.set(backend.name, fetching);
     }
+    return fetching;
   }
 
   /** Position in the line: 0 running, 1 next, ...; null when finished. */

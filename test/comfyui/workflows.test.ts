@@ -99,6 +99,20 @@ describe("priority, progress and cancel", () => {
     s.fake.nodeMs = 20;
   });
 
+  test("listing queued workflows asks ComfyUI's queue once, not once per workflow", async () => {
+    s.fake.nodeMs = 60;
+    const first = await s.submit(chain(12, "q0"));
+    await s.until(first.body.workflowId, ["running"]);
+    const queued = [await s.submit(chain(1, "q1")), await s.submit(chain(1, "q2")), await s.submit(chain(1, "q3"))];
+    await Bun.sleep(300); // past the queue snapshot's freshness
+    s.fake.gets.length = 0;
+    const list = await (await fetch(`${s.base}/v1/comfyui/workflows?status=queued`, { headers: AUTH })).json();
+    expect(list.workflows.map((w: { queuePosition: number }) => w.queuePosition).sort()).toEqual([1, 2, 3]);
+    expect(s.fake.gets.filter((p) => p === "/queue")).toHaveLength(1);
+    await Promise.all([first, ...queued].map((x) => s.until(x.body.workflowId, ["completed"], 20_000)));
+    s.fake.nodeMs = 20;
+  });
+
   test("progress counts executing nodes (cached excluded) with the node's value/max", async () => {
     s.fake.nodeMs = 80;
     const prompt: Record<string, { class_type: string; inputs: Record<string, unknown> }> = { ...chain(1, "steps"), "50": { class_type: "ImageBlur", inputs: { image: ["10", 0], blur_radius: 1, sigma: 1, steps: 4 } } };
