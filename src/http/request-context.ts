@@ -27,11 +27,9 @@ export function logRequest(logger: Logger, f: AccessLogFields) {
   const level = f.status >= 500 ? "error" : f.status >= 400 ? "warn" : "info";
   if (!logger.isLevelEnabled(level)) return;
   const responseTime = Math.round(f.responseTime * 1000) / 1000;
-  // `path` only where it says more than `route` (a parameter or an unmatched path): a field less on
-  // the hot path, and nothing lost.
-  const line =
-    f.path === f.route
-      ? { reqId: f.reqId, method: f.method, route: f.route, status: f.status, responseTime, ip: f.ip }
-      : { reqId: f.reqId, method: f.method, route: f.route, path: f.path, status: f.status, responseTime, ip: f.ip };
+  // `path` only where it says more than `route` (a parameter or an unmatched path); pino leaves
+  // out fields that are undefined.
+  const path = f.path === f.route ? undefined : f.path;
+  const line = { reqId: f.reqId, method: f.method, route: f.route, path, status: f.status, responseTime, ip: f.ip };
   logger[level](line, "request completed");
 }
