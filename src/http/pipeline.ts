@@ -19,6 +19,7 @@ import { compress } from "hono/compress";
 import type { Logger } from "pino";
 import type { Config } from "../config.ts";
 import { recordRequest, type Metrics } from "../metrics.ts";
+import { accessLogger } from "./access-log.ts";
 import { authenticator } from "./auth.ts";
 import { cacheControlFor, useEtags } from "./caching.ts";
 import { resolveClientIp } from "./client-ip.ts";
@@ -26,7 +27,7 @@ import { corsFor } from "./cors.ts";
 import { ApiError, onError } from "./errors.ts";
 import { checkNegotiation } from "./negotiation.ts";
 import { isLimitedPath, rateLimit } from "./rate-limit.ts";
-import { logRequest, requestIdFrom } from "./request-context.ts";
+import { requestIdFrom } from "./request-context.ts";
 import { routeLabel } from "./route-label.ts";
 import { API_SECURITY_HEADERS, isPage, pageSecurityHeaders } from "./security-headers.ts";
 import type { AppEnv } from "./types.ts";
@@ -64,6 +65,7 @@ export function pipeline({ config, logger, metrics }: PipelineOptions): Middlewa
     },
   });
   const trustedProxies = config.rateLimit.trustedProxies;
+  const logAccess = accessLogger(logger);
 
   // The steps below are plain functions returning the inner step's promise: no async frame of
   // their own, so a request that needs none of the wrapping steps pays for none of them.
@@ -129,7 +131,7 @@ export function pipeline({ config, logger, metrics }: PipelineOptions): Middlewa
     const route = routeLabel(c);
     const ms = performance.now() - start;
     recordRequest(metrics, method, route, status, ms / 1000);
-    logRequest(logger, { reqId: requestId, method, route, path, status, responseTime: ms, ip: c.get("clientIp") });
+    logAccess({ reqId: requestId, method, route, path, status, responseTime: ms, ip: c.get("clientIp") });
   };
 }
 
