@@ -2,16 +2,21 @@
  * createApp(services): the middleware pipeline, the routers and the docs. No I/O and no environment
  * here, so tests build the same app around their own services.
  *
- * Every request passes the one pipeline middleware (http/pipeline.ts: request id, compression,
- * caching, CORS, security headers, client IP, rate limit, auth, version and body rules, metrics,
- * access log), then the routers; errors from any layer go through the one onError.
+ * Every request passes the pipeline (http/pipeline.ts: request id, compression, caching, CORS,
+ * security headers, client IP, rate limit, auth, version and body rules, metrics, access log) before
+ * the first handler it matched, or before not-found; errors from any layer become the one error
+ * format.
  */
 import { OpenAPIHono } from "@hono/zod-openapi";
+import { RegExpRouter } from "hono/router/reg-exp-router";
+import { SmartRouter } from "hono/router/smart-router";
+import { TrieRouter } from "hono/router/trie-router";
+import type { H, RouterRoute } from "hono/types";
 import { registerDocs } from "./http/docs.ts";
 import { notFound, onError } from "./http/errors.ts";
 import { versionedPath } from "./http/negotiation.ts";
 import { validationHook } from "./http/openapi.ts";
-import { pipeline } from "./http/pipeline.ts";
+import { pipeline, pipelinedNotFound, pipelinedRouter } from "./http/pipeline.ts";
 import type { AppEnv } from "./http/types.ts";
 import { systemRoutes } from "./routes/system/index.ts";
 import { taskRoutes } from "./routes/tasks/index.ts";
@@ -24,9 +29,10 @@ import { API_NAME, VERSION } from "./version.ts";
 /** Builds the Hono app for a set of services. */
 export function createApp(services: Services) {
   const { config } = services;
-  const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook, getPath: versionedPath });
-
-  app.use("*", pipeline({ config, logger: services.logger, metrics: services.metrics }));
+  const run = pipeline({ config, logger: services.logger, metrics: services.metrics });
+  // Hono's default router, wrapped so that each request's first matched handler runs the pipeline.
+  const router = pipelinedRouter(new SmartRouter<[H, RouterRoute]>({ routers: [new RegExpRouter(), new TrieRouter()] }), run);
+  const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook, getPath: versionedPath, router });
 
   app.route("/", systemRoutes(services));
   if (services.tasks) app.route("/", taskRoutes(services.tasks));
@@ -45,7 +51,7 @@ export function createApp(services: Services) {
       "Authenticate with `Authorization: Bearer <key>` or `X-API-Key: <key>`.",
   });
 
-  app.notFound(notFound);
+  app.notFound(pipelinedNotFound(run, notFound));
   app.onError(onError);
   return app;
 }

@@ -1,21 +1,27 @@
 /**
- * The request pipeline, as one Hono middleware. Steps, outermost first:
+ * The request pipeline. Steps, outermost first:
  *
  *   request id + timer -> compression -> caching/ETag -> CORS -> security headers -> client IP ->
  *   rate limit -> auth -> version check -> JSON body rules -> route
  *
- * and, once the response is known, metrics and the access-log line. Errors thrown by a step become
- * the common error response right there, so the outer steps (CORS, headers, log) still apply to it.
+ * and, once the response is known, metrics and the access-log line. Errors thrown by a step or the
+ * route become the common error response right there, so the outer steps (CORS, rate-limit
+ * headers, log) still apply to it.
  *
- * Why one middleware and not eleven: on Bun each Hono middleware costs one to two microseconds per
- * request even when it only calls `next()` (`npm run bench http` shows bare Hono with and without
- * one), and eleven of them cost more than everything else a /health request does. Each concern still lives in its own module; the steps that wrap the rest
- * of the chain (compression, CORS, page headers, rate limiting, body limit) are entered only when
- * they apply to the request.
+ * How it runs: not as a Hono middleware but around the first handler Hono matches (see
+ * `pipelinedRouter`), or around the not-found handler when nothing matches. A middleware would
+ * make every request asynchronous: Hono's compose awaits each layer, and on Bun that costs about
+ * two microseconds per request even for a layer that only calls `next()` (`npm run bench http`
+ * shows Hono with and without one), more than a `GET /health` spends on everything else. Here a
+ * request that needs none of the wrapping steps stays synchronous from Bun's call to its response.
+ * The steps that wrap the rest of the chain (compression, CORS, page headers, rate limiting, body
+ * limit) are the libraries' own middleware, entered only when they apply.
  */
-import type { Context, MiddlewareHandler, Next } from "hono";
+import type { Context, Env, MiddlewareHandler, Next, NotFoundHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { compress } from "hono/compress";
+import type { Router } from "hono/router";
+import type { H, RouterRoute } from "hono/types";
 import type { Logger } from "pino";
 import type { Config } from "../config.ts";
 import { recordRequest, type Metrics } from "../metrics.ts";
@@ -38,21 +44,50 @@ export interface PipelineOptions {
   metrics: Metrics;
 }
 
-type Step = (c: Context<AppEnv>, next: Next) => Promise<void>;
+type C = Context<AppEnv>;
+/** A response now, or later. */
+type Out = Response | Promise<Response>;
+/** What a Hono handler returns: its response, or nothing once it has set `c.res` (middleware). */
+type Returned = Response | void | Promise<Response | void>;
+/** The rest of the chain, as seen by one step. */
+type Inner = () => Returned;
 
-/** Runs `step`, turning a thrown error into the response, so the step wrapping it can finish its work. */
-async function settled(c: Context<AppEnv>, step: Step, next: Next) {
-  try {
-    await step(c, next);
-  } catch (err) {
-    c.res = await onError(err as Error, c);
+/** Runs the pipeline around the rest of the chain of one request. */
+export type Pipeline = (c: C, inner: Inner) => Out;
+
+/** The response of a settled handler: the one it returned, or the one it left in `c.res`. */
+function settle(c: C, r: Response | void): Response {
+  if (r instanceof Response) {
+    if (!c.finalized) c.res = r;
+    else if (c.res !== r) c.res = r;
+    return c.res;
   }
+  if (!c.finalized) throw new Error("Context is not finalized: the handler returned no response");
+  return c.res;
+}
+
+/** Runs `inner` and always yields a response: whatever it throws or rejects with becomes the error response. */
+function protect(c: C, inner: Inner): Out {
+  let r: Returned;
+  try {
+    r = inner();
+  } catch (err) {
+    return settle(c, onError(err as Error, c));
+  }
+  if (r instanceof Promise) return r.then((x) => settle(c, x), (err: Error) => settle(c, onError(err, c)));
+  return settle(c, r);
+}
+
+/** Runs a library middleware around `inner`, which never throws (protected). */
+function around(mw: MiddlewareHandler<AppEnv>, c: C, inner: Inner): Promise<Response> {
+  const next: Next = () => Promise.resolve(protect(c, inner)).then(() => undefined);
+  return Promise.resolve(mw(c, next)).then((r) => settle(c, r));
 }
 
 const COMPRESSIBLE = /gzip|deflate/;
 
-/** Builds the pipeline middleware for a configuration. */
-export function pipeline({ config, logger, metrics }: PipelineOptions): MiddlewareHandler<AppEnv> {
+/** Builds the pipeline for a configuration. */
+export function pipeline({ config, logger, metrics }: PipelineOptions): Pipeline {
   const compression = compress({ threshold: 1024 });
   const cors = corsFor(config.corsOrigins);
   const pageHeaders = pageSecurityHeaders();
@@ -67,42 +102,38 @@ export function pipeline({ config, logger, metrics }: PipelineOptions): Middlewa
   const trustedProxies = config.rateLimit.trustedProxies;
   const logAccess = accessLogger(logger);
 
-  // The steps below are plain functions returning the inner step's promise: no async frame of
-  // their own, so a request that needs none of the wrapping steps pays for none of them.
-
   /** Auth, version and body rules, then the route. Throws the request's ApiError. */
-  const guarded: Step = (c, next) => {
+  const guarded = (c: C, inner: Inner): Returned => {
     authenticate(c);
     checkNegotiation(c);
     const method = c.req.method;
-    return method === "GET" || method === "HEAD" ? next() : (limitBody(c, next) as Promise<void>);
+    return method === "GET" || method === "HEAD" ? inner() : around(limitBody, c, inner);
   };
 
   /** Client IP and rate limit; probes need neither, allowlisted clients skip the count. */
-  const limited: Step = (c, next) => {
-    if (!isLimitedPath(c.req.path)) return guarded(c, next);
+  const limited = (c: C, inner: Inner): Returned => {
+    if (!isLimitedPath(c.req.path)) return guarded(c, inner);
     const ip = resolveClientIp(c, trustedProxies);
     c.set("clientIp", ip);
-    // Settled inside, so a 401 still counts and still carries the X-RateLimit-* headers.
-    return limits.appliesTo(ip) ? limits.run(c, () => settled(c, guarded, next)) : guarded(c, next);
+    if (!limits.appliesTo(ip)) return guarded(c, inner);
+    // Protected inside, so a 401 still counts and still carries the X-RateLimit-* headers.
+    return limits.run(c, () => Promise.resolve(protect(c, () => guarded(c, inner))).then(() => undefined)).then(() => c.res);
   };
 
   /** Security headers: hono/secure-headers on pages, the lean API set (prepared, see below) elsewhere. */
-  const secured: Step = (c, next) => {
-    if (isPage(c.req.path)) return pageHeaders(c, () => settled(c, limited, next)) as Promise<void>;
+  const secured = (c: C, inner: Inner): Returned => {
+    if (isPage(c.req.path)) return around(pageHeaders, c, () => limited(c, inner));
     for (const [k, v] of API_SECURITY_HEADERS) c.header(k, v);
-    return limited(c, next);
+    return limited(c, inner);
   };
 
   /** CORS for browsers, which always send Origin on cross-origin requests; a preflight ends here. */
-  const headed: Step = (c, next) => {
-    if (c.req.header("origin") === undefined) return secured(c, next);
-    return (cors(c, () => secured(c, next)) as Promise<Response | void>).then((preflight) => {
-      if (preflight) c.res = preflight;
-    });
+  const headed = (c: C, inner: Inner): Returned => {
+    if (c.req.header("origin") === undefined) return secured(c, inner);
+    return around(cors, c, () => secured(c, inner));
   };
 
-  return async function pipelineMiddleware(c, next) {
+  return function runPipeline(c, inner) {
     const start = performance.now();
     const req = c.req.raw;
     const requestId = requestIdFrom(req.headers.get("x-request-id"));
@@ -117,21 +148,20 @@ export function pipeline({ config, logger, metrics }: PipelineOptions): Middlewa
     if (cacheControl) c.header("Cache-Control", cacheControl);
     const compressing = COMPRESSIBLE.test(req.headers.get("accept-encoding") ?? "");
     if (method === "GET" || method === "HEAD") useEtags(c, compressing);
-    try {
-      await (compressing ? compression(c, () => headed(c, next)) : headed(c, next));
-    } catch (err) {
-      c.res = await onError(err as Error, c);
-    }
 
-    const res = c.res;
-    const status = res.status;
-    if (res.headers.get("x-request-id") !== requestId) {
-      completeHeaders(res.headers, { requestId, cacheControl: status < 400 ? cacheControl : "no-store", api: !isPage(path) });
-    }
-    const route = routeLabel(c);
-    const ms = performance.now() - start;
-    recordRequest(metrics, method, route, status, ms / 1000);
-    logAccess({ reqId: requestId, method, route, path, status, responseTime: ms, ip: c.get("clientIp") });
+    const finish = (res: Response): Response => {
+      const status = res.status;
+      if (res.headers.get("x-request-id") !== requestId) {
+        completeHeaders(res.headers, { requestId, cacheControl: status < 400 ? cacheControl : "no-store", api: !isPage(path) });
+      }
+      const route = routeLabel(c);
+      const ms = performance.now() - start;
+      recordRequest(metrics, method, route, status, ms / 1000);
+      logAccess({ reqId: requestId, method, route, path, status, responseTime: ms, ip: c.get("clientIp") });
+      return res;
+    };
+    const out = protect(c, compressing ? () => around(compression, c, () => headed(c, inner)) : () => headed(c, inner));
+    return out instanceof Promise ? out.then(finish) : finish(out);
   };
 }
 
@@ -141,4 +171,39 @@ function completeHeaders(h: Headers, o: { requestId: string; cacheControl: strin
   if (o.cacheControl && !h.has("Cache-Control")) h.set("Cache-Control", o.cacheControl);
   // Pages got theirs from hono/secure-headers, which sets them on whatever response comes back.
   if (o.api) for (const [k, v] of API_SECURITY_HEADERS) if (!h.has(k)) h.set(k, v);
+}
+
+/** Marks a request's context once the pipeline runs for it. */
+const PIPELINE_RAN = Symbol("pipeline ran");
+type Marked = { [PIPELINE_RAN]?: true };
+
+/** `handler`, with the pipeline around it unless an earlier handler of the same request ran it. */
+function entry<H extends (c: C, next: Next) => Returned>(run: Pipeline, handler: H): H {
+  return ((c: C & Marked, next: Next) => {
+    if (c[PIPELINE_RAN]) return handler(c, next);
+    c[PIPELINE_RAN] = true;
+    return run(c, () => handler(c, next));
+  }) as H;
+}
+
+/**
+ * Wraps a Hono router so that every handler it hands out runs the pipeline first, once per request:
+ * the first handler matched for a request runs it around the whole chain after it. Hono calls a
+ * single matched handler directly, without composing, so a route with no middleware of its own
+ * answers synchronously.
+ */
+export function pipelinedRouter(router: Router<[H, RouterRoute]>, run: Pipeline): Router<[H, RouterRoute]> {
+  return {
+    name: `pipelined ${router.name}`,
+    add(method, path, [handler, route]) {
+      router.add(method, path, [entry(run, handler as never), route]);
+    },
+    // Read on each call: SmartRouter replaces its own `match` with the router it picks.
+    match: (method, path) => router.match(method, path),
+  };
+}
+
+/** The not-found handler, with the pipeline around it (so unknown paths still need a token). */
+export function pipelinedNotFound<E extends Env>(run: Pipeline, handler: NotFoundHandler<E>): NotFoundHandler<E> {
+  return entry(run, ((c: C) => handler(c as never)) as never) as NotFoundHandler<E>;
 }

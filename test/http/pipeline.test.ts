@@ -1,6 +1,6 @@
 /** Errors, request ids, negotiation, caching, compression, CORS and security headers. */
 import { afterAll, describe, expect, test } from "bun:test";
-import { AUTH, testApp } from "../helpers.ts";
+import { AUTH, peer, testApp } from "../helpers.ts";
 
 const t = testApp({ BODY_LIMIT: "2048", CORS_ORIGINS: "https://ops.example" });
 afterAll(() => t.close());
@@ -148,6 +148,41 @@ describe("CORS and security headers", () => {
     const js = await t.request("/docs/swagger-ui-bundle.js");
     expect(js.status).toBe(200);
     expect((await js.arrayBuffer()).byteLength).toBeGreaterThan(100_000);
+  });
+});
+
+describe("how the pipeline runs", () => {
+  /** `http_requests_total` for one route and status. */
+  const served = async (route: string, status: number) => {
+    const text = await t.services.metrics.registry.getSingleMetricAsString("http_requests_total");
+    const line = text.split("\n").find((l) => l.includes(`route="${route}"`) && l.includes(`status_code="${status}"`) && l.includes('method="GET"'));
+    return line ? Number(line.split(" ").pop()) : 0;
+  };
+
+  test("a route with no middleware of its own is answered synchronously, with every header", () => {
+    const out = t.app.fetch(new Request("http://localhost/health", { headers: { "x-request-id": "sync-1" } }), peer("127.0.0.1"));
+    expect(out).toBeInstanceOf(Response);
+    const res = out as Response;
+    expect(res.status).toBe(200);
+    expect(res.headers.get("x-request-id")).toBe("sync-1");
+    expect(res.headers.get("Cache-Control")).toBe("public, max-age=10");
+    expect(res.headers.get("ETag")).toStartWith('W/"');
+    expect(res.headers.get("X-Content-Type-Options")).toBe("nosniff");
+  });
+
+  test("it runs once per request, however many handlers match (validator + handler, not found)", async () => {
+    const before = [await served("/v1/tasks", 200), await served("unmatched", 404)];
+    expect((await t.request("/v1/tasks?limit=5", { headers: AUTH })).status).toBe(200);
+    expect((await t.request("/v1/no-such-route", { headers: AUTH })).status).toBe(404);
+    expect([await served("/v1/tasks", 200), await served("unmatched", 404)]).toEqual([before[0]! + 1, before[1]! + 1]);
+  });
+
+  test("a handler that returns no response is a 500 in the common format", async () => {
+    const { app } = testApp();
+    app.get("/v1/broken", (() => undefined) as never);
+    const res = await app.request("/v1/broken", { headers: AUTH }, peer("127.0.0.1"));
+    expect(res.status).toBe(500);
+    expect(await res.json()).toMatchObject({ statusCode: 500, error: "Internal Server Error" });
   });
 });
 
