@@ -53,12 +53,26 @@ const TARGET_NAMES: Record<string, string> = { json: "body", query: "query", par
 
 type Issue = { code: string; path: PropertyKey[]; message: string; input?: unknown; keys?: string[] };
 
-/** Formats one zod issue as "body must have required property 'agent'" and friends. */
-export function describeIssue(target: string, issue: Issue): string {
+/** The value at `path` in the input, or undefined where it is absent. */
+function valueAt(input: unknown, path: PropertyKey[]): unknown {
+  let v = input;
+  for (const key of path) {
+    if (v === null || typeof v !== "object") return undefined;
+    v = (v as Record<PropertyKey, unknown>)[key];
+  }
+  return v;
+}
+
+/**
+ * Formats one zod issue as "body must have required property 'agent'" and friends. `input` is what
+ * was validated: a field is reported missing only when it is absent there (zod reports a present
+ * but unparsable value, such as `?limit=abc`, with the same code).
+ */
+export function describeIssue(target: string, issue: Issue, input?: unknown): string {
   const where = [TARGET_NAMES[target] ?? target, ...issue.path.map(String)];
   const parent = where.slice(0, -1).join("/");
   const last = where[where.length - 1];
-  if (issue.code === "invalid_type" && issue.input === undefined && issue.path.length > 0) {
+  if (issue.code === "invalid_type" && issue.path.length > 0 && valueAt(input, issue.path) === undefined) {
     return `${parent} must have required property '${last}'`;
   }
   if (issue.code === "unrecognized_keys") {
@@ -71,9 +85,10 @@ export function describeIssue(target: string, issue: Issue): string {
 /** The one validation hook: failed request validation becomes a 400 naming the field. */
 export const validationHook: Hook<unknown, AppEnv, string, unknown> = (result) => {
   if (result.success) return;
-  const target = (result as { target: string }).target;
+  // @hono/zod-validator passes the validated input as `data` on failure too; its types omit it.
+  const { target, data } = result as unknown as { target: string; data: unknown };
   const issues = (result.error as { issues: Issue[] }).issues;
-  const messages = issues.map((i) => describeIssue(target, i));
+  const messages = issues.map((i) => describeIssue(target, i, data));
   throw new ApiError(400, messages[0] ?? "Invalid request", {
     details: issues.map((i, n) => ({ location: TARGET_NAMES[target] ?? target, path: i.path.map(String), code: i.code, message: messages[n] })),
   });

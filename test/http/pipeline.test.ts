@@ -33,6 +33,13 @@ describe("errors", () => {
       expect((await res.json()).message).toStartWith(message);
     }
   });
+  test("a present but invalid field is not reported as missing", async () => {
+    const bad = await t.request("/v1/tasks?limit=abc", { headers: AUTH });
+    expect(bad.status).toBe(400);
+    expect((await bad.json()).message).toBe("query/limit: Invalid input: expected number, received NaN");
+    const res = await t.request("/v1/tasks", { method: "POST", headers: json, body: JSON.stringify({ agent: 5, task: "x" }) });
+    expect((await res.json()).message).toStartWith("body/agent: ");
+  });
   test("malformed JSON is 400", async () => {
     const res = await t.request("/v1/tasks", { method: "POST", headers: json, body: '{"agent":' });
     expect(res.status).toBe(400);
