@@ -69,6 +69,7 @@ export async function benchHttp() {
     { name: "raw Bun.serve GET /health", url: url("raw", "/health"), reference: "" },
     { name: "bare Hono, one route", url: url("hono", "/health"), reference: "raw Bun.serve GET /health" },
     { name: "Hono + one no-op middleware", url: url("hono+mw", "/health"), reference: "raw Bun.serve GET /health" },
+    { name: "raw Bun.serve + the API's headers", url: url("raw", "/health/with-api-headers"), reference: "raw Bun.serve GET /health" },
     { name: "full stack GET /health", url: `${api.base}/health`, reference: "raw Bun.serve GET /health" },
     { name: "raw Bun.serve GET /v1/tasks", url: url("raw", "/v1/tasks"), reference: "" },
     { name: "full stack GET /v1/tasks (auth)", url: `${api.base}/v1/tasks`, headers: { Authorization: `Bearer ${KEY}` }, reference: "raw Bun.serve GET /v1/tasks" },
@@ -90,7 +91,7 @@ export async function benchHttp() {
       const ratio = median(r.map((x, i) => x.rps / ref[i]!.rps));
       ratios.set(t.name, ratio);
       const label = t.reference ? `ratio ${fmt(ratio, 2)}x` : "reference";
-      console.log(`  ${t.name.padEnd(32)} ${fmt(median(r.map((x) => x.rps)), 0).padStart(9)} req/s  p50 ${fmt(median(r.map((x) => x.p50)), 2)} ms  p99 ${fmt(median(r.map((x) => x.p99)), 2)} ms  ${label}`);
+      console.log(`  ${t.name.padEnd(35)} ${fmt(median(r.map((x) => x.rps)), 0).padStart(9)} req/s  p50 ${fmt(median(r.map((x) => x.p50)), 2)} ms  p99 ${fmt(median(r.map((x) => x.p99)), 2)} ms  ${label}`);
     }
     const verdict = (name: string) => `${fmt(ratios.get(name)!, 2)}x (${ratios.get(name)! >= 0.6 ? "met" : "NOT met"})`;
     console.log(`  target: full stack >= 0.60x raw -> /health ${verdict("full stack GET /health")}, /v1/tasks ${verdict("full stack GET /v1/tasks (auth)")}`);
