@@ -27,7 +27,7 @@ import type { Config } from "../config.ts";
 import { recordRequest, type Metrics } from "../metrics.ts";
 import { accessLogger } from "./access-log.ts";
 import { authenticator } from "./auth.ts";
-import { cacheControlFor, useEtags } from "./caching.ts";
+import { cacheControlFor, completeHeaders, useJsonResponses, type StandardHeaders } from "./caching.ts";
 import { resolveClientIp } from "./client-ip.ts";
 import { corsFor } from "./cors.ts";
 import { ApiError, onError } from "./errors.ts";
@@ -35,7 +35,7 @@ import { checkNegotiation } from "./negotiation.ts";
 import { isLimitedPath, rateLimit } from "./rate-limit.ts";
 import { requestIdFrom } from "./request-context.ts";
 import { routeLabel } from "./route-label.ts";
-import { API_SECURITY_HEADERS, isPage, pageSecurityHeaders } from "./security-headers.ts";
+import { isPage, pageSecurityHeaders } from "./security-headers.ts";
 import type { AppEnv } from "./types.ts";
 
 export interface PipelineOptions {
@@ -120,10 +120,9 @@ export function pipeline({ config, logger, metrics }: PipelineOptions): Pipeline
     return limits.run(c, () => Promise.resolve(protect(c, () => guarded(c, inner))).then(() => undefined)).then(() => c.res);
   };
 
-  /** Security headers: hono/secure-headers on pages, the lean API set (prepared, see below) elsewhere. */
+  /** Security headers: hono/secure-headers on pages; the lean API set comes with the standard headers. */
   const secured = (c: C, inner: Inner): Returned => {
     if (isPage(c.req.path)) return around(pageHeaders, c, () => limited(c, inner));
-    for (const [k, v] of API_SECURITY_HEADERS) c.header(k, v);
     return limited(c, inner);
   };
 
@@ -141,19 +140,13 @@ export function pipeline({ config, logger, metrics }: PipelineOptions): Pipeline
     c.set("logger", logger);
     const method = req.method;
     const path = c.req.path;
-    // Set before the handler runs, so they are part of the response it builds (cheaper than
-    // changing it afterwards); responses a handler builds itself get them below.
-    c.header("x-request-id", requestId);
-    const cacheControl = cacheControlFor(path);
-    if (cacheControl) c.header("Cache-Control", cacheControl);
+    const std: StandardHeaders = { requestId, cacheControl: cacheControlFor(path), api: !isPage(path) };
     const compressing = COMPRESSIBLE.test(req.headers.get("accept-encoding") ?? "");
-    if (method === "GET" || method === "HEAD") useEtags(c, compressing);
+    if (method === "GET" || method === "HEAD") useJsonResponses(c, std, compressing);
 
     const finish = (res: Response): Response => {
       const status = res.status;
-      if (res.headers.get("x-request-id") !== requestId) {
-        completeHeaders(res.headers, { requestId, cacheControl: status < 400 ? cacheControl : "no-store", api: !isPage(path) });
-      }
+      if (res.headers.get("x-request-id") !== requestId) completeHeaders(res.headers, std, status);
       const route = routeLabel(c);
       const ms = performance.now() - start;
       recordRequest(metrics, method, route, status, ms / 1000);
@@ -163,14 +156,6 @@ export function pipeline({ config, logger, metrics }: PipelineOptions): Pipeline
     const out = protect(c, compressing ? () => around(compression, c, () => headed(c, inner)) : () => headed(c, inner));
     return out instanceof Promise ? out.then(finish) : finish(out);
   };
-}
-
-/** Adds what the pipeline prepared to a response a handler built itself (a file, a stream). */
-function completeHeaders(h: Headers, o: { requestId: string; cacheControl: string | undefined; api: boolean }) {
-  h.set("x-request-id", o.requestId);
-  if (o.cacheControl && !h.has("Cache-Control")) h.set("Cache-Control", o.cacheControl);
-  // Pages got theirs from hono/secure-headers, which sets them on whatever response comes back.
-  if (o.api) for (const [k, v] of API_SECURITY_HEADERS) if (!h.has(k)) h.set(k, v);
 }
 
 /** Marks a request's context once the pipeline runs for it. */

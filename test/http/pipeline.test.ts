@@ -103,6 +103,23 @@ describe("caching and compression", () => {
     const again = await t.request("/", { headers: { "If-None-Match": tag! } });
     expect(again.status).toBe(304);
     expect(await again.text()).toBe("");
+    expect(again.headers.get("ETag")).toBe(tag);
+    expect(again.headers.get("x-request-id")).toBeTruthy();
+  });
+  test("JSON built with other headers (CORS, a handler's own) keeps them beside the ETag and the standard set", async () => {
+    const browser = await t.request("/health", { headers: { Origin: "https://ops.example", "x-request-id": "cors-1" } });
+    const status = await t.request("/v1/status", { headers: { ...AUTH, "x-request-id": "age-1" } });
+    for (const [res, id] of [[browser, "cors-1"], [status, "age-1"]] as const) {
+      expect(res.status).toBe(200);
+      expect(res.headers.get("ETag")).toMatch(/^W\/".+"$/);
+      expect(res.headers.get("x-request-id")).toBe(id);
+      expect(res.headers.get("Content-Type")).toBe("application/json");
+      expect(res.headers.get("X-Content-Type-Options")).toBe("nosniff");
+    }
+    expect(browser.headers.get("Access-Control-Allow-Origin")).toBe("https://ops.example");
+    expect(browser.headers.get("Cache-Control")).toBe("public, max-age=10");
+    expect(status.headers.get("Age")).toMatch(/^\d+$/);
+    expect(status.headers.get("Cache-Control")).toBe("public, max-age=5");
   });
   test("responses over 1 KiB are compressed when the client accepts gzip", async () => {
     const res = await t.request("/docs/json", { headers: { "Accept-Encoding": "gzip" } });
