@@ -43,6 +43,11 @@ export interface StandardHeaders {
   cacheControl: string | undefined;
   /** Whether the API security headers apply (every path but the pages). */
   api: boolean;
+  /**
+   * The response built below with all of them, if any. Checking another response's headers means
+   * touching `Response#headers`, which in Bun's server costs a few microseconds of its own.
+   */
+  complete?: Response;
 }
 
 /** Adds the standard headers a response lacks: for responses built by any other means than below. */
@@ -82,11 +87,11 @@ export function useJsonResponses(c: Context<AppEnv>, std: StandardHeaders, compr
       const h: Record<string, string> = { ETag: tag, "x-request-id": std.requestId };
       if (std.cacheControl) h["Cache-Control"] = std.cacheControl;
       if (std.api) for (const [k, v] of API_SECURITY_HEADERS) h[k] = v;
-      if (notModified) return new Response(null, { status: 304, headers: h });
+      if (notModified) return (std.complete = new Response(null, { status: 304, headers: h }));
       h["Content-Type"] = "application/json";
       // Lets compression skip small bodies (Bun adds the length itself otherwise).
       if (compressing) h["Content-Length"] = String(Buffer.byteLength(text));
-      return new Response(text, { status: 200, headers: h });
+      return (std.complete = new Response(text, { status: 200, headers: h }));
     }
     c.header("ETag", tag);
     if (notModified) return c.body(null, 304, headers as never);

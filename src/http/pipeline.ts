@@ -146,7 +146,7 @@ export function pipeline({ config, logger, metrics }: PipelineOptions): Pipeline
 
     const finish = (res: Response): Response => {
       const status = res.status;
-      if (res.headers.get("x-request-id") !== requestId) completeHeaders(res.headers, std, status);
+      if (res !== std.complete) completeHeaders(res.headers, std, status);
       const route = routeLabel(c);
       const ms = performance.now() - start;
       recordRequest(metrics, method, route, status, ms / 1000);
