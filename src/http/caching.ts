@@ -50,13 +50,22 @@ export interface StandardHeaders {
   complete?: Response;
 }
 
-/** Adds the standard headers a response lacks: for responses built by any other means than below. */
-export function completeHeaders(h: Headers, std: StandardHeaders, status: number) {
-  h.set("x-request-id", std.requestId);
+/** The standard headers of a response with `status`: errors are never cached. */
+function standardHeaders(std: StandardHeaders, status: number): Record<string, string> {
+  const h: Record<string, string> = { "x-request-id": std.requestId };
   const cacheControl = status < 400 ? std.cacheControl : "no-store";
-  if (cacheControl && !h.has("Cache-Control")) h.set("Cache-Control", cacheControl);
-  // Pages got theirs from hono/secure-headers, which sets them on whatever response comes back.
-  if (std.api) for (const [k, v] of API_SECURITY_HEADERS) if (!h.has(k)) h.set(k, v);
+  if (cacheControl) h["Cache-Control"] = cacheControl;
+  // Pages get theirs from hono/secure-headers, which sets them on whatever response comes back.
+  if (std.api) for (const [k, v] of API_SECURITY_HEADERS) h[k] = v;
+  return h;
+}
+
+/**
+ * Adds the standard headers a response lacks: for responses built by any other means than below.
+ * The request id always wins; a Cache-Control or security header the response has is kept.
+ */
+export function completeHeaders(h: Headers, std: StandardHeaders, status: number) {
+  for (const [k, v] of Object.entries(standardHeaders(std, status))) if (k === "x-request-id" || !h.has(k)) h.set(k, v);
 }
 
 /**
@@ -84,9 +93,8 @@ export function useJsonResponses(c: Context<AppEnv>, std: StandardHeaders, compr
     const tag = etagFor(text);
     const notModified = matchesEtag(c, tag);
     if (!headerCalled && headers === undefined && typeof arg !== "object") {
-      const h: Record<string, string> = { ETag: tag, "x-request-id": std.requestId };
-      if (std.cacheControl) h["Cache-Control"] = std.cacheControl;
-      if (std.api) for (const [k, v] of API_SECURITY_HEADERS) h[k] = v;
+      const h = standardHeaders(std, 200);
+      h.ETag = tag;
       if (notModified) return (std.complete = new Response(null, { status: 304, headers: h }));
       h["Content-Type"] = "application/json";
       // Lets compression skip small bodies (Bun adds the length itself otherwise).
