@@ -58,8 +58,8 @@ export type Pipeline = (c: C, inner: Inner) => Out;
 /** The response of a settled handler: the one it returned, or the one it left in `c.res`. */
 function settle(c: C, r: Response | void): Response {
   if (r instanceof Response) {
-    if (!c.finalized) c.res = r;
-    else if (c.res !== r) c.res = r;
+    // `c.res` is only read once set: reading it earlier makes Hono build an empty response.
+    if (!c.finalized || c.res !== r) c.res = r;
     return c.res;
   }
   if (!c.finalized) throw new Error("Context is not finalized: the handler returned no response");
@@ -78,10 +78,14 @@ function protect(c: C, inner: Inner): Out {
   return settle(c, r);
 }
 
-/** Runs a library middleware around `inner`, which never throws (protected). */
+/** `inner` as a middleware's `next`: protected, its response left in `c.res`. */
+function protectedNext(c: C, inner: Inner): Next {
+  return () => Promise.resolve(protect(c, inner)).then(() => undefined);
+}
+
+/** Runs a library middleware around `inner`. */
 function around(mw: MiddlewareHandler<AppEnv>, c: C, inner: Inner): Promise<Response> {
-  const next: Next = () => Promise.resolve(protect(c, inner)).then(() => undefined);
-  return Promise.resolve(mw(c, next)).then((r) => settle(c, r));
+  return Promise.resolve(mw(c, protectedNext(c, inner))).then((r) => settle(c, r));
 }
 
 const COMPRESSIBLE = /gzip|deflate/;
@@ -117,7 +121,7 @@ export function pipeline({ config, logger, metrics }: PipelineOptions): Pipeline
     c.set("clientIp", ip);
     if (!limits.appliesTo(ip)) return guarded(c, inner);
     // Protected inside, so a 401 still counts and still carries the X-RateLimit-* headers.
-    return limits.run(c, () => Promise.resolve(protect(c, () => guarded(c, inner))).then(() => undefined)).then(() => c.res);
+    return limits.run(c, protectedNext(c, () => guarded(c, inner))).then(() => c.res);
   };
 
   /** Security headers: hono/secure-headers on pages; the lean API set comes with the standard headers. */
