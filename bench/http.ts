@@ -3,6 +3,7 @@
  * round, and the ratio is the median of each round's ratio: a shared machine's speed drifts by tens
  * of percent within a minute, and only what ran side by side compares.
  */
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fmt, freePort, KEY, percentile, ROOT, startApi } from "./lib.ts";
 
@@ -20,7 +21,24 @@ function ensureWrk(): string {
   return again;
 }
 
-interface WrkResult { rps: number; p50: number; p99: number }
+interface WrkResult { rps: number; p50: number; p99: number; requests: number }
+
+/** USER_HZ, the unit of /proc's CPU times: 100 on every Linux architecture Bun runs on. */
+const CLOCK_TICKS = 100;
+
+/**
+ * CPU seconds (user + system, all threads) a process has used so far, from /proc; NaN where there
+ * is no /proc. Per request, this is the server's cost with wrk's own CPU left out, which moves less
+ * than throughput on a shared machine where the two compete for the same cores.
+ */
+function cpuSeconds(pid: number): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+  } catch {
+    return NaN;
+  }
+}
 
 function parseMs(v: string): number {
   const m = /([\d.]+)(us|ms|s)/.exec(v);
@@ -37,12 +55,22 @@ function wrk(bin: string, url: string, headers: Record<string, string> = {}, sec
     rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? NaN),
     p50: parseMs(/50%\s+(\S+)/.exec(out)?.[1] ?? "0ms"),
     p99: parseMs(/99%\s+(\S+)/.exec(out)?.[1] ?? "0ms"),
+    requests: Number(/(\d+) requests in/.exec(out)?.[1] ?? NaN),
   };
 }
 
 const median = (xs: number[]) => percentile([...xs].sort((a, b) => a - b), 50);
 
-interface Target { name: string; url: string; headers?: Record<string, string>; reference: string }
+interface Target { name: string; url: string; pid: number; headers?: Record<string, string>; reference: string }
+
+/** One timed run of a target: wrk's figures and the server's CPU time per request, in µs. */
+interface Run extends WrkResult { cpuUs: number }
+
+function measure(bin: string, t: Target): Run {
+  const before = cpuSeconds(t.pid);
+  const r = wrk(bin, t.url, t.headers);
+  return { ...r, cpuUs: ((cpuSeconds(t.pid) - before) * 1e6) / r.requests };
+}
 
 async function waitForPort(port: number) {
   for (let i = 0; i < 100; i++) {
@@ -64,15 +92,17 @@ export async function benchHttp() {
   }
   for (const c of children) await waitForPort(c.port);
   const api = await startApi();
-  const url = (name: string, path: string) => `http://127.0.0.1:${children.find((c) => c.name === name)!.port}${path}`;
+  const child = (name: string) => children.find((c) => c.name === name)!;
+  const url = (name: string, path: string) => `http://127.0.0.1:${child(name).port}${path}`;
+  const pid = (name: string) => child(name).proc.pid;
   const targets: Target[] = [
-    { name: "raw Bun.serve GET /health", url: url("raw", "/health"), reference: "" },
-    { name: "bare Hono, one route", url: url("hono", "/health"), reference: "raw Bun.serve GET /health" },
-    { name: "Hono + one no-op middleware", url: url("hono+mw", "/health"), reference: "raw Bun.serve GET /health" },
-    { name: "raw Bun.serve + the API's headers", url: url("raw", "/health/with-api-headers"), reference: "raw Bun.serve GET /health" },
-    { name: "full stack GET /health", url: `${api.base}/health`, reference: "raw Bun.serve GET /health" },
-    { name: "raw Bun.serve GET /v1/tasks", url: url("raw", "/v1/tasks"), reference: "" },
-    { name: "full stack GET /v1/tasks (auth)", url: `${api.base}/v1/tasks`, headers: { Authorization: `Bearer ${KEY}` }, reference: "raw Bun.serve GET /v1/tasks" },
+    { name: "raw Bun.serve GET /health", url: url("raw", "/health"), pid: pid("raw"), reference: "" },
+    { name: "bare Hono, one route", url: url("hono", "/health"), pid: pid("hono"), reference: "raw Bun.serve GET /health" },
+    { name: "Hono + one no-op middleware", url: url("hono+mw", "/health"), pid: pid("hono+mw"), reference: "raw Bun.serve GET /health" },
+    { name: "raw Bun.serve + the API's headers", url: url("raw", "/health/with-api-headers"), pid: pid("raw"), reference: "raw Bun.serve GET /health" },
+    { name: "full stack GET /health", url: `${api.base}/health`, pid: api.proc.pid, reference: "raw Bun.serve GET /health" },
+    { name: "raw Bun.serve GET /v1/tasks", url: url("raw", "/v1/tasks"), pid: pid("raw"), reference: "" },
+    { name: "full stack GET /v1/tasks (auth)", url: `${api.base}/v1/tasks`, pid: api.proc.pid, headers: { Authorization: `Bearer ${KEY}` }, reference: "raw Bun.serve GET /v1/tasks" },
   ];
   try {
     // The API answers the same JSON as the reference (an empty task list) before anything is timed.
@@ -80,20 +110,25 @@ export async function benchHttp() {
     const reference = await (await fetch(url("raw", "/v1/tasks"))).json();
     if (JSON.stringify(body) !== JSON.stringify(reference)) throw new Error(`GET /v1/tasks differs from the reference: ${JSON.stringify(body)}`);
     for (const t of targets) wrk(bin, t.url, t.headers, 1); // warm-up
-    const runs = new Map<string, WrkResult[]>(targets.map((t) => [t.name, []]));
-    for (let round = 0; round < ROUNDS; round++) for (const t of targets) runs.get(t.name)!.push(wrk(bin, t.url, t.headers));
+    const runs = new Map<string, Run[]>(targets.map((t) => [t.name, []]));
+    for (let round = 0; round < ROUNDS; round++) for (const t of targets) runs.get(t.name)!.push(measure(bin, t));
 
     console.log(`HTTP throughput (wrk -t1 -c32, ${ROUNDS} interleaved rounds of ${SECONDS} s, logging on; medians)`);
     const ratios = new Map<string, number>();
+    const cpuRatios = new Map<string, number>();
     for (const t of targets) {
       const r = runs.get(t.name)!;
       const ref = t.reference ? runs.get(t.reference)! : r;
       const ratio = median(r.map((x, i) => x.rps / ref[i]!.rps));
+      // Server CPU per request, as a speed ratio: the reference's cost over this target's.
+      const cpuRatio = median(r.map((x, i) => ref[i]!.cpuUs / x.cpuUs));
       ratios.set(t.name, ratio);
-      const label = t.reference ? `ratio ${fmt(ratio, 2)}x` : "reference";
-      console.log(`  ${t.name.padEnd(35)} ${fmt(median(r.map((x) => x.rps)), 0).padStart(9)} req/s  p50 ${fmt(median(r.map((x) => x.p50)), 2)} ms  p99 ${fmt(median(r.map((x) => x.p99)), 2)} ms  ${label}`);
+      cpuRatios.set(t.name, cpuRatio);
+      const label = t.reference ? `ratio ${fmt(ratio, 2)}x  cpu ratio ${fmt(cpuRatio, 2)}x` : "reference";
+      const cpu = `server cpu ${fmt(median(r.map((x) => x.cpuUs)), 1).padStart(5)} us/req`;
+      console.log(`  ${t.name.padEnd(35)} ${fmt(median(r.map((x) => x.rps)), 0).padStart(9)} req/s  p50 ${fmt(median(r.map((x) => x.p50)), 2)} ms  p99 ${fmt(median(r.map((x) => x.p99)), 2)} ms  ${cpu}  ${label}`);
     }
-    const verdict = (name: string) => `${fmt(ratios.get(name)!, 2)}x (${ratios.get(name)! >= 0.6 ? "met" : "NOT met"})`;
+    const verdict = (name: string) => `${fmt(ratios.get(name)!, 2)}x (${ratios.get(name)! >= 0.6 ? "met" : "NOT met"}; cpu ratio ${fmt(cpuRatios.get(name)!, 2)}x)`;
     console.log(`  target: full stack >= 0.60x raw -> /health ${verdict("full stack GET /health")}, /v1/tasks ${verdict("full stack GET /v1/tasks (auth)")}`);
   } finally {
     for (const c of children) c.proc.kill();
