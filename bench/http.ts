@@ -3,9 +3,8 @@
  * round, and the ratio is the median of each round's ratio: a shared machine's speed drifts by tens
  * of percent within a minute, and only what ran side by side compares.
  */
-import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { fmt, freePort, KEY, percentile, ROOT, startApi } from "./lib.ts";
+import { cpuSeconds, fmt, freePort, KEY, percentile, ROOT, startApi } from "./lib.ts";
 
 const ROUNDS = 5;
 const SECONDS = 2;
@@ -22,23 +21,6 @@ function ensureWrk(): string {
 }
 
 interface WrkResult { rps: number; p50: number; p99: number; requests: number }
-
-/** USER_HZ, the unit of /proc's CPU times: 100 on every Linux architecture Bun runs on. */
-const CLOCK_TICKS = 100;
-
-/**
- * CPU seconds (user + system, all threads) a process has used so far, from /proc; NaN where there
- * is no /proc. Per request, this is the server's cost with wrk's own CPU left out, which moves less
- * than throughput on a shared machine where the two compete for the same cores.
- */
-function cpuSeconds(pid: number): number {
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
-    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
-  } catch {
-    return NaN;
-  }
-}
 
 function parseMs(v: string): number {
   const m = /([\d.]+)(us|ms|s)/.exec(v);

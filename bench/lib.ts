@@ -1,5 +1,5 @@
 /** Helpers shared by the benchmarks: free ports, child servers, wrk, percentiles. */
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 
@@ -63,4 +63,23 @@ export async function startApi(extraEnv: Record<string, string> = {}) {
 export async function rssMiB(pid: number): Promise<number> {
   const status = await Bun.file(`/proc/${pid}/status`).text();
   return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024;
+}
+
+/** USER_HZ, the unit of /proc's CPU times: 100 on every Linux architecture Bun runs on. */
+const CLOCK_TICKS = 100;
+
+/**
+ * CPU seconds (user + system, all threads) a process has used so far, from /proc; NaN where there
+ * is no /proc. Per request, this is the server's cost with wrk's own CPU left out, which moves less
+ * than throughput on a shared machine where the two compete for the same cores.
+ */
+export function cpuSeconds(pid: number): number {
+  try {
+    const text = readFileSync(`/proc/${pid}/stat`, "utf8");
+    // The command name is in parentheses and may contain spaces: fields start after the last ')'.
+    const fields = text.slice(text.lastIndexOf(")") + 2).split(" ");
+    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+  } catch {
+    return NaN;
+  }
 }
