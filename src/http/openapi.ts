@@ -51,7 +51,15 @@ export function jsonResponse<T extends z.ZodType>(schema: T, description: string
 
 const TARGET_NAMES: Record<string, string> = { json: "body", query: "query", param: "path", header: "header" };
 
-type Issue = { code: string; path: PropertyKey[]; message: string; input?: unknown; keys?: string[] };
+type Issue = { code: string; path: PropertyKey[]; message: string; input?: unknown; keys?: string[]; expected?: string };
+
+/** A received value as an error message quotes it: short, and never more than a line. */
+function preview(v: unknown): string {
+  const text = typeof v === "string" ? `'${v}'` : Array.isArray(v) ? "an array" : v === null ? "null" : typeof v === "object" ? "an object" : String(v);
+  return text.length > 40 ? `${text.slice(0, 37)}...` : text;
+}
+
+const article = (word: string) => (/^[aeiou]/.test(word) ? `an ${word}` : `a ${word}`);
 
 /** The value at `path` in the input, or undefined where it is absent. */
 function valueAt(input: unknown, path: PropertyKey[]): unknown {
@@ -65,15 +73,18 @@ function valueAt(input: unknown, path: PropertyKey[]): unknown {
 
 /**
  * Formats one zod issue as "body must have required property 'agent'" and friends. `input` is what
- * was validated: a field is reported missing only when it is absent there (zod reports a present
- * but unparsable value, such as `?limit=abc`, with the same code).
+ * was validated: a field is reported missing only when it is absent there. zod reports a present
+ * value of the wrong type with the same code, and for a coerced one (`?limit=abc`) says it
+ * "received NaN"; the message names the value the client sent instead.
  */
 export function describeIssue(target: string, issue: Issue, input?: unknown): string {
   const where = [TARGET_NAMES[target] ?? target, ...issue.path.map(String)];
   const parent = where.slice(0, -1).join("/");
   const last = where[where.length - 1];
-  if (issue.code === "invalid_type" && issue.path.length > 0 && valueAt(input, issue.path) === undefined) {
-    return `${parent} must have required property '${last}'`;
+  if (issue.code === "invalid_type") {
+    const value = valueAt(input, issue.path);
+    if (value === undefined && issue.path.length > 0) return `${parent} must have required property '${last}'`;
+    if (value !== undefined && issue.expected) return `${where.join("/")} must be ${article(issue.expected)}, got ${preview(value)}`;
   }
   if (issue.code === "unrecognized_keys") {
     const keys = issue.keys ?? [];

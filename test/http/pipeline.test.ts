@@ -25,7 +25,7 @@ describe("errors", () => {
       [{ agent: "a", task: "x", extra: 1 }, "body must NOT have additional property 'extra'"],
       [{ agent: "-rf", task: "x" }, "body/agent: must contain only letters, digits, '.', '_' and '-', and not start with '-'"],
       [{ agent: "a", task: "" }, "body/task"],
-      [[], "body"],
+      [[], "body must be an object, got an array"],
     ];
     for (const [body, message] of cases) {
       const res = await t.request("/v1/tasks", { method: "POST", headers: json, body: JSON.stringify(body) });
@@ -36,9 +36,13 @@ describe("errors", () => {
   test("a present but invalid field is not reported as missing", async () => {
     const bad = await t.request("/v1/tasks?limit=abc", { headers: AUTH });
     expect(bad.status).toBe(400);
-    expect((await bad.json()).message).toBe("query/limit: Invalid input: expected number, received NaN");
+    expect((await bad.json()).message).toBe("query/limit must be a number, got 'abc'");
     const res = await t.request("/v1/tasks", { method: "POST", headers: json, body: JSON.stringify({ agent: 5, task: "x" }) });
-    expect((await res.json()).message).toStartWith("body/agent: ");
+    expect((await res.json()).message).toBe("body/agent must be a string, got 5");
+    const list = await t.request("/v1/tasks", { method: "POST", headers: json, body: JSON.stringify({ agent: "a", task: ["x"] }) });
+    expect((await list.json()).message).toBe("body/task must be a string, got an array");
+    const long = await t.request(`/v1/tasks?limit=${"9x".repeat(50)}`, { headers: AUTH });
+    expect((await long.json()).message).toBe(`query/limit must be a number, got '${"9x".repeat(18)}...`);
   });
   test("malformed JSON is 400", async () => {
     const res = await t.request("/v1/tasks", { method: "POST", headers: json, body: '{"agent":' });
