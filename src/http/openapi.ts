@@ -53,9 +53,11 @@ const TARGET_NAMES: Record<string, string> = { json: "body", query: "query", par
 
 type Issue = { code: string; path: PropertyKey[]; message: string; input?: unknown; keys?: string[]; expected?: string };
 
-/** A received value as an error message quotes it: short, and never more than a line. */
+/** A received value as an error message quotes it: a string quoted, a structure only named, at most 40 characters. */
 function preview(v: unknown): string {
-  const text = typeof v === "string" ? `'${v}'` : Array.isArray(v) ? "an array" : v === null ? "null" : typeof v === "object" ? "an object" : String(v);
+  if (Array.isArray(v)) return "an array";
+  if (v !== null && typeof v === "object") return "an object";
+  const text = typeof v === "string" ? `'${v}'` : String(v);
   return text.length > 40 ? `${text.slice(0, 37)}...` : text;
 }
 
