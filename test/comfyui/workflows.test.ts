@@ -66,6 +66,24 @@ describe("submit and run", () => {
     expect((await s.submit(BASIC, { priority: "urgent" })).res.status).toBe(400);
   });
 
+  test("a workflow nested past 64 levels is a 400 naming the field, not a 500; nothing is sent or stored", async () => {
+    const sentBefore = s.fake.received.filter((r) => r.path === "/prompt").length;
+    const listed = async () => (await (await fetch(`${s.base}/v1/comfyui/workflows?limit=200`, { headers: AUTH })).json()).workflows.length;
+    const storedBefore = await listed();
+    // 100,000 levels: JSON.parse takes it, but JSON.stringify (storing, sending) overflows the stack.
+    const deep = `{"workflow":{"1":{"class_type":"X","inputs":{"a":${"[".repeat(100_000)}${"]".repeat(100_000)}}}}}`;
+    const res = await fetch(`${s.base}/v1/comfyui/workflow`, { method: "POST", headers: { ...AUTH, "Content-Type": "application/json" }, body: deep });
+    expect(res.status).toBe(400);
+    expect((await res.json()).message).toBe("body/workflow: nests deeper than 64 levels");
+    expect(s.fake.received.filter((r) => r.path === "/prompt").length).toBe(sentBefore);
+    expect(await listed()).toBe(storedBefore);
+    // 64 levels is within the cap (the API prompt's own three levels included).
+    let value: unknown = 1;
+    for (let i = 0; i < 61; i++) value = [value];
+    const within = await s.submit({ "1": { class_type: "NoSuchNodeClass", inputs: { a: value } } });
+    expect(within.body.details.error.type).toBe("invalid_prompt");
+  });
+
   test("a run-time execution_error -> failed with the exception and node", async () => {
     const { body } = await s.submit({ "1": { class_type: "LoadImage", inputs: { image: "corrupt.png" } }, "2": { class_type: "PreviewImage", inputs: { images: ["1", 0] } } });
     const w = await s.until(body.workflowId, ["failed"]);

@@ -4,6 +4,24 @@ import { errorResponses, jsonResponse, PROTECTED_ERRORS } from "../../http/opena
 const UUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
 const errors = (...s: number[]) => errorResponses(...PROTECTED_ERRORS, ...s);
 
+/** Real workflows nest under a dozen levels (subgraphs included); the cap leaves room for custom nodes' values. */
+export const MAX_WORKFLOW_DEPTH = 64;
+
+/**
+ * Whether a parsed JSON value nests objects or arrays deeper than `limit`. Walks with its own stack:
+ * a recursive walk, like `JSON.stringify`, overflows on the deeply nested bodies this guards against.
+ */
+export function nestsDeeperThan(value: unknown, limit: number): boolean {
+  const stack: [unknown, number][] = [[value, 0]];
+  while (stack.length > 0) {
+    const [v, depth] = stack.pop()!;
+    if (v === null || typeof v !== "object") continue;
+    if (depth + 1 > limit) return true;
+    for (const child of Object.values(v)) if (child !== null && typeof child === "object") stack.push([child, depth + 1]);
+  }
+  return false;
+}
+
 export const WorkflowIdParam = z.object({
   workflowId: z.string().regex(UUID, "must be a UUID").openapi({ param: { name: "workflowId", in: "path" }, example: "0b7c4c7e-3f57-4a38-9d55-5c7cbb0b1c11" }),
 });
@@ -12,7 +30,8 @@ export const SubmitBody = z
   .object({
     workflow: z
       .record(z.string(), z.unknown())
-      .openapi({ description: "UI format (nodes/links, as saved by ComfyUI) or API format (node id -> {class_type, inputs})" }),
+      .refine((w) => !nestsDeeperThan(w, MAX_WORKFLOW_DEPTH), `nests deeper than ${MAX_WORKFLOW_DEPTH} levels`)
+      .openapi({ description: `UI format (nodes/links, as saved by ComfyUI) or API format (node id -> {class_type, inputs}); at most ${MAX_WORKFLOW_DEPTH} levels deep` }),
     priority: z.enum(["low", "normal", "high"]).optional().openapi({ description: "Default normal" }),
     gpu: z.enum(["local", "salad"]).optional().openapi({ description: "Target backend, default local" }),
   })
