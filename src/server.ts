@@ -1,5 +1,6 @@
 /** Builds every service from a Config and serves the app with Bun.serve; used by main and by tests. */
 import { mkdirSync } from "node:fs";
+import type { ServerWebSocket } from "bun";
 import type { Logger } from "pino";
 import { createApp } from "./app.ts";
 import type { Config } from "./config.ts";
@@ -103,6 +104,24 @@ export interface RunningServer {
   shutdown(): Promise<void>;
 }
 
+/** Largest WebSocket message a client may send: subscribe/unsubscribe/ping fit in a few hundred bytes. */
+export const WS_MAX_MESSAGE_BYTES = 64 * 1024;
+
+/**
+ * Wraps a WebSocket handler so that an exception in it is logged and closes that one socket (1011)
+ * instead of escaping to Bun, which ends the whole process on an error thrown from a socket handler.
+ */
+export function guardSocket<A extends unknown[]>(logger: Logger, event: string, handler: (ws: ServerWebSocket<SocketData>, ...rest: A) => void) {
+  return function guardedSocketHandler(ws: ServerWebSocket<SocketData>, ...rest: A) {
+    try {
+      handler(ws, ...rest);
+    } catch (err) {
+      logger.error({ err, event }, "WebSocket handler failed; closing the socket");
+      if (event !== "close") ws.close(1011, "Internal error");
+    }
+  };
+}
+
 /** Builds services and the app, and listens. */
 export async function createServer(config: Config, logger: Logger, options: BuildOptions = {}): Promise<RunningServer> {
   const services = buildServices(config, logger, options);
@@ -113,9 +132,11 @@ export async function createServer(config: Config, logger: Logger, options: Buil
     idleTimeout: options.idleTimeoutSec ?? 30,
     fetch: (req, srv) => app.fetch(req, srv),
     websocket: {
-      open: (ws) => ws.data.handler.open(ws),
-      message: (ws, msg) => ws.data.handler.message(ws, msg),
-      close: (ws) => ws.data.handler.close(ws),
+      // Clients send only small control messages; Bun closes a socket sending more with 1009.
+      maxPayloadLength: WS_MAX_MESSAGE_BYTES,
+      open: guardSocket(logger, "open", (ws) => ws.data.handler.open(ws)),
+      message: guardSocket(logger, "message", (ws, msg: string | Buffer) => ws.data.handler.message(ws, msg)),
+      close: guardSocket(logger, "close", (ws) => ws.data.handler.close(ws)),
     },
   });
   services.lifecycle.markReady();

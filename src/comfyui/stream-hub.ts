@@ -3,6 +3,7 @@
  * `*`; an event is serialised once and sent to every interested socket.
  */
 import type { ServerWebSocket } from "bun";
+import { preview } from "../http/openapi.ts";
 
 export interface WorkflowEvent {
   type: `workflow:${"queued" | "started" | "progress" | "completed" | "failed" | "cancelled"}`;
@@ -64,7 +65,8 @@ export class StreamHub {
         return void ws.send(JSON.stringify({ type: `${msg.type}d`, workflowId: id }));
       }
       default:
-        return this.#error(ws, `Unknown message type ${JSON.stringify(msg.type)}; expected subscribe, unsubscribe or ping`);
+        // Never echoed whole: a client's value may be huge or nested past what JSON.stringify survives.
+        return this.#error(ws, `Message type must be subscribe, unsubscribe or ping, got ${preview(msg.type)}`);
     }
   }
 

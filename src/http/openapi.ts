@@ -54,7 +54,7 @@ const TARGET_NAMES: Record<string, string> = { json: "body", query: "query", par
 type Issue = { code: string; path: PropertyKey[]; message: string; input?: unknown; keys?: string[]; expected?: string };
 
 /** A received value as an error message quotes it: a string quoted, a structure only named, at most 40 characters. */
-function preview(v: unknown): string {
+export function preview(v: unknown): string {
   if (Array.isArray(v)) return "an array";
   if (v !== null && typeof v === "object") return "an object";
   const text = typeof v === "string" ? `'${v}'` : String(v);

@@ -1,5 +1,9 @@
 /** WS /v1/comfyui/stream: authentication before the upgrade, subscriptions, and no leaks. */
 import { afterAll, describe, expect, test } from "bun:test";
+import type { ServerWebSocket } from "bun";
+import type { Logger } from "pino";
+import type { SocketData } from "../../src/comfyui/stream-hub.ts";
+import { guardSocket, WS_MAX_MESSAGE_BYTES } from "../../src/server.ts";
 import { KEY, waitFor } from "../helpers.ts";
 import { BASIC, comfyStack, eventSocket } from "./helpers.ts";
 
@@ -82,16 +86,50 @@ describe("messages", () => {
     send("not json");
     send({ type: "subscribe" });
     send({ type: "dance" });
-    await waitFor(() => messages.filter((m) => m.type === "error").length === 3);
+    // Nested past what JSON.stringify survives: echoing it once threw and ended the process.
+    send(`{"type":${"[".repeat(30_000)}${"]".repeat(30_000)}}`);
+    send({ type: "x".repeat(50_000) });
+    await waitFor(() => messages.filter((m) => m.type === "error").length === 5);
     expect(messages.filter((m) => m.type === "error").map((m) => m.message)).toEqual([
       "Message is not JSON",
       'subscribe needs a workflowId (a UUID, or "*" for all workflows)',
-      'Unknown message type "dance"; expected subscribe, unsubscribe or ping',
+      "Message type must be subscribe, unsubscribe or ping, got 'dance'",
+      "Message type must be subscribe, unsubscribe or ping, got an array",
+      `Message type must be subscribe, unsubscribe or ping, got '${"x".repeat(36)}...`,
     ]);
     send({ type: "ping" });
     await waitFor(() => messages.some((m) => m.type === "pong"));
     expect(ws.readyState).toBe(WebSocket.OPEN);
     ws.close();
+  });
+
+  test("a message over 64 KiB closes that socket with 1009; the server and other sockets go on", async () => {
+    const other = await eventSocket(s.base);
+    const { ws, send } = await eventSocket(s.base);
+    const closed = new Promise<number>((resolve) => (ws.onclose = (e) => resolve(e.code)));
+    send({ type: "ping", pad: "x".repeat(WS_MAX_MESSAGE_BYTES) });
+    expect(await closed).toBe(1009);
+    other.send({ type: "ping" });
+    await waitFor(() => other.messages.some((m) => m.type === "pong"));
+    expect((await fetch(`${s.base}/health`)).status).toBe(200);
+    other.ws.close();
+  });
+
+  test("a handler that throws closes its own socket with 1011 and is logged; nothing escapes to Bun", () => {
+    const logged: unknown[] = [];
+    const logger = { error: (...args: unknown[]) => logged.push(args) } as unknown as Logger;
+    const closes: unknown[][] = [];
+    const ws = { close: (...args: unknown[]) => closes.push(args) } as unknown as ServerWebSocket<SocketData>;
+    const handler = guardSocket(logger, "message", () => {
+      throw new RangeError("Maximum call stack size exceeded.");
+    });
+    expect(() => handler(ws)).not.toThrow();
+    expect(closes).toEqual([[1011, "Internal error"]]);
+    expect(logged).toHaveLength(1);
+    // A failing close handler cannot close the socket again; it is only logged.
+    expect(() => guardSocket(logger, "close", () => { throw new Error("x"); })(ws)).not.toThrow();
+    expect(closes).toHaveLength(1);
+    expect(logged).toHaveLength(2);
   });
 
   test("hundreds of sockets with subscription churn and abrupt disconnects leak nothing", async () => {

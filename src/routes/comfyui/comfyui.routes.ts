@@ -161,7 +161,8 @@ export const streamRoute = createRoute({
   description:
     "Authenticate with `Sec-WebSocket-Protocol: Bearer, <key>` (the server selects `Bearer`) or `?token=<key>`. " +
     'Send `{"type":"subscribe","workflowId":"<id>|*"}`, `{"type":"unsubscribe",...}` or `{"type":"ping"}`; receive ' +
-    "`workflow:queued|started|progress|completed|failed|cancelled` events as `{type, workflowId, data, timestamp}`.",
+    "`workflow:queued|started|progress|completed|failed|cancelled` events as `{type, workflowId, data, timestamp}`. " +
+    "A malformed message gets an `error` event and the socket stays open; one over 64 KiB closes it with 1009.",
   request: { query: z.object({ token: z.string().optional() }) },
   responses: {
     101: { description: "Switching to the WebSocket protocol" },
