@@ -14,6 +14,7 @@ import { TrieRouter } from "hono/router/trie-router";
 import type { H, RouterRoute } from "hono/types";
 import { registerDocs } from "./http/docs.ts";
 import { notFound, onError } from "./http/errors.ts";
+import { allowedMethods, methodNotAllowed } from "./http/method-not-allowed.ts";
 import { versionedPath } from "./http/negotiation.ts";
 import { validationHook } from "./http/openapi.ts";
 import { pipeline, pipelinedNotFound, pipelinedRouter } from "./http/pipeline.ts";
@@ -51,7 +52,13 @@ export function createApp(services: Services) {
       "Authenticate with `Authorization: Bearer <key>` or `X-API-Key: <key>`.",
   });
 
-  app.notFound(pipelinedNotFound(run, notFound));
+  const methodsFor = allowedMethods(() => app.routes);
+  app.notFound(
+    pipelinedNotFound(run, (c) => {
+      const allowed = methodsFor(c.req.path);
+      return allowed.length > 0 ? methodNotAllowed(c, allowed) : notFound(c);
+    }),
+  );
   app.onError(onError);
   return app;
 }
