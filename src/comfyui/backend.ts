@@ -139,15 +139,26 @@ export class ComfyBackend {
     this.#ws?.close();
   }
 
-  async #fetch(path: string, init: RequestInit = {}): Promise<Response> {
+  /**
+   * One request to ComfyUI, bounded by `requestTimeoutMs`. `until: "headers"` bounds only the wait
+   * for the response head: a file body relayed to a slow client may take longer than any fixed
+   * timeout, and aborting it would cut the download short (a client that stalls is closed by
+   * Bun's idle timeout, which cancels the relay).
+   */
+  async #fetch(path: string, init: RequestInit = {}, until: "body" | "headers" = "body"): Promise<Response> {
+    const ms = this.#o.requestTimeoutMs ?? 10_000;
+    const headersOnly = until === "headers" ? new AbortController() : undefined;
+    const timer = headersOnly && setTimeout(() => headersOnly.abort(new DOMException("The operation timed out.", "TimeoutError")), ms);
     try {
       return await fetch(`${this.url}${path}`, {
         ...init,
         headers: { ...this.#headers, ...(init.body ? { "Content-Type": "application/json" } : {}), ...(init.headers as Record<string, string>) },
-        signal: AbortSignal.timeout(this.#o.requestTimeoutMs ?? 10_000),
+        signal: headersOnly?.signal ?? AbortSignal.timeout(ms),
       });
     } catch (err) {
       throw new ComfyUnavailableError(`ComfyUI (${this.name}) at ${this.url} is unreachable: ${(err as Error).message}`);
+    } finally {
+      clearTimeout(timer);
     }
   }
 
@@ -215,9 +226,9 @@ export class ComfyBackend {
     return (await res.json()) as string[];
   }
 
-  /** An output file through ComfyUI's /view. */
+  /** An output file through ComfyUI's /view; only the wait for its head is timed (see #fetch). */
   view(file: { filename: string; subfolder: string; type: string }): Promise<Response> {
     const q = new URLSearchParams({ filename: file.filename, subfolder: file.subfolder, type: file.type });
-    return this.#fetch(`/view?${q}`);
+    return this.#fetch(`/view?${q}`, {}, "headers");
   }
 }

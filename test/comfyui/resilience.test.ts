@@ -1,5 +1,6 @@
 /** ComfyUI going away and coming back, and our own API restarting mid-run. */
 import { describe, expect, test } from "bun:test";
+import { ComfyBackend, ComfyUnavailableError } from "../../src/comfyui/backend.ts";
 import { createServer } from "../../src/server.ts";
 import { FakeComfyUI } from "../fake-comfyui.ts";
 import { AUTH, FIXTURES, silentLogger, waitFor } from "../helpers.ts";
@@ -24,6 +25,37 @@ describe("backend failures", () => {
     expect(Date.parse(done[0].startTime)).toBeLessThan(Date.parse(done[1].startTime));
     await s.server.shutdown();
     fresh.stop();
+  });
+
+  test("an output download slower than the request timeout is not cut short; a ComfyUI that never answers still times out", async () => {
+    const fake = new FakeComfyUI().start();
+    const bytes = new Uint8Array(8 * 1024 * 1024).map((_, i) => i % 251);
+    fake.files.set("output//big.mp4", bytes);
+    const hung = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: () => new Promise<Response>(() => {}) });
+    const backend = (url: string) =>
+      new ComfyBackend({ name: "local", url, clientId: "test", logger: silentLogger, requestTimeoutMs: 200, onMessage() {}, onConnect() {}, onDisconnect() {} });
+    const file = { filename: "big.mp4", subfolder: "", type: "output" };
+    try {
+      const res = await backend(fake.url).view(file);
+      const reader = res.body!.getReader();
+      const started = Date.now();
+      const chunks: Uint8Array[] = [];
+      for (let r = await reader.read(); !r.done; r = await reader.read()) {
+        chunks.push(r.value);
+        await Bun.sleep(25); // a slow client: the whole body takes several timeouts' worth
+      }
+      expect(Date.now() - started).toBeGreaterThan(400);
+      expect(Buffer.concat(chunks).equals(Buffer.from(bytes))).toBe(true);
+
+      const before = Date.now();
+      const err = await backend(hung.url.origin).view(file).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(ComfyUnavailableError);
+      expect((err as Error).message).toContain("timed out");
+      expect(Date.now() - before).toBeLessThan(2_000);
+    } finally {
+      hung.stop(true);
+      fake.stop();
+    }
   });
 
   test("a UI workflow while ComfyUI is down and /object_info is not cached -> 503", async () => {
