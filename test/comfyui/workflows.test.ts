@@ -90,8 +90,14 @@ describe("submit and run", () => {
     expect(w.error).toBe("LoadImage (node 1) failed: PIL.UnidentifiedImageError: cannot identify image file '<comfyui>/input/corrupt.png'");
   });
 
-  test("unknown workflow 404, bad id 400", async () => {
+  test("unknown workflow 404, bad id 400, an id in capitals is the same workflow", async () => {
     expect((await fetch(`${s.base}/v1/comfyui/workflow/00000000-0000-4000-8000-000000000000`, { headers: AUTH })).status).toBe(404);
+    const { body } = await s.submit(BASIC);
+    const upper = String(body.workflowId).toUpperCase();
+    expect((await s.get(upper)).workflowId).toBe(body.workflowId);
+    await s.until(body.workflowId, ["completed"]);
+    const outputs = await (await fetch(`${s.base}/v1/comfyui/outputs?workflowId=${upper}`, { headers: AUTH })).json();
+    expect(outputs.outputs).toHaveLength(1);
     expect((await fetch(`${s.base}/v1/comfyui/workflow/nope`, { headers: AUTH })).status).toBe(400);
   });
 });

@@ -112,6 +112,10 @@ describe("stop", () => {
     const res = await t.request(`/v1/tasks/${body.taskId}`, { method: "DELETE", headers: AUTH });
     expect(res.status).toBe(409);
     expect((await res.json()).currentStatus).toBe("completed");
+    // UUIDs are case-insensitive: the same task in capitals, for its record and its log stream.
+    const upper = String(body.taskId).toUpperCase();
+    expect((await get(upper)).taskId).toBe(body.taskId);
+    expect((await t.request(`/v1/tasks/${upper}/logs/stream`, { headers: AUTH })).status).toBe(200);
   });
 });
 

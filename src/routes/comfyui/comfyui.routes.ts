@@ -23,7 +23,7 @@ export function nestsDeeperThan(value: unknown, limit: number): boolean {
 }
 
 export const WorkflowIdParam = z.object({
-  workflowId: z.string().regex(UUID, "must be a UUID").openapi({ param: { name: "workflowId", in: "path" }, example: "0b7c4c7e-3f57-4a38-9d55-5c7cbb0b1c11" }),
+  workflowId: z.string().regex(UUID, "must be a UUID").toLowerCase().openapi({ param: { name: "workflowId", in: "path" }, example: "0b7c4c7e-3f57-4a38-9d55-5c7cbb0b1c11" }),
 });
 
 export const SubmitBody = z
@@ -65,7 +65,7 @@ export const ModelsSchema = z
   .openapi("Models");
 
 export const OutputsQuery = z.object({
-  workflowId: z.string().regex(UUID, "must be a UUID").optional(),
+  workflowId: z.string().regex(UUID, "must be a UUID").toLowerCase().optional(),
   limit: z.coerce.number().int().min(1).max(500).default(50).optional(),
 });
 export const OutputsSchema = z

@@ -32,7 +32,7 @@ export function comfyuiRoutes(d: ComfyRouteDeps) {
     })
     .openapi(outputsRoute, (c) => {
       const q = c.req.valid("query");
-      return c.json({ outputs: listOutputs(d.store, { workflowId: q.workflowId?.toLowerCase(), limit: q.limit ?? 50 }, d.outputDir) }, 200);
+      return c.json({ outputs: listOutputs(d.store, { workflowId: q.workflowId, limit: q.limit ?? 50 }, d.outputDir) }, 200);
     })
     .openapi(outputFileRoute, async (c) => (await outputFile(d.store, d.comfy.backends, c.req.valid("param").filename, d.outputDir)) as never)
     .openapi(streamRoute, (c) => {

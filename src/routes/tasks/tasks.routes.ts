@@ -8,6 +8,7 @@ export const TaskIdParam = z.object({
   taskId: z
     .string()
     .regex(UUID, "must be a UUID")
+    .toLowerCase() // UUIDs are case-insensitive; ours are stored lowercase
     .openapi({ param: { name: "taskId", in: "path" }, example: "2f1c5e0a-8d2b-4c3e-9f6a-1b2c3d4e5f60" }),
 });
 
