@@ -14,7 +14,7 @@ import { TrieRouter } from "hono/router/trie-router";
 import type { H, RouterRoute } from "hono/types";
 import { registerDocs } from "./http/docs.ts";
 import { notFound, onError } from "./http/errors.ts";
-import { allowedMethods, methodNotAllowed } from "./http/method-not-allowed.ts";
+import { allowedMethods, otherMethod } from "./http/method-not-allowed.ts";
 import { versionedPath } from "./http/negotiation.ts";
 import { validationHook } from "./http/openapi.ts";
 import { pipeline, pipelinedNotFound, pipelinedRouter } from "./http/pipeline.ts";
@@ -56,7 +56,7 @@ export function createApp(services: Services) {
   app.notFound(
     pipelinedNotFound(run, (c) => {
       const allowed = methodsFor(c.req.path);
-      return allowed.length > 0 ? methodNotAllowed(c, allowed) : notFound(c);
+      return allowed.length > 0 ? otherMethod(c, allowed) : notFound(c);
     }),
   );
   app.onError(onError);

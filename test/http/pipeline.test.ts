@@ -67,16 +67,25 @@ describe("errors", () => {
   test("a wrong method on an existing path is 405 with Allow; unknown paths stay 404, no token stays 401", async () => {
     const res = await t.request("/v1/tasks", { method: "DELETE", headers: AUTH });
     expect(res.status).toBe(405);
-    expect(res.headers.get("Allow")).toBe("GET, HEAD, POST");
-    expect(await res.json()).toMatchObject({ error: "Method Not Allowed", statusCode: 405, message: "Method DELETE is not allowed on /v1/tasks; allowed: GET, HEAD, POST" });
+    expect(res.headers.get("Allow")).toBe("GET, HEAD, POST, OPTIONS");
+    expect(await res.json()).toMatchObject({
+      error: "Method Not Allowed",
+      statusCode: 405,
+      message: "Method DELETE is not allowed on /v1/tasks; allowed: GET, HEAD, POST, OPTIONS",
+      details: { allowed: ["GET", "HEAD", "POST", "OPTIONS"] },
+    });
     // Patterns match as they do for dispatch, and a body of the right type does not change it.
     const patch = await t.request("/v1/tasks/0b7c4c7e-3f57-4a38-9d55-5c7cbb0b1c11", { method: "PATCH", headers: json, body: "{}" });
-    expect([patch.status, patch.headers.get("Allow")]).toEqual([405, "GET, HEAD, DELETE"]);
+    expect([patch.status, patch.headers.get("Allow")]).toEqual([405, "GET, HEAD, DELETE, OPTIONS"]);
     const versioned = await t.request("/status", { method: "DELETE", headers: { ...AUTH, Accept: "application/vnd.agenticflow.v1+json" } });
-    expect([versioned.status, versioned.headers.get("Allow")]).toEqual([405, "GET, HEAD"]);
+    expect([versioned.status, versioned.headers.get("Allow")]).toEqual([405, "GET, HEAD, OPTIONS"]);
     expect((await t.request("/v1/tasks/x/y/z", { method: "DELETE", headers: AUTH })).status).toBe(404);
     expect((await t.request("/v1/tasks", { method: "DELETE" })).status).toBe(401);
     expect((await t.request("/health", { method: "POST", headers: json, body: "{}" })).status).toBe(405);
+    // OPTIONS asks for that list: 204 with Allow, no body.
+    const options = await t.request("/v1/tasks", { method: "OPTIONS", headers: AUTH });
+    expect([options.status, options.headers.get("Allow"), await options.text()]).toEqual([204, "GET, HEAD, POST, OPTIONS", ""]);
+    expect((await t.request("/v1/nothing", { method: "OPTIONS", headers: AUTH })).status).toBe(404);
   });
   test("an unexpected exception is a 500 without a stack trace", async () => {
     const fresh = testApp();
