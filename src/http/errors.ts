@@ -65,12 +65,17 @@ export function errorResponse(c: Context<AppEnv>, status: ContentfulStatusCode, 
   return c.json(body, status);
 }
 
+/** No body was sent (curl -X POST without -d, or Content-Length: 0): the runtime gives no body stream. */
+function hasEmptyBody(c: Context<AppEnv>): boolean {
+  return c.req.raw.body === null;
+}
+
 /** `app.onError`: known errors keep their status; anything else is a logged 500 without a stack. */
 export function onError(err: Error, c: Context<AppEnv>) {
   if (err instanceof ApiError) return errorResponse(c, err.status, err.message, err);
   if (err instanceof HTTPException) {
     const status = err.status as ContentfulStatusCode;
-    const message = status === 400 && /json/i.test(err.message) ? "Malformed JSON in request body" : err.message || STATUS_TEXT[status] || "Error";
+    const message = status === 400 && /json/i.test(err.message) ? (hasEmptyBody(c) ? "Request body is empty; send a JSON object" : "Malformed JSON in request body") : err.message || STATUS_TEXT[status] || "Error";
     return errorResponse(c, status, message);
   }
   c.get("logger")?.error({ err, reqId: c.get("requestId") }, "unhandled error");

@@ -48,6 +48,9 @@ describe("errors", () => {
     const res = await t.request("/v1/tasks", { method: "POST", headers: json, body: '{"agent":' });
     expect(res.status).toBe(400);
     expect((await res.json()).message).toBe("Malformed JSON in request body");
+    const empty = await t.request("/v1/tasks", { method: "POST", headers: json });
+    expect(empty.status).toBe(400);
+    expect((await empty.json()).message).toBe("Request body is empty; send a JSON object");
   });
   test("a body that is not JSON is 415", async () => {
     const res = await t.request("/v1/tasks", { method: "POST", headers: { ...AUTH, "Content-Type": "text/plain" }, body: "hi" });
