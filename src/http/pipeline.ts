@@ -148,7 +148,8 @@ export function pipeline({ config, logger, metrics }: PipelineOptions): Pipeline
     const compressing = COMPRESSIBLE.test(req.headers.get("accept-encoding") ?? "");
     if (method === "GET" || method === "HEAD") useJsonResponses(c, std, compressing);
 
-    const finish = (res: Response): Response => {
+    const finish = (answer: Response): Response => {
+      const res = method === "HEAD" ? withoutBody(answer) : answer;
       const status = res.status;
       if (res !== std.complete) completeHeaders(res.headers, std, status);
       const route = routeLabel(c);
@@ -160,6 +161,17 @@ export function pipeline({ config, logger, metrics }: PipelineOptions): Pipeline
     const out = protect(c, compressing ? () => around(compression, c, () => headed(c, inner)) : () => headed(c, inner));
     return out instanceof Promise ? out.then(finish) : finish(out);
   };
+}
+
+/**
+ * A HEAD answer: the GET handler's response without its body, which is cancelled. Hono drops the
+ * body too but never cancels it, so a stream (an SSE log follower) would stay subscribed, queueing
+ * every line for a reader that never comes.
+ */
+function withoutBody(res: Response): Response {
+  if (!res.body) return res;
+  res.body.cancel().catch(() => {});
+  return new Response(null, res);
 }
 
 /** Marks a request's context once the pipeline runs for it. */

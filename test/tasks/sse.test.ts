@@ -95,6 +95,25 @@ describe("SSE log stream", () => {
     await fetch(`${base}/v1/tasks/${taskId}`, { method: "DELETE", headers: AUTH });
   });
 
+  test("HEAD answers the stream's headers and holds nothing open", async () => {
+    const { taskId } = await start("sleeper");
+    const tasks = server.services.tasks!;
+    for (let i = 0; i < 5; i++) {
+      const res = await fetch(`${base}/v1/tasks/${taskId}/logs/stream`, { method: "HEAD", headers: AUTH });
+      expect(res.status).toBe(200);
+      expect(res.headers.get("Content-Type")).toStartWith("text/event-stream");
+      expect(await res.text()).toBe("");
+    }
+    // A GET stream opened afterwards is the only subscriber.
+    const reader = await stream(taskId);
+    await waitFor(() => tasks.openStreams() >= 1);
+    await Bun.sleep(100);
+    expect(tasks.openStreams()).toBe(1);
+    await reader.body!.cancel();
+    await waitFor(() => tasks.openStreams() === 0);
+    await fetch(`${base}/v1/tasks/${taskId}`, { method: "DELETE", headers: AUTH });
+  });
+
   test("lines appended while a client catches up on a large backlog are neither lost nor repeated", async () => {
     const { taskId, logFile } = await start("sleeper");
     await waitFor(async () => (await Bun.file(logFile).text()).includes("sleeping"));
