@@ -60,6 +60,7 @@ export const SETTINGS = {
   CORS_ORIGINS: { help: "Origins allowed by CORS, comma-separated ('*' for any, without credentials)", default: "", schema: list },
   RATE_LIMIT_MAX: { help: "Requests allowed per client IP per window", default: "100", schema: intIn(1, 10_000_000) },
   RATE_LIMIT_WINDOW_MS: { help: "Rate-limit window in milliseconds", default: "60000", schema: intIn(100, 86_400_000) },
+  RATE_LIMIT_IPV6_SUBNET: { help: "IPv6 clients are counted per subnet of this prefix length (a host often holds a /64 or more; 128: per address)", default: "56", schema: intIn(1, 128) },
   RATE_LIMIT_ALLOWLIST: { help: "IPs/CIDRs never rate limited, comma-separated (empty: none)", default: "127.0.0.1", schema: z.string() },
   TRUSTED_PROXIES: { help: "IPs/CIDRs of proxies whose X-Forwarded-For is believed", default: "", schema: z.string() },
   BODY_LIMIT: { help: "Largest accepted request body in bytes", default: String(10 * 1024 * 1024), schema: intIn(1, 1024 * 1024 * 1024) },
@@ -98,7 +99,7 @@ export interface Config {
   logLevel: Parsed["LOG_LEVEL"];
   logFormat: "json" | "pretty" | undefined;
   corsOrigins: string[];
-  rateLimit: { max: number; windowMs: number; allowlist: CidrMatcher; trustedProxies: CidrMatcher };
+  rateLimit: { max: number; windowMs: number; ipv6Subnet: number; allowlist: CidrMatcher; trustedProxies: CidrMatcher };
   bodyLimit: number;
   shutdownGraceMs: number;
   tasks: {
@@ -188,6 +189,7 @@ export function loadConfig(env: Record<string, string | undefined>): ConfigResul
       rateLimit: {
         max: s.RATE_LIMIT_MAX,
         windowMs: s.RATE_LIMIT_WINDOW_MS,
+        ipv6Subnet: s.RATE_LIMIT_IPV6_SUBNET,
         allowlist: allowlist.matcher,
         trustedProxies: proxies.matcher,
       },

@@ -44,3 +44,32 @@ export function parseCidrList(text: string): { matcher: CidrMatcher; invalid: st
     },
   };
 }
+
+/** The eight 16-bit groups of an IPv6 address ("::" expanded, a dotted IPv4 tail folded in, a zone id dropped). */
+function ipv6Groups(address: string): number[] {
+  let text = address.split("%")[0]!;
+  const v4 = /(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(text);
+  if (v4) {
+    const [a, b, c, d] = v4.slice(1).map(Number) as [number, number, number, number];
+    text = `${text.slice(0, v4.index)}${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
+  }
+  const [head, tail] = text.split("::") as [string, string | undefined];
+  const front = head ? head.split(":") : [];
+  const back = tail ? tail.split(":") : [];
+  const gap = tail === undefined ? [] : Array<string>(8 - front.length - back.length).fill("0");
+  return [...front, ...gap, ...back].map((g) => parseInt(g, 16));
+}
+
+/**
+ * The key an address is counted under: an IPv4 address itself, an IPv6 address its first `bits` bits
+ * ("2001:db8:0:100::/56" style, groups uncompressed). One host or home often holds a whole /64 or more,
+ * so counting single IPv6 addresses would let it rotate through them.
+ */
+export function subnetKey(address: string, bits: number): string {
+  if (bits >= 128 || !address.includes(":") || isIP(address.split("%")[0]!) !== 6) return address;
+  const groups = ipv6Groups(address).map((g, i) => {
+    const keep = Math.max(0, Math.min(16, bits - i * 16));
+    return keep === 0 ? 0 : g & (0xffff << (16 - keep)) & 0xffff;
+  });
+  return `${groups.map((g) => g.toString(16)).join(":")}/${bits}`;
+}

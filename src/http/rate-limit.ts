@@ -2,7 +2,7 @@
 import type { Context } from "hono";
 import { rateLimiter } from "hono-rate-limiter";
 import { errorResponse } from "./errors.ts";
-import type { CidrMatcher } from "./cidr.ts";
+import { subnetKey, type CidrMatcher } from "./cidr.ts";
 import type { AppEnv } from "./types.ts";
 
 /** Probes are never limited: an orchestrator polling them must not lock out real clients. */
@@ -11,6 +11,8 @@ const UNLIMITED_PATHS = new Set(["/health", "/ready", "/metrics"]);
 export interface RateLimitOptions {
   max: number;
   windowMs: number;
+  /** IPv6 clients are counted per subnet of this prefix length. */
+  ipv6Subnet: number;
   allowlist: CidrMatcher;
 }
 
@@ -33,7 +35,7 @@ export function rateLimit(options: RateLimitOptions): RateLimit {
     windowMs: options.windowMs,
     limit: options.max,
     standardHeaders: false,
-    keyGenerator: (c) => c.get("clientIp"),
+    keyGenerator: (c) => subnetKey(c.get("clientIp") ?? "unknown", options.ipv6Subnet),
     handler: (c) => {
       const info = c.get("rateLimit" as never) as Info;
       const reset = info.resetTime ?? new Date(Date.now() + options.windowMs);

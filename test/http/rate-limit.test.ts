@@ -30,6 +30,19 @@ describe("rate limiting", () => {
     t.close();
   });
 
+  test("IPv6 clients are counted per /56 (RATE_LIMIT_IPV6_SUBNET), so rotating addresses gains nothing", async () => {
+    const t = testApp({ RATE_LIMIT_MAX: "2" });
+    const statuses = [];
+    for (const a of ["2001:db8:1:100::1", "2001:db8:1:1ff:aaaa::2", "2001:db8:1:1aa::3"]) statuses.push((await t.request("/v1/tasks", { headers: AUTH }, peer(a))).status);
+    expect(statuses).toEqual([200, 200, 429]);
+    // The next /56 is another client.
+    expect((await t.request("/v1/tasks", { headers: AUTH }, peer("2001:db8:1:200::1"))).status).toBe(200);
+    t.close();
+    const perAddress = testApp({ RATE_LIMIT_MAX: "1", RATE_LIMIT_IPV6_SUBNET: "128" });
+    for (const a of ["2001:db8::1", "2001:db8::2"]) expect((await perAddress.request("/v1/tasks", { headers: AUTH }, peer(a))).status).toBe(200);
+    perAddress.close();
+  });
+
   test("failed authentication counts (no free brute force)", async () => {
     const t = testApp({ RATE_LIMIT_MAX: "2" });
     for (let i = 0; i < 2; i++) {
