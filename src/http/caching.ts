@@ -79,6 +79,7 @@ export function completeHeaders(h: Headers, std: StandardHeaders, status: number
  * `GET /health`. Any other response gets them from `completeHeaders`.
  */
 export function useJsonResponses(c: Context<AppEnv>, std: StandardHeaders, compressing: boolean) {
+  const head = c.req.method === "HEAD";
   let headerCalled = false;
   const header = c.header;
   c.header = ((name: string, value?: string, options?: { append?: boolean }) => {
@@ -97,14 +98,15 @@ export function useJsonResponses(c: Context<AppEnv>, std: StandardHeaders, compr
       h.ETag = tag;
       if (notModified) return (std.complete = new Response(null, { status: 304, headers: h }));
       h["Content-Type"] = "application/json";
-      // Lets compression skip small bodies (Bun adds the length itself otherwise).
-      if (compressing) h["Content-Length"] = String(Buffer.byteLength(text));
+      // Lets compression skip small bodies, and a HEAD answer (no body) tell the GET's length; Bun
+      // adds the length itself otherwise.
+      if (compressing || head) h["Content-Length"] = String(Buffer.byteLength(text));
       return (std.complete = new Response(text, { status: 200, headers: h }));
     }
     c.header("ETag", tag);
     if (notModified) return c.body(null, 304, headers as never);
     c.header("Content-Type", "application/json");
-    if (compressing) c.header("Content-Length", String(Buffer.byteLength(text)));
+    if (compressing || head) c.header("Content-Length", String(Buffer.byteLength(text)));
     return c.body(text, arg as never, headers as never);
   }) as typeof c.json;
 }

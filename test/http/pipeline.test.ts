@@ -120,6 +120,25 @@ describe("versioning", () => {
   });
 });
 
+describe("HEAD", () => {
+  test("over a real server: the GET's headers and Content-Length, no body", async () => {
+    const server = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: (req, srv) => t.app.fetch(req, srv) });
+    try {
+      for (const path of ["/health", "/v1/tasks"]) {
+        const get = await fetch(`${server.url}${path.slice(1)}`, { headers: AUTH });
+        const length = (await get.arrayBuffer()).byteLength;
+        // identity: fetch asks for gzip by default, and the compression path sets the length anyway.
+        const head = await fetch(`${server.url}${path.slice(1)}`, { method: "HEAD", headers: { ...AUTH, "Accept-Encoding": "identity" } });
+        expect([head.status, head.headers.get("Content-Type"), head.headers.get("Content-Length")]).toEqual([200, "application/json", String(length)]);
+        expect(head.headers.get("ETag")).toBeTruthy();
+        expect(await head.text()).toBe("");
+      }
+    } finally {
+      server.stop(true);
+    }
+  });
+});
+
 describe("caching and compression", () => {
   test("Cache-Control per route", async () => {
     expect((await t.request("/health")).headers.get("Cache-Control")).toBe("public, max-age=10");
