@@ -31,10 +31,12 @@ export class StatusService {
   constructor(deps: StatusDeps) {
     this.#d = deps;
     // Scrapes read the same cached sample, so GPU gauges are never older than the status cache.
+    // Both gauges wait for it: prom-client reads all metrics at once, so a gauge without its own
+    // `collect` would be read before the sample lands (empty on a first scrape, a sample behind after).
     const refresh = async () => {
       await this.get();
     };
-    Object.assign(deps.metrics.gpuUtilization, { collect: refresh });
+    for (const gauge of [deps.metrics.gpuUtilization, deps.metrics.vramUsage]) Object.assign(gauge, { collect: refresh });
   }
 
   /** The status, from cache when fresh. */

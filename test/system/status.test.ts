@@ -69,6 +69,16 @@ describe("GET /v1/status", () => {
     t.close();
   });
 
+  test("a scrape with no status computed yet samples once and fills both GPU gauges", async () => {
+    const t = withSmi(fakeNvidiaSmi({ csv: "two-gpus.csv" }));
+    const metrics = await (await t.request("/metrics")).text();
+    for (const line of ['comfyui_gpu_utilization{gpu_id="1"} 0', `comfyui_vram_usage_bytes{gpu_id="0"} ${79000 * 1024 * 1024}`, `comfyui_vram_usage_bytes{gpu_id="1"} ${3 * 1024 * 1024}`]) {
+      expect(metrics).toContain(line);
+    }
+    expect(t.services.status!.gpuQueries).toBe(1);
+    t.close();
+  });
+
   test("no nvidia-smi, a failing one, a hanging one: available:false, and the rest still answers promptly", async () => {
     const cases = [
       { dir: "/nonexistent-dir", error: "not found" },
