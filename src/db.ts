@@ -3,10 +3,27 @@ import { Database } from "bun:sqlite";
 
 type Row = Record<string, string | number | null>;
 
-/** Opens (creating if needed) the state database in WAL mode. */
-export function openDatabase(path: string): Database {
+/** Another process holds the state database: two servers on one DATA_DIR would both supervise its tasks. */
+export class DataDirInUseError extends Error {}
+
+/**
+ * Opens (creating if needed) the state database in WAL mode, and keeps it to this process: in
+ * EXCLUSIVE locking mode SQLite holds its file lock until the connection closes, so a second server
+ * on the same DATA_DIR waits `busyTimeoutMs` (one that is shutting down may let go) and then fails
+ * with DataDirInUseError. The OS drops the lock when a process dies, even by SIGKILL.
+ */
+export function openDatabase(path: string, busyTimeoutMs = 5000): Database {
   const db = new Database(path, { create: true, strict: true });
-  db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000;");
+  try {
+    db.exec(`PRAGMA busy_timeout = ${busyTimeoutMs}; PRAGMA locking_mode = EXCLUSIVE; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;`);
+    db.exec("BEGIN EXCLUSIVE; COMMIT;"); // takes the lock now rather than at the first write
+  } catch (err) {
+    db.close();
+    if ((err as { code?: string }).code?.startsWith("SQLITE_BUSY")) {
+      throw new DataDirInUseError(`${path} is in use by another process (another management-api on the same DATA_DIR?)`);
+    }
+    throw err;
+  }
   return db;
 }
 

@@ -35,7 +35,12 @@ if (!result.ok) {
 const logger = createLogger(result.config, Boolean(process.stdout.isTTY));
 for (const w of result.warnings) logger.warn(w);
 
-const server = await createServer(result.config, logger);
+const server = await createServer(result.config, logger).catch((err: Error) => {
+  // A port in use, a DATA_DIR held by another server, an unreadable PROVIDERS_FILE: one line that
+  // says which, not a stack trace.
+  logger.fatal({ err }, `cannot start: ${err.message}`);
+  return logger.flush(() => process.exit(1)) as never;
+});
 logger.info({ url: server.url, version: VERSION }, `${API_NAME} listening`);
 
 let stopping = false;

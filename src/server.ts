@@ -1,6 +1,6 @@
 /** Builds every service from a Config and serves the app with Bun.serve; used by main and by tests. */
 import { mkdirSync } from "node:fs";
-import type { ServerWebSocket } from "bun";
+import type { Server, ServerWebSocket } from "bun";
 import type { Logger } from "pino";
 import { createApp } from "./app.ts";
 import type { Config } from "./config.ts";
@@ -24,6 +24,8 @@ export interface BuildOptions {
   idleTimeoutSec?: number;
   /** First reconnect delay to ComfyUI (tests shorten it). */
   comfyBackoffMs?: number;
+  /** How long to wait for another server to let go of DATA_DIR's database (tests shorten it). */
+  dbBusyTimeoutMs?: number;
 }
 
 /** Creates the services (no listening socket). Throws on unusable settings such as a bad PROVIDERS_FILE. */
@@ -32,7 +34,7 @@ export function buildServices(config: Config, logger: Logger, options: BuildOpti
   const metrics = createMetrics();
   const lifecycle = new Lifecycle();
   const providers = loadProviders(config.tasks.providersFile);
-  const db = openDatabase(config.dbPath);
+  const db = openDatabase(config.dbPath, options.dbBusyTimeoutMs);
   const store = new TaskStore(db);
   const supervisor = new TaskSupervisor({
     store,
@@ -126,19 +128,25 @@ export function guardSocket<A extends unknown[]>(logger: Logger, event: string, 
 export async function createServer(config: Config, logger: Logger, options: BuildOptions = {}): Promise<RunningServer> {
   const services = buildServices(config, logger, options);
   const app = createApp(services);
-  const server = Bun.serve<SocketData>({
-    port: config.port,
-    hostname: config.host,
-    idleTimeout: options.idleTimeoutSec ?? 30,
-    fetch: (req, srv) => app.fetch(req, srv),
-    websocket: {
-      // Clients send only small control messages; Bun closes a socket sending more with 1009.
-      maxPayloadLength: WS_MAX_MESSAGE_BYTES,
-      open: guardSocket(logger, "open", (ws) => ws.data.handler.open(ws)),
-      message: guardSocket(logger, "message", (ws, msg: string | Buffer) => ws.data.handler.message(ws, msg)),
-      close: guardSocket(logger, "close", (ws) => ws.data.handler.close(ws)),
-    },
-  });
+  let server: Server<SocketData>;
+  try {
+    server = Bun.serve<SocketData>({
+      port: config.port,
+      hostname: config.host,
+      idleTimeout: options.idleTimeoutSec ?? 30,
+      fetch: (req, srv) => app.fetch(req, srv),
+      websocket: {
+        // Clients send only small control messages; Bun closes a socket sending more with 1009.
+        maxPayloadLength: WS_MAX_MESSAGE_BYTES,
+        open: guardSocket(logger, "open", (ws) => ws.data.handler.open(ws)),
+        message: guardSocket(logger, "message", (ws, msg: string | Buffer) => ws.data.handler.message(ws, msg)),
+        close: guardSocket(logger, "close", (ws) => ws.data.handler.close(ws)),
+      },
+    });
+  } catch (err) {
+    services.close(); // the database lock, the task poller and the ComfyUI sockets go with it
+    throw err;
+  }
   services.lifecycle.markReady();
   return {
     url: server.url,

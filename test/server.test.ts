@@ -3,7 +3,9 @@ import { describe, expect, test } from "bun:test";
 import { existsSync, symlinkSync } from "node:fs";
 import { join } from "node:path";
 import pkg from "../package.json" with { type: "json" };
-import { AUTH, KEY, tempDir, testEnv, waitFor } from "./helpers.ts";
+import { DataDirInUseError } from "../src/db.ts";
+import { createServer } from "../src/server.ts";
+import { AUTH, KEY, silentLogger, tempDir, testConfig, testEnv, waitFor } from "./helpers.ts";
 import { MAIN, ROOT, startApi } from "./process.ts";
 
 const run = (args: string[], env: Record<string, string | undefined> = {}, cmd = [process.execPath, MAIN]) =>
@@ -69,6 +71,39 @@ describe("running server", () => {
     api.proc.kill("SIGTERM");
     await api.proc.exited;
     expect(await api.output()).toContain("default API key");
+  });
+});
+
+describe("one server per DATA_DIR and port", () => {
+  test("a second server on the same DATA_DIR is refused until the first lets go", async () => {
+    const config = testConfig();
+    const first = await createServer(config, silentLogger);
+    await expect(createServer(config, silentLogger, { dbBusyTimeoutMs: 100 })).rejects.toBeInstanceOf(DataDirInUseError);
+    await first.shutdown();
+    const third = await createServer(config, silentLogger, { dbBusyTimeoutMs: 100 });
+    await third.shutdown();
+  });
+
+  test("a port in use: the process says so in one fatal line and exits 1", async () => {
+    const api = await startApi(testEnv({ LOG_LEVEL: "info", LOG_FORMAT: "json" }));
+    const port = new URL(api.base).port;
+    const env = testEnv({ LOG_LEVEL: "info", LOG_FORMAT: "json", PORT: port });
+    const r = run([], env);
+    expect(r.exitCode).toBe(1);
+    const fatal = r.stdout.toString().trim().split("\n").map((l) => JSON.parse(l)).find((l) => l.level === 60);
+    expect(fatal.msg).toBe(`cannot start: Failed to start server. Is port ${port} in use?`);
+    expect(r.stderr.toString()).not.toContain("at createServer");
+    api.proc.kill("SIGTERM");
+    await api.proc.exited;
+  });
+
+  test("a server that cannot listen closes what it opened: its DATA_DIR is free at once", async () => {
+    const busy = await createServer(testConfig(), silentLogger);
+    const config = testConfig({ PORT: String(busy.port) });
+    await expect(createServer(config, silentLogger)).rejects.toThrow(`Is port ${busy.port} in use?`);
+    const after = await createServer({ ...config, port: 0 }, silentLogger, { dbBusyTimeoutMs: 100 });
+    await after.shutdown();
+    await busy.shutdown();
   });
 });
 
