@@ -1,8 +1,24 @@
 /** Reading task logs without loading them whole. */
 import { open } from "node:fs/promises";
 
-/** The last `n` lines of a file, read backwards in blocks (a 1 GiB log costs a few KiB of reads). */
-export async function tailLines(path: string, n: number, block = 64 * 1024): Promise<string[]> {
+/** Bounds for `tailLines`: a task's record must stay small whatever its log holds. */
+export interface TailLimits {
+  /** Read at most this much from the end of the file. */
+  maxBytes?: number;
+  /** Longer lines are cut to this many characters, with a note of how long they were. */
+  maxLineChars?: number;
+}
+
+/**
+ * The last `n` lines of a file, read backwards in blocks (a 1 GiB log costs a few KiB of reads).
+ * At most `maxBytes` are read: a log whose last lines are huge (a JSON blob on one line, a progress
+ * bar redrawn with \r and never a \n) would otherwise be read, and returned, whole. When that window
+ * holds no line start, its text is the end of one long line and comes back marked with a leading "…".
+ */
+export async function tailLines(path: string, n: number, limits: TailLimits = {}): Promise<string[]> {
+  const maxBytes = limits.maxBytes ?? 256 * 1024;
+  const maxLineChars = limits.maxLineChars ?? 8 * 1024;
+  const block = Math.min(64 * 1024, maxBytes);
   let fh;
   try {
     fh = await open(path, "r");
@@ -15,8 +31,8 @@ export async function tailLines(path: string, n: number, block = 64 * 1024): Pro
     let chunks: Buffer[] = [];
     let newlines = 0;
     // n lines need n newlines before them (plus the possible trailing one).
-    while (pos > 0 && newlines <= n) {
-      const len = Math.min(block, pos);
+    while (pos > 0 && newlines <= n && size - pos < maxBytes) {
+      const len = Math.min(block, pos, maxBytes - (size - pos));
       pos -= len;
       const buf = Buffer.alloc(len);
       await fh.read(buf, 0, len, pos);
@@ -27,8 +43,12 @@ export async function tailLines(path: string, n: number, block = 64 * 1024): Pro
     chunks = [];
     const lines = text.split("\n");
     if (lines[lines.length - 1] === "") lines.pop();
-    if (pos > 0) lines.shift(); // the first piece may be a partial line
-    return lines.slice(-n);
+    if (pos > 0) {
+      // The first piece starts mid-line: drop it, unless it is all there is (one line longer than the window).
+      if (lines.length > 1) lines.shift();
+      else if (lines.length === 1) lines[0] = `…${lines[0]!.slice(1 - maxLineChars)}`;
+    }
+    return lines.slice(-n).map((l) => (l.length > maxLineChars ? `${l.slice(0, maxLineChars)}… [line cut: ${l.length} characters]` : l));
   } finally {
     await fh.close();
   }

@@ -53,7 +53,7 @@ export const TaskSchema = z
     error: z.string().nullable(),
     taskDir: z.string(),
     logFile: z.string(),
-    logTail: z.array(z.string()).optional().openapi({ description: "Last 50 log lines" }),
+    logTail: z.array(z.string()).optional().openapi({ description: "Last 50 log lines, from at most the log's last 256 KiB; a line over 8 KiB is cut and says so" }),
   })
   .openapi("Task");
 

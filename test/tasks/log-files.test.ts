@@ -1,0 +1,46 @@
+/** Reading the end of a task log: the record's logTail stays small whatever the log holds. */
+import { describe, expect, test } from "bun:test";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { tailLines } from "../../src/tasks/log-files.ts";
+import { tempDir } from "../helpers.ts";
+
+const log = (text: string) => {
+  const path = join(tempDir("tail-"), "task.log");
+  writeFileSync(path, text);
+  return path;
+};
+
+describe("tailLines", () => {
+  test("the last n lines, with or without a final newline; a missing file is no lines", async () => {
+    const lines = Array.from({ length: 200 }, (_, i) => `line ${i}`);
+    expect(await tailLines(log(lines.join("\n") + "\n"), 3)).toEqual(["line 197", "line 198", "line 199"]);
+    expect(await tailLines(log(lines.join("\n")), 2)).toEqual(["line 198", "line 199"]);
+    expect(await tailLines(log("only\n"), 50)).toEqual(["only"]);
+    expect(await tailLines(join(tempDir(), "nope.log"), 50)).toEqual([]);
+  });
+
+  test("a long line in the tail is cut and says how long it was", async () => {
+    const long = "x".repeat(20_000);
+    const tail = await tailLines(log(`a\n${long}\nb\n`), 50, { maxLineChars: 100 });
+    expect(tail).toEqual(["a", `${"x".repeat(100)}… [line cut: 20000 characters]`, "b"]);
+  });
+
+  test("at most maxBytes are read: lines before the window are left out, never half of one", async () => {
+    const path = log(`${"early\n".repeat(10)}${"y".repeat(300_000)}\nlate 1\nlate 2\n`);
+    const tail = await tailLines(path, 50, { maxBytes: 64 * 1024, maxLineChars: 1000 });
+    expect(tail).toEqual(["late 1", "late 2"]);
+  });
+
+  test("a log that is one endless line (a progress bar redrawn with \\r) gives its end, marked", async () => {
+    const bar = Array.from({ length: 100_000 }, (_, i) => `\r${i}%`).join("");
+    const tail = await tailLines(log(bar), 50, { maxBytes: 64 * 1024, maxLineChars: 1000 });
+    expect(tail).toHaveLength(1);
+    expect(tail[0]!.length).toBe(1000);
+    expect(tail[0]!.startsWith("…")).toBe(true);
+    expect(tail[0]!.endsWith("\r99999%")).toBe(true);
+    // The defaults a task's record uses: 256 KiB read, lines of 8 KiB.
+    const defaults = await tailLines(log(`${"z".repeat(5_000_000)}\na\n${"z".repeat(100_000)}\nend\n`), 50);
+    expect(defaults).toEqual(["a", `${"z".repeat(8192)}… [line cut: 100000 characters]`, "end"]);
+  });
+});
