@@ -56,6 +56,14 @@ describe("create and complete", () => {
     expect(body.message).toContain("exit0");
   });
 
+  test("a task with a NUL character is 400, and no task is recorded", async () => {
+    const before = (await (await t.request("/v1/tasks?status=all&limit=500", { headers: AUTH })).json()).count;
+    const { res, body } = await start("exit0", "before\u0000after");
+    expect(res.status).toBe(400);
+    expect(body.message).toBe("body/task: must not contain NUL characters");
+    expect((await (await t.request("/v1/tasks?status=all&limit=500", { headers: AUTH })).json()).count).toBe(before);
+  });
+
   test("the child gets a minimal environment: never the API keys, stdin closed", async () => {
     const { body } = await start("env-dump");
     await ended(body.taskId);

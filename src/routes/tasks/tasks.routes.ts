@@ -20,7 +20,13 @@ export const CreateTaskBody = z
       .max(100)
       .regex(/^(?!-)[A-Za-z0-9._-]+$/, "must contain only letters, digits, '.', '_' and '-', and not start with '-'")
       .openapi({ example: "coder" }),
-    task: z.string().min(1).max(10_000).openapi({ example: "Write a hello-world HTTP server in Go" }),
+    task: z
+      .string()
+      .min(1)
+      .max(10_000)
+      // It becomes a command-line argument, which cannot hold a NUL (the spawn would fail: a 500).
+      .regex(/^[^\u0000]*$/, "must not contain NUL characters")
+      .openapi({ example: "Write a hello-world HTTP server in Go" }),
     provider: z.string().min(1).max(64).optional().openapi({ description: "A configured provider (default claude-flow)", example: "demo" }),
   })
   .strict()
