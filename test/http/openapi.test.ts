@@ -12,11 +12,13 @@ import { FakeComfyUI } from "../fake-comfyui.ts";
 
 // Every provider installed (a missing CLI is a deliberate, documented 500, tested in tasks tests).
 const providersFile = join(tempDir(), "providers.json");
-const quick = { command: [join(AGENTS, "exit0.sh"), "{agent}"] };
+// Each takes the task as an argument, as the real CLIs do.
+const quick = { command: [join(AGENTS, "exit0.sh"), "{agent}", "{task}"] };
 writeFileSync(providersFile, JSON.stringify({ "claude-flow": quick, gemini: quick, openai: quick, exit0: quick }));
 // A reachable ComfyUI too: an unreachable one is a deliberate, documented 503 (tested in comfyui tests).
 const fake = new FakeComfyUI({ nodeMs: 1 }).start();
-const t = testApp({ MAX_ACTIVE_TASKS: "3", PROVIDERS_FILE: providersFile, COMFYUI_URL: fake.url });
+// No cap on running tasks: valid bodies start many, and a full house (503) is tested in tasks tests.
+const t = testApp({ MAX_ACTIVE_TASKS: "10000", PROVIDERS_FILE: providersFile, COMFYUI_URL: fake.url });
 await waitFor(() => t.services.comfyui!.service.backends.get("local")!.connected);
 afterAll(() => {
   t.close();
@@ -55,7 +57,10 @@ describe("document", () => {
 });
 
 const UUID = fc.uuid();
-const anyValue = fc.oneof(fc.string({ maxLength: 20 }), fc.integer(), fc.boolean(), fc.constant(null), fc.constant("demo"), fc.constant(""), fc.array(fc.string(), { maxLength: 2 }));
+// Any code point in strings: control characters and NUL included (a NUL in a task once got a 500).
+const anyValue = fc.oneof(fc.string({ unit: "binary", maxLength: 20 }), fc.integer(), fc.boolean(), fc.constant(null), fc.constant("demo"), fc.constant(""), fc.array(fc.string(), { maxLength: 2 }));
+/** Nested far past any real workflow (storing one this deep once overflowed JSON.stringify). */
+const deeplyNested = (levels: number) => JSON.parse("[".repeat(levels) + "]".repeat(levels)) as unknown;
 
 /** Bodies near the schema: known keys with good and bad values, sometimes extra keys, sometimes junk. */
 function bodyArb(r: RouteDef) {
@@ -63,11 +68,22 @@ function bodyArb(r: RouteDef) {
   const keys = Object.keys(schema?.shape ?? {});
   const good: Record<string, fc.Arbitrary<unknown>> = {
     agent: fc.constantFrom("coder", "a.b_c-1", "-bad", "", "x".repeat(101)),
-    task: fc.constantFrom("say hi", "", "x".repeat(10_001)),
+    task: fc.constantFrom("say hi", "", "x".repeat(10_001), "nul\u0000byte", "two\nlines"),
     provider: fc.constantFrom("exit0", "demo", "nope", ""),
+    workflow: fc.constantFrom(
+      { "1": { class_type: "EmptyImage", inputs: { width: 8, height: 8, batch_size: 1, color: 0 } } },
+      { "1": { class_type: "EmptyImage", inputs: { width: deeplyNested(1_000) } } },
+      { nodes: [], links: [] },
+    ),
+    priority: fc.constantFrom("low", "normal", "high", "urgent"),
   };
+  if (keys.length === 0) return fc.jsonValue().map((v) => v as unknown);
   const record = fc.dictionary(fc.constantFrom(...keys, "extra"), fc.oneof(anyValue, ...keys.map((k) => good[k] ?? anyValue)), { maxKeys: keys.length + 1 });
-  return fc.oneof(record, fc.jsonValue().map((v) => v as unknown));
+  // A valid body with one field changed: each field's edge values reach the handler beside valid others.
+  const valid: Record<string, unknown> = { agent: "coder", task: "say hi", provider: "exit0", workflow: { "1": { class_type: "EmptyImage", inputs: { width: 8, height: 8, batch_size: 1, color: 0 } } } };
+  const template = Object.fromEntries(keys.filter((k) => k in valid).map((k) => [k, valid[k]]));
+  const oneChanged = fc.constantFrom(...keys).chain((k) => fc.oneof(good[k] ?? anyValue, anyValue).map((v) => ({ ...template, [k]: v })));
+  return fc.oneof(record, oneChanged, fc.jsonValue().map((v) => v as unknown));
 }
 
 function urlArb(r: RouteDef) {
