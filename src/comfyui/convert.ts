@@ -38,6 +38,8 @@ type UiLink = [number, number | string, number, number | string, number, string?
 export interface UiWorkflow {
   nodes: UiNode[];
   links: UiLink[];
+  /** Subgraph blueprints (ComfyUI frontend 1.24+): a node whose type is one of these ids is an instance. */
+  definitions?: { subgraphs?: { id: string; name?: string }[] };
 }
 
 export type ApiPrompt = Record<string, { inputs: Record<string, unknown>; class_type: string; _meta: { title: string } }>;
@@ -94,6 +96,12 @@ export function convertUiWorkflow(workflow: UiWorkflow, objectInfo: ObjectInfo):
     if (n.type === "Reroute" || n.type === "PrimitiveNode" || UI_ONLY.has(n.type)) continue;
     if (n.mode === MUTED) continue;
     if (!objectInfo[n.type]) {
+      const subgraph = workflow.definitions?.subgraphs?.find((d) => d.id === n.type);
+      if (subgraph) {
+        throw new ConversionError(
+          `Node ${n.id} is a subgraph ("${subgraph.name ?? subgraph.id}"), which this API does not convert; submit the API format instead (in ComfyUI: Workflow > Export (API))`,
+        );
+      }
       throw new ConversionError(`Node ${n.id} has type "${n.type}", which this ComfyUI does not have (not in /object_info)`);
     }
   }
