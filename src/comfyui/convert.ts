@@ -8,6 +8,7 @@
  * - Widget values map to input names by `input_order`, skipping `control_after_generate` entries.
  * - Linked inputs are found by the socket's name (both compressed and uncompressed slot styles).
  */
+import { z } from "zod";
 
 export type ObjectInfo = Record<string, NodeDef>;
 interface NodeDef {
@@ -47,6 +48,40 @@ export type ApiPrompt = Record<string, { inputs: Record<string, unknown>; class_
 /** A workflow that cannot be converted; becomes a 400 naming the node. */
 export class ConversionError extends Error {}
 
+const id = z.union([z.number(), z.string()]);
+/**
+ * The fields of a UI workflow the conversion reads, each with the type it relies on (litegraph writes
+ * null for many absent values, so those are allowed); anything else a workflow holds passes through.
+ */
+const UiWorkflowShape = z.looseObject({
+  nodes: z.array(
+    z.looseObject({
+      id,
+      type: z.string(),
+      mode: z.number().nullish(),
+      title: z.string().nullish(),
+      inputs: z.array(z.looseObject({ name: z.string(), type: z.unknown(), link: z.number().nullish(), widget: z.looseObject({ name: z.string() }).nullish() })).nullish(),
+      widgets_values: z.union([z.array(z.unknown()), z.record(z.string(), z.unknown())]).nullish(),
+    }),
+  ),
+  links: z.array(
+    z.union([
+      z.tuple([z.number(), id, z.number(), id, z.number()], z.unknown()),
+      z.looseObject({ id: z.number(), origin_id: id, origin_slot: z.number(), target_id: id, target_slot: z.number(), type: z.unknown() }),
+    ]),
+  ),
+  definitions: z.looseObject({ subgraphs: z.array(z.looseObject({ id: z.string(), name: z.string().nullish() })).nullish() }).nullish(),
+});
+
+/** Throws a ConversionError naming the first field of `workflow` that is not what the conversion reads. */
+function checkShape(workflow: unknown) {
+  const result = UiWorkflowShape.safeParse(workflow);
+  if (result.success) return;
+  const issue = result.error.issues[0]!;
+  const where = issue.path.length ? issue.path.join("/") : "the workflow";
+  throw new ConversionError(`${where}: ${issue.code === "invalid_union" ? "not a link (an array [id, origin, slot, target, slot, type] or an object)" : issue.message}`);
+}
+
 const UI_ONLY = new Set(["Note", "MarkdownNote"]);
 const MUTED = 2;
 const BYPASS = 4;
@@ -84,6 +119,7 @@ function widgetNames(def: NodeDef): { name: string; extra: number }[] {
 
 /** Converts a UI workflow. Throws ConversionError for graphs it cannot express. */
 export function convertUiWorkflow(workflow: UiWorkflow, objectInfo: ObjectInfo): ApiPrompt {
+  checkShape(workflow);
   const nodes = new Map<string, UiNode>();
   for (const n of workflow.nodes) nodes.set(String(n.id), n);
   const links = new Map<number, { origin: string; originSlot: number; type: string }>();

@@ -60,6 +60,9 @@ describe("submit and run", () => {
     const conv = await s.submit(ui);
     expect(conv.res.status).toBe(400);
     expect(conv.body.message).toContain("NotInThisComfy");
+    ui.nodes[0] = null;
+    const malformed = await s.submit(ui);
+    expect([malformed.res.status, malformed.body.message]).toEqual([400, "body/workflow: nodes/0: Invalid input: expected object, received null"]);
     const salad = await s.submit(BASIC, { gpu: "salad" });
     expect(salad.res.status).toBe(400);
     expect(salad.body.message).toContain("SALAD_COMFYUI_URL");
