@@ -46,7 +46,13 @@ logger.info({ url: server.url, version: VERSION }, `${API_NAME} listening`);
 let stopping = false;
 for (const signal of ["SIGTERM", "SIGINT"] as const) {
   process.on(signal, () => {
-    if (stopping) return;
+    if (stopping) {
+      // A second signal (Ctrl-C again) does not wait out SHUTDOWN_GRACE_MS. Tasks keep running
+      // either way; the next start re-attaches to them.
+      logger.warn({ signal }, "second signal: exiting without waiting for in-flight requests");
+      logger.flush(() => process.exit(1));
+      return;
+    }
     stopping = true;
     logger.info({ signal }, "shutting down");
     const exit = (code: number) => logger.flush(() => process.exit(code));

@@ -64,6 +64,23 @@ describe("running server", () => {
     expect(JSON.stringify(lines)).not.toContain(KEY);
   });
 
+  test("a second signal exits at once instead of waiting out SHUTDOWN_GRACE_MS", async () => {
+    const api = await startApi(testEnv({ LOG_LEVEL: "info", LOG_FORMAT: "json", SHUTDOWN_GRACE_MS: "30000" }));
+    // An in-flight request that never ends: a body that keeps the handler waiting.
+    const body = new ReadableStream({ start: (c) => c.enqueue(new TextEncoder().encode('{"agent":')) });
+    const pending = fetch(`${api.base}/v1/tasks`, { method: "POST", headers: { ...AUTH, "Content-Type": "application/json" }, body, duplex: "half" } as RequestInit).catch(() => undefined);
+    await Bun.sleep(200);
+    api.proc.kill("SIGTERM");
+    await Bun.sleep(500);
+    expect(api.proc.exitCode).toBeNull(); // still waiting for that request
+    const t0 = Date.now();
+    api.proc.kill("SIGINT");
+    expect(await api.proc.exited).toBe(1);
+    expect(Date.now() - t0).toBeLessThan(3000);
+    expect(await api.output()).toContain("second signal: exiting without waiting for in-flight requests");
+    await pending;
+  });
+
   test("the default key works on loopback, with a loud warning", async () => {
     const api = await startApi({ ...testEnv({ LOG_LEVEL: "warn", LOG_FORMAT: "json" }), MANAGEMENT_API_KEY: undefined });
     const res = await fetch(`${api.base}/v1/tasks`, { headers: { Authorization: "Bearer change-this-secret-key" } });
