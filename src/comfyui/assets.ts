@@ -1,6 +1,6 @@
 /** Models and output files of ComfyUI backends. */
 import { statSync } from "node:fs";
-import { join } from "node:path";
+import { join, resolve, sep } from "node:path";
 import { ApiError } from "../http/errors.ts";
 import { ComfyUnavailableError, type ComfyBackend } from "./backend.ts";
 import type { WorkflowStore } from "./workflow-store.ts";
@@ -8,8 +8,27 @@ import type { WorkflowStore } from "./workflow-store.ts";
 export const MODEL_FOLDERS = { checkpoints: "checkpoints", loras: "loras", vae: "vae", controlnet: "controlnet", upscale: "upscale_models" } as const;
 export type ModelType = keyof typeof MODEL_FOLDERS;
 
-/** Plain file names only: no separators, no leading dot, no traversal. */
-export const SAFE_FILENAME = /^(?!\.)[A-Za-z0-9._ ()+-]{1,255}$/;
+/**
+ * A plain file name as ComfyUI writes them: a filename_prefix may hold any character (accents, CJK,
+ * brackets, commas), so only what could leave a folder or fool a header is refused: path separators,
+ * control characters and a leading dot (which also rules out "." and "..").
+ */
+export const SAFE_FILENAME = /^(?!\.)[^/\\\u0000-\u001f\u007f]{1,255}$/;
+
+/** A subfolder below ComfyUI's output folder ("", "video", "2026-11-27/run1"): relative, no ".." step. */
+export function isSafeSubfolder(subfolder: string): boolean {
+  if (subfolder === "") return true;
+  if (subfolder.startsWith("/") || /[\\\u0000-\u001f\u007f]/.test(subfolder)) return false;
+  return subfolder.split("/").every((step) => step !== "" && step !== "." && step !== "..");
+}
+
+/** `dir/subfolder/filename`, or undefined when the parts would lead outside `dir`. */
+export function fileInside(dir: string, subfolder: string, filename: string): string | undefined {
+  if (!SAFE_FILENAME.test(filename) || !isSafeSubfolder(subfolder)) return undefined;
+  const root = resolve(dir);
+  const path = resolve(root, subfolder, filename);
+  return path.startsWith(root + sep) ? path : undefined;
+}
 
 const CONTENT_TYPES: Record<string, string> = {
   png: "image/png", jpg: "image/jpeg", jpeg: "image/jpeg", webp: "image/webp", gif: "image/gif",
@@ -41,12 +60,17 @@ export async function listModels(backend: ComfyBackend, type: ModelType, modelsD
   return (names ?? []).map((name) => ({ name, type, size: modelsDir ? sizeOf(join(modelsDir, folder, name)) : null, hash: null }));
 }
 
+function sizeOnDisk(outputDir: string | undefined, o: { subfolder: string; filename: string }): number | null {
+  const path = outputDir ? fileInside(outputDir, o.subfolder, o.filename) : undefined;
+  return path ? sizeOf(path) : null;
+}
+
 export function listOutputs(store: WorkflowStore, q: { workflowId?: string; limit: number }, outputDir: string | undefined) {
   return store.outputs(q).map((o) => ({
     filename: o.filename,
     workflowId: o.workflowId,
     type: o.type,
-    size: o.size ?? (outputDir ? sizeOf(join(outputDir, o.subfolder, o.filename)) : null),
+    size: o.size ?? sizeOnDisk(outputDir, o),
     createdAt: new Date(o.createdAt).toISOString(),
     url: `/v1/comfyui/output/${encodeURIComponent(o.filename)}`,
   }));
@@ -54,13 +78,14 @@ export function listOutputs(store: WorkflowStore, q: { workflowId?: string; limi
 
 /** The file itself: from COMFYUI_OUTPUT_DIR when set, else through the backend's /view. */
 export async function outputFile(store: WorkflowStore, backends: Map<string, ComfyBackend>, filename: string, outputDir: string | undefined): Promise<Response> {
-  if (!SAFE_FILENAME.test(filename) || filename.includes("..")) throw new ApiError(400, "path/filename must be a plain file name");
+  if (!SAFE_FILENAME.test(filename)) throw new ApiError(400, "path/filename must be a plain file name (no path separators, control characters or leading dot)");
   const row = store.output(filename);
   if (!row) throw new ApiError(404, `No output named ${filename}`);
   const headers = { "Content-Type": contentTypeOf(filename), "Cache-Control": "private, max-age=30", "X-Content-Type-Options": "nosniff" };
   if (outputDir) {
-    const file = Bun.file(join(outputDir, row.subfolder, filename));
-    if (!(await file.exists())) throw new ApiError(404, `Output ${filename} is no longer on disk`);
+    const path = fileInside(outputDir, row.subfolder, filename);
+    const file = path ? Bun.file(path) : undefined;
+    if (!file || !(await file.exists())) throw new ApiError(404, `Output ${filename} is no longer on disk`);
     return new Response(file, { headers });
   }
   const backend = backends.get(row.backend);

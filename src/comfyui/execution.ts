@@ -1,4 +1,5 @@
 /** What ComfyUI's execution messages and history entries mean for a workflow (pure functions). */
+import { isSafeSubfolder, SAFE_FILENAME } from "./assets.ts";
 import type { HistoryEntry } from "./backend.ts";
 import type { OutputFile, WorkflowStatus } from "./workflow-store.ts";
 
@@ -16,7 +17,10 @@ export interface Run {
 export function progressOf(run: Run): number {
   const total = Math.max(1, run.total - run.cached.size);
   const done = Math.max(0, run.started.size - 1);
-  const pct = Math.min(99, ((done + run.value / run.max) / total) * 100);
+  // A custom node may report any value/max (a string, a negative, value past max): the node's share stays in [0, 1].
+  const share = run.value / run.max;
+  const node = Number.isFinite(share) ? Math.min(1, Math.max(0, share)) : 0;
+  const pct = Math.min(99, ((done + node) / total) * 100);
   return Math.round(pct * 10) / 10;
 }
 
@@ -40,6 +44,8 @@ export function filesOf(node: string, output: Record<string, unknown> | undefine
     for (const f of value) {
       if (f && typeof f === "object" && typeof (f as OutputFile).filename === "string") {
         const { filename, subfolder = "", type = "output" } = f as OutputFile;
+        // Only names ComfyUI's own /view would serve: a custom node's "../x" never becomes a path here.
+        if (typeof subfolder !== "string" || typeof type !== "string" || !SAFE_FILENAME.test(filename) || !isSafeSubfolder(subfolder)) continue;
         files.push({ filename, subfolder, type, node });
       }
     }

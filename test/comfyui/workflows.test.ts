@@ -206,6 +206,12 @@ describe("models and outputs", () => {
   test("output names: traversal and odd names 400, unknown 404; newest first, limit after filter", async () => {
     for (const bad of ["..%2F..%2Fetc%2Fpasswd", ".hidden", "a%5Cb.png"]) expect((await fetch(`${s.base}/v1/comfyui/output/${bad}`, { headers: AUTH })).status).toBe(400);
     expect((await fetch(`${s.base}/v1/comfyui/output/never_made.png`, { headers: AUTH })).status).toBe(404);
+    // A filename_prefix may hold any character: such outputs are listed and served like any other.
+    const named = await s.submit(chain(0, "café [v2], 日本"));
+    const made = (await s.until(named.body.workflowId, ["completed"])).outputs[0];
+    expect(made.filename).toStartWith("café [v2], 日本_");
+    const file = await fetch(`${s.base}${made.url}`, { headers: AUTH });
+    expect([file.status, file.headers.get("Content-Type")]).toEqual([200, "image/png"]);
     const ids: string[] = [];
     for (let i = 0; i < 3; i++) {
       const { body } = await s.submit(chain(0, `order${i}`));
