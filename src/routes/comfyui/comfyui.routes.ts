@@ -147,7 +147,10 @@ export const outputFileRoute = createRoute({
   summary: "Download an output file",
   request: { params: z.object({ filename: z.string().openapi({ param: { name: "filename", in: "path" }, example: "ComfyUI_00001_.png" }) }) },
   responses: {
-    200: { description: "The file", content: { "image/png": { schema: z.string().openapi({ format: "binary" }) }, "application/octet-stream": { schema: z.string().openapi({ format: "binary" }) } } },
+    200: {
+      description: "The file, typed by its extension (PNG, JPEG, WebP, GIF, MP4, WebM, WAV, MP3, FLAC, glTF, text, JSON; else octet-stream)",
+      content: Object.fromEntries(["image/*", "video/*", "audio/*", "model/gltf-binary", "text/plain", "application/json", "application/octet-stream"].map((t) => [t, { schema: z.string().openapi({ format: "binary" }) }])),
+    },
     ...errors(400, 404, 502, 503),
   },
 });
