@@ -33,7 +33,13 @@ export function etagFor(body: string | Uint8Array): string {
 /** Whether If-None-Match names this tag. */
 export function matchesEtag(c: Context, tag: string): boolean {
   const inm = c.req.header("if-none-match");
-  return !!inm && inm.split(",").some((t) => t.trim() === tag || t.trim() === "*");
+  if (!inm) return false;
+  // If-None-Match compares weakly (RFC 9110 §13.1.2): W/"x" and "x" are the same tag.
+  const opaque = tag.startsWith("W/") ? tag.slice(2) : tag;
+  return inm.split(",").some((t) => {
+    const sent = t.trim();
+    return sent === "*" || sent === tag || sent === opaque;
+  });
 }
 
 /** What every response to a request carries, worked out once by the pipeline. */

@@ -154,6 +154,9 @@ describe("caching and compression", () => {
     expect(await again.text()).toBe("");
     expect(again.headers.get("ETag")).toBe(tag);
     expect(again.headers.get("x-request-id")).toBeTruthy();
+    // Weak comparison: the tag without W/, or within a list, matches too; another tag does not.
+    for (const inm of [tag!.slice(2), `"other", ${tag}`]) expect((await t.request("/", { headers: { "If-None-Match": inm } })).status).toBe(304);
+    expect((await t.request("/", { headers: { "If-None-Match": '"other"' } })).status).toBe(200);
   });
   test("JSON built with other headers (CORS, a handler's own) keeps them beside the ETag and the standard set", async () => {
     const browser = await t.request("/health", { headers: { Origin: "https://ops.example", "x-request-id": "cors-1" } });
