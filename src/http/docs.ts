@@ -3,11 +3,13 @@
  * the sidecar often runs without internet, so nothing comes from a CDN.
  */
 import type { OpenAPIHono } from "@hono/zod-openapi";
+import type { Context } from "hono";
 import { swaggerUI } from "@hono/swagger-ui";
 import { stringify } from "yaml";
 import cssPath from "swagger-ui-dist/swagger-ui.css" with { type: "file" };
 import bundlePath from "swagger-ui-dist/swagger-ui-bundle.js" with { type: "file" };
 import faviconPath from "swagger-ui-dist/favicon-32x32.png" with { type: "file" };
+import { etagFor, matchesEtag } from "./caching.ts";
 import type { AppEnv } from "./types.ts";
 
 export interface DocInfo {
@@ -57,16 +59,24 @@ export function registerDocs(app: OpenAPIHono<AppEnv>, info: DocInfo) {
     name: "X-API-Key",
     description: "Legacy header carrying the API key",
   });
-  let cached: { json: string; yaml: string } | undefined;
+  type Text = { body: string; etag: string };
+  let cached: { json: Text; yaml: Text } | undefined;
   const doc = () => {
     if (!cached) {
       const d = openApiDocument(app, info);
-      cached = { json: JSON.stringify(d), yaml: stringify(d) };
+      const json = JSON.stringify(d);
+      const yaml = stringify(d);
+      cached = { json: { body: json, etag: etagFor(json) }, yaml: { body: yaml, etag: etagFor(yaml) } };
     }
     return cached;
   };
-  app.get("/docs/json", (c) => c.body(doc().json, 200, { "Content-Type": "application/json; charset=utf-8", "Cache-Control": "public, max-age=60" }));
-  app.get("/docs/yaml", (c) => c.body(doc().yaml, 200, { "Content-Type": "application/yaml; charset=utf-8", "Cache-Control": "public, max-age=60" }));
+  // The document is large and Swagger UI fetches it on every load: an ETag lets it revalidate with a 304.
+  const serve = (c: Context, text: Text, type: string) => {
+    const headers = { "Content-Type": type, "Cache-Control": "public, max-age=60", ETag: text.etag };
+    return matchesEtag(c, text.etag) ? c.body(null, 304, headers) : c.body(text.body, 200, headers);
+  };
+  app.get("/docs/json", (c) => serve(c, doc().json, "application/json; charset=utf-8"));
+  app.get("/docs/yaml", (c) => serve(c, doc().yaml, "application/yaml; charset=utf-8"));
   app.get(
     "/docs",
     swaggerUI({

@@ -53,6 +53,13 @@ describe("document", () => {
     }
     const yaml = await (await t.request("/docs/yaml")).text();
     expect(yaml).toContain("openapi: 3.1.0");
+    // Swagger UI revalidates the large document instead of fetching it again.
+    for (const path of ["/docs/json", "/docs/yaml"]) {
+      const etag = (await t.request(path)).headers.get("ETag");
+      expect(etag).toMatch(/^W\/".+"$/);
+      const again = await t.request(path, { headers: { "If-None-Match": etag! } });
+      expect([again.status, await again.text()]).toEqual([304, ""]);
+    }
   });
 });
 
