@@ -68,6 +68,7 @@ export const SETTINGS = {
   MAX_ACTIVE_TASKS: { help: "Most tasks running at once; more get 503", default: "10", schema: intIn(1, 10_000) },
   TASK_STOP_GRACE_MS: { help: "Time between SIGTERM and SIGKILL when stopping a task", default: "10000", schema: intIn(0, 600_000) },
   TASK_RETENTION: { help: "How long finished tasks and their logs are kept (e.g. 7d, 12h)", default: "7d", schema: duration },
+  WORKFLOW_RETENTION: { help: "How long finished ComfyUI workflow records (and their output listings) are kept", default: "7d", schema: duration },
   TASK_LOG_MAX_BYTES: { help: "Largest task log; a task writing more is stopped and marked failed", default: String(100 * 1024 * 1024), schema: intIn(1024, Number.MAX_SAFE_INTEGER) },
   PROVIDERS_FILE: { help: "JSON file overriding or adding task providers", schema: z.string().min(1) },
   CLAUDE_PERMISSION_MODE: { help: "Permission mode passed to the claude CLI", default: "acceptEdits", schema: z.enum(["acceptEdits", "bypassPermissions", "default", "plan"]) },
@@ -113,6 +114,8 @@ export interface Config {
   };
   system: { nvidiaSmiPath: string; nvidiaSmiTimeoutMs: number; statusCacheMs: number; enableXinference: boolean };
   comfyui: {
+    /** Finished workflow records older than this are deleted (the files stay in ComfyUI's folder). */
+    retentionMs: number;
     localUrl: string;
     saladUrl: string | undefined;
     saladApiKey: string | undefined;
@@ -211,6 +214,7 @@ export function loadConfig(env: Record<string, string | undefined>): ConfigResul
         enableXinference: s.ENABLE_XINFERENCE,
       },
       comfyui: {
+        retentionMs: s.WORKFLOW_RETENTION,
         localUrl: s.COMFYUI_URL,
         saladUrl: s.SALAD_COMFYUI_URL,
         saladApiKey: s.SALAD_API_KEY,

@@ -71,6 +71,7 @@ export function buildServices(config: Config, logger: Logger, options: BuildOpti
       ...(config.comfyui.saladUrl ? [{ name: "salad" as const, url: config.comfyui.saladUrl, apiKey: config.comfyui.saladApiKey }] : []),
     ],
     backoffMs: options.comfyBackoffMs,
+    retentionMs: config.comfyui.retentionMs,
   });
   comfy.start();
   lifecycle.stopping.addEventListener("abort", () => hub.closeAll("Server is shutting down"));

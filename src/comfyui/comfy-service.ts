@@ -26,6 +26,8 @@ export interface ComfyServiceOptions {
   logger: Logger;
   backends: { name: BackendName; url: string; apiKey?: string }[];
   backoffMs?: number;
+  /** Finished workflows older than this are deleted; undefined keeps them forever. */
+  retentionMs?: number;
 }
 
 export class ComfyService {
@@ -56,12 +58,28 @@ export class ComfyService {
     }
   }
 
+  #pruner: Timer | undefined;
+
   start() {
     for (const b of this.backends.values()) b.start();
+    const retention = this.#o.retentionMs;
+    if (retention !== undefined) {
+      this.prune();
+      this.#pruner = setInterval(() => this.prune(), Math.min(3_600_000, Math.max(60_000, retention / 10)));
+    }
+  }
+
+  /** Deletes finished workflow records past WORKFLOW_RETENTION (each keeps its prompt and UI JSON, so they add up). */
+  prune(): number {
+    if (this.#o.retentionMs === undefined) return 0;
+    const n = this.#o.store.pruneFinished(Date.now() - this.#o.retentionMs);
+    if (n) this.#o.logger.info({ pruned: n }, "pruned finished ComfyUI workflows past retention");
+    return n;
   }
 
   close() {
     this.#closed = true;
+    clearInterval(this.#pruner);
     for (const b of this.backends.values()) b.close();
   }
 

@@ -111,6 +111,15 @@ export class WorkflowStore {
     return this.#db.query(`SELECT * FROM comfy_outputs ORDER BY createdAt DESC, filename DESC LIMIT ${bound("?", "INTEGER")}`).all(q.limit) as OutputRow[];
   }
 
+  /** Deletes finished workflows that completed before `before` (ms), with their output rows; returns how many. */
+  pruneFinished(before: number): number {
+    const finished = `status IN ('completed', 'failed', 'cancelled') AND completionTime < ?`;
+    return this.#db.transaction(() => {
+      this.#db.query(`DELETE FROM comfy_outputs WHERE workflowId IN (SELECT workflowId FROM workflows WHERE ${finished})`).run(before);
+      return this.#db.query(`DELETE FROM workflows WHERE ${finished}`).run(before).changes;
+    })();
+  }
+
   output(filename: string): OutputRow | undefined {
     return (this.#db.query("SELECT * FROM comfy_outputs WHERE filename = ? ORDER BY createdAt DESC LIMIT 1").get(filename) as OutputRow | null) ?? undefined;
   }

@@ -4,7 +4,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { FakeComfyUI } from "../fake-comfyui.ts";
 import { AUTH, tempDir, waitFor } from "../helpers.ts";
-import { BASIC, comfyStack } from "./helpers.ts";
+import { BASIC, chain, comfyStack } from "./helpers.ts";
 
 describe("backends and folders", () => {
   test("gpu: salad goes to SALAD_COMFYUI_URL with Salad-Api-Key, and stays bound to it", async () => {
@@ -48,6 +48,21 @@ describe("backends and folders", () => {
       { name: "sd15.safetensors", type: "checkpoints", size: 1234, hash: null },
       { name: "sdxl/base.safetensors", type: "checkpoints", size: null, hash: null },
     ]);
+    await s.close();
+  });
+
+  test("finished workflows past WORKFLOW_RETENTION are deleted with their outputs; unfinished ones stay", async () => {
+    const s = await comfyStack({ env: { WORKFLOW_RETENTION: "50ms" }, nodeMs: 150 });
+    const done = (await s.submit(BASIC)).body.workflowId;
+    await s.until(done, ["completed"]);
+    const waiting = (await s.submit(chain(5, "slow"))).body.workflowId;
+    await Bun.sleep(100);
+    const service = s.server.services.comfyui!.service;
+    expect(service.prune()).toBe(1);
+    expect((await fetch(`${s.base}/v1/comfyui/workflow/${done}`, { headers: AUTH })).status).toBe(404);
+    expect((await (await fetch(`${s.base}/v1/comfyui/outputs?workflowId=${done}`, { headers: AUTH })).json()).outputs).toEqual([]);
+    expect((await s.get(waiting)).status).toMatch(/queued|running/);
+    expect(service.prune()).toBe(0);
     await s.close();
   });
 
