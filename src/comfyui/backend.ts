@@ -54,6 +54,8 @@ export class ComfyBackend {
   #backoff: number;
   #reconnectTimer: Timer | undefined;
   #objectInfo: ObjectInfo | undefined;
+  /** Set on every (re)connect: a restarted ComfyUI may have new custom nodes. */
+  #objectInfoStale = false;
   connected = false;
   /** Last queue_remaining ComfyUI reported. */
   queueRemaining = 0;
@@ -91,6 +93,7 @@ export class ComfyBackend {
     ws.onopen = () => {
       if (this.#closed) return ws.close();
       this.connected = true;
+      this.#objectInfoStale = true;
       this.#backoff = this.#o.backoffMs ?? 250;
       this.#o.logger.info({ backend: this.name, url: this.url }, "connected to ComfyUI");
       this.#o.onConnect(this);
@@ -211,11 +214,22 @@ export class ComfyBackend {
     await this.#json("/interrupt", { method: "POST", body: JSON.stringify({ prompt_id: promptId }) });
   }
 
-  /** /object_info, cached after the first success (it only changes when ComfyUI restarts with new nodes). */
+  /**
+   * /object_info, cached: it changes only when ComfyUI restarts (after installing custom nodes, say),
+   * so the cache is fetched again once after each reconnect. While ComfyUI is unreachable the last
+   * copy still serves, so UI workflows can be converted and wait in our queue.
+   */
   async objectInfo(): Promise<ObjectInfo> {
-    if (this.#objectInfo) return this.#objectInfo;
-    this.#objectInfo = await this.#json<ObjectInfo>("/object_info");
-    return this.#objectInfo;
+    if (this.#objectInfo && !this.#objectInfoStale) return this.#objectInfo;
+    try {
+      const fresh = await this.#json<ObjectInfo>("/object_info");
+      this.#objectInfo = fresh;
+      this.#objectInfoStale = false;
+      return fresh;
+    } catch (err) {
+      if (this.#objectInfo && err instanceof ComfyUnavailableError) return this.#objectInfo;
+      throw err;
+    }
   }
 
   /** Model file names in a ComfyUI models folder; undefined when ComfyUI has no such folder. */

@@ -71,6 +71,31 @@ describe("backend failures", () => {
     await s.server.shutdown();
   });
 
+  test("/object_info is fetched again after ComfyUI restarts (new custom nodes); while it is down the last copy serves", async () => {
+    const s = await comfyStack();
+    const ui = await Bun.file(`${FIXTURES}/comfyui-workflows/basic_ui.json`).json();
+    const fetches = () => s.fake.gets.filter((p) => p === "/object_info").length;
+    expect((await s.submit(ui)).res.status).toBe(202);
+    expect((await s.submit(ui)).res.status).toBe(202);
+    expect(fetches()).toBe(1); // cached between submissions
+    const backend = s.server.services.comfyui!.service.backends.get("local")!;
+    s.fake.stop();
+    await waitFor(() => !backend.connected);
+    s.fake.start(); // same port: ComfyUI back after a restart
+    await waitFor(() => backend.connected);
+    expect((await s.submit(ui)).res.status).toBe(202);
+    expect(fetches()).toBe(2); // once more after the reconnect
+    const port = s.fake.port;
+    s.fake.stop();
+    await waitFor(() => !backend.connected);
+    const waiting = await s.submit(ui);
+    expect([waiting.res.status, waiting.body.status]).toEqual([202, "queued"]);
+    const back = new FakeComfyUI({ port, nodeMs: 10 }).start();
+    await s.until(waiting.body.workflowId, ["completed"]);
+    await s.server.shutdown();
+    back.stop();
+  });
+
   test("ComfyUI restarting mid-run -> failed with a clear error, never stuck running", async () => {
     const s = await comfyStack({ nodeMs: 150 });
     const { body } = await s.submit(chain(5, "crash"));
