@@ -109,6 +109,8 @@ export interface RunningServer {
 
 /** Largest WebSocket message a client may send: subscribe/unsubscribe/ping fit in a few hundred bytes. */
 export const WS_MAX_MESSAGE_BYTES = 64 * 1024;
+/** Events queued for one WebSocket client beyond which it is closed (an event is a few hundred bytes). */
+export const WS_BACKPRESSURE_BYTES = 1024 * 1024;
 
 /**
  * Wraps a WebSocket handler so that an exception in it is logged and closes that one socket (1011)
@@ -139,6 +141,10 @@ export async function createServer(config: Config, logger: Logger, options: Buil
       websocket: {
         // Clients send only small control messages; Bun closes a socket sending more with 1009.
         maxPayloadLength: WS_MAX_MESSAGE_BYTES,
+        // A client that stops reading is closed once 1 MiB of events wait for it, rather than having
+        // events silently dropped (Bun's default past 16 MiB): it reconnects and reads current state.
+        backpressureLimit: WS_BACKPRESSURE_BYTES,
+        closeOnBackpressureLimit: true,
         open: guardSocket(logger, "open", (ws) => ws.data.handler.open(ws)),
         message: guardSocket(logger, "message", (ws, msg: string | Buffer) => ws.data.handler.message(ws, msg)),
         close: guardSocket(logger, "close", (ws) => ws.data.handler.close(ws)),

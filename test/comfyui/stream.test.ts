@@ -115,6 +115,33 @@ describe("messages", () => {
     other.ws.close();
   });
 
+  test("a client that stops reading is closed, not silently skipped; a reading client gets every event", async () => {
+    const reader = await eventSocket(s.base);
+    reader.send({ type: "subscribe", workflowId: "*" });
+    // A raw WebSocket client that subscribes and then never reads again.
+    const stalled = await Bun.connect({ hostname: "127.0.0.1", port: s.server.port, socket: { data() {} } });
+    stalled.write(`GET /v1/comfyui/stream?token=${KEY} HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${btoa("0123456789abcdef")}\r\nSec-WebSocket-Version: 13\r\n\r\n`);
+    await waitFor(() => hub().size === 2);
+    const text = new TextEncoder().encode(JSON.stringify({ type: "subscribe", workflowId: "*" }));
+    const frame = new Uint8Array(6 + text.length); // a masked client text frame
+    frame.set([0x81, 0x80 | text.length, 1, 2, 3, 4]);
+    text.forEach((b, i) => (frame[6 + i] = b ^ frame[2 + (i % 4)]!));
+    stalled.write(frame);
+    await waitFor(() => hub().subscriptionCount === 2);
+    stalled.pause();
+    const pad = "x".repeat(1000);
+    let sent = 0;
+    while (hub().size === 2 && sent < 40_000) {
+      hub().publish({ type: "workflow:progress", workflowId: "00000000-0000-4000-8000-000000000000", data: { n: sent++, pad } });
+      if (sent % 500 === 0) await Bun.sleep(1);
+    }
+    expect(hub().size).toBe(1); // the stalled one was closed
+    await waitFor(() => reader.messages.filter((m) => m.type === "workflow:progress").length === sent, 10_000);
+    expect(reader.messages.filter((m) => m.type === "workflow:progress").map((m) => m.data!.n)).toEqual([...Array(sent).keys()]);
+    stalled.end();
+    reader.ws.close();
+  });
+
   test("a handler that throws closes its own socket with 1011 and is logged; nothing escapes to Bun", () => {
     const logged: unknown[] = [];
     const logger = { error: (...args: unknown[]) => logged.push(args) } as unknown as Logger;
