@@ -19,6 +19,9 @@ export interface SocketData {
 
 type Socket = ServerWebSocket<SocketData>;
 
+/** Workflow ids one socket may follow: each is held in memory for as long as the socket lives. */
+export const MAX_SUBSCRIPTIONS = 1000;
+
 export class StreamHub {
   readonly #sockets = new Set<Socket>();
 
@@ -59,6 +62,9 @@ export class StreamHub {
         const id = msg.workflowId;
         if (typeof id !== "string" || !(id === "*" || /^[0-9a-f-]{36}$/i.test(id))) {
           return this.#error(ws, `${msg.type} needs a workflowId (a UUID, or "*" for all workflows)`);
+        }
+        if (msg.type === "subscribe" && ws.data.subs.size >= MAX_SUBSCRIPTIONS && !ws.data.subs.has(id.toLowerCase())) {
+          return this.#error(ws, `At most ${MAX_SUBSCRIPTIONS} subscriptions per socket; subscribe to "*" for every workflow`);
         }
         if (msg.type === "subscribe") ws.data.subs.add(id.toLowerCase());
         else ws.data.subs.delete(id.toLowerCase());

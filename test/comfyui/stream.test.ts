@@ -2,7 +2,7 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import type { ServerWebSocket } from "bun";
 import type { Logger } from "pino";
-import type { SocketData } from "../../src/comfyui/stream-hub.ts";
+import { MAX_SUBSCRIPTIONS, type SocketData } from "../../src/comfyui/stream-hub.ts";
 import { guardSocket, WS_MAX_MESSAGE_BYTES } from "../../src/server.ts";
 import { KEY, waitFor } from "../helpers.ts";
 import { BASIC, comfyStack, eventSocket } from "./helpers.ts";
@@ -100,6 +100,20 @@ describe("messages", () => {
     send({ type: "ping" });
     await waitFor(() => messages.some((m) => m.type === "pong"));
     expect(ws.readyState).toBe(WebSocket.OPEN);
+    ws.close();
+  });
+
+  test(`at most ${MAX_SUBSCRIPTIONS} subscriptions per socket; "*" covers the rest`, async () => {
+    const { ws, messages, send } = await eventSocket(s.base);
+    for (let i = 0; i <= MAX_SUBSCRIPTIONS; i++) send({ type: "subscribe", workflowId: `00000000-0000-4000-8000-${String(i).padStart(12, "0")}` });
+    await waitFor(() => messages.filter((m) => m.type === "subscribed" || m.type === "error").length === MAX_SUBSCRIPTIONS + 1);
+    expect(messages.filter((m) => m.type === "subscribed")).toHaveLength(MAX_SUBSCRIPTIONS);
+    expect(messages.find((m) => m.type === "error")!.message).toBe(`At most ${MAX_SUBSCRIPTIONS} subscriptions per socket; subscribe to "*" for every workflow`);
+    // Re-subscribing to one it has is fine; so is unsubscribing to make room.
+    send({ type: "subscribe", workflowId: "00000000-0000-4000-8000-000000000000" });
+    send({ type: "unsubscribe", workflowId: "00000000-0000-4000-8000-000000000001" });
+    send({ type: "subscribe", workflowId: "*" });
+    await waitFor(() => messages.filter((m) => m.type === "subscribed").length === MAX_SUBSCRIPTIONS + 2);
     ws.close();
   });
 
