@@ -27,6 +27,8 @@ export interface FakeComfyOptions {
   port?: number;
   nodeMs?: number;
   models?: Record<string, string[]>;
+  /** Stands in for a gateway in front of ComfyUI (Salad's): requests without this Salad-Api-Key get 401. */
+  requireApiKey?: string;
 }
 
 export class FakeComfyUI {
@@ -51,11 +53,13 @@ export class FakeComfyUI {
   #fileCounter = 0;
   #loop: Promise<void> | undefined;
   #stopped = false;
+  #requireApiKey: string | undefined;
 
   constructor(o: FakeComfyOptions = {}) {
     this.nodeMs = o.nodeMs ?? 30;
     this.models = o.models ?? { checkpoints: ["sd15.safetensors", "sdxl/base.safetensors"], loras: [], vae: [], controlnet: [], upscale_models: ["4x.pth"] };
     this.port = o.port ?? 0;
+    this.#requireApiKey = o.requireApiKey;
   }
 
   get url() {
@@ -119,6 +123,9 @@ export class FakeComfyUI {
     const url = new URL(req.url);
     const p = url.pathname;
     this.apiKeys.push(req.headers.get("salad-api-key"));
+    if (this.#requireApiKey !== undefined && req.headers.get("salad-api-key") !== this.#requireApiKey) {
+      return Response.json({ error: "Unauthorized" }, { status: 401 });
+    }
     if (p === "/ws") {
       const clientId = url.searchParams.get("clientId") ?? crypto.randomUUID().replaceAll("-", "");
       if (srv.upgrade(req, { data: { clientId } })) return undefined;

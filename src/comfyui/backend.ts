@@ -4,6 +4,7 @@
  * reconciles with /queue and /history.
  */
 import type { Logger } from "pino";
+import { ApiError } from "../http/errors.ts";
 import type { ObjectInfo } from "./convert.ts";
 
 export type BackendName = "local" | "salad";
@@ -26,8 +27,22 @@ export class ComfyValidationError extends Error {
   }
 }
 
-/** ComfyUI could not be reached (connection refused, timeout, 5xx). */
+/** ComfyUI could not be reached (connection refused, timeout, 5xx, or a gateway's 408/429). */
 export class ComfyUnavailableError extends Error {}
+
+/**
+ * ComfyUI (or a gateway in front of it) refused a request with a 4xx that retrying will not fix: a
+ * wrong key (401/403), a wrong URL (404). A 502 for our client, naming the backend's answer.
+ */
+export class ComfyRefusedError extends ApiError {
+  constructor(backend: BackendName, status: number, request: string) {
+    const hint = status === 401 || status === 403 ? (backend === "salad" ? ": check SALAD_API_KEY" : ": COMFYUI_URL asks for credentials this API does not send") : "";
+    super(502, `ComfyUI (${backend}) answered ${status} to ${request}${hint}`);
+  }
+}
+
+/** Whether a status means "try again later" rather than "this request is wrong". */
+const transient = (status: number) => status >= 500 || status === 408 || status === 429;
 
 export interface BackendOptions {
   name: BackendName;
@@ -167,8 +182,8 @@ export class ComfyBackend {
 
   async #json<T>(path: string, init?: RequestInit): Promise<T> {
     const res = await this.#fetch(path, init);
-    if (res.status >= 500) throw new ComfyUnavailableError(`ComfyUI (${this.name}) answered ${res.status} for ${path}`);
-    if (!res.ok) throw new Error(`ComfyUI (${this.name}) answered ${res.status} for ${path}`);
+    if (transient(res.status)) throw new ComfyUnavailableError(`ComfyUI (${this.name}) answered ${res.status} for ${path}`);
+    if (!res.ok) throw new ComfyRefusedError(this.name, res.status, `${init?.method ?? "GET"} ${path}`);
     const text = await res.text();
     return (text ? JSON.parse(text) : undefined) as T;
   }
@@ -187,7 +202,8 @@ export class ComfyBackend {
       // ComfyUI answers malformed input with text/plain 500
     }
     if (res.status === 400) throw new ComfyValidationError(json as never);
-    if (!res.ok) throw new ComfyUnavailableError(`ComfyUI (${this.name}) answered ${res.status} to POST /prompt: ${text.slice(0, 200)}`);
+    if (transient(res.status)) throw new ComfyUnavailableError(`ComfyUI (${this.name}) answered ${res.status} to POST /prompt: ${text.slice(0, 200)}`);
+    if (!res.ok) throw new ComfyRefusedError(this.name, res.status, "POST /prompt");
     return json as { prompt_id: string; number: number; node_errors: Record<string, unknown> };
   }
 
@@ -236,7 +252,8 @@ export class ComfyBackend {
   async models(folder: string): Promise<string[] | undefined> {
     const res = await this.#fetch(`/models/${encodeURIComponent(folder)}`);
     if (res.status === 404) return undefined;
-    if (!res.ok) throw new ComfyUnavailableError(`ComfyUI (${this.name}) answered ${res.status} for /models/${folder}`);
+    if (transient(res.status)) throw new ComfyUnavailableError(`ComfyUI (${this.name}) answered ${res.status} for /models/${folder}`);
+    if (!res.ok) throw new ComfyRefusedError(this.name, res.status, `GET /models/${folder}`);
     return (await res.json()) as string[];
   }
 

@@ -3,7 +3,7 @@ import { describe, expect, test } from "bun:test";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { FakeComfyUI } from "../fake-comfyui.ts";
-import { AUTH, tempDir, waitFor } from "../helpers.ts";
+import { AUTH, FIXTURES, tempDir, waitFor } from "../helpers.ts";
 import { BASIC, chain, comfyStack } from "./helpers.ts";
 
 describe("backends and folders", () => {
@@ -25,6 +25,20 @@ describe("backends and folders", () => {
     expect(file.status).toBe(200);
     const status = await (await fetch(`${s.base}/v1/status`, { headers: AUTH })).json();
     expect(status.comfyui.salad).toMatchObject({ url: salad.url, reachable: true });
+    await s.close();
+    salad.stop();
+  });
+
+  test("a gateway refusing SALAD_API_KEY is a 502 that says so, not a 500 or a workflow waiting forever", async () => {
+    const salad = new FakeComfyUI({ nodeMs: 5, requireApiKey: "right" }).start();
+    const s = await comfyStack({ env: { SALAD_COMFYUI_URL: salad.url, SALAD_API_KEY: "wrong" } });
+    const api = await s.submit(BASIC, { gpu: "salad" });
+    expect(api.res.status).toBe(502);
+    expect(api.body.message).toBe("ComfyUI (salad) answered 401 to POST /prompt: check SALAD_API_KEY");
+    const ui = await s.submit(await Bun.file(`${FIXTURES}/comfyui-workflows/basic_ui.json`).json(), { gpu: "salad" });
+    expect([ui.res.status, ui.body.message]).toEqual([502, "ComfyUI (salad) answered 401 to GET /object_info: check SALAD_API_KEY"]);
+    const listed = await fetch(`${s.base}/v1/comfyui/workflows?limit=200`, { headers: AUTH });
+    expect((await listed.json()).workflows.filter((w: { gpu: string }) => w.gpu === "salad")).toEqual([]);
     await s.close();
     salad.stop();
   });

@@ -81,7 +81,7 @@ export const submitRoute = createRoute({
   tags: ["ComfyUI"],
   summary: "Queue a workflow on a ComfyUI backend",
   request: { body: { required: true, content: { "application/json": { schema: SubmitBody } } } },
-  responses: { 202: jsonResponse(WorkflowSchema, "Queued"), ...errors(400, 413, 415, 503) },
+  responses: { 202: jsonResponse(WorkflowSchema, "Queued"), ...errors(400, 413, 415, 502, 503) },
 });
 
 export const ListWorkflowsQuery = z.object({
@@ -116,7 +116,7 @@ export const cancelWorkflowRoute = createRoute({
   tags: ["ComfyUI"],
   summary: "Cancel: remove from the queue, or interrupt if running",
   request: { params: WorkflowIdParam },
-  responses: { 200: jsonResponse(WorkflowSchema, "Cancelled"), ...errors(400, 404, 409) },
+  responses: { 200: jsonResponse(WorkflowSchema, "Cancelled"), ...errors(400, 404, 409, 502) },
 });
 
 export const modelsRoute = createRoute({
@@ -126,7 +126,7 @@ export const modelsRoute = createRoute({
   tags: ["ComfyUI"],
   summary: "Models the local backend has, by type",
   request: { query: ModelsQuery },
-  responses: { 200: jsonResponse(ModelsSchema, "Models"), ...errors(400, 503) },
+  responses: { 200: jsonResponse(ModelsSchema, "Models"), ...errors(400, 502, 503) },
 });
 
 export const outputsRoute = createRoute({
