@@ -10,6 +10,19 @@ export function normalizeIp(address: string): string {
 }
 
 /**
+ * An X-Forwarded-For entry as an address: some proxies (Azure's, for one) append the client's port,
+ * "203.0.113.7:51234" or "[2001:db8::1]:443"; dropping such entries would count every client behind
+ * the proxy as the proxy itself.
+ */
+export function forwardedAddress(entry: string): string {
+  const text = entry.trim();
+  const bracketed = /^\[([^\]]+)\](?::\d+)?$/.exec(text);
+  if (bracketed) return normalizeIp(bracketed[1]!);
+  const v4WithPort = /^(\d{1,3}(?:\.\d{1,3}){3}):\d+$/.exec(text);
+  return normalizeIp(v4WithPort ? v4WithPort[1]! : text);
+}
+
+/**
  * The client's address. X-Forwarded-For is walked from the right, skipping trusted proxies, so a
  * client cannot claim an address by sending the header itself.
  */
@@ -17,7 +30,7 @@ export function resolveClientIp(c: Context<AppEnv>, trustedProxies: CidrMatcher)
   const peer = c.env?.requestIP?.(c.req.raw)?.address;
   let ip = peer ? normalizeIp(peer) : "unknown";
   if (peer && trustedProxies.has(ip)) {
-    const hops = (c.req.header("x-forwarded-for") ?? "").split(",").map((s) => normalizeIp(s.trim())).filter((s) => isIP(s));
+    const hops = (c.req.header("x-forwarded-for") ?? "").split(",").map(forwardedAddress).filter((s) => isIP(s));
     for (let i = hops.length - 1; i >= 0; i--) {
       ip = hops[i]!;
       if (!trustedProxies.has(ip)) break;

@@ -73,6 +73,11 @@ describe("rate limiting", () => {
     expect((await t.request("/v1/tasks", { headers: from("198.51.100.21") }, proxy)).status).toBe(200);
     // A trusted proxy passing on 127.0.0.1 means the client really is allowlisted.
     for (let i = 0; i < 3; i++) expect((await t.request("/v1/tasks", { headers: from("127.0.0.1") }, proxy)).status).toBe(200);
+    // Entries with the client's port (as Azure's proxies write them) name that client, not the proxy.
+    expect((await t.request("/v1/tasks", { headers: from("198.51.100.30:51234") }, proxy)).status).toBe(200);
+    expect((await t.request("/v1/tasks", { headers: from("198.51.100.30:40000") }, proxy)).status).toBe(429);
+    expect((await t.request("/v1/tasks", { headers: from("[2001:db8:7::1]:443") }, proxy)).status).toBe(200);
+    expect((await t.request("/v1/tasks", { headers: from("198.51.100.31:51234") }, proxy)).status).toBe(200);
     t.close();
   });
 
