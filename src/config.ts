@@ -19,6 +19,26 @@ const list = z.string().transform((v) =>
     .filter(Boolean),
 );
 const url = z.url({ protocol: /^https?$/ }).transform((v) => v.replace(/\/+$/, ""));
+/**
+ * CORS origins as browsers send them: "*" or scheme://host[:port], normalised ("HTTP://Example.com:80/"
+ * becomes "http://example.com"). An entry with a path, or no scheme, could never match an Origin header.
+ */
+const origins = list.transform((entries, ctx) =>
+  entries.map((entry) => {
+    if (entry === "*") return entry;
+    let parsed: URL | undefined;
+    try {
+      parsed = new URL(entry);
+    } catch {
+      // reported below
+    }
+    if (!parsed || parsed.origin === "null" || parsed.pathname !== "/" || parsed.search || parsed.hash || parsed.username) {
+      ctx.addIssue({ code: "custom", message: `"${entry}" is not an origin (scheme://host[:port], e.g. https://ops.example.com)` });
+      return entry;
+    }
+    return parsed.origin;
+  }),
+);
 
 /** Parses "7d", "12h", "30m", "45s", "1500ms" or a bare number of milliseconds. */
 export function parseDuration(text: string): number | undefined {
@@ -57,7 +77,7 @@ export const SETTINGS = {
   LOGS_DIR: { help: "Directory holding task logs (default DATA_DIR/logs)", schema: z.string().min(1) },
   LOG_LEVEL: { help: "fatal, error, warn, info, debug, trace or silent", default: "info", schema: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]) },
   LOG_FORMAT: { help: "json or pretty (default: pretty on a terminal, json otherwise)", schema: z.enum(["json", "pretty"]) },
-  CORS_ORIGINS: { help: "Origins allowed by CORS, comma-separated ('*' for any, without credentials)", default: "", schema: list },
+  CORS_ORIGINS: { help: "Origins allowed by CORS, comma-separated ('*' for any, without credentials)", default: "", schema: origins },
   RATE_LIMIT_MAX: { help: "Requests allowed per client IP per window", default: "100", schema: intIn(1, 10_000_000) },
   RATE_LIMIT_WINDOW_MS: { help: "Rate-limit window in milliseconds", default: "60000", schema: intIn(100, 86_400_000) },
   RATE_LIMIT_IPV6_SUBNET: { help: "IPv6 clients are counted per subnet of this prefix length (a host often holds a /64 or more; 128: per address)", default: "56", schema: intIn(1, 128) },

@@ -70,6 +70,16 @@ describe("loadConfig", () => {
     expect([r.config.dataDir, r.config.workspaceDir, r.config.logsDir, r.config.dbPath]).toEqual(["/srv/d", "/w", "/l", "/srv/d/state.sqlite"]);
   });
 
+  test("CORS_ORIGINS: origins as browsers send them; an entry that could never match is an error", () => {
+    const r = loadConfig({ CORS_ORIGINS: "https://ops.example.com/, HTTP://Dash.Example.com:80, *" });
+    if (!r.ok) throw new Error(r.errors.join());
+    expect(r.config.corsOrigins).toEqual(["https://ops.example.com", "http://dash.example.com", "*"]);
+    const bad = loadConfig({ CORS_ORIGINS: "ops.example.com,https://x.test/app" });
+    expect(bad.ok ? [] : bad.errors).toEqual([
+      'CORS_ORIGINS: "ops.example.com" is not an origin (scheme://host[:port], e.g. https://ops.example.com); "https://x.test/app" is not an origin (scheme://host[:port], e.g. https://ops.example.com)',
+    ]);
+  });
+
   test("durations", () => {
     expect(parseDuration("7d")).toBe(604_800_000);
     expect(parseDuration("1500")).toBe(1500);

@@ -22,7 +22,7 @@ describe("command line", () => {
     const r = run([], { PATH: process.env.PATH, PORT: "99999", RATE_LIMIT_WINDOW_MS: "fast", CORS_ORIGINS: "x", LOG_LEVEL: "chatty" });
     expect(r.exitCode).toBe(1);
     const err = r.stderr.toString();
-    for (const name of ["PORT", "RATE_LIMIT_WINDOW_MS", "LOG_LEVEL"]) expect(err).toContain(name);
+    for (const name of ["PORT", "RATE_LIMIT_WINDOW_MS", "CORS_ORIGINS", "LOG_LEVEL"]) expect(err).toContain(name);
   });
 
   test("the default key on a public address is refused with a reason", () => {
