@@ -139,4 +139,41 @@ describe("dashboard", () => {
     await shot("03-dashboard");
     expect(consoleErrors.filter((e) => !e.includes("403"))).toEqual([]);
   });
+
+  test("polling stops while the tab is hidden and resumes at once when it is shown", async () => {
+    const setHidden = (hidden: boolean) =>
+      page.evaluate((h) => {
+        Object.defineProperty(document, "hidden", { configurable: true, get: () => h });
+        Object.defineProperty(document, "visibilityState", { configurable: true, get: () => (h ? "hidden" : "visible") });
+        document.dispatchEvent(new Event("visibilitychange"));
+      }, hidden);
+    const polls = () => requests.filter((r) => /^GET \/v1\/(status|tasks|comfyui\/(workflows|outputs))$/.test(r)).length;
+    await setHidden(true);
+    await Bun.sleep(300); // a request already under way may still land
+    const before = polls();
+    await Bun.sleep(6000); // longer than every interval but the 10 s ones
+    expect(polls()).toBe(before);
+    await setHidden(false);
+    await Bun.sleep(500);
+    expect(polls()).toBeGreaterThanOrEqual(before + 4); // status, tasks, workflows, outputs at once
+  }, 20_000);
+});
+
+describe("dashboard and the rate limit", () => {
+  test("after a 429 it says so and stops polling until Retry-After", async () => {
+    const limited = await createServer(testConfig({ RATE_LIMIT_ALLOWLIST: "", RATE_LIMIT_MAX: "6", COMFYUI_URL: fake.url }), silentLogger);
+    try {
+      await page.goto(`http://127.0.0.1:${limited.port}/ui`); // another origin: sign in again
+      await page.getByLabel("API key").fill(KEY);
+      await page.getByRole("button", { name: "Sign in" }).click();
+      await page.locator("#main").waitFor({ state: "visible" });
+      await waitText(page.getByRole("alert"), "Too many requests; retry in", 15_000);
+      const count = () => requests.filter((r) => r.startsWith("GET /v1/")).length;
+      const after = count();
+      await Bun.sleep(4000);
+      expect(count()).toBe(after);
+    } finally {
+      await limited.shutdown();
+    }
+  }, 30_000);
 });

@@ -9,6 +9,9 @@ let socket;
 let logSource;
 const gpuHistory = new Map();
 const workflows = new Map();
+// The dashboard's polling shares the client's rate limit (RATE_LIMIT_MAX per window) with everything
+// else from this address: it stops while the tab is hidden, and after a 429 until Retry-After.
+let pausedUntil = 0;
 
 // ---- errors and API calls -------------------------------------------------------------------
 function showError(message) {
@@ -29,6 +32,7 @@ async function api(path, options = {}) {
   if (res.ok) return res.headers.get("Content-Type")?.includes("json") ? res.json() : res;
   let body = {};
   try { body = await res.json(); } catch {}
+  if (res.status === 429) pausedUntil = Date.now() + 1000 * Number(res.headers.get("Retry-After") ?? body.retryAfter ?? 10);
   const hint = { 401: "Sign in with a valid API key.", 403: "This API key is not accepted.", 429: `Too many requests; retry in ${body.retryAfter ?? "a few"} s.` }[res.status] ?? "";
   const err = new Error(`${res.status} ${body.error ?? res.statusText}: ${body.message ?? "request failed"}${hint ? ` — ${hint}` : ""}`);
   err.status = res.status;
@@ -77,14 +81,29 @@ function signOut() {
   $("#main").hidden = true;
 }
 
-function start() {
+/** A refresh for a timer: skipped while the tab is hidden or the rate limit asks us to wait. */
+const polled = (refresh) => () => {
+  if (document.hidden || Date.now() < pausedUntil) return;
+  refresh();
+};
+
+function refreshAll() {
   refreshStatus();
   refreshTasks();
   refreshWorkflows();
   refreshOutputs();
-  connectEvents();
-  timers.push(setInterval(refreshStatus, 5000), setInterval(refreshTasks, 2000), setInterval(refreshOutputs, 10000), setInterval(refreshWorkflows, 10000));
 }
+
+function start() {
+  refreshAll();
+  connectEvents();
+  // About 40 requests a minute in all, well inside the default limit of 100 per client.
+  timers.push(setInterval(polled(refreshStatus), 5000), setInterval(polled(refreshTasks), 3000), setInterval(polled(refreshOutputs), 10000), setInterval(polled(refreshWorkflows), 10000));
+}
+
+document.addEventListener("visibilitychange", () => {
+  if (!document.hidden && key && Date.now() >= pausedUntil) refreshAll();
+});
 
 // ---- system -----------------------------------------------------------------------------------
 function sparkline(values, color) {
