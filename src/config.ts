@@ -70,7 +70,8 @@ interface Setting {
 export const SETTINGS = {
   PORT: { help: "TCP port to listen on", default: "9090", schema: intIn(0, 65535), aliases: ["MANAGEMENT_API_PORT"] },
   HOST: { help: "Address to bind; the default key is refused on non-loopback addresses", default: "127.0.0.1", schema: z.string().min(1), aliases: ["MANAGEMENT_API_HOST"] },
-  MANAGEMENT_API_KEY: { help: "API key accepted as Bearer token or X-API-Key", default: DEFAULT_API_KEY, schema: z.string().min(1), secret: true },
+  // Trimmed: a secret mounted from a file often ends in a newline, which no header value can carry.
+  MANAGEMENT_API_KEY: { help: "API key accepted as Bearer token or X-API-Key", default: DEFAULT_API_KEY, schema: z.string().trim().min(1), secret: true },
   MANAGEMENT_API_KEYS: { help: "Extra accepted keys, comma-separated (rotate without downtime)", default: "", schema: list, secret: true },
   DATA_DIR: { help: "Directory for state (sqlite), logs and task directories", default: "./data", schema: z.string().min(1) },
   WORKSPACE: { help: "Directory holding task working directories (default DATA_DIR/workspace)", schema: z.string().min(1) },
@@ -175,7 +176,11 @@ export function loadConfig(env: Record<string, string | undefined>): ConfigResul
 
   const s = raw as Parsed;
   const warnings: string[] = [];
-  const apiKeys = [...new Set([s.MANAGEMENT_API_KEY, ...s.MANAGEMENT_API_KEYS])];
+  // The built-in default applies only when no key is configured at all: an operator who lists keys in
+  // MANAGEMENT_API_KEYS alone does not also mean to accept the well-known default.
+  const keyGiven = env.MANAGEMENT_API_KEY !== undefined && env.MANAGEMENT_API_KEY.trim() !== "";
+  const primary = keyGiven || s.MANAGEMENT_API_KEYS.length === 0 ? [s.MANAGEMENT_API_KEY] : [];
+  const apiKeys = [...new Set([...primary, ...s.MANAGEMENT_API_KEYS])];
   const usingDefaultKey = apiKeys.includes(DEFAULT_API_KEY);
   if (usingDefaultKey) {
     if (!isLoopbackHost(s.HOST)) {

@@ -54,6 +54,17 @@ describe("loadConfig", () => {
     expect(r.config.childEnvSource.OPENAI_API_KEY).toBe("o");
   });
 
+  test("keys listed only in MANAGEMENT_API_KEYS replace the default key; a key's surrounding whitespace is dropped", () => {
+    const only = loadConfig({ MANAGEMENT_API_KEYS: "rotated-1, rotated-2" });
+    expect(only.ok && [only.config.apiKeys, only.warnings]).toEqual([["rotated-1", "rotated-2"], []]);
+    // So a public address is fine without MANAGEMENT_API_KEY once keys are listed.
+    expect(loadConfig({ HOST: "0.0.0.0", MANAGEMENT_API_KEYS: "rotated-1" }).ok).toBe(true);
+    // A secret mounted from a file usually ends in a newline, which no request header can carry.
+    const mounted = loadConfig({ MANAGEMENT_API_KEY: "from-a-file\n" });
+    expect(mounted.ok && mounted.config.apiKeys).toEqual(["from-a-file"]);
+    expect(loadConfig({ MANAGEMENT_API_KEY: " \n" }).ok).toBe(false);
+  });
+
   test("an empty RATE_LIMIT_ALLOWLIST exempts nobody; CIDRs and IPv6 work", () => {
     const none = loadConfig({ RATE_LIMIT_ALLOWLIST: "" });
     expect(none.ok && none.config.rateLimit.allowlist.has("127.0.0.1")).toBe(false);
