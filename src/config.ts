@@ -72,7 +72,7 @@ export const SETTINGS = {
   HOST: { help: "Address to bind; the default key is refused on non-loopback addresses", default: "127.0.0.1", schema: z.string().min(1), aliases: ["MANAGEMENT_API_HOST"] },
   // Trimmed: a secret mounted from a file often ends in a newline, which no header value can carry.
   MANAGEMENT_API_KEY: { help: "API key accepted as Bearer token or X-API-Key", default: DEFAULT_API_KEY, schema: z.string().trim().min(1), secret: true },
-  MANAGEMENT_API_KEYS: { help: "Extra accepted keys, comma-separated (rotate without downtime)", default: "", schema: list, secret: true },
+  MANAGEMENT_API_KEYS: { help: "Extra accepted keys, comma-separated (rotate without downtime; set alone, they replace the default key)", default: "", schema: list, secret: true },
   DATA_DIR: { help: "Directory for state (sqlite), logs and task directories", default: "./data", schema: z.string().min(1) },
   WORKSPACE: { help: "Directory holding task working directories (default DATA_DIR/workspace)", schema: z.string().min(1) },
   LOGS_DIR: { help: "Directory holding task logs (default DATA_DIR/logs)", schema: z.string().min(1) },
