@@ -100,7 +100,7 @@ export const SETTINGS = {
   ENABLE_XINFERENCE: { help: "Whether the xinference provider is enabled", default: "false", schema: bool },
   COMFYUI_URL: { help: "ComfyUI server of the 'local' GPU target", default: "http://127.0.0.1:8188", schema: url },
   SALAD_COMFYUI_URL: { help: "ComfyUI server of the 'salad' target (unset: target disabled)", schema: url },
-  SALAD_API_KEY: { help: "Sent as Salad-Api-Key to the salad target", schema: z.string().min(1), secret: true },
+  SALAD_API_KEY: { help: "Sent as Salad-Api-Key to the salad target", schema: z.string().trim().min(1), secret: true },
   COMFYUI_MODELS_DIR: { help: "ComfyUI models directory, for model file sizes", schema: z.string().min(1) },
   COMFYUI_OUTPUT_DIR: { help: "ComfyUI output directory, for serving outputs from disk", schema: z.string().min(1) },
 } satisfies Record<string, Setting>;

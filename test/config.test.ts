@@ -63,6 +63,8 @@ describe("loadConfig", () => {
     const mounted = loadConfig({ MANAGEMENT_API_KEY: "from-a-file\n" });
     expect(mounted.ok && mounted.config.apiKeys).toEqual(["from-a-file"]);
     expect(loadConfig({ MANAGEMENT_API_KEY: " \n" }).ok).toBe(false);
+    const salad = loadConfig({ SALAD_API_KEY: "salad-key\n" });
+    expect(salad.ok && salad.config.comfyui.saladApiKey).toBe("salad-key");
   });
 
   test("an empty RATE_LIMIT_ALLOWLIST exempts nobody; CIDRs and IPv6 work", () => {
