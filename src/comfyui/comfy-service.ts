@@ -9,6 +9,7 @@
  */
 import type { Logger } from "pino";
 import { ApiError } from "../http/errors.ts";
+import type { Actor } from "../http/types.ts";
 import type { Metrics } from "../metrics.ts";
 import { ComfyBackend, ComfyUnavailableError, ComfyValidationError, type BackendName, type HistoryEntry, type QueueSnapshot } from "./backend.ts";
 import { ConversionError, convertUiWorkflow, isUiWorkflow } from "./convert.ts";
@@ -99,7 +100,7 @@ export class ComfyService {
   }
 
   /** Validates, converts and queues a workflow. */
-  async submit(input: { workflow: Record<string, unknown>; priority?: Priority; gpu?: BackendName }) {
+  async submit(input: { workflow: Record<string, unknown>; priority?: Priority; gpu?: BackendName }, who?: Actor) {
     const backend = this.#backend(input.gpu ?? "local");
     const priority = input.priority ?? "normal";
     let prompt: Record<string, unknown> = input.workflow;
@@ -161,6 +162,10 @@ export class ComfyService {
     this.#o.store.insert(record);
     this.#updateQueueGauge();
     const view = await this.view(record.workflowId);
+    this.#o.logger.info(
+      { audit: true, action: "workflow.submit", reqId: who?.reqId, keyId: who?.keyId, workflowId: record.workflowId, backend: backend.name, priority, nodes: Object.keys(prompt).length, uiFormat: ui !== null },
+      "workflow queued",
+    );
     this.#publish("workflow:queued", record.workflowId, { queuePosition: view.queuePosition, priority, gpu: backend.name });
     return view;
   }
@@ -228,7 +233,7 @@ export class ComfyService {
     return Promise.all(this.#o.store.list(q).map(async (w) => workflowView(w, await this.#position(w))));
   }
 
-  async cancel(workflowId: string) {
+  async cancel(workflowId: string, who?: Actor) {
     const w = this.#o.store.get(workflowId);
     if (!w) throw new ApiError(404, `Workflow ${workflowId} not found`);
     if (FINAL.has(w.status)) throw new ApiError(409, `Workflow ${workflowId} is already ${w.status}`, { extra: { currentStatus: w.status } });
@@ -246,6 +251,7 @@ export class ComfyService {
         this.#o.logger.warn({ workflowId }, "ComfyUI unreachable while cancelling; the workflow is marked cancelled and removed when it returns");
       }
     }
+    this.#o.logger.info({ audit: true, action: "workflow.cancel", reqId: who?.reqId, keyId: who?.keyId, workflowId, backend: w.backend, was: w.status }, "workflow cancel requested");
     this.#finish(w, "cancelled", { error: null });
     return this.view(workflowId);
   }
@@ -272,6 +278,11 @@ export class ComfyService {
         this.#o.store.addOutput({ filename: o.filename, subfolder: o.subfolder, type: o.type, workflowId: w.workflowId, backend: w.backend, size: null, createdAt: now });
       }
     }
+    const seconds = current.startTime ? (now - current.startTime) / 1000 : null;
+    this.#o.logger[status === "failed" ? "warn" : "info"](
+      { workflowId: w.workflowId, backend: w.backend, status, seconds, outputs: outputs.length, ...(fields.error ? { error: fields.error } : {}) },
+      "workflow ended",
+    );
     const m = this.#o.metrics;
     m.comfyWorkflows.inc({ status });
     if (current.startTime) m.comfyWorkflowDuration.observe({ gpu_type: w.backend }, (now - current.startTime) / 1000);

@@ -20,3 +20,9 @@ export interface AppVariables {
 }
 
 export type AppEnv = { Bindings: ServerBindings; Variables: AppVariables };
+
+/** Who asks, for audit logs: the request and the id of its API key (never the key). */
+export interface Actor {
+  reqId: string;
+  keyId: string | null;
+}

@@ -1,6 +1,7 @@
 /** What the task routes call: create, read, list, stop and stream tasks. */
 import type { Logger } from "pino";
 import { ApiError } from "../http/errors.ts";
+import type { Actor } from "../http/types.ts";
 import type { Lifecycle } from "../lifecycle.ts";
 import { fileSize, tailLines } from "./log-files.ts";
 import { LogFollower, type Subscriber } from "./log-follower.ts";
@@ -10,11 +11,7 @@ import { durationSeconds, type TaskRecord } from "./task.ts";
 
 const LOG_TAIL_LINES = 50;
 
-/** Who asks, for audit logs: the request and the id of its API key (never the key). */
-export interface Actor {
-  reqId: string;
-  keyId: string | null;
-}
+export type { Actor };
 const encoder = new TextEncoder();
 
 export interface TaskServiceOptions {

@@ -3,7 +3,8 @@ import { describe, expect, test } from "bun:test";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { FakeComfyUI } from "../fake-comfyui.ts";
-import { AUTH, FIXTURES, tempDir, waitFor } from "../helpers.ts";
+import pino from "pino";
+import { AUTH, FIXTURES, KEY, tempDir, waitFor } from "../helpers.ts";
 import { BASIC, chain, comfyStack } from "./helpers.ts";
 
 describe("backends and folders", () => {
@@ -77,6 +78,23 @@ describe("backends and folders", () => {
     expect((await (await fetch(`${s.base}/v1/comfyui/outputs?workflowId=${done}`, { headers: AUTH })).json()).outputs).toEqual([]);
     expect((await s.get(waiting)).status).toMatch(/queued|running/);
     expect(service.prune()).toBe(0);
+    await s.close();
+  });
+
+  test("submits and cancels are audit-logged with the key's id; every workflow's end is logged", async () => {
+    const lines: Record<string, unknown>[] = [];
+    const logger = pino({ level: "info" }, { write: (line: string) => void lines.push(JSON.parse(line)) });
+    const s = await comfyStack({ logger, nodeMs: 100 });
+    const done = (await s.submit(BASIC)).body.workflowId;
+    await s.until(done, ["completed"]);
+    const slow = (await s.submit(chain(5, "to-cancel"))).body.workflowId;
+    await fetch(`${s.base}/v1/comfyui/workflow/${slow}`, { method: "DELETE", headers: { ...AUTH, "x-request-id": "req-cancel" } });
+    const submit = lines.find((l) => l.action === "workflow.submit" && l.workflowId === done)!;
+    expect(submit).toMatchObject({ audit: true, backend: "local", priority: "normal", nodes: 2, uiFormat: false, msg: "workflow queued" });
+    expect(submit.keyId).toMatch(/^key_[0-9a-f]{12}$/);
+    expect(lines.find((l) => l.action === "workflow.cancel")).toMatchObject({ audit: true, reqId: "req-cancel", workflowId: slow, keyId: submit.keyId });
+    expect(lines.filter((l) => l.msg === "workflow ended").map((l) => [l.workflowId, l.status])).toEqual([[done, "completed"], [slow, "cancelled"]]);
+    expect(JSON.stringify(lines)).not.toContain(KEY);
     await s.close();
   });
 

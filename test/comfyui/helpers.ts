@@ -1,4 +1,5 @@
 /** A real API server wired to a fake ComfyUI, plus a WebSocket client that collects events. */
+import type { Logger } from "pino";
 import { createServer } from "../../src/server.ts";
 import { FakeComfyUI } from "../fake-comfyui.ts";
 import { AUTH, KEY, silentLogger, testConfig, waitFor } from "../helpers.ts";
@@ -20,10 +21,10 @@ export function chain(blurs: number, prefix = "chain") {
   return p;
 }
 
-export async function comfyStack(opts: { nodeMs?: number; env?: Record<string, string>; fake?: FakeComfyUI } = {}) {
+export async function comfyStack(opts: { nodeMs?: number; env?: Record<string, string>; fake?: FakeComfyUI; logger?: Logger } = {}) {
   const fake = opts.fake ?? new FakeComfyUI({ nodeMs: opts.nodeMs ?? 20 }).start();
   const config = testConfig({ COMFYUI_URL: fake.url, ...opts.env });
-  const server = await createServer(config, silentLogger, { comfyBackoffMs: 50 });
+  const server = await createServer(config, opts.logger ?? silentLogger, { comfyBackoffMs: 50 });
   const base = `http://127.0.0.1:${server.port}`;
   await waitFor(() => server.services.comfyui!.service.backends.get("local")!.connected || !fake.server);
   const submit = async (workflow: unknown, extra: Record<string, unknown> = {}) => {

@@ -5,6 +5,7 @@ import type { ComfyService } from "../../comfyui/comfy-service.ts";
 import type { SocketData, StreamHub } from "../../comfyui/stream-hub.ts";
 import type { WorkflowStore } from "../../comfyui/workflow-store.ts";
 import { ApiError } from "../../http/errors.ts";
+import { actorOf } from "../../http/request-context.ts";
 import { validationHook } from "../../http/openapi.ts";
 import type { AppEnv } from "../../http/types.ts";
 import { cancelWorkflowRoute, getWorkflowRoute, listWorkflowsRoute, modelsRoute, outputFileRoute, outputsRoute, streamRoute, submitRoute } from "./comfyui.routes.ts";
@@ -19,13 +20,13 @@ export interface ComfyRouteDeps {
 
 export function comfyuiRoutes(d: ComfyRouteDeps) {
   return new OpenAPIHono<AppEnv>({ defaultHook: validationHook })
-    .openapi(submitRoute, async (c) => c.json(await d.comfy.submit(c.req.valid("json")), 202))
+    .openapi(submitRoute, async (c) => c.json(await d.comfy.submit(c.req.valid("json"), actorOf(c)), 202))
     .openapi(listWorkflowsRoute, async (c) => {
       const q = c.req.valid("query");
       return c.json({ workflows: await d.comfy.list({ status: q.status, limit: q.limit ?? 20 }) }, 200);
     })
     .openapi(getWorkflowRoute, async (c) => c.json(await d.comfy.view(c.req.valid("param").workflowId), 200))
-    .openapi(cancelWorkflowRoute, async (c) => c.json(await d.comfy.cancel(c.req.valid("param").workflowId), 200))
+    .openapi(cancelWorkflowRoute, async (c) => c.json(await d.comfy.cancel(c.req.valid("param").workflowId, actorOf(c)), 200))
     .openapi(modelsRoute, async (c) => {
       const local = d.comfy.backends.get("local")!;
       return c.json({ models: await listModels(local, c.req.valid("query").type ?? "checkpoints", d.modelsDir) }, 200);

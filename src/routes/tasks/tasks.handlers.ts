@@ -2,19 +2,17 @@ import type { RouteHandler } from "@hono/zod-openapi";
 import { ApiError } from "../../http/errors.ts";
 import type { AppEnv } from "../../http/types.ts";
 import type { TaskStatus } from "../../tasks/task.ts";
-import { taskView, type Actor, type TaskService } from "../../tasks/task-service.ts";
-import type { Context } from "hono";
+import { actorOf } from "../../http/request-context.ts";
+import { taskView, type TaskService } from "../../tasks/task-service.ts";
 import type { createTaskRoute, getTaskRoute, listTasksRoute, stopTaskRoute, streamTaskLogsRoute } from "./tasks.routes.ts";
 import { decodeCursor } from "../../tasks/task-store.ts";
 
 type H<R extends Parameters<typeof import("@hono/zod-openapi").createRoute>[0]> = RouteHandler<R, AppEnv>;
 
-const actor = (c: Context<AppEnv>): Actor => ({ reqId: c.get("requestId"), keyId: c.get("keyId") ?? null });
-
 export function taskHandlers(tasks: TaskService) {
   const create: H<typeof createTaskRoute> = (c) => {
     const body = c.req.valid("json");
-    const t = tasks.create(body, actor(c));
+    const t = tasks.create(body, actorOf(c));
     return c.json(
       { taskId: t.taskId, status: "accepted" as const, message: `Task started with provider ${t.provider}`, taskDir: t.taskDir, logFile: t.logFile },
       202,
@@ -40,7 +38,7 @@ export function taskHandlers(tasks: TaskService) {
   const get: H<typeof getTaskRoute> = async (c) => c.json(await tasks.detail(c.req.valid("param").taskId), 200);
 
   const stop: H<typeof stopTaskRoute> = (c) => {
-    const t = tasks.stop(c.req.valid("param").taskId, actor(c));
+    const t = tasks.stop(c.req.valid("param").taskId, actorOf(c));
     return c.json({ taskId: t.taskId, status: t.status, message: "Task stop requested: SIGTERM sent to its process group" }, 200);
   };
 
