@@ -95,3 +95,18 @@ function stdoutSink() {
   process.on("exit", () => destination.drain());
   return destination;
 }
+
+/**
+ * Logs an uncaught exception or unhandled rejection as one fatal JSON line, then exits 1 as Bun would
+ * have: a log pipeline that reads JSON lines would otherwise see only the runtime's stack trace on
+ * stderr. Running tasks are not affected (they outlive the API; the next start re-attaches).
+ */
+export function exitOnCrash(logger: Logger, process: Pick<NodeJS.Process, "on" | "exit" | "exitCode"> = globalThis.process) {
+  const crash = (what: string) => (err: unknown) => {
+    process.exitCode = 1; // also when the loop empties before the flush calls back
+    logger.fatal({ err }, `${what}; exiting`);
+    logger.flush(() => process.exit(1));
+  };
+  process.on("uncaughtException", crash("uncaught exception"));
+  process.on("unhandledRejection", crash("unhandled promise rejection"));
+}

@@ -1,6 +1,6 @@
 /** Entry point: config -> services -> app -> Bun.serve; signals and graceful shutdown. */
 import { helpText, loadConfigFromEnvironment } from "./config.ts";
-import { createLogger } from "./logger.ts";
+import { createLogger, exitOnCrash } from "./logger.ts";
 import { createServer } from "./server.ts";
 import { API_NAME, VERSION } from "./version.ts";
 
@@ -33,6 +33,7 @@ if (!result.ok) {
   process.exit(1);
 }
 const logger = createLogger(result.config, Boolean(process.stdout.isTTY));
+exitOnCrash(logger);
 for (const w of result.warnings) logger.warn(w);
 
 const server = await createServer(result.config, logger).catch((err: Error) => {

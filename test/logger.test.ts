@@ -58,6 +58,22 @@ describe("logger", () => {
     expect(r.stdout.toString().trim().split("\n").map((l) => JSON.parse(l).i)).toEqual([0, 1, 2]);
   });
 
+  test.each([
+    ["an uncaught exception", "setTimeout(() => { throw new Error('boom'); }, 5);", "uncaught exception; exiting", "boom"],
+    ["an unhandled rejection", "setTimeout(() => { Promise.reject(new Error('lost')); }, 5);", "unhandled promise rejection; exiting", "lost"],
+  ])("%s is one fatal JSON line, after the lines before it, and exit 1", (_name, crash, msg, message) => {
+    const script = `import { createLogger, exitOnCrash } from ${JSON.stringify(import.meta.dir + "/../src/logger.ts")};
+      const logger = createLogger({ logLevel: "info", logFormat: "json" }, false);
+      exitOnCrash(logger);
+      logger.info("before");
+      ${crash}`;
+    const r = Bun.spawnSync([process.execPath, "-e", script], { stdout: "pipe", stderr: "pipe" });
+    expect(r.exitCode).toBe(1);
+    const lines = r.stdout.toString().trim().split("\n").map((l) => JSON.parse(l));
+    expect(lines.map((l) => l.msg)).toEqual(["before", msg]);
+    expect(lines[1]).toMatchObject({ level: 60, err: { type: "Error", message } });
+  });
+
   test("the time field is pino's ISO time, formatted once per millisecond", () => {
     let now = Date.UTC(2026, 10, 27, 1, 2, 3, 456);
     const time = isoTimeCached(() => now);
