@@ -1,6 +1,7 @@
 /** CPU load, memory and disk from the OS itself (no shell, no `free`/`df` parsing). */
 import { cpus, freemem, loadavg, totalmem } from "node:os";
-import { readFileSync, statfsSync } from "node:fs";
+import { existsSync, readFileSync, statfsSync } from "node:fs";
+import { join } from "node:path";
 
 const MiB = 1024 * 1024;
 const pct = (part: number, whole: number) => (whole > 0 ? Math.round((part / whole) * 1000) / 10 : 0);
@@ -17,8 +18,59 @@ export function humanSize(bytes: number): string {
   return `${i === 0 ? v : v < 10 ? Math.ceil(v * 10) / 10 : Math.ceil(v)}${units[i]}`;
 }
 
+type Memory = { total: number; available: number; free: number; source: "host" | "cgroup" };
+
+/** Where this process's cgroups live: the mount root, and /proc/self/cgroup's text (tests pass their own). */
+export interface CgroupSource {
+  root: string;
+  selfCgroup: () => string;
+}
+
+const SYSTEM_CGROUPS: CgroupSource = { root: "/sys/fs/cgroup", selfCgroup: () => readFileSync("/proc/self/cgroup", "utf8") };
+
+const readNumber = (path: string) => Number(readFileSync(path, "utf8").trim());
+const statField = (path: string, field: string) => Number(new RegExp(`^${field} (\\d+)$`, "m").exec(readFileSync(path, "utf8"))?.[1] ?? 0);
+
+/** limit, usage and reclaimable page cache of this process's memory cgroup (v2, else v1), in bytes. */
+function cgroupFigures(src: CgroupSource): { limit: number; usage: number; reclaimable: number } | undefined {
+  const lines = src.selfCgroup().split("\n");
+  const v2 = lines.find((l) => l.startsWith("0::"))?.slice(3);
+  if (v2 !== undefined && existsSync(join(src.root, v2, "memory.max"))) {
+    const dir = join(src.root, v2);
+    const max = readFileSync(join(dir, "memory.max"), "utf8").trim();
+    if (max === "max") return undefined;
+    return { limit: Number(max), usage: readNumber(join(dir, "memory.current")), reclaimable: statField(join(dir, "memory.stat"), "inactive_file") };
+  }
+  const v1 = lines.map((l) => l.split(":")).find(([, controllers]) => controllers?.split(",").includes("memory"))?.[2];
+  if (v1 !== undefined) {
+    const dir = join(src.root, "memory", v1);
+    return { limit: readNumber(join(dir, "memory.limit_in_bytes")), usage: readNumber(join(dir, "memory.usage_in_bytes")), reclaimable: statField(join(dir, "memory.stat"), "total_inactive_file") };
+  }
+  return undefined;
+}
+
+/**
+ * The memory limit of this process's cgroup, when one is set below the host's memory: inside a
+ * container that is what the API and its tasks really have. Page cache the kernel can reclaim
+ * (inactive_file) counts as available, as `docker stats` and the OOM killer see it.
+ */
+function cgroupMemory(src: CgroupSource, hostTotal: number): Memory | undefined {
+  let figures;
+  try {
+    figures = cgroupFigures(src);
+  } catch {
+    return undefined; // no cgroup files here (not Linux, or not mounted)
+  }
+  if (!figures) return undefined;
+  const { limit, usage, reclaimable } = figures;
+  // cgroup v1 writes "no limit" as a huge number; a limit at or above the host's is no limit either.
+  if (!Number.isFinite(limit) || !Number.isFinite(usage) || limit <= 0 || limit >= hostTotal) return undefined;
+  const inUse = Math.min(limit, Math.max(0, usage - reclaimable));
+  return { total: limit, available: limit - inUse, free: Math.max(0, limit - usage), source: "cgroup" };
+}
+
 /** total/available from /proc/meminfo (Linux), else from node:os. In bytes. */
-function memoryBytes(): { total: number; available: number; free: number } {
+function hostMemory(): Memory {
   try {
     const info = readFileSync("/proc/meminfo", "utf8");
     const kb = (key: string) => {
@@ -28,16 +80,18 @@ function memoryBytes(): { total: number; available: number; free: number } {
     const total = kb("MemTotal");
     const available = kb("MemAvailable");
     const free = kb("MemFree");
-    if (total !== undefined && available !== undefined) return { total, available, free: free ?? available };
+    if (total !== undefined && available !== undefined) return { total, available, free: free ?? available, source: "host" };
   } catch {
     // Not Linux: fall through.
   }
-  return { total: totalmem(), available: freemem(), free: freemem() };
+  return { total: totalmem(), available: freemem(), free: freemem(), source: "host" };
 }
 
-export function hostStats(diskPath: string) {
+/** CPU, memory (the container's limit when it has one) and the disk holding `diskPath`. */
+export function hostStats(diskPath: string, cgroups: CgroupSource = SYSTEM_CGROUPS) {
   const [load1, load5, load15] = loadavg();
-  const mem = memoryBytes();
+  const host = hostMemory();
+  const mem = cgroupMemory(cgroups, host.total) ?? host;
   const used = mem.total - mem.available;
   const fs = statfsSync(diskPath);
   const size = fs.blocks * fs.bsize;
@@ -54,6 +108,7 @@ export function hostStats(diskPath: string) {
       available: Math.round(mem.available / MiB),
       percentUsed: pct(used, mem.total),
       unit: "MiB" as const,
+      source: mem.source,
     },
     disk: {
       path: diskPath,

@@ -33,7 +33,15 @@ export const StatusSchema = z
     system: z.object({
       cpu: z.object({ loadAverage: z.object({ load1: z.number(), load5: z.number(), load15: z.number() }), cores: z.number().int() }),
       memory: z
-        .object({ total: z.number(), used: z.number(), free: z.number(), available: z.number(), percentUsed: z.number(), unit: z.literal("MiB") })
+        .object({
+          total: z.number(),
+          used: z.number(),
+          free: z.number(),
+          available: z.number(),
+          percentUsed: z.number(),
+          unit: z.literal("MiB"),
+          source: z.enum(["host", "cgroup"]).openapi({ description: "cgroup: the container's memory limit (cgroup v2 memory.max), which is below the host's" }),
+        })
         .openapi({ description: "MiB; used = total - available" }),
       disk: z.object({
         path: z.string(),
