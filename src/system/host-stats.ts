@@ -31,6 +31,34 @@ const SYSTEM_CGROUPS: CgroupSource = { root: "/sys/fs/cgroup", selfCgroup: () =>
 const readNumber = (path: string) => Number(readFileSync(path, "utf8").trim());
 const statField = (path: string, field: string) => Number(new RegExp(`^${field} (\\d+)$`, "m").exec(readFileSync(path, "utf8"))?.[1] ?? 0);
 
+/** This process's cgroup directory for a v1 controller, or undefined. */
+function v1Dir(src: CgroupSource, lines: string[], controller: string): string | undefined {
+  const path = lines.map((l) => l.split(":")).find(([, controllers]) => controllers?.split(",").includes(controller))?.[2];
+  return path === undefined ? undefined : join(src.root, controller, path);
+}
+
+/** The CPUs this process's cgroup may use (its quota over its period), or null without a quota. */
+function cgroupCpuLimit(src: CgroupSource): number | null {
+  try {
+    const lines = src.selfCgroup().split("\n");
+    const v2 = lines.find((l) => l.startsWith("0::"))?.slice(3);
+    let quota: number;
+    let period: number;
+    if (v2 !== undefined && existsSync(join(src.root, v2, "cpu.max"))) {
+      const [q, p] = readFileSync(join(src.root, v2, "cpu.max"), "utf8").trim().split(/\s+/);
+      if (q === "max") return null;
+      [quota, period] = [Number(q), Number(p)];
+    } else {
+      const dir = v1Dir(src, lines, "cpu");
+      if (!dir) return null;
+      [quota, period] = [readNumber(join(dir, "cpu.cfs_quota_us")), readNumber(join(dir, "cpu.cfs_period_us"))];
+    }
+    return quota > 0 && period > 0 ? Math.round((quota / period) * 100) / 100 : null; // v1: -1 means no quota
+  } catch {
+    return null;
+  }
+}
+
 /** limit, usage and reclaimable page cache of this process's memory cgroup (v2, else v1), in bytes. */
 function cgroupFigures(src: CgroupSource): { limit: number; usage: number; reclaimable: number } | undefined {
   const lines = src.selfCgroup().split("\n");
@@ -41,9 +69,8 @@ function cgroupFigures(src: CgroupSource): { limit: number; usage: number; recla
     if (max === "max") return undefined;
     return { limit: Number(max), usage: readNumber(join(dir, "memory.current")), reclaimable: statField(join(dir, "memory.stat"), "inactive_file") };
   }
-  const v1 = lines.map((l) => l.split(":")).find(([, controllers]) => controllers?.split(",").includes("memory"))?.[2];
-  if (v1 !== undefined) {
-    const dir = join(src.root, "memory", v1);
+  const dir = v1Dir(src, lines, "memory");
+  if (dir !== undefined) {
     return { limit: readNumber(join(dir, "memory.limit_in_bytes")), usage: readNumber(join(dir, "memory.usage_in_bytes")), reclaimable: statField(join(dir, "memory.stat"), "total_inactive_file") };
   }
   return undefined;
@@ -99,7 +126,7 @@ export function hostStats(diskPath: string, cgroups: CgroupSource = SYSTEM_CGROU
   const diskUsed = (fs.blocks - fs.bfree) * fs.bsize;
   const r2 = (n: number) => Math.round(n * 100) / 100;
   return {
-    cpu: { loadAverage: { load1: r2(load1!), load5: r2(load5!), load15: r2(load15!) }, cores: cpus().length },
+    cpu: { loadAverage: { load1: r2(load1!), load5: r2(load5!), load15: r2(load15!) }, cores: cpus().length, limit: cgroupCpuLimit(cgroups) },
     memory: {
       total: Math.round(mem.total / MiB),
       // From the rounded figures, so used + available = total holds exactly in MiB too.

@@ -1,4 +1,4 @@
-/** Memory as the API and its tasks really have it: a container's cgroup limit when one is set. */
+/** Memory and CPU as the API and its tasks really have them: a container's cgroup limits when set. */
 import { describe, expect, test } from "bun:test";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -55,5 +55,17 @@ describe("hostStats memory", () => {
       expect(memory.source).toBe("host");
       expect(Math.abs(memory.total - host)).toBeLessThanOrEqual(1);
     }
+  });
+});
+
+describe("hostStats cpu", () => {
+  test("the cgroup's CPU quota over its period, v2 and v1; null without one", () => {
+    const limit = (selfCgroup: string, files: Record<string, string>) => hostStats("/tmp", cgroups(selfCgroup, files)).cpu.limit;
+    expect(limit("0::/\n", { "cpu.max": "250000 100000\n" })).toBe(2.5);
+    expect(limit("0::/a/b\n", { "a/b/cpu.max": "50000 100000" })).toBe(0.5);
+    expect(limit("0::/\n", { "cpu.max": "max 100000\n" })).toBeNull();
+    expect(limit("3:cpu,cpuacct:/docker/x\n0::/\n", { "cpu/docker/x/cpu.cfs_quota_us": "400000", "cpu/docker/x/cpu.cfs_period_us": "100000" })).toBe(4);
+    expect(limit("3:cpu,cpuacct:/\n", { "cpu/cpu.cfs_quota_us": "-1", "cpu/cpu.cfs_period_us": "100000" })).toBeNull();
+    expect(limit("0::/\n", {})).toBeNull();
   });
 });

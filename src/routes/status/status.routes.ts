@@ -31,7 +31,11 @@ export const StatusSchema = z
     comfyui: z.record(z.string(), z.object({ url: z.string(), reachable: z.boolean(), queueLength: z.number().int().nullable() })),
     taskProviders: z.record(z.string(), z.object({ command: z.string(), installed: z.boolean() })),
     system: z.object({
-      cpu: z.object({ loadAverage: z.object({ load1: z.number(), load5: z.number(), load15: z.number() }), cores: z.number().int() }),
+      cpu: z.object({
+        loadAverage: z.object({ load1: z.number(), load5: z.number(), load15: z.number() }),
+        cores: z.number().int(),
+        limit: z.number().nullable().openapi({ description: "CPUs the container may use (its cgroup quota over its period); null without a quota" }),
+      }),
       memory: z
         .object({
           total: z.number(),

@@ -150,7 +150,7 @@ const refreshStatus = guard(async () => {
   const providers = Object.entries(s.providers).map(([k, v]) => `${k}: ${v}`).join(" · ");
   const backends = Object.entries(s.comfyui ?? {}).map(([k, b]) => `${k}: ${b.reachable ? `up, queue ${b.queueLength}` : "unreachable"}`).join(" · ") || "none";
   $("#host").replaceChildren(
-    h("div", { class: "card" }, h("h3", {}, "CPU"), `Load ${cpu.loadAverage.load1} / ${cpu.loadAverage.load5} / ${cpu.loadAverage.load15} (${cpu.cores} cores)`),
+    h("div", { class: "card" }, h("h3", {}, "CPU"), `Load ${cpu.loadAverage.load1} / ${cpu.loadAverage.load5} / ${cpu.loadAverage.load15} (${cpu.cores} cores${cpu.limit === null ? "" : `, limited to ${cpu.limit}`})`),
     h("div", { class: "card" }, h("h3", {}, memory.source === "cgroup" ? "Memory (container limit)" : "Memory"), `${memory.used} / ${memory.total} MiB`, meter(memory.percentUsed, "Memory used")),
     h("div", { class: "card" }, h("h3", {}, "Disk"), `${disk.used} / ${disk.size} (${disk.available} free)`, meter(disk.percentUsed, "Disk used")),
     h("div", { class: "card" }, h("h3", {}, "Providers & ComfyUI"), h("div", { class: "muted" }, providers), h("div", { class: "muted" }, `ComfyUI ${backends}`), h("div", {}, `Active tasks: ${s.tasks.active}`)),
