@@ -3,6 +3,7 @@
  * This is the only module that reads environment variables; everything else receives a `Config`.
  */
 import { resolve, join } from "node:path";
+import { readFileSync } from "node:fs";
 import { z } from "zod";
 import { parseCidrList, type CidrMatcher } from "./http/cidr.ts";
 
@@ -14,7 +15,7 @@ const bool = z
   .transform((v) => ["true", "1", "yes", "on"].includes(v));
 const list = z.string().transform((v) =>
   v
-    .split(",")
+    .split(/[,\n]/) // commas, or one entry per line (a secret file)
     .map((s) => s.trim())
     .filter(Boolean),
 );
@@ -156,10 +157,26 @@ export function isLoopbackHost(host: string): boolean {
   return LOOPBACK.test(host);
 }
 
-/** Validates the environment; reports every problem at once, each with the variable's name. */
-export function loadConfig(env: Record<string, string | undefined>): ConfigResult {
+/**
+ * Validates the environment; reports every problem at once, each with the variable's name. A secret
+ * may instead come from a file named by NAME_FILE (Docker and Kubernetes secrets are mounted as files).
+ */
+export function loadConfig(given: Record<string, string | undefined>, readFile: (path: string) => string = (p) => readFileSync(p, "utf8")): ConfigResult {
   const errors: string[] = [];
   const raw: Record<string, unknown> = {};
+  const env = { ...given };
+  for (const [name, setting] of Object.entries(SETTINGS) as [string, Setting][]) {
+    const file = setting.secret ? env[`${name}_FILE`] : undefined;
+    if (!file) continue;
+    if (env[name]) errors.push(`${name}_FILE: set either ${name} or ${name}_FILE, not both`);
+    else {
+      try {
+        env[name] = readFile(file);
+      } catch (err) {
+        errors.push(`${name}_FILE: cannot read ${file}: ${(err as Error).message}`);
+      }
+    }
+  }
   for (const [name, setting] of Object.entries(SETTINGS) as [string, Setting][]) {
     const given = [name, ...(setting.aliases ?? [])].find((n) => env[n] !== undefined && env[n] !== "");
     const value = given ? env[given] : setting.default;
@@ -195,7 +212,8 @@ export function loadConfig(env: Record<string, string | undefined>): ConfigResul
     warnings.push(`Using the default API key "${DEFAULT_API_KEY}": anyone on this machine can use the API. Set MANAGEMENT_API_KEY.`);
   }
   const dataDir = resolve(s.DATA_DIR);
-  const secrets = new Set(["MANAGEMENT_API_KEY", "MANAGEMENT_API_KEYS"]);
+  // Not even the path of a key file: a task has no business reading the API's keys.
+  const secrets = new Set(["MANAGEMENT_API_KEY", "MANAGEMENT_API_KEYS", "MANAGEMENT_API_KEY_FILE", "MANAGEMENT_API_KEYS_FILE"]);
   const childEnvSource: Record<string, string> = {};
   for (const [k, v] of Object.entries(env)) if (v !== undefined && !secrets.has(k)) childEnvSource[k] = v;
 
@@ -267,7 +285,7 @@ export function helpText(name: string, version: string): string {
     "",
   ];
   for (const [key, s] of Object.entries(SETTINGS) as [string, Setting][]) {
-    const names = [key, ...(s.aliases ?? [])].join(" | ");
+    const names = [key, ...(s.aliases ?? []), ...(s.secret ? [`${key}_FILE (a file holding it)`] : [])].join(" | ");
     const dflt = s.default === undefined ? "unset" : s.secret && s.default ? "(built-in)" : JSON.stringify(s.default);
     lines.push(`  ${names}`, `      ${s.help} [default: ${dflt}]`);
   }

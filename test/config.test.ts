@@ -1,5 +1,8 @@
 import { describe, expect, test } from "bun:test";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { DEFAULT_API_KEY, helpText, loadConfig, parseDuration, SETTINGS } from "../src/config.ts";
+import { tempDir } from "./helpers.ts";
 
 describe("loadConfig", () => {
   test("built-in defaults", () => {
@@ -81,6 +84,26 @@ describe("loadConfig", () => {
     const r = loadConfig({ DATA_DIR: "/srv/d", WORKSPACE: "/w", LOGS_DIR: "/l" });
     if (!r.ok) throw new Error();
     expect([r.config.dataDir, r.config.workspaceDir, r.config.logsDir, r.config.dbPath]).toEqual(["/srv/d", "/w", "/l", "/srv/d/state.sqlite"]);
+  });
+
+  test("secrets may come from files (NAME_FILE), as Docker and Kubernetes mount them", () => {
+    const dir = tempDir("secrets-");
+    writeFileSync(join(dir, "key"), "from-a-file\n");
+    writeFileSync(join(dir, "keys"), "rotated-1\nrotated-2\n");
+    writeFileSync(join(dir, "salad"), "salad-key\n");
+    const r = loadConfig({ MANAGEMENT_API_KEY_FILE: join(dir, "key"), MANAGEMENT_API_KEYS_FILE: join(dir, "keys"), SALAD_API_KEY_FILE: join(dir, "salad") });
+    if (!r.ok) throw new Error(r.errors.join());
+    expect(r.config.apiKeys).toEqual(["from-a-file", "rotated-1", "rotated-2"]);
+    expect(r.config.comfyui.saladApiKey).toBe("salad-key");
+    // The key file's path is kept from tasks as the key is.
+    expect(r.config.childEnvSource.MANAGEMENT_API_KEY_FILE).toBeUndefined();
+    const bad = loadConfig({ MANAGEMENT_API_KEY: "x", MANAGEMENT_API_KEY_FILE: join(dir, "key"), SALAD_API_KEY_FILE: join(dir, "missing") });
+    expect(bad.ok ? [] : bad.errors).toEqual([
+      "MANAGEMENT_API_KEY_FILE: set either MANAGEMENT_API_KEY or MANAGEMENT_API_KEY_FILE, not both",
+      expect.stringMatching(/^SALAD_API_KEY_FILE: cannot read .*missing: ENOENT/),
+    ]);
+    // Only secrets read files: another variable's _FILE is just an unknown variable.
+    expect(loadConfig({ PORT_FILE: join(dir, "key") }).ok).toBe(true);
   });
 
   test("CORS_ORIGINS: origins as browsers send them; an entry that could never match is an error", () => {
