@@ -11,8 +11,9 @@ import type { Logger } from "pino";
 import { ApiError } from "../http/errors.ts";
 import type { Actor } from "../http/types.ts";
 import type { Metrics } from "../metrics.ts";
-import { ComfyBackend, ComfyUnavailableError, ComfyValidationError, type BackendName, type HistoryEntry, type QueueSnapshot } from "./backend.ts";
-import { ConversionError, convertUiWorkflow, isUiWorkflow } from "./convert.ts";
+import { ComfyBackend, ComfyUnavailableError, ComfyValidationError, type BackendName, type HistoryEntry } from "./backend.ts";
+import { promptFor, rejectionMessage } from "./prompt.ts";
+import { QueuePositions } from "./queue-positions.ts";
 import type { StreamHub, WorkflowEvent } from "./stream-hub.ts";
 import { FINAL, type OutputFile, type Priority, type WorkflowRecord, type WorkflowStatus, type WorkflowStore } from "./workflow-store.ts";
 import { workflowView } from "./views.ts";
@@ -35,12 +36,12 @@ export class ComfyService {
   readonly #o: ComfyServiceOptions;
   readonly backends = new Map<BackendName, ComfyBackend>();
   readonly #runs = new Map<string, Run>();
-  readonly #snapshots = new Map<BackendName, QueueSnapshot>();
-  readonly #fetchingSnapshot = new Map<BackendName, Promise<QueueSnapshot | undefined>>();
+  readonly #positions: QueuePositions;
   #seq: number;
 
   constructor(o: ComfyServiceOptions) {
     this.#o = o;
+    this.#positions = new QueuePositions(o.store);
     const clientId = o.store.meta("comfyui.clientId", () => `management-api-${crypto.randomUUID()}`);
     this.#seq = Number(o.store.meta("comfyui.seq", () => "0"));
     for (const b of o.backends) {
@@ -103,31 +104,7 @@ export class ComfyService {
   async submit(input: { workflow: Record<string, unknown>; priority?: Priority; gpu?: BackendName }, who?: Actor) {
     const backend = this.#backend(input.gpu ?? "local");
     const priority = input.priority ?? "normal";
-    let prompt: Record<string, unknown> = input.workflow;
-    let ui: string | null = null;
-    if (isUiWorkflow(input.workflow)) {
-      let info;
-      try {
-        info = await backend.objectInfo();
-      } catch (err) {
-        if (err instanceof ComfyUnavailableError) {
-          throw new ApiError(503, `ComfyUI (${backend.name}) is unreachable and its /object_info is not cached yet, so a UI-format workflow cannot be converted; submit the API format or retry when ComfyUI is up`, { headers: { "Retry-After": "10" } });
-        }
-        throw err;
-      }
-      try {
-        prompt = convertUiWorkflow(input.workflow, info);
-      } catch (err) {
-        if (err instanceof ConversionError) throw new ApiError(400, `body/workflow: ${err.message}`);
-        throw err;
-      }
-      ui = JSON.stringify(input.workflow);
-    } else {
-      const bad = Object.entries(prompt).find(([, n]) => !n || typeof n !== "object" || typeof (n as { class_type?: unknown }).class_type !== "string");
-      if (bad || Object.keys(prompt).length === 0) {
-        throw new ApiError(400, `body/workflow must be a UI workflow (nodes and links) or an API prompt (node id -> {class_type, inputs})${bad ? `; node "${bad[0]}" has no class_type` : ""}`);
-      }
-    }
+    const { prompt, ui } = await promptFor(input.workflow, backend);
     const seq = ++this.#seq;
     const record: WorkflowRecord = {
       workflowId: crypto.randomUUID(),
@@ -152,7 +129,7 @@ export class ComfyService {
     } catch (err) {
       if (err instanceof ComfyValidationError) {
         this.#o.metrics.comfyWorkflowErrors.inc({ error_type: err.body.error?.type ?? "validation" });
-        throw new ApiError(400, `ComfyUI rejected the workflow: ${err.body.error?.message ?? "validation failed"}`, {
+        throw new ApiError(400, rejectionMessage(err), {
           details: { error: err.body.error, node_errors: err.body.node_errors ?? {} },
         });
       }
@@ -179,58 +156,22 @@ export class ComfyService {
     const extraData = record.uiWorkflow ? { extra_pnginfo: { workflow: JSON.parse(record.uiWorkflow) } } : {};
     await backend.submit({ prompt: JSON.parse(record.prompt), promptId: record.workflowId, number: record.number, extraData });
     record.submitted = 1;
-    this.#snapshots.delete(backend.name);
-  }
-
-  async #snapshot(backend: ComfyBackend, maxAgeMs = 250): Promise<QueueSnapshot | undefined> {
-    const s = this.#snapshots.get(backend.name);
-    if (s && Date.now() - s.at <= maxAgeMs) return s;
-    if (!backend.connected && s) return s;
-    // One /queue request however many positions are asked for at once (a list asks per workflow).
-    let fetching = this.#fetchingSnapshot.get(backend.name);
-    if (!fetching) {
-      fetching = backend
-        .queue()
-        .then(
-          (fresh) => (this.#snapshots.set(backend.name, fresh), fresh),
-          () => this.#snapshots.get(backend.name),
-        )
-        .finally(() => this.#fetchingSnapshot.delete(backend.name));
-      this.#fetchingSnapshot.set(backend.name, fetching);
-    }
-    return fetching;
-  }
-
-  /** Position in the line: 0 running, 1 next, ...; null when finished. */
-  async #position(w: WorkflowRecord): Promise<number | null> {
-    if (FINAL.has(w.status)) return null;
-    if (w.status === "running") return 0;
-    const backend = this.backends.get(w.backend);
-    if (!backend) return null;
-    if (w.submitted) {
-      const snap = await this.#snapshot(backend);
-      if (snap) {
-        if (snap.running.some((r) => r.promptId === w.workflowId)) return 0;
-        const i = snap.pending.findIndex((p) => p.promptId === w.workflowId);
-        if (i >= 0) return i + 1;
-      }
-      return null;
-    }
-    // Waiting here for an unreachable backend: behind what ComfyUI already holds.
-    const waiting = this.#o.store.open().filter((o) => o.backend === w.backend && !o.submitted);
-    const snap = this.#snapshots.get(w.backend);
-    return (snap?.pending.length ?? 0) + waiting.findIndex((o) => o.workflowId === w.workflowId) + 1;
+    this.#positions.forget(backend.name);
   }
 
   async view(workflowId: string) {
     const w = this.#o.store.get(workflowId);
     if (!w) throw new ApiError(404, `Workflow ${workflowId} not found`);
-    return workflowView(w, await this.#position(w));
+    return this.#view(w);
   }
 
   /** Recent workflows, newest first, with their queue positions. */
   async list(q: { status?: WorkflowStatus; limit: number }) {
-    return Promise.all(this.#o.store.list(q).map(async (w) => workflowView(w, await this.#position(w))));
+    return Promise.all(this.#o.store.list(q).map((w) => this.#view(w)));
+  }
+
+  async #view(w: WorkflowRecord) {
+    return workflowView(w, await this.#positions.of(w, this.backends.get(w.backend)));
   }
 
   async cancel(workflowId: string, who?: Actor) {
@@ -285,17 +226,17 @@ export class ComfyService {
     );
     const m = this.#o.metrics;
     m.comfyWorkflows.inc({ status });
-    if (current.startTime) m.comfyWorkflowDuration.observe({ gpu_type: w.backend }, (now - current.startTime) / 1000);
+    if (seconds !== null) m.comfyWorkflowDuration.observe({ gpu_type: w.backend }, seconds);
     if (status === "failed") m.comfyWorkflowErrors.inc({ error_type: "execution_error" });
     this.#updateQueueGauge();
-    const data: Record<string, unknown> = status === "completed" ? { outputs, duration: current.startTime ? (now - current.startTime) / 1000 : null } : status === "failed" ? { error: fields.error } : {};
+    const data: Record<string, unknown> = status === "completed" ? { outputs, duration: seconds } : status === "failed" ? { error: fields.error } : {};
     this.#publish(`workflow:${status}` as WorkflowEvent["type"], w.workflowId, data);
   }
 
   #onMessage(backend: ComfyBackend, msg: { type: string; data: Record<string, unknown> }) {
     if (this.#closed) return;
     if (msg.type === "status") {
-      this.#snapshots.delete(backend.name);
+      this.#positions.forget(backend.name);
       this.#updateQueueGauge();
       return;
     }
@@ -371,12 +312,12 @@ export class ComfyService {
           await this.#send(backend, w);
           this.#o.store.update(w.workflowId, { submitted: 1 });
         } catch (err) {
-          if (err instanceof ComfyValidationError) this.#finish(w, "failed", { error: `ComfyUI rejected the workflow: ${err.body.error?.message ?? "validation failed"}` });
+          if (err instanceof ComfyValidationError) this.#finish(w, "failed", { error: rejectionMessage(err) });
           else throw err;
         }
       }
       const snap = await backend.queue();
-      this.#snapshots.set(backend.name, snap);
+      this.#positions.remember(backend.name, snap);
       const inQueue = new Set([...snap.running, ...snap.pending].map((e) => e.promptId));
       for (const w of this.#o.store.open().filter((o) => o.backend === backend.name && o.submitted)) {
         if (inQueue.has(w.workflowId)) continue;
