@@ -11,6 +11,7 @@ import type { Logger } from "pino";
 import { ApiError } from "../http/errors.ts";
 import type { Actor } from "../http/types.ts";
 import type { Metrics } from "../metrics.ts";
+import { startSweeping } from "../retention.ts";
 import { ComfyBackend, ComfyUnavailableError, ComfyValidationError, type BackendName, type HistoryEntry } from "./backend.ts";
 import { promptFor, rejectionMessage } from "./prompt.ts";
 import { QueuePositions } from "./queue-positions.ts";
@@ -64,11 +65,7 @@ export class ComfyService {
 
   start() {
     for (const b of this.backends.values()) b.start();
-    const retention = this.#o.retentionMs;
-    if (retention !== undefined) {
-      this.prune();
-      this.#pruner = setInterval(() => this.prune(), Math.min(3_600_000, Math.max(60_000, retention / 10)));
-    }
+    if (this.#o.retentionMs !== undefined) this.#pruner = startSweeping(this.#o.retentionMs, () => this.prune());
   }
 
   /** Deletes finished workflow records past WORKFLOW_RETENTION (each keeps its prompt and UI JSON, so they add up). */

@@ -3,6 +3,7 @@ import type { Logger } from "pino";
 import { ApiError } from "../http/errors.ts";
 import type { Actor } from "../http/types.ts";
 import type { Lifecycle } from "../lifecycle.ts";
+import { startSweeping } from "../retention.ts";
 import { fileSize, tailLines } from "./log-files.ts";
 import { LogFollower, type Subscriber } from "./log-follower.ts";
 import type { TaskSupervisor } from "./supervisor.ts";
@@ -54,8 +55,7 @@ export class TaskService {
   constructor(options: TaskServiceOptions) {
     this.#o = options;
     options.supervisor.recover();
-    this.prune();
-    this.#pruner = setInterval(() => this.prune(), Math.min(3_600_000, Math.max(60_000, options.retentionMs / 10)));
+    this.#pruner = startSweeping(options.retentionMs, () => this.prune());
     options.lifecycle.stopping.addEventListener("abort", () => {
       const bye = sse("shutdown", { message: "Server is shutting down; reconnect with Last-Event-ID to resume", timestamp: new Date().toISOString() });
       for (const f of this.#followers.values()) f.shutdown(bye);

@@ -1,0 +1,11 @@
+/** Deleting what is past its retention: tasks (TASK_RETENTION) and ComfyUI workflows (WORKFLOW_RETENTION). */
+
+/**
+ * Runs `sweep` now and then every tenth of the retention, between once a minute and once an hour:
+ * often enough that nothing outlives its retention by more than a tenth, rarely enough to cost nothing.
+ * Returns the timer, for `clearInterval` on close.
+ */
+export function startSweeping(retentionMs: number, sweep: () => unknown): Timer {
+  sweep();
+  return setInterval(sweep, Math.min(3_600_000, Math.max(60_000, retentionMs / 10)));
+}
