@@ -31,25 +31,47 @@ const SYSTEM_CGROUPS: CgroupSource = { root: "/sys/fs/cgroup", selfCgroup: () =>
 const readNumber = (path: string) => Number(readFileSync(path, "utf8").trim());
 const statField = (path: string, field: string) => Number(new RegExp(`^${field} (\\d+)$`, "m").exec(readFileSync(path, "utf8"))?.[1] ?? 0);
 
-/** This process's cgroup directory for a v1 controller, or undefined. */
-function v1Dir(src: CgroupSource, lines: string[], controller: string): string | undefined {
-  const path = lines.map((l) => l.split(":")).find(([, controllers]) => controllers?.split(",").includes(controller))?.[2];
-  return path === undefined ? undefined : join(src.root, controller, path);
+/** This process's cgroup directories, from one read of /proc/self/cgroup. */
+interface CgroupDirs {
+  /** The cgroup v2 (unified) directory. */
+  v2: string | undefined;
+  /** A cgroup v1 controller's directory. */
+  v1(controller: string): string | undefined;
 }
 
-/** The CPUs this process's cgroup may use (its quota over its period), or null without a quota. */
-function cgroupCpuLimit(src: CgroupSource): number | null {
+function cgroupDirs(src: CgroupSource): CgroupDirs | undefined {
+  let lines: string[];
   try {
-    const lines = src.selfCgroup().split("\n");
-    const v2 = lines.find((l) => l.startsWith("0::"))?.slice(3);
+    lines = src.selfCgroup().split("\n");
+  } catch {
+    return undefined; // not Linux
+  }
+  const v2 = lines.find((l) => l.startsWith("0::"))?.slice(3);
+  const v1 = lines.map((l) => l.split(":"));
+  return {
+    v2: v2 === undefined ? undefined : join(src.root, v2),
+    v1(controller) {
+      const path = v1.find(([, controllers]) => controllers?.split(",").includes(controller))?.[2];
+      return path === undefined ? undefined : join(src.root, controller, path);
+    },
+  };
+}
+
+/** The v2 directory when it has `file` (that controller is on), else undefined. */
+const v2With = (dirs: CgroupDirs, file: string) => (dirs.v2 !== undefined && existsSync(join(dirs.v2, file)) ? dirs.v2 : undefined);
+
+/** The CPUs this process's cgroup may use (its quota over its period), or null without a quota. */
+function cgroupCpuLimit(dirs: CgroupDirs): number | null {
+  try {
     let quota: number;
     let period: number;
-    if (v2 !== undefined && existsSync(join(src.root, v2, "cpu.max"))) {
-      const [q, p] = readFileSync(join(src.root, v2, "cpu.max"), "utf8").trim().split(/\s+/);
+    const v2 = v2With(dirs, "cpu.max");
+    if (v2) {
+      const [q, p] = readFileSync(join(v2, "cpu.max"), "utf8").trim().split(/\s+/);
       if (q === "max") return null;
       [quota, period] = [Number(q), Number(p)];
     } else {
-      const dir = v1Dir(src, lines, "cpu");
+      const dir = dirs.v1("cpu");
       if (!dir) return null;
       [quota, period] = [readNumber(join(dir, "cpu.cfs_quota_us")), readNumber(join(dir, "cpu.cfs_period_us"))];
     }
@@ -60,20 +82,16 @@ function cgroupCpuLimit(src: CgroupSource): number | null {
 }
 
 /** limit, usage and reclaimable page cache of this process's memory cgroup (v2, else v1), in bytes. */
-function cgroupFigures(src: CgroupSource): { limit: number; usage: number; reclaimable: number } | undefined {
-  const lines = src.selfCgroup().split("\n");
-  const v2 = lines.find((l) => l.startsWith("0::"))?.slice(3);
-  if (v2 !== undefined && existsSync(join(src.root, v2, "memory.max"))) {
-    const dir = join(src.root, v2);
-    const max = readFileSync(join(dir, "memory.max"), "utf8").trim();
+function cgroupFigures(dirs: CgroupDirs): { limit: number; usage: number; reclaimable: number } | undefined {
+  const v2 = v2With(dirs, "memory.max");
+  if (v2) {
+    const max = readFileSync(join(v2, "memory.max"), "utf8").trim();
     if (max === "max") return undefined;
-    return { limit: Number(max), usage: readNumber(join(dir, "memory.current")), reclaimable: statField(join(dir, "memory.stat"), "inactive_file") };
+    return { limit: Number(max), usage: readNumber(join(v2, "memory.current")), reclaimable: statField(join(v2, "memory.stat"), "inactive_file") };
   }
-  const dir = v1Dir(src, lines, "memory");
-  if (dir !== undefined) {
-    return { limit: readNumber(join(dir, "memory.limit_in_bytes")), usage: readNumber(join(dir, "memory.usage_in_bytes")), reclaimable: statField(join(dir, "memory.stat"), "total_inactive_file") };
-  }
-  return undefined;
+  const dir = dirs.v1("memory");
+  if (dir === undefined) return undefined;
+  return { limit: readNumber(join(dir, "memory.limit_in_bytes")), usage: readNumber(join(dir, "memory.usage_in_bytes")), reclaimable: statField(join(dir, "memory.stat"), "total_inactive_file") };
 }
 
 /**
@@ -81,12 +99,12 @@ function cgroupFigures(src: CgroupSource): { limit: number; usage: number; recla
  * container that is what the API and its tasks really have. Page cache the kernel can reclaim
  * (inactive_file) counts as available, as `docker stats` and the OOM killer see it.
  */
-function cgroupMemory(src: CgroupSource, hostTotal: number): Memory | undefined {
+function cgroupMemory(dirs: CgroupDirs, hostTotal: number): Memory | undefined {
   let figures;
   try {
-    figures = cgroupFigures(src);
+    figures = cgroupFigures(dirs);
   } catch {
-    return undefined; // no cgroup files here (not Linux, or not mounted)
+    return undefined; // no cgroup files here (not mounted)
   }
   if (!figures) return undefined;
   const { limit, usage, reclaimable } = figures;
@@ -118,7 +136,8 @@ function hostMemory(): Memory {
 export function hostStats(diskPath: string, cgroups: CgroupSource = SYSTEM_CGROUPS) {
   const [load1, load5, load15] = loadavg();
   const host = hostMemory();
-  const mem = cgroupMemory(cgroups, host.total) ?? host;
+  const dirs = cgroupDirs(cgroups);
+  const mem = (dirs && cgroupMemory(dirs, host.total)) ?? host;
   const used = mem.total - mem.available;
   const fs = statfsSync(diskPath);
   const size = fs.blocks * fs.bsize;
@@ -126,7 +145,7 @@ export function hostStats(diskPath: string, cgroups: CgroupSource = SYSTEM_CGROU
   const diskUsed = (fs.blocks - fs.bfree) * fs.bsize;
   const r2 = (n: number) => Math.round(n * 100) / 100;
   return {
-    cpu: { loadAverage: { load1: r2(load1!), load5: r2(load5!), load15: r2(load15!) }, cores: cpus().length, limit: cgroupCpuLimit(cgroups) },
+    cpu: { loadAverage: { load1: r2(load1!), load5: r2(load5!), load15: r2(load15!) }, cores: cpus().length, limit: dirs ? cgroupCpuLimit(dirs) : null },
     memory: {
       total: Math.round(mem.total / MiB),
       // From the rounded figures, so used + available = total holds exactly in MiB too.
