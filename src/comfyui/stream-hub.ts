@@ -63,11 +63,11 @@ export class StreamHub {
         if (typeof id !== "string" || !(id === "*" || /^[0-9a-f-]{36}$/i.test(id))) {
           return this.#error(ws, `${msg.type} needs a workflowId (a UUID, or "*" for all workflows)`);
         }
-        if (msg.type === "subscribe" && ws.data.subs.size >= MAX_SUBSCRIPTIONS && !ws.data.subs.has(id.toLowerCase())) {
-          return this.#error(ws, `At most ${MAX_SUBSCRIPTIONS} subscriptions per socket; subscribe to "*" for every workflow`);
-        }
-        if (msg.type === "subscribe") ws.data.subs.add(id.toLowerCase());
-        else ws.data.subs.delete(id.toLowerCase());
+        const key = id.toLowerCase();
+        const subs = ws.data.subs;
+        if (msg.type === "unsubscribe") subs.delete(key);
+        else if (subs.size < MAX_SUBSCRIPTIONS || subs.has(key)) subs.add(key);
+        else return this.#error(ws, `At most ${MAX_SUBSCRIPTIONS} subscriptions per socket; subscribe to "*" for every workflow`);
         return void ws.send(JSON.stringify({ type: `${msg.type}d`, workflowId: id }));
       }
       default:
