@@ -41,8 +41,6 @@ export class ComfyRefusedError extends ApiError {
   }
 }
 
-/** Whether a status means "try again later" rather than "this request is wrong". */
-const transient = (status: number) => status >= 500 || status === 408 || status === 429;
 
 export interface BackendOptions {
   name: BackendName;
@@ -180,10 +178,18 @@ export class ComfyBackend {
     }
   }
 
+  /**
+   * The error for a non-2xx answer to `request`: "try again later" (ComfyUnavailableError) for a 5xx,
+   * 408 or 429, else ComfyRefusedError, which retrying will not fix.
+   */
+  #failure(status: number, request: string, detail = ""): Error {
+    if (status >= 500 || status === 408 || status === 429) return new ComfyUnavailableError(`ComfyUI (${this.name}) answered ${status} to ${request}${detail}`);
+    return new ComfyRefusedError(this.name, status, request);
+  }
+
   async #json<T>(path: string, init?: RequestInit): Promise<T> {
     const res = await this.#fetch(path, init);
-    if (transient(res.status)) throw new ComfyUnavailableError(`ComfyUI (${this.name}) answered ${res.status} for ${path}`);
-    if (!res.ok) throw new ComfyRefusedError(this.name, res.status, `${init?.method ?? "GET"} ${path}`);
+    if (!res.ok) throw this.#failure(res.status, `${init?.method ?? "GET"} ${path}`);
     const text = await res.text();
     return (text ? JSON.parse(text) : undefined) as T;
   }
@@ -202,8 +208,7 @@ export class ComfyBackend {
       // ComfyUI answers malformed input with text/plain 500
     }
     if (res.status === 400) throw new ComfyValidationError(json as never);
-    if (transient(res.status)) throw new ComfyUnavailableError(`ComfyUI (${this.name}) answered ${res.status} to POST /prompt: ${text.slice(0, 200)}`);
-    if (!res.ok) throw new ComfyRefusedError(this.name, res.status, "POST /prompt");
+    if (!res.ok) throw this.#failure(res.status, "POST /prompt", `: ${text.slice(0, 200)}`);
     return json as { prompt_id: string; number: number; node_errors: Record<string, unknown> };
   }
 
@@ -252,8 +257,7 @@ export class ComfyBackend {
   async models(folder: string): Promise<string[] | undefined> {
     const res = await this.#fetch(`/models/${encodeURIComponent(folder)}`);
     if (res.status === 404) return undefined;
-    if (transient(res.status)) throw new ComfyUnavailableError(`ComfyUI (${this.name}) answered ${res.status} for /models/${folder}`);
-    if (!res.ok) throw new ComfyRefusedError(this.name, res.status, `GET /models/${folder}`);
+    if (!res.ok) throw this.#failure(res.status, `GET /models/${folder}`);
     return (await res.json()) as string[];
   }
 
