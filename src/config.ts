@@ -195,8 +195,7 @@ export function loadConfig(given: Record<string, string | undefined>, readFile: 
   const warnings: string[] = [];
   // The built-in default applies only when no key is configured at all: an operator who lists keys in
   // MANAGEMENT_API_KEYS alone does not also mean to accept the well-known default.
-  const keyGiven = env.MANAGEMENT_API_KEY !== undefined && env.MANAGEMENT_API_KEY.trim() !== "";
-  const primary = keyGiven || s.MANAGEMENT_API_KEYS.length === 0 ? [s.MANAGEMENT_API_KEY] : [];
+  const primary = env.MANAGEMENT_API_KEY?.trim() || s.MANAGEMENT_API_KEYS.length === 0 ? [s.MANAGEMENT_API_KEY] : [];
   const apiKeys = [...new Set([...primary, ...s.MANAGEMENT_API_KEYS])];
   const usingDefaultKey = apiKeys.includes(DEFAULT_API_KEY);
   if (usingDefaultKey) {

@@ -101,7 +101,7 @@ function stdoutSink() {
  * have: a log pipeline that reads JSON lines would otherwise see only the runtime's stack trace on
  * stderr. Running tasks are not affected (they outlive the API; the next start re-attaches).
  */
-export function exitOnCrash(logger: Logger, process: Pick<NodeJS.Process, "on" | "exit" | "exitCode"> = globalThis.process) {
+export function exitOnCrash(logger: Logger) {
   const crash = (what: string) => (err: unknown) => {
     process.exitCode = 1; // also when the loop empties before the flush calls back
     logger.fatal({ err }, `${what}; exiting`);
