@@ -161,7 +161,7 @@ export function isLoopbackHost(host: string): boolean {
  * Validates the environment; reports every problem at once, each with the variable's name. A secret
  * may instead come from a file named by NAME_FILE (Docker and Kubernetes secrets are mounted as files).
  */
-export function loadConfig(given: Record<string, string | undefined>, readFile: (path: string) => string = (p) => readFileSync(p, "utf8")): ConfigResult {
+export function loadConfig(given: Record<string, string | undefined>): ConfigResult {
   const errors: string[] = [];
   const raw: Record<string, unknown> = {};
   const env = { ...given };
@@ -171,7 +171,7 @@ export function loadConfig(given: Record<string, string | undefined>, readFile: 
     if (env[name]) errors.push(`${name}_FILE: set either ${name} or ${name}_FILE, not both`);
     else {
       try {
-        env[name] = readFile(file);
+        env[name] = readFileSync(file, "utf8");
       } catch (err) {
         errors.push(`${name}_FILE: cannot read ${file}: ${(err as Error).message}`);
       }
