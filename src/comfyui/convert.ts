@@ -19,30 +19,6 @@ interface NodeDef {
 }
 type InputSpec = [unknown, Record<string, unknown>?] | [unknown];
 
-interface UiSlot {
-  name: string;
-  type?: string;
-  link?: number | null;
-  widget?: { name: string };
-}
-interface UiNode {
-  id: number | string;
-  type: string;
-  mode?: number;
-  title?: string;
-  inputs?: UiSlot[];
-  outputs?: { name?: string; type?: string; links?: number[] | null }[];
-  widgets_values?: unknown[] | Record<string, unknown>;
-}
-type UiLink = [number, number | string, number, number | string, number, string?] | { id: number; origin_id: number | string; origin_slot: number; target_id: number | string; target_slot: number; type?: string };
-
-export interface UiWorkflow {
-  nodes: UiNode[];
-  links: UiLink[];
-  /** Subgraph blueprints (ComfyUI frontend 1.24+): a node whose type is one of these ids is an instance. */
-  definitions?: { subgraphs?: { id: string; name?: string }[] };
-}
-
 export type ApiPrompt = Record<string, { inputs: Record<string, unknown>; class_type: string; _meta: { title: string } }>;
 
 /** A workflow that cannot be converted; becomes a 400 naming the node. */
@@ -73,10 +49,15 @@ const UiWorkflowShape = z.looseObject({
   definitions: z.looseObject({ subgraphs: z.array(z.looseObject({ id: z.string(), name: z.string().nullish() })).nullish() }).nullish(),
 });
 
-/** Throws a ConversionError naming the first field of `workflow` that is not what the conversion reads. */
-function checkShape(workflow: unknown) {
+/** A UI-format workflow, as far as the conversion reads it. */
+export type UiWorkflow = z.infer<typeof UiWorkflowShape>;
+type UiNode = UiWorkflow["nodes"][number];
+type UiSlot = NonNullable<UiNode["inputs"]>[number];
+
+/** The workflow as the conversion reads it, or a ConversionError naming the first field that is not. */
+function checkShape(workflow: unknown): UiWorkflow {
   const result = UiWorkflowShape.safeParse(workflow);
-  if (result.success) return;
+  if (result.success) return result.data;
   const issue = result.error.issues[0]!;
   const where = issue.path.length ? issue.path.join("/") : "the workflow";
   throw new ConversionError(`${where}: ${issue.code === "invalid_union" ? "not a link (an array [id, origin, slot, target, slot, type] or an object)" : issue.message}`);
@@ -88,8 +69,8 @@ const BYPASS = 4;
 const WIDGET_TYPES = new Set(["INT", "FLOAT", "STRING", "BOOLEAN", "COMBO"]);
 
 /** Whether a workflow looks like the UI format (as opposed to API format). */
-export function isUiWorkflow(w: unknown): w is UiWorkflow {
-  return typeof w === "object" && w !== null && Array.isArray((w as UiWorkflow).nodes) && Array.isArray((w as UiWorkflow).links);
+export function isUiWorkflow(w: unknown): boolean {
+  return typeof w === "object" && w !== null && Array.isArray((w as { nodes?: unknown }).nodes) && Array.isArray((w as { links?: unknown }).links);
 }
 
 function isWidget(spec: InputSpec | undefined): boolean {
@@ -118,8 +99,8 @@ function widgetNames(def: NodeDef): { name: string; extra: number }[] {
 }
 
 /** Converts a UI workflow. Throws ConversionError for graphs it cannot express. */
-export function convertUiWorkflow(workflow: UiWorkflow, objectInfo: ObjectInfo): ApiPrompt {
-  checkShape(workflow);
+export function convertUiWorkflow(input: unknown, objectInfo: ObjectInfo): ApiPrompt {
+  const workflow = checkShape(input);
   const nodes = new Map<string, UiNode>();
   for (const n of workflow.nodes) nodes.set(String(n.id), n);
   const links = new Map<number, { origin: string; originSlot: number; type: string }>();
@@ -192,7 +173,7 @@ export function convertUiWorkflow(workflow: UiWorkflow, objectInfo: ObjectInfo):
     let isDropped = false;
     for (const slot of n.inputs ?? []) {
       if (slot.link == null) continue;
-      const src = resolve(slot.link, slot.type);
+      const src = resolve(slot.link, typeof slot.type === "string" ? slot.type : undefined);
       const name = slot.widget?.name ?? slot.name;
       if (src.kind === "dropped") isDropped = true;
       else if (src.kind === "value") inputs[name] = src.value;
