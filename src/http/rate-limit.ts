@@ -35,7 +35,7 @@ export function rateLimit(options: RateLimitOptions): RateLimit {
     windowMs: options.windowMs,
     limit: options.max,
     standardHeaders: false,
-    keyGenerator: (c) => subnetKey(c.get("clientIp") ?? "unknown", options.ipv6Subnet),
+    keyGenerator: (c) => subnetKey(c.get("clientIp"), options.ipv6Subnet),
     handler: (c) => {
       const info = c.get("rateLimit" as never) as Info;
       const reset = info.resetTime ?? new Date(Date.now() + options.windowMs);
