@@ -50,7 +50,8 @@ export class FakeComfyUI {
   #interrupt = false;
   /** Cache key -> the node's output (null for nodes without UI output). */
   #cache = new Map<string, Record<string, unknown> | null>();
-  #fileCounter = 0;
+  /** ComfyUI numbers files per subfolder and prefix (it scans the folder for the highest counter). */
+  #fileCounters = new Map<string, number>();
   #loop: Promise<void> | undefined;
   #stopped = false;
   #requireApiKey: string | undefined;
@@ -341,10 +342,15 @@ export class FakeComfyUI {
       }
       if (node.class_type === "SaveImage" || node.class_type === "PreviewImage") {
         const type = node.class_type === "SaveImage" ? "output" : "temp";
-        const prefix = node.class_type === "SaveImage" ? String(node.inputs?.filename_prefix ?? "ComfyUI") : "ComfyUI_temp";
-        const filename = `${prefix}_${String(++this.#fileCounter).padStart(5, "0")}_.png`;
-        this.files.set(`${type}//${filename}`, PNG);
-        const output = { images: [{ filename, subfolder: "", type }] };
+        // As folder_paths.get_save_image_path: a prefix "a/b" saves b_00001_.png in subfolder "a".
+        const fullPrefix = node.class_type === "SaveImage" ? String(node.inputs?.filename_prefix ?? "ComfyUI") : "ComfyUI_temp";
+        const cut = fullPrefix.lastIndexOf("/");
+        const [subfolder, prefix] = cut === -1 ? ["", fullPrefix] : [fullPrefix.slice(0, cut), fullPrefix.slice(cut + 1)];
+        const counter = (this.#fileCounters.get(`${type}/${subfolder}/${prefix}`) ?? 0) + 1;
+        this.#fileCounters.set(`${type}/${subfolder}/${prefix}`, counter);
+        const filename = `${prefix}_${String(counter).padStart(5, "0")}_.png`;
+        this.files.set(`${type}/${subfolder}/${filename}`, PNG);
+        const output = { images: [{ filename, subfolder, type }] };
         outputs[id] = output;
         this.#cache.set(sig(id), output);
         this.#send(client, { type: "executed", data: { node: id, display_node: id, output, prompt_id: item.id } });

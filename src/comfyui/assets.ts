@@ -2,8 +2,8 @@
 import { statSync } from "node:fs";
 import { join, resolve, sep } from "node:path";
 import { ApiError } from "../http/errors.ts";
-import { ComfyUnavailableError, type ComfyBackend } from "./backend.ts";
-import type { WorkflowStore } from "./workflow-store.ts";
+import { ComfyUnavailableError, type BackendName, type ComfyBackend } from "./backend.ts";
+import type { OutputRow, WorkflowStore } from "./workflow-store.ts";
 
 export const MODEL_FOLDERS = { checkpoints: "checkpoints", loras: "loras", vae: "vae", controlnet: "controlnet", upscale: "upscale_models" } as const;
 export type ModelType = keyof typeof MODEL_FOLDERS;
@@ -60,30 +60,72 @@ export async function listModels(backend: ComfyBackend, type: ModelType, modelsD
   return (names ?? []).map((name) => ({ name, type, size: modelsDir ? sizeOf(join(modelsDir, folder, name)) : null, hash: null }));
 }
 
-function sizeOnDisk(outputDir: string | undefined, o: { subfolder: string; filename: string }): number | null {
-  const path = outputDir ? fileInside(outputDir, o.subfolder, o.filename) : undefined;
-  return path ? sizeOf(path) : null;
+/**
+ * The download URL of one output. The name alone does not say which file it is (ComfyUI numbers
+ * files per subfolder and per backend), so the URL carries the subfolder and the backend whenever
+ * they differ from ComfyUI's defaults: the root output folder of the local backend.
+ */
+export function outputUrl(o: { filename: string; subfolder: string; backend: BackendName }): string {
+  const q = new URLSearchParams();
+  if (o.subfolder) q.set("subfolder", o.subfolder);
+  if (o.backend !== "local") q.set("gpu", o.backend);
+  const query = q.size ? `?${q.toString().replaceAll("+", "%20")}` : "";
+  return `/v1/comfyui/output/${encodeURIComponent(o.filename)}${query}`;
+}
+
+/** COMFYUI_OUTPUT_DIR is the local ComfyUI's folder: another backend's files are never read from it. */
+function diskPath(outputDir: string | undefined, o: { backend: BackendName; subfolder: string; filename: string }): string | undefined {
+  return outputDir && o.backend === "local" ? fileInside(outputDir, o.subfolder, o.filename) : undefined;
 }
 
 export function listOutputs(store: WorkflowStore, q: { workflowId?: string; limit: number }, outputDir: string | undefined) {
-  return store.outputs(q).map((o) => ({
-    filename: o.filename,
-    workflowId: o.workflowId,
-    type: o.type,
-    size: o.size ?? sizeOnDisk(outputDir, o),
-    createdAt: new Date(o.createdAt).toISOString(),
-    url: `/v1/comfyui/output/${encodeURIComponent(o.filename)}`,
-  }));
+  return store.outputs(q).map((o) => {
+    const path = diskPath(outputDir, o);
+    return {
+      filename: o.filename,
+      subfolder: o.subfolder,
+      workflowId: o.workflowId,
+      type: o.type,
+      size: o.size ?? (path ? sizeOf(path) : null),
+      createdAt: new Date(o.createdAt).toISOString(),
+      url: outputUrl(o),
+    };
+  });
 }
 
-/** The file itself: from COMFYUI_OUTPUT_DIR when set, else through the backend's /view. */
-export async function outputFile(store: WorkflowStore, backends: Map<string, ComfyBackend>, filename: string, outputDir: string | undefined): Promise<Response> {
+/** Which output a download means: `subfolder` and `gpu` as given, else ComfyUI's defaults. */
+export interface OutputRef {
+  filename: string;
+  subfolder?: string;
+  gpu?: BackendName;
+}
+
+/**
+ * The recorded output a download names. Subfolder and backend default to "" and local, as in the
+ * URLs this API hands out; a URL built from the name alone (neither given) still finds the file
+ * when only one output has that name. Several candidates are a 409 listing their URLs, never a guess.
+ */
+function pickOutput(store: WorkflowStore, ref: OutputRef): OutputRow {
+  const named = store.outputsNamed(ref.filename);
+  const exact = named.find((o) => o.subfolder === (ref.subfolder ?? "") && o.backend === (ref.gpu ?? "local"));
+  if (exact) return exact;
+  const open = ref.subfolder === undefined && ref.gpu === undefined;
+  if (open && named.length === 1) return named[0]!;
+  const where = [ref.subfolder ? `in subfolder ${ref.subfolder}` : "", ref.gpu ? `on ${ref.gpu}` : ""].filter(Boolean).join(" ");
+  if (!open || named.length === 0) throw new ApiError(404, `No output named ${ref.filename}${where ? ` ${where}` : ""}`);
+  throw new ApiError(409, `${named.length} outputs are named ${ref.filename}: say which with ?subfolder= and ?gpu=`, {
+    details: named.map((o) => ({ subfolder: o.subfolder, gpu: o.backend, workflowId: o.workflowId, url: outputUrl(o) })),
+  });
+}
+
+/** The file itself: a local output from COMFYUI_OUTPUT_DIR when set, else through its backend's /view. */
+export async function outputFile(store: WorkflowStore, backends: Map<string, ComfyBackend>, ref: OutputRef, outputDir: string | undefined): Promise<Response> {
+  const { filename } = ref;
   if (!SAFE_FILENAME.test(filename)) throw new ApiError(400, "path/filename must be a plain file name (no path separators, control characters or leading dot)");
-  const row = store.output(filename);
-  if (!row) throw new ApiError(404, `No output named ${filename}`);
+  const row = pickOutput(store, ref);
   const headers = { "Content-Type": contentTypeOf(filename), "Cache-Control": "private, max-age=30", "X-Content-Type-Options": "nosniff" };
-  if (outputDir) {
-    const path = fileInside(outputDir, row.subfolder, filename);
+  if (outputDir && row.backend === "local") {
+    const path = diskPath(outputDir, row);
     const file = path ? Bun.file(path) : undefined;
     if (!file || !(await file.exists())) throw new ApiError(404, `Output ${filename} is no longer on disk`);
     return new Response(file, { headers });

@@ -1,3 +1,4 @@
+import { outputUrl } from "./assets.ts";
 import type { OutputFile, WorkflowRecord } from "./workflow-store.ts";
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
@@ -6,7 +7,7 @@ const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOStrin
 export function workflowView(w: WorkflowRecord, queuePosition: number | null) {
   const outputs = (JSON.parse(w.outputs) as OutputFile[]).map((o) => ({
     ...o,
-    url: o.type === "output" ? `/v1/comfyui/output/${encodeURIComponent(o.filename)}` : null,
+    url: o.type === "output" ? outputUrl({ ...o, backend: w.backend }) : null,
   }));
   return {
     workflowId: w.workflowId,

@@ -55,11 +55,30 @@ export class WorkflowStore {
       submitted INTEGER NOT NULL, number REAL NOT NULL, progress REAL NOT NULL, currentNode TEXT,
       queuedAt INTEGER NOT NULL, startTime INTEGER, completionTime INTEGER, error TEXT,
       prompt TEXT NOT NULL, uiWorkflow TEXT, outputs TEXT NOT NULL)`);
-    this.#db.exec(`CREATE TABLE IF NOT EXISTS comfy_outputs (
-      filename TEXT NOT NULL, subfolder TEXT NOT NULL, type TEXT NOT NULL, workflowId TEXT NOT NULL,
-      backend TEXT NOT NULL, size INTEGER, createdAt INTEGER NOT NULL, PRIMARY KEY (filename, subfolder, type))`);
+    this.#createOutputsTable();
     this.#db.exec("CREATE INDEX IF NOT EXISTS outputs_by_time ON comfy_outputs (createdAt DESC)");
     this.#db.exec("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)");
+  }
+
+  /**
+   * One row per file: ComfyUI numbers files per subfolder and per backend, so the same name is
+   * routine in two date folders, or on local and salad alike. Databases from before the backend and
+   * subfolder were part of the key are rebuilt once, keeping their rows.
+   */
+  #createOutputsTable() {
+    const columns = `filename TEXT NOT NULL, subfolder TEXT NOT NULL, type TEXT NOT NULL, workflowId TEXT NOT NULL,
+      backend TEXT NOT NULL, size INTEGER, createdAt INTEGER NOT NULL, PRIMARY KEY (backend, subfolder, filename, type)`;
+    const keyed = this.#db.query("SELECT pk FROM pragma_table_info('comfy_outputs') WHERE name = 'backend'").get() as { pk: number } | null;
+    if (keyed && keyed.pk === 0) {
+      this.#db.transaction(() => {
+        this.#db.exec(`CREATE TABLE comfy_outputs_keyed (${columns})`);
+        this.#db.exec("INSERT INTO comfy_outputs_keyed SELECT filename, subfolder, type, workflowId, backend, size, createdAt FROM comfy_outputs");
+        this.#db.exec("DROP TABLE comfy_outputs");
+        this.#db.exec("ALTER TABLE comfy_outputs_keyed RENAME TO comfy_outputs");
+      })();
+    }
+    this.#db.exec(`CREATE TABLE IF NOT EXISTS comfy_outputs (${columns})`);
+    this.#db.exec("CREATE INDEX IF NOT EXISTS outputs_by_name ON comfy_outputs (filename)");
   }
 
   /** A value kept across restarts (e.g. our ComfyUI clientId), created on first use. */
@@ -120,7 +139,8 @@ export class WorkflowStore {
     })();
   }
 
-  output(filename: string): OutputRow | undefined {
-    return (this.#db.query("SELECT * FROM comfy_outputs WHERE filename = ? ORDER BY createdAt DESC LIMIT 1").get(filename) as OutputRow | null) ?? undefined;
+  /** Every recorded output with this name (in any subfolder, from any backend), newest first. */
+  outputsNamed(filename: string): OutputRow[] {
+    return this.#db.query("SELECT * FROM comfy_outputs WHERE filename = ? ORDER BY createdAt DESC").all(filename) as OutputRow[];
   }
 }

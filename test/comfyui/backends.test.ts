@@ -66,6 +66,58 @@ describe("backends and folders", () => {
     await s.close();
   });
 
+  test("one name in two subfolders, or on two backends: each URL downloads its own file, the bare name never guesses", async () => {
+    const salad = new FakeComfyUI({ nodeMs: 5 }).start();
+    const outDir = tempDir("comfy-out-");
+    const s = await comfyStack({ env: { SALAD_COMFYUI_URL: salad.url, COMFYUI_OUTPUT_DIR: outDir } });
+    await waitFor(() => s.server.services.comfyui!.service.backends.get("salad")!.connected);
+    const made = async (prefix: string, gpu: "local" | "salad") => {
+      const { body } = await s.submit(chain(0, prefix), { gpu });
+      return (await s.until(body.workflowId, ["completed"])).outputs[0];
+    };
+    // As ComfyUI does, each backend numbers files per subfolder: the same name three times.
+    const day1 = await made("2026-11-27/img", "local");
+    const day2 = await made("2026-11-28/img", "local");
+    const remote = await made("2026-11-27/img", "salad");
+    expect([day1.filename, day2.filename, remote.filename]).toEqual(["img_00001_.png", "img_00001_.png", "img_00001_.png"]);
+    expect([day1.subfolder, day2.subfolder, remote.subfolder]).toEqual(["2026-11-27", "2026-11-28", "2026-11-27"]);
+    for (const day of ["2026-11-27", "2026-11-28"]) {
+      mkdirSync(join(outDir, day), { recursive: true });
+      writeFileSync(join(outDir, day, "img_00001_.png"), `local ${day}`);
+    }
+    salad.files.set("output/2026-11-27/img_00001_.png", new TextEncoder().encode("salad 2026-11-27"));
+    const text = async (url: string) => {
+      const res = await fetch(`${s.base}${url}`, { headers: AUTH });
+      return [res.status, await res.text()];
+    };
+    expect(await text(day1.url)).toEqual([200, "local 2026-11-27"]);
+    expect(await text(day2.url)).toEqual([200, "local 2026-11-28"]);
+    expect(await text(remote.url)).toEqual([200, "salad 2026-11-27"]);
+    expect(remote.url).toBe("/v1/comfyui/output/img_00001_.png?subfolder=2026-11-27&gpu=salad");
+    // The listing gives the same exact URLs, and sizes only from the local disk.
+    const listed = (await (await fetch(`${s.base}/v1/comfyui/outputs`, { headers: AUTH })).json()).outputs;
+    expect(listed.map((o: { url: string; size: number | null }) => [o.url, o.size])).toEqual([
+      [remote.url, null],
+      [day2.url, 16],
+      [day1.url, 16],
+    ]);
+    // The bare name is ambiguous: a 409 listing every candidate, never some file.
+    const bare = await fetch(`${s.base}/v1/comfyui/output/img_00001_.png`, { headers: AUTH });
+    const conflict = await bare.json();
+    expect([bare.status, conflict.message]).toEqual([409, "3 outputs are named img_00001_.png: say which with ?subfolder= and ?gpu="]);
+    expect(conflict.details.map((d: { url: string }) => d.url).sort()).toEqual([day1.url, day2.url, remote.url].sort());
+    expect((await text("/v1/comfyui/output/img_00001_.png?subfolder=2026-11-29"))[0]).toBe(404);
+    expect((await text("/v1/comfyui/output/img_00001_.png?subfolder=2026-11-28&gpu=salad"))[0]).toBe(404);
+    // A name only one output has is still found from the name alone.
+    const single = await made("solo/only", "local");
+    mkdirSync(join(outDir, "solo"));
+    writeFileSync(join(outDir, "solo", "only_00001_.png"), "just one");
+    expect(await text("/v1/comfyui/output/only_00001_.png")).toEqual([200, "just one"]);
+    expect(single.url).toBe("/v1/comfyui/output/only_00001_.png?subfolder=solo");
+    await s.close();
+    salad.stop();
+  });
+
   test("finished workflows past WORKFLOW_RETENTION are deleted with their outputs; unfinished ones stay", async () => {
     const s = await comfyStack({ env: { WORKFLOW_RETENTION: "50ms" }, nodeMs: 150 });
     const done = (await s.submit(BASIC)).body.workflowId;

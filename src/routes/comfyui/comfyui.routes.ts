@@ -70,7 +70,17 @@ export const OutputsQuery = z.object({
 });
 export const OutputsSchema = z
   .object({
-    outputs: z.array(z.object({ filename: z.string(), workflowId: z.string(), type: z.string(), size: z.number().nullable(), createdAt: z.string(), url: z.string() })),
+    outputs: z.array(
+      z.object({
+        filename: z.string(),
+        subfolder: z.string().openapi({ description: "Below ComfyUI's output folder; \"\" for the folder itself" }),
+        workflowId: z.string(),
+        type: z.string(),
+        size: z.number().nullable(),
+        createdAt: z.string(),
+        url: z.string().openapi({ description: "Where to download this very file (carries `subfolder` and `gpu` when they are not the defaults)" }),
+      }),
+    ),
   })
   .openapi("Outputs");
 
@@ -145,13 +155,23 @@ export const outputFileRoute = createRoute({
   path: "/v1/comfyui/output/{filename}",
   tags: ["ComfyUI"],
   summary: "Download an output file",
-  request: { params: z.object({ filename: z.string().openapi({ param: { name: "filename", in: "path" }, example: "ComfyUI_00001_.png" }) }) },
+  description:
+    "ComfyUI numbers files per subfolder and per backend, so a name alone may mean several files: `subfolder` " +
+    "(default `\"\"`) and `gpu` (default `local`) say which, as in the `url` of each listed output. With neither given, " +
+    "a name only one output has is found wherever it is; a name several outputs have is a 409 listing their URLs.",
+  request: {
+    params: z.object({ filename: z.string().openapi({ param: { name: "filename", in: "path" }, example: "ComfyUI_00001_.png" }) }),
+    query: z.object({
+      subfolder: z.string().optional().openapi({ description: "Subfolder below ComfyUI's output folder", example: "2026-11-27" }),
+      gpu: z.enum(["local", "salad"]).optional().openapi({ description: "Backend that made the file" }),
+    }),
+  },
   responses: {
     200: {
       description: "The file, typed by its extension (PNG, JPEG, WebP, GIF, MP4, WebM, WAV, MP3, FLAC, glTF, text, JSON; else octet-stream)",
       content: Object.fromEntries(["image/*", "video/*", "audio/*", "model/gltf-binary", "text/plain", "application/json", "application/octet-stream"].map((t) => [t, { schema: z.string().openapi({ format: "binary" }) }])),
     },
-    ...errors(400, 404, 502, 503),
+    ...errors(400, 404, 409, 502, 503),
   },
 });
 

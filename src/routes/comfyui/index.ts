@@ -35,7 +35,7 @@ export function comfyuiRoutes(d: ComfyRouteDeps) {
       const q = c.req.valid("query");
       return c.json({ outputs: listOutputs(d.store, { workflowId: q.workflowId, limit: q.limit ?? 50 }, d.outputDir) }, 200);
     })
-    .openapi(outputFileRoute, async (c) => (await outputFile(d.store, d.comfy.backends, c.req.valid("param").filename, d.outputDir)) as never)
+    .openapi(outputFileRoute, async (c) => (await outputFile(d.store, d.comfy.backends, { ...c.req.valid("query"), ...c.req.valid("param") }, d.outputDir)) as never)
     .openapi(streamRoute, (c) => {
       if (c.req.header("upgrade")?.toLowerCase() !== "websocket" || !c.env?.upgrade) {
         throw new ApiError(426, "This route is a WebSocket: connect with ws:// (Upgrade: websocket)", { headers: { Upgrade: "websocket" } });

@@ -272,7 +272,8 @@ const refreshOutputs = guard(async () => {
       const res = await api(o.url);
       thumbs.set(o.url, URL.createObjectURL(await res.blob()));
     }
-    return h("figure", {}, h("img", { src: thumbs.get(o.url), alt: `Output ${o.filename}`, loading: "lazy" }), h("figcaption", {}, o.filename));
+    const name = o.subfolder ? `${o.subfolder}/${o.filename}` : o.filename;
+    return h("figure", {}, h("img", { src: thumbs.get(o.url), alt: `Output ${name}`, loading: "lazy" }), h("figcaption", {}, name));
   }));
   $("#gallery").replaceChildren(...figures);
 });

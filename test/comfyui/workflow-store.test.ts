@@ -1,0 +1,38 @@
+/** The workflow store's outputs table, including databases written by earlier versions. */
+import { describe, expect, test } from "bun:test";
+import { Database } from "bun:sqlite";
+import { join } from "node:path";
+import { WorkflowStore, type OutputRow } from "../../src/comfyui/workflow-store.ts";
+import { tempDir } from "../helpers.ts";
+
+const row = (o: Partial<OutputRow>): OutputRow => ({ filename: "img_00001_.png", subfolder: "", type: "output", workflowId: "w1", backend: "local", size: null, createdAt: 1, ...o });
+
+describe("workflow store outputs", () => {
+  test("one name per backend and subfolder is one row each; newest first by name", () => {
+    const store = new WorkflowStore(new Database(":memory:"));
+    store.addOutput(row({ workflowId: "a", createdAt: 1 }));
+    store.addOutput(row({ workflowId: "b", subfolder: "day2", createdAt: 2 }));
+    store.addOutput(row({ workflowId: "c", backend: "salad", createdAt: 3 }));
+    expect(store.outputsNamed("img_00001_.png").map((o) => o.workflowId)).toEqual(["c", "b", "a"]);
+    // The same file recorded again (ComfyUI reused a deleted name) replaces its row.
+    store.addOutput(row({ workflowId: "d", createdAt: 4 }));
+    expect(store.outputsNamed("img_00001_.png").map((o) => o.workflowId)).toEqual(["d", "c", "b"]);
+  });
+
+  test("a database keyed by name and subfolder only is rebuilt once, keeping its rows", () => {
+    const path = join(tempDir("wf-store-"), "state.sqlite");
+    const old = new Database(path);
+    old.exec(`CREATE TABLE comfy_outputs (
+      filename TEXT NOT NULL, subfolder TEXT NOT NULL, type TEXT NOT NULL, workflowId TEXT NOT NULL,
+      backend TEXT NOT NULL, size INTEGER, createdAt INTEGER NOT NULL, PRIMARY KEY (filename, subfolder, type))`);
+    old.query("INSERT INTO comfy_outputs VALUES ('img_00001_.png', '', 'output', 'old', 'local', 12, 5)").run();
+    old.close();
+    const db = new Database(path);
+    const store = new WorkflowStore(db);
+    store.addOutput(row({ workflowId: "remote", backend: "salad", createdAt: 6 }));
+    expect(store.outputsNamed("img_00001_.png").map((o) => [o.workflowId, o.backend, o.size])).toEqual([["remote", "salad", null], ["old", "local", 12]]);
+    expect(store.outputs({ limit: 10 }).length).toBe(2);
+    new WorkflowStore(db); // a second start finds the new key and leaves the rows alone
+    expect(store.outputs({ limit: 10 }).length).toBe(2);
+  });
+});
