@@ -16,7 +16,13 @@ export const ProviderSchema = z
   .strict();
 export type Provider = z.infer<typeof ProviderSchema>;
 
-const ProvidersFileSchema = z.record(z.string().regex(/^[A-Za-z0-9._-]{1,64}$/), ProviderSchema);
+const NAME_RULE = "a provider name is a letter or digit, then up to 63 of A-Z a-z 0-9 . _ -";
+const ProvidersFileSchema = z.record(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, NAME_RULE), ProviderSchema);
+
+/** The provider of that name, if one is configured: "toString" names no provider, whatever Object.prototype holds. */
+export function providerNamed(providers: Readonly<Record<string, Provider>>, name: string): Provider | undefined {
+  return Object.hasOwn(providers, name) ? providers[name] : undefined;
+}
 
 /** A few lines over a few seconds, then exit 0: lets a newcomer watch a task run with nothing installed. */
 const DEMO_SCRIPT = [
@@ -60,9 +66,11 @@ export function loadProviders(file: string | undefined): Record<string, Provider
   } catch (err) {
     throw new Error(`PROVIDERS_FILE: cannot read ${file}: ${(err as Error).message}`);
   }
+  // zod drops a "__proto__" key without a word (it guards the prototype); the operator hears of it.
+  if (json !== null && typeof json === "object" && Object.hasOwn(json, "__proto__")) throw new Error(`PROVIDERS_FILE: __proto__: ${NAME_RULE}`);
   const parsed = ProvidersFileSchema.safeParse(json);
   if (!parsed.success) {
-    throw new Error(`PROVIDERS_FILE: ${parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`);
+    throw new Error(`PROVIDERS_FILE: ${parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.code === "invalid_key" ? NAME_RULE : i.message}`).join("; ")}`);
   }
   return { ...DEFAULT_PROVIDERS, ...parsed.data };
 }

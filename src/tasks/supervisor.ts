@@ -11,7 +11,7 @@ import { join } from "node:path";
 import type { Logger } from "pino";
 import type { Metrics } from "../metrics.ts";
 import { groupAlive, processMatches, signalGroup } from "./process-group.ts";
-import { buildArgv, buildEnv, type Provider } from "./providers.ts";
+import { buildArgv, buildEnv, providerNamed, type Provider } from "./providers.ts";
 import type { SpawnFn } from "./spawn.ts";
 import type { TaskStore } from "./task-store.ts";
 import { durationSeconds, type TaskRecord, type TaskStatus } from "./task.ts";
@@ -142,7 +142,8 @@ export class TaskSupervisor {
   /** Starts a task. Never throws for the task's own failures: those are recorded on the task. */
   start(input: StartInput): StartResult {
     if (this.#live.size >= this.#o.maxActive) return { ok: false, reason: "busy" };
-    const provider = this.#o.providers[input.provider]!;
+    const provider = providerNamed(this.#o.providers, input.provider);
+    if (!provider) throw new Error(`No provider named ${input.provider}`);
     const taskId = crypto.randomUUID();
     const taskDir = join(this.#o.workspaceDir, "tasks", taskId);
     const logFile = this.logFileFor(taskId);

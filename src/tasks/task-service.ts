@@ -1,11 +1,13 @@
 /** What the task routes call: create, read, list, stop and stream tasks. */
 import type { Logger } from "pino";
 import { ApiError } from "../http/errors.ts";
+import { preview } from "../http/openapi.ts";
 import type { Actor } from "../http/types.ts";
 import type { Lifecycle } from "../lifecycle.ts";
 import { startSweeping } from "../retention.ts";
 import { fileSize, tailLines } from "./log-files.ts";
 import { LogFollower, type Subscriber } from "./log-follower.ts";
+import { providerNamed } from "./providers.ts";
 import type { TaskSupervisor } from "./supervisor.ts";
 import type { ListQuery, TaskStore } from "./task-store.ts";
 import { durationSeconds, type TaskRecord } from "./task.ts";
@@ -84,8 +86,8 @@ export class TaskService {
   create(input: { agent: string; task: string; provider?: string }, who: Actor) {
     const keyId = who.keyId;
     const provider = input.provider ?? this.#o.defaultProvider;
-    if (!this.#o.supervisor.providers[provider]) {
-      throw new ApiError(400, `body/provider must be one of: ${this.providerNames.join(", ")}`);
+    if (!providerNamed(this.#o.supervisor.providers, provider)) {
+      throw new ApiError(400, `body/provider must be one of: ${this.providerNames.join(", ")}; got ${preview(provider)}`);
     }
     const result = this.#o.supervisor.start({ agent: input.agent, task: input.task, provider, createdBy: keyId });
     if (!result.ok && result.reason === "busy") {

@@ -50,10 +50,16 @@ describe("create and complete", () => {
     expect(rec).toMatchObject({ status: "failed", error: "spawn definitely-not-installed-cli ENOENT", exitCode: null });
   });
 
-  test("an unknown provider is 400 and names the choices", async () => {
+  test("an unknown provider is 400 and names the choices, even one named like an Object method", async () => {
     const { res, body } = await start("nope");
     expect(res.status).toBe(400);
-    expect(body.message).toContain("exit0");
+    expect(body.message).toMatch(/^body\/provider must be one of: .*exit0.*; got 'nope'$/);
+    const before = (await (await t.request("/v1/tasks?status=all&limit=500", { headers: AUTH })).json()).count;
+    for (const name of ["toString", "constructor", "__proto__", "hasOwnProperty", "valueOf"]) {
+      const r = await start(name);
+      expect([r.res.status, r.body.message]).toEqual([400, expect.stringContaining(`; got '${name}'`)]);
+    }
+    expect((await (await t.request("/v1/tasks?status=all&limit=500", { headers: AUTH })).json()).count).toBe(before);
   });
 
   test("a task with a NUL character is 400, and no task is recorded", async () => {
