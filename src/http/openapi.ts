@@ -51,7 +51,38 @@ export function jsonResponse<T extends z.ZodType>(schema: T, description: string
 
 const TARGET_NAMES: Record<string, string> = { json: "body", query: "query", param: "path", header: "header" };
 
-type Issue = { code: string; path: PropertyKey[]; message: string; input?: unknown; keys?: string[]; expected?: string };
+type Issue = {
+  code: string;
+  path: PropertyKey[];
+  message: string;
+  input?: unknown;
+  keys?: string[];
+  expected?: string;
+  values?: unknown[];
+  origin?: string;
+  minimum?: number | bigint;
+  maximum?: number | bigint;
+  inclusive?: boolean;
+};
+
+const UNITS: Record<string, string> = { string: "characters", array: "items", set: "items", file: "bytes" };
+
+/** "at least 1", "at most 10000 characters", "more than 0" for a too_small / too_big issue. */
+function limitText(issue: Issue): string | undefined {
+  const small = issue.code === "too_small";
+  const limit = small ? issue.minimum : issue.maximum;
+  if (limit === undefined) return undefined;
+  const relation = issue.inclusive === false ? (small ? "more than" : "less than") : small ? "at least" : "at most";
+  const unit = UNITS[issue.origin ?? ""];
+  return unit ? `${relation} ${limit} ${unit}` : `${relation} ${limit}`;
+}
+
+/** What a message says the client sent: a length for strings and arrays checked by size. */
+function sent(issue: Issue, value: unknown): string {
+  if (issue.origin === "string" && typeof value === "string") return `${value.length}`;
+  if (issue.origin === "array" && Array.isArray(value)) return `${value.length}`;
+  return preview(value);
+}
 
 /** A received value as an error message quotes it: a string quoted, a structure only named, at most 40 characters. */
 export function preview(v: unknown): string {
@@ -83,16 +114,28 @@ export function describeIssue(target: string, issue: Issue, input?: unknown): st
   const where = [TARGET_NAMES[target] ?? target, ...issue.path.map(String)];
   const parent = where.slice(0, -1).join("/");
   const last = where[where.length - 1];
+  const field = where.join("/");
+  const value = valueAt(input, issue.path);
   if (issue.code === "invalid_type") {
-    const value = valueAt(input, issue.path);
     if (value === undefined && issue.path.length > 0) return `${parent} must have required property '${last}'`;
-    if (value !== undefined && issue.expected) return `${where.join("/")} must be ${article(issue.expected)}, got ${preview(value)}`;
+    if (issue.expected === "int" && typeof value !== "object") return `${field} must be a whole number, got ${preview(value)}`;
+    if (value !== undefined && issue.expected) return `${field} must be ${article(issue.expected)}, got ${preview(value)}`;
+  }
+  if (issue.code === "invalid_value" && issue.values?.length && value !== undefined) {
+    const options = issue.values.map((v) => String(v)).join(", ");
+    return `${field} must be ${issue.values.length === 1 ? options : `one of: ${options}`}; got ${preview(value)}`;
+  }
+  if ((issue.code === "too_small" || issue.code === "too_big") && value !== undefined) {
+    // A coerced query value: "?limit=" or "?limit= " reads as 0, which is no number the client wrote.
+    if (issue.origin === "number" && typeof value === "string" && value.trim() === "") return `${field} must be a number, got ${preview(value)}`;
+    const range = limitText(issue);
+    if (range) return `${field} must be ${range}, got ${sent(issue, value)}`;
   }
   if (issue.code === "unrecognized_keys") {
     const keys = issue.keys ?? [];
-    return `${where.join("/")} must NOT have additional ${keys.length > 1 ? "properties" : "property"} ${keys.map((k) => `'${k}'`).join(", ")}`;
+    return `${field} must NOT have additional ${keys.length > 1 ? "properties" : "property"} ${keys.map((k) => `'${k}'`).join(", ")}`;
   }
-  return `${where.join("/")}: ${issue.message}`;
+  return `${field}: ${issue.message}`;
 }
 
 /** The one validation hook: failed request validation becomes a 400 naming the field. */

@@ -44,6 +44,22 @@ describe("errors", () => {
     const long = await t.request(`/v1/tasks?limit=${"9x".repeat(50)}`, { headers: AUTH });
     expect((await long.json()).message).toBe(`query/limit must be a number, got '${"9x".repeat(18)}...`);
   });
+  test("ranges, choices and whole numbers are worded like the rest, with the value sent", async () => {
+    const message = async (path: string, body?: unknown) => {
+      const res = await t.request(path, body === undefined ? { headers: AUTH } : { method: "POST", headers: json, body: JSON.stringify(body) });
+      expect(res.status).toBe(400);
+      return (await res.json()).message;
+    };
+    expect(await message("/v1/tasks?limit=0")).toBe("query/limit must be at least 1, got '0'");
+    expect(await message("/v1/tasks?limit=501")).toBe("query/limit must be at most 500, got '501'");
+    expect(await message("/v1/tasks?limit=2.5")).toBe("query/limit must be a whole number, got '2.5'");
+    // An empty or blank value is no number, though it coerces to 0.
+    expect(await message("/v1/tasks?limit=")).toBe("query/limit must be a number, got ''");
+    expect(await message("/v1/tasks?limit=%20")).toBe("query/limit must be a number, got ' '");
+    expect(await message("/v1/tasks?status=done")).toBe("query/status must be one of: running, completed, failed, stopped, all; got 'done'");
+    expect(await message("/v1/tasks", { agent: "a".repeat(101), task: "x" })).toBe("body/agent must be at most 100 characters, got 101");
+    expect(await message("/v1/comfyui/workflow", { workflow: { "1": {} }, priority: "urgent" })).toBe("body/priority must be one of: low, normal, high; got 'urgent'");
+  });
   test("malformed JSON is 400", async () => {
     const res = await t.request("/v1/tasks", { method: "POST", headers: json, body: '{"agent":' });
     expect(res.status).toBe(400);
