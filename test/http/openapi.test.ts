@@ -65,7 +65,9 @@ describe("document", () => {
 
 const UUID = fc.uuid();
 // Any code point in strings: control characters and NUL included (a NUL in a task once got a 500).
-const anyValue = fc.oneof(fc.string({ unit: "binary", maxLength: 20 }), fc.integer(), fc.boolean(), fc.constant(null), fc.constant("demo"), fc.constant(""), fc.array(fc.string(), { maxLength: 2 }));
+// Object.prototype's names too: a provider "toString" once found Object.prototype.toString (a 500).
+const PROTOTYPE_NAMES = fc.constantFrom("toString", "__proto__", "constructor", "hasOwnProperty");
+const anyValue = fc.oneof(fc.string({ unit: "binary", maxLength: 20 }), fc.integer(), fc.boolean(), fc.constant(null), fc.constant("demo"), fc.constant(""), PROTOTYPE_NAMES, fc.array(fc.string(), { maxLength: 2 }));
 /** Nested far past any real workflow (storing one this deep once overflowed JSON.stringify). */
 const deeplyNested = (levels: number) => JSON.parse("[".repeat(levels) + "]".repeat(levels)) as unknown;
 
@@ -76,7 +78,7 @@ function bodyArb(r: RouteDef) {
   const good: Record<string, fc.Arbitrary<unknown>> = {
     agent: fc.constantFrom("coder", "a.b_c-1", "-bad", "", "x".repeat(101)),
     task: fc.constantFrom("say hi", "", "x".repeat(10_001), "nul\u0000byte", "two\nlines"),
-    provider: fc.constantFrom("exit0", "demo", "nope", ""),
+    provider: fc.oneof(fc.constantFrom("exit0", "demo", "nope", ""), PROTOTYPE_NAMES),
     workflow: fc.constantFrom(
       { "1": { class_type: "EmptyImage", inputs: { width: 8, height: 8, batch_size: 1, color: 0 } } },
       { "1": { class_type: "EmptyImage", inputs: { width: deeplyNested(1_000) } } },
@@ -95,7 +97,11 @@ function bodyArb(r: RouteDef) {
 
 function urlArb(r: RouteDef) {
   const params = fc.oneof(UUID, fc.string({ maxLength: 12 }).filter((s) => !s.includes("/") && !s.includes("?") && !s.includes("#")));
-  const query = fc.dictionary(fc.constantFrom("status", "limit", "cursor", "type", "lastEventId", "zzz"), fc.oneof(fc.constantFrom("all", "running", "5", "0", "-1", "abc"), fc.string({ maxLength: 8 })), { maxKeys: 3 });
+  const query = fc.dictionary(
+    fc.constantFrom("status", "limit", "cursor", "type", "lastEventId", "workflowId", "subfolder", "gpu", "zzz"),
+    fc.oneof(fc.constantFrom("all", "running", "5", "0", "-1", "abc", "salad", ".."), PROTOTYPE_NAMES, fc.string({ maxLength: 8 })),
+    { maxKeys: 3 },
+  );
   return fc.record({ id: params, query }).map(({ id, query }) => {
     const path = r.path.replace(/\{\w+\}|:\w+/g, encodeURIComponent(id));
     const qs = new URLSearchParams(query as Record<string, string>).toString();
