@@ -36,8 +36,10 @@ const CONTENT_TYPES: Record<string, string> = {
   flac: "audio/flac", json: "application/json", txt: "text/plain; charset=utf-8", glb: "model/gltf-binary",
 };
 
+/** The type a download is served as, by extension ("x.constructor" is no known one, whatever Object.prototype holds). */
 export function contentTypeOf(filename: string): string {
-  return CONTENT_TYPES[filename.split(".").pop()!.toLowerCase()] ?? "application/octet-stream";
+  const ext = filename.split(".").pop()!.toLowerCase();
+  return Object.hasOwn(CONTENT_TYPES, ext) ? CONTENT_TYPES[ext]! : "application/octet-stream";
 }
 
 function sizeOf(path: string): number | null {

@@ -1,6 +1,6 @@
 /** What ComfyUI's execution messages mean for a workflow: the files an output names, progress. */
 import { describe, expect, test } from "bun:test";
-import { fileInside } from "../../src/comfyui/assets.ts";
+import { contentTypeOf, fileInside } from "../../src/comfyui/assets.ts";
 import { filesOf, progressOf } from "../../src/comfyui/execution.ts";
 
 describe("filesOf", () => {
@@ -56,5 +56,12 @@ describe("progressOf", () => {
       const p = progressOf({ ...run, value: value!, max: max! });
       expect(Number.isFinite(p) && p >= 0 && p <= 50).toBe(true);
     }
+  });
+});
+
+describe("download types", () => {
+  test("known extensions in any case; anything else, Object.prototype's names included, is octet-stream", () => {
+    expect(["a.PNG", "b.webp", "c.mp4", "d.txt"].map(contentTypeOf)).toEqual(["image/png", "image/webp", "video/mp4", "text/plain; charset=utf-8"]);
+    for (const name of ["x.constructor", "x.__proto__", "x.toString", "noext", "x.bin"]) expect(contentTypeOf(name)).toBe("application/octet-stream");
   });
 });
