@@ -209,7 +209,7 @@ export class FakeComfyUI {
     if (!prompt || typeof prompt !== "object") return err("no_prompt", "No prompt provided", "No prompt provided");
     for (const [id, n] of Object.entries(prompt)) {
       if (!n.class_type) return err("invalid_prompt", "Cannot execute because a node is missing the class_type property.", `Node ID '#${id}'`);
-      if (!objectInfo[n.class_type]) return err("invalid_prompt", `Cannot execute because node ${n.class_type} does not exist.`, `Node ID '#${id}'`);
+      if (!Object.hasOwn(objectInfo, n.class_type)) return err("invalid_prompt", `Cannot execute because node ${n.class_type} does not exist.`, `Node ID '#${id}'`);
     }
     const outputs = Object.entries(prompt).filter(([, n]) => objectInfo[n.class_type!]!.output_node).map(([id]) => id);
     if (!outputs.length) return err("prompt_no_outputs", "Prompt has no outputs");

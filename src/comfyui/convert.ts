@@ -101,6 +101,8 @@ function widgetNames(def: NodeDef): { name: string; extra: number }[] {
 /** Converts a UI workflow. Throws ConversionError for graphs it cannot express. */
 export function convertUiWorkflow(input: unknown, objectInfo: ObjectInfo): ApiPrompt {
   const workflow = checkShape(input);
+  // Own entries only: a node typed "constructor" is not a node ComfyUI has.
+  const defOf = (type: string): NodeDef | undefined => (Object.hasOwn(objectInfo, type) ? objectInfo[type] : undefined);
   const nodes = new Map<string, UiNode>();
   for (const n of workflow.nodes) nodes.set(String(n.id), n);
   const links = new Map<number, { origin: string; originSlot: number; type: string }>();
@@ -112,7 +114,7 @@ export function convertUiWorkflow(input: unknown, objectInfo: ObjectInfo): ApiPr
   for (const n of nodes.values()) {
     if (n.type === "Reroute" || n.type === "PrimitiveNode" || UI_ONLY.has(n.type)) continue;
     if (n.mode === MUTED) continue;
-    if (!objectInfo[n.type]) {
+    if (!defOf(n.type)) {
       const subgraph = workflow.definitions?.subgraphs?.find((d) => d.id === n.type);
       if (subgraph) {
         throw new ConversionError(
@@ -157,7 +159,7 @@ export function convertUiWorkflow(input: unknown, objectInfo: ObjectInfo): ApiPr
   const built = new Map<string, { inputs: Record<string, unknown>; deps: string[] }>();
   for (const [id, n] of nodes) {
     if (n.mode === MUTED || n.mode === BYPASS || n.type === "Reroute" || n.type === "PrimitiveNode" || UI_ONLY.has(n.type)) continue;
-    const def = objectInfo[n.type]!;
+    const def = defOf(n.type)!;
     const inputs: Record<string, unknown> = {};
     const values = n.widgets_values;
     if (Array.isArray(values)) {
@@ -199,7 +201,7 @@ export function convertUiWorkflow(input: unknown, objectInfo: ObjectInfo): ApiPr
   for (const [id, b] of built) {
     if (dropped.has(id)) continue;
     const n = nodes.get(id)!;
-    const def = objectInfo[n.type]!;
+    const def = defOf(n.type)!;
     prompt[id] = { inputs: b.inputs, class_type: n.type, _meta: { title: n.title ?? def.display_name ?? n.type } };
   }
   return prompt;

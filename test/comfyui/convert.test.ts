@@ -37,6 +37,11 @@ describe("UI -> API conversion", () => {
     ui.nodes[0].type = "NoSuchNode";
     expect(() => convertUiWorkflow(ui, fullObjectInfo)).toThrow(ConversionError);
     expect(() => convertUiWorkflow(ui, fullObjectInfo)).toThrow('Node 1 has type "NoSuchNode"');
+    // Nor does it have the names every JavaScript object answers to.
+    for (const type of ["constructor", "toString", "__proto__"]) {
+      ui.nodes[0].type = type;
+      expect(() => convertUiWorkflow(ui, fullObjectInfo)).toThrow(`Node 1 has type "${type}", which this ComfyUI does not have`);
+    }
   });
 
   test("a malformed workflow names the field, never a TypeError (which would be a 500)", async () => {

@@ -48,9 +48,11 @@ describe("submit and run", () => {
     expect(res.status).toBe(400);
     expect(body.message).toContain("Prompt outputs failed validation");
     expect(body.details.node_errors["2"].errors[0].type).toBe("required_input_missing");
-    const unknown = await s.submit({ "1": { class_type: "NoSuchNodeClass", inputs: {} } });
-    expect(unknown.res.status).toBe(400);
-    expect(unknown.body.details.error.type).toBe("invalid_prompt");
+    for (const type of ["NoSuchNodeClass", "constructor"]) {
+      const unknown = await s.submit({ "1": { class_type: type, inputs: {} } });
+      expect(unknown.res.status).toBe(400);
+      expect(unknown.body.details.error).toMatchObject({ type: "invalid_prompt", message: `Cannot execute because node ${type} does not exist.` });
+    }
   });
 
   test("bad input: not a workflow, unknown node type, unconfigured target, bad priority", async () => {
