@@ -35,11 +35,14 @@ export class ComfyUnavailableError extends Error {}
  * wrong key (401/403), a wrong URL (404). A 502 for our client, naming the backend's answer.
  */
 export class ComfyRefusedError extends ApiError {
-  constructor(backend: BackendName, status: number, request: string) {
-    const hint = status === 401 || status === 403 ? (backend === "salad" ? ": check SALAD_API_KEY" : ": COMFYUI_URL asks for credentials this API does not send") : "";
+  /** `why` replaces the hint for credentials, e.g. " with text/html, not JSON: ...". */
+  constructor(backend: BackendName, status: number, request: string, why?: string) {
+    const hint = why ?? (status === 401 || status === 403 ? (backend === "salad" ? ": check SALAD_API_KEY" : ": COMFYUI_URL asks for credentials this API does not send") : "");
     super(502, `ComfyUI (${backend}) answered ${status} to ${request}${hint}`);
   }
 }
+
+const URL_SETTING: Record<BackendName, string> = { local: "COMFYUI_URL", salad: "SALAD_COMFYUI_URL" };
 
 
 export interface BackendOptions {
@@ -69,6 +72,8 @@ export class ComfyBackend {
   #objectInfo: ObjectInfo | undefined;
   /** Set on every (re)connect: a restarted ComfyUI may have new custom nodes. */
   #objectInfoStale = false;
+  /** Whether the operator has been told the backend is down: said once per outage, not per retry. */
+  #reportedDown = false;
   connected = false;
   /** Last queue_remaining ComfyUI reported. */
   queueRemaining = 0;
@@ -106,6 +111,7 @@ export class ComfyBackend {
     ws.onopen = () => {
       if (this.#closed) return ws.close();
       this.connected = true;
+      this.#reportedDown = false;
       this.#objectInfoStale = true;
       this.#backoff = this.#o.backoffMs ?? 250;
       this.#o.logger.info({ backend: this.name, url: this.url }, "connected to ComfyUI");
@@ -123,18 +129,25 @@ export class ComfyBackend {
         this.#o.logger.warn({ backend: this.name }, "unparseable ComfyUI message");
       }
     };
+    let failure: string | undefined;
     ws.onclose = () => {
       const was = this.connected;
       this.connected = false;
       this.#ws = undefined;
       if (was && !this.#closed) {
         this.#o.logger.warn({ backend: this.name }, "lost the ComfyUI WebSocket; reconnecting");
+        this.#reportedDown = true;
         this.#o.onDisconnect(this);
+      } else if (!this.#closed && !this.#reportedDown) {
+        // A wrong COMFYUI_URL, or ComfyUI not started yet: say so once, with why, and keep trying.
+        this.#o.logger.warn({ backend: this.name, url: this.url, error: failure }, "cannot reach ComfyUI; retrying in the background");
+        this.#reportedDown = true;
       }
       this.#scheduleReconnect();
     };
-    ws.onerror = () => {
-      // onclose follows and reconnects.
+    ws.onerror = (ev) => {
+      // onclose follows and reconnects; Bun's error event says why ("Expected 101 status code: 200").
+      failure = (ev as ErrorEvent).message || undefined;
     };
   }
 
@@ -189,9 +202,23 @@ export class ComfyBackend {
 
   async #json<T>(path: string, init?: RequestInit): Promise<T> {
     const res = await this.#fetch(path, init);
-    if (!res.ok) throw this.#failure(res.status, `${init?.method ?? "GET"} ${path}`);
+    const request = `${init?.method ?? "GET"} ${path}`;
+    if (!res.ok) throw this.#failure(res.status, request);
     const text = await res.text();
-    return (text ? JSON.parse(text) : undefined) as T;
+    return (text ? this.#parse(res, text, request) : undefined) as T;
+  }
+
+  /**
+   * A 2xx body as JSON. Anything else means the URL does not lead to ComfyUI's API (a web page, a
+   * proxy's sign-in form): a 502 saying so, where JSON.parse's SyntaxError would be a bare 500.
+   */
+  #parse(res: Response, text: string, request: string): unknown {
+    try {
+      return JSON.parse(text);
+    } catch {
+      const type = res.headers.get("content-type")?.split(";")[0] || "a body";
+      throw new ComfyRefusedError(this.name, res.status, request, ` with ${type}, not JSON: is ${URL_SETTING[this.name]} (${this.url}) a ComfyUI server?`);
+    }
   }
 
   /** Queues a prompt with our id and queue number; ComfyUI's validation errors throw ComfyValidationError. */
@@ -201,15 +228,17 @@ export class ComfyBackend {
       body: JSON.stringify({ prompt: body.prompt, client_id: this.clientId, prompt_id: body.promptId, number: body.number, extra_data: body.extraData ?? {} }),
     });
     const text = await res.text();
-    let json: Record<string, unknown> = {};
-    try {
-      json = JSON.parse(text);
-    } catch {
-      // ComfyUI answers malformed input with text/plain 500
+    if (!res.ok) {
+      let json: Record<string, unknown> = {};
+      try {
+        json = JSON.parse(text);
+      } catch {
+        // ComfyUI answers malformed input with text/plain 500
+      }
+      if (res.status === 400) throw new ComfyValidationError(json as never);
+      throw this.#failure(res.status, "POST /prompt", `: ${text.slice(0, 200)}`);
     }
-    if (res.status === 400) throw new ComfyValidationError(json as never);
-    if (!res.ok) throw this.#failure(res.status, "POST /prompt", `: ${text.slice(0, 200)}`);
-    return json as { prompt_id: string; number: number; node_errors: Record<string, unknown> };
+    return this.#parse(res, text, "POST /prompt") as { prompt_id: string; number: number; node_errors: Record<string, unknown> };
   }
 
   async queue(): Promise<QueueSnapshot> {
@@ -258,7 +287,7 @@ export class ComfyBackend {
     const res = await this.#fetch(`/models/${encodeURIComponent(folder)}`);
     if (res.status === 404) return undefined;
     if (!res.ok) throw this.#failure(res.status, `GET /models/${folder}`);
-    return (await res.json()) as string[];
+    return this.#parse(res, await res.text(), `GET /models/${folder}`) as string[];
   }
 
   /** An output file through ComfyUI's /view; only the wait for its head is timed (see #fetch). */

@@ -1,5 +1,6 @@
 /** ComfyUI going away and coming back, and our own API restarting mid-run. */
 import { describe, expect, test } from "bun:test";
+import pino from "pino";
 import { ComfyBackend, ComfyUnavailableError } from "../../src/comfyui/backend.ts";
 import { createServer } from "../../src/server.ts";
 import { FakeComfyUI } from "../fake-comfyui.ts";
@@ -69,6 +70,27 @@ describe("backend failures", () => {
     expect(body.message).toContain("object_info");
     expect(res.headers.get("Retry-After")).toBeTruthy();
     await s.server.shutdown();
+  });
+
+  test("a COMFYUI_URL that is not ComfyUI (a web page) is a 502 that says so, and the log says once why it cannot connect", async () => {
+    const page = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: () => new Response("<!doctype html><title>nginx</title>", { headers: { "Content-Type": "text/html" } }) });
+    const lines: Record<string, unknown>[] = [];
+    const logger = pino({ level: "info" }, { write: (line: string) => void lines.push(JSON.parse(line)) });
+    const url = `http://127.0.0.1:${page.port}`;
+    const s = await comfyStack({ fake: new FakeComfyUI(), logger, env: { COMFYUI_URL: url } });
+    try {
+      const ui = await s.submit(await Bun.file(`${FIXTURES}/comfyui-workflows/basic_ui.json`).json());
+      expect([ui.res.status, ui.body.message]).toEqual([502, `ComfyUI (local) answered 200 to GET /object_info with text/html, not JSON: is COMFYUI_URL (${url}) a ComfyUI server?`]);
+      const models = await fetch(`${s.base}/v1/comfyui/models`, { headers: AUTH });
+      expect([models.status, (await models.json()).message]).toEqual([502, `ComfyUI (local) answered 200 to GET /models/checkpoints with text/html, not JSON: is COMFYUI_URL (${url}) a ComfyUI server?`]);
+      await waitFor(() => lines.filter((l) => l.msg === "cannot reach ComfyUI; retrying in the background").length > 0);
+      await Bun.sleep(300); // several reconnect attempts (50 ms backoff, doubling)
+      const told = lines.filter((l) => l.msg === "cannot reach ComfyUI; retrying in the background");
+      expect(told).toEqual([expect.objectContaining({ level: 40, backend: "local", url, error: expect.stringContaining("Expected 101 status code: 200") })]);
+    } finally {
+      await s.server.shutdown();
+      page.stop(true);
+    }
   });
 
   test("/object_info is fetched again after ComfyUI restarts (new custom nodes); while it is down the last copy serves", async () => {
