@@ -5,7 +5,16 @@
  * often enough that nothing outlives its retention by more than a tenth, rarely enough to cost nothing.
  * Returns the timer, for `clearInterval` on close.
  */
-export function startSweeping(retentionMs: number, sweep: () => unknown): Timer {
-  sweep();
-  return setInterval(sweep, Math.min(3_600_000, Math.max(60_000, retentionMs / 10)));
+export function startSweeping(retentionMs: number, sweep: () => unknown, onError: (err: unknown) => void): Timer {
+  // A failed sweep (a full disk, say) must neither stop the server from starting nor end it later
+  // as an uncaught exception: it is reported, and the next sweep tries again.
+  const guarded = () => {
+    try {
+      sweep();
+    } catch (err) {
+      onError(err);
+    }
+  };
+  guarded();
+  return setInterval(guarded, Math.min(3_600_000, Math.max(60_000, retentionMs / 10)));
 }

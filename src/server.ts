@@ -26,6 +26,8 @@ export interface BuildOptions {
   comfyBackoffMs?: number;
   /** How long to wait for another server to let go of DATA_DIR's database (tests shorten it). */
   dbBusyTimeoutMs?: number;
+  /** How finished tasks' files are deleted (tests make it fail). */
+  removePath?: (path: string) => void;
 }
 
 /** Creates the services (no listening socket). Throws on unusable settings such as a bad PROVIDERS_FILE. */
@@ -49,6 +51,7 @@ export function buildServices(config: Config, logger: Logger, options: BuildOpti
     claudePermissionMode: config.tasks.claudePermissionMode,
     metrics,
     logger,
+    removePath: options.removePath,
   });
   const tasks = new TaskService({
     store,

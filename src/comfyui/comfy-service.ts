@@ -65,7 +65,9 @@ export class ComfyService {
 
   start() {
     for (const b of this.backends.values()) b.start();
-    if (this.#o.retentionMs !== undefined) this.#pruner = startSweeping(this.#o.retentionMs, () => this.prune());
+    if (this.#o.retentionMs !== undefined) {
+      this.#pruner = startSweeping(this.#o.retentionMs, () => this.prune(), (err) => this.#o.logger.error({ err }, "deleting workflows past WORKFLOW_RETENTION failed; trying again next sweep"));
+    }
   }
 
   /** Deletes finished workflow records past WORKFLOW_RETENTION (each keeps its prompt and UI JSON, so they add up). */

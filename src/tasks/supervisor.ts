@@ -6,12 +6,13 @@
  * end from the process itself; tasks adopted after a restart are polled.
  */
 import { constants } from "node:os";
-import { appendFileSync, mkdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { appendFileSync, mkdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import type { Logger } from "pino";
 import type { Metrics } from "../metrics.ts";
 import { groupAlive, processMatches, signalGroup } from "./process-group.ts";
 import { buildArgv, buildEnv, providerNamed, type Provider } from "./providers.ts";
+import { removeTree } from "./remove-tree.ts";
 import type { SpawnFn } from "./spawn.ts";
 import type { TaskStore } from "./task-store.ts";
 import { durationSeconds, type TaskRecord, type TaskStatus } from "./task.ts";
@@ -31,6 +32,8 @@ export interface SupervisorOptions {
   logger: Logger;
   /** How often adopted tasks and log sizes are checked. */
   pollMs?: number;
+  /** Deletes a file or a directory tree (default removeTree); tests make it fail. */
+  removePath?: (path: string) => void;
 }
 
 export interface StartInput {
@@ -312,15 +315,28 @@ export class TaskSupervisor {
   }
 
   /** Deletes finished tasks older than `retentionMs`, with their logs and directories. */
+  /**
+   * Deletes finished tasks past their retention: directory, log, exit file, then the record. A
+   * directory that cannot be deleted (a mount inside it, a file owned by another user) keeps its
+   * task's record and log, is logged, and is tried again next sweep; the others go ahead. Returns
+   * how many were deleted.
+   */
   prune(retentionMs: number): number {
-    const old = this.#o.store.finishedBefore(Date.now() - retentionMs);
-    for (const t of old) {
-      rmSync(t.logFile, { force: true });
-      rmSync(this.#exitFile(t.taskId), { force: true });
-      rmSync(t.taskDir, { recursive: true, force: true });
+    const remove = this.#o.removePath ?? removeTree;
+    let deleted = 0;
+    for (const t of this.#o.store.finishedBefore(Date.now() - retentionMs)) {
+      try {
+        remove(t.taskDir);
+        remove(t.logFile);
+        remove(this.#exitFile(t.taskId));
+      } catch (err) {
+        this.#o.logger.warn({ taskId: t.taskId, taskDir: t.taskDir, err: (err as Error).message }, "could not delete a finished task's files; keeping its record and trying again next sweep");
+        continue;
+      }
       this.#o.store.delete(t.taskId);
+      deleted++;
     }
-    return old.length;
+    return deleted;
   }
 
   /** Stops watching; running tasks keep running and are re-attached by the next start. */

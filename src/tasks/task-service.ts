@@ -57,7 +57,7 @@ export class TaskService {
   constructor(options: TaskServiceOptions) {
     this.#o = options;
     options.supervisor.recover();
-    this.#pruner = startSweeping(options.retentionMs, () => this.prune());
+    this.#pruner = startSweeping(options.retentionMs, () => this.prune(), (err) => options.logger.error({ err }, "deleting tasks past TASK_RETENTION failed; trying again next sweep"));
     options.lifecycle.stopping.addEventListener("abort", () => {
       const bye = sse("shutdown", { message: "Server is shutting down; reconnect with Last-Event-ID to resume", timestamp: new Date().toISOString() });
       for (const f of this.#followers.values()) f.shutdown(bye);

@@ -1,19 +1,23 @@
 /** Task routes over real fixture processes. */
 import { afterAll, describe, expect, test } from "bun:test";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, rmSync } from "node:fs";
+import pino from "pino";
+import { createApp } from "../../src/app.ts";
+import { buildServices } from "../../src/server.ts";
 import { groupMembers } from "../../src/tasks/process-group.ts";
-import { AUTH, testApp, waitFor } from "../helpers.ts";
+import { AUTH, peer, testApp, testConfig, waitFor } from "../helpers.ts";
 
 const t = testApp({ ANTHROPIC_API_KEY: "sk-ant-test", TASK_STOP_GRACE_MS: "800" });
 afterAll(() => t.close());
 const json = { ...AUTH, "Content-Type": "application/json" };
 
-async function start(provider: string, task = "do it", agent = "tester", app = t) {
+type Requester = Pick<typeof t, "request">;
+async function start(provider: string, task = "do it", agent = "tester", app: Requester = t) {
   const res = await app.request("/v1/tasks", { method: "POST", headers: json, body: JSON.stringify({ agent, task, provider }) });
   return { res, body: await res.json() };
 }
-const get = async (id: string, app = t) => (await app.request(`/v1/tasks/${id}`, { headers: AUTH })).json();
-const ended = (id: string, app = t) => waitFor(async () => {
+const get = async (id: string, app: Requester = t) => (await app.request(`/v1/tasks/${id}`, { headers: AUTH })).json();
+const ended = (id: string, app: Requester = t) => waitFor(async () => {
   const b = await get(id, app);
   return b.exitTime ? b : undefined;
 });
@@ -188,6 +192,41 @@ describe("limits, listing, retention and metrics", () => {
     expect(existsSync(body.logFile) || existsSync(body.taskDir)).toBe(false);
     expect((await r.request(`/v1/tasks/${body.taskId}`, { headers: AUTH })).status).toBe(404);
     r.close();
+  });
+
+  test("a task directory that cannot be deleted keeps its record and is retried; the sweep neither stops nor throws", async () => {
+    const lines: Record<string, unknown>[] = [];
+    const logger = pino({ level: "info" }, { write: (line: string) => void lines.push(JSON.parse(line)) });
+    let stuck = "";
+    const removePath = (path: string) => {
+      if (path === stuck) throw Object.assign(new Error(`EACCES: permission denied, rmdir '${path}/readonly'`), { code: "EACCES" });
+      rmSync(path, { recursive: true, force: true });
+    };
+    const config = testConfig({ TASK_RETENTION: "50ms" });
+    const services = buildServices(config, logger, { removePath });
+    services.lifecycle.markReady();
+    const app = createApp(services);
+    const r = { request: (path: string, init: RequestInit = {}) => app.request(path, init, peer("127.0.0.1")) };
+    const a = (await start("exit0", "x", "a", r)).body;
+    const b = (await start("exit0", "x", "b", r)).body;
+    await ended(a.taskId, r);
+    await ended(b.taskId, r);
+    await Bun.sleep(100);
+    stuck = a.taskDir;
+    expect(services.tasks!.prune()).toBe(1);
+    // The other task went; this one is whole: record, log and directory.
+    expect((await r.request(`/v1/tasks/${b.taskId}`, { headers: AUTH })).status).toBe(404);
+    expect((await r.request(`/v1/tasks/${a.taskId}`, { headers: AUTH })).status).toBe(200);
+    expect(existsSync(a.logFile) && existsSync(a.taskDir)).toBe(true);
+    expect(lines.find((l) => l.taskId === a.taskId && l.level === 40)).toMatchObject({
+      taskDir: a.taskDir,
+      err: expect.stringContaining("EACCES"),
+      msg: "could not delete a finished task's files; keeping its record and trying again next sweep",
+    });
+    stuck = "";
+    expect(services.tasks!.prune()).toBe(1);
+    expect(existsSync(a.logFile) || existsSync(a.taskDir)).toBe(false);
+    services.close();
   });
 
   test("a log over TASK_LOG_MAX_BYTES stops the task and says so", async () => {
