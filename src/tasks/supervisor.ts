@@ -273,25 +273,30 @@ export class TaskSupervisor {
   /** Adopted tasks have no exit promise: look for their exit file. Also enforces the log size cap. */
   #poll() {
     for (const t of [...this.#live.values()]) {
-      // Tasks we spawned report their end through the exit promise; only adopted ones are looked up.
-      if (!this.#ownsProcess(t)) {
-        const exit = readExitFile(this.#exitFile(t.taskId));
-        if (exit) {
-          this.#finish(t, exit, null);
-          continue;
-        }
-        if (t.pid !== null && !processMatches(t.pid, t.taskId)) {
-          const late = readExitFile(this.#exitFile(t.taskId));
-          this.#finish(t, late ?? { exitCode: null, signal: null }, late ? null : "The task's process ended without recording an exit status");
-          continue;
-        }
+      try {
+        this.#check(t);
+      } catch (err) {
+        // From a timer an exception would end the process, and the next start would meet the same task.
+        this.#o.logger.error({ taskId: t.taskId, err }, "checking a running task failed; trying again at the next check");
       }
-      if (t.stopRequestedAt === null) this.#enforceLogCap(t);
     }
     if (this.#live.size === 0 && this.#poller) {
       clearInterval(this.#poller);
       this.#poller = undefined;
     }
+  }
+
+  #check(t: TaskRecord) {
+    // Tasks we spawned report their end through the exit promise; only adopted ones are looked up.
+    if (!this.#ownsProcess(t)) {
+      const exit = readExitFile(this.#exitFile(t.taskId));
+      if (exit) return this.#finish(t, exit, null);
+      if (t.pid !== null && !processMatches(t.pid, t.taskId)) {
+        const late = readExitFile(this.#exitFile(t.taskId));
+        return this.#finish(t, late ?? { exitCode: null, signal: null }, late ? null : "The task's process ended without recording an exit status");
+      }
+    }
+    if (t.stopRequestedAt === null) this.#enforceLogCap(t);
   }
 
   /** Records of processes this API spawned itself (the others were adopted after a restart). */
@@ -309,12 +314,16 @@ export class TaskSupervisor {
     }
     if (size <= this.#o.logMaxBytes) return;
     const error = `Log exceeded TASK_LOG_MAX_BYTES (${this.#o.logMaxBytes} bytes); task stopped`;
-    appendFileSync(t.logFile, `\n[management-api] ${error}\n`);
     this.#o.logger.warn({ taskId: t.taskId, size }, "task log over the cap; stopping task");
+    // Stop first: a runaway log may have filled the disk, and then the note below cannot be written.
     this.stop(t.taskId, { status: "failed", error });
+    try {
+      appendFileSync(t.logFile, `\n[management-api] ${error}\n`);
+    } catch (err) {
+      this.#o.logger.warn({ taskId: t.taskId, err: (err as Error).message }, "could not note the log cap in the task's log");
+    }
   }
 
-  /** Deletes finished tasks older than `retentionMs`, with their logs and directories. */
   /**
    * Deletes finished tasks past their retention: directory, log, exit file, then the record. A
    * directory that cannot be deleted (a mount inside it, a file owned by another user) keeps its

@@ -1,6 +1,7 @@
 /** Task routes over real fixture processes. */
 import { afterAll, describe, expect, test } from "bun:test";
-import { existsSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import pino from "pino";
 import { createApp } from "../../src/app.ts";
 import { buildServices } from "../../src/server.ts";
@@ -237,6 +238,29 @@ describe("limits, listing, retention and metrics", () => {
     expect(done.error).toContain("TASK_LOG_MAX_BYTES");
     expect(readFileSync(body.logFile, "utf8")).toContain("[management-api] Log exceeded TASK_LOG_MAX_BYTES");
     capped.close();
+  });
+
+  test("a log cap note that cannot be written (a full disk) is logged; the task is still stopped and the server lives", async () => {
+    const lines: Record<string, unknown>[] = [];
+    const logger = pino({ level: "info" }, { write: (line: string) => void lines.push(JSON.parse(line)) });
+    const services = buildServices(testConfig({ TASK_LOG_MAX_BYTES: "1024", TASK_STOP_GRACE_MS: "300" }), logger);
+    services.lifecycle.markReady();
+    const app = createApp(services);
+    const r = { request: (path: string, init: RequestInit = {}) => app.request(path, init, peer("127.0.0.1")) };
+    const { body } = await start("sleeper", "x", "a", r);
+    await waitFor(() => existsSync(body.logFile) && readFileSync(body.logFile, "utf8").includes("sleeping"));
+    // The task keeps its open log; the path now names a folder over the cap, where no line can be appended.
+    rmSync(body.logFile);
+    mkdirSync(body.logFile);
+    for (let i = 0; i < 64; i++) writeFileSync(join(body.logFile, `entry-${"x".repeat(60)}-${i}`), "");
+    // (The record is read from the service: the task's view would try to read the folder as its log.)
+    const done = await waitFor(() => {
+      const t = services.tasks!.get(body.taskId);
+      return t.exitTime ? t : undefined;
+    });
+    expect([done.status, done.error]).toEqual(["failed", "Log exceeded TASK_LOG_MAX_BYTES (1024 bytes); task stopped"]);
+    expect(lines.find((l) => l.msg === "could not note the log cap in the task's log")).toMatchObject({ taskId: body.taskId, err: expect.stringContaining("EISDIR") });
+    services.close();
   });
 
   test("task metrics move with real tasks", async () => {
