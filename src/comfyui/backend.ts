@@ -119,14 +119,19 @@ export class ComfyBackend {
     };
     ws.onmessage = (ev) => {
       if (this.#closed || typeof ev.data !== "string") return; // binary previews and text frames: not used
+      let msg;
       try {
-        const msg = JSON.parse(ev.data);
-        if (msg && typeof msg.type === "string") {
-          if (msg.type === "status") this.queueRemaining = Number(msg.data?.status?.exec_info?.queue_remaining ?? 0);
-          this.#o.onMessage(this, msg);
-        }
+        msg = JSON.parse(ev.data);
       } catch {
-        this.#o.logger.warn({ backend: this.name }, "unparseable ComfyUI message");
+        return void this.#o.logger.warn({ backend: this.name, message: ev.data.slice(0, 200) }, "unparseable ComfyUI message");
+      }
+      if (!msg || typeof msg.type !== "string") return;
+      try {
+        if (msg.type === "status") this.queueRemaining = Number(msg.data?.status?.exec_info?.queue_remaining ?? 0);
+        this.#o.onMessage(this, msg);
+      } catch (err) {
+        // Handling one message must not end the socket's event loop, nor be mistaken for ComfyUI's fault.
+        this.#o.logger.error({ backend: this.name, type: msg.type, err }, "handling a ComfyUI message failed");
       }
     };
     let failure: string | undefined;

@@ -93,6 +93,45 @@ describe("backend failures", () => {
     }
   });
 
+  test("a message that cannot be parsed, or that fails to be handled, is logged as such; the next one is handled", async () => {
+    const ws = Bun.serve({
+      port: 0,
+      hostname: "127.0.0.1",
+      fetch: (req, srv) => (srv.upgrade(req) ? undefined : new Response("", { status: 400 })),
+      websocket: {
+        open(sock) {
+          for (const m of ["{not json", '{"type":"executing","data":{}}', '{"type":"status","data":{"status":{"exec_info":{"queue_remaining":3}}}}']) sock.send(m);
+        },
+        message() {},
+      },
+    });
+    const lines: Record<string, unknown>[] = [];
+    const logger = pino({ level: "info" }, { write: (line: string) => void lines.push(JSON.parse(line)) });
+    const seen: string[] = [];
+    const backend = new ComfyBackend({
+      name: "local",
+      url: `http://127.0.0.1:${ws.port}`,
+      clientId: "test",
+      logger,
+      onMessage(_, msg) {
+        seen.push(msg.type);
+        if (msg.type === "executing") throw new TypeError("a handler's bug");
+      },
+      onConnect() {},
+      onDisconnect() {},
+    });
+    backend.start();
+    try {
+      await waitFor(() => seen.includes("status"));
+      expect([seen, backend.queueRemaining, backend.connected]).toEqual([["executing", "status"], 3, true]);
+      expect(lines.find((l) => l.msg === "unparseable ComfyUI message")).toMatchObject({ level: 40, message: "{not json" });
+      expect(lines.find((l) => l.msg === "handling a ComfyUI message failed")).toMatchObject({ level: 50, type: "executing", err: { message: "a handler's bug" } });
+    } finally {
+      backend.close();
+      ws.stop(true);
+    }
+  });
+
   test("/object_info is fetched again after ComfyUI restarts (new custom nodes); while it is down the last copy serves", async () => {
     const s = await comfyStack();
     const ui = await Bun.file(`${FIXTURES}/comfyui-workflows/basic_ui.json`).json();
