@@ -18,6 +18,7 @@ import { allowedMethods, otherMethod } from "./http/method-not-allowed.ts";
 import { versionedPath } from "./http/negotiation.ts";
 import { validationHook } from "./http/openapi.ts";
 import { pipeline, pipelinedNotFound, pipelinedRouter } from "./http/pipeline.ts";
+import { trailingSlashRedirect } from "./http/trailing-slash.ts";
 import type { AppEnv } from "./http/types.ts";
 import { systemRoutes } from "./routes/system/index.ts";
 import { taskRoutes } from "./routes/tasks/index.ts";
@@ -56,7 +57,8 @@ export function createApp(services: Services) {
   app.notFound(
     pipelinedNotFound(run, (c) => {
       const allowed = methodsFor(c.req.path);
-      return allowed.length > 0 ? otherMethod(c, allowed) : notFound(c);
+      if (allowed.length > 0) return otherMethod(c, allowed);
+      return trailingSlashRedirect(c, (path) => methodsFor(path).includes("GET")) ?? notFound(c);
     }),
   );
   app.onError(onError);

@@ -4,7 +4,10 @@ import type { Context } from "hono";
 import { ApiError } from "./errors.ts";
 import type { AppEnv } from "./types.ts";
 
-/** GET/HEAD paths that need no token. Exact paths only: no prefix, case or slash variants. */
+/**
+ * GET/HEAD paths that need no token. Exact paths: no prefix or case variants. With a trailing slash
+ * (`/docs/`) they pass too, since no route has that path: it only leads to the redirect to them.
+ */
 const EXEMPT = new Set(["/", "/health", "/ready", "/metrics", "/docs", "/docs/json", "/docs/yaml", "/ui"]);
 /** Static docs and dashboard assets: a single, plain file name under the prefix. */
 const EXEMPT_ASSET = /^\/(docs|ui)\/[A-Za-z0-9_-][A-Za-z0-9._-]*$/;
@@ -14,7 +17,8 @@ const STREAMING = /^\/v1\/(tasks\/[^/]+\/logs\/stream|comfyui\/stream)$/;
 /** Whether a request may pass without credentials. */
 export function isExempt(method: string, path: string): boolean {
   if (method !== "GET" && method !== "HEAD") return false;
-  return EXEMPT.has(path) || (EXEMPT_ASSET.test(path) && !path.includes(".."));
+  if (EXEMPT.has(path) || (EXEMPT_ASSET.test(path) && !path.includes(".."))) return true;
+  return path.length > 1 && path.endsWith("/") && EXEMPT.has(path.replace(/\/+$/, ""));
 }
 
 /** Whether a path accepts the token as a `token` query parameter. */

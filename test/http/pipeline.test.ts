@@ -106,6 +106,24 @@ describe("errors", () => {
     expect([options.status, options.headers.get("Allow"), await options.text()]).toEqual([204, "GET, HEAD, POST, OPTIONS", ""]);
     expect((await t.request("/v1/nothing", { method: "OPTIONS", headers: AUTH })).status).toBe(404);
   });
+  test("a trailing slash on a path that exists is a 301 to it for GET and HEAD; other methods and unknown paths stay 404", async () => {
+    const cases: [string, Record<string, string>, string][] = [
+      ["/v1/tasks/", AUTH, "/v1/tasks"],
+      ["/v1/status//?x=1", AUTH, "/v1/status?x=1"],
+      ["/docs/", {}, "/docs"],
+      ["/health/", {}, "/health"],
+      ["/tasks/", { ...AUTH, Accept: "application/vnd.agenticflow.v1+json" }, "/tasks"],
+    ];
+    for (const [path, headers, location] of cases) {
+      for (const method of ["GET", "HEAD"]) {
+        const res = await t.request(path, { method, headers });
+        expect([path, method, res.status, res.headers.get("Location")]).toEqual([path, method, 301, location]);
+      }
+    }
+    expect((await t.request("/v1/tasks/", { method: "POST", headers: json, body: "{}" })).status).toBe(404);
+    expect((await t.request("/v1/nothing/", { headers: AUTH })).status).toBe(404);
+    expect((await t.request("/v1/tasks/")).status).toBe(401); // still no free look without a key
+  });
   test("an unexpected exception is a 500 without a stack trace", async () => {
     const fresh = testApp();
     fresh.app.get("/v1/test-explode", () => {
