@@ -15,5 +15,8 @@ export function trailingSlashRedirect(c: Context<AppEnv>, exists: (path: string)
   const trimmed = routed.replace(/\/+$/, "");
   if (!trimmed || !exists(trimmed)) return undefined;
   const url = new URL(c.req.url);
-  return c.redirect(`${url.pathname.replace(/\/+$/, "")}${url.search}`, 301);
+  const target = url.pathname.replace(/\/+$/, "");
+  // Never "//host": a browser reads that Location as another site.
+  if (target.startsWith("//")) return undefined;
+  return c.redirect(`${target}${url.search}`, 301);
 }

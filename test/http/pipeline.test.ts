@@ -122,6 +122,7 @@ describe("errors", () => {
     }
     expect((await t.request("/v1/tasks/", { method: "POST", headers: json, body: "{}" })).status).toBe(404);
     expect((await t.request("/v1/nothing/", { headers: AUTH })).status).toBe(404);
+    expect((await t.request("//health/", { headers: AUTH })).status).toBe(404); // never a Location of "//health"
     expect((await t.request("/v1/tasks/")).status).toBe(401); // still no free look without a key
   });
   test("an unexpected exception is a 500 without a stack trace", async () => {
