@@ -17,6 +17,7 @@ import { openDatabase } from "./db.ts";
 import { ComfyService } from "./comfyui/comfy-service.ts";
 import { StreamHub, type SocketData } from "./comfyui/stream-hub.ts";
 import { WorkflowStore } from "./comfyui/workflow-store.ts";
+import { workflowView } from "./comfyui/views.ts";
 
 export interface BuildOptions {
   spawn?: SpawnFn;
@@ -63,7 +64,12 @@ export function buildServices(config: Config, logger: Logger, options: BuildOpti
     defaultProvider: providers[DEFAULT_PROVIDER] ? DEFAULT_PROVIDER : Object.keys(providers)[0]!,
   });
   const workflowStore = new WorkflowStore(db);
-  const hub = new StreamHub();
+  const hub = new StreamHub((id) => {
+    const w = workflowStore.get(id);
+    if (!w) return undefined;
+    const { status, progress, currentNode, outputs, error } = workflowView(w, null);
+    return { status, progress, currentNode, outputs, error };
+  });
   const comfy = new ComfyService({
     store: workflowStore,
     hub,

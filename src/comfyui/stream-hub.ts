@@ -22,8 +22,21 @@ type Socket = ServerWebSocket<SocketData>;
 /** Workflow ids one socket may follow: each is held in memory for as long as the socket lives. */
 export const MAX_SUBSCRIPTIONS = 1000;
 
+/** A workflow's state as the `subscribed` reply carries it; undefined for an id we do not know. */
+export type StateOf = (workflowId: string) => Record<string, unknown> | undefined;
+
 export class StreamHub {
   readonly #sockets = new Set<Socket>();
+  readonly #stateOf: StateOf;
+
+  /**
+   * `stateOf` gives the reply to a subscription the workflow's state at that moment: a client
+   * subscribes after its POST returned, and a workflow ComfyUI had cached may have finished by
+   * then. Without it the client would wait for events that were already sent.
+   */
+  constructor(stateOf: StateOf = () => undefined) {
+    this.#stateOf = stateOf;
+  }
 
   get size() {
     return this.#sockets.size;
@@ -68,7 +81,8 @@ export class StreamHub {
         if (msg.type === "unsubscribe") subs.delete(key);
         else if (subs.size < MAX_SUBSCRIPTIONS || subs.has(key)) subs.add(key);
         else return this.#error(ws, `At most ${MAX_SUBSCRIPTIONS} subscriptions per socket; subscribe to "*" for every workflow`);
-        return void ws.send(JSON.stringify({ type: `${msg.type}d`, workflowId: id }));
+        if (msg.type === "unsubscribe" || key === "*") return void ws.send(JSON.stringify({ type: `${msg.type}d`, workflowId: id }));
+        return void ws.send(JSON.stringify({ type: "subscribed", workflowId: id, state: this.#stateOf(key) ?? null }));
       }
       default:
         // Never echoed whole: a client's value may be huge or nested past what JSON.stringify survives.

@@ -63,6 +63,22 @@ describe("messages", () => {
     ws.close();
   });
 
+  test("subscribing after the workflow finished: the reply carries its state, so nobody waits for events already sent", async () => {
+    const { body } = await s.submit({ ...BASIC, "1": { ...BASIC["1"], inputs: { ...BASIC["1"].inputs, color: 11 } } });
+    await s.until(body.workflowId, ["completed"]);
+    const { ws, messages, send } = await eventSocket(s.base);
+    send({ type: "subscribe", workflowId: body.workflowId.toUpperCase() });
+    send({ type: "subscribe", workflowId: "00000000-0000-4000-8000-000000000000" });
+    send({ type: "subscribe", workflowId: "*" });
+    await waitFor(() => messages.filter((m) => m.type === "subscribed").length === 3);
+    const [done, unknown, all] = messages.filter((m) => m.type === "subscribed") as Record<string, unknown>[];
+    expect(done).toMatchObject({ workflowId: body.workflowId.toUpperCase(), state: { status: "completed", progress: 100, currentNode: null, error: null } });
+    expect((done!.state as { outputs: { url: string }[] }).outputs).toEqual([expect.objectContaining({ type: "output", url: expect.stringMatching(/^\/v1\/comfyui\/output\//) })]);
+    expect(unknown).toEqual({ type: "subscribed", workflowId: "00000000-0000-4000-8000-000000000000", state: null });
+    expect(all).toEqual({ type: "subscribed", workflowId: "*" });
+    ws.close();
+  });
+
   test("* gets everything, including queued; unsubscribe stops it; ping -> pong", async () => {
     const { ws, messages, send } = await eventSocket(s.base);
     send({ type: "subscribe", workflowId: "*" });

@@ -185,6 +185,8 @@ export const streamRoute = createRoute({
     "Authenticate with `Sec-WebSocket-Protocol: Bearer, <key>` (the server selects `Bearer`) or `?token=<key>`. " +
     'Send `{"type":"subscribe","workflowId":"<id>|*"}`, `{"type":"unsubscribe",...}` or `{"type":"ping"}`; receive ' +
     "`workflow:queued|started|progress|completed|failed|cancelled` events as `{type, workflowId, data, timestamp}`. " +
+    "The `subscribed` reply to one id carries the workflow's current `state` (status, progress, currentNode, outputs, error; " +
+    "null for an unknown id), since a workflow may finish before its client subscribes. " +
     "A malformed message gets an `error` event and the socket stays open; one over 64 KiB closes it with 1009.",
   request: { query: z.object({ token: z.string().optional() }) },
   responses: {
