@@ -9,11 +9,11 @@ import { ConversionError, convertUiWorkflow, isUiWorkflow } from "./convert.ts";
  */
 export async function promptFor(workflow: Record<string, unknown>, backend: ComfyBackend): Promise<{ prompt: Record<string, unknown>; ui: string | null }> {
   if (!isUiWorkflow(workflow)) {
-    const bad = Object.entries(workflow).find(([, n]) => !n || typeof n !== "object" || typeof (n as { class_type?: unknown }).class_type !== "string");
-    if (bad || Object.keys(workflow).length === 0) {
-      throw new ApiError(400, `body/workflow must be a UI workflow (nodes and links) or an API prompt (node id -> {class_type, inputs})${bad ? `; node "${bad[0]}" has no class_type` : ""}`);
-    }
-    return { prompt: workflow, ui: null };
+    if (isApiPrompt(workflow)) return { prompt: workflow, ui: null };
+    const bad = Object.keys(workflow).find((id) => !isNode(workflow[id]));
+    // Scripts written for ComfyUI itself send its POST /prompt body, {prompt, client_id, ...}.
+    const why = bad === "prompt" && isApiPrompt(workflow.prompt) ? `; this is a ComfyUI POST /prompt body: send its "prompt" as "workflow"` : bad ? `; node "${bad}" has no class_type` : "";
+    throw new ApiError(400, `body/workflow must be a UI workflow (nodes and links) or an API prompt (node id -> {class_type, inputs})${why}`);
   }
   let info;
   try {
@@ -30,6 +30,15 @@ export async function promptFor(workflow: Record<string, unknown>, backend: Comf
     if (err instanceof ConversionError) throw new ApiError(400, `body/workflow: ${err.message}`);
     throw err;
   }
+}
+
+const isNode = (n: unknown) => !!n && typeof n === "object" && typeof (n as { class_type?: unknown }).class_type === "string";
+
+/** node id -> {class_type, inputs}, at least one node. */
+function isApiPrompt(v: unknown): boolean {
+  if (!v || typeof v !== "object" || Array.isArray(v)) return false;
+  const nodes = Object.values(v);
+  return nodes.length > 0 && nodes.every(isNode);
 }
 
 /** ComfyUI's verdict on a prompt it refused, as our error message says it (400s and failed workflows). */

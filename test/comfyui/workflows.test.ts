@@ -57,6 +57,12 @@ describe("submit and run", () => {
 
   test("bad input: not a workflow, unknown node type, unconfigured target, bad priority", async () => {
     expect((await s.submit({ a: 1 })).res.status).toBe(400);
+    // ComfyUI's own POST /prompt body, as scripts written for ComfyUI send it, is told what to send instead.
+    const wrapped = await s.submit({ prompt: BASIC, client_id: "my-script" });
+    expect([wrapped.res.status, wrapped.body.message]).toEqual([
+      400,
+      'body/workflow must be a UI workflow (nodes and links) or an API prompt (node id -> {class_type, inputs}); this is a ComfyUI POST /prompt body: send its "prompt" as "workflow"',
+    ]);
     const ui = await Bun.file(`${FIXTURES}/comfyui-workflows/basic_ui.json`).json();
     ui.nodes[0].type = "NotInThisComfy";
     const conv = await s.submit(ui);
