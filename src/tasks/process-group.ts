@@ -1,4 +1,8 @@
-/** Signals and liveness checks for a task's process group (Linux /proc for identity checks). */
+/**
+ * Signals and liveness checks for a task's processes (Linux /proc for identity checks): its process
+ * group, and the descendants that left it for a session of their own (`setsid`, Node's
+ * `detached: true`, Python's `start_new_session`), found by the TASK_ID they inherit.
+ */
 import { readdirSync, readFileSync } from "node:fs";
 
 /** Sends a signal to every process of the group; false when the group no longer exists. */
@@ -55,5 +59,47 @@ export function processMatches(pid: number, marker: string): boolean {
     return readFileSync(`/proc/${pid}/cmdline`, "utf8").includes(marker);
   } catch {
     return false;
+  }
+}
+
+/**
+ * Live processes (zombies aside) whose environment holds `TASK_ID=<taskId>`: every descendant of
+ * the task inherits it, including those in another process group, which a signal to the group
+ * misses. A process that cleared its environment, or runs as another user, is not found.
+ */
+export function taskProcesses(taskId: string): number[] {
+  let entries: string[];
+  try {
+    entries = readdirSync("/proc");
+  } catch {
+    return [];
+  }
+  const marker = Buffer.from(`TASK_ID=${taskId}\0`);
+  const found: number[] = [];
+  for (const e of entries) {
+    if (!/^\d+$/.test(e)) continue;
+    const pid = Number(e);
+    if (pid === process.pid) continue;
+    try {
+      const env = readFileSync(`/proc/${pid}/environ`);
+      const at = env.indexOf(marker);
+      // A whole entry: at the start, or right after the NUL that ends the previous one.
+      if (at === -1 || (at > 0 && env[at - 1] !== 0)) continue;
+      if (readStat(pid)?.state !== "Z") found.push(pid);
+    } catch {
+      // gone, or not ours to read
+    }
+  }
+  return found;
+}
+
+/** Sends a signal to each pid; the ones that are gone are skipped. */
+export function signalEach(pids: number[], signal: NodeJS.Signals) {
+  for (const pid of pids) {
+    try {
+      process.kill(pid, signal);
+    } catch {
+      // already gone
+    }
   }
 }

@@ -10,7 +10,7 @@ import { appendFileSync, mkdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import type { Logger } from "pino";
 import type { Metrics } from "../metrics.ts";
-import { groupAlive, processMatches, signalGroup } from "./process-group.ts";
+import { groupAlive, processMatches, signalEach, signalGroup, taskProcesses } from "./process-group.ts";
 import { buildArgv, buildEnv, providerNamed, type Provider } from "./providers.ts";
 import { removeTree } from "./remove-tree.ts";
 import type { SpawnFn } from "./spawn.ts";
@@ -215,12 +215,15 @@ export class TaskSupervisor {
     return t;
   }
 
+  /** SIGTERM to the task's group and to its descendants outside it; SIGKILL to what is left after `graceMs`. */
   #terminate(t: TaskRecord, graceMs: number) {
     const pgid = t.pid!;
     signalGroup(pgid, "SIGTERM");
+    signalEach(taskProcesses(t.taskId), "SIGTERM");
     const check = () => {
       this.#killTimers.delete(t.taskId);
       if (groupAlive(pgid)) signalGroup(pgid, "SIGKILL");
+      signalEach(taskProcesses(t.taskId), "SIGKILL");
     };
     clearTimeout(this.#killTimers.get(t.taskId));
     this.#killTimers.set(t.taskId, setTimeout(check, graceMs));
@@ -247,7 +250,7 @@ export class TaskSupervisor {
       error: done.error,
     });
     // The main process is gone; nothing it started may outlive it.
-    if (t.pid !== null && groupAlive(t.pid)) this.#terminate(t, Math.min(this.#o.stopGraceMs, 2000));
+    if (t.pid !== null && (groupAlive(t.pid) || taskProcesses(t.taskId).length > 0)) this.#terminate(t, Math.min(this.#o.stopGraceMs, 2000));
     else {
       clearTimeout(this.#killTimers.get(t.taskId));
       this.#killTimers.delete(t.taskId);

@@ -123,6 +123,34 @@ describe("stop", () => {
     await waitFor(() => (groupMembers(pgid) ?? []).length === 0, 5000);
   });
 
+  test("descendants in a session of their own (setsid) are stopped with the task, and when it ends", async () => {
+    const gone = (pid: number) => {
+      try {
+        process.kill(pid, 0);
+        return readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.startsWith("Z");
+      } catch {
+        return true;
+      }
+    };
+    const escapedPid = async (logFile: string) => {
+      const line = await waitFor(() => readFileSync(logFile, "utf8").match(/escaped pid (\d+)/));
+      return Number(line[1]);
+    };
+    // Stopped by DELETE: the group signal misses it; its TASK_ID finds it.
+    const stopped = (await start("escaper")).body;
+    const pid = await escapedPid(stopped.logFile);
+    const pgid = (t.services.tasks as unknown as { get(id: string): { pid: number } }).get(stopped.taskId).pid;
+    expect(readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ")[2]).not.toBe(String(pgid));
+    await t.request(`/v1/tasks/${stopped.taskId}`, { method: "DELETE", headers: AUTH });
+    await ended(stopped.taskId);
+    await waitFor(() => gone(pid), 5000);
+    // Left behind by a main process that exited at once: stopped too.
+    const daemon = (await start("escaper", "daemon")).body;
+    const left = await escapedPid(daemon.logFile);
+    expect((await ended(daemon.taskId)).status).toBe("completed");
+    await waitFor(() => gone(left), 5000);
+  });
+
   test("unknown task 404, bad id 400, finished task 409", async () => {
     expect((await t.request("/v1/tasks/00000000-0000-4000-8000-000000000000", { method: "DELETE", headers: AUTH })).status).toBe(404);
     expect((await t.request("/v1/tasks/123", { method: "DELETE", headers: AUTH })).status).toBe(400);
