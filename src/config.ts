@@ -56,6 +56,8 @@ const duration = z.string().transform((v, ctx) => {
   }
   return ms;
 });
+/** A retention: a duration, or 0 for "keep forever" (undefined), as 0 means "off" to most tools. */
+const retention = duration.transform((ms) => (ms === 0 ? undefined : ms));
 
 interface Setting {
   help: string;
@@ -89,8 +91,8 @@ export const SETTINGS = {
   SHUTDOWN_GRACE_MS: { help: "Time in-flight requests get to finish on SIGTERM/SIGINT", default: "10000", schema: intIn(0, 600_000) },
   MAX_ACTIVE_TASKS: { help: "Most tasks running at once; more get 503", default: "10", schema: intIn(1, 10_000) },
   TASK_STOP_GRACE_MS: { help: "Time between SIGTERM and SIGKILL when stopping a task", default: "10000", schema: intIn(0, 600_000) },
-  TASK_RETENTION: { help: "How long finished tasks and their logs are kept (e.g. 7d, 12h)", default: "7d", schema: duration },
-  WORKFLOW_RETENTION: { help: "How long finished ComfyUI workflow records (and their output listings) are kept", default: "7d", schema: duration },
+  TASK_RETENTION: { help: "How long finished tasks and their logs are kept (e.g. 7d, 12h; 0 keeps them forever)", default: "7d", schema: retention },
+  WORKFLOW_RETENTION: { help: "How long finished ComfyUI workflow records (and their output listings) are kept (0: forever)", default: "7d", schema: retention },
   TASK_LOG_MAX_BYTES: { help: "Largest task log; a task writing more is stopped and marked failed", default: String(100 * 1024 * 1024), schema: intIn(1024, Number.MAX_SAFE_INTEGER) },
   PROVIDERS_FILE: { help: "JSON file overriding or adding task providers", schema: z.string().min(1) },
   CLAUDE_PERMISSION_MODE: { help: "Permission mode passed to the claude CLI", default: "acceptEdits", schema: z.enum(["acceptEdits", "bypassPermissions", "default", "plan"]) },
@@ -128,7 +130,8 @@ export interface Config {
   tasks: {
     maxActive: number;
     stopGraceMs: number;
-    retentionMs: number;
+    /** Finished tasks older than this are deleted; undefined keeps them forever. */
+    retentionMs: number | undefined;
     logMaxBytes: number;
     providersFile: string | undefined;
     claudePermissionMode: string;
@@ -136,8 +139,8 @@ export interface Config {
   };
   system: { nvidiaSmiPath: string; nvidiaSmiTimeoutMs: number; statusCacheMs: number; enableXinference: boolean };
   comfyui: {
-    /** Finished workflow records older than this are deleted (the files stay in ComfyUI's folder). */
-    retentionMs: number;
+    /** Finished workflow records older than this are deleted (the files stay in ComfyUI's folder); undefined keeps them. */
+    retentionMs: number | undefined;
     localUrl: string;
     saladUrl: string | undefined;
     saladApiKey: string | undefined;

@@ -30,6 +30,13 @@ describe("loadConfig", () => {
     expect(r.ok && r.config.host).toBe("::1");
   });
 
+  test("retentions: durations, and 0 keeps finished records forever rather than deleting them at once", () => {
+    const r = loadConfig({ TASK_RETENTION: "12h", WORKFLOW_RETENTION: "0" });
+    expect(r.ok && [r.config.tasks.retentionMs, r.config.comfyui.retentionMs]).toEqual([12 * 3_600_000, undefined]);
+    const zero = loadConfig({ TASK_RETENTION: "0", WORKFLOW_RETENTION: "1500" });
+    expect(zero.ok && [zero.config.tasks.retentionMs, zero.config.comfyui.retentionMs]).toEqual([undefined, 1500]);
+  });
+
   test("every problem is reported at once, by variable name", () => {
     const r = loadConfig({ PORT: "http", RATE_LIMIT_MAX: "-1", LOG_LEVEL: "loud", TASK_RETENTION: "soon", TRUSTED_PROXIES: "10.0.0.0/33,bogus" });
     expect(r.ok).toBe(false);

@@ -23,7 +23,8 @@ export interface TaskServiceOptions {
   lifecycle: Lifecycle;
   logger: Logger;
   heartbeatMs: number;
-  retentionMs: number;
+  /** undefined keeps finished tasks forever. */
+  retentionMs: number | undefined;
   defaultProvider: string;
 }
 
@@ -52,12 +53,14 @@ const sse = (event: string, data: unknown) => encoder.encode(`event: ${event}\nd
 export class TaskService {
   readonly #o: TaskServiceOptions;
   readonly #followers = new Map<string, LogFollower>();
-  readonly #pruner: Timer;
+  readonly #pruner: Timer | undefined;
 
   constructor(options: TaskServiceOptions) {
     this.#o = options;
     options.supervisor.recover();
-    this.#pruner = startSweeping(options.retentionMs, () => this.prune(), (err) => options.logger.error({ err }, "deleting tasks past TASK_RETENTION failed; trying again next sweep"));
+    if (options.retentionMs !== undefined) {
+      this.#pruner = startSweeping(options.retentionMs, () => this.prune(), (err) => options.logger.error({ err }, "deleting tasks past TASK_RETENTION failed; trying again next sweep"));
+    }
     options.lifecycle.stopping.addEventListener("abort", () => {
       const bye = sse("shutdown", { message: "Server is shutting down; reconnect with Last-Event-ID to resume", timestamp: new Date().toISOString() });
       for (const f of this.#followers.values()) f.shutdown(bye);
@@ -180,6 +183,7 @@ export class TaskService {
   }
 
   prune() {
+    if (this.#o.retentionMs === undefined) return 0;
     const n = this.#o.supervisor.prune(this.#o.retentionMs);
     if (n) this.#o.logger.info({ pruned: n }, "pruned finished tasks past retention");
     return n;

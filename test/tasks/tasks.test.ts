@@ -221,6 +221,14 @@ describe("limits, listing, retention and metrics", () => {
     expect(existsSync(body.logFile) || existsSync(body.taskDir)).toBe(false);
     expect((await r.request(`/v1/tasks/${body.taskId}`, { headers: AUTH })).status).toBe(404);
     r.close();
+    // 0 keeps them: "off", as most tools read it, not "delete at once".
+    const kept = testApp({ TASK_RETENTION: "0" });
+    const k = (await start("exit0", "x", "a", kept)).body;
+    await ended(k.taskId, kept);
+    await Bun.sleep(20);
+    expect(kept.services.tasks!.prune()).toBe(0);
+    expect((await kept.request(`/v1/tasks/${k.taskId}`, { headers: AUTH })).status).toBe(200);
+    kept.close();
   });
 
   test("a task directory that cannot be deleted keeps its record and is retried; the sweep neither stops nor throws", async () => {
