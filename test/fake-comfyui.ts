@@ -29,6 +29,8 @@ export interface FakeComfyOptions {
   models?: Record<string, string[]>;
   /** Stands in for a gateway in front of ComfyUI (Salad's): requests without this Salad-Api-Key get 401. */
   requireApiKey?: string;
+  /** Holds POST /prompt's answer this long after queueing, as a slow gateway might: the run's messages come first. */
+  promptAnswerDelayMs?: number;
 }
 
 export class FakeComfyUI {
@@ -55,12 +57,14 @@ export class FakeComfyUI {
   #loop: Promise<void> | undefined;
   #stopped = false;
   #requireApiKey: string | undefined;
+  promptAnswerDelayMs: number;
 
   constructor(o: FakeComfyOptions = {}) {
     this.nodeMs = o.nodeMs ?? 30;
     this.models = o.models ?? { checkpoints: ["sd15.safetensors", "sdxl/base.safetensors"], loras: [], vae: [], controlnet: [], upscale_models: ["4x.pth"] };
     this.port = o.port ?? 0;
     this.#requireApiKey = o.requireApiKey;
+    this.promptAnswerDelayMs = o.promptAnswerDelayMs ?? 0;
   }
 
   get url() {
@@ -162,7 +166,11 @@ export class FakeComfyUI {
         return new Response("500 Internal Server Error\n\nServer got itself in trouble", { status: 500, headers: { "Content-Type": "text/plain" } });
       }
       this.received.push({ path: p, body });
-      if (p === "/prompt") return this.#postPrompt(body);
+      if (p === "/prompt") {
+        const answer = this.#postPrompt(body);
+        if (this.promptAnswerDelayMs) await Bun.sleep(this.promptAnswerDelayMs);
+        return answer;
+      }
       if (p === "/queue") {
         if (body.clear) this.queue = [];
         if (Array.isArray(body.delete)) this.queue = this.queue.filter((i) => !(body.delete as string[]).includes(i.id));

@@ -37,6 +37,8 @@ export class ComfyService {
   readonly #o: ComfyServiceOptions;
   readonly backends = new Map<BackendName, ComfyBackend>();
   readonly #runs = new Map<string, Run>();
+  /** Workflows whose POST /prompt is in flight: reconciliation must not send them a second time. */
+  readonly #sending = new Set<string>();
   readonly #positions: QueuePositions;
   #seq: number;
 
@@ -123,9 +125,15 @@ export class ComfyService {
       outputs: "[]",
     };
     this.#persistSeq();
+    // Stored before the POST: ComfyUI may run it, and say so over the WebSocket, before its answer
+    // arrives (a cached prompt, a slow gateway). Messages about an unknown id are dropped.
+    this.#o.store.insert(record);
+    this.#sending.add(record.workflowId);
     try {
       await this.#send(backend, record);
+      this.#o.store.update(record.workflowId, { submitted: 1 });
     } catch (err) {
+      if (!(err instanceof ComfyUnavailableError)) this.#o.store.delete(record.workflowId);
       if (err instanceof ComfyValidationError) {
         this.#o.metrics.comfyWorkflowErrors.inc({ error_type: err.body.error?.type ?? "validation" });
         throw new ApiError(400, rejectionMessage(err), {
@@ -134,15 +142,17 @@ export class ComfyService {
       }
       if (!(err instanceof ComfyUnavailableError)) throw err;
       this.#o.logger.warn({ backend: backend.name, workflowId: record.workflowId }, "ComfyUI unreachable; workflow waits in our queue");
+    } finally {
+      this.#sending.delete(record.workflowId);
     }
-    this.#o.store.insert(record);
     this.#updateQueueGauge();
     const view = await this.view(record.workflowId);
     this.#o.logger.info(
       { audit: true, action: "workflow.submit", reqId: who?.reqId, keyId: who?.keyId, workflowId: record.workflowId, backend: backend.name, priority, nodes: Object.keys(prompt).length, uiFormat: ui !== null },
       "workflow queued",
     );
-    this.#publish("workflow:queued", record.workflowId, { queuePosition: view.queuePosition, priority, gpu: backend.name });
+    // Not once it has started (its later events went out while the POST was answered): events keep their order.
+    if (view.status === "queued") this.#publish("workflow:queued", record.workflowId, { queuePosition: view.queuePosition, priority, gpu: backend.name });
     return view;
   }
 
@@ -306,7 +316,7 @@ export class ComfyService {
   async #reconcile(backend: ComfyBackend) {
     if (this.#closed) return;
     try {
-      for (const w of this.#o.store.open().filter((o) => o.backend === backend.name && !o.submitted)) {
+      for (const w of this.#o.store.open().filter((o) => o.backend === backend.name && !o.submitted && !this.#sending.has(o.workflowId))) {
         try {
           await this.#send(backend, w);
           this.#o.store.update(w.workflowId, { submitted: 1 });

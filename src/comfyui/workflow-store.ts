@@ -102,6 +102,11 @@ export class WorkflowStore {
     updateRow(this.#db, "workflows", "workflowId", id, fields);
   }
 
+  /** Deletes a workflow that ComfyUI refused, with nothing else to keep. */
+  delete(id: string) {
+    this.#db.query("DELETE FROM workflows WHERE workflowId = ?").run(id);
+  }
+
   get(id: string): WorkflowRecord | undefined {
     return (this.#db.query("SELECT * FROM workflows WHERE workflowId = ?").get(id) as WorkflowRecord | null) ?? undefined;
   }

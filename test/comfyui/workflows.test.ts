@@ -55,6 +55,26 @@ describe("submit and run", () => {
     }
   });
 
+  test("a workflow that finishes before ComfyUI's answer to its POST arrives (a slow gateway) is still completed", async () => {
+    s.fake.promptAnswerDelayMs = 300;
+    const { ws, messages, send } = await eventSocket(s.base);
+    send({ type: "subscribe", workflowId: "*" });
+    try {
+      const { res, body } = await s.submit(chain(0, "before-answer"));
+      expect(res.status).toBe(202);
+      expect(s.fake.history.has(body.workflowId)).toBe(true); // ComfyUI had finished it before answering
+      const done = await s.until(body.workflowId, ["completed"]);
+      expect(done.outputs).toHaveLength(1);
+      // Its events keep their order: no "queued" after "completed".
+      await Bun.sleep(50);
+      const types = messages.filter((m) => m.workflowId === body.workflowId).map((m) => m.type);
+      expect([types[0], types.at(-1)]).toEqual(["workflow:started", "workflow:completed"]);
+    } finally {
+      s.fake.promptAnswerDelayMs = 0;
+      ws.close();
+    }
+  });
+
   test("bad input: not a workflow, unknown node type, unconfigured target, bad priority", async () => {
     expect((await s.submit({ a: 1 })).res.status).toBe(400);
     // ComfyUI's own POST /prompt body, as scripts written for ComfyUI send it, is told what to send instead.
