@@ -14,6 +14,7 @@ import type { Metrics } from "../metrics.ts";
 import { startSweeping } from "../retention.ts";
 import { ComfyBackend, ComfyUnavailableError, ComfyValidationError, type BackendName, type HistoryEntry } from "./backend.ts";
 import { promptFor, rejectionMessage } from "./prompt.ts";
+import { coalesced } from "./coalesce.ts";
 import { QueuePositions } from "./queue-positions.ts";
 import type { StreamHub, WorkflowEvent } from "./stream-hub.ts";
 import { FINAL, type OutputFile, type Priority, type WorkflowRecord, type WorkflowStatus, type WorkflowStore } from "./workflow-store.ts";
@@ -21,6 +22,8 @@ import { workflowView } from "./views.ts";
 import { describeError, filesOf, progressOf, verdictFromHistory, type Run } from "./execution.ts";
 
 const BANDS: Record<Priority, number> = { high: -1e12, normal: 0, low: 1e12 };
+/** At most one queue check per backend this often: ComfyUI says `status` two or three times per workflow. */
+const QUEUE_CHECK_INTERVAL_MS = 500;
 
 export interface ComfyServiceOptions {
   store: WorkflowStore;
@@ -37,6 +40,8 @@ export class ComfyService {
   readonly #o: ComfyServiceOptions;
   readonly backends = new Map<BackendName, ComfyBackend>();
   readonly #runs = new Map<string, Run>();
+  /** Per backend: a check of ComfyUI's queue, run (coalesced) when ComfyUI says the queue changed. */
+  readonly #queueChecks = new Map<BackendName, () => void>();
   /** Workflows whose POST /prompt is in flight: reconciliation must not send them a second time. */
   readonly #sending = new Set<string>();
   readonly #positions: QueuePositions;
@@ -48,6 +53,16 @@ export class ComfyService {
     const clientId = o.store.meta("comfyui.clientId", () => `management-api-${crypto.randomUUID()}`);
     this.#seq = Number(o.store.meta("comfyui.seq", () => "0"));
     for (const b of o.backends) {
+      this.#queueChecks.set(
+        b.name,
+        coalesced(() => {
+          const backend = this.backends.get(b.name);
+          if (!backend?.connected || this.#closed) return Promise.resolve();
+          return this.#settleMissing(backend, "queue change").catch((err) =>
+            this.#o.logger.warn({ backend: b.name, err: (err as Error).message }, "checking ComfyUI's queue after a change failed"),
+          );
+        }, QUEUE_CHECK_INTERVAL_MS),
+      );
       this.backends.set(
         b.name,
         new ComfyBackend({
@@ -247,6 +262,7 @@ export class ComfyService {
     if (msg.type === "status") {
       this.#positions.forget(backend.name);
       this.#updateQueueGauge();
+      this.#queueChecks.get(backend.name)?.();
       return;
     }
     const id = msg.data?.prompt_id;
@@ -325,19 +341,33 @@ export class ComfyService {
           else throw err;
         }
       }
-      const snap = await backend.queue();
-      this.#positions.remember(backend.name, snap);
-      const inQueue = new Set([...snap.running, ...snap.pending].map((e) => e.promptId));
-      for (const w of this.#o.store.open().filter((o) => o.backend === backend.name && o.submitted)) {
-        if (inQueue.has(w.workflowId)) continue;
-        const h = await backend.history(w.workflowId);
-        if (h) this.#settleFromHistory(w, h);
-        else this.#finish(w, "failed", { error: `ComfyUI (${backend.name}) no longer has this workflow: it restarted or its queue was cleared before the workflow finished` });
-      }
+      await this.#settleMissing(backend, "reconnect");
     } catch (err) {
       this.#o.logger.warn({ backend: backend.name, err: (err as Error).message }, "reconciliation with ComfyUI failed; will retry on the next connect");
     }
     this.#updateQueueGauge();
+  }
+
+  /**
+   * Settles our submitted, unfinished workflows that ComfyUI's queue no longer holds: from /history
+   * when ComfyUI finished them; else, after a reconnect, as lost with a restart, and while connected
+   * as removed in ComfyUI itself (its UI's delete or Clear Queue send no message but `status`). The
+   * candidates are read before /queue, so one submitted meanwhile is never taken for missing.
+   */
+  async #settleMissing(backend: ComfyBackend, after: "reconnect" | "queue change") {
+    const candidates = this.#o.store.open().filter((o) => o.backend === backend.name && o.submitted);
+    if (candidates.length === 0 && after === "queue change") return;
+    const snap = await backend.queue();
+    this.#positions.remember(backend.name, snap);
+    const inQueue = new Set([...snap.running, ...snap.pending].map((e) => e.promptId));
+    for (const c of candidates) {
+      const w = this.#o.store.get(c.workflowId);
+      if (!w || FINAL.has(w.status) || inQueue.has(w.workflowId)) continue;
+      const h = await backend.history(w.workflowId);
+      if (h) this.#settleFromHistory(w, h);
+      else if (after === "reconnect") this.#finish(w, "failed", { error: `ComfyUI (${backend.name}) no longer has this workflow: it restarted or its queue was cleared before the workflow finished` });
+      else this.#finish(w, "cancelled", { error: `Removed from ComfyUI (${backend.name})'s queue outside this API (a delete or Clear Queue in ComfyUI itself)` });
+    }
   }
 
   #settleFromHistory(w: WorkflowRecord, h: HistoryEntry) {

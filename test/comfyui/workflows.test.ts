@@ -204,6 +204,23 @@ describe("priority, progress and cancel", () => {
     s.fake.nodeMs = 20;
   });
 
+  test("a workflow removed in ComfyUI's own UI (a delete, Clear Queue) is cancelled here too, not queued forever", async () => {
+    s.fake.nodeMs = 80;
+    const running = await s.submit(chain(4, "long-running"));
+    await s.until(running.body.workflowId, ["running"]);
+    const deleted = await s.submit(chain(1, "deleted-there"));
+    const cleared = await s.submit(chain(1, "cleared-there"));
+    const post = (body: unknown) => fetch(`${s.fake.url}/queue`, { method: "POST", body: JSON.stringify(body) });
+    await post({ delete: [deleted.body.workflowId] });
+    const one = await s.until(deleted.body.workflowId, ["cancelled", "failed"], 3000);
+    expect([one.status, one.error]).toEqual(["cancelled", "Removed from ComfyUI (local)'s queue outside this API (a delete or Clear Queue in ComfyUI itself)"]);
+    await post({ clear: true });
+    expect((await s.until(cleared.body.workflowId, ["cancelled", "failed"], 3000)).status).toBe("cancelled");
+    // What ComfyUI still runs, or ran, is untouched.
+    expect((await s.until(running.body.workflowId, ["completed"])).status).toBe("completed");
+    s.fake.nodeMs = 20;
+  });
+
   test("cancel a running workflow: interrupted at the next node, stays cancelled; then 409", async () => {
     s.fake.nodeMs = 100;
     const { body } = await s.submit(chain(4, "interrupt-me"));

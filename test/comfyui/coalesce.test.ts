@@ -1,0 +1,30 @@
+/** coalesced(): one run at a time, triggers during a run folded into one more, a minimum interval. */
+import { describe, expect, test } from "bun:test";
+import { coalesced } from "../../src/comfyui/coalesce.ts";
+
+describe("coalesced", () => {
+  test("triggers during a run make exactly one more run, started no sooner than the interval", async () => {
+    const starts: number[] = [];
+    let running = 0;
+    let overlapped = false;
+    const trigger = coalesced(async () => {
+      overlapped ||= running > 0;
+      running++;
+      starts.push(Date.now());
+      await Bun.sleep(30);
+      running--;
+    }, 100);
+    trigger();
+    for (let i = 0; i < 5; i++) trigger(); // while the first run is busy
+    await Bun.sleep(250);
+    expect(starts).toHaveLength(2);
+    expect(starts[1]! - starts[0]!).toBeGreaterThanOrEqual(95);
+    expect(overlapped).toBe(false);
+    // Idle again: a trigger runs at once once the interval has passed.
+    const before = Date.now();
+    trigger();
+    await Bun.sleep(10);
+    expect(starts).toHaveLength(3);
+    expect(starts[2]! - before).toBeLessThan(10);
+  });
+});
