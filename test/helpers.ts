@@ -98,13 +98,16 @@ export async function waitFor<T>(fn: () => T | Promise<T>, ms = 10_000, every = 
 }
 
 /** A directory holding a fake `nvidia-smi` that prints a fixture, fails, or hangs. */
-export function fakeNvidiaSmi(mode: { csv: string } | { fail: string } | { hang: true }): string {
+export function fakeNvidiaSmi(mode: { csv: string } | { fail: string } | { hang: true } | { stuck: true }): string {
   const dir = tempDir("nvsmi-");
   mkdirSync(dir, { recursive: true });
   let body: string;
   if ("csv" in mode) body = `cat '${join(FIXTURES, "nvidia-smi", mode.csv)}'`;
   else if ("fail" in mode) body = `cat >&2 <<'MSG'\n${mode.fail}\nMSG\nexit 9`;
-  else body = "exec sleep 30";
+  else if ("hang" in mode) body = "exec sleep 30";
+  // As one stuck in the kernel: SIGKILL ends the process we started, but the run does not finish
+  // (a child holds its output open). Each run is counted in `runs`; `pid` names the child to end it.
+  else body = `echo run >> '${dir}/runs'\nsleep 30 &\necho $! > '${dir}/pid'\nexec sleep 30`;
   const script = join(dir, "nvidia-smi");
   writeFileSync(script, `#!/bin/sh\n# fake nvidia-smi for tests\n${body}\n`);
   chmodSync(script, 0o755);

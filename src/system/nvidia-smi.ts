@@ -61,8 +61,40 @@ export interface NvidiaSmiOptions {
   searchPath: string | undefined;
 }
 
-/** Runs nvidia-smi; never throws and never waits longer than the timeout. */
-export async function queryGpus(o: NvidiaSmiOptions): Promise<GpuStatus> {
+/**
+ * Runs nvidia-smi; never throws and never waits longer than the timeout. One run at a time: when
+ * the GPU driver hangs (an Xid error, a GPU fallen off the bus), nvidia-smi sits in the kernel
+ * where even SIGKILL cannot end it, and starting another on every status request would pile them
+ * up by the thousand. Until the one that timed out has finished, no other is started.
+ */
+export class GpuProbe {
+  readonly #o: NvidiaSmiOptions;
+  /** When the run that timed out started, while it (or its output) has not finished. */
+  #unfinishedSince: number | undefined;
+
+  constructor(o: NvidiaSmiOptions) {
+    this.#o = o;
+  }
+
+  async query(): Promise<GpuStatus> {
+    const o = this.#o;
+    if (this.#unfinishedSince !== undefined) {
+      const ago = Math.round((Date.now() - this.#unfinishedSince) / 1000);
+      return { available: false, error: `${o.path} started ${ago} s ago has still not finished, even after SIGKILL (a hung GPU driver?); no other is started until it does`, gpus: [] };
+    }
+    return queryGpus(o, (output, since) => {
+      this.#unfinishedSince = since;
+      const done = () => {
+        if (this.#unfinishedSince === since) this.#unfinishedSince = undefined;
+      };
+      output.then(done, done);
+    });
+  }
+}
+
+/** One run of nvidia-smi; `onTimeout` gets what is still to finish, and when the run started, if it did not answer in time. */
+async function queryGpus(o: NvidiaSmiOptions, onTimeout: (unfinished: Promise<unknown>, startedAt: number) => void): Promise<GpuStatus> {
+  const startedAt = Date.now();
   const exe = o.path.includes("/") ? o.path : Bun.which(o.path, { PATH: o.searchPath ?? "" });
   if (!exe) return { available: false, error: `${o.path} not found on PATH`, gpus: [] };
   let proc;
@@ -83,6 +115,7 @@ export async function queryGpus(o: NvidiaSmiOptions): Promise<GpuStatus> {
   clearTimeout(timer);
   if (result === "timeout") {
     proc.kill("SIGKILL");
+    onTimeout(output, startedAt);
     return { available: false, error: `${o.path} did not answer within ${o.timeoutMs} ms`, gpus: [] };
   }
   const [stdout, stderr, code] = result;

@@ -7,7 +7,7 @@ import type { Metrics } from "../metrics.ts";
 import type { Provider } from "../tasks/providers.ts";
 import { VERSION } from "../version.ts";
 import { hostStats } from "./host-stats.ts";
-import { queryGpus, type GpuStatus } from "./nvidia-smi.ts";
+import { GpuProbe, type GpuStatus } from "./nvidia-smi.ts";
 
 export interface StatusDeps {
   config: Config;
@@ -28,8 +28,12 @@ export class StatusService {
   /** How many times nvidia-smi actually ran (observable for tests and metrics). */
   gpuQueries = 0;
 
+  readonly #gpu: GpuProbe;
+
   constructor(deps: StatusDeps) {
     this.#d = deps;
+    const { system, childEnvSource } = deps.config;
+    this.#gpu = new GpuProbe({ path: system.nvidiaSmiPath, timeoutMs: system.nvidiaSmiTimeoutMs, searchPath: childEnvSource.PATH });
     // Scrapes read the same cached sample, so GPU gauges are never older than the status cache.
     // Both gauges wait for it: prom-client reads all metrics at once, so a gauge without its own
     // `collect` would be read before the sample lands (empty on a first scrape, a sample behind after).
@@ -56,11 +60,7 @@ export class StatusService {
   async compute() {
     const { config } = this.#d;
     this.gpuQueries++;
-    const gpu = await queryGpus({
-      path: config.system.nvidiaSmiPath,
-      timeoutMs: config.system.nvidiaSmiTimeoutMs,
-      searchPath: config.childEnvSource.PATH,
-    });
+    const gpu = await this.#gpu.query();
     this.#recordGpuMetrics(gpu);
     const env = config.childEnvSource;
     const value = {

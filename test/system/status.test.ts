@@ -3,7 +3,9 @@ import { describe, expect, test } from "bun:test";
 import { parseGpuCsv } from "../../src/system/nvidia-smi.ts";
 import { humanSize } from "../../src/system/host-stats.ts";
 import { StatusSchema } from "../../src/routes/status/status.routes.ts";
-import { AUTH, FIXTURES, fakeNvidiaSmi, testApp } from "../helpers.ts";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { AUTH, FIXTURES, fakeNvidiaSmi, testApp, waitFor } from "../helpers.ts";
 
 const withSmi = (dir: string, extra: Record<string, string> = {}) =>
   testApp({ PATH: `${dir}:${process.env.PATH}`, NVIDIA_SMI_PATH: "nvidia-smi", NVIDIA_SMI_TIMEOUT_MS: "300", ...extra });
@@ -94,6 +96,27 @@ describe("GET /v1/status", () => {
       expect(body.gpu.error).toContain(c.error);
       expect(body.system.memory.total).toBeGreaterThan(0);
       t.close();
+    }
+  });
+
+  test("an nvidia-smi that does not finish even after SIGKILL (a hung driver) is not started again until it does", async () => {
+    const dir = fakeNvidiaSmi({ stuck: true });
+    const t = withSmi(dir, { STATUS_CACHE_MS: "0" });
+    const runs = () => readFileSync(join(dir, "runs"), "utf8").trim().split("\n").length;
+    try {
+      expect((await status(t)).gpu.error).toContain("did not answer within 300 ms");
+      for (let i = 0; i < 3; i++) {
+        const again = await status(t);
+        expect(again.gpu.error).toMatch(/started \d+ s ago has still not finished, even after SIGKILL \(a hung GPU driver\?\); no other is started until it does/);
+      }
+      expect(runs()).toBe(1);
+      // Once it finishes, the next status runs it again.
+      process.kill(Number(readFileSync(join(dir, "pid"), "utf8")), "SIGKILL");
+      await waitFor(async () => (await status(t)).gpu.error.includes("did not answer"));
+      expect(runs()).toBe(2);
+    } finally {
+      t.close();
+      for (const line of readFileSync(join(dir, "pid"), "utf8").split("\n")) if (line) try { process.kill(Number(line), "SIGKILL"); } catch {}
     }
   });
 
