@@ -96,8 +96,12 @@ function bodyArb(r: RouteDef) {
 }
 
 function urlArb(r: RouteDef) {
-  // Not "": "/v1/tasks/" names no task but the list, with a trailing slash (a 301 to /v1/tasks).
-  const params = fc.oneof(UUID, fc.string({ minLength: 1, maxLength: 12 }).filter((s) => !s.includes("/") && !s.includes("?") && !s.includes("#")));
+  // Not "", "." or "..": URLs resolve them away ("/v1/tasks/." is "/v1/tasks/", the list with a
+  // trailing slash, a 301), so no client can send them as a parameter.
+  const params = fc.oneof(
+    UUID,
+    fc.string({ minLength: 1, maxLength: 12 }).filter((s) => !s.includes("/") && !s.includes("?") && !s.includes("#") && s !== "." && s !== ".."),
+  );
   const query = fc.dictionary(
     fc.constantFrom("status", "limit", "cursor", "type", "lastEventId", "workflowId", "subfolder", "gpu", "zzz"),
     fc.oneof(fc.constantFrom("all", "running", "5", "0", "-1", "abc", "salad", ".."), PROTOTYPE_NAMES, fc.string({ maxLength: 8 })),
