@@ -55,7 +55,8 @@ export class FakeComfyUI {
   /** ComfyUI numbers files per subfolder and prefix (it scans the folder for the highest counter). */
   #fileCounters = new Map<string, number>();
   #loop: Promise<void> | undefined;
-  #stopped = false;
+  /** Counts crashes: a run started before one never goes on after it (ComfyUI lost it with the process). */
+  #life = 0;
   #requireApiKey: string | undefined;
   promptAnswerDelayMs: number;
 
@@ -72,7 +73,6 @@ export class FakeComfyUI {
   }
 
   start() {
-    this.#stopped = false;
     this.server = Bun.serve<{ clientId: string }>({
       port: this.port,
       hostname: "127.0.0.1",
@@ -96,7 +96,8 @@ export class FakeComfyUI {
 
   /** A crash: sockets drop, the queue and anything running are lost (history survives on disk). */
   stop() {
-    this.#stopped = true;
+    this.#life++;
+    this.#loop = undefined;
     this.server?.stop(true);
     this.server = undefined;
     this.clients.clear();
@@ -251,18 +252,23 @@ export class FakeComfyUI {
     this.queue.push({ number, id, prompt, extra, outputs });
     this.queue.sort((a, b) => a.number - b.number);
     this.#broadcastStatus();
-    this.#loop ??= this.#run().finally(() => (this.#loop = undefined));
+    if (!this.#loop) {
+      const loop: Promise<void> = this.#run(this.#life).finally(() => {
+        if (this.#loop === loop) this.#loop = undefined;
+      });
+      this.#loop = loop;
+    }
     return Response.json({ prompt_id: id, number, node_errors: {} });
   }
 
-  async #run() {
+  async #run(life: number) {
     await Bun.sleep(5);
-    while (!this.#stopped && this.queue.length) {
+    while (this.#life === life && this.queue.length) {
       const item = this.queue.shift()!;
       this.running = item;
       this.#interrupt = false;
-      await this.#execute(item);
-      if (this.#stopped) return;
+      await this.#execute(item, life);
+      if (this.#life !== life) return;
       this.running = undefined;
       this.#broadcastStatus();
       this.#send(item.extra.client_id as string, { type: "executing", data: { node: null, prompt_id: item.id } });
@@ -283,7 +289,7 @@ export class FakeComfyUI {
     return out;
   }
 
-  async #execute(item: Item) {
+  async #execute(item: Item, life: number) {
     const client = item.extra.client_id as string;
     const send = (type: string, data: Record<string, unknown>) => this.#send(client, { type, data: { ...data, prompt_id: item.id, ...(type.startsWith("execution_") ? { timestamp: Date.now() } : {}) } });
     const messages: [string, unknown][] = [];
@@ -305,7 +311,7 @@ export class FakeComfyUI {
     const outputs: Record<string, unknown> = {};
     const executed: string[] = [...cached];
     for (const id of this.#order(item.prompt)) {
-      if (this.#stopped) return;
+      if (this.#life !== life) return;
       if (cached.includes(id)) {
         // Cached output nodes replay their `executed` message.
         const output = this.#cache.get(sig(id));
@@ -335,11 +341,11 @@ export class FakeComfyUI {
       if (steps > 0) {
         for (let s = 1; s <= steps; s++) {
           await Bun.sleep(this.nodeMs / steps);
-          if (this.#stopped) return;
+          if (this.#life !== life) return;
           this.#send(client, { type: "progress", data: { value: s, max: steps, prompt_id: item.id, node: id } });
         }
       } else await Bun.sleep(this.nodeMs);
-      if (this.#stopped) return;
+      if (this.#life !== life) return;
       executed.push(id);
       this.#cache.set(sig(id), null);
       if (node.class_type === "PreviewAny") {

@@ -1,6 +1,7 @@
 /**
  * ComfyUI workflows: submission (with real priority), live state from ComfyUI's WebSocket, cancel,
- * reconciliation after reconnects and restarts, and the outputs our workflows made.
+ * and the outputs our workflows made. Reconciliation with ComfyUI's queue and history, after
+ * reconnects and queue changes, is in reconciler.ts.
  *
  * Priority is ComfyUI's own: POST /prompt takes a queue `number` and ComfyUI runs the lowest first,
  * so high / normal / low map to three bands of numbers, FIFO within a band. Submitting at once
@@ -12,18 +13,16 @@ import { ApiError } from "../http/errors.ts";
 import type { Actor } from "../http/types.ts";
 import type { Metrics } from "../metrics.ts";
 import { startSweeping } from "../retention.ts";
-import { ComfyBackend, ComfyUnavailableError, ComfyValidationError, type BackendName, type HistoryEntry } from "./backend.ts";
+import { ComfyBackend, ComfyUnavailableError, ComfyValidationError, type BackendName } from "./backend.ts";
 import { promptFor, rejectionMessage } from "./prompt.ts";
-import { coalesced } from "./coalesce.ts";
 import { QueuePositions } from "./queue-positions.ts";
+import { Reconciler } from "./reconciler.ts";
 import type { StreamHub, WorkflowEvent } from "./stream-hub.ts";
 import { FINAL, type OutputFile, type Priority, type WorkflowRecord, type WorkflowStatus, type WorkflowStore } from "./workflow-store.ts";
 import { workflowView } from "./views.ts";
-import { describeError, filesOf, progressOf, verdictFromHistory, type Run } from "./execution.ts";
+import { describeError, filesOf, progressOf, type Run } from "./execution.ts";
 
 const BANDS: Record<Priority, number> = { high: -1e12, normal: 0, low: 1e12 };
-/** At most one queue check per backend this often: ComfyUI says `status` two or three times per workflow. */
-const QUEUE_CHECK_INTERVAL_MS = 500;
 
 export interface ComfyServiceOptions {
   store: WorkflowStore;
@@ -40,8 +39,7 @@ export class ComfyService {
   readonly #o: ComfyServiceOptions;
   readonly backends = new Map<BackendName, ComfyBackend>();
   readonly #runs = new Map<string, Run>();
-  /** Per backend: a check of ComfyUI's queue, run (coalesced) when ComfyUI says the queue changed. */
-  readonly #queueChecks = new Map<BackendName, () => void>();
+  readonly #reconciler: Reconciler;
   /** Workflows whose POST /prompt is in flight: reconciliation must not send them a second time. */
   readonly #sending = new Set<string>();
   readonly #positions: QueuePositions;
@@ -52,17 +50,17 @@ export class ComfyService {
     this.#positions = new QueuePositions(o.store);
     const clientId = o.store.meta("comfyui.clientId", () => `management-api-${crypto.randomUUID()}`);
     this.#seq = Number(o.store.meta("comfyui.seq", () => "0"));
+    this.#reconciler = new Reconciler({
+      store: o.store,
+      positions: this.#positions,
+      logger: o.logger,
+      backend: (name) => this.backends.get(name),
+      send: (backend, w) => this.#send(backend, w),
+      sending: (id) => this.#sending.has(id),
+      finish: (w, status, extra) => this.#finish(w, status, extra),
+      closed: () => this.#closed,
+    });
     for (const b of o.backends) {
-      this.#queueChecks.set(
-        b.name,
-        coalesced(() => {
-          const backend = this.backends.get(b.name);
-          if (!backend?.connected || this.#closed) return Promise.resolve();
-          return this.#settleMissing(backend, "queue change").catch((err) =>
-            this.#o.logger.warn({ backend: b.name, err: (err as Error).message }, "checking ComfyUI's queue after a change failed"),
-          );
-        }, QUEUE_CHECK_INTERVAL_MS),
-      );
       this.backends.set(
         b.name,
         new ComfyBackend({
@@ -262,7 +260,7 @@ export class ComfyService {
     if (msg.type === "status") {
       this.#positions.forget(backend.name);
       this.#updateQueueGauge();
-      this.#queueChecks.get(backend.name)?.();
+      this.#reconciler.queueChanged(backend.name);
       return;
     }
     const id = msg.data?.prompt_id;
@@ -328,51 +326,10 @@ export class ComfyService {
     this.#publish("workflow:progress", id, { progress, currentNode: node, value: run.value, max: run.max });
   }
 
-  /** After a (re)connect: submit what waited, then settle what ComfyUI finished or lost meanwhile. */
   async #reconcile(backend: ComfyBackend) {
     if (this.#closed) return;
-    try {
-      for (const w of this.#o.store.open().filter((o) => o.backend === backend.name && !o.submitted && !this.#sending.has(o.workflowId))) {
-        try {
-          await this.#send(backend, w);
-          this.#o.store.update(w.workflowId, { submitted: 1 });
-        } catch (err) {
-          if (err instanceof ComfyValidationError) this.#finish(w, "failed", { error: rejectionMessage(err) });
-          else throw err;
-        }
-      }
-      await this.#settleMissing(backend, "reconnect");
-    } catch (err) {
-      this.#o.logger.warn({ backend: backend.name, err: (err as Error).message }, "reconciliation with ComfyUI failed; will retry on the next connect");
-    }
+    await this.#reconciler.afterConnect(backend);
     this.#updateQueueGauge();
-  }
-
-  /**
-   * Settles our submitted, unfinished workflows that ComfyUI's queue no longer holds: from /history
-   * when ComfyUI finished them; else, after a reconnect, as lost with a restart, and while connected
-   * as removed in ComfyUI itself (its UI's delete or Clear Queue send no message but `status`). The
-   * candidates are read before /queue, so one submitted meanwhile is never taken for missing.
-   */
-  async #settleMissing(backend: ComfyBackend, after: "reconnect" | "queue change") {
-    const candidates = this.#o.store.open().filter((o) => o.backend === backend.name && o.submitted);
-    if (candidates.length === 0 && after === "queue change") return;
-    const snap = await backend.queue();
-    this.#positions.remember(backend.name, snap);
-    const inQueue = new Set([...snap.running, ...snap.pending].map((e) => e.promptId));
-    for (const c of candidates) {
-      const w = this.#o.store.get(c.workflowId);
-      if (!w || FINAL.has(w.status) || inQueue.has(w.workflowId)) continue;
-      const h = await backend.history(w.workflowId);
-      if (h) this.#settleFromHistory(w, h);
-      else if (after === "reconnect") this.#finish(w, "failed", { error: `ComfyUI (${backend.name}) no longer has this workflow: it restarted or its queue was cleared before the workflow finished` });
-      else this.#finish(w, "cancelled", { error: `Removed from ComfyUI (${backend.name})'s queue outside this API (a delete or Clear Queue in ComfyUI itself)` });
-    }
-  }
-
-  #settleFromHistory(w: WorkflowRecord, h: HistoryEntry) {
-    const verdict = verdictFromHistory(h);
-    this.#finish(w, verdict.status, verdict);
   }
 
   #updateQueueGauge() {

@@ -164,6 +164,19 @@ describe("backend failures", () => {
     s.fake.restart();
     const w = await s.until(body.workflowId, ["failed"]);
     expect(w.error).toContain("restarted or its queue was cleared");
+    // Lost to a restart even when ComfyUI's first status (a queue change) comes while the
+    // reconnect still sends what waited: never taken for a delete in ComfyUI's own UI.
+    const lost = (await s.submit(chain(5, "lost"))).body.workflowId;
+    await s.until(lost, ["running"]);
+    s.fake.stop();
+    await waitFor(() => !s.server.services.comfyui!.service.backends.get("local")!.connected);
+    const waiting = (await s.submit(BASIC)).body.workflowId;
+    s.fake.promptAnswerDelayMs = 1000; // longer than a queue check's wait (0.5 s): it runs meanwhile
+    s.fake.start();
+    const after = await s.until(lost, ["failed", "cancelled"]);
+    expect([after.status, after.error]).toEqual(["failed", expect.stringContaining("restarted or its queue was cleared")]);
+    await s.until(waiting, ["completed"]);
+    s.fake.promptAnswerDelayMs = 0;
     // The backend is usable again.
     const next = await s.submit(BASIC);
     await s.until(next.body.workflowId, ["completed"]);
