@@ -235,11 +235,10 @@ export class ComfyService {
     };
     this.#o.store.update(w.workflowId, fields);
     this.#runs.delete(w.workflowId);
-    if (status === "completed") {
-      for (const o of outputs as OutputFile[]) {
-        if (o.type !== "output") continue;
-        this.#o.store.addOutput({ filename: o.filename, subfolder: o.subfolder, type: o.type, workflowId: w.workflowId, backend: w.backend, size: null, createdAt: now });
-      }
+    // What a failed or cancelled run saved before it stopped is on disk too, and listed with it.
+    for (const o of outputs as OutputFile[]) {
+      if (o.type !== "output") continue;
+      this.#o.store.addOutput({ filename: o.filename, subfolder: o.subfolder, type: o.type, workflowId: w.workflowId, backend: w.backend, size: null, createdAt: now });
     }
     const seconds = current.startTime ? (now - current.startTime) / 1000 : null;
     this.#o.logger[status === "failed" ? "warn" : "info"](

@@ -25,15 +25,15 @@ export function progressOf(run: Run): number {
 }
 
 /** The final status a /history entry records. */
-export function verdictFromHistory(h: HistoryEntry): { status: WorkflowStatus; outputs?: OutputFile[]; error?: string } {
+export function verdictFromHistory(h: HistoryEntry): { status: WorkflowStatus; outputs: OutputFile[]; error?: string } {
   const messages = h.status?.messages ?? [];
-  if (h.status?.status_str === "success") {
-    return { status: "completed", outputs: Object.entries(h.outputs ?? {}).flatMap(([node, out]) => filesOf(node, out)) };
-  }
+  // Files saved before an error or an interrupt are there too.
+  const outputs = Object.entries(h.outputs ?? {}).flatMap(([node, out]) => filesOf(node, out));
+  if (h.status?.status_str === "success") return { status: "completed", outputs };
   const error = messages.find(([t]) => t === "execution_error");
-  if (error) return { status: "failed", error: describeError(error[1]) };
-  if (messages.some(([t]) => t === "execution_interrupted")) return { status: "cancelled" };
-  return { status: "failed", error: `ComfyUI reported status ${h.status?.status_str ?? "unknown"}` };
+  if (error) return { status: "failed", outputs, error: describeError(error[1]) };
+  if (messages.some(([t]) => t === "execution_interrupted")) return { status: "cancelled", outputs };
+  return { status: "failed", outputs, error: `ComfyUI reported status ${h.status?.status_str ?? "unknown"}` };
 }
 
 /** Files named in an `executed` output or a history entry: images, gifs, videos... */

@@ -121,6 +121,20 @@ describe("submit and run", () => {
     expect(w.error).toBe("LoadImage (node 1) failed: PIL.UnidentifiedImageError: cannot identify image file '<comfyui>/input/corrupt.png'");
   });
 
+  test("what a failed run saved before its error is listed and downloadable, not a URL that 404s", async () => {
+    const { body } = await s.submit({
+      "1": { class_type: "EmptyImage", inputs: { width: 8, height: 8, batch_size: 1, color: 4242 } },
+      "2": { class_type: "SaveImage", inputs: { images: ["1", 0], filename_prefix: "saved-before-error" } },
+      "3": { class_type: "LoadImage", inputs: { image: "corrupt.png" } },
+      "4": { class_type: "PreviewImage", inputs: { images: ["3", 0] } },
+    });
+    const w = await s.until(body.workflowId, ["failed"]);
+    expect(w.outputs).toEqual([expect.objectContaining({ filename: expect.stringMatching(/^saved-before-error_/), type: "output" })]);
+    expect((await fetch(`${s.base}${w.outputs[0].url}`, { headers: AUTH })).status).toBe(200);
+    const listed = await (await fetch(`${s.base}/v1/comfyui/outputs?workflowId=${body.workflowId}`, { headers: AUTH })).json();
+    expect(listed.outputs.map((o: { url: string }) => o.url)).toEqual([w.outputs[0].url]);
+  });
+
   test("unknown workflow 404, bad id 400, an id in capitals is the same workflow", async () => {
     expect((await fetch(`${s.base}/v1/comfyui/workflow/00000000-0000-4000-8000-000000000000`, { headers: AUTH })).status).toBe(404);
     const { body } = await s.submit(BASIC);
