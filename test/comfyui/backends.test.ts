@@ -77,11 +77,11 @@ describe("backends and folders", () => {
     };
     // As ComfyUI does, each backend numbers files per subfolder: the same name three times.
     const day1 = await made("2026-11-27/img", "local");
-    const day2 = await made("2026-11-28/img", "local");
+    const day2 = await made("2026-11-28 run+2/img", "local"); // a space and a plus survive the URL
     const remote = await made("2026-11-27/img", "salad");
     expect([day1.filename, day2.filename, remote.filename]).toEqual(["img_00001_.png", "img_00001_.png", "img_00001_.png"]);
-    expect([day1.subfolder, day2.subfolder, remote.subfolder]).toEqual(["2026-11-27", "2026-11-28", "2026-11-27"]);
-    for (const day of ["2026-11-27", "2026-11-28"]) {
+    expect([day1.subfolder, day2.subfolder, remote.subfolder]).toEqual(["2026-11-27", "2026-11-28 run+2", "2026-11-27"]);
+    for (const day of ["2026-11-27", "2026-11-28 run+2"]) {
       mkdirSync(join(outDir, day), { recursive: true });
       writeFileSync(join(outDir, day, "img_00001_.png"), `local ${day}`);
     }
@@ -91,14 +91,14 @@ describe("backends and folders", () => {
       return [res.status, await res.text()];
     };
     expect(await text(day1.url)).toEqual([200, "local 2026-11-27"]);
-    expect(await text(day2.url)).toEqual([200, "local 2026-11-28"]);
+    expect(await text(day2.url)).toEqual([200, "local 2026-11-28 run+2"]);
     expect(await text(remote.url)).toEqual([200, "salad 2026-11-27"]);
     expect(remote.url).toBe("/v1/comfyui/output/img_00001_.png?subfolder=2026-11-27&gpu=salad");
     // The listing gives the same exact URLs, and sizes only from the local disk.
     const listed = (await (await fetch(`${s.base}/v1/comfyui/outputs`, { headers: AUTH })).json()).outputs;
     expect(listed.map((o: { url: string; size: number | null }) => [o.url, o.size])).toEqual([
       [remote.url, null],
-      [day2.url, 16],
+      [day2.url, 22],
       [day1.url, 16],
     ]);
     // The bare name is ambiguous: a 409 listing every candidate, never some file.
@@ -107,7 +107,7 @@ describe("backends and folders", () => {
     expect([bare.status, conflict.message]).toEqual([409, "3 outputs are named img_00001_.png: say which with ?subfolder= and ?gpu="]);
     expect(conflict.details.map((d: { url: string }) => d.url).sort()).toEqual([day1.url, day2.url, remote.url].sort());
     expect((await text("/v1/comfyui/output/img_00001_.png?subfolder=2026-11-29"))[0]).toBe(404);
-    expect((await text("/v1/comfyui/output/img_00001_.png?subfolder=2026-11-28&gpu=salad"))[0]).toBe(404);
+    expect((await text("/v1/comfyui/output/img_00001_.png?subfolder=2026-11-28%20run%2B2&gpu=salad"))[0]).toBe(404);
     // A name only one output has is still found from the name alone.
     const single = await made("solo/only", "local");
     mkdirSync(join(outDir, "solo"));

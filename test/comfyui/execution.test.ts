@@ -1,6 +1,6 @@
 /** What ComfyUI's execution messages mean for a workflow: the files an output names, progress. */
 import { describe, expect, test } from "bun:test";
-import { contentTypeOf, fileInside } from "../../src/comfyui/assets.ts";
+import { contentTypeOf, fileInside, outputUrl } from "../../src/comfyui/assets.ts";
 import { filesOf, progressOf } from "../../src/comfyui/execution.ts";
 
 describe("filesOf", () => {
@@ -63,5 +63,20 @@ describe("download types", () => {
   test("known extensions in any case; anything else, Object.prototype's names included, is octet-stream", () => {
     expect(["a.PNG", "b.webp", "c.mp4", "d.txt"].map(contentTypeOf)).toEqual(["image/png", "image/webp", "video/mp4", "text/plain; charset=utf-8"]);
     for (const name of ["x.constructor", "x.__proto__", "x.toString", "noext", "x.bin"]) expect(contentTypeOf(name)).toBe("application/octet-stream");
+  });
+});
+
+describe("output URLs", () => {
+  test("carry subfolder and backend only where they are not the defaults, and read back exactly", () => {
+    expect(outputUrl({ filename: "img_00001_.png", subfolder: "", backend: "local" })).toBe("/v1/comfyui/output/img_00001_.png");
+    for (const o of [
+      { filename: "a b+c_00001_.png", subfolder: "my run+1/été", backend: "salad" as const },
+      { filename: "x#?&=_00001_.png", subfolder: "100%/a&b=c", backend: "local" as const },
+    ]) {
+      const url = new URL(outputUrl(o), "http://h");
+      expect(decodeURIComponent(url.pathname.slice("/v1/comfyui/output/".length))).toBe(o.filename);
+      expect(url.searchParams.get("subfolder")).toBe(o.subfolder);
+      expect(url.searchParams.get("gpu")).toBe(o.backend === "local" ? null : o.backend);
+    }
   });
 });
