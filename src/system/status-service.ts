@@ -2,6 +2,8 @@
  * GET /v1/status: computed at most once per STATUS_CACHE_MS however many clients ask (one
  * computation in flight at a time, shared), so a request storm runs nvidia-smi at most once.
  */
+import { existsSync } from "node:fs";
+import { join } from "node:path";
 import type { Config } from "../config.ts";
 import type { Metrics } from "../metrics.ts";
 import type { Provider } from "../tasks/providers.ts";
@@ -20,6 +22,17 @@ export interface StatusDeps {
 
 const configured = (...values: (string | undefined)[]): "configured" | "not_configured" =>
   values.some((v) => v && v.trim()) ? "configured" : "not_configured";
+
+/**
+ * Whether the claude CLI has a way to log in: a key or token in the environment, a cloud provider,
+ * or the login `claude /login` saved (its credentials file, in CLAUDE_CONFIG_DIR or ~/.claude).
+ */
+function claudeLogin(env: Readonly<Record<string, string>>): "configured" | "not_configured" {
+  const fromEnv = configured(env.ANTHROPIC_API_KEY, env.ANTHROPIC_AUTH_TOKEN, env.CLAUDE_CODE_OAUTH_TOKEN, env.CLAUDE_CODE_USE_BEDROCK, env.CLAUDE_CODE_USE_VERTEX);
+  if (fromEnv === "configured") return fromEnv;
+  const dir = env.CLAUDE_CONFIG_DIR || (env.HOME ? join(env.HOME, ".claude") : undefined);
+  return dir && existsSync(join(dir, ".credentials.json")) ? "configured" : "not_configured";
+}
 
 export class StatusService {
   readonly #d: StatusDeps;
@@ -71,7 +84,7 @@ export class StatusService {
       providers: {
         gemini: configured(env.GOOGLE_GEMINI_API_KEY, env.GEMINI_API_KEY),
         openai: configured(env.OPENAI_API_KEY),
-        claude: configured(env.ANTHROPIC_API_KEY),
+        claude: claudeLogin(env),
         openrouter: configured(env.OPENROUTER_API_KEY),
         xinference: (config.system.enableXinference ? "enabled" : "disabled") as "enabled" | "disabled",
       },

@@ -32,10 +32,27 @@ const DEMO_SCRIPT = [
   'echo "done"',
 ].join("\n");
 
+/**
+ * What the claude CLI authenticates with: an API key, a subscription's long-lived token
+ * (`claude setup-token` prints CLAUDE_CODE_OAUTH_TOKEN, the headless way), a gateway's token, or
+ * Bedrock / Vertex with their cloud credentials; and where its own config and login live.
+ */
+export const CLAUDE_ENV = [
+  "ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "ANTHROPIC_BASE_URL", "ANTHROPIC_MODEL", "CLAUDE_CODE_OAUTH_TOKEN", "CLAUDE_CONFIG_DIR",
+  "CLAUDE_CODE_USE_BEDROCK", "AWS_REGION", "AWS_PROFILE", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_BEARER_TOKEN_BEDROCK",
+  "CLAUDE_CODE_USE_VERTEX", "CLOUD_ML_REGION", "ANTHROPIC_VERTEX_PROJECT_ID", "GOOGLE_APPLICATION_CREDENTIALS",
+];
+
+/**
+ * Passed to every task when set: how this machine reaches the network (a proxy, a company CA) and
+ * its time zone. Without them every agent CLI behind a proxy fails to reach its API.
+ */
+const NETWORK_ENV = ["HTTPS_PROXY", "HTTP_PROXY", "NO_PROXY", "https_proxy", "http_proxy", "no_proxy", "SSL_CERT_FILE", "SSL_CERT_DIR", "NODE_EXTRA_CA_CERTS", "TZ"];
+
 export const DEFAULT_PROVIDERS: Record<string, Provider> = {
   "claude-flow": {
     command: ["claude", "-p", "{prompt}", "--output-format", "stream-json", "--verbose", "--permission-mode", "{permissionMode}"],
-    env: ["ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL", "CLAUDE_CODE_USE_BEDROCK", "CLAUDE_CODE_USE_VERTEX"],
+    env: CLAUDE_ENV,
     description: "Claude Code CLI, headless, with the task as its prompt",
   },
   gemini: {
@@ -94,7 +111,7 @@ export function buildArgv(provider: Provider, v: TemplateVars): string[] {
   return provider.command.map((arg) => arg.replace(/\{(agent|task|prompt|taskId|taskDir|permissionMode)\}/g, (_, k: string) => values[k]!));
 }
 
-/** The child's whole environment: a minimal base plus what the provider names. Never our API keys. */
+/** The child's whole environment: a minimal base, the network settings, and what the provider names. Never our API keys. */
 export function buildEnv(provider: Provider, source: Readonly<Record<string, string>>, task: { taskId: string; taskDir: string }) {
   const env: Record<string, string> = {
     PATH: source.PATH ?? "/usr/local/bin:/usr/bin:/bin",
@@ -103,7 +120,7 @@ export function buildEnv(provider: Provider, source: Readonly<Record<string, str
     TASK_ID: task.taskId,
     TASK_DIR: task.taskDir,
   };
-  for (const name of provider.env) {
+  for (const name of [...NETWORK_ENV, ...provider.env]) {
     if (name === "MANAGEMENT_API_KEY" || name === "MANAGEMENT_API_KEYS") continue;
     const value = source[name];
     if (value !== undefined) env[name] = value;

@@ -3,9 +3,9 @@ import { describe, expect, test } from "bun:test";
 import { parseGpuCsv } from "../../src/system/nvidia-smi.ts";
 import { humanSize } from "../../src/system/host-stats.ts";
 import { StatusSchema } from "../../src/routes/status/status.routes.ts";
-import { readFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { AUTH, FIXTURES, fakeNvidiaSmi, testApp, waitFor } from "../helpers.ts";
+import { AUTH, FIXTURES, fakeNvidiaSmi, tempDir, testApp, waitFor } from "../helpers.ts";
 
 const withSmi = (dir: string, extra: Record<string, string> = {}) =>
   testApp({ PATH: `${dir}:${process.env.PATH}`, NVIDIA_SMI_PATH: "nvidia-smi", NVIDIA_SMI_TIMEOUT_MS: "300", ...extra });
@@ -118,6 +118,23 @@ describe("GET /v1/status", () => {
       t.close();
       for (const line of readFileSync(join(dir, "pid"), "utf8").split("\n")) if (line) try { process.kill(Number(line), "SIGKILL"); } catch {}
     }
+  });
+
+  test("claude counts as configured with a key, a setup-token, a cloud provider, or a saved login", async () => {
+    const claude = async (env: Record<string, string>) => {
+      const t = withSmi("/nonexistent-dir", env);
+      const body = await status(t);
+      t.close();
+      return body.providers.claude;
+    };
+    const home = tempDir("claude-home-");
+    expect(await claude({ HOME: home })).toBe("not_configured");
+    expect(await claude({ HOME: home, CLAUDE_CODE_OAUTH_TOKEN: "sk-ant-oat01-x" })).toBe("configured");
+    expect(await claude({ HOME: home, CLAUDE_CODE_USE_BEDROCK: "1" })).toBe("configured");
+    mkdirSync(join(home, ".claude"));
+    writeFileSync(join(home, ".claude", ".credentials.json"), "{}");
+    expect(await claude({ HOME: home })).toBe("configured");
+    expect(await claude({ HOME: home, CLAUDE_CONFIG_DIR: join(home, "elsewhere") })).toBe("not_configured");
   });
 
   test("a storm of requests runs nvidia-smi once per cache period", async () => {

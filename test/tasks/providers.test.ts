@@ -2,7 +2,7 @@
 import { describe, expect, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { DEFAULT_PROVIDERS, loadProviders, providerNamed } from "../../src/tasks/providers.ts";
+import { buildEnv, DEFAULT_PROVIDERS, loadProviders, providerNamed } from "../../src/tasks/providers.ts";
 import { tempDir } from "../helpers.ts";
 
 const file = (content: string) => {
@@ -29,5 +29,29 @@ describe("providers", () => {
     expect(() => loadProviders(file('{"__proto__": {"command": ["sh"]}}'))).toThrow("PROVIDERS_FILE: __proto__: a provider name is a letter or digit");
     expect(() => loadProviders(file('{"my tool": {"command": ["sh"]}}'))).toThrow("PROVIDERS_FILE: my tool: a provider name");
     expect(() => loadProviders(file('{"ok": {"command": []}}'))).toThrow("PROVIDERS_FILE: ok.command:");
+  });
+
+  test("claude gets what it logs in with (a setup-token, Bedrock, Vertex); every task gets the proxy and CA settings", () => {
+    const source = {
+      PATH: "/usr/bin",
+      HOME: "/home/api",
+      CLAUDE_CODE_OAUTH_TOKEN: "sk-ant-oat01-x",
+      CLAUDE_CODE_USE_BEDROCK: "1",
+      AWS_REGION: "us-east-1",
+      AWS_ACCESS_KEY_ID: "AKIA",
+      AWS_SECRET_ACCESS_KEY: "secret",
+      ANTHROPIC_VERTEX_PROJECT_ID: "p",
+      HTTPS_PROXY: "http://proxy:3128",
+      no_proxy: "localhost",
+      NODE_EXTRA_CA_CERTS: "/etc/ca.pem",
+      MANAGEMENT_API_KEY: "never",
+      SALAD_API_KEY: "not for claude",
+    };
+    const claude = buildEnv(DEFAULT_PROVIDERS["claude-flow"]!, source, { taskId: "t", taskDir: "/w/t" });
+    expect(claude).toMatchObject({ CLAUDE_CODE_OAUTH_TOKEN: "sk-ant-oat01-x", CLAUDE_CODE_USE_BEDROCK: "1", AWS_REGION: "us-east-1", AWS_ACCESS_KEY_ID: "AKIA", AWS_SECRET_ACCESS_KEY: "secret", ANTHROPIC_VERTEX_PROJECT_ID: "p" });
+    const demo = buildEnv(DEFAULT_PROVIDERS.demo!, source, { taskId: "t", taskDir: "/w/t" });
+    expect(demo).toEqual({ PATH: "/usr/bin", HOME: "/home/api", LANG: "C.UTF-8", TASK_ID: "t", TASK_DIR: "/w/t", HTTPS_PROXY: "http://proxy:3128", no_proxy: "localhost", NODE_EXTRA_CA_CERTS: "/etc/ca.pem" });
+    for (const env of [claude, demo]) expect(Object.keys(env)).not.toContain("MANAGEMENT_API_KEY");
+    expect(Object.keys(claude)).not.toContain("SALAD_API_KEY");
   });
 });
