@@ -114,6 +114,11 @@ describe("backends and folders", () => {
     writeFileSync(join(outDir, "solo", "only_00001_.png"), "just one");
     expect(await text("/v1/comfyui/output/only_00001_.png")).toEqual([200, "just one"]);
     expect(single.url).toBe("/v1/comfyui/output/only_00001_.png?subfolder=solo");
+    // With one at the defaults (the local output folder itself), the bare name means that one.
+    const root = await made("img", "local");
+    expect([root.filename, root.url]).toEqual(["img_00001_.png", "/v1/comfyui/output/img_00001_.png"]);
+    writeFileSync(join(outDir, "img_00001_.png"), "local root");
+    expect(await text(root.url)).toEqual([200, "local root"]);
     await s.close();
     salad.stop();
   });

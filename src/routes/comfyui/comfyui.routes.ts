@@ -157,8 +157,8 @@ export const outputFileRoute = createRoute({
   summary: "Download an output file",
   description:
     "ComfyUI numbers files per subfolder and per backend, so a name alone may mean several files: `subfolder` " +
-    "(default `\"\"`) and `gpu` (default `local`) say which, as in the `url` of each listed output. With neither given, " +
-    "a name only one output has is found wherever it is; a name several outputs have is a 409 listing their URLs.",
+    "(default `\"\"`) and `gpu` (default `local`) say which, as in the `url` of each listed output. With neither given and " +
+    "no such file at the defaults, the one output of that name elsewhere is served; where there are several, a 409 lists their URLs.",
   request: {
     params: z.object({ filename: z.string().openapi({ param: { name: "filename", in: "path" }, example: "ComfyUI_00001_.png" }) }),
     query: z.object({
