@@ -30,6 +30,7 @@ const ERROR_DESCRIPTIONS: Record<number, string> = {
   429: "Rate limit exceeded",
   500: "Unexpected server error",
   503: "Temporarily unavailable",
+  507: "No space left on the server's disk",
 };
 
 /** Statuses every protected route can answer with, whatever it does. */

@@ -6,7 +6,7 @@
  * end from the process itself; tasks adopted after a restart are polled.
  */
 import { constants } from "node:os";
-import { appendFileSync, mkdirSync, readFileSync, statSync } from "node:fs";
+import { appendFileSync, mkdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import type { Logger } from "pino";
 import type { Metrics } from "../metrics.ts";
@@ -43,7 +43,12 @@ export interface StartInput {
   createdBy: string | null;
 }
 
-export type StartResult = { ok: true; task: TaskRecord } | { ok: false; reason: "busy" } | { ok: false; reason: "start-failed"; task: TaskRecord; error: string };
+export type StartResult =
+  | { ok: true; task: TaskRecord }
+  | { ok: false; reason: "busy" }
+  | { ok: false; reason: "start-failed"; task: TaskRecord; error: string }
+  /** The task's folder or log could not be made (a full disk, a read-only one): nothing was recorded. */
+  | { ok: false; reason: "storage"; error: string; code: string | undefined };
 
 type EndListener = (task: TaskRecord) => void;
 
@@ -150,8 +155,17 @@ export class TaskSupervisor {
     const taskId = crypto.randomUUID();
     const taskDir = join(this.#o.workspaceDir, "tasks", taskId);
     const logFile = this.logFileFor(taskId);
-    mkdirSync(taskDir, { recursive: true });
-    appendFileSync(logFile, "");
+    try {
+      mkdirSync(taskDir, { recursive: true });
+      appendFileSync(logFile, "");
+    } catch (err) {
+      try {
+        rmSync(taskDir, { recursive: true, force: true });
+      } catch {
+        // nothing more to tidy
+      }
+      return { ok: false, reason: "storage", error: (err as Error).message, code: (err as NodeJS.ErrnoException).code };
+    }
     const vars = { agent: input.agent, task: input.task, taskId, taskDir, permissionMode: this.#o.claudePermissionMode };
     const argv = buildArgv(provider, vars);
     const env = buildEnv(provider, this.#o.envSource, { taskId, taskDir });

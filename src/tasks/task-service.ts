@@ -96,6 +96,12 @@ export class TaskService {
     if (!result.ok && result.reason === "busy") {
       throw new ApiError(503, `Too many active tasks (MAX_ACTIVE_TASKS is ${this.#o.supervisor.maxActive}); try again later`, { headers: { "Retry-After": "10" } });
     }
+    if (!result.ok && result.reason === "storage") {
+      // A full disk is common on a GPU box (models are large); say so rather than "unexpected error".
+      const full = result.code === "ENOSPC" || result.code === "EDQUOT";
+      this.#o.logger.error({ err: result.error, code: result.code }, "cannot prepare a task's folder and log");
+      throw new ApiError(full ? 507 : 500, `Cannot prepare the task's folder and log: ${result.error}`);
+    }
     const { task } = result;
     this.#o.logger.info({ audit: true, action: "task.create", reqId: who.reqId, taskId: task.taskId, provider, agent: input.agent, keyId, started: result.ok }, "task created");
     if (!result.ok) throw new ApiError(500, "Failed to start task", { details: result.error, extra: { taskId: task.taskId } });

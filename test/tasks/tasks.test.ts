@@ -6,7 +6,7 @@ import pino from "pino";
 import { createApp } from "../../src/app.ts";
 import { buildServices } from "../../src/server.ts";
 import { groupMembers } from "../../src/tasks/process-group.ts";
-import { AUTH, peer, testApp, testConfig, waitFor } from "../helpers.ts";
+import { AUTH, peer, tempDir, testApp, testConfig, waitFor } from "../helpers.ts";
 
 const t = testApp({ ANTHROPIC_API_KEY: "sk-ant-test", TASK_STOP_GRACE_MS: "800" });
 afterAll(() => t.close());
@@ -65,6 +65,41 @@ describe("create and complete", () => {
       expect([r.res.status, r.body.message]).toEqual([400, expect.stringContaining(`; got '${name}'`)]);
     }
     expect((await (await t.request("/v1/tasks?status=all&limit=500", { headers: AUTH })).json()).count).toBe(before);
+  });
+
+  test("a task folder that cannot be made is a 500 that says why, and nothing is recorded", async () => {
+    const broken = testApp();
+    // The workspace's tasks folder turned into a file: mkdir fails (ENOTDIR or EEXIST).
+    rmSync(join(broken.config.workspaceDir, "tasks"), { recursive: true, force: true });
+    writeFileSync(join(broken.config.workspaceDir, "tasks"), "");
+    const { res, body } = await start("exit0", "x", "a", broken);
+    expect(res.status).toBe(500);
+    expect(body.message).toMatch(/^Cannot prepare the task's folder and log: (ENOTDIR|EEXIST)/);
+    expect((await (await broken.request("/v1/tasks?status=all", { headers: AUTH })).json()).count).toBe(0);
+    broken.close();
+  });
+
+  // A full disk needs a small file system of its own: root may mount one (tmpfs), others skip.
+  const canMount = process.getuid?.() === 0 && Bun.spawnSync(["sh", "-c", "d=$(mktemp -d) && mount -t tmpfs -o size=64k tmpfs $d && umount $d"]).exitCode === 0;
+  test.skipIf(!canMount)("a full disk is a 507 that says so, not an unexpected error", async () => {
+    const mnt = tempDir("full-disk-");
+    expect(Bun.spawnSync(["mount", "-t", "tmpfs", "-o", "size=64k,nr_inodes=16", "tmpfs", mnt]).exitCode).toBe(0);
+    try {
+      const full = testApp({ WORKSPACE: mnt });
+      for (let i = 0; ; i++) {
+        try {
+          writeFileSync(join(mnt, `filler-${i}`), "");
+        } catch {
+          break; // out of inodes: no folder can be made either
+        }
+      }
+      const { res, body } = await start("exit0", "x", "a", full);
+      expect([res.status, body.error]).toEqual([507, "Insufficient Storage"]);
+      expect(body.message).toStartWith("Cannot prepare the task's folder and log: ENOSPC");
+      full.close();
+    } finally {
+      Bun.spawnSync(["umount", mnt]);
+    }
   });
 
   test("a task with a NUL character is 400, and no task is recorded", async () => {

@@ -96,7 +96,7 @@ export const createTaskRoute = createRoute({
   tags: ["Tasks"],
   summary: "Start an agent task",
   request: { body: { required: true, content: { "application/json": { schema: CreateTaskBody } } } },
-  responses: { 202: jsonResponse(TaskAcceptedSchema, "Task started"), ...errors(400, 413, 415, 503) },
+  responses: { 202: jsonResponse(TaskAcceptedSchema, "Task started"), ...errors(400, 413, 415, 503, 507) },
 });
 
 export const listTasksRoute = createRoute({
