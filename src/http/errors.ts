@@ -80,7 +80,14 @@ export function onError(err: Error, c: Context<AppEnv>) {
     return errorResponse(c, status, message);
   }
   c.get("logger")?.error({ err, reqId: c.get("requestId") }, "unhandled error");
+  // The state database or a file on a full disk: the operator can act on that, so it is named.
+  if (isDiskFull(err)) return errorResponse(c, 507, "The server's disk is full; nothing was changed");
   return errorResponse(c, 500, "An unexpected error occurred");
+}
+
+function isDiskFull(err: Error): boolean {
+  const code = (err as { code?: unknown }).code;
+  return code === "SQLITE_FULL" || code === "ENOSPC" || code === "EDQUOT";
 }
 
 /** `app.notFound`: unknown routes (reached only with a valid token). */

@@ -201,8 +201,14 @@ export class TaskSupervisor {
       return fail(`spawn ${argv[0]} ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
     }
     record.pid = proc.pid;
+    try {
+      this.#o.store.insert(record);
+    } catch (err) {
+      // Unrecorded, it would run on unsupervised (a full disk fails the insert): it goes, and the error is the answer.
+      signalGroup(proc.pid, "SIGKILL");
+      throw err;
+    }
     this.#owned.add(record);
-    this.#o.store.insert(record);
     this.#live.set(taskId, record);
     this.#updateGauge();
     this.#ensurePoller();

@@ -1,16 +1,18 @@
 /** Task routes over real fixture processes. */
 import { afterAll, describe, expect, test } from "bun:test";
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import pino from "pino";
 import { createApp } from "../../src/app.ts";
 import { buildServices } from "../../src/server.ts";
-import { groupMembers } from "../../src/tasks/process-group.ts";
+import { groupMembers, taskProcesses } from "../../src/tasks/process-group.ts";
 import { AUTH, peer, tempDir, testApp, testConfig, waitFor } from "../helpers.ts";
 
 const t = testApp({ ANTHROPIC_API_KEY: "sk-ant-test", TASK_STOP_GRACE_MS: "800" });
 afterAll(() => t.close());
 const json = { ...AUTH, "Content-Type": "application/json" };
+// A full disk needs a small file system of its own: root may mount one (tmpfs); others skip those tests.
+const canMount = process.getuid?.() === 0 && Bun.spawnSync(["sh", "-c", "d=$(mktemp -d) && mount -t tmpfs -o size=64k tmpfs $d && umount $d"]).exitCode === 0;
 
 type Requester = Pick<typeof t, "request">;
 async function start(provider: string, task = "do it", agent = "tester", app: Requester = t) {
@@ -79,8 +81,6 @@ describe("create and complete", () => {
     broken.close();
   });
 
-  // A full disk needs a small file system of its own: root may mount one (tmpfs), others skip.
-  const canMount = process.getuid?.() === 0 && Bun.spawnSync(["sh", "-c", "d=$(mktemp -d) && mount -t tmpfs -o size=64k tmpfs $d && umount $d"]).exitCode === 0;
   test.skipIf(!canMount)("a full disk is a 507 that says so, not an unexpected error", async () => {
     const mnt = tempDir("full-disk-");
     expect(Bun.spawnSync(["mount", "-t", "tmpfs", "-o", "size=64k,nr_inodes=16", "tmpfs", mnt]).exitCode).toBe(0);
@@ -96,6 +96,28 @@ describe("create and complete", () => {
       const { res, body } = await start("exit0", "x", "a", full);
       expect([res.status, body.error]).toEqual([507, "Insufficient Storage"]);
       expect(body.message).toStartWith("Cannot prepare the task's folder and log: ENOSPC");
+      full.close();
+    } finally {
+      Bun.spawnSync(["umount", mnt]);
+    }
+  });
+
+  test.skipIf(!canMount)("a full disk under the state database is a 507, and the task it could not record does not run on", async () => {
+    const mnt = tempDir("full-db-");
+    expect(Bun.spawnSync(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", mnt]).exitCode).toBe(0);
+    try {
+      const logs = tempDir("logs-");
+      const full = testApp({ DATA_DIR: mnt, WORKSPACE: tempDir("ws-"), LOGS_DIR: logs });
+      try {
+        writeFileSync(join(mnt, "filler"), Buffer.alloc(2 * 1024 * 1024));
+      } catch {
+        // ENOSPC once the 1 MiB are used up: that is the point
+      }
+      const { res, body } = await start("sleeper", "x", "a", full);
+      expect([res.status, body.message]).toEqual([507, "The server's disk is full; nothing was changed"]);
+      // Its log was made before the database refused it: no process of that task is left.
+      const taskId = readdirSync(join(logs, "tasks")).find((f) => f.endsWith(".log"))!.replace(".log", "");
+      await waitFor(() => taskProcesses(taskId).length === 0, 3000);
       full.close();
     } finally {
       Bun.spawnSync(["umount", mnt]);
