@@ -91,7 +91,7 @@ export const submitRoute = createRoute({
   tags: ["ComfyUI"],
   summary: "Queue a workflow on a ComfyUI backend",
   request: { body: { required: true, content: { "application/json": { schema: SubmitBody } } } },
-  responses: { 202: jsonResponse(WorkflowSchema, "Queued"), ...errors(400, 413, 415, 502, 503) },
+  responses: { 202: jsonResponse(WorkflowSchema, "Queued"), ...errors(400, 413, 415, 502, 503, 507) },
 });
 
 export const ListWorkflowsQuery = z.object({
@@ -126,7 +126,7 @@ export const cancelWorkflowRoute = createRoute({
   tags: ["ComfyUI"],
   summary: "Cancel: remove from the queue, or interrupt if running",
   request: { params: WorkflowIdParam },
-  responses: { 200: jsonResponse(WorkflowSchema, "Cancelled"), ...errors(400, 404, 409, 502) },
+  responses: { 200: jsonResponse(WorkflowSchema, "Cancelled"), ...errors(400, 404, 409, 502, 507) },
 });
 
 export const modelsRoute = createRoute({

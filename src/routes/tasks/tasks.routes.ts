@@ -126,7 +126,7 @@ export const stopTaskRoute = createRoute({
   tags: ["Tasks"],
   summary: "Stop a running task (SIGTERM to its process group, SIGKILL after TASK_STOP_GRACE_MS)",
   request: { params: TaskIdParam },
-  responses: { 200: jsonResponse(StopResultSchema, "Stop under way"), ...errors(400, 404, 409) },
+  responses: { 200: jsonResponse(StopResultSchema, "Stop under way"), ...errors(400, 404, 409, 507) },
 });
 
 export const streamTaskLogsRoute = createRoute({
