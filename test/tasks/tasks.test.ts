@@ -84,8 +84,8 @@ describe("create and complete", () => {
   test.skipIf(!canMount)("a full disk is a 507 that says so, not an unexpected error", async () => {
     const mnt = tempDir("full-disk-");
     expect(Bun.spawnSync(["mount", "-t", "tmpfs", "-o", "size=64k,nr_inodes=16", "tmpfs", mnt]).exitCode).toBe(0);
+    const full = testApp({ WORKSPACE: mnt });
     try {
-      const full = testApp({ WORKSPACE: mnt });
       for (let i = 0; ; i++) {
         try {
           writeFileSync(join(mnt, `filler-${i}`), "");
@@ -96,18 +96,18 @@ describe("create and complete", () => {
       const { res, body } = await start("exit0", "x", "a", full);
       expect([res.status, body.error]).toEqual([507, "Insufficient Storage"]);
       expect(body.message).toStartWith("Cannot prepare the task's folder and log: ENOSPC");
-      full.close();
     } finally {
-      Bun.spawnSync(["umount", mnt]);
+      full.close();
+      Bun.spawnSync(["umount", "-l", mnt]);
     }
   });
 
   test.skipIf(!canMount)("a full disk under the state database is a 507, and the task it could not record does not run on", async () => {
     const mnt = tempDir("full-db-");
     expect(Bun.spawnSync(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", mnt]).exitCode).toBe(0);
+    const logs = tempDir("logs-");
+    const full = testApp({ DATA_DIR: mnt, WORKSPACE: tempDir("ws-"), LOGS_DIR: logs });
     try {
-      const logs = tempDir("logs-");
-      const full = testApp({ DATA_DIR: mnt, WORKSPACE: tempDir("ws-"), LOGS_DIR: logs });
       try {
         writeFileSync(join(mnt, "filler"), Buffer.alloc(2 * 1024 * 1024));
       } catch {
@@ -118,9 +118,9 @@ describe("create and complete", () => {
       // Its log was made before the database refused it: no process of that task is left.
       const taskId = readdirSync(join(logs, "tasks")).find((f) => f.endsWith(".log"))!.replace(".log", "");
       await waitFor(() => taskProcesses(taskId).length === 0, 3000);
-      full.close();
     } finally {
-      Bun.spawnSync(["umount", mnt]);
+      full.close(); // lets go of the database, so the mount can go
+      Bun.spawnSync(["umount", "-l", mnt]);
     }
   });
 
