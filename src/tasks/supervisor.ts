@@ -218,7 +218,14 @@ export class TaskSupervisor {
       if (!current || this.#closed) return;
       // The exit file is the truth; without it the supervisor itself was killed (SIGKILL escalation).
       const exit = readExitFile(this.#exitFile(taskId)) ?? { exitCode: code, signal };
-      this.#finish(current, exit, null);
+      try {
+        this.#finish(current, exit, null);
+      } catch (err) {
+        // Not recorded (a full disk): the poller takes it over, as after a restart, and records it when it can.
+        this.#o.logger.error({ taskId, err }, "recording a task's end failed; trying again at the next check");
+        this.#owned.delete(current);
+        this.#failedChecks.add(taskId);
+      }
     });
     return { ok: true, task: record };
   }
@@ -251,7 +258,6 @@ export class TaskSupervisor {
 
   #finish(t: TaskRecord, exit: { exitCode: number | null; signal: string | null }, error: string | null) {
     if (t.exitTime !== null) return;
-    this.#live.delete(t.taskId);
     const stopped = t.stopRequestedAt !== null;
     const status: TaskStatus = stopped ? t.status : exit.exitCode === 0 ? "completed" : "failed";
     const done: TaskRecord = {
@@ -269,6 +275,8 @@ export class TaskSupervisor {
       signal: done.signal,
       error: done.error,
     });
+    // Only once the end is recorded (a full disk makes that throw): until then the task stays live and is checked again.
+    this.#live.delete(t.taskId);
     // The main process is gone; nothing it started may outlive it.
     if (t.pid !== null && (groupAlive(t.pid) || taskProcesses(t.taskId).length > 0)) this.#terminate(t, Math.min(this.#o.stopGraceMs, 2000));
     else {
@@ -298,9 +306,12 @@ export class TaskSupervisor {
     for (const t of [...this.#live.values()]) {
       try {
         this.#check(t);
+        this.#failedChecks.delete(t.taskId);
       } catch (err) {
         // From a timer an exception would end the process, and the next start would meet the same task.
-        this.#o.logger.error({ taskId: t.taskId, err }, "checking a running task failed; trying again at the next check");
+        // Said once per task until a check succeeds: a full disk would otherwise be logged twice a second.
+        if (!this.#failedChecks.has(t.taskId)) this.#o.logger.error({ taskId: t.taskId, err }, "checking a running task failed; trying again at every check");
+        this.#failedChecks.add(t.taskId);
       }
     }
     if (this.#live.size === 0 && this.#poller) {
@@ -321,6 +332,9 @@ export class TaskSupervisor {
     }
     if (t.stopRequestedAt === null) this.#enforceLogCap(t);
   }
+
+  /** Tasks whose last check failed (logged once until one succeeds). */
+  readonly #failedChecks = new Set<string>();
 
   /** Records of processes this API spawned itself (the others were adopted after a restart). */
   readonly #owned = new WeakSet<TaskRecord>();

@@ -124,6 +124,34 @@ describe("create and complete", () => {
     }
   });
 
+  test.skipIf(!canMount)("a task that ends while the disk is full is recorded once there is room again, and the server lives", async () => {
+    const mnt = tempDir("full-end-");
+    expect(Bun.spawnSync(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", mnt]).exitCode).toBe(0);
+    const lines: Record<string, unknown>[] = [];
+    const logger = pino({ level: "info" }, { write: (line: string) => void lines.push(JSON.parse(line)) });
+    const services = buildServices(testConfig({ DATA_DIR: mnt, WORKSPACE: tempDir("ws-"), LOGS_DIR: tempDir("logs-") }), logger);
+    services.lifecycle.markReady();
+    const app = createApp(services);
+    const r = { request: (path: string, init: RequestInit = {}) => app.request(path, init, peer("127.0.0.1")) };
+    try {
+      const { body } = await start("slow", "4", "a", r); // ends after about 0.8 s
+      try {
+        writeFileSync(join(mnt, "filler"), Buffer.alloc(2 * 1024 * 1024));
+      } catch {
+        // the disk is full now
+      }
+      await waitFor(() => lines.some((l) => l.msg === "recording a task's end failed; trying again at the next check"), 5000);
+      await Bun.sleep(1200); // a few checks: said once, not twice a second
+      expect(lines.filter((l) => l.taskId === body.taskId && l.level === 50)).toHaveLength(1);
+      rmSync(join(mnt, "filler"));
+      const done = await ended(body.taskId, r);
+      expect([done.status, done.exitCode]).toEqual(["completed", 0]);
+    } finally {
+      services.close();
+      Bun.spawnSync(["umount", "-l", mnt]);
+    }
+  });
+
   test("a task with a NUL character is 400, and no task is recorded", async () => {
     const before = (await (await t.request("/v1/tasks?status=all&limit=500", { headers: AUTH })).json()).count;
     const { res, body } = await start("exit0", "before\u0000after");
