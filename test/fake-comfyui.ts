@@ -6,6 +6,7 @@
  * written after the run. Nodes take `nodeMs` each; nodes with a `steps` input send `progress`.
  */
 import type { ServerWebSocket } from "bun";
+import { dependencies, validatePrompt } from "./fake-comfyui-validation.ts";
 import { FIXTURES } from "./helpers.ts";
 
 const objectInfo: Record<string, { input?: { required?: Record<string, unknown[]> }; output_node?: boolean }> = await Bun.file(
@@ -188,25 +189,6 @@ export class FakeComfyUI {
   }
 
   /** ComfyUI's widget validation: type conversion, min/max, combo lists. */
-  #checkWidget(name: string, v: unknown, spec: unknown[]) {
-    const [type, opts = {}] = spec as [unknown, { min?: number; max?: number }];
-    const extra_info = { input_name: name, input_config: spec, received_value: v };
-    if (Array.isArray(type)) {
-      if (!type.includes(v)) return { type: "value_not_in_list", message: "Value not in list", details: `${name}: '${v}' not in [${type.map((t) => `'${t}'`).join(", ")}]`, extra_info };
-      return undefined;
-    }
-    if (type === "INT" || type === "FLOAT") {
-      const n = type === "INT" ? (typeof v === "number" ? Math.trunc(v) : /^-?\d+$/.test(String(v)) ? Number(v) : NaN) : Number(v);
-      if (Number.isNaN(n) || typeof v === "boolean") {
-        const why = type === "INT" ? `invalid literal for int() with base 10: '${v}'` : `could not convert string to float: '${v}'`;
-        return { type: "invalid_input_type", message: `Failed to convert an input value to a ${type} value`, details: `${name}, ${v}, ${why}`, extra_info };
-      }
-      if (opts.min !== undefined && n < opts.min) return { type: "value_smaller_than_min", message: `Value ${n} smaller than min of ${opts.min}`, details: name, extra_info };
-      if (opts.max !== undefined && n > opts.max) return { type: "value_bigger_than_max", message: `Value ${n} bigger than max of ${opts.max}`, details: name, extra_info };
-    }
-    return undefined;
-  }
-
   #tuple(i: Item) {
     return [i.number, i.id, i.prompt, i.extra, i.outputs];
   }
@@ -220,25 +202,10 @@ export class FakeComfyUI {
       if (!n.class_type) return err("invalid_prompt", "Cannot execute because a node is missing the class_type property.", `Node ID '#${id}'`);
       if (!Object.hasOwn(objectInfo, n.class_type)) return err("invalid_prompt", `Cannot execute because node ${n.class_type} does not exist.`, `Node ID '#${id}'`);
     }
-    const outputs = Object.entries(prompt).filter(([, n]) => objectInfo[n.class_type!]!.output_node).map(([id]) => id);
+    const { outputs, good, nodeErrors } = validatePrompt(prompt, objectInfo);
     if (!outputs.length) return err("prompt_no_outputs", "Prompt has no outputs");
-    const nodeErrors: Record<string, unknown> = {};
-    for (const [id, n] of Object.entries(prompt)) {
-      const required = Object.keys(objectInfo[n.class_type!]!.input?.required ?? {});
-      for (const name of required) {
-        const v = n.inputs?.[name];
-        if (v === undefined) {
-          nodeErrors[id] = { errors: [{ type: "required_input_missing", message: "Required input is missing", details: name, extra_info: { input_name: name } }], dependent_outputs: outputs, class_type: n.class_type };
-        } else if (Array.isArray(v) && typeof v[0] === "string" && !prompt[v[0]]) {
-          nodeErrors[id] = { errors: [{ type: "exception_during_validation", message: "Exception when validating node", details: `'${v[0]}'`, extra_info: {} }], dependent_outputs: outputs, class_type: n.class_type };
-        } else if (!Array.isArray(v)) {
-          const e = this.#checkWidget(name, v, objectInfo[n.class_type!]!.input!.required![name]!);
-          if (e) nodeErrors[id] = { errors: [e], dependent_outputs: outputs, class_type: n.class_type };
-        }
-      }
-    }
-    if (Object.keys(nodeErrors).length) {
-      const first = Object.values(nodeErrors)[0] as { errors: { message: string; details: string }[] };
+    if (!good.length) {
+      const first = Object.values(nodeErrors)[0]!;
       return err("prompt_outputs_failed_validation", "Prompt outputs failed validation", `${first.errors[0]!.message}: ${first.errors[0]!.details}`, nodeErrors);
     }
     let number: number;
@@ -249,7 +216,8 @@ export class FakeComfyUI {
     }
     const id = typeof body.prompt_id === "string" ? body.prompt_id : crypto.randomUUID();
     const extra = { ...((body.extra_data as Record<string, unknown>) ?? {}), client_id: body.client_id, create_time: Date.now() };
-    this.queue.push({ number, id, prompt, extra, outputs });
+    // Only the outputs that passed run; the answer names the errors of the others.
+    this.queue.push({ number, id, prompt, extra, outputs: good });
     this.queue.sort((a, b) => a.number - b.number);
     this.#broadcastStatus();
     if (!this.#loop) {
@@ -258,7 +226,7 @@ export class FakeComfyUI {
       });
       this.#loop = loop;
     }
-    return Response.json({ prompt_id: id, number, node_errors: {} });
+    return Response.json({ prompt_id: id, number, node_errors: nodeErrors });
   }
 
   async #run(life: number) {
@@ -275,8 +243,9 @@ export class FakeComfyUI {
     }
   }
 
-  /** Nodes in dependency order. */
-  #order(prompt: Prompt): string[] {
+  /** The nodes the outputs need, in dependency order (others never run, as in ComfyUI). */
+  #order(prompt: Prompt, outputs: string[]): string[] {
+    const needed = new Set(outputs.flatMap((o) => [...dependencies(prompt, o)]));
     const seen = new Set<string>();
     const out: string[] = [];
     const visit = (id: string) => {
@@ -285,7 +254,7 @@ export class FakeComfyUI {
       for (const v of Object.values(prompt[id]?.inputs ?? {})) if (Array.isArray(v) && typeof v[0] === "string" && prompt[v[0]]) visit(v[0]);
       out.push(id);
     };
-    for (const id of Object.keys(prompt).sort((a, b) => Number(a) - Number(b))) visit(id);
+    for (const id of Object.keys(prompt).sort((a, b) => Number(a) - Number(b))) if (needed.has(id)) visit(id);
     return out;
   }
 
@@ -306,11 +275,11 @@ export class FakeComfyUI {
       }
       return s;
     };
-    const cached = this.#order(item.prompt).filter((id) => this.#cache.has(sig(id)));
+    const cached = this.#order(item.prompt, item.outputs).filter((id) => this.#cache.has(sig(id)));
     send("execution_cached", { nodes: cached });
     const outputs: Record<string, unknown> = {};
     const executed: string[] = [...cached];
-    for (const id of this.#order(item.prompt)) {
+    for (const id of this.#order(item.prompt, item.outputs)) {
       if (this.#life !== life) return;
       if (cached.includes(id)) {
         // Cached output nodes replay their `executed` message.

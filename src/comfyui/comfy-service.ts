@@ -136,6 +136,7 @@ export class ComfyService {
       prompt: JSON.stringify(prompt),
       uiWorkflow: ui,
       outputs: "[]",
+      nodeErrors: null,
     };
     this.#persistSeq();
     // Stored before the POST: ComfyUI may run it, and say so over the WebSocket, before its answer
@@ -176,8 +177,14 @@ export class ComfyService {
   /** POST /prompt with our id and number; marks the record submitted. */
   async #send(backend: ComfyBackend, record: WorkflowRecord) {
     const extraData = record.uiWorkflow ? { extra_pnginfo: { workflow: JSON.parse(record.uiWorkflow) } } : {};
-    await backend.submit({ prompt: JSON.parse(record.prompt), promptId: record.workflowId, number: record.number, extraData });
+    const answer = await backend.submit({ prompt: JSON.parse(record.prompt), promptId: record.workflowId, number: record.number, extraData });
     record.submitted = 1;
+    // Accepted with some outputs dropped: ComfyUI runs only those that passed. Kept, so the client learns why.
+    const dropped = answer.node_errors && typeof answer.node_errors === "object" && Object.keys(answer.node_errors).length ? answer.node_errors : undefined;
+    if (dropped) {
+      this.#o.store.update(record.workflowId, { nodeErrors: JSON.stringify(dropped) });
+      this.#o.logger.warn({ workflowId: record.workflowId, backend: backend.name, nodes: Object.keys(dropped) }, "ComfyUI dropped some output nodes at validation; the others run");
+    }
     this.#positions.forget(backend.name);
   }
 

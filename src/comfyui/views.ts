@@ -22,5 +22,6 @@ export function workflowView(w: WorkflowRecord, queuePosition: number | null) {
     completionTime: iso(w.completionTime),
     outputs,
     error: w.error,
+    nodeErrors: w.nodeErrors ? (JSON.parse(w.nodeErrors) as Record<string, unknown>) : null,
   };
 }

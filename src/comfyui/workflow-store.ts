@@ -33,6 +33,8 @@ export interface WorkflowRecord {
   /** The original UI JSON, sent along as extra_pnginfo.workflow; null for API-format submissions. */
   uiWorkflow: string | null;
   outputs: string;
+  /** ComfyUI's node_errors for the output nodes it dropped at validation (JSON); null when all run. */
+  nodeErrors: string | null;
 }
 
 export interface OutputRow {
@@ -54,7 +56,10 @@ export class WorkflowStore {
       workflowId TEXT PRIMARY KEY, backend TEXT NOT NULL, priority TEXT NOT NULL, status TEXT NOT NULL,
       submitted INTEGER NOT NULL, number REAL NOT NULL, progress REAL NOT NULL, currentNode TEXT,
       queuedAt INTEGER NOT NULL, startTime INTEGER, completionTime INTEGER, error TEXT,
-      prompt TEXT NOT NULL, uiWorkflow TEXT, outputs TEXT NOT NULL)`);
+      prompt TEXT NOT NULL, uiWorkflow TEXT, outputs TEXT NOT NULL, nodeErrors TEXT)`);
+    // Databases from before nodeErrors was kept.
+    const columns = this.#db.query("SELECT name FROM pragma_table_info('workflows')").all() as { name: string }[];
+    if (!columns.some((c) => c.name === "nodeErrors")) this.#db.exec("ALTER TABLE workflows ADD COLUMN nodeErrors TEXT");
     this.#createOutputsTable();
     this.#db.exec("CREATE INDEX IF NOT EXISTS outputs_by_time ON comfy_outputs (createdAt DESC)");
     this.#db.exec("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)");

@@ -35,4 +35,16 @@ describe("workflow store outputs", () => {
     new WorkflowStore(db); // a second start finds the new key and leaves the rows alone
     expect(store.outputs({ limit: 10 }).length).toBe(2);
   });
+
+  test("a workflows table from before nodeErrors gains the column, keeping its rows", () => {
+    const db = new Database(":memory:");
+    db.exec(`CREATE TABLE workflows (
+      workflowId TEXT PRIMARY KEY, backend TEXT NOT NULL, priority TEXT NOT NULL, status TEXT NOT NULL,
+      submitted INTEGER NOT NULL, number REAL NOT NULL, progress REAL NOT NULL, currentNode TEXT,
+      queuedAt INTEGER NOT NULL, startTime INTEGER, completionTime INTEGER, error TEXT,
+      prompt TEXT NOT NULL, uiWorkflow TEXT, outputs TEXT NOT NULL)`);
+    db.exec("INSERT INTO workflows VALUES ('w1', 'local', 'normal', 'completed', 1, 1, 100, NULL, 1, 1, 2, NULL, '{}', NULL, '[]')");
+    const store = new WorkflowStore(db);
+    expect(store.get("w1")).toMatchObject({ status: "completed", nodeErrors: null });
+  });
 });

@@ -54,6 +54,10 @@ export const WorkflowSchema = z
     completionTime: z.string().nullable(),
     outputs: z.array(OutputFileSchema),
     error: z.string().nullable(),
+    nodeErrors: z
+      .record(z.string(), z.unknown())
+      .nullable()
+      .openapi({ description: "ComfyUI accepted the workflow but dropped the output nodes that failed validation: its node_errors for them (the others run); null when every output runs" }),
   })
   .openapi("Workflow");
 
