@@ -225,7 +225,8 @@ describe("stop", () => {
     const stopped = (await start("escaper")).body;
     const pid = await escapedPid(stopped.logFile);
     const pgid = (t.services.tasks as unknown as { get(id: string): { pid: number } }).get(stopped.taskId).pid;
-    expect(readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ")[2]).not.toBe(String(pgid));
+    // Once setsid has run (the background child forks first), it is out of the task's group.
+    await waitFor(() => readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ")[2] !== String(pgid), 3000);
     await t.request(`/v1/tasks/${stopped.taskId}`, { method: "DELETE", headers: AUTH });
     await ended(stopped.taskId);
     await waitFor(() => gone(pid), 5000);
