@@ -216,7 +216,14 @@ function renderQueue() {
     h("div", { class: "head" }, badge(w.status), h("code", {}, w.workflowId.slice(0, 8)), h("span", { class: "muted" }, `${w.priority} · ${w.gpu}${w.queuePosition ? ` · position ${w.queuePosition}` : ""}`),
       ["queued", "running"].includes(w.status) ? h("button", { type: "button", class: "danger", onclick: () => cancelWorkflow(w) }, "Cancel") : null),
     h("progress", { max: 100, value: w.progress, "aria-label": `Progress of workflow ${w.workflowId.slice(0, 8)}` }),
-    h("div", { class: "muted" }, `${Math.round(w.progress)}%${w.currentNode ? ` · node ${w.currentNode}` : ""}${w.error ? ` · ${w.error}` : ""}`))));
+    h("div", { class: "muted" }, `${Math.round(w.progress)}%${w.currentNode ? ` · node ${w.currentNode}` : ""}${w.error ? ` · ${w.error}` : ""}${dropped(w)}`))));
+}
+
+/** Output nodes ComfyUI dropped at validation (the rest ran), with ComfyUI's reason for each. */
+function dropped(w) {
+  if (!w.nodeErrors) return "";
+  const why = Object.entries(w.nodeErrors).map(([id, e]) => `node ${id}: ${e?.errors?.[0]?.message ?? "invalid"}`);
+  return ` · outputs dropped at validation (${why.join("; ")})`;
 }
 
 const refreshWorkflows = guard(async () => {
