@@ -19,7 +19,6 @@
  */
 import type { Context, Env, MiddlewareHandler, Next, NotFoundHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
-import { compress } from "hono/compress";
 import type { Router } from "hono/router";
 import type { H, RouterRoute } from "hono/types";
 import type { Logger } from "pino";
@@ -28,6 +27,7 @@ import { recordRequest, type Metrics } from "../metrics.ts";
 import { accessLogger } from "./access-log.ts";
 import { authenticator } from "./auth.ts";
 import { cacheControlFor, completeHeaders, useJsonResponses, type StandardHeaders } from "./caching.ts";
+import { compression, MAY_COMPRESS } from "./compression.ts";
 import { resolveClientIp } from "./client-ip.ts";
 import { corsFor } from "./cors.ts";
 import { ApiError, onError } from "./errors.ts";
@@ -88,11 +88,9 @@ function around(mw: MiddlewareHandler<AppEnv>, c: C, inner: Inner): Promise<Resp
   return Promise.resolve(mw(c, protectedNext(c, inner))).then((r) => settle(c, r));
 }
 
-const COMPRESSIBLE = /gzip|deflate/;
-
 /** Builds the pipeline for a configuration. */
 export function pipeline({ config, logger, metrics }: PipelineOptions): Pipeline {
-  const compression = compress({ threshold: 1024 });
+  const compressing = compression(1024);
   const cors = corsFor(config.corsOrigins);
   const pageHeaders = pageSecurityHeaders();
   const limits = rateLimit(config.rateLimit);
@@ -145,8 +143,8 @@ export function pipeline({ config, logger, metrics }: PipelineOptions): Pipeline
     const method = req.method;
     const path = c.req.path;
     const std: StandardHeaders = { requestId, cacheControl: cacheControlFor(path), api: !isPage(path) };
-    const compressing = COMPRESSIBLE.test(req.headers.get("accept-encoding") ?? "");
-    if (method === "GET" || method === "HEAD") useJsonResponses(c, std, compressing);
+    const mayCompress = MAY_COMPRESS.test(req.headers.get("accept-encoding") ?? "");
+    if (method === "GET" || method === "HEAD") useJsonResponses(c, std, mayCompress);
 
     const finish = (answer: Response): Response => {
       const res = method === "HEAD" ? withoutBody(answer) : answer;
@@ -158,7 +156,7 @@ export function pipeline({ config, logger, metrics }: PipelineOptions): Pipeline
       logAccess({ reqId: requestId, method, route, path, status, responseTime: ms, ip: c.get("clientIp") });
       return res;
     };
-    const out = protect(c, compressing ? () => around(compression, c, () => headed(c, inner)) : () => headed(c, inner));
+    const out = protect(c, mayCompress ? () => around(compressing, c, () => headed(c, inner)) : () => headed(c, inner));
     return out instanceof Promise ? out.then(finish) : finish(out);
   };
 }

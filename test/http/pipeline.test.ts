@@ -1,4 +1,5 @@
 /** Errors, request ids, negotiation, caching, compression, CORS and security headers. */
+import { brotliDecompressSync } from "node:zlib";
 import { afterAll, describe, expect, test } from "bun:test";
 import { AUTH, peer, testApp } from "../helpers.ts";
 
@@ -212,6 +213,26 @@ describe("caching and compression", () => {
     const res = await t.request("/docs/json", { headers: { "Accept-Encoding": "gzip" } });
     expect(res.headers.get("Content-Encoding")).toBe("gzip");
     const small = await t.request("/health", { headers: { "Accept-Encoding": "gzip" } });
+    expect(small.headers.get("Content-Encoding")).toBeNull();
+  });
+  test("br too, as the client prefers it: q-values honoured, br first among equals, same body", async () => {
+    const plain = await (await t.request("/docs/json")).text();
+    const encodingFor = async (accept: string, method = "GET") => {
+      const res = await t.request("/docs/json", { method, headers: { "Accept-Encoding": accept } });
+      const encoding = res.headers.get("Content-Encoding");
+      if (encoding === "br") {
+        expect(brotliDecompressSync(Buffer.from(await res.arrayBuffer())).toString()).toBe(plain);
+        expect([res.headers.get("Vary"), res.headers.get("ETag")?.startsWith("W/"), res.headers.get("Content-Length")]).toEqual(["Accept-Encoding", true, null]);
+      }
+      return encoding;
+    };
+    expect(await encodingFor("br")).toBe("br");
+    expect(await encodingFor("gzip, deflate, br, zstd")).toBe("br"); // what browsers send
+    expect(await encodingFor("br;q=0.5, gzip")).toBe("gzip");
+    expect(await encodingFor("br;q=0")).toBeNull();
+    expect(await encodingFor("*")).toBe("br");
+    expect(await encodingFor("br", "HEAD")).toBeNull();
+    const small = await t.request("/health", { headers: { "Accept-Encoding": "br" } });
     expect(small.headers.get("Content-Encoding")).toBeNull();
   });
 });
