@@ -204,8 +204,16 @@ export class TaskSupervisor {
     try {
       this.#o.store.insert(record);
     } catch (err) {
-      // Unrecorded, it would run on unsupervised (a full disk fails the insert): it goes, and the error is the answer.
+      // Unrecorded, it would run on unsupervised (a full disk fails the insert): it goes, with its
+      // files (nothing would ever prune them), and the error is the answer.
       signalGroup(proc.pid, "SIGKILL");
+      for (const path of [taskDir, logFile]) {
+        try {
+          (this.#o.removePath ?? removeTree)(path);
+        } catch {
+          // best effort
+        }
+      }
       throw err;
     }
     this.#owned.add(record);

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import pino from "pino";
 import { createApp } from "../../src/app.ts";
 import { buildServices } from "../../src/server.ts";
-import { groupMembers, taskProcesses } from "../../src/tasks/process-group.ts";
+import { groupMembers } from "../../src/tasks/process-group.ts";
 import { AUTH, peer, tempDir, testApp, testConfig, waitFor } from "../helpers.ts";
 
 const t = testApp({ ANTHROPIC_API_KEY: "sk-ant-test", TASK_STOP_GRACE_MS: "800" });
@@ -106,7 +106,8 @@ describe("create and complete", () => {
     const mnt = tempDir("full-db-");
     expect(Bun.spawnSync(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", mnt]).exitCode).toBe(0);
     const logs = tempDir("logs-");
-    const full = testApp({ DATA_DIR: mnt, WORKSPACE: tempDir("ws-"), LOGS_DIR: logs });
+    const workspace = tempDir("ws-");
+    const full = testApp({ DATA_DIR: mnt, WORKSPACE: workspace, LOGS_DIR: logs });
     try {
       try {
         writeFileSync(join(mnt, "filler"), Buffer.alloc(2 * 1024 * 1024));
@@ -115,9 +116,18 @@ describe("create and complete", () => {
       }
       const { res, body } = await start("sleeper", "x", "a", full);
       expect([res.status, body.message]).toEqual([507, "The server's disk is full; nothing was changed"]);
-      // Its log was made before the database refused it: no process of that task is left.
-      const taskId = readdirSync(join(logs, "tasks")).find((f) => f.endsWith(".log"))!.replace(".log", "");
-      await waitFor(() => taskProcesses(taskId).length === 0, 3000);
+      // Neither its files nor its process are left (what it ran has TASK_DIR, in this workspace, in its environment).
+      expect(readdirSync(join(workspace, "tasks"))).toEqual([]);
+      expect(readdirSync(join(logs, "tasks")).filter((f) => f.endsWith(".log"))).toEqual([]);
+      const running = () =>
+        readdirSync("/proc").filter((p) => {
+          try {
+            return /^\d+$/.test(p) && readFileSync(`/proc/${p}/environ`, "latin1").includes(`TASK_DIR=${workspace}/`);
+          } catch {
+            return false;
+          }
+        });
+      await waitFor(() => running().length === 0, 3000);
     } finally {
       full.close(); // lets go of the database, so the mount can go
       Bun.spawnSync(["umount", "-l", mnt]);
