@@ -42,7 +42,16 @@ export class Reconciler {
     const { store, logger } = this.#d;
     this.#reconciling.add(backend.name);
     try {
-      for (const w of store.open().filter((o) => o.backend === backend.name && !o.submitted && !this.#d.sending(o.workflowId))) {
+      const waiting = store.open().filter((o) => o.backend === backend.name && !o.submitted && !this.#d.sending(o.workflowId));
+      // One whose POST reached ComfyUI just before we stopped (its answer lost with us) is known
+      // there already: noted as sent, never sent twice.
+      const queued = waiting.length ? await backend.queue() : undefined;
+      const known = new Set([...(queued?.running ?? []), ...(queued?.pending ?? [])].map((e) => e.promptId));
+      for (const w of waiting) {
+        if (known.has(w.workflowId) || (await backend.history(w.workflowId))) {
+          store.update(w.workflowId, { submitted: 1 });
+          continue;
+        }
         try {
           await this.#d.send(backend, w);
           store.update(w.workflowId, { submitted: 1 });

@@ -1,5 +1,6 @@
 /** ComfyUI going away and coming back, and our own API restarting mid-run. */
 import { describe, expect, test } from "bun:test";
+import { Database } from "bun:sqlite";
 import pino from "pino";
 import { ComfyBackend, ComfyUnavailableError } from "../../src/comfyui/backend.ts";
 import { createServer } from "../../src/server.ts";
@@ -209,6 +210,29 @@ describe("restart of our API", () => {
     expect(slowDone.outputs[0].filename).toMatch(/^slow_/);
     const all = await (await fetch(`${base}/v1/comfyui/outputs`, { headers: AUTH })).json();
     expect(all.outputs.length).toBe(3);
+    await again.shutdown();
+    fake.stop();
+  });
+
+  test("a workflow whose POST reached ComfyUI just before the API stopped is not sent a second time", async () => {
+    const fake = new FakeComfyUI({ nodeMs: 150 }).start();
+    const s = await comfyStack({ fake });
+    await s.submit(chain(3, "ahead")); // keeps the next one waiting in ComfyUI's queue
+    const id = (await s.submit(chain(2, "in-flight"))).body.workflowId;
+    await s.server.shutdown();
+    // As if the API had died between its POST and noting it: ComfyUI holds the prompt, our record says "not sent".
+    const db = new Database(s.config.dbPath);
+    db.query("UPDATE workflows SET submitted = 0 WHERE workflowId = ?").run(id);
+    db.close();
+
+    const again = await createServer(s.config, silentLogger, { comfyBackoffMs: 50 });
+    const get = async () => (await fetch(`http://127.0.0.1:${again.port}/v1/comfyui/workflow/${id}`, { headers: AUTH })).json();
+    const done = await waitFor(async () => {
+      const w = await get();
+      return w.status === "completed" ? w : undefined;
+    });
+    expect(done.outputs).toHaveLength(1);
+    expect(fake.received.filter((r) => r.path === "/prompt" && (r.body as { prompt_id: string }).prompt_id === id)).toHaveLength(1);
     await again.shutdown();
     fake.stop();
   });
