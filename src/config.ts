@@ -153,6 +153,9 @@ export interface Config {
 
 export type ConfigResult = { ok: true; config: Config; warnings: string[] } | { ok: false; errors: string[] };
 
+/** Below this many characters a key is reported as easy to guess. */
+const MIN_KEY_LENGTH = 16;
+
 const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|\[::1\]|localhost)$/i;
 
 /** True when `host` only accepts connections from this machine. */
@@ -212,6 +215,11 @@ export function loadConfig(given: Record<string, string | undefined>): ConfigRes
       };
     }
     warnings.push(`Using the default API key "${DEFAULT_API_KEY}": anyone on this machine can use the API. Set MANAGEMENT_API_KEY.`);
+  }
+  // Each guess costs one request of the rate limit, so a short key falls in days; said, not refused.
+  const short = apiKeys.filter((k) => k !== DEFAULT_API_KEY && k.length < MIN_KEY_LENGTH).length;
+  if (short) {
+    warnings.push(`${short === 1 ? "An API key has" : `${short} API keys have`} fewer than ${MIN_KEY_LENGTH} characters: easy to guess. Use random ones, e.g. \`openssl rand -hex 32\`.`);
   }
   const dataDir = resolve(s.DATA_DIR);
   // Not even the path of a key file: a task has no business reading the API's keys.

@@ -64,9 +64,16 @@ describe("loadConfig", () => {
     expect(r.config.childEnvSource.OPENAI_API_KEY).toBe("o");
   });
 
+  test("keys shorter than 16 characters are accepted with a warning that they are easy to guess", () => {
+    const one = loadConfig({ MANAGEMENT_API_KEY: "short", MANAGEMENT_API_KEYS: "long-enough-0123456789" });
+    expect(one.ok && one.warnings).toEqual(["An API key has fewer than 16 characters: easy to guess. Use random ones, e.g. `openssl rand -hex 32`."]);
+    const two = loadConfig({ MANAGEMENT_API_KEYS: "a,b" });
+    expect(two.ok && two.warnings).toEqual(["2 API keys have fewer than 16 characters: easy to guess. Use random ones, e.g. `openssl rand -hex 32`."]);
+  });
+
   test("keys listed only in MANAGEMENT_API_KEYS replace the default key; a key's surrounding whitespace is dropped", () => {
-    const only = loadConfig({ MANAGEMENT_API_KEYS: "rotated-1, rotated-2" });
-    expect(only.ok && [only.config.apiKeys, only.warnings]).toEqual([["rotated-1", "rotated-2"], []]);
+    const only = loadConfig({ MANAGEMENT_API_KEYS: "rotated-key-0000001, rotated-key-0000002" });
+    expect(only.ok && [only.config.apiKeys, only.warnings]).toEqual([["rotated-key-0000001", "rotated-key-0000002"], []]);
     // So a public address is fine without MANAGEMENT_API_KEY once keys are listed.
     expect(loadConfig({ HOST: "0.0.0.0", MANAGEMENT_API_KEYS: "rotated-1" }).ok).toBe(true);
     // A secret mounted from a file usually ends in a newline, which no request header can carry.
