@@ -2,7 +2,10 @@
  * The one adapter that starts processes. A task runs under a small `sh` supervisor in its own
  * session and process group, writing straight to its log file and recording its exit status in a
  * file, so it neither depends on the API's pipes nor on the API being alive when it ends.
+ * Also here: reading that status back, and whether a command can be found at all.
  */
+import { readFileSync, statSync } from "node:fs";
+import { constants } from "node:os";
 
 /**
  * Runs the command with stdin closed and output appended to the log, then records `$?`. Only shell
@@ -48,3 +51,30 @@ export const spawnTask: SpawnFn = (req) => {
     exited: proc.exited.then((code) => ({ code: proc.signalCode ? null : code, signal: proc.signalCode ? String(proc.signalCode) : null })),
   };
 };
+
+const SIGNAL_NAMES = Object.fromEntries(Object.entries(constants.signals).map(([name, n]) => [n, name]));
+
+/** Reads "<code>\n" written by the supervisor shell; codes above 128 mean death by signal 128+n. */
+export function readExitFile(path: string): { exitCode: number | null; signal: string | null } | undefined {
+  try {
+    const text = readFileSync(path, "utf8");
+    if (!/^\d+\n$/.test(text)) return undefined; // not written yet
+    const code = Number(text);
+    if (code > 128 && SIGNAL_NAMES[code - 128]) return { exitCode: null, signal: SIGNAL_NAMES[code - 128]! };
+    return { exitCode: code, signal: null };
+  } catch {
+    return undefined;
+  }
+}
+
+/** Whether argv[0] can be executed with this PATH. */
+export function resolveCommand(cmd: string, env: Record<string, string>, cwd: string): boolean {
+  if (cmd.includes("/")) {
+    try {
+      return statSync(cmd).isFile();
+    } catch {
+      return false;
+    }
+  }
+  return Bun.which(cmd, { PATH: env.PATH, cwd }) !== null;
+}

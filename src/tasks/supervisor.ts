@@ -5,15 +5,14 @@
  * writes the exit status to `<logs>/tasks/<id>.exit`. While the API is the parent it learns of the
  * end from the process itself; tasks adopted after a restart are polled.
  */
-import { constants } from "node:os";
-import { appendFileSync, mkdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { appendFileSync, mkdirSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import type { Logger } from "pino";
 import type { Metrics } from "../metrics.ts";
 import { groupAlive, processMatches, signalEach, signalGroup, taskProcesses } from "./process-group.ts";
 import { buildArgv, buildEnv, providerNamed, type Provider } from "./providers.ts";
 import { removeTree } from "./remove-tree.ts";
-import type { SpawnFn } from "./spawn.ts";
+import { readExitFile, resolveCommand, type SpawnFn } from "./spawn.ts";
 import type { TaskStore } from "./task-store.ts";
 import { durationSeconds, type TaskRecord, type TaskStatus } from "./task.ts";
 
@@ -51,33 +50,6 @@ export type StartResult =
   | { ok: false; reason: "storage"; error: string; code: string | undefined };
 
 type EndListener = (task: TaskRecord) => void;
-
-const SIGNAL_NAMES = Object.fromEntries(Object.entries(constants.signals).map(([name, n]) => [n, name]));
-
-/** Reads "<code>\n" written by the supervisor shell; codes above 128 mean death by signal 128+n. */
-function readExitFile(path: string): { exitCode: number | null; signal: string | null } | undefined {
-  try {
-    const text = readFileSync(path, "utf8");
-    if (!/^\d+\n$/.test(text)) return undefined; // not written yet
-    const code = Number(text);
-    if (code > 128 && SIGNAL_NAMES[code - 128]) return { exitCode: null, signal: SIGNAL_NAMES[code - 128]! };
-    return { exitCode: code, signal: null };
-  } catch {
-    return undefined;
-  }
-}
-
-/** Whether argv[0] can be executed with this PATH. */
-function resolveCommand(cmd: string, env: Record<string, string>, cwd: string): boolean {
-  if (cmd.includes("/")) {
-    try {
-      return statSync(cmd).isFile();
-    } catch {
-      return false;
-    }
-  }
-  return Bun.which(cmd, { PATH: env.PATH, cwd }) !== null;
-}
 
 export class TaskSupervisor {
   readonly #o: SupervisorOptions;
@@ -132,15 +104,22 @@ export class TaskSupervisor {
   /** Re-attaches to tasks left by a previous run of the API; call once at start. */
   recover() {
     for (const t of this.#o.store.live()) {
-      const exit = readExitFile(this.#exitFile(t.taskId));
-      if (exit) this.#finish(t, exit, null);
-      else if (t.pid !== null && processMatches(t.pid, t.taskId)) {
+      try {
+        const exit = readExitFile(this.#exitFile(t.taskId));
+        if (exit) this.#finish(t, exit, null);
+        else if (t.pid !== null && processMatches(t.pid, t.taskId)) {
+          this.#live.set(t.taskId, t);
+          // A stop that was under way when the API went down is carried through.
+          if (t.stopRequestedAt !== null) this.#terminate(t, Math.max(0, t.stopRequestedAt + this.#o.stopGraceMs - Date.now()));
+          this.#o.logger.info({ taskId: t.taskId, pid: t.pid }, "re-attached to running task");
+        } else {
+          this.#finish(t, { exitCode: null, signal: null }, "The task's process ended while the API was not running and left no exit status");
+        }
+      } catch (err) {
+        // Its end could not be recorded (a full disk): the server still starts, and the poller records it later.
+        this.#o.logger.error({ taskId: t.taskId, err }, "recording a task's end failed; trying again at the next check");
         this.#live.set(t.taskId, t);
-        // A stop that was under way when the API went down is carried through.
-        if (t.stopRequestedAt !== null) this.#terminate(t, Math.max(0, t.stopRequestedAt + this.#o.stopGraceMs - Date.now()));
-        this.#o.logger.info({ taskId: t.taskId, pid: t.pid }, "re-attached to running task");
-      } else {
-        this.#finish(t, { exitCode: null, signal: null }, "The task's process ended while the API was not running and left no exit status");
+        this.#failedChecks.add(t.taskId);
       }
     }
     this.#updateGauge();

@@ -162,6 +162,32 @@ describe("create and complete", () => {
     }
   });
 
+  test.skipIf(!canMount)("the API starts on a full disk: a task that ended meanwhile is recorded once there is room", async () => {
+    const mnt = tempDir("full-start-");
+    expect(Bun.spawnSync(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", mnt]).exitCode).toBe(0);
+    const env = { DATA_DIR: mnt, WORKSPACE: tempDir("ws-"), LOGS_DIR: tempDir("logs-") };
+    const first = testApp(env);
+    const { body } = await start("slow", "2", "a", first);
+    first.close(); // the API goes; the task runs on and ends
+    await waitFor(() => existsSync(body.logFile.replace(/\.log$/, ".exit")), 5000);
+    try {
+      writeFileSync(join(mnt, "filler"), Buffer.alloc(2 * 1024 * 1024));
+    } catch {
+      // the disk is full now
+    }
+    let again: ReturnType<typeof testApp> | undefined;
+    try {
+      again = testApp(env); // used to throw SQLITE_FULL from recovery: no server at all
+      expect((await again.request("/health")).status).toBe(200);
+      expect((await get(body.taskId, again)).status).toBe("running");
+      rmSync(join(mnt, "filler"));
+      expect((await ended(body.taskId, again)).status).toBe("completed");
+    } finally {
+      again?.close();
+      Bun.spawnSync(["umount", "-l", mnt]);
+    }
+  });
+
   test("a task with a NUL character is 400, and no task is recorded", async () => {
     const before = (await (await t.request("/v1/tasks?status=all&limit=500", { headers: AUTH })).json()).count;
     const { res, body } = await start("exit0", "before\u0000after");
