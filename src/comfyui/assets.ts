@@ -125,7 +125,13 @@ export async function outputFile(store: WorkflowStore, backends: Map<string, Com
   const { filename } = ref;
   if (!SAFE_FILENAME.test(filename)) throw new ApiError(400, "path/filename must be a plain file name (no path separators, control characters or leading dot)");
   const row = pickOutput(store, ref);
-  const headers = { "Content-Type": contentTypeOf(filename), "Cache-Control": "private, max-age=30", "X-Content-Type-Options": "nosniff" };
+  const headers = {
+    "Content-Type": contentTypeOf(filename),
+    "Cache-Control": "private, max-age=30",
+    "X-Content-Type-Options": "nosniff",
+    // Shown in the browser, saved under its own name (RFC 6266; `filename*` carries accents and CJK).
+    "Content-Disposition": `inline; filename*=UTF-8''${encodeURIComponent(filename).replace(/['()*]/g, (ch) => `%${ch.charCodeAt(0).toString(16).toUpperCase()}`)}`,
+  };
   if (outputDir && row.backend === "local") {
     const path = diskPath(outputDir, row);
     const file = path ? Bun.file(path) : undefined;

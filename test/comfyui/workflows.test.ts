@@ -288,6 +288,10 @@ describe("models and outputs", () => {
     expect(made.filename).toStartWith("café [v2], 日本_");
     const file = await fetch(`${s.base}${made.url}`, { headers: AUTH });
     expect([file.status, file.headers.get("Content-Type")]).toEqual([200, "image/png"]);
+    // Saved by a browser under its own name, accents and CJK included.
+    const disposition = file.headers.get("Content-Disposition")!;
+    expect(disposition).toStartWith("inline; filename*=UTF-8''");
+    expect(decodeURIComponent(disposition.slice("inline; filename*=UTF-8''".length))).toBe(made.filename);
     const ids: string[] = [];
     for (let i = 0; i < 3; i++) {
       const { body } = await s.submit(chain(0, `order${i}`));
