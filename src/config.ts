@@ -85,7 +85,7 @@ export const SETTINGS = {
   RATE_LIMIT_MAX: { help: "Requests allowed per client IP per window", default: "100", schema: intIn(1, 10_000_000) },
   RATE_LIMIT_WINDOW_MS: { help: "Rate-limit window in milliseconds", default: "60000", schema: intIn(100, 86_400_000) },
   RATE_LIMIT_IPV6_SUBNET: { help: "IPv6 clients are counted per subnet of this prefix length (a host often holds a /64 or more; 128: per address)", default: "56", schema: intIn(1, 128) },
-  RATE_LIMIT_ALLOWLIST: { help: "IPs/CIDRs never rate limited, comma-separated (empty: none)", default: "127.0.0.1", schema: z.string() },
+  RATE_LIMIT_ALLOWLIST: { help: "IPs/CIDRs never rate limited, comma-separated (empty: none); by default this machine, over IPv4 or IPv6", default: "127.0.0.1,::1", schema: z.string() },
   TRUSTED_PROXIES: { help: "IPs/CIDRs of proxies whose X-Forwarded-For is believed", default: "", schema: z.string() },
   BODY_LIMIT: { help: "Largest accepted request body in bytes", default: String(10 * 1024 * 1024), schema: intIn(1, 1024 * 1024 * 1024) },
   SHUTDOWN_GRACE_MS: { help: "Time in-flight requests get to finish on SIGTERM/SIGINT", default: "10000", schema: intIn(0, 600_000) },

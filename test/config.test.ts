@@ -84,6 +84,11 @@ describe("loadConfig", () => {
     expect(salad.ok && salad.config.comfyui.saladApiKey).toBe("salad-key");
   });
 
+  test("by default this machine is exempt over IPv4 and IPv6 (localhost may resolve to ::1)", () => {
+    const r = loadConfig({});
+    expect(r.ok && ["127.0.0.1", "::1", "10.0.0.1"].map((ip) => r.config.rateLimit.allowlist.has(ip))).toEqual([true, true, false]);
+  });
+
   test("an empty RATE_LIMIT_ALLOWLIST exempts nobody; CIDRs and IPv6 work", () => {
     const none = loadConfig({ RATE_LIMIT_ALLOWLIST: "" });
     expect(none.ok && none.config.rateLimit.allowlist.has("127.0.0.1")).toBe(false);
