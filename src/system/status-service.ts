@@ -7,6 +7,7 @@ import { join } from "node:path";
 import type { Config } from "../config.ts";
 import type { Metrics } from "../metrics.ts";
 import type { Provider } from "../tasks/providers.ts";
+import { resolveCommand } from "../tasks/spawn.ts";
 import { VERSION } from "../version.ts";
 import { hostStats } from "./host-stats.ts";
 import { GpuProbe, type GpuStatus } from "./nvidia-smi.ts";
@@ -91,8 +92,8 @@ export class StatusService {
       taskProviders: Object.fromEntries(
         Object.entries(this.#d.taskProviders()).map(([name, p]) => {
           const command = p.command[0]!;
-          const found = command.includes("/") ? Bun.file(command).size > 0 : Bun.which(command, { PATH: env.PATH ?? "" }) !== null;
-          return [name, { command, installed: found }];
+          // The same test a task's start makes: a file at that path, or a command on PATH.
+          return [name, { command, installed: resolveCommand(command, { PATH: env.PATH ?? "" }, config.workspaceDir) }];
         }),
       ),
       system: hostStats(config.workspaceDir),

@@ -120,6 +120,16 @@ describe("GET /v1/status", () => {
     }
   });
 
+  test("a provider's command counts as installed as a task's start would find it: a file or a command on PATH", async () => {
+    const dir = tempDir("providers-");
+    const file = join(dir, "providers.json");
+    writeFileSync(file, JSON.stringify({ folder: { command: [dir] }, script: { command: [file] }, onPath: { command: ["sh"] }, nowhere: { command: ["no-such-cli-here"] } }));
+    const t = withSmi("/nonexistent-dir", { PROVIDERS_FILE: file });
+    const { taskProviders } = await status(t);
+    t.close();
+    expect([taskProviders.folder.installed, taskProviders.script.installed, taskProviders.onPath.installed, taskProviders.nowhere.installed]).toEqual([false, true, true, false]);
+  });
+
   test("claude counts as configured with a key, a setup-token, a cloud provider, or a saved login", async () => {
     const claude = async (env: Record<string, string>) => {
       const t = withSmi("/nonexistent-dir", env);
