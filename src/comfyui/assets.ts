@@ -42,6 +42,12 @@ export function contentTypeOf(filename: string): string {
   return Object.hasOwn(CONTENT_TYPES, ext) ? CONTENT_TYPES[ext]! : "application/octet-stream";
 }
 
+/** Shown in the browser, saved under its own name (RFC 6266; RFC 5987 `filename*` carries accents and CJK). */
+function contentDisposition(filename: string): string {
+  const encoded = encodeURIComponent(filename).replace(/['()*]/g, (ch) => `%${ch.charCodeAt(0).toString(16).toUpperCase()}`);
+  return `inline; filename*=UTF-8''${encoded}`;
+}
+
 function sizeOf(path: string): number | null {
   try {
     return statSync(path).size;
@@ -129,8 +135,7 @@ export async function outputFile(store: WorkflowStore, backends: Map<string, Com
     "Content-Type": contentTypeOf(filename),
     "Cache-Control": "private, max-age=30",
     "X-Content-Type-Options": "nosniff",
-    // Shown in the browser, saved under its own name (RFC 6266; `filename*` carries accents and CJK).
-    "Content-Disposition": `inline; filename*=UTF-8''${encodeURIComponent(filename).replace(/['()*]/g, (ch) => `%${ch.charCodeAt(0).toString(16).toUpperCase()}`)}`,
+    "Content-Disposition": contentDisposition(filename),
   };
   if (outputDir && row.backend === "local") {
     const path = diskPath(outputDir, row);

@@ -30,6 +30,9 @@ export class ComfyValidationError extends Error {
 /** ComfyUI could not be reached (connection refused, timeout, 5xx, or a gateway's 408/429). */
 export class ComfyUnavailableError extends Error {}
 
+/** The setting that names each backend's URL, for messages that send the operator to it. */
+const URL_SETTING: Record<BackendName, string> = { local: "COMFYUI_URL", salad: "SALAD_COMFYUI_URL" };
+
 /**
  * ComfyUI (or a gateway in front of it) refused a request with a 4xx that retrying will not fix: a
  * wrong key (401/403), a wrong URL (404). A 502 for our client, naming the backend's answer.
@@ -37,13 +40,10 @@ export class ComfyUnavailableError extends Error {}
 export class ComfyRefusedError extends ApiError {
   /** `why` replaces the hint for credentials, e.g. " with text/html, not JSON: ...". */
   constructor(backend: BackendName, status: number, request: string, why?: string) {
-    const hint = why ?? (status === 401 || status === 403 ? (backend === "salad" ? ": check SALAD_API_KEY" : ": COMFYUI_URL asks for credentials this API does not send") : "");
+    const hint = why ?? (status === 401 || status === 403 ? (backend === "salad" ? ": check SALAD_API_KEY" : `: ${URL_SETTING[backend]} asks for credentials this API does not send`) : "");
     super(502, `ComfyUI (${backend}) answered ${status} to ${request}${hint}`);
   }
 }
-
-const URL_SETTING: Record<BackendName, string> = { local: "COMFYUI_URL", salad: "SALAD_COMFYUI_URL" };
-
 
 export interface BackendOptions {
   name: BackendName;

@@ -85,8 +85,9 @@ export function onError(err: Error, c: Context<AppEnv>) {
   return errorResponse(c, 500, "An unexpected error occurred");
 }
 
-function isDiskFull(err: Error): boolean {
-  const code = (err as { code?: unknown }).code;
+/** A full disk, as SQLite or the file system reports it. */
+export function isDiskFull(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
   return code === "SQLITE_FULL" || code === "ENOSPC" || code === "EDQUOT";
 }
 

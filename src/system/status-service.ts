@@ -6,7 +6,7 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import type { Config } from "../config.ts";
 import type { Metrics } from "../metrics.ts";
-import type { Provider } from "../tasks/providers.ts";
+import { CLAUDE_LOGIN_ENV, type Provider } from "../tasks/providers.ts";
 import { resolveCommand } from "../tasks/spawn.ts";
 import { VERSION } from "../version.ts";
 import { hostStats } from "./host-stats.ts";
@@ -29,8 +29,7 @@ const configured = (...values: (string | undefined)[]): "configured" | "not_conf
  * or the login `claude /login` saved (its credentials file, in CLAUDE_CONFIG_DIR or ~/.claude).
  */
 function claudeLogin(env: Readonly<Record<string, string>>): "configured" | "not_configured" {
-  const fromEnv = configured(env.ANTHROPIC_API_KEY, env.ANTHROPIC_AUTH_TOKEN, env.CLAUDE_CODE_OAUTH_TOKEN, env.CLAUDE_CODE_USE_BEDROCK, env.CLAUDE_CODE_USE_VERTEX);
-  if (fromEnv === "configured") return fromEnv;
+  if (configured(...CLAUDE_LOGIN_ENV.map((name) => env[name])) === "configured") return "configured";
   const dir = env.CLAUDE_CONFIG_DIR || (env.HOME ? join(env.HOME, ".claude") : undefined);
   return dir && existsSync(join(dir, ".credentials.json")) ? "configured" : "not_configured";
 }

@@ -53,6 +53,8 @@ type EndListener = (task: TaskRecord) => void;
 
 export class TaskSupervisor {
   readonly #o: SupervisorOptions;
+  /** Deletes a task's files (removeTree unless a test gives another). */
+  readonly #remove: (path: string) => void;
   /** Tasks whose processes may be alive, by id. */
   readonly #live = new Map<string, TaskRecord>();
   readonly #endListeners = new Map<string, Set<EndListener>>();
@@ -62,6 +64,7 @@ export class TaskSupervisor {
 
   constructor(options: SupervisorOptions) {
     this.#o = options;
+    this.#remove = options.removePath ?? removeTree;
     mkdirSync(join(options.workspaceDir, "tasks"), { recursive: true });
     mkdirSync(join(options.logsDir, "tasks"), { recursive: true });
   }
@@ -188,7 +191,7 @@ export class TaskSupervisor {
       signalGroup(proc.pid, "SIGKILL");
       for (const path of [taskDir, logFile]) {
         try {
-          (this.#o.removePath ?? removeTree)(path);
+          this.#remove(path);
         } catch {
           // best effort
         }
@@ -355,13 +358,12 @@ export class TaskSupervisor {
    * how many were deleted.
    */
   prune(retentionMs: number): number {
-    const remove = this.#o.removePath ?? removeTree;
     let deleted = 0;
     for (const t of this.#o.store.finishedBefore(Date.now() - retentionMs)) {
       try {
-        remove(t.taskDir);
-        remove(t.logFile);
-        remove(this.#exitFile(t.taskId));
+        this.#remove(t.taskDir);
+        this.#remove(t.logFile);
+        this.#remove(this.#exitFile(t.taskId));
       } catch (err) {
         this.#o.logger.warn({ taskId: t.taskId, taskDir: t.taskDir, err: (err as Error).message }, "could not delete a finished task's files; keeping its record and trying again next sweep");
         continue;

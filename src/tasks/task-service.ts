@@ -1,6 +1,6 @@
 /** What the task routes call: create, read, list, stop and stream tasks. */
 import type { Logger } from "pino";
-import { ApiError } from "../http/errors.ts";
+import { ApiError, isDiskFull } from "../http/errors.ts";
 import { preview } from "../http/openapi.ts";
 import type { Actor } from "../http/types.ts";
 import type { Lifecycle } from "../lifecycle.ts";
@@ -98,9 +98,8 @@ export class TaskService {
     }
     if (!result.ok && result.reason === "storage") {
       // A full disk is common on a GPU box (models are large); say so rather than "unexpected error".
-      const full = result.code === "ENOSPC" || result.code === "EDQUOT";
       this.#o.logger.error({ err: result.error, code: result.code }, "cannot prepare a task's folder and log");
-      throw new ApiError(full ? 507 : 500, `Cannot prepare the task's folder and log: ${result.error}`);
+      throw new ApiError(isDiskFull(result) ? 507 : 500, `Cannot prepare the task's folder and log: ${result.error}`);
     }
     const { task } = result;
     this.#o.logger.info({ audit: true, action: "task.create", reqId: who.reqId, taskId: task.taskId, provider, agent: input.agent, keyId, started: result.ok }, "task created");
