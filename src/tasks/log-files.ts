@@ -41,7 +41,8 @@ export async function tailLines(path: string, n: number, limits: TailLimits = {}
     }
     const text = Buffer.concat(chunks).toString("utf8");
     chunks = [];
-    const lines = text.split("\n");
+    // CRLF ends a line as LF does, as in the log stream: the \r is not part of the line.
+    const lines = text.split(/\r?\n/);
     if (lines[lines.length - 1] === "") lines.pop();
     if (pos > 0) {
       // The first piece starts mid-line: drop it, unless it is all there is (one line longer than the window).

@@ -20,6 +20,10 @@ describe("tailLines", () => {
     expect(await tailLines(join(tempDir(), "nope.log"), 50)).toEqual([]);
   });
 
+  test("CRLF line ends are not part of the lines, as in the log stream; a lone \\r stays", async () => {
+    expect(await tailLines(log("a\r\nb\r\n10%\r20%\r\nend\r"), 50)).toEqual(["a", "b", "10%\r20%", "end\r"]);
+  });
+
   test("a long line in the tail is cut and says how long it was", async () => {
     const long = "x".repeat(20_000);
     const tail = await tailLines(log(`a\n${long}\nb\n`), 50, { maxLineChars: 100 });
