@@ -13,7 +13,11 @@ import { fileSize, readRange } from "./log-files.ts";
 
 /** Lines longer than this are cut (memory bound); the pieces keep exact offsets. */
 const MAX_LINE = 1024 * 1024;
-const READ_BLOCK = 1024 * 1024;
+/**
+ * What the backlog reads at a time: a line of MAX_LINE bytes and its newline fit, so a longer line
+ * is always seen to be longer and cut where the live path cuts it (the same pieces, the same ids).
+ */
+const READ_BLOCK = MAX_LINE + 1;
 /** What the live path reads at a time; more waiting is read in further rounds. */
 const LIVE_READ_BLOCK = 256 * 1024;
 /** A subscriber this far behind the live stream is dropped; it reconnects and catches up from the file. */

@@ -128,6 +128,26 @@ describe("SSE log stream", () => {
     expect(lines.slice(-1000)).toEqual(Array.from({ length: 1000 }, (_, i) => `live ${i}`));
     await fetch(`${base}/v1/tasks/${taskId}`, { method: "DELETE", headers: AUTH });
   });
+
+  test("a line over 1 MiB arrives cut into 1 MiB pieces, the same live as from the backlog", async () => {
+    const { taskId, logFile } = await start("sleeper");
+    await waitFor(async () => (await Bun.file(logFile).text()).includes("sleeping"));
+    const MiB = 1024 * 1024;
+    const long = "a".repeat(MiB) + "b".repeat(MiB) + "c".repeat(MiB / 2);
+    const seenAfter = (ev: { data: string }[]) => sseLines(ev).includes("after");
+    const live = readSse(await stream(taskId), seenAfter, 30_000);
+    appendFileSync(logFile, `before\n${long}\nafter\n`);
+    const liveEvents = await live;
+    const backlog = await readSse(await stream(taskId), seenAfter, 30_000);
+    const pieces = ["sleeping", "before", "a".repeat(MiB), "b".repeat(MiB), "c".repeat(MiB / 2), "after"];
+    const summary = (ev: Awaited<typeof live>) => ev.filter((e) => e.id).map((e) => `${e.id} ${JSON.parse(e.data).line.length}`);
+    // Compared by length and first letter: a failing toEqual would print megabytes.
+    const shape = (lines: string[]) => lines.map((l) => `${l[0]}${l.length}`);
+    expect(shape(sseLines(backlog))).toEqual(shape(pieces));
+    expect(sseLines(backlog)).toEqual(pieces);
+    expect(summary(liveEvents)).toEqual(summary(backlog));
+    await fetch(`${base}/v1/tasks/${taskId}`, { method: "DELETE", headers: AUTH });
+  });
 });
 
 describe("shutdown", () => {
