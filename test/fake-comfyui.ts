@@ -14,6 +14,22 @@ const objectInfo: Record<string, { input?: { required?: Record<string, unknown[]
 ).json();
 const PNG = new Uint8Array(await Bun.file(`${FIXTURES}/comfyui-protocol/02_view_output.png`).arrayBuffer());
 
+/** Stand-ins for media the fake "saves": only their names and types matter to the API. */
+const MEDIA = { webm: new TextEncoder().encode("fake webm"), flac: new TextEncoder().encode("fake flac") };
+const MIME: Record<string, string> = { png: "image/png", webm: "video/webm", flac: "audio/flac" };
+
+/**
+ * The output nodes the fake saves files for, as ComfyUI v0.8 names them: SaveImage and PreviewImage
+ * one PNG per image of their batch, SaveWEBM one video of the whole batch (its UI output says
+ * `animated`), SaveAudio one FLAC under `audio`.
+ */
+const SAVERS: Record<string, { type: "output" | "temp"; ext: keyof typeof MIME; key: string; perImage: boolean; extra?: Record<string, unknown> }> = {
+  SaveImage: { type: "output", ext: "png", key: "images", perImage: true },
+  PreviewImage: { type: "temp", ext: "png", key: "images", perImage: true },
+  SaveWEBM: { type: "output", ext: "webm", key: "images", perImage: false, extra: { animated: [true] } },
+  SaveAudio: { type: "output", ext: "flac", key: "audio", perImage: false },
+};
+
 type Prompt = Record<string, { class_type?: string; inputs?: Record<string, unknown> }>;
 interface Item {
   number: number;
@@ -155,7 +171,8 @@ export class FakeComfyUI {
         const name = url.searchParams.get("filename") ?? "";
         if (name.includes("..") || name.startsWith("/")) return new Response("", { status: 400 });
         const file = this.files.get(`${url.searchParams.get("type") ?? "output"}/${url.searchParams.get("subfolder") ?? ""}/${name}`);
-        return file ? new Response(file as BodyInit, { headers: { "Content-Type": "image/png" } }) : new Response("", { status: 404 });
+        const mime = MIME[name.split(".").pop()!] ?? "application/octet-stream";
+        return file ? new Response(file as BodyInit, { headers: { "Content-Type": mime } }) : new Response("", { status: 404 });
       }
       if (p === "/system_stats") return Response.json({ system: { comfyui_version: "0.8.0" }, devices: [] });
     }
@@ -258,6 +275,15 @@ export class FakeComfyUI {
     return out;
   }
 
+  /** How many images reach node `id`: the `batch_size` of the first node up its first link that has one. */
+  #batchOf(prompt: Prompt, id: string, seen = new Set<string>()): number {
+    const inputs = prompt[id]?.inputs ?? {};
+    if (typeof inputs.batch_size === "number") return inputs.batch_size;
+    seen.add(id);
+    const link = Object.values(inputs).find((v) => Array.isArray(v) && typeof v[0] === "string" && prompt[v[0]] && !seen.has(v[0])) as [string, number] | undefined;
+    return link ? this.#batchOf(prompt, link[0], seen) : 1;
+  }
+
   async #execute(item: Item, life: number) {
     const client = item.extra.client_id as string;
     const send = (type: string, data: Record<string, unknown>) => this.#send(client, { type, data: { ...data, prompt_id: item.id, ...(type.startsWith("execution_") ? { timestamp: Date.now() } : {}) } });
@@ -323,17 +349,22 @@ export class FakeComfyUI {
         this.#cache.set(sig(id), output);
         this.#send(client, { type: "executed", data: { node: id, display_node: id, output, prompt_id: item.id } });
       }
-      if (node.class_type === "SaveImage" || node.class_type === "PreviewImage") {
-        const type = node.class_type === "SaveImage" ? "output" : "temp";
+      const saver = SAVERS[node.class_type ?? ""];
+      if (saver) {
+        const { type, ext } = saver;
         // As folder_paths.get_save_image_path: a prefix "a/b" saves b_00001_.png in subfolder "a".
-        const fullPrefix = node.class_type === "SaveImage" ? String(node.inputs?.filename_prefix ?? "ComfyUI") : "ComfyUI_temp";
+        const fullPrefix = type === "output" ? String(node.inputs?.filename_prefix ?? "ComfyUI") : "ComfyUI_temp";
         const cut = fullPrefix.lastIndexOf("/");
         const [subfolder, prefix] = cut === -1 ? ["", fullPrefix] : [fullPrefix.slice(0, cut), fullPrefix.slice(cut + 1)];
-        const counter = (this.#fileCounters.get(`${type}/${subfolder}/${prefix}`) ?? 0) + 1;
-        this.#fileCounters.set(`${type}/${subfolder}/${prefix}`, counter);
-        const filename = `${prefix}_${String(counter).padStart(5, "0")}_.png`;
-        this.files.set(`${type}/${subfolder}/${filename}`, PNG);
-        const output = { images: [{ filename, subfolder, type }] };
+        const files = [];
+        for (let i = 0; i < (saver.perImage ? this.#batchOf(item.prompt, id) : 1); i++) {
+          const counter = (this.#fileCounters.get(`${type}/${subfolder}/${prefix}`) ?? 0) + 1;
+          this.#fileCounters.set(`${type}/${subfolder}/${prefix}`, counter);
+          const filename = `${prefix}_${String(counter).padStart(5, "0")}_.${ext}`;
+          this.files.set(`${type}/${subfolder}/${filename}`, ext === "png" ? PNG : MEDIA[ext as keyof typeof MEDIA]);
+          files.push({ filename, subfolder, type });
+        }
+        const output = { [saver.key]: files, ...saver.extra };
         outputs[id] = output;
         this.#cache.set(sig(id), output);
         this.#send(client, { type: "executed", data: { node: id, display_node: id, output, prompt_id: item.id } });

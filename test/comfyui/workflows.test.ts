@@ -306,6 +306,25 @@ describe("models and outputs", () => {
   });
 });
 
+describe("media outputs", () => {
+  test("a batch saves one image each; a video and a sound are listed and served with their own types", async () => {
+    const prompt = {
+      "1": { class_type: "EmptyImage", inputs: { width: 64, height: 64, batch_size: 3, color: 7 } },
+      "2": { class_type: "SaveImage", inputs: { images: ["1", 0], filename_prefix: "media" } },
+      "3": { class_type: "SaveWEBM", inputs: { images: ["1", 0], filename_prefix: "media", codec: "vp9", fps: 24, crf: 32 } },
+      "4": { class_type: "EmptyAudio", inputs: { duration: 1, sample_rate: 44100, channels: 2 } },
+      "5": { class_type: "SaveAudio", inputs: { audio: ["4", 0], filename_prefix: "media" } },
+    };
+    const { body } = await s.submit(prompt);
+    const done = await s.until(body.workflowId, ["completed"]);
+    const names = done.outputs.map((o: { filename: string }) => o.filename).sort();
+    expect(names).toEqual(["media_00001_.png", "media_00002_.png", "media_00003_.png", "media_00004_.webm", "media_00005_.flac"]);
+    const types: Record<string, string> = {};
+    for (const o of done.outputs) types[o.filename] = (await fetch(`${s.base}${o.url}`, { headers: AUTH })).headers.get("Content-Type")!;
+    expect(types).toMatchObject({ "media_00001_.png": "image/png", "media_00004_.webm": "video/webm", "media_00005_.flac": "audio/flac" });
+  });
+});
+
 describe("status and metrics", () => {
   test("/v1/status and /ready report the backend; workflow metrics move", async () => {
     const ready = await (await fetch(`${s.base}/ready`)).json();
