@@ -140,6 +140,36 @@ describe("dashboard", () => {
     expect(consoleErrors.filter((e) => !e.includes("403"))).toEqual([]);
   });
 
+  test("the gallery plays videos and sounds, marks a vanished file alone, and releases files it no longer lists", async () => {
+    const first = page.locator(".gallery img").first();
+    const firstSrc = (await first.getAttribute("src"))!;
+    // 22 images, a video and a sound: 24 outputs, as many as the gallery shows, so the earlier image leaves it.
+    const prompt = {
+      "1": { class_type: "EmptyImage", inputs: { width: 64, height: 64, batch_size: 22, color: 3 } },
+      "2": { class_type: "SaveImage", inputs: { images: ["1", 0], filename_prefix: "gallery" } },
+      "3": { class_type: "SaveWEBM", inputs: { images: ["1", 0], filename_prefix: "clip", codec: "vp9", fps: 24, crf: 32 } },
+      "4": { class_type: "EmptyAudio", inputs: { duration: 1, sample_rate: 44100, channels: 2 } },
+      "5": { class_type: "SaveAudio", inputs: { audio: ["4", 0], filename_prefix: "sound" } },
+    };
+    const res = await fetch(`${base}/v1/comfyui/workflow`, { method: "POST", headers: { Authorization: `Bearer ${KEY}`, "Content-Type": "application/json" }, body: JSON.stringify({ workflow: prompt }) });
+    expect(res.status).toBe(202);
+    // Gone from ComfyUI's folder before the dashboard fetches it.
+    const vanished = "gallery_00022_.png";
+    const until = Date.now() + 15_000;
+    while (!fake.files.delete(`output//${vanished}`) && Date.now() < until) await Bun.sleep(5);
+    const video = page.locator(".gallery video");
+    await video.waitFor({ timeout: 15_000 });
+    expect(await video.getAttribute("src")).toStartWith("blob:");
+    expect(await page.locator(".gallery audio").getAttribute("src")).toStartWith("blob:");
+    const missing = page.locator(".gallery figure", { hasText: vanished });
+    await waitText(missing.locator(".unavailable"), "unavailable");
+    expect(await page.locator(".gallery figure").count()).toBe(24);
+    expect(await page.locator(".gallery img").count()).toBe(21);
+    // The earlier image left the list: its blob URL was released.
+    expect(await page.evaluate((src) => fetch(src).then(() => "alive", () => "released"), firstSrc)).toBe("released");
+    await shot("04-gallery-media");
+  }, 30_000);
+
   test("polling stops while the tab is hidden and resumes at once when it is shown", async () => {
     const setHidden = (hidden: boolean) =>
       page.evaluate((h) => {
