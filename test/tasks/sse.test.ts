@@ -1,7 +1,7 @@
 /** Log streaming over a real server: backlog, live, resume, exactly-once, heartbeats, cleanup. */
 import { afterAll, describe, expect, test } from "bun:test";
 import { appendFileSync } from "node:fs";
-import { AUTH, KEY, readSse, sseLines, silentLogger, testConfig, waitFor } from "../helpers.ts";
+import { AUTH, KEY, readSse, sseLines, silentLogger, testConfig, waitFor, type SseEvent } from "../helpers.ts";
 import { createServer } from "../../src/server.ts";
 import { groupAlive } from "../../src/tasks/process-group.ts";
 
@@ -134,7 +134,7 @@ describe("SSE log stream", () => {
     await waitFor(async () => (await Bun.file(logFile).text()).includes("sleeping"));
     const MiB = 1024 * 1024;
     const long = "a".repeat(MiB) + "b".repeat(MiB) + "c".repeat(MiB / 2);
-    const seenAfter = (ev: { data: string }[]) => sseLines(ev).includes("after");
+    const seenAfter = (ev: SseEvent[]) => sseLines(ev).includes("after");
     const live = readSse(await stream(taskId), seenAfter, 30_000);
     appendFileSync(logFile, `before\n${long}\nafter\n`);
     const liveEvents = await live;
