@@ -56,8 +56,8 @@ const duration = z.string().transform((v, ctx) => {
   }
   return ms;
 });
-/** A retention: a duration, or 0 for "keep forever" (undefined), as 0 means "off" to most tools. */
-const retention = duration.transform((ms) => (ms === 0 ? undefined : ms));
+/** A retention or a time limit: a duration, or 0 for none ("keep forever", "no limit": undefined), as 0 means "off" to most tools. */
+const durationOrNone = duration.transform((ms) => (ms === 0 ? undefined : ms));
 
 interface Setting {
   help: string;
@@ -91,8 +91,9 @@ export const SETTINGS = {
   SHUTDOWN_GRACE_MS: { help: "Time in-flight requests get to finish on SIGTERM/SIGINT", default: "10000", schema: intIn(0, 600_000) },
   MAX_ACTIVE_TASKS: { help: "Most tasks running at once; more get 503", default: "10", schema: intIn(1, 10_000) },
   TASK_STOP_GRACE_MS: { help: "Time between SIGTERM and SIGKILL when stopping a task", default: "10000", schema: intIn(0, 600_000) },
-  TASK_RETENTION: { help: "How long finished tasks and their logs are kept (e.g. 7d, 12h; 0 keeps them forever)", default: "7d", schema: retention },
-  WORKFLOW_RETENTION: { help: "How long finished ComfyUI workflow records (and their output listings) are kept (0: forever)", default: "7d", schema: retention },
+  TASK_TIMEOUT: { help: "Longest a task may run before it is stopped as failed, unless its request sets timeoutSeconds (e.g. 2h; 0: no limit)", default: "0", schema: durationOrNone },
+  TASK_RETENTION: { help: "How long finished tasks and their logs are kept (e.g. 7d, 12h; 0 keeps them forever)", default: "7d", schema: durationOrNone },
+  WORKFLOW_RETENTION: { help: "How long finished ComfyUI workflow records (and their output listings) are kept (0: forever)", default: "7d", schema: durationOrNone },
   TASK_LOG_MAX_BYTES: { help: "Largest task log; a task writing more is stopped and marked failed", default: String(100 * 1024 * 1024), schema: intIn(1024, Number.MAX_SAFE_INTEGER) },
   PROVIDERS_FILE: { help: "JSON file overriding or adding task providers", schema: z.string().min(1) },
   CLAUDE_PERMISSION_MODE: { help: "Permission mode passed to the claude CLI", default: "acceptEdits", schema: z.enum(["acceptEdits", "bypassPermissions", "default", "plan"]) },
@@ -132,6 +133,8 @@ export interface Config {
     stopGraceMs: number;
     /** Finished tasks older than this are deleted; undefined keeps them forever. */
     retentionMs: number | undefined;
+    /** Time limit of a task whose request sets none; undefined: no limit. */
+    timeoutMs: number | undefined;
     logMaxBytes: number;
     providersFile: string | undefined;
     claudePermissionMode: string;
@@ -255,6 +258,7 @@ export function loadConfig(given: Record<string, string | undefined>): ConfigRes
         maxActive: s.MAX_ACTIVE_TASKS,
         stopGraceMs: s.TASK_STOP_GRACE_MS,
         retentionMs: s.TASK_RETENTION,
+        timeoutMs: s.TASK_TIMEOUT,
         logMaxBytes: s.TASK_LOG_MAX_BYTES,
         providersFile: s.PROVIDERS_FILE,
         claudePermissionMode: s.CLAUDE_PERMISSION_MODE,

@@ -37,6 +37,12 @@ export function bound(param: string, type: "TEXT" | "INTEGER"): string {
   return `CAST(${param} AS ${type})`;
 }
 
+/** Adds a column to a table made by an older version (ALTER TABLE has no IF NOT EXISTS). */
+export function addColumnIfMissing(db: Database, table: string, column: string, declaration: string) {
+  const found = db.query(`SELECT 1 FROM pragma_table_info('${table}') WHERE name = ?`).get(column);
+  if (!found) db.exec(`ALTER TABLE ${table} ADD COLUMN ${column} ${declaration}`);
+}
+
 /** INSERT of every field of `row` (column names are our own record keys, never user input). */
 export function insertRow(db: Database, table: string, row: object) {
   const cols = Object.keys(row);

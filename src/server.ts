@@ -61,6 +61,7 @@ export function buildServices(config: Config, logger: Logger, options: BuildOpti
     logger,
     heartbeatMs: config.tasks.heartbeatMs,
     retentionMs: config.tasks.retentionMs,
+    defaultTimeoutMs: config.tasks.timeoutMs,
     defaultProvider: providers[DEFAULT_PROVIDER] ? DEFAULT_PROVIDER : Object.keys(providers)[0]!,
   });
   const workflowStore = new WorkflowStore(db);

@@ -1,6 +1,6 @@
 /** Durable ComfyUI workflow records and the outputs they made (bun:sqlite, same database as tasks). */
 import type { Database } from "bun:sqlite";
-import { bound, insertRow, updateRow } from "../db.ts";
+import { addColumnIfMissing, bound, insertRow, updateRow } from "../db.ts";
 import type { BackendName } from "./backend.ts";
 
 export type WorkflowStatus = "queued" | "running" | "completed" | "cancelled" | "failed";
@@ -58,8 +58,7 @@ export class WorkflowStore {
       queuedAt INTEGER NOT NULL, startTime INTEGER, completionTime INTEGER, error TEXT,
       prompt TEXT NOT NULL, uiWorkflow TEXT, outputs TEXT NOT NULL, nodeErrors TEXT)`);
     // Databases from before nodeErrors was kept.
-    const columns = this.#db.query("SELECT name FROM pragma_table_info('workflows')").all() as { name: string }[];
-    if (!columns.some((c) => c.name === "nodeErrors")) this.#db.exec("ALTER TABLE workflows ADD COLUMN nodeErrors TEXT");
+    addColumnIfMissing(this.#db, "workflows", "nodeErrors", "TEXT");
     this.#createOutputsTable();
     this.#db.exec("CREATE INDEX IF NOT EXISTS outputs_by_time ON comfy_outputs (createdAt DESC)");
     this.#db.exec("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)");

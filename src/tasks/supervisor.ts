@@ -5,13 +5,14 @@
  * writes the exit status to `<logs>/tasks/<id>.exit`. While the API is the parent it learns of the
  * end from the process itself; tasks adopted after a restart are polled.
  */
-import { appendFileSync, mkdirSync, rmSync, statSync } from "node:fs";
+import { appendFileSync, mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import type { Logger } from "pino";
 import type { Metrics } from "../metrics.ts";
 import { groupAlive, processMatches, signalEach, signalGroup, taskProcesses } from "./process-group.ts";
 import { buildArgv, buildEnv, providerNamed, type Provider } from "./providers.ts";
 import { removeTree } from "./remove-tree.ts";
+import { limitBreach } from "./task-limits.ts";
 import { readExitFile, resolveCommand, type SpawnFn } from "./spawn.ts";
 import type { TaskStore } from "./task-store.ts";
 import { durationSeconds, type TaskRecord, type TaskStatus } from "./task.ts";
@@ -40,6 +41,8 @@ export interface StartInput {
   task: string;
   provider: string;
   createdBy: string | null;
+  /** Longest the task may run; null for no limit. */
+  timeoutMs: number | null;
 }
 
 export type StartResult =
@@ -167,6 +170,7 @@ export class TaskSupervisor {
       pid: null,
       stopRequestedAt: null,
       createdBy: input.createdBy,
+      timeoutMs: input.timeoutMs,
     };
     const fail = (error: string): StartResult => {
       const failed: TaskRecord = { ...record, status: "failed", exitTime: Date.now(), error };
@@ -320,7 +324,11 @@ export class TaskSupervisor {
         return this.#finish(t, late ?? { exitCode: null, signal: null }, late ? null : "The task's process ended without recording an exit status");
       }
     }
-    if (t.stopRequestedAt === null) this.#enforceLogCap(t);
+    if (t.stopRequestedAt !== null) return;
+    const breach = limitBreach(t, this.#o.logMaxBytes);
+    if (!breach) return;
+    this.#o.logger.warn({ taskId: t.taskId, ...breach.details, reason: breach.error }, "task past a limit; stopping it");
+    this.#failWithNote(t, breach.error);
   }
 
   /** Tasks whose last check failed (logged once until one succeeds). */
@@ -332,22 +340,14 @@ export class TaskSupervisor {
     return this.#owned.has(t);
   }
 
-  #enforceLogCap(t: TaskRecord) {
-    let size = 0;
-    try {
-      size = statSync(t.logFile).size;
-    } catch {
-      return;
-    }
-    if (size <= this.#o.logMaxBytes) return;
-    const error = `Log exceeded TASK_LOG_MAX_BYTES (${this.#o.logMaxBytes} bytes); task stopped`;
-    this.#o.logger.warn({ taskId: t.taskId, size }, "task log over the cap; stopping task");
+  /** Stops a task as `failed` with `error`, and ends its log (and so its stream) with a line saying why. */
+  #failWithNote(t: TaskRecord, error: string) {
     // Stop first: a runaway log may have filled the disk, and then the note below cannot be written.
     this.stop(t.taskId, { status: "failed", error });
     try {
       appendFileSync(t.logFile, `\n[management-api] ${error}\n`);
     } catch (err) {
-      this.#o.logger.warn({ taskId: t.taskId, err: (err as Error).message }, "could not note the log cap in the task's log");
+      this.#o.logger.warn({ taskId: t.taskId, err: (err as Error).message }, "could not note why the task was stopped in its log");
     }
   }
 

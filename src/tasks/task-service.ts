@@ -25,6 +25,8 @@ export interface TaskServiceOptions {
   heartbeatMs: number;
   /** undefined keeps finished tasks forever. */
   retentionMs: number | undefined;
+  /** Time limit of a task whose request sets none (TASK_TIMEOUT); undefined: none. */
+  defaultTimeoutMs: number | undefined;
   defaultProvider: string;
 }
 
@@ -41,6 +43,7 @@ export function taskView(t: TaskRecord, logTail?: string[]) {
     exitCode: t.exitCode,
     signal: t.signal,
     duration: durationSeconds(t),
+    timeoutSeconds: t.timeoutMs === null ? null : t.timeoutMs / 1000,
     error: t.error,
     taskDir: t.taskDir,
     logFile: t.logFile,
@@ -86,13 +89,15 @@ export class TaskService {
     return this.#o.supervisor.activeCount();
   }
 
-  create(input: { agent: string; task: string; provider?: string }, who: Actor) {
+  create(input: { agent: string; task: string; provider?: string; timeoutSeconds?: number }, who: Actor) {
     const keyId = who.keyId;
     const provider = input.provider ?? this.#o.defaultProvider;
     if (!providerNamed(this.#o.supervisor.providers, provider)) {
       throw new ApiError(400, `body/provider must be one of: ${this.providerNames.join(", ")}; got ${preview(provider)}`);
     }
-    const result = this.#o.supervisor.start({ agent: input.agent, task: input.task, provider, createdBy: keyId });
+    // timeoutSeconds 0 asks for no limit, whatever TASK_TIMEOUT says.
+    const timeoutMs = input.timeoutSeconds === undefined ? (this.#o.defaultTimeoutMs ?? null) : input.timeoutSeconds * 1000 || null;
+    const result = this.#o.supervisor.start({ agent: input.agent, task: input.task, provider, createdBy: keyId, timeoutMs });
     if (!result.ok && result.reason === "busy") {
       throw new ApiError(503, `Too many active tasks (MAX_ACTIVE_TASKS is ${this.#o.supervisor.maxActive}); try again later`, { headers: { "Retry-After": "10" } });
     }

@@ -1,6 +1,6 @@
 /** Durable task records in bun:sqlite (WAL), so a restart of the API loses none. */
 import type { Database } from "bun:sqlite";
-import { bound, insertRow, updateRow } from "../db.ts";
+import { addColumnIfMissing, bound, insertRow, updateRow } from "../db.ts";
 import type { TaskRecord, TaskStatus } from "./task.ts";
 
 export interface ListQuery {
@@ -28,7 +28,9 @@ export class TaskStore {
       taskId TEXT PRIMARY KEY, agent TEXT NOT NULL, task TEXT NOT NULL, provider TEXT NOT NULL,
       status TEXT NOT NULL, startTime INTEGER NOT NULL, exitTime INTEGER, exitCode INTEGER,
       signal TEXT, error TEXT, taskDir TEXT NOT NULL, logFile TEXT NOT NULL, pid INTEGER,
-      stopRequestedAt INTEGER, createdBy TEXT)`);
+      stopRequestedAt INTEGER, createdBy TEXT, timeoutMs INTEGER)`);
+    // Databases from before tasks had a time limit.
+    addColumnIfMissing(this.#db, "tasks", "timeoutMs", "INTEGER");
     this.#db.exec("CREATE INDEX IF NOT EXISTS tasks_by_start ON tasks (startTime DESC, taskId DESC)");
     // Covers the list's whole ORDER BY, so a filtered page needs no sort (replaces tasks_by_status).
     this.#db.exec("DROP INDEX IF EXISTS tasks_by_status");

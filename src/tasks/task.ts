@@ -29,6 +29,8 @@ export interface TaskRecord {
   stopRequestedAt: number | null;
   /** Id of the API key that created the task (never the key). */
   createdBy: string | null;
+  /** The task is stopped (and `failed`) once it has run this long; null: no limit. */
+  timeoutMs: number | null;
 }
 
 /** Seconds the task ran, or has run so far; frozen at exit. */

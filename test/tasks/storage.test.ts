@@ -196,7 +196,7 @@ describe("storage failures", () => {
       return t.exitTime ? t : undefined;
     });
     expect([done.status, done.error]).toEqual(["failed", "Log exceeded TASK_LOG_MAX_BYTES (1024 bytes); task stopped"]);
-    expect(lines.find((l) => l.msg === "could not note the log cap in the task's log")).toMatchObject({ taskId: body.taskId, err: expect.stringContaining("EISDIR") });
+    expect(lines.find((l) => l.msg === "could not note why the task was stopped in its log")).toMatchObject({ taskId: body.taskId, err: expect.stringContaining("EISDIR") });
     services.close();
   });
 });

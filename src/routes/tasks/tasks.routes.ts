@@ -12,6 +12,9 @@ export const TaskIdParam = z.object({
     .openapi({ param: { name: "taskId", in: "path" }, example: "2f1c5e0a-8d2b-4c3e-9f6a-1b2c3d4e5f60" }),
 });
 
+/** 30 days: longer is a typo more often than a plan. */
+const MAX_TIMEOUT_SECONDS = 30 * 86_400;
+
 export const CreateTaskBody = z
   .object({
     agent: z
@@ -28,6 +31,13 @@ export const CreateTaskBody = z
       .regex(/^[^\u0000]*$/, "must not contain NUL characters")
       .openapi({ example: "Write a hello-world HTTP server in Go" }),
     provider: z.string().min(1).max(64).optional().openapi({ description: "A configured provider (default claude-flow)", example: "demo" }),
+    timeoutSeconds: z
+      .number()
+      .int()
+      .min(0)
+      .max(MAX_TIMEOUT_SECONDS)
+      .optional()
+      .openapi({ description: "Stop the task (as failed) once it has run this long; 0 for no limit. Default: TASK_TIMEOUT (none unless set)", example: 3600 }),
   })
   .strict()
   .openapi("CreateTaskRequest");
@@ -56,6 +66,7 @@ export const TaskSchema = z
     exitCode: z.number().int().nullable(),
     signal: z.string().nullable(),
     duration: z.number().openapi({ description: "Seconds; stops growing at exit" }),
+    timeoutSeconds: z.number().nullable().openapi({ description: "The task's time limit in seconds (null: none); past it the task is stopped and failed" }),
     error: z.string().nullable(),
     taskDir: z.string(),
     logFile: z.string(),

@@ -1,0 +1,27 @@
+/** The limits a running task is held to: its time limit and its log's size. */
+import { statSync } from "node:fs";
+import type { TaskRecord } from "./task.ts";
+
+/** A limit a task went past: what its record and log say, and what the API's log adds. */
+export interface Breach {
+  error: string;
+  details: Record<string, number>;
+}
+
+/**
+ * The first limit `t` is past at `now`, if any. The time limit is in the record, so it holds for
+ * tasks adopted after a restart too.
+ */
+export function limitBreach(t: TaskRecord, logMaxBytes: number, now = Date.now()): Breach | undefined {
+  if (t.timeoutMs !== null && now - t.startTime >= t.timeoutMs) {
+    return { error: `Timed out after ${t.timeoutMs / 1000} s; task stopped`, details: { timeoutMs: t.timeoutMs } };
+  }
+  let size = 0;
+  try {
+    size = statSync(t.logFile).size;
+  } catch {
+    return undefined;
+  }
+  if (size > logMaxBytes) return { error: `Log exceeded TASK_LOG_MAX_BYTES (${logMaxBytes} bytes); task stopped`, details: { size } };
+  return undefined;
+}
