@@ -113,6 +113,15 @@ describe("dashboard", () => {
     await page.evaluate(() => document.querySelector("#alert")!.setAttribute("hidden", ""));
   });
 
+  test("a task given a time limit is stopped when it runs past it, and its log says so", async () => {
+    await page.locator("#provider").selectOption("sleeper");
+    await page.getByLabel("Time limit (min)").fill("0.02"); // 1 s
+    await page.getByRole("button", { name: "Start task" }).click();
+    await waitText(page.locator("#log-status"), "failed");
+    await waitText(page.locator("#log"), "[management-api] Timed out after 1 s; task stopped");
+    await page.getByLabel("Time limit (min)").fill("");
+  });
+
   test("stop a long task with the Stop button (after confirmation)", async () => {
     await page.locator("#provider").selectOption("sleeper");
     await page.getByRole("button", { name: "Start task" }).click();

@@ -175,7 +175,10 @@ const stopTask = guard(async (t) => {
 $("#task-form").addEventListener("submit", guard(async (e) => {
   e.preventDefault();
   const f = new FormData(e.target);
-  const t = await api("/v1/tasks", { method: "POST", body: JSON.stringify({ agent: f.get("agent"), task: f.get("task"), provider: f.get("provider") }) });
+  // Empty: the server's TASK_TIMEOUT; 0: no limit.
+  const minutes = f.get("timeout");
+  const limit = minutes === "" ? {} : { timeoutSeconds: Math.round(Number(minutes) * 60) };
+  const t = await api("/v1/tasks", { method: "POST", body: JSON.stringify({ agent: f.get("agent"), task: f.get("task"), provider: f.get("provider"), ...limit }) });
   await refreshTasks();
   openLog({ taskId: t.taskId, agent: f.get("agent"), status: "running" });
 }));
