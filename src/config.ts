@@ -88,6 +88,7 @@ export const SETTINGS = {
   RATE_LIMIT_ALLOWLIST: { help: "IPs/CIDRs never rate limited, comma-separated (empty: none); by default this machine, over IPv4 or IPv6", default: "127.0.0.1,::1", schema: z.string() },
   TRUSTED_PROXIES: { help: "IPs/CIDRs of proxies whose X-Forwarded-For is believed", default: "", schema: z.string() },
   BODY_LIMIT: { help: "Largest accepted request body in bytes", default: String(10 * 1024 * 1024), schema: intIn(1, 1024 * 1024 * 1024) },
+  UPLOAD_LIMIT: { help: "Largest file upload to ComfyUI's input folder in bytes (ComfyUI's own --max-upload-size is 100 MiB by default)", default: String(100 * 1024 * 1024), schema: intIn(1, 16 * 1024 * 1024 * 1024) },
   SHUTDOWN_GRACE_MS: { help: "Time in-flight requests get to finish on SIGTERM/SIGINT", default: "10000", schema: intIn(0, 600_000) },
   MAX_ACTIVE_TASKS: { help: "Most tasks running at once; more get 503", default: "10", schema: intIn(1, 10_000) },
   TASK_STOP_GRACE_MS: { help: "Time between SIGTERM and SIGKILL when stopping a task", default: "10000", schema: intIn(0, 600_000) },
@@ -127,6 +128,8 @@ export interface Config {
   corsOrigins: string[];
   rateLimit: { max: number; windowMs: number; ipv6Subnet: number; allowlist: CidrMatcher; trustedProxies: CidrMatcher };
   bodyLimit: number;
+  /** Largest multipart body of an upload route. */
+  uploadLimit: number;
   shutdownGraceMs: number;
   tasks: {
     maxActive: number;
@@ -253,6 +256,7 @@ export function loadConfig(given: Record<string, string | undefined>): ConfigRes
         trustedProxies: proxies.matcher,
       },
       bodyLimit: s.BODY_LIMIT,
+      uploadLimit: s.UPLOAD_LIMIT,
       shutdownGraceMs: s.SHUTDOWN_GRACE_MS,
       tasks: {
         maxActive: s.MAX_ACTIVE_TASKS,

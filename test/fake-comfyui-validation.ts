@@ -34,6 +34,17 @@ function checkWidget(name: string, v: unknown, spec: unknown[]): NodeError | und
   return undefined;
 }
 
+/**
+ * Inputs a node checks with its own VALIDATE_INPUTS rather than its combo list: LoadImage's `image`
+ * must be a file in the input folder ("name" or "subfolder/name", optionally annotated " [input]").
+ */
+const INPUT_FILE_INPUTS: Record<string, string> = { LoadImage: "image", LoadImageMask: "image" };
+
+function checkInputFile(name: string, v: unknown, inputFiles: Set<string>): NodeError | undefined {
+  if (inputFiles.has(String(v).replace(/ \[input\]$/, ""))) return undefined;
+  return { type: "custom_validation_failed", message: "Custom validation failed for node", details: `${name} - Invalid image file: ${v}`, extra_info: { input_name: name } };
+}
+
 /** The node itself and every node it takes an input from, transitively. */
 export function dependencies(prompt: Prompt, id: string, seen = new Set<string>()): Set<string> {
   if (seen.has(id)) return seen;
@@ -43,7 +54,7 @@ export function dependencies(prompt: Prompt, id: string, seen = new Set<string>(
 }
 
 /** Validates a prompt whose nodes all have a known class_type. */
-export function validatePrompt(prompt: Prompt, info: NodeInfo): Validation {
+export function validatePrompt(prompt: Prompt, info: NodeInfo, inputFiles: Set<string>): Validation {
   const outputs = Object.entries(prompt).filter(([, n]) => info[n.class_type!]!.output_node).map(([id]) => id);
   const errorsOf = new Map<string, NodeError[]>();
   for (const [id, n] of Object.entries(prompt)) {
@@ -53,7 +64,7 @@ export function validatePrompt(prompt: Prompt, info: NodeInfo): Validation {
       let e: NodeError | undefined;
       if (v === undefined) e = { type: "required_input_missing", message: "Required input is missing", details: name, extra_info: { input_name: name } };
       else if (Array.isArray(v) && typeof v[0] === "string" && !prompt[v[0]]) e = { type: "exception_during_validation", message: "Exception when validating node", details: `'${v[0]}'`, extra_info: {} };
-      else if (!Array.isArray(v)) e = checkWidget(name, v, spec);
+      else if (!Array.isArray(v)) e = INPUT_FILE_INPUTS[n.class_type!] === name ? checkInputFile(name, v, inputFiles) : checkWidget(name, v, spec);
       if (e) errorsOf.set(id, [e]);
     }
   }

@@ -7,29 +7,12 @@
  */
 import type { ServerWebSocket } from "bun";
 import { dependencies, validatePrompt } from "./fake-comfyui-validation.ts";
+import { FakeFiles, mimeOf, SAVERS } from "./fake-comfyui-files.ts";
 import { FIXTURES } from "./helpers.ts";
 
 const objectInfo: Record<string, { input?: { required?: Record<string, unknown[]> }; output_node?: boolean }> = await Bun.file(
   `${FIXTURES}/comfyui-protocol/object_info_full.json`,
 ).json();
-const PNG = new Uint8Array(await Bun.file(`${FIXTURES}/comfyui-protocol/02_view_output.png`).arrayBuffer());
-
-/** Stand-ins for media the fake "saves": only their names and types matter to the API. */
-const MEDIA = { webm: new TextEncoder().encode("fake webm"), flac: new TextEncoder().encode("fake flac") };
-const MIME: Record<string, string> = { png: "image/png", webm: "video/webm", flac: "audio/flac" };
-
-/**
- * The output nodes the fake saves files for, as ComfyUI v0.8 names them: SaveImage and PreviewImage
- * one PNG per image of their batch, SaveWEBM one video of the whole batch (its UI output says
- * `animated`), SaveAudio one FLAC under `audio`.
- */
-const SAVERS: Record<string, { type: "output" | "temp"; ext: keyof typeof MIME; key: string; perImage: boolean; extra?: Record<string, unknown> }> = {
-  SaveImage: { type: "output", ext: "png", key: "images", perImage: true },
-  PreviewImage: { type: "temp", ext: "png", key: "images", perImage: true },
-  SaveWEBM: { type: "output", ext: "webm", key: "images", perImage: false, extra: { animated: [true] } },
-  SaveAudio: { type: "output", ext: "flac", key: "audio", perImage: false },
-};
-
 type Prompt = Record<string, { class_type?: string; inputs?: Record<string, unknown> }>;
 interface Item {
   number: number;
@@ -48,6 +31,8 @@ export interface FakeComfyOptions {
   requireApiKey?: string;
   /** Holds POST /prompt's answer this long after queueing, as a slow gateway might: the run's messages come first. */
   promptAnswerDelayMs?: number;
+  /** ComfyUI's --max-upload-size: a larger request body gets 413 (100 MiB by default). */
+  maxUploadBytes?: number;
 }
 
 export class FakeComfyUI {
@@ -58,7 +43,7 @@ export class FakeComfyUI {
   queue: Item[] = [];
   running: Item | undefined;
   history = new Map<string, History>();
-  files = new Map<string, Uint8Array>();
+  files = new FakeFiles();
   clients = new Map<string, Set<ServerWebSocket<{ clientId: string }>>>();
   received: { path: string; body: unknown }[] = [];
   /** Salad-Api-Key (or absence) of every HTTP request and WebSocket upgrade, in order. */
@@ -69,8 +54,6 @@ export class FakeComfyUI {
   #interrupt = false;
   /** Cache key -> the node's output (null for nodes without UI output). */
   #cache = new Map<string, Record<string, unknown> | null>();
-  /** ComfyUI numbers files per subfolder and prefix (it scans the folder for the highest counter). */
-  #fileCounters = new Map<string, number>();
   #loop: Promise<void> | undefined;
   /** Counts crashes: a run started before one never goes on after it (ComfyUI lost it with the process). */
   #life = 0;
@@ -83,6 +66,21 @@ export class FakeComfyUI {
     this.port = o.port ?? 0;
     this.#requireApiKey = o.requireApiKey;
     this.promptAnswerDelayMs = o.promptAnswerDelayMs ?? 0;
+    this.maxUploadBytes = o.maxUploadBytes ?? 100 * 1024 * 1024;
+  }
+
+  maxUploadBytes: number;
+
+  /** Files in the input folder as LoadImage names them ("masks/cat.png"). */
+  inputFiles(): string[] {
+    return this.files.inputNames();
+  }
+
+  /** /object_info as ComfyUI makes it on each call: LoadImage's list is the input folder now. */
+  objectInfo(): typeof objectInfo {
+    const load = objectInfo.LoadImage!;
+    const [, options] = load.input!.required!.image!;
+    return { ...objectInfo, LoadImage: { ...load, input: { ...load.input, required: { ...load.input!.required, image: [this.inputFiles(), options] } } } };
   }
 
   get url() {
@@ -156,7 +154,7 @@ export class FakeComfyUI {
     }
     if (req.method === "GET") {
       this.gets.push(p);
-      if (p === "/object_info") return Response.json(objectInfo);
+      if (p === "/object_info") return Response.json(this.objectInfo());
       if (p === "/queue") return Response.json({ queue_running: this.running ? [this.#tuple(this.running)] : [], queue_pending: this.queue.map((i) => this.#tuple(i)) });
       if (p.startsWith("/history/")) {
         const id = decodeURIComponent(p.slice(9));
@@ -171,11 +169,11 @@ export class FakeComfyUI {
         const name = url.searchParams.get("filename") ?? "";
         if (name.includes("..") || name.startsWith("/")) return new Response("", { status: 400 });
         const file = this.files.get(`${url.searchParams.get("type") ?? "output"}/${url.searchParams.get("subfolder") ?? ""}/${name}`);
-        const mime = MIME[name.split(".").pop()!] ?? "application/octet-stream";
-        return file ? new Response(file as BodyInit, { headers: { "Content-Type": mime } }) : new Response("", { status: 404 });
+        return file ? new Response(file as BodyInit, { headers: { "Content-Type": mimeOf(name) } }) : new Response("", { status: 404 });
       }
       if (p === "/system_stats") return Response.json({ system: { comfyui_version: "0.8.0" }, devices: [] });
     }
+    if (req.method === "POST" && p === "/upload/image") return this.files.upload(req, this.maxUploadBytes);
     if (req.method === "POST") {
       const text = await req.text();
       let body: Record<string, unknown>;
@@ -215,15 +213,18 @@ export class FakeComfyUI {
       Response.json({ error: { type, message, details, extra_info: {} }, node_errors }, { status: 400 });
     const prompt = body.prompt as Prompt | undefined;
     if (!prompt || typeof prompt !== "object") return err("no_prompt", "No prompt provided", "No prompt provided");
+    const info = this.objectInfo();
     for (const [id, n] of Object.entries(prompt)) {
       if (!n.class_type) return err("invalid_prompt", "Cannot execute because a node is missing the class_type property.", `Node ID '#${id}'`);
-      if (!Object.hasOwn(objectInfo, n.class_type)) return err("invalid_prompt", `Cannot execute because node ${n.class_type} does not exist.`, `Node ID '#${id}'`);
+      if (!Object.hasOwn(info, n.class_type)) return err("invalid_prompt", `Cannot execute because node ${n.class_type} does not exist.`, `Node ID '#${id}'`);
     }
-    const { outputs, good, nodeErrors } = validatePrompt(prompt, objectInfo);
+    const { outputs, good, nodeErrors } = validatePrompt(prompt, info, new Set(this.inputFiles()));
     if (!outputs.length) return err("prompt_no_outputs", "Prompt has no outputs");
     if (!good.length) {
-      const first = Object.values(nodeErrors)[0]!;
-      return err("prompt_outputs_failed_validation", "Prompt outputs failed validation", `${first.errors[0]!.message}: ${first.errors[0]!.details}`, nodeErrors);
+      // As validate_prompt: the details list the output nodes' own errors; an output that fails only
+      // through a node it depends on adds none (its node's errors are in node_errors).
+      const details = outputs.flatMap((o) => nodeErrors[o]?.errors ?? []).map((e) => `${e.message}: ${e.details}`).join("\n");
+      return err("prompt_outputs_failed_validation", "Prompt outputs failed validation", details, nodeErrors);
     }
     let number: number;
     if (body.number !== undefined) number = Number(body.number);
@@ -351,19 +352,8 @@ export class FakeComfyUI {
       }
       const saver = SAVERS[node.class_type ?? ""];
       if (saver) {
-        const { type, ext } = saver;
-        // As folder_paths.get_save_image_path: a prefix "a/b" saves b_00001_.png in subfolder "a".
-        const fullPrefix = type === "output" ? String(node.inputs?.filename_prefix ?? "ComfyUI") : "ComfyUI_temp";
-        const cut = fullPrefix.lastIndexOf("/");
-        const [subfolder, prefix] = cut === -1 ? ["", fullPrefix] : [fullPrefix.slice(0, cut), fullPrefix.slice(cut + 1)];
-        const files = [];
-        for (let i = 0; i < (saver.perImage ? this.#batchOf(item.prompt, id) : 1); i++) {
-          const counter = (this.#fileCounters.get(`${type}/${subfolder}/${prefix}`) ?? 0) + 1;
-          this.#fileCounters.set(`${type}/${subfolder}/${prefix}`, counter);
-          const filename = `${prefix}_${String(counter).padStart(5, "0")}_.${ext}`;
-          this.files.set(`${type}/${subfolder}/${filename}`, ext === "png" ? PNG : MEDIA[ext as keyof typeof MEDIA]);
-          files.push({ filename, subfolder, type });
-        }
+        const fullPrefix = saver.type === "output" ? String(node.inputs?.filename_prefix ?? "ComfyUI") : "ComfyUI_temp";
+        const files = Array.from({ length: saver.perImage ? this.#batchOf(item.prompt, id) : 1 }, () => this.files.save(saver.type, fullPrefix, saver.ext));
         const output = { [saver.key]: files, ...saver.extra };
         outputs[id] = output;
         this.#cache.set(sig(id), output);

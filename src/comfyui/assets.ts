@@ -2,7 +2,7 @@
 import { statSync } from "node:fs";
 import { join, resolve, sep } from "node:path";
 import { ApiError } from "../http/errors.ts";
-import { ComfyUnavailableError, type BackendName, type ComfyBackend } from "./backend.ts";
+import { orRetryLater, type BackendName, type ComfyBackend } from "./backend.ts";
 import type { OutputRow, WorkflowStore } from "./workflow-store.ts";
 
 export const MODEL_FOLDERS = { checkpoints: "checkpoints", loras: "loras", vae: "vae", controlnet: "controlnet", upscale: "upscale_models" } as const;
@@ -58,13 +58,7 @@ function sizeOf(path: string): number | null {
 
 export async function listModels(backend: ComfyBackend, type: ModelType, modelsDir: string | undefined) {
   const folder = MODEL_FOLDERS[type];
-  let names: string[] | undefined;
-  try {
-    names = await backend.models(folder);
-  } catch (err) {
-    if (err instanceof ComfyUnavailableError) throw new ApiError(503, err.message, { headers: { "Retry-After": "10" } });
-    throw err;
-  }
+  const names = await orRetryLater(backend.models(folder));
   return (names ?? []).map((name) => ({ name, type, size: modelsDir ? sizeOf(join(modelsDir, folder, name)) : null, hash: null }));
 }
 
@@ -145,13 +139,7 @@ export async function outputFile(store: WorkflowStore, backends: Map<string, Com
   }
   const backend = backends.get(row.backend);
   if (!backend) throw new ApiError(404, `Output ${filename} came from backend ${row.backend}, which is not configured`);
-  let res: Response;
-  try {
-    res = await backend.view(row);
-  } catch (err) {
-    if (err instanceof ComfyUnavailableError) throw new ApiError(503, err.message, { headers: { "Retry-After": "10" } });
-    throw err;
-  }
+  const res = await orRetryLater(backend.view(row));
   if (res.status === 404) throw new ApiError(404, `ComfyUI no longer has ${filename}`);
   if (!res.ok) throw new ApiError(502, `ComfyUI answered ${res.status} for ${filename}`);
   const len = res.headers.get("Content-Length");

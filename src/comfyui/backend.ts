@@ -30,6 +30,19 @@ export class ComfyValidationError extends Error {
 /** ComfyUI could not be reached (connection refused, timeout, 5xx, or a gateway's 408/429). */
 export class ComfyUnavailableError extends Error {}
 
+/** `request`, whose unreachable backend is the client's 503 with Retry-After: try again later. */
+export async function orRetryLater<T>(request: Promise<T>): Promise<T> {
+  try {
+    return await request;
+  } catch (err) {
+    if (err instanceof ComfyUnavailableError) throw new ApiError(503, err.message, { headers: { "Retry-After": "10" } });
+    throw err;
+  }
+}
+
+/** How long an upload to ComfyUI may take: 100 MiB over a slow link to a remote backend. */
+const UPLOAD_TIMEOUT_MS = 300_000;
+
 /** The setting that names each backend's URL, for messages that send the operator to it. */
 const URL_SETTING: Record<BackendName, string> = { local: "COMFYUI_URL", salad: "SALAD_COMFYUI_URL" };
 
@@ -179,14 +192,14 @@ export class ComfyBackend {
    * timeout, and aborting it would cut the download short (a client that stalls is closed by
    * Bun's idle timeout, which cancels the relay).
    */
-  async #fetch(path: string, init: RequestInit = {}, until: "body" | "headers" = "body"): Promise<Response> {
-    const ms = this.#o.requestTimeoutMs ?? 10_000;
+  async #fetch(path: string, init: RequestInit = {}, until: "body" | "headers" = "body", ms = this.#o.requestTimeoutMs ?? 10_000): Promise<Response> {
     const headersOnly = until === "headers" ? new AbortController() : undefined;
     const timer = headersOnly && setTimeout(() => headersOnly.abort(new DOMException("The operation timed out.", "TimeoutError")), ms);
     try {
       return await fetch(`${this.url}${path}`, {
         ...init,
-        headers: { ...this.#headers, ...(init.body ? { "Content-Type": "application/json" } : {}), ...(init.headers as Record<string, string>) },
+        // A FormData body brings its own multipart Content-Type.
+        headers: { ...this.#headers, ...(typeof init.body === "string" ? { "Content-Type": "application/json" } : {}), ...(init.headers as Record<string, string>) },
         signal: headersOnly?.signal ?? AbortSignal.timeout(ms),
       });
     } catch (err) {
@@ -293,6 +306,24 @@ export class ComfyBackend {
     if (res.status === 404) return undefined;
     if (!res.ok) throw this.#failure(res.status, `GET /models/${folder}`);
     return this.#parse(res, await res.text(), `GET /models/${folder}`) as string[];
+  }
+
+  /**
+   * Stores a file in ComfyUI's input folder (POST /upload/image), where LoadImage and its kin find
+   * it. Without `overwrite` ComfyUI keeps an existing file of that name and saves this one as
+   * "name (1).png", unless the two are the same image. Uploads get minutes, not the usual seconds:
+   * a large file to a remote backend takes its time.
+   */
+  async upload(file: File, subfolder: string, overwrite: boolean): Promise<{ name: string; subfolder: string; type: string }> {
+    const form = new FormData();
+    form.set("image", file, file.name);
+    form.set("type", "input");
+    form.set("subfolder", subfolder);
+    form.set("overwrite", overwrite ? "true" : "false");
+    const res = await this.#fetch("/upload/image", { method: "POST", body: form }, "body", UPLOAD_TIMEOUT_MS);
+    if (res.status === 413) throw new ApiError(413, `ComfyUI (${this.name}) refused ${file.name} as too large (its --max-upload-size)`);
+    if (!res.ok) throw this.#failure(res.status, "POST /upload/image");
+    return this.#parse(res, await res.text(), "POST /upload/image") as { name: string; subfolder: string; type: string };
   }
 
   /** An output file through ComfyUI's /view; only the wait for its head is timed (see #fetch). */

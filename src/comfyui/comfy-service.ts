@@ -101,7 +101,8 @@ export class ComfyService {
 
   #closed = false;
 
-  #backend(name: BackendName): ComfyBackend {
+  /** The backend a request names; a 400 saying which setting to set when it is not configured. */
+  backend(name: BackendName): ComfyBackend {
     const b = this.backends.get(name);
     if (!b) {
       const hint = name === "salad" ? "set SALAD_COMFYUI_URL" : "set COMFYUI_URL";
@@ -116,7 +117,7 @@ export class ComfyService {
 
   /** Validates, converts and queues a workflow. */
   async submit(input: { workflow: Record<string, unknown>; priority?: Priority; gpu?: BackendName }, who?: Actor) {
-    const backend = this.#backend(input.gpu ?? "local");
+    const backend = this.backend(input.gpu ?? "local");
     const priority = input.priority ?? "normal";
     const { prompt, ui } = await promptFor(input.workflow, backend);
     const seq = ++this.#seq;

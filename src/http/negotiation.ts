@@ -1,4 +1,4 @@
-/** API versioning by Accept header, and the JSON-only rule for request bodies. */
+/** API versioning by Accept header, and the rule for request bodies: JSON, or a file upload where one is expected. */
 import type { Context } from "hono";
 import { ApiError } from "./errors.ts";
 import type { AppEnv } from "./types.ts";
@@ -6,6 +6,13 @@ import type { AppEnv } from "./types.ts";
 const VENDOR = /application\/vnd\.agenticflow\.v(\d+)\+json/i;
 const UNVERSIONED = /^\/(tasks|status|comfyui)(\/|$)/;
 export const SUPPORTED_VERSIONS = [1];
+/** Routes that take a file (multipart/form-data, as `curl -F` and browser forms send it) instead of JSON. */
+const UPLOAD_PATHS = /^\/v1\/comfyui\/upload$/;
+
+/** Whether `path` takes a file upload (its body is multipart, under UPLOAD_LIMIT rather than BODY_LIMIT). */
+export function isUploadPath(path: string): boolean {
+  return UPLOAD_PATHS.test(path);
+}
 
 /** The API version asked for in Accept, if any. */
 export function requestedVersion(accept: string | null | undefined): number | undefined {
@@ -33,7 +40,7 @@ export function versionedPath(req: Request): string {
   return path;
 }
 
-/** Throws 406 when Accept names an API version this server does not have, 415 for a body that is not JSON. */
+/** Throws 406 when Accept names an API version this server does not have, 415 for a body of the wrong type. */
 export function checkNegotiation(c: Context<AppEnv>) {
   const v = requestedVersion(c.req.header("accept"));
   if (v !== undefined && !SUPPORTED_VERSIONS.includes(v)) {
@@ -41,8 +48,11 @@ export function checkNegotiation(c: Context<AppEnv>) {
   }
   if (hasBody(c.req.method)) {
     const type = c.req.header("content-type") ?? "";
-    if (!/^application\/([\w.+-]+\+)?json\s*(;|$)/i.test(type)) {
-      throw new ApiError(415, `Content-Type must be application/json${type ? `, got ${type.split(";")[0]}` : ""}`);
+    const got = type ? `, got ${type.split(";")[0]}` : "";
+    if (isUploadPath(c.req.path)) {
+      if (!/^multipart\/form-data\s*;/i.test(type)) throw new ApiError(415, `Content-Type must be multipart/form-data (a file upload)${got}`);
+    } else if (!/^application\/([\w.+-]+\+)?json\s*(;|$)/i.test(type)) {
+      throw new ApiError(415, `Content-Type must be application/json${got}`);
     }
   }
 }

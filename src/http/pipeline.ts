@@ -31,7 +31,7 @@ import { compression, MAY_COMPRESS } from "./compression.ts";
 import { resolveClientIp } from "./client-ip.ts";
 import { corsFor } from "./cors.ts";
 import { ApiError, onError } from "./errors.ts";
-import { checkNegotiation } from "./negotiation.ts";
+import { checkNegotiation, isUploadPath } from "./negotiation.ts";
 import { isLimitedPath, rateLimit } from "./rate-limit.ts";
 import { requestIdFrom } from "./request-context.ts";
 import { routeLabel } from "./route-label.ts";
@@ -39,7 +39,7 @@ import { isPage, pageSecurityHeaders } from "./security-headers.ts";
 import type { AppEnv } from "./types.ts";
 
 export interface PipelineOptions {
-  config: Pick<Config, "apiKeys" | "corsOrigins" | "rateLimit" | "bodyLimit">;
+  config: Pick<Config, "apiKeys" | "corsOrigins" | "rateLimit" | "bodyLimit" | "uploadLimit">;
   logger: Logger;
   metrics: Metrics;
 }
@@ -95,12 +95,15 @@ export function pipeline({ config, logger, metrics }: PipelineOptions): Pipeline
   const pageHeaders = pageSecurityHeaders();
   const limits = rateLimit(config.rateLimit);
   const authenticate = authenticator(config.apiKeys);
-  const limitBody = bodyLimit({
-    maxSize: config.bodyLimit,
-    onError: () => {
-      throw new ApiError(413, `Request body exceeds the limit of ${config.bodyLimit} bytes`);
-    },
-  });
+  const limitTo = (maxSize: number, setting: string) =>
+    bodyLimit({
+      maxSize,
+      onError: () => {
+        throw new ApiError(413, `Request body exceeds the limit of ${maxSize} bytes (${setting})`);
+      },
+    });
+  const limitBody = limitTo(config.bodyLimit, "BODY_LIMIT");
+  const limitUpload = limitTo(config.uploadLimit, "UPLOAD_LIMIT");
   const trustedProxies = config.rateLimit.trustedProxies;
   const logAccess = accessLogger(logger);
 
@@ -109,7 +112,8 @@ export function pipeline({ config, logger, metrics }: PipelineOptions): Pipeline
     authenticate(c);
     checkNegotiation(c);
     const method = c.req.method;
-    return method === "GET" || method === "HEAD" ? inner() : around(limitBody, c, inner);
+    if (method === "GET" || method === "HEAD") return inner();
+    return around(isUploadPath(c.req.path) ? limitUpload : limitBody, c, inner);
   };
 
   /** Client IP and rate limit; probes need neither, allowlisted clients skip the count. */

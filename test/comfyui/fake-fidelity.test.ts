@@ -17,15 +17,16 @@ describe("fake ComfyUI against the recordings", () => {
     const posts = (rec.events as Ev[]).filter((e) => e.kind === "http" && e.request!.path === "/prompt");
     expect(posts.length).toBeGreaterThanOrEqual(10);
     for (const e of posts) {
-      // LoadImage of a missing file needs ComfyUI's input folder: not modelled.
-      if (JSON.stringify(e.request!.json ?? "").includes("no_such_file.png")) continue;
       const res = await fetch(`${fake.url}/prompt`, { method: "POST", body: e.request!.json !== undefined ? JSON.stringify(e.request!.json) : e.request!.raw_body });
       expect(res.status).toBe(e.response!.status);
       if (e.response!.json) {
         const body = await res.json();
-        if (["required_input_missing", "exception_during_validation"].some((t) => JSON.stringify(e.response!.json).includes(t)) || !e.response!.json.node_errors || !Object.keys(e.response!.json.node_errors).length) {
+        if (["required_input_missing", "exception_during_validation", "custom_validation_failed"].some((t) => JSON.stringify(e.response!.json).includes(t)) || !e.response!.json.node_errors || !Object.keys(e.response!.json.node_errors).length) {
           expect(body.error.type).toBe(e.response!.json.error.type);
+          expect(body.error.details).toBe(e.response!.json.error.details);
           expect(Object.keys(body.node_errors)).toEqual(Object.keys(e.response!.json.node_errors));
+          // A missing input file: the whole verdict, word for word (the fake models the input folder).
+          if (JSON.stringify(e.response!.json).includes("custom_validation_failed")) expect(body).toEqual(e.response!.json);
         }
       }
     }

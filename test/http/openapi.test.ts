@@ -95,6 +95,26 @@ function bodyArb(r: RouteDef) {
   return fc.oneof(record, oneChanged, fc.jsonValue().map((v) => v as unknown));
 }
 
+/** Names a file may be sent under: ordinary, accented, and the ones that must be refused. */
+const FILE_NAMES = fc.constantFrom("cat.png", "café [v2].png", ".hidden", "a/b.png", "a\\b.png", "..", "nul\u0000.png", "x".repeat(300));
+
+/** Multipart forms near the schema: known fields, sometimes a file where text belongs or the reverse, sometimes extra ones. */
+function formArb(r: RouteDef) {
+  const schema = r.request?.body?.content["multipart/form-data"]?.schema as unknown as { shape?: Record<string, unknown> };
+  const keys = Object.keys(schema.shape ?? {});
+  const file = fc.record({ name: fc.oneof(FILE_NAMES, PROTOTYPE_NAMES), bytes: fc.uint8Array({ maxLength: 64 }) }).map(({ name, bytes }) => new File([bytes], name));
+  const text = fc.oneof(anyValue.map(String), fc.constantFrom("true", "false", "local", "salad", "", "masks", "../up", "/abs"));
+  const anyFields = fc.dictionary(fc.constantFrom(...keys, "type", "extra"), fc.oneof(file, text), { maxKeys: keys.length + 1 });
+  // A valid upload with one field changed (or none): the handler's own checks and ComfyUI's answer.
+  const valid = fc.uint8Array({ minLength: 1, maxLength: 64 }).map((bytes) => ({ image: new File([bytes], "cat.png") }));
+  const oneChanged = fc.tuple(valid, fc.constantFrom(...keys, "none"), fc.oneof(file, text)).map(([v, k, x]) => (k === "none" ? v : { ...v, [k]: x }));
+  return fc.oneof(anyFields, oneChanged).map((fields) => {
+    const form = new FormData();
+    for (const [k, v] of Object.entries(fields)) form.set(k, v);
+    return form;
+  });
+}
+
 function urlArb(r: RouteDef) {
   // Not "", "." or "..": URLs resolve them away ("/v1/tasks/." is "/v1/tasks/", the list with a
   // trailing slash, a 301), so no client can send them as a parameter.
@@ -117,10 +137,12 @@ function urlArb(r: RouteDef) {
 describe.each(routes.map((r) => [`${r.method.toUpperCase()} ${r.path}`, r] as const))("%s", (_name, r) => {
   test("generated input never gets a 5xx or an undocumented status, and bodies match the schema", async () => {
     const streaming = r.path.endsWith("/stream");
+    const multipart = Boolean(r.request?.body?.content["multipart/form-data"]);
     await fc.assert(
-      fc.asyncProperty(urlArb(r), bodyArb(r), async (url, body) => {
+      fc.asyncProperty(urlArb(r), multipart ? formArb(r) : bodyArb(r), async (url, body) => {
         const init: RequestInit = { method: r.method.toUpperCase(), headers: { ...AUTH } };
-        if (r.request?.body) {
+        if (multipart) init.body = body as FormData;
+        else if (r.request?.body) {
           init.body = JSON.stringify(body);
           (init.headers as Record<string, string>)["Content-Type"] = "application/json";
         }

@@ -88,6 +88,42 @@ export const OutputsSchema = z
   })
   .openapi("Outputs");
 
+export const UploadForm = z
+  .object({
+    image: z
+      .instanceof(File, { message: "must be a file" })
+      .openapi({ type: "string", format: "binary", description: "The file, under its own name: an image for LoadImage, or a video or sound for the nodes that load those" }),
+    subfolder: z.string().max(255).optional().openapi({ description: 'Below ComfyUI\'s input folder ("" by default)', example: "masks" }),
+    overwrite: z.enum(["true", "false"]).optional().openapi({ description: 'Replace a file of the same name; by default ComfyUI keeps it and saves this one as "name (1).png" (unless they are the same image)' }),
+    gpu: z.enum(["local", "salad"]).optional().openapi({ description: "Target backend, default local" }),
+  })
+  .strict()
+  .openapi("UploadInputRequest");
+
+export const UploadedSchema = z
+  .object({
+    name: z.string().openapi({ description: "The name ComfyUI saved the file under (it may differ from the one sent)" }),
+    subfolder: z.string(),
+    type: z.literal("input"),
+    gpu: z.enum(["local", "salad"]),
+    size: z.number().int(),
+    path: z.string().openapi({ description: "What a workflow names it by: the value for LoadImage's `image` input", example: "masks/cat.png" }),
+  })
+  .openapi("UploadedInput");
+
+export const uploadRoute = createRoute({
+  operationId: "uploadInput",
+  method: "post",
+  path: "/v1/comfyui/upload",
+  tags: ["ComfyUI"],
+  summary: "Put a file in ComfyUI's input folder, for LoadImage and its kin",
+  description:
+    "A multipart form (`curl -F image=@cat.png`), as ComfyUI's own `/upload/image` takes it; at most UPLOAD_LIMIT bytes. " +
+    "Workflows then name the file by the `path` in the answer.",
+  request: { body: { required: true, content: { "multipart/form-data": { schema: UploadForm } } } },
+  responses: { 201: jsonResponse(UploadedSchema, "Saved in ComfyUI's input folder"), ...errors(400, 413, 415, 502, 503) },
+});
+
 export const submitRoute = createRoute({
   operationId: "submitWorkflow",
   method: "post",

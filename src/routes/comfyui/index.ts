@@ -8,7 +8,8 @@ import { ApiError } from "../../http/errors.ts";
 import { actorOf } from "../../http/request-context.ts";
 import { validationHook } from "../../http/openapi.ts";
 import type { AppEnv } from "../../http/types.ts";
-import { cancelWorkflowRoute, getWorkflowRoute, listWorkflowsRoute, modelsRoute, outputFileRoute, outputsRoute, streamRoute, submitRoute } from "./comfyui.routes.ts";
+import { uploadInput } from "../../comfyui/uploads.ts";
+import { cancelWorkflowRoute, getWorkflowRoute, listWorkflowsRoute, modelsRoute, outputFileRoute, outputsRoute, streamRoute, submitRoute, uploadRoute } from "./comfyui.routes.ts";
 
 export interface ComfyRouteDeps {
   comfy: ComfyService;
@@ -34,6 +35,10 @@ export function comfyuiRoutes(d: ComfyRouteDeps) {
     .openapi(outputsRoute, (c) => {
       const q = c.req.valid("query");
       return c.json({ outputs: listOutputs(d.store, { workflowId: q.workflowId, limit: q.limit ?? 50 }, d.outputDir) }, 200);
+    })
+    .openapi(uploadRoute, async (c) => {
+      const form = c.req.valid("form");
+      return c.json(await uploadInput(d.comfy.backend(form.gpu ?? "local"), form, actorOf(c), c.get("logger")), 201);
     })
     .openapi(outputFileRoute, async (c) => (await outputFile(d.store, d.comfy.backends, { ...c.req.valid("query"), ...c.req.valid("param") }, d.outputDir)) as never)
     .openapi(streamRoute, (c) => {
