@@ -179,6 +179,15 @@ describe("dashboard", () => {
     await shot("04-gallery-media");
   }, 30_000);
 
+  test("an input image uploaded from the dashboard lands in ComfyUI's input folder, and it says under what name", async () => {
+    const png = Buffer.from(fake.files.get("input//example.png")!);
+    await page.getByLabel("Input image for LoadImage").setInputFiles({ name: "from browser.png", mimeType: "image/png", buffer: png });
+    await page.getByLabel("Subfolder").fill("masks");
+    await page.getByRole("button", { name: "Upload" }).click();
+    await waitText(page.locator("#upload-result"), 'LoadImage\'s image is "masks/from browser.png"');
+    expect(Buffer.from(fake.files.get("input/masks/from browser.png")!).equals(png)).toBe(true);
+  });
+
   test("polling stops while the tab is hidden and resumes at once when it is shown", async () => {
     const setHidden = (hidden: boolean) =>
       page.evaluate((h) => {

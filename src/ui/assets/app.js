@@ -21,7 +21,8 @@ function showError(message) {
 }
 
 async function api(path, options = {}) {
-  const headers = { Authorization: `Bearer ${key}`, ...(options.body ? { "Content-Type": "application/json" } : {}), ...options.headers };
+  // A FormData body (an upload) brings its own multipart Content-Type.
+  const headers = { Authorization: `Bearer ${key}`, ...(typeof options.body === "string" ? { "Content-Type": "application/json" } : {}), ...options.headers };
   let res;
   try {
     // Always revalidate (ETag makes that cheap): the API's max-age would otherwise show stale lists.
@@ -271,6 +272,21 @@ $("#wf-form").addEventListener("submit", guard(async (e) => {
   const w = await api("/v1/comfyui/workflow", { method: "POST", body: JSON.stringify({ workflow, priority: f.get("priority"), gpu: f.get("gpu") }) });
   workflows.set(w.workflowId, w);
   renderQueue();
+}));
+
+$("#upload-form").addEventListener("submit", guard(async (e) => {
+  e.preventDefault();
+  const form = new FormData(e.target);
+  if (!form.get("subfolder")) form.delete("subfolder");
+  form.set("gpu", $("#wf-form").elements.gpu.value); // the target the workflow form names
+  $("#upload-result").textContent = "Uploading…";
+  try {
+    const saved = await api("/v1/comfyui/upload", { method: "POST", body: form });
+    $("#upload-result").textContent = `Uploaded: LoadImage's image is "${saved.path}"`;
+  } catch (err) {
+    $("#upload-result").textContent = "";
+    throw err;
+  }
 }));
 
 /**
