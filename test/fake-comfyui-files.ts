@@ -25,6 +25,24 @@ export const SAVERS: Record<string, { type: "output" | "temp"; ext: string; key:
 /** The Content-Type /view answers with, by extension (ComfyUI guesses it the same way). */
 export const mimeOf = (name: string) => MIME[name.split(".").pop()!] ?? "application/octet-stream";
 
+/**
+ * A /view answer as aiohttp's FileResponse gives it: the whole file, or for a `Range: bytes=a-b`
+ * (also `a-` and `-n`) that part with 206 and Content-Range; a range outside the file, or one it
+ * cannot parse (several ranges included), is 416 with `Content-Range: bytes *\/size`.
+ */
+export function viewResponse(bytes: Uint8Array, name: string, range: string | null): Response {
+  const headers = { "Content-Type": mimeOf(name), "Accept-Ranges": "bytes" };
+  if (!range) return new Response(bytes as BodyInit, { headers });
+  const size = bytes.byteLength;
+  const m = /^bytes=(\d*)-(\d*)$/.exec(range.trim());
+  let [start, end] = m ? (m[1] === "" ? [size - Number(m[2]), size - 1] : [Number(m[1]), m[2] === "" ? size - 1 : Math.min(Number(m[2]), size - 1)]) : [NaN, NaN];
+  if (m && m[1] === "") start = Math.max(0, start);
+  if (!m || (m[1] === "" && m[2] === "") || !(start <= end) || start >= size) {
+    return new Response("416: Range Not Satisfiable", { status: 416, headers: { "Content-Range": `bytes */${size}` } });
+  }
+  return new Response(bytes.slice(start, end + 1) as BodyInit, { status: 206, headers: { ...headers, "Content-Range": `bytes ${start}-${end}/${size}` } });
+}
+
 export class FakeFiles extends Map<string, Uint8Array> {
   /** ComfyUI numbers files per subfolder and prefix (it scans the folder for the highest counter). */
   readonly #counters = new Map<string, number>();

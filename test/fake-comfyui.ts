@@ -7,7 +7,7 @@
  */
 import type { ServerWebSocket } from "bun";
 import { dependencies, validatePrompt } from "./fake-comfyui-validation.ts";
-import { FakeFiles, mimeOf, SAVERS } from "./fake-comfyui-files.ts";
+import { FakeFiles, SAVERS, viewResponse } from "./fake-comfyui-files.ts";
 import { FIXTURES } from "./helpers.ts";
 
 const objectInfo: Record<string, { input?: { required?: Record<string, unknown[]> }; output_node?: boolean }> = await Bun.file(
@@ -169,7 +169,7 @@ export class FakeComfyUI {
         const name = url.searchParams.get("filename") ?? "";
         if (name.includes("..") || name.startsWith("/")) return new Response("", { status: 400 });
         const file = this.files.get(`${url.searchParams.get("type") ?? "output"}/${url.searchParams.get("subfolder") ?? ""}/${name}`);
-        return file ? new Response(file as BodyInit, { headers: { "Content-Type": mimeOf(name) } }) : new Response("", { status: 404 });
+        return file ? viewResponse(file, name, req.headers.get("range")) : new Response("", { status: 404 });
       }
       if (p === "/system_stats") return Response.json({ system: { comfyui_version: "0.8.0" }, devices: [] });
     }

@@ -326,9 +326,12 @@ export class ComfyBackend {
     return this.#parse(res, await res.text(), "POST /upload/image") as { name: string; subfolder: string; type: string };
   }
 
-  /** An output file through ComfyUI's /view; only the wait for its head is timed (see #fetch). */
-  view(file: { filename: string; subfolder: string; type: string }): Promise<Response> {
+  /**
+   * An output file through ComfyUI's /view; only the wait for its head is timed (see #fetch). A
+   * `range` (a Range header) is passed on: ComfyUI's /view answers it with 206, as a file server does.
+   */
+  view(file: { filename: string; subfolder: string; type: string }, range?: string): Promise<Response> {
     const q = new URLSearchParams({ filename: file.filename, subfolder: file.subfolder, type: file.type });
-    return this.#fetch(`/view?${q}`, {}, "headers");
+    return this.#fetch(`/view?${q}`, range ? { headers: { Range: range } } : {}, "headers");
   }
 }

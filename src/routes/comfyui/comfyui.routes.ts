@@ -189,6 +189,10 @@ export const outputsRoute = createRoute({
   responses: { 200: jsonResponse(OutputsSchema, "Outputs"), ...errors(400) },
 });
 
+const FILE_CONTENT = Object.fromEntries(
+  ["image/*", "video/*", "audio/*", "model/gltf-binary", "text/plain", "application/json", "application/octet-stream"].map((t) => [t, { schema: z.string().openapi({ format: "binary" }) }]),
+);
+
 export const outputFileRoute = createRoute({
   operationId: "getOutputFile",
   method: "get",
@@ -207,11 +211,9 @@ export const outputFileRoute = createRoute({
     }),
   },
   responses: {
-    200: {
-      description: "The file, typed by its extension (PNG, JPEG, WebP, GIF, MP4, WebM, WAV, MP3, FLAC, glTF, text, JSON; else octet-stream)",
-      content: Object.fromEntries(["image/*", "video/*", "audio/*", "model/gltf-binary", "text/plain", "application/json", "application/octet-stream"].map((t) => [t, { schema: z.string().openapi({ format: "binary" }) }])),
-    },
-    ...errors(400, 404, 409, 502, 503),
+    200: { description: "The file, typed by its extension (PNG, JPEG, WebP, GIF, MP4, WebM, WAV, MP3, FLAC, glTF, text, JSON; else octet-stream)", content: FILE_CONTENT },
+    206: { description: "The part of the file a `Range: bytes=…` header asked for, with Content-Range", content: FILE_CONTENT },
+    ...errors(400, 404, 409, 416, 502, 503),
   },
 });
 

@@ -40,7 +40,10 @@ export function comfyuiRoutes(d: ComfyRouteDeps) {
       const form = c.req.valid("form");
       return c.json(await uploadInput(d.comfy.backend(form.gpu ?? "local"), form, actorOf(c), c.get("logger")), 201);
     })
-    .openapi(outputFileRoute, async (c) => (await outputFile(d.store, d.comfy.backends, { ...c.req.valid("query"), ...c.req.valid("param") }, d.outputDir)) as never)
+    .openapi(outputFileRoute, async (c) => {
+      const ref = { ...c.req.valid("query"), ...c.req.valid("param") };
+      return (await outputFile(d.store, d.comfy.backends, ref, d.outputDir, c.req.header("range"))) as never;
+    })
     .openapi(streamRoute, (c) => {
       if (c.req.header("upgrade")?.toLowerCase() !== "websocket" || !c.env?.upgrade) {
         throw new ApiError(426, "This route is a WebSocket: connect with ws:// (Upgrade: websocket)", { headers: { Upgrade: "websocket" } });
