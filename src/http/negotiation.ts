@@ -50,7 +50,7 @@ export function checkNegotiation(c: Context<AppEnv>) {
     const type = c.req.header("content-type") ?? "";
     const got = type ? `, got ${type.split(";")[0]}` : "";
     if (isUploadPath(c.req.path)) {
-      if (!/^multipart\/form-data\s*;/i.test(type)) throw new ApiError(415, `Content-Type must be multipart/form-data (a file upload)${got}`);
+      if (!/^multipart\/form-data\s*(;|$)/i.test(type)) throw new ApiError(415, `Content-Type must be multipart/form-data (a file upload)${got}`);
     } else if (!/^application\/([\w.+-]+\+)?json\s*(;|$)/i.test(type)) {
       throw new ApiError(415, `Content-Type must be application/json${got}`);
     }
