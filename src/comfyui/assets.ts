@@ -2,6 +2,7 @@
 import { statSync } from "node:fs";
 import { join, resolve, sep } from "node:path";
 import { ApiError } from "../http/errors.ts";
+import { fileResponse } from "../http/file-response.ts";
 import { orRetryLater, type BackendName, type ComfyBackend } from "./backend.ts";
 import type { OutputRow, WorkflowStore } from "./workflow-store.ts";
 
@@ -121,24 +122,6 @@ function pickOutput(store: WorkflowStore, ref: OutputRef): OutputRow {
 }
 
 /**
- * The one byte range a Range header asks of a file of `size` bytes (RFC 9110 §14.1.2): `a-b`, `a-`
- * or the last `n` bytes (`-n`). Undefined means "send it whole", which a server may always do: no
- * header, several ranges, or one it cannot read. A range that starts past the end is "unsatisfiable" (416).
- */
-export function byteRange(header: string | undefined, size: number): { start: number; end: number } | "unsatisfiable" | undefined {
-  const m = header ? /^bytes=(\d*)-(\d*)$/.exec(header.trim()) : null;
-  if (!m || (m[1] === "" && m[2] === "")) return undefined;
-  if (m[1] === "") {
-    const n = Number(m[2]);
-    return n === 0 || size === 0 ? "unsatisfiable" : { start: Math.max(0, size - n), end: size - 1 };
-  }
-  const start = Number(m[1]);
-  if (m[2] !== "" && Number(m[2]) < start) return undefined;
-  if (start >= size) return "unsatisfiable";
-  return { start, end: m[2] === "" ? size - 1 : Math.min(Number(m[2]), size - 1) };
-}
-
-/**
  * The file itself: a local output from COMFYUI_OUTPUT_DIR when set, else through its backend's
  * /view. A `range` (the request's Range header) gets the part asked for, 206, so players can seek
  * in a video and downloads can resume; through /view, ComfyUI answers it.
@@ -152,16 +135,12 @@ export async function outputFile(store: WorkflowStore, backends: Map<string, Com
     "Cache-Control": "private, max-age=30",
     "X-Content-Type-Options": "nosniff",
     "Content-Disposition": contentDisposition(filename),
-    "Accept-Ranges": "bytes",
   };
   if (outputDir && row.backend === "local") {
     const path = diskPath(outputDir, row);
     const file = path ? Bun.file(path) : undefined;
     if (!file || !(await file.exists())) throw new ApiError(404, `Output ${filename} is no longer on disk`);
-    const part = byteRange(range, file.size);
-    if (part === "unsatisfiable") throw new ApiError(416, `The range ${range} is not in ${filename}`, { headers: { "Content-Range": `bytes */${file.size}` } });
-    if (part) return new Response(file.slice(part.start, part.end + 1), { status: 206, headers: { ...headers, "Content-Range": `bytes ${part.start}-${part.end}/${file.size}` } });
-    return new Response(file, { headers });
+    return fileResponse(file, range, headers, filename);
   }
   const backend = backends.get(row.backend);
   if (!backend) throw new ApiError(404, `Output ${filename} came from backend ${row.backend}, which is not configured`);
@@ -173,5 +152,5 @@ export async function outputFile(store: WorkflowStore, backends: Map<string, Com
     throw new ApiError(416, `The range ${range} is not in ${filename}`, { headers: Object.fromEntries(relayed) });
   }
   if (!res.ok) throw new ApiError(502, `ComfyUI answered ${res.status} for ${filename}`);
-  return new Response(res.body, { status: res.status === 206 ? 206 : 200, headers: { ...headers, ...Object.fromEntries(relayed) } });
+  return new Response(res.body, { status: res.status === 206 ? 206 : 200, headers: { ...headers, "Accept-Ranges": "bytes", ...Object.fromEntries(relayed) } });
 }

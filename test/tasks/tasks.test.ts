@@ -163,6 +163,22 @@ describe("stop", () => {
   });
 });
 
+describe("log download", () => {
+  test("the whole log as text; a Range gets what was written since; past the end 416; unknown task 404", async () => {
+    const { body } = await start("exit0", "download me");
+    await ended(body.taskId);
+    const text = readFileSync(body.logFile, "utf8");
+    const whole = await t.request(`/v1/tasks/${body.taskId}/logs`, { headers: AUTH });
+    expect([whole.status, whole.headers.get("Content-Type"), whole.headers.get("Accept-Ranges")]).toEqual([200, "text/plain; charset=utf-8", "bytes"]);
+    expect(await whole.text()).toBe(text);
+    const since = await t.request(`/v1/tasks/${body.taskId}/logs`, { headers: { ...AUTH, Range: "bytes=5-" } });
+    expect([since.status, since.headers.get("Content-Range"), await since.text()]).toEqual([206, `bytes 5-${text.length - 1}/${text.length}`, text.slice(5)]);
+    const past = await t.request(`/v1/tasks/${body.taskId}/logs`, { headers: { ...AUTH, Range: `bytes=${text.length}-` } });
+    expect([past.status, past.headers.get("Content-Range"), (await past.json()).statusCode]).toEqual([416, `bytes */${text.length}`, 416]);
+    expect((await t.request(`/v1/tasks/${crypto.randomUUID()}/logs`, { headers: AUTH })).status).toBe(404);
+  });
+});
+
 describe("limits, listing, retention and metrics", () => {
   test("more than MAX_ACTIVE_TASKS -> 503 with Retry-After", async () => {
     const small = testApp({ MAX_ACTIVE_TASKS: "2", TASK_STOP_GRACE_MS: "500" });

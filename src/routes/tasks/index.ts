@@ -3,7 +3,7 @@ import { validationHook } from "../../http/openapi.ts";
 import type { AppEnv } from "../../http/types.ts";
 import type { TaskService } from "../../tasks/task-service.ts";
 import { taskHandlers } from "./tasks.handlers.ts";
-import { createTaskRoute, getTaskRoute, listTasksRoute, stopTaskRoute, streamTaskLogsRoute } from "./tasks.routes.ts";
+import { createTaskRoute, getTaskLogRoute, getTaskRoute, listTasksRoute, stopTaskRoute, streamTaskLogsRoute } from "./tasks.routes.ts";
 
 export function taskRoutes(tasks: TaskService) {
   const h = taskHandlers(tasks);
@@ -12,5 +12,6 @@ export function taskRoutes(tasks: TaskService) {
     .openapi(listTasksRoute, h.list)
     .openapi(getTaskRoute, h.get)
     .openapi(stopTaskRoute, h.stop)
-    .openapi(streamTaskLogsRoute, h.stream);
+    .openapi(streamTaskLogsRoute, h.stream)
+    .openapi(getTaskLogRoute, h.log);
 }

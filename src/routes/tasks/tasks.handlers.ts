@@ -1,10 +1,11 @@
 import type { RouteHandler } from "@hono/zod-openapi";
 import { ApiError } from "../../http/errors.ts";
+import { fileResponse } from "../../http/file-response.ts";
 import type { AppEnv } from "../../http/types.ts";
 import type { TaskStatus } from "../../tasks/task.ts";
 import { actorOf } from "../../http/request-context.ts";
 import { taskView, type TaskService } from "../../tasks/task-service.ts";
-import type { createTaskRoute, getTaskRoute, listTasksRoute, stopTaskRoute, streamTaskLogsRoute } from "./tasks.routes.ts";
+import type { createTaskRoute, getTaskLogRoute, getTaskRoute, listTasksRoute, stopTaskRoute, streamTaskLogsRoute } from "./tasks.routes.ts";
 import { decodeCursor } from "../../tasks/task-store.ts";
 
 type H<R extends Parameters<typeof import("@hono/zod-openapi").createRoute>[0]> = RouteHandler<R, AppEnv>;
@@ -60,5 +61,13 @@ export function taskHandlers(tasks: TaskService) {
     }) as never;
   };
 
-  return { create, list, get, stop, stream };
+  const log: H<typeof getTaskLogRoute> = async (c) => {
+    const t = tasks.get(c.req.valid("param").taskId);
+    const file = Bun.file(t.logFile);
+    if (!(await file.exists())) throw new ApiError(404, `The log of task ${t.taskId} is gone`);
+    const headers = { "Content-Type": "text/plain; charset=utf-8", "Cache-Control": "no-store", "Content-Disposition": `inline; filename="${t.taskId}.log"` };
+    return fileResponse(file, c.req.header("range"), headers, `the log of task ${t.taskId}`) as never;
+  };
+
+  return { create, list, get, stop, stream, log };
 }

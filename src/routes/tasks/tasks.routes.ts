@@ -160,3 +160,20 @@ export const streamTaskLogsRoute = createRoute({
     ...errors(400, 404),
   },
 });
+
+export const getTaskLogRoute = createRoute({
+  operationId: "getTaskLog",
+  method: "get",
+  path: "/v1/tasks/{taskId}/logs",
+  tags: ["Tasks"],
+  summary: "A task's whole log as plain text (stdout and stderr as written)",
+  description:
+    "The log file as it stands, for `curl -o`; a running task's grows. `Range: bytes=<offset>-` fetches what was " +
+    "written since an earlier read (206), for scripts that poll instead of following the stream.",
+  request: { params: TaskIdParam },
+  responses: {
+    200: { description: "The log", content: { "text/plain": { schema: z.string() } } },
+    206: { description: "The part of the log a Range header asked for", content: { "text/plain": { schema: z.string() } } },
+    ...errors(400, 404, 416),
+  },
+});
