@@ -21,6 +21,17 @@ export function chain(blurs: number, prefix = "chain") {
   return p;
 }
 
+/** One output of each kind: a batch of `images` saved a PNG each, the same batch as a WebM video, and a sound. */
+export function mediaPrompt(images: number, prefix: { image: string; video: string; sound: string }) {
+  return {
+    "1": { class_type: "EmptyImage", inputs: { width: 64, height: 64, batch_size: images, color: 7 } },
+    "2": { class_type: "SaveImage", inputs: { images: ["1", 0], filename_prefix: prefix.image } },
+    "3": { class_type: "SaveWEBM", inputs: { images: ["1", 0], filename_prefix: prefix.video, codec: "vp9", fps: 24, crf: 32 } },
+    "4": { class_type: "EmptyAudio", inputs: { duration: 1, sample_rate: 44100, channels: 2 } },
+    "5": { class_type: "SaveAudio", inputs: { audio: ["4", 0], filename_prefix: prefix.sound } },
+  };
+}
+
 export async function comfyStack(opts: { nodeMs?: number; env?: Record<string, string>; fake?: FakeComfyUI; logger?: Logger } = {}) {
   const fake = opts.fake ?? new FakeComfyUI({ nodeMs: opts.nodeMs ?? 20 }).start();
   const config = testConfig({ COMFYUI_URL: fake.url, ...opts.env });

@@ -1,7 +1,7 @@
 /** ComfyUI workflows end to end: real API server, fake ComfyUI that speaks the recorded protocol. */
 import { afterAll, describe, expect, test } from "bun:test";
 import { FIXTURES, AUTH, waitFor } from "../helpers.ts";
-import { BASIC, chain, comfyStack, eventSocket } from "./helpers.ts";
+import { BASIC, chain, comfyStack, eventSocket, mediaPrompt } from "./helpers.ts";
 
 const s = await comfyStack();
 afterAll(() => s.close());
@@ -308,14 +308,7 @@ describe("models and outputs", () => {
 
 describe("media outputs", () => {
   test("a batch saves one image each; a video and a sound are listed and served with their own types", async () => {
-    const prompt = {
-      "1": { class_type: "EmptyImage", inputs: { width: 64, height: 64, batch_size: 3, color: 7 } },
-      "2": { class_type: "SaveImage", inputs: { images: ["1", 0], filename_prefix: "media" } },
-      "3": { class_type: "SaveWEBM", inputs: { images: ["1", 0], filename_prefix: "media", codec: "vp9", fps: 24, crf: 32 } },
-      "4": { class_type: "EmptyAudio", inputs: { duration: 1, sample_rate: 44100, channels: 2 } },
-      "5": { class_type: "SaveAudio", inputs: { audio: ["4", 0], filename_prefix: "media" } },
-    };
-    const { body } = await s.submit(prompt);
+    const { body } = await s.submit(mediaPrompt(3, { image: "media", video: "media", sound: "media" }));
     const done = await s.until(body.workflowId, ["completed"]);
     const names = done.outputs.map((o: { filename: string }) => o.filename).sort();
     expect(names).toEqual(["media_00001_.png", "media_00002_.png", "media_00003_.png", "media_00004_.webm", "media_00005_.flac"]);

@@ -11,7 +11,7 @@ import { createServer, type RunningServer } from "../../src/server.ts";
 import { ensureProgram } from "../debian.ts";
 import { FakeComfyUI } from "../fake-comfyui.ts";
 import { KEY, fakeNvidiaSmi, silentLogger, tempDir, testConfig } from "../helpers.ts";
-import { chain } from "../comfyui/helpers.ts";
+import { chain, mediaPrompt } from "../comfyui/helpers.ts";
 
 const ARTIFACTS = resolve(import.meta.dir, "../../test-artifacts");
 let fake: FakeComfyUI;
@@ -153,13 +153,7 @@ describe("dashboard", () => {
     const first = page.locator(".gallery img").first();
     const firstSrc = (await first.getAttribute("src"))!;
     // 22 images, a video and a sound: 24 outputs, as many as the gallery shows, so the earlier image leaves it.
-    const prompt = {
-      "1": { class_type: "EmptyImage", inputs: { width: 64, height: 64, batch_size: 22, color: 3 } },
-      "2": { class_type: "SaveImage", inputs: { images: ["1", 0], filename_prefix: "gallery" } },
-      "3": { class_type: "SaveWEBM", inputs: { images: ["1", 0], filename_prefix: "clip", codec: "vp9", fps: 24, crf: 32 } },
-      "4": { class_type: "EmptyAudio", inputs: { duration: 1, sample_rate: 44100, channels: 2 } },
-      "5": { class_type: "SaveAudio", inputs: { audio: ["4", 0], filename_prefix: "sound" } },
-    };
+    const prompt = mediaPrompt(22, { image: "gallery", video: "clip", sound: "sound" });
     const res = await fetch(`${base}/v1/comfyui/workflow`, { method: "POST", headers: { Authorization: `Bearer ${KEY}`, "Content-Type": "application/json" }, body: JSON.stringify({ workflow: prompt }) });
     expect(res.status).toBe(202);
     // Gone from ComfyUI's folder before the dashboard fetches it.

@@ -17,6 +17,7 @@ function endpointMap(services: Services): Record<string, Record<string, string>>
       get: "GET /v1/tasks/{taskId}",
       stop: "DELETE /v1/tasks/{taskId}",
       logs: "GET /v1/tasks/{taskId}/logs/stream",
+      log: "GET /v1/tasks/{taskId}/logs",
     };
   }
   if (services.status) map.monitoring = { status: "GET /v1/status" };
@@ -29,6 +30,7 @@ function endpointMap(services: Services): Record<string, Record<string, string>>
       models: "GET /v1/comfyui/models",
       outputs: "GET /v1/comfyui/outputs",
       output: "GET /v1/comfyui/output/{filename}",
+      upload: "POST /v1/comfyui/upload",
       stream: "WS /v1/comfyui/stream",
     };
   }
