@@ -184,24 +184,57 @@ $("#task-form").addEventListener("submit", guard(async (e) => {
   openLog({ taskId: t.taskId, agent: f.get("agent"), status: "running" });
 }));
 
+/**
+ * The log view keeps the last LOG_LINES lines: a chatty agent writes hundreds of thousands, which
+ * would leave the tab crawling; the whole log is a download away. Lines arriving together are
+ * drawn once per frame.
+ */
+const LOG_LINES = 2000;
+let logView = { taskId: null, lines: [], pending: [], dropped: 0, drawing: false };
+
+function drawLog() {
+  const v = logView;
+  v.drawing = false;
+  const log = $("#log");
+  const atBottom = log.scrollTop + log.clientHeight >= log.scrollHeight - 4;
+  v.lines = v.lines.concat(v.pending);
+  v.pending = [];
+  if (v.lines.length > LOG_LINES) {
+    v.dropped += v.lines.length - LOG_LINES;
+    v.lines = v.lines.slice(-LOG_LINES);
+  }
+  log.textContent = v.lines.length ? v.lines.join("\n") + "\n" : "";
+  $("#log-trimmed").hidden = v.dropped === 0;
+  $("#log-trimmed").textContent = `${v.dropped} earlier lines are not shown here: download the log for all of it.`;
+  if (atBottom) log.scrollTop = log.scrollHeight;
+}
+
 function openLog(t) {
   logSource?.close();
-  const log = $("#log");
-  log.textContent = "";
+  logView = { taskId: t.taskId, lines: [], pending: [], dropped: 0, drawing: false };
+  drawLog();
   $("#log-panel").hidden = false;
   $("#log-title").textContent = `Log · ${t.agent} · ${t.taskId.slice(0, 8)}`;
   $("#log-status").replaceChildren(badge(t.status));
+  const view = logView;
   let lastId = -1;
   // EventSource reconnects by itself and sends Last-Event-ID, so the stream resumes without gaps;
   // ids are byte offsets, so anything at or before the last one seen is a duplicate.
   logSource = new EventSource(`/v1/tasks/${t.taskId}/logs/stream?token=${encodeURIComponent(key)}`);
   logSource.onmessage = (ev) => {
     const id = Number(ev.lastEventId);
-    if (id <= lastId) return;
+    if (id <= lastId || view !== logView) return;
     lastId = id;
-    const atBottom = log.scrollTop + log.clientHeight >= log.scrollHeight - 4;
-    log.append(JSON.parse(ev.data).line + "\n");
-    if (atBottom) log.scrollTop = log.scrollHeight;
+    view.pending.push(JSON.parse(ev.data).line);
+    // A hidden tab draws no frames: what could never be shown is let go at once.
+    if (view.pending.length >= 2 * LOG_LINES) {
+      view.dropped += view.pending.length - LOG_LINES;
+      view.pending = view.pending.slice(-LOG_LINES);
+    }
+    if (!view.drawing) {
+      view.drawing = true;
+      requestAnimationFrame(drawLog);
+    }
   };
   logSource.addEventListener("task-complete", (ev) => {
     const d = JSON.parse(ev.data);
@@ -211,6 +244,12 @@ function openLog(t) {
   });
   logSource.onerror = () => $("#log-status").replaceChildren(badge("reconnecting"));
 }
+$("#log-download").addEventListener("click", guard(async () => {
+  const res = await api(`/v1/tasks/${logView.taskId}/logs`, { raw: true });
+  const url = URL.createObjectURL(await res.blob());
+  h("a", { href: url, download: `${logView.taskId}.log` }).click();
+  setTimeout(() => URL.revokeObjectURL(url), 60_000);
+}));
 $("#log-close").addEventListener("click", () => { logSource?.close(); $("#log-panel").hidden = true; });
 
 // ---- ComfyUI ----------------------------------------------------------------------------------
