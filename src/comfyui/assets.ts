@@ -146,11 +146,12 @@ export async function outputFile(store: WorkflowStore, backends: Map<string, Com
   if (!backend) throw new ApiError(404, `Output ${filename} came from backend ${row.backend}, which is not configured`);
   const res = await orRetryLater(backend.view(row, range));
   if (res.status === 404) throw new ApiError(404, `ComfyUI no longer has ${filename}`);
-  const relayed = ["Content-Length", "Content-Range"].flatMap((h) => (res.headers.get(h) ? [[h, res.headers.get(h)!] as const] : []));
+  // Accept-Ranges only as ComfyUI says it: a gateway in front of it may not pass ranges on.
+  const relayed = ["Content-Length", "Content-Range", "Accept-Ranges"].flatMap((h) => (res.headers.get(h) ? [[h, res.headers.get(h)!] as const] : []));
   if (res.status === 416) {
     await res.body?.cancel();
     throw new ApiError(416, `The range ${range} is not in ${filename}`, { headers: Object.fromEntries(relayed) });
   }
   if (!res.ok) throw new ApiError(502, `ComfyUI answered ${res.status} for ${filename}`);
-  return new Response(res.body, { status: res.status === 206 ? 206 : 200, headers: { ...headers, "Accept-Ranges": "bytes", ...Object.fromEntries(relayed) } });
+  return new Response(res.body, { status: res.status === 206 ? 206 : 200, headers: { ...headers, ...Object.fromEntries(relayed) } });
 }
