@@ -37,11 +37,11 @@ export function createApp(services: Services) {
   const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook, getPath: versionedPath, router });
 
   app.route("/", systemRoutes(services));
-  if (services.tasks) app.route("/", taskRoutes(services.tasks));
+  if (services.tasks) app.route("/", taskRoutes(services.tasks, services.idempotency));
   if (services.status) app.route("/", statusRoutes(services.status));
   if (services.comfyui) {
     const { service, store, hub } = services.comfyui;
-    app.route("/", comfyuiRoutes({ comfy: service, store, hub, modelsDir: config.comfyui.modelsDir, outputDir: config.comfyui.outputDir }));
+    app.route("/", comfyuiRoutes({ comfy: service, store, hub, idempotency: services.idempotency, modelsDir: config.comfyui.modelsDir, outputDir: config.comfyui.outputDir }));
   }
 
   registerDashboard(app);

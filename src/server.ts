@@ -7,6 +7,7 @@ import type { Config } from "./config.ts";
 import { Lifecycle } from "./lifecycle.ts";
 import { createMetrics } from "./metrics.ts";
 import type { Services } from "./services.ts";
+import { IdempotencyStore } from "./http/idempotency.ts";
 import { StatusService } from "./system/status-service.ts";
 import { DEFAULT_PROVIDER, loadProviders } from "./tasks/providers.ts";
 import { spawnTask, type SpawnFn } from "./tasks/spawn.ts";
@@ -98,6 +99,7 @@ export function buildServices(config: Config, logger: Logger, options: BuildOpti
     logger,
     metrics,
     lifecycle,
+    idempotency: new IdempotencyStore(db),
     tasks,
     status,
     comfyui: { service: comfy, store: workflowStore, hub },

@@ -18,6 +18,7 @@ export const STATUS_TEXT: Record<number, string> = {
   413: "Payload Too Large",
   415: "Unsupported Media Type",
   416: "Range Not Satisfiable",
+  422: "Unprocessable Content",
   426: "Upgrade Required",
   429: "Too Many Requests",
   500: "Internal Server Error",

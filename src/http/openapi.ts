@@ -26,6 +26,7 @@ const ERROR_DESCRIPTIONS: Record<number, string> = {
   413: "Request body larger than BODY_LIMIT (UPLOAD_LIMIT for an upload)",
   415: "Request body is not application/json (multipart/form-data for an upload)",
   416: "The byte range asked for is not in the file",
+  422: "The Idempotency-Key was used for a different request",
   426: "Not a WebSocket upgrade request",
   502: "The backend answered with an error",
   429: "Rate limit exceeded",

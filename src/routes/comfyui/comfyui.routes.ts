@@ -1,5 +1,6 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { errorResponses, jsonResponse, PROTECTED_ERRORS } from "../../http/openapi.ts";
+import { IdempotencyHeaders } from "../../http/idempotency.ts";
 
 const UUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
 const errors = (...s: number[]) => errorResponses(...PROTECTED_ERRORS, ...s);
@@ -130,8 +131,8 @@ export const submitRoute = createRoute({
   path: "/v1/comfyui/workflow",
   tags: ["ComfyUI"],
   summary: "Queue a workflow on a ComfyUI backend",
-  request: { body: { required: true, content: { "application/json": { schema: SubmitBody } } } },
-  responses: { 202: jsonResponse(WorkflowSchema, "Queued"), ...errors(400, 413, 415, 502, 503, 507) },
+  request: { headers: IdempotencyHeaders, body: { required: true, content: { "application/json": { schema: SubmitBody } } } },
+  responses: { 202: jsonResponse(WorkflowSchema, "Queued (or, for a repeated Idempotency-Key, the first submission's answer)"), ...errors(400, 409, 413, 415, 422, 502, 503, 507) },
 });
 
 export const ListWorkflowsQuery = z.object({

@@ -5,6 +5,7 @@ import type { ComfyService } from "../../comfyui/comfy-service.ts";
 import type { SocketData, StreamHub } from "../../comfyui/stream-hub.ts";
 import type { WorkflowStore } from "../../comfyui/workflow-store.ts";
 import { ApiError } from "../../http/errors.ts";
+import { idempotent, type IdempotencyStore } from "../../http/idempotency.ts";
 import { actorOf } from "../../http/request-context.ts";
 import { validationHook } from "../../http/openapi.ts";
 import type { AppEnv } from "../../http/types.ts";
@@ -15,13 +16,17 @@ export interface ComfyRouteDeps {
   comfy: ComfyService;
   store: WorkflowStore;
   hub: StreamHub;
+  idempotency: IdempotencyStore;
   modelsDir: string | undefined;
   outputDir: string | undefined;
 }
 
 export function comfyuiRoutes(d: ComfyRouteDeps) {
   return new OpenAPIHono<AppEnv>({ defaultHook: validationHook })
-    .openapi(submitRoute, async (c) => c.json(await d.comfy.submit(c.req.valid("json"), actorOf(c)), 202))
+    .openapi(submitRoute, async (c) => {
+      const body = c.req.valid("json");
+      return idempotent(c, d.idempotency, body, async () => ({ status: 202, body: await d.comfy.submit(body, actorOf(c)) })) as never;
+    })
     .openapi(listWorkflowsRoute, async (c) => {
       const q = c.req.valid("query");
       return c.json({ workflows: await d.comfy.list({ status: q.status, limit: q.limit ?? 20 }) }, 200);

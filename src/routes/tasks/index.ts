@@ -1,12 +1,13 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
 import { validationHook } from "../../http/openapi.ts";
 import type { AppEnv } from "../../http/types.ts";
+import type { IdempotencyStore } from "../../http/idempotency.ts";
 import type { TaskService } from "../../tasks/task-service.ts";
 import { taskHandlers } from "./tasks.handlers.ts";
 import { createTaskRoute, getTaskLogRoute, getTaskRoute, listTasksRoute, stopTaskRoute, streamTaskLogsRoute } from "./tasks.routes.ts";
 
-export function taskRoutes(tasks: TaskService) {
-  const h = taskHandlers(tasks);
+export function taskRoutes(tasks: TaskService, idempotency: IdempotencyStore) {
+  const h = taskHandlers(tasks, idempotency);
   return new OpenAPIHono<AppEnv>({ defaultHook: validationHook })
     .openapi(createTaskRoute, h.create)
     .openapi(listTasksRoute, h.list)

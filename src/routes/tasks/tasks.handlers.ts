@@ -1,6 +1,7 @@
 import type { RouteHandler } from "@hono/zod-openapi";
 import { ApiError } from "../../http/errors.ts";
 import { fileResponse } from "../../http/file-response.ts";
+import { idempotent, type IdempotencyStore } from "../../http/idempotency.ts";
 import type { AppEnv } from "../../http/types.ts";
 import type { TaskStatus } from "../../tasks/task.ts";
 import { actorOf } from "../../http/request-context.ts";
@@ -10,14 +11,14 @@ import { decodeCursor } from "../../tasks/task-store.ts";
 
 type H<R extends Parameters<typeof import("@hono/zod-openapi").createRoute>[0]> = RouteHandler<R, AppEnv>;
 
-export function taskHandlers(tasks: TaskService) {
+export function taskHandlers(tasks: TaskService, idempotency: IdempotencyStore) {
   const create: H<typeof createTaskRoute> = (c) => {
     const body = c.req.valid("json");
-    const t = tasks.create(body, actorOf(c));
-    return c.json(
-      { taskId: t.taskId, status: "accepted" as const, message: `Task started with provider ${t.provider}`, taskDir: t.taskDir, logFile: t.logFile },
-      202,
-    );
+    return idempotent(c, idempotency, body, () => {
+      const t = tasks.create(body, actorOf(c));
+      const accepted = { taskId: t.taskId, status: "accepted" as const, message: `Task started with provider ${t.provider}`, taskDir: t.taskDir, logFile: t.logFile };
+      return { status: 202, body: accepted };
+    }) as never;
   };
 
   const list: H<typeof listTasksRoute> = (c) => {

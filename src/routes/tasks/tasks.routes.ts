@@ -1,5 +1,6 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { errorResponses, jsonResponse, PROTECTED_ERRORS } from "../../http/openapi.ts";
+import { IdempotencyHeaders } from "../../http/idempotency.ts";
 import { TASK_STATUSES } from "../../tasks/task.ts";
 
 const UUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
@@ -106,8 +107,8 @@ export const createTaskRoute = createRoute({
   path: "/v1/tasks",
   tags: ["Tasks"],
   summary: "Start an agent task",
-  request: { body: { required: true, content: { "application/json": { schema: CreateTaskBody } } } },
-  responses: { 202: jsonResponse(TaskAcceptedSchema, "Task started"), ...errors(400, 413, 415, 503, 507) },
+  request: { headers: IdempotencyHeaders, body: { required: true, content: { "application/json": { schema: CreateTaskBody } } } },
+  responses: { 202: jsonResponse(TaskAcceptedSchema, "Task started (or, for a repeated Idempotency-Key, the first start's answer)"), ...errors(400, 409, 413, 415, 422, 503, 507) },
 });
 
 export const listTasksRoute = createRoute({
