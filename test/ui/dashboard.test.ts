@@ -147,6 +147,16 @@ describe("dashboard", () => {
     expect(saved.text.split("\n").filter(Boolean).length).toBe(30000);
   }, 30_000);
 
+  test("a double click on Start task starts one task", async () => {
+    const count = async () => (await (await fetch(`${base}/v1/tasks?status=all&limit=500`, { headers: { Authorization: `Bearer ${KEY}` } })).json()).count;
+    const before = await count();
+    await page.locator("#provider").selectOption("exit0");
+    await page.getByRole("button", { name: "Start task" }).dblclick();
+    await waitText(page.locator("#log-status"), "completed");
+    await Bun.sleep(300); // a second request, had there been one, would have landed by now
+    expect(await count()).toBe(before + 1);
+  });
+
   test("stop a long task with the Stop button (after confirmation)", async () => {
     await page.locator("#provider").selectOption("sleeper");
     await page.getByRole("button", { name: "Start task" }).click();

@@ -47,6 +47,17 @@ const guard = (fn) => async (...args) => {
   }
 };
 
+/**
+ * A form's submit handler, guarded, with its submit button disabled until the request is answered:
+ * a double click would otherwise start the task (or queue the workflow) twice.
+ */
+const onSubmit = (form, fn) => form.addEventListener("submit", guard(async (e) => {
+  e.preventDefault();
+  const button = form.querySelector("button[type=submit]");
+  button.disabled = true;
+  try { await fn(new FormData(form)); } finally { button.disabled = false; }
+}));
+
 const h = (tag, attrs = {}, ...children) => {
   const el = document.createElement(tag);
   for (const [k, v] of Object.entries(attrs)) {
@@ -173,16 +184,14 @@ const stopTask = guard(async (t) => {
   await refreshTasks();
 });
 
-$("#task-form").addEventListener("submit", guard(async (e) => {
-  e.preventDefault();
-  const f = new FormData(e.target);
+onSubmit($("#task-form"), async (f) => {
   // Empty: the server's TASK_TIMEOUT; 0: no limit.
   const minutes = f.get("timeout");
   const limit = minutes === "" ? {} : { timeoutSeconds: Math.round(Number(minutes) * 60) };
   const t = await api("/v1/tasks", { method: "POST", body: JSON.stringify({ agent: f.get("agent"), task: f.get("task"), provider: f.get("provider"), ...limit }) });
   await refreshTasks();
   openLog({ taskId: t.taskId, agent: f.get("agent"), status: "running" });
-}));
+});
 
 /**
  * The log view keeps the last LOG_LINES lines: a chatty agent writes hundreds of thousands, which
@@ -301,9 +310,7 @@ function connectEvents() {
   socket.onclose = () => { if (key) setTimeout(connectEvents, 2000); };
 }
 
-$("#wf-form").addEventListener("submit", guard(async (e) => {
-  e.preventDefault();
-  const f = new FormData(e.target);
+onSubmit($("#wf-form"), async (f) => {
   const file = f.get("file");
   const text = file && file.size ? await file.text() : f.get("workflow");
   let workflow;
@@ -311,11 +318,9 @@ $("#wf-form").addEventListener("submit", guard(async (e) => {
   const w = await api("/v1/comfyui/workflow", { method: "POST", body: JSON.stringify({ workflow, priority: f.get("priority"), gpu: f.get("gpu") }) });
   workflows.set(w.workflowId, w);
   renderQueue();
-}));
+});
 
-$("#upload-form").addEventListener("submit", guard(async (e) => {
-  e.preventDefault();
-  const form = new FormData(e.target);
+onSubmit($("#upload-form"), async (form) => {
   if (!form.get("subfolder")) form.delete("subfolder");
   form.set("gpu", $("#wf-form").elements.gpu.value); // the target the workflow form names
   $("#upload-result").textContent = "Uploading…";
@@ -326,7 +331,7 @@ $("#upload-form").addEventListener("submit", guard(async (e) => {
     $("#upload-result").textContent = "";
     throw err;
   }
-}));
+});
 
 /**
  * The files shown in the gallery, as blob URLs by output URL (<img> and <video> cannot send the
