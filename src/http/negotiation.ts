@@ -40,13 +40,16 @@ export function versionedPath(req: Request): string {
   return path;
 }
 
-/** Throws 406 when Accept names an API version this server does not have, 415 for a body of the wrong type. */
-export function checkNegotiation(c: Context<AppEnv>) {
+/**
+ * Throws 406 when Accept names an API version this server does not have, and (for a request a route
+ * takes, `routed`) 415 for a body of the wrong type.
+ */
+export function checkNegotiation(c: Context<AppEnv>, routed = true) {
   const v = requestedVersion(c.req.header("accept"));
   if (v !== undefined && !SUPPORTED_VERSIONS.includes(v)) {
     throw new ApiError(406, `API version v${v} is not supported; supported: ${SUPPORTED_VERSIONS.map((n) => `v${n}`).join(", ")}`);
   }
-  if (hasBody(c.req.method)) {
+  if (routed && hasBody(c.req.method)) {
     const type = c.req.header("content-type") ?? "";
     const got = type ? `, got ${type.split(";")[0]}` : "";
     if (isUploadPath(c.req.path)) {

@@ -110,7 +110,9 @@ export function pipeline({ config, logger, metrics }: PipelineOptions): Pipeline
   /** Auth, version and body rules, then the route. Throws the request's ApiError. */
   const guarded = (c: C, inner: Inner): Returned => {
     authenticate(c);
-    checkNegotiation(c);
+    // The body's type matters only to a route that takes it: an unknown path stays a 404, and a
+    // method the path does not take a 405, whatever the body.
+    checkNegotiation(c, !(c as C & Marked)[UNROUTED]);
     const method = c.req.method;
     if (method === "GET" || method === "HEAD") return inner();
     return around(isUploadPath(c.req.path) ? limitUpload : limitBody, c, inner);
@@ -178,7 +180,9 @@ function withoutBody(res: Response): Response {
 
 /** Marks a request's context once the pipeline runs for it. */
 const PIPELINE_RAN = Symbol("pipeline ran");
-type Marked = { [PIPELINE_RAN]?: true };
+/** Marks a request no route took (the not-found handler answers it). */
+const UNROUTED = Symbol("unrouted");
+type Marked = { [PIPELINE_RAN]?: true; [UNROUTED]?: true };
 
 /** `handler`, with the pipeline around it unless an earlier handler of the same request ran it. */
 function entry<H extends (c: C, next: Next) => Returned>(run: Pipeline, handler: H): H {
@@ -208,5 +212,9 @@ export function pipelinedRouter(router: Router<[H, RouterRoute]>, run: Pipeline)
 
 /** The not-found handler, with the pipeline around it (so unknown paths still need a token). */
 export function pipelinedNotFound<E extends Env>(run: Pipeline, handler: NotFoundHandler<E>): NotFoundHandler<E> {
-  return entry(run, ((c: C) => handler(c as never)) as never) as NotFoundHandler<E>;
+  const answer = entry(run, (c: C) => handler(c as never) as Returned);
+  return ((c: C & Marked) => {
+    c[UNROUTED] = true;
+    return answer(c);
+  }) as never;
 }

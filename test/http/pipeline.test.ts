@@ -74,6 +74,17 @@ describe("errors", () => {
     expect(res.status).toBe(415);
     expect((await res.json()).error).toBe("Unsupported Media Type");
   });
+  test("the path and the method come before the body's type: 404 and 405 stay so whatever the body", async () => {
+    const plain = { ...AUTH, "Content-Type": "text/plain" };
+    const cases: [string, string, Record<string, string>, number][] = [
+      ["POST", "/v1/nope", AUTH, 404],
+      ["POST", "/v1/nope", plain, 404],
+      ["PUT", "/v1/tasks", AUTH, 405],
+      ["POST", "/v1/status", plain, 405],
+      ["PATCH", "/v1/comfyui/upload", AUTH, 405],
+    ];
+    for (const [method, path, headers, status] of cases) expect([method, path, (await t.request(path, { method, headers, body: "x" })).status]).toEqual([method, path, status]);
+  });
   test("a body over BODY_LIMIT is 413", async () => {
     const res = await t.request("/v1/tasks", { method: "POST", headers: json, body: JSON.stringify({ agent: "a", task: "x".repeat(5000) }) });
     expect(res.status).toBe(413);
