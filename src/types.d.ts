@@ -11,7 +11,16 @@ declare module "swagger-ui-dist/swagger-ui-bundle.js" {
   const path: string;
   export default path;
 }
+// The dashboard's modules (src/ui/assets).
 declare module "*/app.js" {
+  const path: string;
+  export default path;
+}
+declare module "*/client.js" {
+  const path: string;
+  export default path;
+}
+declare module "*/gallery.js" {
   const path: string;
   export default path;
 }

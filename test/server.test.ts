@@ -142,7 +142,10 @@ describe("compiled binary", () => {
     expect((await docs.arrayBuffer()).byteLength).toBeGreaterThan(100_000);
     const ui = await fetch(`${api.base}/ui`);
     expect(await ui.text()).toContain('<script type="module" src="/ui/app.js">');
-    expect(await (await fetch(`${api.base}/ui/app.js`)).text()).toContain("sessionStorage");
+    expect(await (await fetch(`${api.base}/ui/app.js`)).text()).toContain('from "./client.js"');
+    // The modules app.js imports are in the binary too.
+    expect(await (await fetch(`${api.base}/ui/client.js`)).text()).toContain("sessionStorage");
+    expect((await fetch(`${api.base}/ui/gallery.js`)).status).toBe(200);
     const created = await fetch(`${api.base}/v1/tasks`, { method: "POST", headers: { ...AUTH, "Content-Type": "application/json" }, body: JSON.stringify({ agent: "demo", task: "hello", provider: "demo" }) });
     expect(created.status).toBe(202);
     const { taskId } = await created.json();

@@ -2,6 +2,8 @@
 import type { Hono } from "hono";
 import htmlPath from "./assets/index.html" with { type: "file" };
 import jsPath from "./assets/app.js" with { type: "file" };
+import clientPath from "./assets/client.js" with { type: "file" };
+import galleryPath from "./assets/gallery.js" with { type: "file" };
 import cssPath from "./assets/app.css" with { type: "file" };
 import type { AppEnv } from "../http/types.ts";
 
@@ -9,6 +11,8 @@ const FILES: [string, string, string][] = [
   // Imported `with { type: "file" }`: a path (bun-types describes .html imports as HTML bundles).
   ["/ui", htmlPath as unknown as string, "text/html; charset=utf-8"],
   ["/ui/app.js", jsPath, "text/javascript; charset=utf-8"],
+  ["/ui/client.js", clientPath, "text/javascript; charset=utf-8"],
+  ["/ui/gallery.js", galleryPath, "text/javascript; charset=utf-8"],
   ["/ui/app.css", cssPath, "text/css; charset=utf-8"],
 ];
 

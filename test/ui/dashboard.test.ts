@@ -67,7 +67,7 @@ describe("dashboard", () => {
     await page.goto(`${base}/ui`);
     await page.waitForLoadState("networkidle");
     expect(requests.filter((r) => r.includes("/v1/"))).toEqual([]);
-    expect(requests).toEqual(expect.arrayContaining(["GET /ui", "GET /ui/app.js", "GET /ui/app.css"]));
+    expect(requests).toEqual(expect.arrayContaining(["GET /ui", "GET /ui/app.js", "GET /ui/client.js", "GET /ui/gallery.js", "GET /ui/app.css"]));
     expect(consoleErrors).toEqual([]);
     await page.getByLabel("API key").fill("wrong-key");
     await page.getByRole("button", { name: "Sign in" }).click();
@@ -244,7 +244,8 @@ describe("dashboard", () => {
 
 describe("dashboard and the rate limit", () => {
   test("after a 429 it says so and stops polling until Retry-After", async () => {
-    const limited = await createServer(testConfig({ RATE_LIMIT_ALLOWLIST: "", RATE_LIMIT_MAX: "6", COMFYUI_URL: fake.url }), silentLogger);
+    // The page, its four files and GET / take six requests, sign-in a seventh: the first polls go past 8.
+    const limited = await createServer(testConfig({ RATE_LIMIT_ALLOWLIST: "", RATE_LIMIT_MAX: "8", COMFYUI_URL: fake.url }), silentLogger);
     try {
       await page.goto(`http://127.0.0.1:${limited.port}/ui`); // another origin: sign in again
       await page.getByLabel("API key").fill(KEY);

@@ -1,80 +1,20 @@
-// Dashboard: plain ES module over the public API. The key lives in this tab's sessionStorage and is
-// sent as a bearer header; EventSource and WebSocket, which cannot send headers, use ?token= and the
-// "Bearer, <key>" subprotocol. Nothing protected is called before sign-in.
-const $ = (sel) => document.querySelector(sel);
-const KEY_STORE = "mapi.key";
-let key = sessionStorage.getItem(KEY_STORE);
+// Dashboard: plain ES modules over the public API (client.js holds the session and the calls).
+// EventSource and WebSocket, which cannot send headers, use ?token= and the "Bearer, <key>"
+// subprotocol. Nothing protected is called before sign-in.
+import { $, api, badge, fmtDuration, guard, h, onSubmit, session, showError } from "./client.js";
+import { refreshOutputs } from "./gallery.js";
+
 const timers = [];
 let socket;
 let logSource;
 const gpuHistory = new Map();
 const workflows = new Map();
-// The dashboard's polling shares the client's rate limit (RATE_LIMIT_MAX per window) with everything
-// else from this address: it stops while the tab is hidden, and after a 429 until Retry-After.
-let pausedUntil = 0;
-
-// ---- errors and API calls -------------------------------------------------------------------
-function showError(message) {
-  const el = $("#alert");
-  el.textContent = message;
-  el.hidden = !message;
-}
-
-async function api(path, options = {}) {
-  // A FormData body (an upload) brings its own multipart Content-Type.
-  const headers = { Authorization: `Bearer ${key}`, ...(typeof options.body === "string" ? { "Content-Type": "application/json" } : {}), ...options.headers };
-  let res;
-  try {
-    // Always revalidate (ETag makes that cheap): the API's max-age would otherwise show stale lists.
-    res = await fetch(path, { cache: "no-cache", ...options, headers });
-  } catch {
-    throw new Error("The API cannot be reached. Is the server running?");
-  }
-  if (res.ok) return !options.raw && res.headers.get("Content-Type")?.includes("json") ? res.json() : res;
-  let body = {};
-  try { body = await res.json(); } catch {}
-  if (res.status === 429) pausedUntil = Date.now() + 1000 * Number(res.headers.get("Retry-After") ?? body.retryAfter ?? 10);
-  const hint = { 401: "Sign in with a valid API key.", 403: "This API key is not accepted.", 429: `Too many requests; retry in ${body.retryAfter ?? "a few"} s.` }[res.status] ?? "";
-  const err = new Error(`${res.status} ${body.error ?? res.statusText}: ${body.message ?? "request failed"}${hint ? ` — ${hint}` : ""}`);
-  err.status = res.status;
-  throw err;
-}
-
-const guard = (fn) => async (...args) => {
-  try { await fn(...args); } catch (err) {
-    showError(err.message);
-    if (err.status === 401 || err.status === 403) signOut();
-  }
-};
-
-/**
- * A form's submit handler, guarded, with its submit button disabled until the request is answered:
- * a double click would otherwise start the task (or queue the workflow) twice.
- */
-const onSubmit = (form, fn) => form.addEventListener("submit", guard(async (e) => {
-  e.preventDefault();
-  const button = form.querySelector("button[type=submit]");
-  button.disabled = true;
-  try { await fn(new FormData(form)); } finally { button.disabled = false; }
-}));
-
-const h = (tag, attrs = {}, ...children) => {
-  const el = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (k.startsWith("on")) el.addEventListener(k.slice(2), v);
-    else if (v !== undefined && v !== null && v !== false) el.setAttribute(k, v === true ? "" : v);
-  }
-  el.append(...children.filter((c) => c !== null && c !== undefined));
-  return el;
-};
-const badge = (status) => h("span", { class: `badge ${status}` }, status);
-const fmtDuration = (s) => (s < 60 ? `${s.toFixed(1)} s` : `${Math.floor(s / 60)} min ${Math.round(s % 60)} s`);
 
 // ---- sign-in --------------------------------------------------------------------------------
 async function signIn(candidate) {
-  key = candidate;
+  session.key = candidate;
   await api("/v1/status"); // throws 401/403 for a bad key
-  sessionStorage.setItem(KEY_STORE, key);
+  session.remember();
   showError("");
   $("#signin").hidden = true;
   $("#signedin").hidden = false;
@@ -83,8 +23,7 @@ async function signIn(candidate) {
 }
 
 function signOut() {
-  sessionStorage.removeItem(KEY_STORE);
-  key = null;
+  session.forget();
   for (const t of timers.splice(0)) clearInterval(t);
   socket?.close();
   logSource?.close();
@@ -95,7 +34,7 @@ function signOut() {
 
 /** A refresh for a timer: skipped while the tab is hidden or the rate limit asks us to wait. */
 const polled = (refresh) => () => {
-  if (document.hidden || Date.now() < pausedUntil) return;
+  if (document.hidden || Date.now() < session.pausedUntil) return;
   refresh();
 };
 
@@ -114,7 +53,7 @@ function start() {
 }
 
 document.addEventListener("visibilitychange", () => {
-  if (!document.hidden && key && Date.now() >= pausedUntil) refreshAll();
+  if (!document.hidden && session.key && Date.now() >= session.pausedUntil) refreshAll();
 });
 
 // ---- system -----------------------------------------------------------------------------------
@@ -229,7 +168,7 @@ function openLog(t) {
   let lastId = -1;
   // EventSource reconnects by itself and sends Last-Event-ID, so the stream resumes without gaps;
   // ids are byte offsets, so anything at or before the last one seen is a duplicate.
-  logSource = new EventSource(`/v1/tasks/${t.taskId}/logs/stream?token=${encodeURIComponent(key)}`);
+  logSource = new EventSource(`/v1/tasks/${t.taskId}/logs/stream?token=${encodeURIComponent(session.key)}`);
   logSource.onmessage = (ev) => {
     const id = Number(ev.lastEventId);
     if (id <= lastId || view !== logView) return;
@@ -292,7 +231,7 @@ const cancelWorkflow = guard(async (w) => {
 
 function connectEvents() {
   const url = `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/v1/comfyui/stream`;
-  socket = new WebSocket(url, ["Bearer", key]);
+  socket = new WebSocket(url, ["Bearer", session.key]);
   socket.onopen = () => socket.send(JSON.stringify({ type: "subscribe", workflowId: "*" }));
   socket.onmessage = (ev) => {
     const m = JSON.parse(ev.data);
@@ -307,7 +246,7 @@ function connectEvents() {
     if (m.type === "workflow:failed") w.error = m.data.error;
     renderQueue();
   };
-  socket.onclose = () => { if (key) setTimeout(connectEvents, 2000); };
+  socket.onclose = () => { if (session.key) setTimeout(connectEvents, 2000); };
 }
 
 onSubmit($("#wf-form"), async (f) => {
@@ -333,55 +272,12 @@ onSubmit($("#upload-form"), async (form) => {
   }
 });
 
-/**
- * The files shown in the gallery, as blob URLs by output URL (<img> and <video> cannot send the
- * bearer header). Each is fetched once while it stays listed and released when it leaves the list,
- * so a dashboard left open for days does not keep every image it ever showed. A file that cannot
- * be fetched (deleted from ComfyUI's folder, backend away) shows as unavailable, alone, and is
- * tried again at the next refresh.
- */
-const media = new Map();
-
-async function mediaOf(o) {
-  if (!media.has(o.url)) {
-    const res = await api(o.url, { raw: true });
-    const blob = await res.blob();
-    media.set(o.url, { src: URL.createObjectURL(blob), type: blob.type });
-  }
-  return media.get(o.url);
-}
-
-/** An output as the browser can show it: image, video, sound, else a download link. */
-function mediaElement(m, name) {
-  const kind = m.type.split("/")[0];
-  const label = `Output ${name}`;
-  if (kind === "image") return h("img", { src: m.src, alt: label, loading: "lazy" });
-  if (kind === "video") return h("video", { src: m.src, "aria-label": label, controls: true, muted: true, loop: true, playsinline: true, preload: "metadata" });
-  if (kind === "audio") return h("audio", { src: m.src, "aria-label": label, controls: true, preload: "metadata" });
-  return h("a", { href: m.src, download: name, class: "file" }, "download");
-}
-
-async function renderGallery() {
-  const { outputs } = await api("/v1/comfyui/outputs?limit=24");
-  const figures = await Promise.all(outputs.map(async (o) => {
-    const name = o.subfolder ? `${o.subfolder}/${o.filename}` : o.filename;
-    const shown = await mediaOf(o).then((m) => mediaElement(m, name), (err) => h("span", { class: "unavailable", title: err.message }, "unavailable"));
-    return h("figure", {}, shown, h("figcaption", {}, name));
-  }));
-  $("#gallery").replaceChildren(...figures);
-  const listed = new Set(outputs.map((o) => o.url));
-  for (const [url, m] of media) if (!listed.has(url)) { URL.revokeObjectURL(m.src); media.delete(url); }
-}
-
-// One refresh at a time: an older list rendered after a newer one would show files it released.
-let galleryRun = Promise.resolve();
-const refreshOutputs = () => (galleryRun = galleryRun.then(guard(renderGallery)));
-
 // ---- boot -------------------------------------------------------------------------------------
 $("#signin").addEventListener("submit", (e) => {
   e.preventDefault();
-  signIn($("#key").value.trim()).catch((err) => { key = null; showError(err.message); });
+  signIn($("#key").value.trim()).catch((err) => { session.key = null; showError(err.message); });
 });
 $("#signout").addEventListener("click", signOut);
+session.onUnauthorized = signOut;
 fetch("/").then((r) => r.json()).then((info) => ($("#version").textContent = `v${info.version}`), () => {});
-if (key) signIn(key).catch((err) => { signOut(); showError(err.message); });
+if (session.key) signIn(session.key).catch((err) => { signOut(); showError(err.message); });

@@ -1,0 +1,75 @@
+// The dashboard's link to the API: the session (key and rate-limit pause), calls, errors, and the
+// small DOM helpers every panel uses.
+export const $ = (sel) => document.querySelector(sel);
+const KEY_STORE = "mapi.key";
+
+/**
+ * The key lives in this tab's sessionStorage and is sent as a bearer header. The dashboard's
+ * polling shares the client's rate limit (RATE_LIMIT_MAX per window) with everything else from
+ * this address: it stops while the tab is hidden, and after a 429 until Retry-After
+ * (`pausedUntil`). `onUnauthorized` is what a 401 or 403 does (sign out).
+ */
+export const session = {
+  key: sessionStorage.getItem(KEY_STORE),
+  pausedUntil: 0,
+  onUnauthorized: () => {},
+  remember() { sessionStorage.setItem(KEY_STORE, this.key); },
+  forget() { sessionStorage.removeItem(KEY_STORE); this.key = null; },
+};
+
+// ---- errors and API calls -------------------------------------------------------------------
+export function showError(message) {
+  const el = $("#alert");
+  el.textContent = message;
+  el.hidden = !message;
+}
+
+export async function api(path, options = {}) {
+  // A FormData body (an upload) brings its own multipart Content-Type.
+  const headers = { Authorization: `Bearer ${session.key}`, ...(typeof options.body === "string" ? { "Content-Type": "application/json" } : {}), ...options.headers };
+  let res;
+  try {
+    // Always revalidate (ETag makes that cheap): the API's max-age would otherwise show stale lists.
+    res = await fetch(path, { cache: "no-cache", ...options, headers });
+  } catch {
+    throw new Error("The API cannot be reached. Is the server running?");
+  }
+  if (res.ok) return !options.raw && res.headers.get("Content-Type")?.includes("json") ? res.json() : res;
+  let body = {};
+  try { body = await res.json(); } catch {}
+  if (res.status === 429) session.pausedUntil = Date.now() + 1000 * Number(res.headers.get("Retry-After") ?? body.retryAfter ?? 10);
+  const hint = { 401: "Sign in with a valid API key.", 403: "This API key is not accepted.", 429: `Too many requests; retry in ${body.retryAfter ?? "a few"} s.` }[res.status] ?? "";
+  const err = new Error(`${res.status} ${body.error ?? res.statusText}: ${body.message ?? "request failed"}${hint ? ` — ${hint}` : ""}`);
+  err.status = res.status;
+  throw err;
+}
+
+export const guard = (fn) => async (...args) => {
+  try { await fn(...args); } catch (err) {
+    showError(err.message);
+    if (err.status === 401 || err.status === 403) session.onUnauthorized();
+  }
+};
+
+/**
+ * A form's submit handler, guarded, with its submit button disabled until the request is answered:
+ * a double click would otherwise start the task (or queue the workflow) twice.
+ */
+export const onSubmit = (form, fn) => form.addEventListener("submit", guard(async (e) => {
+  e.preventDefault();
+  const button = form.querySelector("button[type=submit]");
+  button.disabled = true;
+  try { await fn(new FormData(form)); } finally { button.disabled = false; }
+}));
+
+export const h = (tag, attrs = {}, ...children) => {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (k.startsWith("on")) el.addEventListener(k.slice(2), v);
+    else if (v !== undefined && v !== null && v !== false) el.setAttribute(k, v === true ? "" : v);
+  }
+  el.append(...children.filter((c) => c !== null && c !== undefined));
+  return el;
+};
+export const badge = (status) => h("span", { class: `badge ${status}` }, status);
+export const fmtDuration = (s) => (s < 60 ? `${s.toFixed(1)} s` : `${Math.floor(s / 60)} min ${Math.round(s % 60)} s`);
