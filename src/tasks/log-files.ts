@@ -55,6 +55,42 @@ export async function tailLines(path: string, n: number, limits: TailLimits = {}
   }
 }
 
+/**
+ * The byte offset where the last `n` whole lines of a file begin (0 when it has no more than
+ * that), for a log stream that starts there rather than at the top of a huge log. At most
+ * `maxBytes` are read, backwards: past that the stream starts at the earliest line start seen, or
+ * at the end when a single line is longer than that.
+ */
+export async function lastLinesStart(path: string, n: number, maxBytes = 16 * 1024 * 1024): Promise<number> {
+  let fh;
+  try {
+    fh = await open(path, "r");
+  } catch {
+    return 0;
+  }
+  try {
+    const size = (await fh.stat()).size;
+    const buf = Buffer.alloc(64 * 1024);
+    let pos = size;
+    let found = 0;
+    let earliest = size;
+    while (pos > 0 && size - pos < maxBytes) {
+      const len = Math.min(buf.length, pos);
+      pos -= len;
+      await fh.read(buf, 0, len, pos);
+      for (let i = len - 1; i >= 0; i--) {
+        // The newline that ends the file ends its last line; it starts none.
+        if (buf[i] !== 10 || pos + i === size - 1) continue;
+        earliest = pos + i + 1;
+        if (++found === n) return earliest;
+      }
+    }
+    return pos === 0 ? 0 : earliest;
+  } finally {
+    await fh.close();
+  }
+}
+
 /** Reads bytes [start, end) of a file. */
 export async function readRange(path: string, start: number, end: number): Promise<Buffer> {
   if (end <= start) return Buffer.alloc(0);

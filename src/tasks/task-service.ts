@@ -5,7 +5,7 @@ import { preview } from "../http/openapi.ts";
 import type { Actor } from "../http/types.ts";
 import type { Lifecycle } from "../lifecycle.ts";
 import { startSweeping } from "../retention.ts";
-import { fileSize, tailLines } from "./log-files.ts";
+import { fileSize, lastLinesStart, tailLines } from "./log-files.ts";
 import { LogFollower, type Subscriber } from "./log-follower.ts";
 import { providerNamed } from "./providers.ts";
 import type { TaskSupervisor } from "./supervisor.ts";
@@ -138,10 +138,15 @@ export class TaskService {
   }
 
   /** An SSE response following the task's log from byte `from`. */
-  async stream(taskId: string, from: number): Promise<ReadableStream<Uint8Array>> {
+  /** The log as SSE: after a byte offset the client has seen (0: all of it), or from its last `lastLines` lines. */
+  async stream(taskId: string, start: { after: number } | { lastLines: number }): Promise<ReadableStream<Uint8Array>> {
     const t = this.get(taskId);
-    const size = await fileSize(t.logFile);
-    if (from > size) throw new ApiError(400, `Last-Event-ID ${from} is beyond the end of the log (${size} bytes)`);
+    let from: number;
+    if ("after" in start) {
+      const size = await fileSize(t.logFile);
+      if (start.after > size) throw new ApiError(400, `Last-Event-ID ${start.after} is beyond the end of the log (${size} bytes)`);
+      from = start.after;
+    } else from = await lastLinesStart(t.logFile, start.lastLines);
     let follower = this.#followers.get(taskId);
     if (!follower || follower.closed) {
       const created = new LogFollower({ path: t.logFile, onIdle: () => this.#followers.get(taskId) === created && this.#followers.delete(taskId) });

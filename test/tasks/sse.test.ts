@@ -68,6 +68,28 @@ describe("SSE log stream", () => {
     expect(junk.status).toBe(400);
   });
 
+  test("?tail=N starts with the last N lines; Last-Event-ID still resumes exactly", async () => {
+    const { taskId } = await start("chatty", "5000");
+    await waitFor(async () => (await (await fetch(`${base}/v1/tasks/${taskId}`, { headers: AUTH })).json()).exitTime);
+    const tail = (n: number, headers: Record<string, string> = AUTH) => fetch(`${base}/v1/tasks/${taskId}/logs/stream?tail=${n}`, { headers });
+    expect(sseLines(await readSse(await tail(3)))).toEqual(["line 4998 of 5000", "line 4999 of 5000", "line 5000 of 5000"]);
+    expect(sseLines(await readSse(await tail(100_000)))).toHaveLength(5000);
+    const first = await readSse(await tail(10));
+    const resumeAt = first.filter((e) => e.id)[4]!.id!;
+    expect(sseLines(await readSse(await tail(1, { ...AUTH, "Last-Event-ID": resumeAt })))).toEqual(sseLines(first).slice(5));
+    for (const bad of ["0", "-1", "x", "100001"]) expect((await fetch(`${base}/v1/tasks/${taskId}/logs/stream?tail=${bad}`, { headers: AUTH })).status).toBe(400);
+  });
+
+  test("?tail=N on a log still growing fast starts near its end and follows it to the last line", async () => {
+    const { taskId, logFile } = await start("chatty", "300000");
+    await waitFor(async () => (await Bun.file(logFile).stat()).size > 100_000);
+    const res = await fetch(`${base}/v1/tasks/${taskId}/logs/stream?tail=10`, { headers: AUTH });
+    expect(res.status).toBe(200);
+    const lines = sseLines(await readSse(res, isComplete, 60_000));
+    expect(lines[0]).not.toBe("line 1 of 300000");
+    expect(lines.at(-1)).toBe("line 300000 of 300000");
+  });
+
   test("a browser EventSource-style client authenticates with ?token=", async () => {
     const { taskId } = await start("exit0");
     const res = await fetch(`${base}/v1/tasks/${taskId}/logs/stream?token=${KEY}`, { headers: { Accept: "text/event-stream" } });

@@ -20,6 +20,7 @@ let context: BrowserContext;
 let page: Page;
 let base: string;
 const requests: string[] = [];
+const streamUrls: string[] = [];
 const consoleErrors: string[] = [];
 
 beforeAll(async () => {
@@ -37,7 +38,10 @@ beforeAll(async () => {
     viewport: { width: 1400, height: 1000 },
   });
   page = context.pages()[0] ?? (await context.newPage());
-  page.on("request", (r) => requests.push(`${r.method()} ${new URL(r.url()).pathname}`));
+  page.on("request", (r) => {
+    requests.push(`${r.method()} ${new URL(r.url()).pathname}`);
+    if (r.url().includes("/logs/stream")) streamUrls.push(r.url());
+  });
   page.on("console", (m) => m.type() === "error" && consoleErrors.push(m.text()));
   page.on("dialog", (d) => d.accept());
 }, 600_000);
@@ -127,7 +131,9 @@ describe("dashboard", () => {
     await page.locator("#task-form textarea[name=task]").fill("30000");
     await page.getByRole("button", { name: "Start task" }).click();
     await waitText(page.locator("#log-status"), "completed", 20_000);
-    await waitText(page.locator("#log-trimmed"), "28000 earlier lines are not shown here");
+    await waitText(page.locator("#log-trimmed"), "Only the last 2000 lines are shown here");
+    // The stream itself starts at the tail: the page is not sent the 28000 lines before.
+    expect(new URL(streamUrls.at(-1)!).searchParams.get("tail")).toBe("2000");
     const lines = (await page.locator("#log").textContent())!.trim().split("\n");
     expect([lines.length, lines[0], lines.at(-1)]).toEqual([2000, "line 28001 of 30000", "line 30000 of 30000"]);
     // What the link would save, read in the page: Chromium's own download machinery stays out of the

@@ -48,7 +48,8 @@ export function taskHandlers(tasks: TaskService, idempotency: IdempotencyStore) 
     const { taskId } = c.req.valid("param");
     const resume = c.req.header("last-event-id") ?? c.req.valid("query").lastEventId;
     if (resume !== undefined && !/^\d{1,15}$/.test(resume.trim())) throw new ApiError(400, "Last-Event-ID must be an event id received from this stream");
-    const body = await tasks.stream(taskId, resume ? Number(resume) : 0);
+    const tail = c.req.valid("query").tail;
+    const body = await tasks.stream(taskId, resume ? { after: Number(resume) } : tail ? { lastLines: tail } : { after: 0 });
     // A log stream may stay quiet for long: no idle timeout for this request.
     c.env?.timeout?.(c.req.raw, 0);
     return new Response(body, {

@@ -97,6 +97,13 @@ export const StopResultSchema = z
 export const StreamQuery = z.object({
   token: z.string().optional().openapi({ description: "API key, for EventSource clients that cannot send headers" }),
   lastEventId: z.string().regex(/^\d+$/).optional().openapi({ description: "Resume after this event id (same as the Last-Event-ID header)" }),
+  tail: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(100_000)
+    .optional()
+    .openapi({ description: "Start with the last N lines rather than the whole log (a resume with Last-Event-ID goes on from there instead)", example: 2000 }),
 });
 
 const errors = (...s: number[]) => errorResponses(...PROTECTED_ERRORS, ...s);

@@ -134,11 +134,14 @@ onSubmit($("#task-form"), async (f) => {
 
 /**
  * The log view keeps the last LOG_LINES lines: a chatty agent writes hundreds of thousands, which
- * would leave the tab crawling; the whole log is a download away. Lines arriving together are
- * drawn once per frame.
+ * would leave the tab crawling; the whole log is a download away. The stream starts there too
+ * (?tail=), so opening a huge log does not fetch all of it. Lines arriving together are drawn once
+ * per frame.
  */
 const LOG_LINES = 2000;
-let logView = { taskId: null, lines: [], pending: [], dropped: 0, drawing: false };
+const utf8 = new TextEncoder();
+const newLogView = (taskId) => ({ taskId, lines: [], pending: [], earlier: false, drawing: false });
+let logView = newLogView(null);
 
 function drawLog() {
   const v = logView;
@@ -148,18 +151,18 @@ function drawLog() {
   v.lines = v.lines.concat(v.pending);
   v.pending = [];
   if (v.lines.length > LOG_LINES) {
-    v.dropped += v.lines.length - LOG_LINES;
+    v.earlier = true;
     v.lines = v.lines.slice(-LOG_LINES);
   }
   log.textContent = v.lines.length ? v.lines.join("\n") + "\n" : "";
-  $("#log-trimmed").hidden = v.dropped === 0;
-  $("#log-trimmed").textContent = `${v.dropped} earlier lines are not shown here: download the log for all of it.`;
+  $("#log-trimmed").hidden = !v.earlier;
+  $("#log-trimmed").textContent = `Only the last ${LOG_LINES} lines are shown here: download the log for all of it.`;
   if (atBottom) log.scrollTop = log.scrollHeight;
 }
 
 function openLog(t) {
   logSource?.close();
-  logView = { taskId: t.taskId, lines: [], pending: [], dropped: 0, drawing: false };
+  logView = newLogView(t.taskId);
   drawLog();
   $("#log-panel").hidden = false;
   $("#log-title").textContent = `Log · ${t.agent} · ${t.taskId.slice(0, 8)}`;
@@ -168,15 +171,18 @@ function openLog(t) {
   let lastId = -1;
   // EventSource reconnects by itself and sends Last-Event-ID, so the stream resumes without gaps;
   // ids are byte offsets, so anything at or before the last one seen is a duplicate.
-  logSource = new EventSource(`/v1/tasks/${t.taskId}/logs/stream?token=${encodeURIComponent(session.key)}`);
+  logSource = new EventSource(`/v1/tasks/${t.taskId}/logs/stream?tail=${LOG_LINES}&token=${encodeURIComponent(session.key)}`);
   logSource.onmessage = (ev) => {
     const id = Number(ev.lastEventId);
     if (id <= lastId || view !== logView) return;
+    const { line } = JSON.parse(ev.data);
+    // Ids are where lines end: a first line that ends past its own length had lines before it.
+    if (lastId === -1 && id > utf8.encode(line).length + 2) view.earlier = true;
     lastId = id;
-    view.pending.push(JSON.parse(ev.data).line);
+    view.pending.push(line);
     // A hidden tab draws no frames: what could never be shown is let go at once.
     if (view.pending.length >= 2 * LOG_LINES) {
-      view.dropped += view.pending.length - LOG_LINES;
+      view.earlier = true;
       view.pending = view.pending.slice(-LOG_LINES);
     }
     if (!view.drawing) {
