@@ -13,6 +13,11 @@ import { FIXTURES } from "./helpers.ts";
 const objectInfo: Record<string, { input?: { required?: Record<string, unknown[]> }; output_node?: boolean }> = await Bun.file(
   `${FIXTURES}/comfyui-protocol/object_info_full.json`,
 ).json();
+/** GET /system_stats as recorded (ComfyUI 0.8.0 on a CPU machine). */
+const RECORDED_SYSTEM_STATS = ((await Bun.file(`${FIXTURES}/comfyui-protocol/01_rest_info.json`).json()) as { events: { kind: string; request?: { path: string }; response?: { json?: unknown } }[] }).events.find(
+  (e) => e.kind === "http" && e.request?.path === "/system_stats",
+)!.response!.json as Record<string, unknown>;
+
 type Prompt = Record<string, { class_type?: string; inputs?: Record<string, unknown> }>;
 interface Item {
   number: number;
@@ -70,6 +75,9 @@ export class FakeComfyUI {
   }
 
   maxUploadBytes: number;
+  /** What GET /system_stats answers (a test may give the fake a GPU), and how long it takes to. */
+  systemStats: Record<string, unknown> = structuredClone(RECORDED_SYSTEM_STATS);
+  systemStatsDelayMs = 0;
 
   /** Files in the input folder as LoadImage names them ("masks/cat.png"). */
   inputFiles(): string[] {
@@ -171,7 +179,7 @@ export class FakeComfyUI {
         const file = this.files.get(`${url.searchParams.get("type") ?? "output"}/${url.searchParams.get("subfolder") ?? ""}/${name}`);
         return file ? viewResponse(file, name, req.headers.get("range")) : new Response("", { status: 404 });
       }
-      if (p === "/system_stats") return Response.json({ system: { comfyui_version: "0.8.0" }, devices: [] });
+      if (p === "/system_stats") return this.systemStatsDelayMs ? Bun.sleep(this.systemStatsDelayMs).then(() => Response.json(this.systemStats)) : Response.json(this.systemStats);
     }
     if (req.method === "POST" && p === "/upload/image") return this.files.upload(req, this.maxUploadBytes);
     if (req.method === "POST") {

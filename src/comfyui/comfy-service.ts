@@ -348,9 +348,14 @@ export class ComfyService {
   }
 
   /** Reachability and queue length per backend, for /v1/status and /ready. */
-  backendStatus() {
-    return Object.fromEntries(
-      [...this.backends.values()].map((b) => [b.name, { url: b.url, reachable: b.connected, queueLength: b.connected ? b.queueRemaining : null }]),
+  /** Each backend: reachable, its queue, and what it says of itself (null when it cannot say). */
+  async backendStatus() {
+    const entries = await Promise.all(
+      [...this.backends.values()].map(async (b) => {
+        const system = b.connected ? await b.systemStats().catch(() => null) : null;
+        return [b.name, { url: b.url, reachable: b.connected, queueLength: b.connected ? b.queueRemaining : null, version: system?.version ?? null, devices: system?.devices ?? null }] as const;
+      }),
     );
+    return Object.fromEntries(entries);
   }
 }

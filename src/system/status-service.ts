@@ -11,6 +11,9 @@ import { resolveCommand } from "../tasks/spawn.ts";
 import { VERSION } from "../version.ts";
 import { hostStats } from "./host-stats.ts";
 import { GpuProbe, type GpuStatus } from "./nvidia-smi.ts";
+import type { ComfySystem } from "../comfyui/backend.ts";
+
+type BackendStatus = { url: string; reachable: boolean; queueLength: number | null; version: string | null; devices: ComfySystem["devices"] | null };
 
 export interface StatusDeps {
   config: Config;
@@ -18,7 +21,7 @@ export interface StatusDeps {
   startedAt: number;
   activeTasks: () => number;
   taskProviders: () => Record<string, Provider>;
-  comfyui?: () => Record<string, { url: string; reachable: boolean; queueLength: number | null }>;
+  comfyui?: () => Promise<Record<string, BackendStatus>>;
 }
 
 const configured = (...values: (string | undefined)[]): "configured" | "not_configured" =>
@@ -73,7 +76,8 @@ export class StatusService {
   async compute() {
     const { config } = this.#d;
     this.gpuQueries++;
-    const gpu = await this.#gpu.query();
+    // ComfyUI's own view of its devices is asked meanwhile: neither waits for the other.
+    const [gpu, comfyui] = await Promise.all([this.#gpu.query(), this.#d.comfyui?.() ?? {}]);
     this.#recordGpuMetrics(gpu);
     const env = config.childEnvSource;
     const value = {
@@ -96,7 +100,7 @@ export class StatusService {
         }),
       ),
       system: hostStats(config.workspaceDir),
-      comfyui: this.#d.comfyui?.() ?? {},
+      comfyui,
     };
     this.#cache = { at: Date.now(), value };
     return value;

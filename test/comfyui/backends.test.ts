@@ -24,10 +24,32 @@ describe("backends and folders", () => {
     // Its output is fetched from the backend that made it.
     const file = await fetch(`${s.base}${done.outputs[0].url}`, { headers: AUTH });
     expect(file.status).toBe(200);
+    // The remote GPU, seen only through ComfyUI's /system_stats (nvidia-smi sees this machine's).
+    salad.systemStats = { system: { comfyui_version: "0.8.1" }, devices: [{ name: "cuda:0 NVIDIA L40S : cudaMallocAsync", type: "cuda", index: 0, vram_total: 48305799168, vram_free: 47185920000 }] };
     const status = await (await fetch(`${s.base}/v1/status`, { headers: AUTH })).json();
-    expect(status.comfyui.salad).toMatchObject({ url: salad.url, reachable: true });
+    expect(status.comfyui.salad).toEqual({ url: salad.url, reachable: true, queueLength: 0, version: "0.8.1", devices: [{ name: "cuda:0 NVIDIA L40S : cudaMallocAsync", type: "cuda", vramTotal: 46068, vramFree: 45000 }] });
+    expect(salad.apiKeys.at(-1)).toBe("salad-secret");
     await s.close();
     salad.stop();
+  });
+
+  test("/v1/status does not wait long for a backend slow to describe itself, nor for one that is down", async () => {
+    const slow = new FakeComfyUI({ nodeMs: 5 }).start();
+    const s = await comfyStack({ fake: slow, env: { STATUS_CACHE_MS: "100" } });
+    try {
+      slow.systemStatsDelayMs = 10_000;
+      const started = Date.now();
+      const status = await (await fetch(`${s.base}/v1/status`, { headers: AUTH })).json();
+      expect(Date.now() - started).toBeLessThan(5_000);
+      expect(status.comfyui.local).toMatchObject({ reachable: true, version: null, devices: null });
+      slow.stop();
+      await waitFor(() => !s.server.services.comfyui!.service.backends.get("local")!.connected);
+      await Bun.sleep(150); // past STATUS_CACHE_MS
+      const down = await (await fetch(`${s.base}/v1/status`, { headers: AUTH })).json();
+      expect(down.comfyui.local).toMatchObject({ reachable: false, queueLength: null, version: null, devices: null });
+    } finally {
+      await s.close();
+    }
   });
 
   test("a gateway refusing SALAD_API_KEY is a 502 that says so, not a 500 or a workflow waiting forever", async () => {

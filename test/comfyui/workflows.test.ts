@@ -322,6 +322,9 @@ describe("status and metrics", () => {
   test("/v1/status and /ready report the backend; workflow metrics move", async () => {
     const ready = await (await fetch(`${s.base}/ready`)).json();
     expect(ready.comfyui).toEqual({ local: { reachable: true } });
+    // ComfyUI's own view of its machine, as /system_stats gives it (recorded: a CPU, memory in bytes).
+    const status = await (await fetch(`${s.base}/v1/status`, { headers: AUTH })).json();
+    expect(status.comfyui.local).toEqual({ url: s.fake.url, reachable: true, queueLength: 0, version: "0.8.0", devices: [{ name: "cpu", type: "cpu", vramTotal: 24106, vramFree: 23389 }] });
     const metrics = await (await fetch(`${s.base}/metrics`)).text();
     expect(metrics).toMatch(/comfyui_workflow_total\{status="completed"\} [1-9]/);
     expect(metrics).toMatch(/comfyui_workflow_duration_seconds_count\{gpu_type="local"\} [1-9]/);

@@ -27,6 +27,7 @@ beforeAll(async () => {
   const executablePath = ensureProgram("chromium", "chromium");
   mkdirSync(ARTIFACTS, { recursive: true });
   fake = new FakeComfyUI({ nodeMs: 150 }).start();
+  fake.systemStats = { system: { comfyui_version: "0.8.0" }, devices: [{ name: "cuda:0 NVIDIA L40S : cudaMallocAsync", type: "cuda", index: 0, vram_total: 48305799168, vram_free: 47185920000 }] };
   const smi = fakeNvidiaSmi({ csv: "two-gpus.csv" });
   const config = testConfig({ COMFYUI_URL: fake.url, PATH: `${smi}:${process.env.PATH}`, NVIDIA_SMI_PATH: "nvidia-smi", STATUS_CACHE_MS: "1000", TASK_STOP_GRACE_MS: "500" });
   server = await createServer(config, silentLogger, { comfyBackoffMs: 50 });
@@ -87,6 +88,8 @@ describe("dashboard", () => {
     await page.locator(".card.gpu").nth(1).waitFor();
     expect(await page.locator(".card.gpu h3").allTextContents()).toEqual(["GPU 0 · NVIDIA A100-SXM4-80GB", "GPU 1 · NVIDIA A100-SXM4-80GB"]);
     await waitText(page.locator(".card.gpu"), "Utilization 98%");
+    // ComfyUI's own view of its GPU, from its /system_stats.
+    await waitText(page.locator(".card", { hasText: "Providers" }), "local: up (v0.8.0), queue 0, cuda:0 NVIDIA L40S 45000 of 46068 MiB free");
     expect(await page.evaluate(() => sessionStorage.getItem("mapi.key"))).toBe(KEY);
   });
 

@@ -28,7 +28,19 @@ export const StatusSchema = z
       openrouter: z.enum(["configured", "not_configured"]),
       xinference: z.enum(["enabled", "disabled"]),
     }),
-    comfyui: z.record(z.string(), z.object({ url: z.string(), reachable: z.boolean(), queueLength: z.number().int().nullable() })),
+    comfyui: z.record(
+      z.string(),
+      z.object({
+        url: z.string(),
+        reachable: z.boolean(),
+        queueLength: z.number().int().nullable(),
+        version: z.string().nullable().openapi({ description: "ComfyUI's version, from its /system_stats" }),
+        devices: z
+          .array(z.object({ name: z.string(), type: z.string(), vramTotal: z.number().nullable(), vramFree: z.number().nullable() }))
+          .nullable()
+          .openapi({ description: "The devices ComfyUI runs on, as it reports them, memory in MiB: for a remote backend the only view of its GPU; null when it cannot be asked" }),
+      }),
+    ),
     taskProviders: z.record(z.string(), z.object({ command: z.string(), installed: z.boolean() })),
     system: z.object({
       cpu: z.object({

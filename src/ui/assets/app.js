@@ -99,7 +99,9 @@ const refreshStatus = guard(async () => {
   }
   const { cpu, memory, disk } = s.system;
   const providers = Object.entries(s.providers).map(([k, v]) => `${k}: ${v}`).join(" · ");
-  const backends = Object.entries(s.comfyui ?? {}).map(([k, b]) => `${k}: ${b.reachable ? `up, queue ${b.queueLength}` : "unreachable"}`).join(" · ") || "none";
+  // Each backend's devices as ComfyUI reports them: for a remote one (salad), the only view of its GPU.
+  const devices = (b) => (b.devices ?? []).filter((d) => d.type !== "cpu").map((d) => `, ${d.name.split(" : ")[0]} ${d.vramFree ?? "?"} of ${d.vramTotal ?? "?"} MiB free`).join("");
+  const backends = Object.entries(s.comfyui ?? {}).map(([k, b]) => `${k}: ${b.reachable ? `up${b.version ? ` (v${b.version})` : ""}, queue ${b.queueLength}${devices(b)}` : "unreachable"}`).join(" · ") || "none";
   $("#host").replaceChildren(
     h("div", { class: "card" }, h("h3", {}, "CPU"), `Load ${cpu.loadAverage.load1} / ${cpu.loadAverage.load5} / ${cpu.loadAverage.load15} (${cpu.cores} cores${cpu.limit === null ? "" : `, limited to ${cpu.limit}`})`),
     h("div", { class: "card" }, h("h3", {}, memory.source === "cgroup" ? "Memory (container limit)" : "Memory"), `${memory.used} / ${memory.total} MiB`, meter(memory.percentUsed, "Memory used")),
