@@ -119,8 +119,9 @@ export function describeIssue(target: string, issue: Issue, input?: unknown): st
   const last = where[where.length - 1];
   const field = where.join("/");
   const value = valueAt(input, issue.path);
+  // A missing field fails its type check, or a custom one (a form's file): either way it is missing.
+  if ((issue.code === "invalid_type" || issue.code === "custom") && value === undefined && issue.path.length > 0) return `${parent} must have required property '${last}'`;
   if (issue.code === "invalid_type") {
-    if (value === undefined && issue.path.length > 0) return `${parent} must have required property '${last}'`;
     if (issue.expected === "int" && typeof value !== "object") return `${field} must be a whole number, got ${preview(value)}`;
     if (value !== undefined && issue.expected) return `${field} must be ${article(issue.expected)}, got ${preview(value)}`;
   }

@@ -53,7 +53,7 @@ describe("uploading input files", () => {
   test("bad uploads are 4xx naming the field, and nothing reaches ComfyUI", async () => {
     const kept = s.fake.inputFiles().length;
     const cases: [Record<string, string | File>, number, string][] = [
-      [{}, 400, "form/image"],
+      [{}, 400, "form must have required property 'image'"],
       [{ image: "not a file" }, 400, "form/image"],
       [{ image: file(".hidden.png") }, 400, "form/image"],
       [{ image: file("a\\b.png") }, 400, "form/image"],
