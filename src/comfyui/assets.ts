@@ -2,7 +2,7 @@
 import { statSync } from "node:fs";
 import { join, resolve, sep } from "node:path";
 import { ApiError } from "../http/errors.ts";
-import { fileResponse } from "../http/file-response.ts";
+import { contentDisposition, fileResponse } from "../http/file-response.ts";
 import { orRetryLater, type BackendName, type ComfyBackend } from "./backend.ts";
 import type { OutputRow, WorkflowStore } from "./workflow-store.ts";
 
@@ -41,12 +41,6 @@ const CONTENT_TYPES: Record<string, string> = {
 export function contentTypeOf(filename: string): string {
   const ext = filename.split(".").pop()!.toLowerCase();
   return Object.hasOwn(CONTENT_TYPES, ext) ? CONTENT_TYPES[ext]! : "application/octet-stream";
-}
-
-/** Shown in the browser, saved under its own name (RFC 6266; RFC 5987 `filename*` carries accents and CJK). */
-function contentDisposition(filename: string): string {
-  const encoded = encodeURIComponent(filename).replace(/['()*]/g, (ch) => `%${ch.charCodeAt(0).toString(16).toUpperCase()}`);
-  return `inline; filename*=UTF-8''${encoded}`;
 }
 
 function sizeOf(path: string): number | null {
@@ -134,7 +128,7 @@ export async function outputFile(store: WorkflowStore, backends: Map<string, Com
     "Content-Type": contentTypeOf(filename),
     "Cache-Control": "private, max-age=30",
     "X-Content-Type-Options": "nosniff",
-    "Content-Disposition": contentDisposition(filename),
+    "Content-Disposition": contentDisposition("inline", filename),
   };
   if (outputDir && row.backend === "local") {
     const path = diskPath(outputDir, row);

@@ -3,6 +3,15 @@ import type { BunFile } from "bun";
 import { ApiError } from "./errors.ts";
 
 /**
+ * Content-Disposition for a file saved under its own name (RFC 6266; RFC 5987 `filename*` carries
+ * accents and CJK): `inline` is shown by a browser, an `attachment` only saved.
+ */
+export function contentDisposition(type: "inline" | "attachment", filename: string): string {
+  const encoded = encodeURIComponent(filename).replace(/['()*]/g, (ch) => `%${ch.charCodeAt(0).toString(16).toUpperCase()}`);
+  return `${type}; filename*=UTF-8''${encoded}`;
+}
+
+/**
  * The one byte range a Range header asks of a file of `size` bytes (RFC 9110 §14.1.2): `a-b`, `a-`
  * or the last `n` bytes (`-n`). Undefined means "send it whole", which a server may always do: no
  * header, several ranges, or one it cannot read. A range that starts past the end is "unsatisfiable" (416).

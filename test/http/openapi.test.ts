@@ -123,8 +123,8 @@ function urlArb(r: RouteDef) {
     fc.string({ minLength: 1, maxLength: 12 }).filter((s) => !s.includes("/") && !s.includes("?") && !s.includes("#") && s !== "." && s !== ".."),
   );
   const query = fc.dictionary(
-    fc.constantFrom("status", "limit", "cursor", "type", "lastEventId", "workflowId", "subfolder", "gpu", "zzz"),
-    fc.oneof(fc.constantFrom("all", "running", "5", "0", "-1", "abc", "salad", ".."), PROTOTYPE_NAMES, fc.string({ maxLength: 8 })),
+    fc.constantFrom("status", "limit", "cursor", "type", "lastEventId", "workflowId", "subfolder", "gpu", "path", "tail", "zzz"),
+    fc.oneof(fc.constantFrom("all", "running", "5", "0", "-1", "abc", "salad", "..", "../../etc/passwd", "src/main.go", "leak"), PROTOTYPE_NAMES, fc.string({ maxLength: 8 })),
     { maxKeys: 3 },
   );
   return fc.record({ id: params, query }).map(({ id, query }) => {

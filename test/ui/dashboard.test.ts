@@ -65,6 +65,29 @@ async function waitText(locator: ReturnType<Page["locator"]>, text: string, time
   throw new Error(`expected text containing ${JSON.stringify(text)}, last saw ${JSON.stringify(last.slice(0, 300))}`);
 }
 
+/**
+ * What the page saves (a link with `download` to a blob) when `click` runs, read in the page:
+ * Chromium's own download machinery stays out of the tests (and the page's CSP rightly refuses a
+ * fetch of a blob: URL).
+ */
+async function savedBy(click: () => Promise<void>): Promise<{ name: string; text: string }> {
+  type W = { saved?: Promise<{ name: string; text: string }>; lastBlob?: Blob; capturing?: true };
+  await page.evaluate(() => {
+    const w = window as unknown as W;
+    w.saved = undefined;
+    if (w.capturing) return;
+    w.capturing = true;
+    const create = URL.createObjectURL;
+    URL.createObjectURL = (blob: Blob) => ((w.lastBlob = blob), create(blob));
+    HTMLAnchorElement.prototype.click = function () {
+      if (this.download) w.saved = w.lastBlob!.text().then((text) => ({ name: this.download, text }));
+    };
+  });
+  await click();
+  await page.waitForFunction(() => (window as unknown as W).saved !== undefined);
+  return page.evaluate(() => (window as unknown as W).saved!);
+}
+
 const shot = (name: string) => page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
 
 describe("dashboard", () => {
@@ -139,22 +162,22 @@ describe("dashboard", () => {
     expect(new URL(streamUrls.at(-1)!).searchParams.get("tail")).toBe("2000");
     const lines = (await page.locator("#log").textContent())!.trim().split("\n");
     expect([lines.length, lines[0], lines.at(-1)]).toEqual([2000, "line 28001 of 30000", "line 30000 of 30000"]);
-    // What the link would save, read in the page: Chromium's own download machinery stays out of the
-    // test (and the page's CSP rightly refuses a fetch of a blob: URL).
-    await page.evaluate(() => {
-      const w = window as unknown as { saved?: Promise<{ name: string; text: string }>; lastBlob?: Blob };
-      const create = URL.createObjectURL;
-      URL.createObjectURL = (blob: Blob) => ((w.lastBlob = blob), create(blob));
-      HTMLAnchorElement.prototype.click = function () {
-        w.saved = w.lastBlob!.text().then((text) => ({ name: this.download, text }));
-      };
-    });
-    await page.getByRole("button", { name: "Download" }).click();
-    await page.waitForFunction(() => (window as unknown as { saved?: unknown }).saved !== undefined);
-    const saved = await page.evaluate(() => (window as unknown as { saved: Promise<{ name: string; text: string }> }).saved);
+    const saved = await savedBy(() => page.getByRole("button", { name: "Download" }).click());
     expect(saved.name).toMatch(/^[0-9a-f-]{36}\.log$/);
     expect(saved.text.split("\n").filter(Boolean).length).toBe(30000);
   }, 30_000);
+
+  test("the files a task left are listed under its log, and each downloads", async () => {
+    await page.locator("#provider").selectOption("writer");
+    await page.locator("#task-form textarea[name=task]").fill("from the dashboard");
+    await page.getByRole("button", { name: "Start task" }).click();
+    await waitText(page.locator("#log-status"), "completed");
+    const list = page.getByRole("list", { name: "Task files" });
+    await waitText(list, "src/main.go");
+    // Only the task's own files: its symbolic links out of the directory are not offered.
+    expect(await list.locator("button").allTextContents()).toEqual(["out/report.md", "out/task é.txt", "src/main.go"]);
+    expect(await savedBy(() => list.getByRole("button", { name: "out/task é.txt" }).click())).toEqual({ name: "task é.txt", text: "from the dashboard" });
+  });
 
   test("a double click on Start task starts one task", async () => {
     const count = async () => (await (await fetch(`${base}/v1/tasks?status=all&limit=500`, { headers: { Authorization: `Bearer ${KEY}` } })).json()).count;

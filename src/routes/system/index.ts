@@ -18,6 +18,8 @@ function endpointMap(services: Services): Record<string, Record<string, string>>
       stop: "DELETE /v1/tasks/{taskId}",
       logs: "GET /v1/tasks/{taskId}/logs/stream",
       log: "GET /v1/tasks/{taskId}/logs",
+      files: "GET /v1/tasks/{taskId}/files",
+      file: "GET /v1/tasks/{taskId}/file",
     };
   }
   if (services.status) map.monitoring = { status: "GET /v1/status" };

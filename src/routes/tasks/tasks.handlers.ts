@@ -1,12 +1,13 @@
 import type { RouteHandler } from "@hono/zod-openapi";
 import { ApiError } from "../../http/errors.ts";
-import { fileResponse } from "../../http/file-response.ts";
+import { contentDisposition, fileResponse } from "../../http/file-response.ts";
 import { idempotent, type IdempotencyStore } from "../../http/idempotency.ts";
 import type { AppEnv } from "../../http/types.ts";
 import type { TaskStatus } from "../../tasks/task.ts";
 import { actorOf } from "../../http/request-context.ts";
 import { taskView, type TaskService } from "../../tasks/task-service.ts";
-import type { createTaskRoute, getTaskLogRoute, getTaskRoute, listTasksRoute, stopTaskRoute, streamTaskLogsRoute } from "./tasks.routes.ts";
+import type { createTaskRoute, getTaskFileRoute, getTaskLogRoute, getTaskRoute, listTaskFilesRoute, listTasksRoute, stopTaskRoute, streamTaskLogsRoute } from "./tasks.routes.ts";
+import { listTaskFiles, taskFilePath } from "../../tasks/task-files.ts";
 import { decodeCursor } from "../../tasks/task-store.ts";
 
 type H<R extends Parameters<typeof import("@hono/zod-openapi").createRoute>[0]> = RouteHandler<R, AppEnv>;
@@ -67,9 +68,28 @@ export function taskHandlers(tasks: TaskService, idempotency: IdempotencyStore) 
     const t = tasks.get(c.req.valid("param").taskId);
     const file = Bun.file(t.logFile);
     if (!(await file.exists())) throw new ApiError(404, `The log of task ${t.taskId} is gone`);
-    const headers = { "Content-Type": "text/plain; charset=utf-8", "Cache-Control": "no-store", "Content-Disposition": `inline; filename="${t.taskId}.log"` };
+    const headers = { "Content-Type": "text/plain; charset=utf-8", "Cache-Control": "no-store", "Content-Disposition": contentDisposition("inline", `${t.taskId}.log`) };
     return fileResponse(file, c.req.header("range"), headers, `the log of task ${t.taskId}`) as never;
   };
 
-  return { create, list, get, stop, stream, log };
+  /** The task's directory, or a 404 once retention deleted it. */
+  const dirOf = async (taskId: string) => {
+    const t = tasks.get(taskId);
+    if (!(await Bun.file(t.taskDir).stat().catch(() => undefined))) throw new ApiError(404, `The directory of task ${t.taskId} is gone`);
+    return t.taskDir;
+  };
+
+  const files: H<typeof listTaskFilesRoute> = async (c) => c.json(await listTaskFiles(await dirOf(c.req.valid("param").taskId)), 200);
+
+  const file: H<typeof getTaskFileRoute> = async (c) => {
+    const { path } = c.req.valid("query");
+    const real = await taskFilePath(await dirOf(c.req.valid("param").taskId), path);
+    const f = Bun.file(real);
+    const name = path.split("/").pop()!;
+    // An attachment, never rendered: what an agent wrote is not to run in the API's origin.
+    const headers = { "Content-Type": f.type || "application/octet-stream", "Cache-Control": "no-store", "Content-Disposition": contentDisposition("attachment", name) };
+    return fileResponse(f, c.req.header("range"), headers, path) as never;
+  };
+
+  return { create, list, get, stop, stream, log, files, file };
 }

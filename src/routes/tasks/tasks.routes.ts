@@ -185,3 +185,46 @@ export const getTaskLogRoute = createRoute({
     ...errors(400, 404, 416),
   },
 });
+
+export const TaskFilesSchema = z
+  .object({
+    files: z.array(
+      z.object({
+        path: z.string().openapi({ description: "Relative to the task's directory", example: "src/main.go" }),
+        type: z.enum(["file", "symlink"]).openapi({ description: "Symbolic links are listed, never followed or served" }),
+        size: z.number().int(),
+        modifiedAt: z.string().openapi({ format: "date-time" }),
+      }),
+    ),
+    truncated: z.boolean().openapi({ description: "The list stopped at 10,000 files (the top of the tree comes first)" }),
+  })
+  .openapi("TaskFiles");
+
+export const listTaskFilesRoute = createRoute({
+  operationId: "listTaskFiles",
+  method: "get",
+  path: "/v1/tasks/{taskId}/files",
+  tags: ["Tasks"],
+  summary: "The files a task has in its directory (what the agent wrote)",
+  request: { params: TaskIdParam },
+  responses: { 200: jsonResponse(TaskFilesSchema, "The files, folder by folder"), ...errors(400, 404) },
+});
+
+export const getTaskFileRoute = createRoute({
+  operationId: "getTaskFile",
+  method: "get",
+  path: "/v1/tasks/{taskId}/file",
+  tags: ["Tasks"],
+  summary: "Download one file from a task's directory",
+  description: "Only the task's own regular files: a path with '..' is a 400, one through a symbolic link a 403. `Range: bytes=…` gets a part (206).",
+  request: {
+    params: TaskIdParam,
+    query: z.object({ path: z.string().min(1).max(4096).openapi({ description: "As listed by /files", example: "src/main.go" }) }),
+  },
+  responses: {
+    200: { description: "The file (saved under its own name)", content: { "application/octet-stream": { schema: z.string().openapi({ format: "binary" }) } } },
+    206: { description: "The part a Range header asked for", content: { "application/octet-stream": { schema: z.string().openapi({ format: "binary" }) } } },
+    ...errors(400, 404, 416),
+  },
+});
+

@@ -169,6 +169,8 @@ function openLog(t) {
   $("#log-panel").hidden = false;
   $("#log-title").textContent = `Log · ${t.agent} · ${t.taskId.slice(0, 8)}`;
   $("#log-status").replaceChildren(badge(t.status));
+  $("#task-files").replaceChildren();
+  showTaskFiles(t.taskId);
   const view = logView;
   let lastId = -1;
   // EventSource reconnects by itself and sends Last-Event-ID, so the stream resumes without gaps;
@@ -197,15 +199,29 @@ function openLog(t) {
     $("#log-status").replaceChildren(badge(d.status), d.exitCode !== null ? ` exit ${d.exitCode}` : d.signal ? ` ${d.signal}` : "");
     logSource.close();
     refreshTasks();
+    showTaskFiles(view.taskId);
   });
   logSource.onerror = () => $("#log-status").replaceChildren(badge("reconnecting"));
 }
-$("#log-download").addEventListener("click", guard(async () => {
-  const res = await api(`/v1/tasks/${logView.taskId}/logs`, { raw: true });
+/** Saves what an authenticated GET answers, under `name` (a link cannot send the bearer header). */
+async function save(path, name) {
+  const res = await api(path, { raw: true });
   const url = URL.createObjectURL(await res.blob());
-  h("a", { href: url, download: `${logView.taskId}.log` }).click();
+  h("a", { href: url, download: name }).click();
   setTimeout(() => URL.revokeObjectURL(url), 60_000);
-}));
+}
+$("#log-download").addEventListener("click", guard(() => save(`/v1/tasks/${logView.taskId}/logs`, `${logView.taskId}.log`)));
+
+/** The files the task has left in its directory (what the agent wrote), each a download. */
+const showTaskFiles = guard(async (taskId) => {
+  const { files, truncated } = await api(`/v1/tasks/${taskId}/files`);
+  if (taskId !== logView.taskId) return;
+  const items = files.filter((f) => f.type === "file").map((f) =>
+    h("li", {}, h("button", { type: "button", class: "link", onclick: guard(() => save(`/v1/tasks/${taskId}/file?path=${encodeURIComponent(f.path)}`, f.path.split("/").pop())) }, f.path), ` ${f.size} bytes`));
+  if (!items.length) items.push(h("li", { class: "muted" }, "none yet"));
+  if (truncated) items.push(h("li", { class: "muted" }, "… and more"));
+  $("#task-files").replaceChildren(...items);
+});
 $("#log-close").addEventListener("click", () => { logSource?.close(); $("#log-panel").hidden = true; });
 
 // ---- ComfyUI ----------------------------------------------------------------------------------

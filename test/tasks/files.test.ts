@@ -1,0 +1,60 @@
+/** A task's files: listed and downloaded through the API, never anything outside its directory. */
+import { afterAll, describe, expect, test } from "bun:test";
+import { rmSync } from "node:fs";
+import { AUTH, testApp, waitFor } from "../helpers.ts";
+
+const t = testApp();
+afterAll(() => t.close());
+
+async function finishedWriter() {
+  const res = await t.request("/v1/tasks", { method: "POST", headers: { ...AUTH, "Content-Type": "application/json" }, body: JSON.stringify({ agent: "writer", task: "the task", provider: "writer" }) });
+  const { taskId } = await res.json();
+  await waitFor(async () => (await (await t.request(`/v1/tasks/${taskId}`, { headers: AUTH })).json()).exitTime);
+  return taskId as string;
+}
+const file = (id: string, path: string, headers: Record<string, string> = {}) => t.request(`/v1/tasks/${id}/file?path=${encodeURIComponent(path)}`, { headers: { ...AUTH, ...headers } });
+
+describe("task files", () => {
+  test("the list has every file, folder by folder; symbolic links are listed as such", async () => {
+    const id = await finishedWriter();
+    const res = await t.request(`/v1/tasks/${id}/files`, { headers: AUTH });
+    expect(res.status).toBe(200);
+    const body = await res.json();
+    expect(body.truncated).toBe(false);
+    expect(body.files.map((f: { path: string; type: string }) => `${f.type} ${f.path}`)).toEqual(["symlink leak", "symlink linked-dir", "file out/report.md", "file out/task é.txt", "file src/main.go"]);
+    expect(body.files.find((f: { path: string }) => f.path === "src/main.go")).toMatchObject({ size: 13, modifiedAt: expect.any(String) });
+  });
+
+  test("a file downloads as an attachment under its own name, with ranges", async () => {
+    const id = await finishedWriter();
+    const res = await file(id, "src/main.go");
+    expect([res.status, res.headers.get("Content-Disposition"), res.headers.get("Accept-Ranges"), await res.text()]).toEqual([200, "attachment; filename*=UTF-8''main.go", "bytes", "package main\n"]);
+    expect(await (await file(id, "out/task é.txt")).text()).toBe("the task");
+    const part = await file(id, "src/main.go", { Range: "bytes=0-6" });
+    expect([part.status, await part.text()]).toEqual([206, "package"]);
+  });
+
+  test("nothing outside the task's directory: '..' and absolute paths 400, symbolic links 403, folders 400, unknown 404", async () => {
+    const id = await finishedWriter();
+    const cases: [string, number][] = [
+      ["../../../etc/hostname", 400],
+      ["/etc/hostname", 400],
+      ["src/../../x", 400],
+      ["src//main.go", 400],
+      ["leak", 403],
+      ["linked-dir/hostname", 403],
+      ["src", 400],
+      ["nope.txt", 404],
+    ];
+    for (const [path, status] of cases) expect([path, (await file(id, path)).status]).toEqual([path, status]);
+    expect((await t.request(`/v1/tasks/${crypto.randomUUID()}/files`, { headers: AUTH })).status).toBe(404);
+  });
+
+  test("once the task's directory is gone (retention), both answer 404 saying so", async () => {
+    const id = await finishedWriter();
+    rmSync(t.services.tasks!.get(id).taskDir, { recursive: true });
+    for (const res of [await t.request(`/v1/tasks/${id}/files`, { headers: AUTH }), await file(id, "src/main.go")]) {
+      expect([res.status, (await res.json()).message]).toEqual([404, expect.stringContaining("is gone")]);
+    }
+  });
+});
