@@ -18,19 +18,24 @@ export interface TaskFile {
 
 /** Most entries listed: a task may leave a node_modules behind. */
 export const MAX_LISTED = 10_000;
+/** Most entries looked at, folders included: a deep tree of mostly folders stops here too. */
+const MAX_VISITED = 100_000;
 
 /**
- * The files below `dir`, breadth first so the top of the tree comes first when the list is cut at
- * MAX_LISTED; folders are walked, not listed. Entries that vanish while being read are skipped.
+ * The files below `dir`, breadth first so the top of the tree comes first when the list is cut (at
+ * MAX_LISTED files, or MAX_VISITED entries looked at); folders are walked, not listed. Entries that
+ * vanish while being read are skipped.
  */
 export async function listTaskFiles(dir: string): Promise<{ files: TaskFile[]; truncated: boolean }> {
   const files: TaskFile[] = [];
   const folders = [dir];
+  let visited = 0;
   while (folders.length > 0) {
     const folder = folders.shift()!;
     const names = await readdir(folder).catch(() => [] as string[]);
     names.sort();
     for (const name of names) {
+      if (++visited > MAX_VISITED) return { files, truncated: true };
       const path = join(folder, name);
       const st = await lstat(path).catch(() => undefined);
       if (!st) continue;

@@ -1,6 +1,7 @@
 /** A task's files: listed and downloaded through the API, never anything outside its directory. */
 import { afterAll, describe, expect, test } from "bun:test";
-import { rmSync } from "node:fs";
+import { mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { AUTH, testApp, waitFor } from "../helpers.ts";
 
 const t = testApp();
@@ -23,6 +24,16 @@ describe("task files", () => {
     expect(body.truncated).toBe(false);
     expect(body.files.map((f: { path: string; type: string }) => `${f.type} ${f.path}`)).toEqual(["symlink leak", "symlink linked-dir", "file out/report.md", "file out/task é.txt", "file src/main.go"]);
     expect(body.files.find((f: { path: string }) => f.path === "src/main.go")).toMatchObject({ size: 13, modifiedAt: expect.any(String) });
+  });
+
+  test("a huge tree (a node_modules) is cut at 10,000 files, the top of the tree first", async () => {
+    const id = await finishedWriter();
+    const deps = join(t.services.tasks!.get(id).taskDir, "node_modules", "pkg");
+    mkdirSync(deps, { recursive: true });
+    for (let i = 0; i < 10_050; i++) writeFileSync(join(deps, `f${i}.js`), "");
+    const body = await (await t.request(`/v1/tasks/${id}/files`, { headers: AUTH })).json();
+    expect([body.truncated, body.files.length]).toEqual([true, 10_000]);
+    expect(body.files.slice(0, 5).map((f: { path: string }) => f.path)).toEqual(["leak", "linked-dir", "out/report.md", "out/task é.txt", "src/main.go"]);
   });
 
   test("a file downloads as an attachment under its own name, with ranges", async () => {
