@@ -5,6 +5,9 @@ import type { TaskRecord, TaskStatus } from "./task.ts";
 
 export interface ListQuery {
   status?: TaskStatus | "all";
+  /** Only this agent's, or this provider's, tasks. */
+  agent?: string;
+  provider?: string;
   limit: number;
   cursor?: string;
 }
@@ -62,6 +65,11 @@ export class TaskStore {
     if (q.status && q.status !== "all") {
       where.push(`status = ${bound("$status", "TEXT")}`);
       params.status = q.status;
+    }
+    for (const field of ["agent", "provider"] as const) {
+      if (q[field] === undefined) continue;
+      where.push(`${field} = ${bound(`$${field}`, "TEXT")}`);
+      params[field] = q[field];
     }
     const after = q.cursor ? decodeCursor(q.cursor) : undefined;
     if (after) {

@@ -217,6 +217,14 @@ describe("limits, listing, retention and metrics", () => {
     expect(seen.sort()).toEqual([...ids, run.body.taskId].sort());
     const completed = await (await l.request("/v1/tasks?status=completed", { headers: AUTH })).json();
     expect(completed.count).toBe(3);
+    // By agent or provider, with the status filter and paging as before.
+    const byAgent = await (await l.request("/v1/tasks?status=all&agent=a1", { headers: AUTH })).json();
+    expect(byAgent.tasks.map((x: { taskId: string }) => x.taskId)).toEqual([ids[1]]);
+    const byProvider = await (await l.request("/v1/tasks?status=all&provider=exit0&limit=2", { headers: AUTH })).json();
+    expect([byProvider.count, byProvider.nextCursor !== null]).toEqual([2, true]);
+    const rest = await (await l.request(`/v1/tasks?status=all&provider=exit0&cursor=${byProvider.nextCursor}`, { headers: AUTH })).json();
+    expect([...byProvider.tasks, ...rest.tasks].map((x: { taskId: string }) => x.taskId).sort()).toEqual([...ids].sort());
+    expect((await (await l.request("/v1/tasks?status=all&provider=sleeper&agent=a1", { headers: AUTH })).json()).count).toBe(0);
     expect((await l.request("/v1/tasks?cursor=garbage", { headers: AUTH })).status).toBe(400);
     expect((await l.request("/v1/tasks?status=weird", { headers: AUTH })).status).toBe(400);
     await l.request(`/v1/tasks/${run.body.taskId}`, { method: "DELETE", headers: AUTH });

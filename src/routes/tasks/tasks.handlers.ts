@@ -25,7 +25,7 @@ export function taskHandlers(tasks: TaskService, idempotency: IdempotencyStore) 
   const list: H<typeof listTasksRoute> = (c) => {
     const q = c.req.valid("query");
     if (q.cursor && !decodeCursor(q.cursor)) throw new ApiError(400, "query/cursor: not a cursor returned by this API");
-    const page = tasks.list({ status: (q.status ?? "running") as TaskStatus | "all", limit: q.limit ?? 100, cursor: q.cursor });
+    const page = tasks.list({ status: (q.status ?? "running") as TaskStatus | "all", agent: q.agent, provider: q.provider, limit: q.limit ?? 100, cursor: q.cursor });
     const views = page.tasks.map((t) => taskView(t));
     return c.json(
       {

@@ -88,6 +88,8 @@ export const ListQuery = z.object({
   status: z.enum(["running", "completed", "failed", "stopped", "all"]).optional().openapi({ description: "Default: running" }),
   limit: z.coerce.number().int().min(1).max(500).default(100).optional(),
   cursor: z.string().max(200).optional().openapi({ description: "nextCursor of the previous page" }),
+  agent: z.string().max(100).optional().openapi({ description: "Only this agent's tasks", example: "coder" }),
+  provider: z.string().max(64).optional().openapi({ description: "Only tasks run by this provider", example: "claude-flow" }),
 });
 
 export const StopResultSchema = z
