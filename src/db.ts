@@ -37,6 +37,19 @@ export function bound(param: string, type: "TEXT" | "INTEGER"): string {
   return `CAST(${param} AS ${type})`;
 }
 
+/**
+ * An opaque paging cursor: the (time, id) of the last row of a page, for lists ordered newest first
+ * by time, then id. Undefined for anything this API did not make.
+ */
+export function encodeCursor(time: number, id: string): string {
+  return Buffer.from(`${time}:${id}`).toString("base64url");
+}
+
+export function decodeCursor(cursor: string): { time: number; id: string } | undefined {
+  const m = /^(\d+):([0-9a-f-]{36})$/.exec(Buffer.from(cursor, "base64url").toString());
+  return m ? { time: Number(m[1]), id: m[2]! } : undefined;
+}
+
 /** Adds a column to a table made by an older version (ALTER TABLE has no IF NOT EXISTS). */
 export function addColumnIfMissing(db: Database, table: string, column: string, declaration: string) {
   const found = db.query(`SELECT 1 FROM pragma_table_info('${table}') WHERE name = ?`).get(column);

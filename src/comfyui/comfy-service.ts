@@ -196,8 +196,9 @@ export class ComfyService {
   }
 
   /** Recent workflows, newest first, with their queue positions. */
-  async list(q: { status?: WorkflowStatus; limit: number }) {
-    return Promise.all(this.#o.store.list(q).map((w) => this.#view(w)));
+  async list(q: { status?: WorkflowStatus; limit: number; cursor?: string }) {
+    const page = this.#o.store.list(q);
+    return { workflows: await Promise.all(page.workflows.map((w) => this.#view(w))), nextCursor: page.nextCursor };
   }
 
   async #view(w: WorkflowRecord) {

@@ -1,6 +1,6 @@
 /** Durable ComfyUI workflow records and the outputs they made (bun:sqlite, same database as tasks). */
 import type { Database } from "bun:sqlite";
-import { addColumnIfMissing, bound, insertRow, updateRow } from "../db.ts";
+import { addColumnIfMissing, bound, decodeCursor, encodeCursor, insertRow, updateRow } from "../db.ts";
 import type { BackendName } from "./backend.ts";
 
 export type WorkflowStatus = "queued" | "running" | "completed" | "cancelled" | "failed";
@@ -61,6 +61,7 @@ export class WorkflowStore {
     addColumnIfMissing(this.#db, "workflows", "nodeErrors", "TEXT");
     this.#createOutputsTable();
     this.#db.exec("CREATE INDEX IF NOT EXISTS outputs_by_time ON comfy_outputs (createdAt DESC)");
+    this.#db.exec("CREATE INDEX IF NOT EXISTS workflows_by_time ON workflows (queuedAt DESC, workflowId DESC)");
     this.#db.exec("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)");
   }
 
@@ -115,10 +116,26 @@ export class WorkflowStore {
     return (this.#db.query("SELECT * FROM workflows WHERE workflowId = ?").get(id) as WorkflowRecord | null) ?? undefined;
   }
 
-  /** Newest first, optionally one status. */
-  list(q: { status?: WorkflowStatus; limit: number }): WorkflowRecord[] {
-    if (q.status) return this.#db.query(`SELECT * FROM workflows WHERE status = ${bound("?", "TEXT")} ORDER BY queuedAt DESC LIMIT ${bound("?", "INTEGER")}`).all(q.status, q.limit) as WorkflowRecord[];
-    return this.#db.query(`SELECT * FROM workflows ORDER BY queuedAt DESC LIMIT ${bound("?", "INTEGER")}`).all(q.limit) as WorkflowRecord[];
+  /** Newest first, optionally one status, paged by cursor (see db.ts). */
+  list(q: { status?: WorkflowStatus; limit: number; cursor?: string }): { workflows: WorkflowRecord[]; nextCursor: string | null } {
+    const where: string[] = [];
+    const params: Record<string, string | number> = { limit: q.limit + 1 };
+    if (q.status) {
+      where.push(`status = ${bound("$status", "TEXT")}`);
+      params.status = q.status;
+    }
+    const after = q.cursor ? decodeCursor(q.cursor) : undefined;
+    if (after) {
+      where.push(`(queuedAt < ${bound("$ct", "INTEGER")} OR (queuedAt = ${bound("$ct", "INTEGER")} AND workflowId < ${bound("$ci", "TEXT")}))`);
+      params.ct = after.time;
+      params.ci = after.id;
+    }
+    const rows = this.#db
+      .query(`SELECT * FROM workflows ${where.length ? "WHERE " + where.join(" AND ") : ""} ORDER BY queuedAt DESC, workflowId DESC LIMIT ${bound("$limit", "INTEGER")}`)
+      .all(params) as WorkflowRecord[];
+    const workflows = rows.slice(0, q.limit);
+    const last = workflows[workflows.length - 1];
+    return { workflows, nextCursor: rows.length > q.limit && last ? encodeCursor(last.queuedAt, last.workflowId) : null };
   }
 
   /** Workflows not yet finished. */

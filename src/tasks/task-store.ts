@@ -1,6 +1,6 @@
 /** Durable task records in bun:sqlite (WAL), so a restart of the API loses none. */
 import type { Database } from "bun:sqlite";
-import { addColumnIfMissing, bound, insertRow, updateRow } from "../db.ts";
+import { addColumnIfMissing, bound, decodeCursor, encodeCursor, insertRow, updateRow } from "../db.ts";
 import type { TaskRecord, TaskStatus } from "./task.ts";
 
 export interface ListQuery {
@@ -10,16 +10,6 @@ export interface ListQuery {
   provider?: string;
   limit: number;
   cursor?: string;
-}
-
-/** Opaque paging cursor: the (startTime, taskId) of the last row returned. */
-function encodeCursor(t: TaskRecord): string {
-  return Buffer.from(`${t.startTime}:${t.taskId}`).toString("base64url");
-}
-
-export function decodeCursor(cursor: string): { startTime: number; taskId: string } | undefined {
-  const m = /^(\d+):([0-9a-f-]{36})$/.exec(Buffer.from(cursor, "base64url").toString());
-  return m ? { startTime: Number(m[1]), taskId: m[2]! } : undefined;
 }
 
 export class TaskStore {
@@ -74,15 +64,16 @@ export class TaskStore {
     const after = q.cursor ? decodeCursor(q.cursor) : undefined;
     if (after) {
       where.push(`(startTime < ${bound("$cs", "INTEGER")} OR (startTime = ${bound("$cs", "INTEGER")} AND taskId < ${bound("$ct", "TEXT")}))`);
-      params.cs = after.startTime;
-      params.ct = after.taskId;
+      params.cs = after.time;
+      params.ct = after.id;
     }
     const rows = this.#db
       .query(`SELECT * FROM tasks ${where.length ? "WHERE " + where.join(" AND ") : ""} ORDER BY startTime DESC, taskId DESC LIMIT ${bound("$limit", "INTEGER")}`)
       .all(params) as TaskRecord[];
     const more = rows.length > q.limit;
     const tasks = more ? rows.slice(0, q.limit) : rows;
-    return { tasks, nextCursor: more ? encodeCursor(tasks[tasks.length - 1]!) : null };
+    const last = tasks[tasks.length - 1];
+    return { tasks, nextCursor: more && last ? encodeCursor(last.startTime, last.taskId) : null };
   }
 
   /** Finished tasks that ended before `before` (epoch ms). */

@@ -306,6 +306,26 @@ describe("models and outputs", () => {
   });
 });
 
+describe("listing workflows", () => {
+  test("pages with a cursor go through every workflow once, newest first; a made-up cursor is 400", async () => {
+    const total = (await (await fetch(`${s.base}/v1/comfyui/workflows?limit=200`, { headers: AUTH })).json()).workflows.length;
+    for (let i = 0; i < 3; i++) await s.submit(chain(0, `page${i}`));
+    const seen: { workflowId: string; queuedAt: string }[] = [];
+    let cursor: string | null = null;
+    do {
+      const page = await (await fetch(`${s.base}/v1/comfyui/workflows?limit=2${cursor ? `&cursor=${cursor}` : ""}`, { headers: AUTH })).json();
+      expect(page.workflows.length).toBeLessThanOrEqual(2);
+      seen.push(...page.workflows);
+      cursor = page.nextCursor;
+    } while (cursor);
+    expect(seen.length).toBe(total + 3);
+    expect(new Set(seen.map((w) => w.workflowId)).size).toBe(seen.length);
+    const times = seen.map((w) => Date.parse(w.queuedAt));
+    expect(times).toEqual([...times].sort((a, b) => b - a));
+    expect((await fetch(`${s.base}/v1/comfyui/workflows?cursor=abc`, { headers: AUTH })).status).toBe(400);
+  });
+});
+
 describe("media outputs", () => {
   test("a batch saves one image each; a video and a sound are listed and served with their own types", async () => {
     const { body } = await s.submit(mediaPrompt(3, { image: "media", video: "media", sound: "media" }));

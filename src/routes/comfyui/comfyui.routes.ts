@@ -138,6 +138,7 @@ export const submitRoute = createRoute({
 export const ListWorkflowsQuery = z.object({
   status: z.enum(["queued", "running", "completed", "cancelled", "failed"]).optional(),
   limit: z.coerce.number().int().min(1).max(200).default(20).optional(),
+  cursor: z.string().max(200).optional().openapi({ description: "nextCursor of the previous page" }),
 });
 
 export const listWorkflowsRoute = createRoute({
@@ -147,7 +148,10 @@ export const listWorkflowsRoute = createRoute({
   tags: ["ComfyUI"],
   summary: "Recent workflows, newest first",
   request: { query: ListWorkflowsQuery },
-  responses: { 200: jsonResponse(z.object({ workflows: z.array(WorkflowSchema) }).openapi("WorkflowList"), "Workflows"), ...errors(400) },
+  responses: {
+    200: jsonResponse(z.object({ workflows: z.array(WorkflowSchema), nextCursor: z.string().nullable().openapi({ description: "For the next page (?cursor=); null on the last" }) }).openapi("WorkflowList"), "Workflows"),
+    ...errors(400),
+  },
 });
 
 export const getWorkflowRoute = createRoute({

@@ -4,6 +4,7 @@ import { listModels, listOutputs, outputFile } from "../../comfyui/assets.ts";
 import type { ComfyService } from "../../comfyui/comfy-service.ts";
 import type { SocketData, StreamHub } from "../../comfyui/stream-hub.ts";
 import type { WorkflowStore } from "../../comfyui/workflow-store.ts";
+import { decodeCursor } from "../../db.ts";
 import { ApiError } from "../../http/errors.ts";
 import { idempotent, type IdempotencyStore } from "../../http/idempotency.ts";
 import { actorOf } from "../../http/request-context.ts";
@@ -29,7 +30,8 @@ export function comfyuiRoutes(d: ComfyRouteDeps) {
     })
     .openapi(listWorkflowsRoute, async (c) => {
       const q = c.req.valid("query");
-      return c.json({ workflows: await d.comfy.list({ status: q.status, limit: q.limit ?? 20 }) }, 200);
+      if (q.cursor && !decodeCursor(q.cursor)) throw new ApiError(400, "query/cursor: not a cursor returned by this API");
+      return c.json(await d.comfy.list({ status: q.status, limit: q.limit ?? 20, cursor: q.cursor }), 200);
     })
     .openapi(getWorkflowRoute, async (c) => c.json(await d.comfy.view(c.req.valid("param").workflowId), 200))
     .openapi(cancelWorkflowRoute, async (c) => c.json(await d.comfy.cancel(c.req.valid("param").workflowId, actorOf(c)), 200))

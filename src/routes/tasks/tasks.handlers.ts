@@ -8,7 +8,7 @@ import { actorOf } from "../../http/request-context.ts";
 import { taskView, type TaskService } from "../../tasks/task-service.ts";
 import type { createTaskRoute, getTaskFileRoute, getTaskLogRoute, getTaskRoute, listTaskFilesRoute, listTasksRoute, stopTaskRoute, streamTaskLogsRoute } from "./tasks.routes.ts";
 import { listTaskFiles, taskFilePath } from "../../tasks/task-files.ts";
-import { decodeCursor } from "../../tasks/task-store.ts";
+import { decodeCursor } from "../../db.ts";
 
 type H<R extends Parameters<typeof import("@hono/zod-openapi").createRoute>[0]> = RouteHandler<R, AppEnv>;
 
