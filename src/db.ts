@@ -50,6 +50,41 @@ export function decodeCursor(cursor: string): { time: number; id: string } | und
   return m ? { time: Number(m[1]), id: m[2]! } : undefined;
 }
 
+/** How a paged list is ordered: newest first by a time column, then by an id column. */
+export interface PageOrder {
+  table: string;
+  time: string;
+  id: string;
+}
+
+/**
+ * One page of `order.table`: the rows whose columns equal `filters` (undefined ones ignored),
+ * newest first, after `cursor`; and the cursor of the next page (null on the last). Column names
+ * are our own, never user input.
+ */
+export function page<T>(db: Database, order: PageOrder, filters: Record<string, string | undefined>, limit: number, cursor?: string): { rows: T[]; nextCursor: string | null } {
+  const where: string[] = [];
+  const params: Record<string, string | number> = { limit: limit + 1 };
+  for (const [column, value] of Object.entries(filters)) {
+    if (value === undefined) continue;
+    where.push(`${column} = ${bound(`$${column}`, "TEXT")}`);
+    params[column] = value;
+  }
+  const after = cursor ? decodeCursor(cursor) : undefined;
+  if (after) {
+    const { time, id } = order;
+    where.push(`(${time} < ${bound("$afterTime", "INTEGER")} OR (${time} = ${bound("$afterTime", "INTEGER")} AND ${id} < ${bound("$afterId", "TEXT")}))`);
+    params.afterTime = after.time;
+    params.afterId = after.id;
+  }
+  const rows = db
+    .query(`SELECT * FROM ${order.table} ${where.length ? "WHERE " + where.join(" AND ") : ""} ORDER BY ${order.time} DESC, ${order.id} DESC LIMIT ${bound("$limit", "INTEGER")}`)
+    .all(params) as Record<string, unknown>[];
+  const shown = rows.slice(0, limit);
+  const last = shown[shown.length - 1];
+  return { rows: shown as T[], nextCursor: rows.length > limit && last ? encodeCursor(last[order.time] as number, last[order.id] as string) : null };
+}
+
 /** Adds a column to a table made by an older version (ALTER TABLE has no IF NOT EXISTS). */
 export function addColumnIfMissing(db: Database, table: string, column: string, declaration: string) {
   const found = db.query(`SELECT 1 FROM pragma_table_info('${table}') WHERE name = ?`).get(column);

@@ -1,6 +1,6 @@
 /** Durable ComfyUI workflow records and the outputs they made (bun:sqlite, same database as tasks). */
 import type { Database } from "bun:sqlite";
-import { addColumnIfMissing, bound, decodeCursor, encodeCursor, insertRow, updateRow } from "../db.ts";
+import { addColumnIfMissing, bound, insertRow, page, updateRow, type PageOrder } from "../db.ts";
 import type { BackendName } from "./backend.ts";
 
 export type WorkflowStatus = "queued" | "running" | "completed" | "cancelled" | "failed";
@@ -46,6 +46,9 @@ export interface OutputRow {
   size: number | null;
   createdAt: number;
 }
+
+/** The workflow list's order, which its index covers. */
+const BY_QUEUED: PageOrder = { table: "workflows", time: "queuedAt", id: "workflowId" };
 
 export class WorkflowStore {
   readonly #db: Database;
@@ -118,24 +121,8 @@ export class WorkflowStore {
 
   /** Newest first, optionally one status, paged by cursor (see db.ts). */
   list(q: { status?: WorkflowStatus; limit: number; cursor?: string }): { workflows: WorkflowRecord[]; nextCursor: string | null } {
-    const where: string[] = [];
-    const params: Record<string, string | number> = { limit: q.limit + 1 };
-    if (q.status) {
-      where.push(`status = ${bound("$status", "TEXT")}`);
-      params.status = q.status;
-    }
-    const after = q.cursor ? decodeCursor(q.cursor) : undefined;
-    if (after) {
-      where.push(`(queuedAt < ${bound("$ct", "INTEGER")} OR (queuedAt = ${bound("$ct", "INTEGER")} AND workflowId < ${bound("$ci", "TEXT")}))`);
-      params.ct = after.time;
-      params.ci = after.id;
-    }
-    const rows = this.#db
-      .query(`SELECT * FROM workflows ${where.length ? "WHERE " + where.join(" AND ") : ""} ORDER BY queuedAt DESC, workflowId DESC LIMIT ${bound("$limit", "INTEGER")}`)
-      .all(params) as WorkflowRecord[];
-    const workflows = rows.slice(0, q.limit);
-    const last = workflows[workflows.length - 1];
-    return { workflows, nextCursor: rows.length > q.limit && last ? encodeCursor(last.queuedAt, last.workflowId) : null };
+    const { rows, nextCursor } = page<WorkflowRecord>(this.#db, BY_QUEUED, { status: q.status }, q.limit, q.cursor);
+    return { workflows: rows, nextCursor };
   }
 
   /** Workflows not yet finished. */

@@ -1,6 +1,6 @@
 /** Durable task records in bun:sqlite (WAL), so a restart of the API loses none. */
 import type { Database } from "bun:sqlite";
-import { addColumnIfMissing, bound, decodeCursor, encodeCursor, insertRow, updateRow } from "../db.ts";
+import { addColumnIfMissing, insertRow, page, updateRow, type PageOrder } from "../db.ts";
 import type { TaskRecord, TaskStatus } from "./task.ts";
 
 export interface ListQuery {
@@ -11,6 +11,9 @@ export interface ListQuery {
   limit: number;
   cursor?: string;
 }
+
+/** The task list's order, which its index covers. */
+const BY_START: PageOrder = { table: "tasks", time: "startTime", id: "taskId" };
 
 export class TaskStore {
   readonly #db: Database;
@@ -48,32 +51,11 @@ export class TaskStore {
     return this.#db.query("SELECT * FROM tasks WHERE exitTime IS NULL AND pid IS NOT NULL AND status IN ('running','stopped')").all() as TaskRecord[];
   }
 
-  /** Newest first, filtered by status, paged by cursor. */
+  /** Newest first, filtered by status, agent and provider, paged by cursor. */
   list(q: ListQuery): { tasks: TaskRecord[]; nextCursor: string | null } {
-    const where: string[] = [];
-    const params: Record<string, string | number> = { limit: q.limit + 1 };
-    if (q.status && q.status !== "all") {
-      where.push(`status = ${bound("$status", "TEXT")}`);
-      params.status = q.status;
-    }
-    for (const field of ["agent", "provider"] as const) {
-      if (q[field] === undefined) continue;
-      where.push(`${field} = ${bound(`$${field}`, "TEXT")}`);
-      params[field] = q[field];
-    }
-    const after = q.cursor ? decodeCursor(q.cursor) : undefined;
-    if (after) {
-      where.push(`(startTime < ${bound("$cs", "INTEGER")} OR (startTime = ${bound("$cs", "INTEGER")} AND taskId < ${bound("$ct", "TEXT")}))`);
-      params.cs = after.time;
-      params.ct = after.id;
-    }
-    const rows = this.#db
-      .query(`SELECT * FROM tasks ${where.length ? "WHERE " + where.join(" AND ") : ""} ORDER BY startTime DESC, taskId DESC LIMIT ${bound("$limit", "INTEGER")}`)
-      .all(params) as TaskRecord[];
-    const more = rows.length > q.limit;
-    const tasks = more ? rows.slice(0, q.limit) : rows;
-    const last = tasks[tasks.length - 1];
-    return { tasks, nextCursor: more && last ? encodeCursor(last.startTime, last.taskId) : null };
+    const status = q.status === "all" ? undefined : q.status;
+    const { rows, nextCursor } = page<TaskRecord>(this.#db, BY_START, { status, agent: q.agent, provider: q.provider }, q.limit, q.cursor);
+    return { tasks: rows, nextCursor };
   }
 
   /** Finished tasks that ended before `before` (epoch ms). */
