@@ -224,8 +224,8 @@ export const getTaskFileRoute = createRoute({
     query: z.object({ path: z.string().min(1).max(4096).openapi({ description: "As listed by /files", example: "src/main.go" }) }),
   },
   responses: {
-    200: { description: "The file (saved under its own name)", content: { "application/octet-stream": { schema: z.string().openapi({ format: "binary" }) } } },
-    206: { description: "The part a Range header asked for", content: { "application/octet-stream": { schema: z.string().openapi({ format: "binary" }) } } },
+    200: { description: "The file, typed by its extension (saved under its own name)", content: { "*/*": { schema: z.string().openapi({ format: "binary" }) } } },
+    206: { description: "The part a Range header asked for", content: { "*/*": { schema: z.string().openapi({ format: "binary" }) } } },
     ...errors(400, 404, 416),
   },
 });
