@@ -207,7 +207,11 @@ function openLog(t) {
 async function save(path, name) {
   const res = await api(path, { raw: true });
   const url = URL.createObjectURL(await res.blob());
-  h("a", { href: url, download: name }).click();
+  // In the document while clicked: some browsers ignore a click on a detached link.
+  const link = h("a", { href: url, download: name, hidden: true });
+  document.body.append(link);
+  link.click();
+  link.remove();
   setTimeout(() => URL.revokeObjectURL(url), 60_000);
 }
 $("#log-download").addEventListener("click", guard(() => save(`/v1/tasks/${logView.taskId}/logs`, `${logView.taskId}.log`)));
