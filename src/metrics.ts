@@ -93,6 +93,19 @@ export function createMetrics() {
       labelNames: ["gpu_id"] as const,
       registers,
     }),
+    comfyBackendUp: new Gauge({ name: "comfyui_backend_up", help: "1 while the API is connected to the ComfyUI backend, else 0", labelNames: ["backend"] as const, registers }),
+    comfyBackendVramTotal: new Gauge({
+      name: "comfyui_backend_vram_total_bytes",
+      help: "Memory of each device a ComfyUI backend runs on, as its /system_stats reports it (a remote backend's GPU too)",
+      labelNames: ["backend", "device"] as const,
+      registers,
+    }),
+    comfyBackendVramFree: new Gauge({
+      name: "comfyui_backend_vram_free_bytes",
+      help: "Free memory of each device a ComfyUI backend runs on, as its /system_stats reports it",
+      labelNames: ["backend", "device"] as const,
+      registers,
+    }),
   };
   return m;
 }

@@ -40,7 +40,7 @@ export async function orRetryLater<T>(request: Promise<T>): Promise<T> {
   }
 }
 
-/** What /system_stats says, as /v1/status reports it. */
+/** What /system_stats says: the version, and each device's memory in bytes. */
 export interface ComfySystem {
   version: string | null;
   devices: { name: string; type: string; vramTotal: number | null; vramFree: number | null }[];
@@ -311,21 +311,21 @@ export class ComfyBackend {
 
   /**
    * ComfyUI's own view of its machine (GET /system_stats): its version and its devices with their
-   * memory in MiB. For a remote backend (salad) this is the only view of its GPU: nvidia-smi sees
+   * memory in bytes. For a remote backend (salad) this is the only view of its GPU: nvidia-smi sees
    * this machine's. Asked with a short timeout, as part of a status.
    */
   async systemStats(): Promise<ComfySystem> {
     const res = await this.#fetch("/system_stats", {}, "body", STATS_TIMEOUT_MS);
     if (!res.ok) throw this.#failure(res.status, "GET /system_stats");
     const s = this.#parse(res, await res.text(), "GET /system_stats") as { system?: { comfyui_version?: unknown }; devices?: Record<string, unknown>[] };
-    const mib = (v: unknown) => (typeof v === "number" && Number.isFinite(v) ? Math.round(v / 1048576) : null);
+    const bytes = (v: unknown) => (typeof v === "number" && Number.isFinite(v) && v >= 0 ? v : null);
     return {
       version: typeof s.system?.comfyui_version === "string" ? s.system.comfyui_version : null,
       devices: (Array.isArray(s.devices) ? s.devices : []).map((d) => ({
         name: String(d.name ?? "unknown"),
         type: String(d.type ?? "unknown"),
-        vramTotal: mib(d.vram_total),
-        vramFree: mib(d.vram_free),
+        vramTotal: bytes(d.vram_total),
+        vramFree: bytes(d.vram_free),
       })),
     };
   }

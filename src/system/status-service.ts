@@ -24,6 +24,8 @@ export interface StatusDeps {
   comfyui?: () => Promise<Record<string, BackendStatus>>;
 }
 
+const toMiB = (bytes: number | null) => (bytes === null ? null : Math.round(bytes / 1048576));
+
 const configured = (...values: (string | undefined)[]): "configured" | "not_configured" =>
   values.some((v) => v && v.trim()) ? "configured" : "not_configured";
 
@@ -56,7 +58,8 @@ export class StatusService {
     const refresh = async () => {
       await this.get();
     };
-    for (const gauge of [deps.metrics.gpuUtilization, deps.metrics.vramUsage]) Object.assign(gauge, { collect: refresh });
+    const { gpuUtilization, vramUsage, comfyBackendUp, comfyBackendVramTotal, comfyBackendVramFree } = deps.metrics;
+    for (const gauge of [gpuUtilization, vramUsage, comfyBackendUp, comfyBackendVramTotal, comfyBackendVramFree]) Object.assign(gauge, { collect: refresh });
   }
 
   /** The status, from cache when fresh. */
@@ -77,8 +80,10 @@ export class StatusService {
     const { config } = this.#d;
     this.gpuQueries++;
     // ComfyUI's own view of its devices is asked meanwhile: neither waits for the other.
-    const [gpu, comfyui] = await Promise.all([this.#gpu.query(), this.#d.comfyui?.() ?? {}]);
+    const noBackends: Record<string, BackendStatus> = {};
+    const [gpu, comfyui] = await Promise.all([this.#gpu.query(), this.#d.comfyui?.() ?? noBackends]);
     this.#recordGpuMetrics(gpu);
+    this.#recordBackendMetrics(comfyui);
     const env = config.childEnvSource;
     const value = {
       timestamp: new Date().toISOString(),
@@ -100,10 +105,27 @@ export class StatusService {
         }),
       ),
       system: hostStats(config.workspaceDir),
-      comfyui,
+      // Device memory in MiB, as the GPU section gives it.
+      comfyui: Object.fromEntries(
+        Object.entries(comfyui).map(([name, b]) => [name, { ...b, devices: b.devices?.map((d) => ({ ...d, vramTotal: toMiB(d.vramTotal), vramFree: toMiB(d.vramFree) })) ?? null }]),
+      ),
     };
     this.#cache = { at: Date.now(), value };
     return value;
+  }
+
+  /** Each backend's reachability and, from its /system_stats, its devices' memory (a remote GPU too). */
+  #recordBackendMetrics(backends: Record<string, BackendStatus>) {
+    const { comfyBackendUp, comfyBackendVramTotal, comfyBackendVramFree } = this.#d.metrics;
+    comfyBackendVramTotal.reset();
+    comfyBackendVramFree.reset();
+    for (const [backend, b] of Object.entries(backends)) {
+      comfyBackendUp.set({ backend }, b.reachable ? 1 : 0);
+      for (const d of b.devices ?? []) {
+        if (d.vramTotal !== null) comfyBackendVramTotal.set({ backend, device: d.name }, d.vramTotal);
+        if (d.vramFree !== null) comfyBackendVramFree.set({ backend, device: d.name }, d.vramFree);
+      }
+    }
   }
 
   #recordGpuMetrics(gpu: GpuStatus) {

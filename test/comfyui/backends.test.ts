@@ -29,6 +29,12 @@ describe("backends and folders", () => {
     const status = await (await fetch(`${s.base}/v1/status`, { headers: AUTH })).json();
     expect(status.comfyui.salad).toEqual({ url: salad.url, reachable: true, queueLength: 0, version: "0.8.1", devices: [{ name: "cuda:0 NVIDIA L40S : cudaMallocAsync", type: "cuda", vramTotal: 46068, vramFree: 45000 }] });
     expect(salad.apiKeys.at(-1)).toBe("salad-secret");
+    // And in Prometheus, in bytes as reported, with each backend's reachability.
+    const metrics = await (await fetch(`${s.base}/metrics`)).text();
+    expect(metrics).toContain('comfyui_backend_up{backend="salad"} 1');
+    expect(metrics).toContain('comfyui_backend_up{backend="local"} 1');
+    expect(metrics).toContain('comfyui_backend_vram_total_bytes{backend="salad",device="cuda:0 NVIDIA L40S : cudaMallocAsync"} 48305799168');
+    expect(metrics).toContain('comfyui_backend_vram_free_bytes{backend="salad",device="cuda:0 NVIDIA L40S : cudaMallocAsync"} 47185920000');
     await s.close();
     salad.stop();
   });
@@ -47,6 +53,7 @@ describe("backends and folders", () => {
       await Bun.sleep(150); // past STATUS_CACHE_MS
       const down = await (await fetch(`${s.base}/v1/status`, { headers: AUTH })).json();
       expect(down.comfyui.local).toMatchObject({ reachable: false, queueLength: null, version: null, devices: null });
+      expect(await (await fetch(`${s.base}/metrics`)).text()).toContain('comfyui_backend_up{backend="local"} 0');
     } finally {
       await s.close();
     }
