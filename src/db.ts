@@ -46,16 +46,20 @@ export function encodeCursor(time: number, id: string): string {
 }
 
 export function decodeCursor(cursor: string): { time: number; id: string } | undefined {
-  const m = /^(\d+):([0-9a-f-]{36})$/.exec(Buffer.from(cursor, "base64url").toString());
+  // Ids are UUIDs, or a table's rowid.
+  const m = /^(\d+):([0-9a-f-]{36}|\d{1,19})$/.exec(Buffer.from(cursor, "base64url").toString());
   return m ? { time: Number(m[1]), id: m[2]! } : undefined;
 }
 
-/** How a paged list is ordered: newest first by a time column, then by an id column. */
+/** How a paged list is ordered: newest first by a time column, then by an id column (a UUID, or the rowid). */
 export interface PageOrder {
   table: string;
   time: string;
   id: string;
 }
+
+/** The rowid: rows in the order they were written, for tables without an id of their own. */
+export const ROWID = "rowid";
 
 /**
  * One page of `order.table`: the rows whose columns equal `filters` (undefined ones ignored),
@@ -73,16 +77,17 @@ export function page<T>(db: Database, order: PageOrder, filters: Record<string, 
   const after = cursor ? decodeCursor(cursor) : undefined;
   if (after) {
     const { time, id } = order;
-    where.push(`(${time} < ${bound("$afterTime", "INTEGER")} OR (${time} = ${bound("$afterTime", "INTEGER")} AND ${id} < ${bound("$afterId", "TEXT")}))`);
+    const idType = id === ROWID ? "INTEGER" : "TEXT";
+    where.push(`(${time} < ${bound("$afterTime", "INTEGER")} OR (${time} = ${bound("$afterTime", "INTEGER")} AND ${id} < ${bound("$afterId", idType)}))`);
     params.afterTime = after.time;
-    params.afterId = after.id;
+    params.afterId = idType === "INTEGER" ? Number(after.id) : after.id;
   }
   const rows = db
-    .query(`SELECT * FROM ${order.table} ${where.length ? "WHERE " + where.join(" AND ") : ""} ORDER BY ${order.time} DESC, ${order.id} DESC LIMIT ${bound("$limit", "INTEGER")}`)
+    .query(`SELECT ${order.id === ROWID ? "*, rowid" : "*"} FROM ${order.table} ${where.length ? "WHERE " + where.join(" AND ") : ""} ORDER BY ${order.time} DESC, ${order.id} DESC LIMIT ${bound("$limit", "INTEGER")}`)
     .all(params) as Record<string, unknown>[];
   const shown = rows.slice(0, limit);
   const last = shown[shown.length - 1];
-  return { rows: shown as T[], nextCursor: rows.length > limit && last ? encodeCursor(last[order.time] as number, last[order.id] as string) : null };
+  return { rows: shown as T[], nextCursor: rows.length > limit && last ? encodeCursor(last[order.time] as number, String(last[order.id])) : null };
 }
 
 /** Adds a column to a table made by an older version (ALTER TABLE has no IF NOT EXISTS). */

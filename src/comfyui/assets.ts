@@ -75,8 +75,9 @@ function diskPath(outputDir: string | undefined, o: { backend: BackendName; subf
   return outputDir && o.backend === "local" ? fileInside(outputDir, o.subfolder, o.filename) : undefined;
 }
 
-export function listOutputs(store: WorkflowStore, q: { workflowId?: string; limit: number }, outputDir: string | undefined) {
-  return store.outputs(q).map((o) => {
+export function listOutputs(store: WorkflowStore, q: { workflowId?: string; limit: number; cursor?: string }, outputDir: string | undefined) {
+  const { outputs, nextCursor } = store.outputs(q);
+  const views = outputs.map((o) => {
     const path = diskPath(outputDir, o);
     return {
       filename: o.filename,
@@ -88,6 +89,7 @@ export function listOutputs(store: WorkflowStore, q: { workflowId?: string; limi
       url: outputUrl(o),
     };
   });
+  return { outputs: views, nextCursor };
 }
 
 /** Which output a download means: `subfolder` and `gpu` as given, else ComfyUI's defaults. */

@@ -1,6 +1,6 @@
 /** Durable ComfyUI workflow records and the outputs they made (bun:sqlite, same database as tasks). */
 import type { Database } from "bun:sqlite";
-import { addColumnIfMissing, bound, insertRow, page, updateRow, type PageOrder } from "../db.ts";
+import { addColumnIfMissing, bound, insertRow, page, ROWID, updateRow, type PageOrder } from "../db.ts";
 import type { BackendName } from "./backend.ts";
 
 export type WorkflowStatus = "queued" | "running" | "completed" | "cancelled" | "failed";
@@ -49,6 +49,8 @@ export interface OutputRow {
 
 /** The workflow list's order, which its index covers. */
 const BY_QUEUED: PageOrder = { table: "workflows", time: "queuedAt", id: "workflowId" };
+/** The outputs listing's order: its index on createdAt holds the rowid too. */
+const OUTPUTS_BY_TIME: PageOrder = { table: "comfy_outputs", time: "createdAt", id: ROWID };
 
 export class WorkflowStore {
   readonly #db: Database;
@@ -136,11 +138,10 @@ export class WorkflowStore {
       .run(o as never);
   }
 
-  outputs(q: { workflowId?: string; limit: number }): OutputRow[] {
-    if (q.workflowId) {
-      return this.#db.query(`SELECT * FROM comfy_outputs WHERE workflowId = ${bound("?", "TEXT")} ORDER BY createdAt DESC, filename DESC LIMIT ${bound("?", "INTEGER")}`).all(q.workflowId, q.limit) as OutputRow[];
-    }
-    return this.#db.query(`SELECT * FROM comfy_outputs ORDER BY createdAt DESC, filename DESC LIMIT ${bound("?", "INTEGER")}`).all(q.limit) as OutputRow[];
+  /** Newest first (files saved together: the last saved first), optionally one workflow's, paged by cursor. */
+  outputs(q: { workflowId?: string; limit: number; cursor?: string }): { outputs: OutputRow[]; nextCursor: string | null } {
+    const { rows, nextCursor } = page<OutputRow>(this.#db, OUTPUTS_BY_TIME, { workflowId: q.workflowId }, q.limit, q.cursor);
+    return { outputs: rows, nextCursor };
   }
 
   /** Deletes finished workflows that completed before `before` (ms), with their output rows; returns how many. */

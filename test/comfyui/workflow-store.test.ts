@@ -31,9 +31,9 @@ describe("workflow store outputs", () => {
     const store = new WorkflowStore(db);
     store.addOutput(row({ workflowId: "remote", backend: "salad", createdAt: 6 }));
     expect(store.outputsNamed("img_00001_.png").map((o) => [o.workflowId, o.backend, o.size])).toEqual([["remote", "salad", null], ["old", "local", 12]]);
-    expect(store.outputs({ limit: 10 }).length).toBe(2);
+    expect(store.outputs({ limit: 10 }).outputs.length).toBe(2);
     new WorkflowStore(db); // a second start finds the new key and leaves the rows alone
-    expect(store.outputs({ limit: 10 }).length).toBe(2);
+    expect(store.outputs({ limit: 10 }).outputs.length).toBe(2);
   });
 
   test("a workflows table from before nodeErrors gains the column, keeping its rows", () => {

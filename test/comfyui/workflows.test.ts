@@ -326,6 +326,24 @@ describe("listing workflows", () => {
   });
 });
 
+describe("listing outputs", () => {
+  test("pages with a cursor go through every output once, the last saved first", async () => {
+    const { body } = await s.submit(mediaPrompt(5, { image: "paged", video: "paged", sound: "paged" }));
+    await s.until(body.workflowId, ["completed"]);
+    const names: string[] = [];
+    let cursor: string | null = null;
+    do {
+      const page = await (await fetch(`${s.base}/v1/comfyui/outputs?workflowId=${body.workflowId}&limit=3${cursor ? `&cursor=${cursor}` : ""}`, { headers: AUTH })).json();
+      expect(page.outputs.length).toBeLessThanOrEqual(3);
+      names.push(...page.outputs.map((o: { filename: string }) => o.filename));
+      cursor = page.nextCursor;
+    } while (cursor);
+    // Saved in one run: newest first is the order ComfyUI saved them in, reversed.
+    expect(names).toEqual(["paged_00007_.flac", "paged_00006_.webm", "paged_00005_.png", "paged_00004_.png", "paged_00003_.png", "paged_00002_.png", "paged_00001_.png"]);
+    expect((await fetch(`${s.base}/v1/comfyui/outputs?cursor=xyz`, { headers: AUTH })).status).toBe(400);
+  });
+});
+
 describe("media outputs", () => {
   test("a batch saves one image each; a video and a sound are listed and served with their own types", async () => {
     const { body } = await s.submit(mediaPrompt(3, { image: "media", video: "media", sound: "media" }));

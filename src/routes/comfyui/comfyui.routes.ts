@@ -72,6 +72,7 @@ export const ModelsSchema = z
 export const OutputsQuery = z.object({
   workflowId: z.string().regex(UUID, "must be a UUID").toLowerCase().optional(),
   limit: z.coerce.number().int().min(1).max(500).default(50).optional(),
+  cursor: z.string().max(200).optional().openapi({ description: "nextCursor of the previous page" }),
 });
 export const OutputsSchema = z
   .object({
@@ -86,6 +87,7 @@ export const OutputsSchema = z
         url: z.string().openapi({ description: "Where to download this very file (carries `subfolder` and `gpu` when they are not the defaults)" }),
       }),
     ),
+    nextCursor: z.string().nullable().openapi({ description: "For the next page (?cursor=); null on the last" }),
   })
   .openapi("Outputs");
 

@@ -41,7 +41,8 @@ export function comfyuiRoutes(d: ComfyRouteDeps) {
     })
     .openapi(outputsRoute, (c) => {
       const q = c.req.valid("query");
-      return c.json({ outputs: listOutputs(d.store, { workflowId: q.workflowId, limit: q.limit ?? 50 }, d.outputDir) }, 200);
+      if (q.cursor && !decodeCursor(q.cursor)) throw new ApiError(400, "query/cursor: not a cursor returned by this API");
+      return c.json(listOutputs(d.store, { workflowId: q.workflowId, limit: q.limit ?? 50, cursor: q.cursor }, d.outputDir), 200);
     })
     .openapi(uploadRoute, async (c) => {
       const form = c.req.valid("form");
