@@ -1,6 +1,7 @@
 /** Shared OpenAPI pieces: the error schema, error responses for route definitions, the validation hook. */
 import { z } from "@hono/zod-openapi";
 import type { Hook } from "@hono/zod-openapi";
+import { decodeCursor } from "../db.ts";
 import { ApiError, STATUS_TEXT } from "./errors.ts";
 import type { AppEnv } from "./types.ts";
 
@@ -153,3 +154,11 @@ export const validationHook: Hook<unknown, AppEnv, string, unknown> = (result) =
     details: issues.map((i, n) => ({ location: TARGET_NAMES[target] ?? target, path: i.path.map(String), code: i.code, message: messages[n] })),
   });
 };
+
+/** The `?cursor=` of a paged list: only a `nextCursor` this API gave (see db.ts) passes. */
+export const cursorQuery = z
+  .string()
+  .max(200)
+  .refine((c) => decodeCursor(c) !== undefined, "not a cursor returned by this API")
+  .optional()
+  .openapi({ description: "nextCursor of the previous page" });

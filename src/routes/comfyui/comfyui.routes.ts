@@ -1,5 +1,5 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { errorResponses, jsonResponse, PROTECTED_ERRORS } from "../../http/openapi.ts";
+import { cursorQuery, errorResponses, jsonResponse, PROTECTED_ERRORS } from "../../http/openapi.ts";
 import { IdempotencyHeaders } from "../../http/idempotency.ts";
 
 const UUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
@@ -72,7 +72,7 @@ export const ModelsSchema = z
 export const OutputsQuery = z.object({
   workflowId: z.string().regex(UUID, "must be a UUID").toLowerCase().optional(),
   limit: z.coerce.number().int().min(1).max(500).default(50).optional(),
-  cursor: z.string().max(200).optional().openapi({ description: "nextCursor of the previous page" }),
+  cursor: cursorQuery,
 });
 export const OutputsSchema = z
   .object({
@@ -140,7 +140,7 @@ export const submitRoute = createRoute({
 export const ListWorkflowsQuery = z.object({
   status: z.enum(["queued", "running", "completed", "cancelled", "failed"]).optional(),
   limit: z.coerce.number().int().min(1).max(200).default(20).optional(),
-  cursor: z.string().max(200).optional().openapi({ description: "nextCursor of the previous page" }),
+  cursor: cursorQuery,
 });
 
 export const listWorkflowsRoute = createRoute({

@@ -4,7 +4,6 @@ import { listModels, listOutputs, outputFile } from "../../comfyui/assets.ts";
 import type { ComfyService } from "../../comfyui/comfy-service.ts";
 import type { SocketData, StreamHub } from "../../comfyui/stream-hub.ts";
 import type { WorkflowStore } from "../../comfyui/workflow-store.ts";
-import { decodeCursor } from "../../db.ts";
 import { ApiError } from "../../http/errors.ts";
 import { idempotent, type IdempotencyStore } from "../../http/idempotency.ts";
 import { actorOf } from "../../http/request-context.ts";
@@ -30,7 +29,6 @@ export function comfyuiRoutes(d: ComfyRouteDeps) {
     })
     .openapi(listWorkflowsRoute, async (c) => {
       const q = c.req.valid("query");
-      if (q.cursor && !decodeCursor(q.cursor)) throw new ApiError(400, "query/cursor: not a cursor returned by this API");
       return c.json(await d.comfy.list({ status: q.status, limit: q.limit ?? 20, cursor: q.cursor }), 200);
     })
     .openapi(getWorkflowRoute, async (c) => c.json(await d.comfy.view(c.req.valid("param").workflowId), 200))
@@ -41,7 +39,6 @@ export function comfyuiRoutes(d: ComfyRouteDeps) {
     })
     .openapi(outputsRoute, (c) => {
       const q = c.req.valid("query");
-      if (q.cursor && !decodeCursor(q.cursor)) throw new ApiError(400, "query/cursor: not a cursor returned by this API");
       return c.json(listOutputs(d.store, { workflowId: q.workflowId, limit: q.limit ?? 50, cursor: q.cursor }, d.outputDir), 200);
     })
     .openapi(uploadRoute, async (c) => {

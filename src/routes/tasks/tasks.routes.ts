@@ -1,5 +1,5 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { errorResponses, jsonResponse, PROTECTED_ERRORS } from "../../http/openapi.ts";
+import { cursorQuery, errorResponses, jsonResponse, PROTECTED_ERRORS } from "../../http/openapi.ts";
 import { IdempotencyHeaders } from "../../http/idempotency.ts";
 import { TASK_STATUSES } from "../../tasks/task.ts";
 
@@ -87,7 +87,7 @@ export const TaskListSchema = z
 export const ListQuery = z.object({
   status: z.enum(["running", "completed", "failed", "stopped", "all"]).optional().openapi({ description: "Default: running" }),
   limit: z.coerce.number().int().min(1).max(500).default(100).optional(),
-  cursor: z.string().max(200).optional().openapi({ description: "nextCursor of the previous page" }),
+  cursor: cursorQuery,
   agent: z.string().max(100).optional().openapi({ description: "Only this agent's tasks", example: "coder" }),
   provider: z.string().max(64).optional().openapi({ description: "Only tasks run by this provider", example: "claude-flow" }),
 });
