@@ -296,9 +296,9 @@ describe("CORS and security headers", () => {
 
 describe("how the pipeline runs", () => {
   /** `http_requests_total` for one route and status. */
-  const served = async (route: string, status: number) => {
+  const served = async (route: string, status: number, method = "GET") => {
     const text = await t.services.metrics.registry.getSingleMetricAsString("http_requests_total");
-    const line = text.split("\n").find((l) => l.includes(`route="${route}"`) && l.includes(`status_code="${status}"`) && l.includes('method="GET"'));
+    const line = text.split("\n").find((l) => l.includes(`route="${route}"`) && l.includes(`status_code="${status}"`) && l.includes(`method="${method}"`));
     return line ? Number(line.split(" ").pop()) : 0;
   };
 
@@ -313,11 +313,11 @@ describe("how the pipeline runs", () => {
     expect(res.headers.get("X-Content-Type-Options")).toBe("nosniff");
   });
 
-  test("it runs once per request, however many handlers match (validator + handler, not found)", async () => {
-    const before = [await served("/v1/tasks", 200), await served("unmatched", 404)];
-    expect((await t.request("/v1/tasks?limit=5", { headers: AUTH })).status).toBe(200);
+  test("it runs once per request, however many handlers match (body validators + handler, not found)", async () => {
+    const before = [await served("/v1/tasks", 400, "POST"), await served("unmatched", 404)];
+    expect((await t.request("/v1/tasks", { method: "POST", headers: json, body: JSON.stringify({ task: "x" }) })).status).toBe(400);
     expect((await t.request("/v1/no-such-route", { headers: AUTH })).status).toBe(404);
-    expect([await served("/v1/tasks", 200), await served("unmatched", 404)]).toEqual([before[0]! + 1, before[1]! + 1]);
+    expect([await served("/v1/tasks", 400, "POST"), await served("unmatched", 404)]).toEqual([before[0]! + 1, before[1]! + 1]);
   });
 
   test("a handler that returns no response is a 500 in the common format", async () => {

@@ -1,5 +1,5 @@
 /** ComfyUI routes: submit, status, cancel, models, outputs, and the event WebSocket. */
-import { OpenAPIHono } from "@hono/zod-openapi";
+import { apiRouter } from "../../http/api-router.ts";
 import { listModels, listOutputs, outputFile } from "../../comfyui/assets.ts";
 import type { ComfyService } from "../../comfyui/comfy-service.ts";
 import type { SocketData, StreamHub } from "../../comfyui/stream-hub.ts";
@@ -7,7 +7,6 @@ import type { WorkflowStore } from "../../comfyui/workflow-store.ts";
 import { ApiError } from "../../http/errors.ts";
 import { idempotent, type IdempotencyStore } from "../../http/idempotency.ts";
 import { actorOf } from "../../http/request-context.ts";
-import { validationHook } from "../../http/openapi.ts";
 import type { AppEnv } from "../../http/types.ts";
 import { uploadInput } from "../../comfyui/uploads.ts";
 import { cancelWorkflowRoute, getWorkflowRoute, listWorkflowsRoute, modelsRoute, outputFileRoute, outputsRoute, streamRoute, submitRoute, uploadRoute } from "./comfyui.routes.ts";
@@ -22,7 +21,7 @@ export interface ComfyRouteDeps {
 }
 
 export function comfyuiRoutes(d: ComfyRouteDeps) {
-  return new OpenAPIHono<AppEnv>({ defaultHook: validationHook })
+  return apiRouter<AppEnv>()
     .openapi(submitRoute, async (c) => {
       const body = c.req.valid("json");
       return idempotent(c, d.idempotency, body, async () => ({ status: 202, body: await d.comfy.submit(body, actorOf(c)) })) as never;

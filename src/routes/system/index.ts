@@ -1,7 +1,6 @@
 /** `/`, `/health`, `/ready`, `/metrics`: unauthenticated service endpoints. */
-import { OpenAPIHono } from "@hono/zod-openapi";
+import { apiRouter } from "../../http/api-router.ts";
 import type { AppEnv } from "../../http/types.ts";
-import { validationHook } from "../../http/openapi.ts";
 import type { Services } from "../../services.ts";
 import { API_NAME, VERSION } from "../../version.ts";
 import { healthRoute, metricsRoute, readyRoute, rootRoute } from "./system.routes.ts";
@@ -40,7 +39,7 @@ function endpointMap(services: Services): Record<string, Record<string, string>>
 }
 
 export function systemRoutes(services: Services) {
-  const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
+  const app = apiRouter<AppEnv>();
   const info = {
     name: API_NAME,
     version: VERSION,

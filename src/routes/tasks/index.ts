@@ -1,5 +1,4 @@
-import { OpenAPIHono } from "@hono/zod-openapi";
-import { validationHook } from "../../http/openapi.ts";
+import { apiRouter } from "../../http/api-router.ts";
 import type { AppEnv } from "../../http/types.ts";
 import type { IdempotencyStore } from "../../http/idempotency.ts";
 import type { TaskService } from "../../tasks/task-service.ts";
@@ -8,7 +7,7 @@ import { createTaskRoute, getTaskFileRoute, getTaskLogRoute, getTaskRoute, listT
 
 export function taskRoutes(tasks: TaskService, idempotency: IdempotencyStore) {
   const h = taskHandlers(tasks, idempotency);
-  return new OpenAPIHono<AppEnv>({ defaultHook: validationHook })
+  return apiRouter<AppEnv>()
     .openapi(createTaskRoute, h.create)
     .openapi(listTasksRoute, h.list)
     .openapi(getTaskRoute, h.get)
