@@ -7,6 +7,7 @@ import type { Config } from "./config.ts";
 import { Lifecycle } from "./lifecycle.ts";
 import { createMetrics } from "./metrics.ts";
 import type { Services } from "./services.ts";
+import { lastResortError } from "./http/errors.ts";
 import { IdempotencyStore } from "./http/idempotency.ts";
 import { StatusService } from "./system/status-service.ts";
 import { DEFAULT_PROVIDER, loadProviders } from "./tasks/providers.ts";
@@ -149,7 +150,13 @@ export async function createServer(config: Config, logger: Logger, options: Buil
       port: config.port,
       hostname: config.host,
       idleTimeout: options.idleTimeoutSec ?? 30,
+      // Bun's default follows NODE_ENV, which is unset in the container and the binary: development.
+      development: false,
+      // Said explicitly: in production mode Bun 1.4 otherwise binds a port that is in use, sharing it
+      // (SO_REUSEPORT) with whatever listens there, so a second API would take half the requests.
+      reusePort: false,
       fetch: (req, srv) => app.fetch(req, srv),
+      error: lastResortError(logger),
       websocket: {
         // Clients send only small control messages; Bun closes a socket sending more with 1009.
         maxPayloadLength: WS_MAX_MESSAGE_BYTES,

@@ -3,7 +3,9 @@ import { describe, expect, test } from "bun:test";
 import { existsSync, symlinkSync } from "node:fs";
 import { join } from "node:path";
 import pkg from "../package.json" with { type: "json" };
+import pino from "pino";
 import { DataDirInUseError } from "../src/db.ts";
+import { lastResortError } from "../src/http/errors.ts";
 import { createServer } from "../src/server.ts";
 import { AUTH, KEY, silentLogger, tempDir, testConfig, testEnv, waitFor } from "./helpers.ts";
 import { MAIN, ROOT, startApi } from "./process.ts";
@@ -33,6 +35,36 @@ describe("command line", () => {
 });
 
 describe("running server", () => {
+  test("an exception that escapes the app still gets the common 500, without its message, and is logged", async () => {
+    const lines: Record<string, unknown>[] = [];
+    const logger = pino({ level: "info" }, { write: (line: string) => void lines.push(JSON.parse(line)) });
+    const server = Bun.serve({
+      port: 0,
+      hostname: "127.0.0.1",
+      development: true, // Bun's own page would show the message and stack here
+      fetch: (req) => {
+        if (new URL(req.url).pathname === "/sync") throw new Error("secret /etc/app.key");
+        return Promise.reject(new Error("secret /etc/app.key"));
+      },
+      error: lastResortError(logger),
+    });
+    try {
+      for (const path of ["/sync", "/async"]) {
+        const res = await fetch(`http://127.0.0.1:${server.port}${path}`);
+        expect(res.status).toBe(500);
+        expect(res.headers.get("content-type")).toStartWith("application/json");
+        expect(res.headers.get("cache-control")).toBe("no-store");
+        const text = await res.text();
+        expect(text).not.toContain("secret");
+        const body = JSON.parse(text);
+        expect(body).toEqual({ error: "Internal Server Error", message: "An unexpected error occurred", statusCode: 500, requestId: res.headers.get("x-request-id") });
+        expect(lines.find((l) => l.reqId === body.requestId)).toMatchObject({ level: 50, err: { message: "secret /etc/app.key" } });
+      }
+    } finally {
+      server.stop(true);
+    }
+  });
+
   test("JSON request logs carry the request id; SIGTERM exits 0", async () => {
     const api = await startApi(testEnv({ LOG_LEVEL: "info", LOG_FORMAT: "json" }));
     const res = await fetch(`${api.base}/v1/tasks`, { headers: { ...AUTH, "x-request-id": "req-42" } });

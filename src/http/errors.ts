@@ -5,6 +5,8 @@
 import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
+import type { Logger } from "pino";
+import { API_SECURITY_HEADERS } from "./security-headers.ts";
 import type { AppEnv } from "./types.ts";
 
 export const STATUS_TEXT: Record<number, string> = {
@@ -85,6 +87,21 @@ export function onError(err: Error, c: Context<AppEnv>) {
   // The state database or a file on a full disk: the operator can act on that, so it is named.
   if (isDiskFull(err)) return errorResponse(c, 507, "The server's disk is full; nothing was changed");
   return errorResponse(c, 500, "An unexpected error occurred");
+}
+
+/**
+ * Bun.serve's `error` handler: the last resort for an exception that escapes the app (Hono answers
+ * whatever its handlers throw with `onError`). Without it Bun answers with a page of its own, which
+ * outside production mode shows the error's message and stack. The answer is the common format,
+ * under a new request id that its log line carries too.
+ */
+export function lastResortError(logger: Logger) {
+  return function serverError(err: Error): Response {
+    const requestId = crypto.randomUUID();
+    logger.error({ err, reqId: requestId }, "unhandled error outside the app");
+    const body = { error: STATUS_TEXT[500], message: "An unexpected error occurred", statusCode: 500, requestId };
+    return Response.json(body, { status: 500, headers: { "Cache-Control": "no-store", "x-request-id": requestId, ...Object.fromEntries(API_SECURITY_HEADERS) } });
+  };
 }
 
 /** A full disk, as SQLite or the file system reports it. */
