@@ -155,6 +155,10 @@ export async function createServer(config: Config, logger: Logger, options: Buil
       // Said explicitly: in production mode Bun 1.4 otherwise binds a port that is in use, sharing it
       // (SO_REUSEPORT) with whatever listens there, so a second API would take half the requests.
       reusePort: false,
+      // The pipeline limits every body (BODY_LIMIT, UPLOAD_LIMIT) and answers 413 in the common format.
+      // Bun's own limit (128 MiB by default) would answer first, with a bare 413 and no log line, and
+      // cap UPLOAD_LIMIT at 128 MiB whatever it says.
+      maxRequestBodySize: Number.MAX_SAFE_INTEGER,
       fetch: (req, srv) => app.fetch(req, srv),
       error: lastResortError(logger),
       websocket: {

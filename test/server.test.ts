@@ -7,7 +7,7 @@ import pino from "pino";
 import { DataDirInUseError } from "../src/db.ts";
 import { lastResortError } from "../src/http/errors.ts";
 import { createServer } from "../src/server.ts";
-import { AUTH, KEY, silentLogger, tempDir, testConfig, testEnv, waitFor } from "./helpers.ts";
+import { AUTH, KEY, silentLogger, tempDir, testConfig, testEnv, testServer, waitFor } from "./helpers.ts";
 import { MAIN, ROOT, startApi } from "./process.ts";
 
 const run = (args: string[], env: Record<string, string | undefined> = {}, cmd = [process.execPath, MAIN]) =>
@@ -62,6 +62,39 @@ describe("running server", () => {
       }
     } finally {
       server.stop(true);
+    }
+  });
+
+  test("a body declared larger than Bun's own cap (128 MiB) still gets the common 413, naming the setting", async () => {
+    const server = await testServer({ UPLOAD_LIMIT: String(150 * 1024 * 1024) });
+    /** Sends only the head of a request that declares `length` bytes; resolves with the raw answer. */
+    const declare = (path: string, length: number, type: string) =>
+      new Promise<string>((resolve, reject) => {
+        let text = "";
+        Bun.connect({
+          hostname: "127.0.0.1",
+          port: server.port,
+          socket: {
+            open: (s) => void s.write(`POST ${path} HTTP/1.1\r\nHost: x\r\nAuthorization: ${AUTH.Authorization}\r\nContent-Type: ${type}\r\nContent-Length: ${length}\r\n\r\n`),
+            data: (s, chunk) => {
+              text += chunk.toString();
+              if (text.includes("}")) s.end();
+            },
+            close: () => resolve(text),
+            error: (_s, err) => reject(err),
+          },
+        }).catch(reject);
+      });
+    try {
+      const body = await declare("/v1/tasks", 200 * 1024 * 1024, "application/json");
+      expect(body).toStartWith("HTTP/1.1 413");
+      expect(body).toContain('"message":"Request body exceeds the limit of 10485760 bytes (BODY_LIMIT)"');
+      expect(body).toMatch(/"requestId":"[0-9a-f-]{36}"/);
+      // UPLOAD_LIMIT above Bun's cap is what counts: 151 MiB is refused by it, not by Bun.
+      const upload = await declare("/v1/comfyui/upload", 151 * 1024 * 1024, "multipart/form-data; boundary=x");
+      expect(upload).toContain(`"message":"Request body exceeds the limit of ${150 * 1024 * 1024} bytes (UPLOAD_LIMIT)"`);
+    } finally {
+      await server.shutdown();
     }
   });
 
