@@ -31,7 +31,7 @@ function validate(c: Context, target: Target, schema: ZodType) {
   const value = read[target](c);
   const result = schema.safeParse(value);
   // The hook throws the common 400 on failure; it sees what zod-validator would pass it.
-  validationHook({ ...result, data: value, target } as never, c as never);
+  validationHook({ data: value, ...result, target } as never, c as never);
   if (!result.success) throw new Error(`validation hook let a failed ${target} through`);
   c.req.addValidatedData(target, result.data as object);
 }
