@@ -69,10 +69,22 @@ describe("errors", () => {
     expect(empty.status).toBe(400);
     expect((await empty.json()).message).toBe("Request body is empty; send a JSON object");
   });
-  test("a body that is not JSON is 415", async () => {
+  test("a body that is not JSON is 415, saying what is taken", async () => {
     const res = await t.request("/v1/tasks", { method: "POST", headers: { ...AUTH, "Content-Type": "text/plain" }, body: "hi" });
     expect(res.status).toBe(415);
-    expect((await res.json()).error).toBe("Unsupported Media Type");
+    expect(await res.json()).toMatchObject({ error: "Unsupported Media Type", message: "Content-Type must be application/json, got text/plain" });
+  });
+  test("the body's type is application/json in any case and with parameters; the versioned type is for Accept", async () => {
+    const body = JSON.stringify({ agent: "a", task: "x", provider: "exit0" });
+    for (const type of ["application/json; charset=utf-8", "Application/JSON"]) {
+      expect((await t.request("/v1/tasks", { method: "POST", headers: { ...AUTH, "Content-Type": type }, body })).status).toBe(202);
+    }
+    // The documented body type is application/json only; any other JSON-like type gets the same clear 415.
+    for (const type of ["application/vnd.agenticflow.v1+json", "application/merge-patch+json"]) {
+      const res = await t.request("/v1/tasks", { method: "POST", headers: { ...AUTH, "Content-Type": type }, body });
+      expect(res.status).toBe(415);
+      expect((await res.json()).message).toBe(`Content-Type must be application/json, got ${type}`);
+    }
   });
   test("the path and the method come before the body's type: 404 and 405 stay so whatever the body", async () => {
     const plain = { ...AUTH, "Content-Type": "text/plain" };
