@@ -5,10 +5,10 @@
  * Why: @hono/zod-openapi validates each request part in a middleware of its own, and each one
  * awaits (`safeParseAsync`, then the hook). A route with one of them is no longer a single handler,
  * so Hono composes the chain and every request on it becomes asynchronous; on Bun that measured
- * about 7 µs of the 38 µs of server CPU per `GET /v1/tasks` (wrk on loopback, side by side). Query strings and path
- * parameters need no I/O, so here they are checked by the same zod schemas with `safeParse`, the
- * same hook turns a failure into the same 400, and the handler reads them with `c.req.valid()` as
- * before. Routes with a body, headers or cookies keep the library's validators.
+ * about 7 µs of the 38 µs of server CPU per `GET /v1/tasks` (wrk on loopback, side by side).
+ * Query strings and path parameters need no I/O, so here they are checked by the same zod schemas
+ * with `safeParse`, the same hook turns a failure into the same 400, and the handler reads them with
+ * `c.req.valid()` as before. Routes with a body, headers or cookies keep the library's validators.
  */
 import { OpenAPIHono, type RouteConfig } from "@hono/zod-openapi";
 import type { Context, Env, Handler } from "hono";

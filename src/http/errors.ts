@@ -55,16 +55,16 @@ export class ApiError extends Error {
   }
 }
 
-/** Builds the JSON error response; the only place that shapes error bodies. */
-export function errorResponse(c: Context<AppEnv>, status: ContentfulStatusCode, message: string, options: ApiErrorOptions = {}) {
-  const body: Record<string, unknown> = {
-    error: STATUS_TEXT[status] ?? "Error",
-    message,
-    statusCode: status,
-    requestId: c.get("requestId"),
-    ...options.extra,
-  };
+/** The body of every error response; the only place that shapes one. */
+function errorBody(status: number, message: string, requestId: string, options: ApiErrorOptions = {}): Record<string, unknown> {
+  const body: Record<string, unknown> = { error: STATUS_TEXT[status] ?? "Error", message, statusCode: status, requestId, ...options.extra };
   if (options.details !== undefined) body.details = options.details;
+  return body;
+}
+
+/** Builds the JSON error response of a request. */
+export function errorResponse(c: Context<AppEnv>, status: ContentfulStatusCode, message: string, options: ApiErrorOptions = {}) {
+  const body = errorBody(status, message, c.get("requestId"), options);
   c.header("Cache-Control", "no-store");
   for (const [k, v] of Object.entries(options.headers ?? {})) c.header(k, v);
   return c.json(body, status);
@@ -99,8 +99,7 @@ export function lastResortError(logger: Logger) {
   return function serverError(err: Error): Response {
     const requestId = crypto.randomUUID();
     logger.error({ err, reqId: requestId }, "unhandled error outside the app");
-    const body = { error: STATUS_TEXT[500], message: "An unexpected error occurred", statusCode: 500, requestId };
-    return Response.json(body, { status: 500, headers: { "Cache-Control": "no-store", "x-request-id": requestId, ...Object.fromEntries(API_SECURITY_HEADERS) } });
+    return Response.json(errorBody(500, "An unexpected error occurred", requestId), { status: 500, headers: { "Cache-Control": "no-store", "x-request-id": requestId, ...Object.fromEntries(API_SECURITY_HEADERS) } });
   };
 }
 
