@@ -72,7 +72,13 @@ interface Setting {
 /** Every environment variable the server reads, with its default and meaning (also `--help`). */
 export const SETTINGS = {
   PORT: { help: "TCP port to listen on", default: "9090", schema: intIn(0, 65535), aliases: ["MANAGEMENT_API_PORT"] },
-  HOST: { help: "Address to bind; the default key is refused on non-loopback addresses", default: "127.0.0.1", schema: z.string().min(1), aliases: ["MANAGEMENT_API_HOST"] },
+  HOST: {
+    help: "Address to bind; the default key is refused on non-loopback addresses",
+    default: "127.0.0.1",
+    // An IPv6 address may come bracketed, as URLs write it ("[::1]"): the address is what is inside.
+    schema: z.string().min(1).transform((h) => (/^\[.+\]$/.test(h) ? h.slice(1, -1) : h)),
+    aliases: ["MANAGEMENT_API_HOST"],
+  },
   // Trimmed: a secret mounted from a file often ends in a newline, which no header value can carry.
   MANAGEMENT_API_KEY: { help: "API key accepted as Bearer token or X-API-Key", default: DEFAULT_API_KEY, schema: z.string().trim().min(1), secret: true },
   MANAGEMENT_API_KEYS: { help: "Extra accepted keys, comma-separated (rotate without downtime; set alone, they replace the default key)", default: "", schema: list, secret: true },
@@ -162,7 +168,13 @@ export type ConfigResult = { ok: true; config: Config; warnings: string[] } | { 
 /** Below this many characters a key is reported as easy to guess. */
 const MIN_KEY_LENGTH = 16;
 
-const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|\[::1\]|localhost)$/i;
+const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|localhost)$/i;
+
+/** Where a process on this machine reaches the server: its address, or loopback when it binds every address. */
+export function localUrl(config: Pick<Config, "host" | "port">): string {
+  const host = config.host === "0.0.0.0" || config.host === "::" ? "127.0.0.1" : config.host;
+  return `http://${host.includes(":") ? `[${host}]` : host}:${config.port}/`;
+}
 
 /** True when `host` only accepts connections from this machine. */
 export function isLoopbackHost(host: string): boolean {

@@ -1,5 +1,5 @@
 /** Entry point: config -> services -> app -> Bun.serve; signals and graceful shutdown. */
-import { helpText, loadConfigFromEnvironment } from "./config.ts";
+import { helpText, loadConfigFromEnvironment, localUrl } from "./config.ts";
 import { createLogger, exitOnCrash } from "./logger.ts";
 import { createServer } from "./server.ts";
 import { API_NAME, VERSION } from "./version.ts";
@@ -16,9 +16,7 @@ if (args.includes("--version") || args.includes("-v")) {
 const result = loadConfigFromEnvironment();
 if (args.includes("--healthcheck")) {
   // For container HEALTHCHECKs: no curl needed in the image.
-  const port = result.ok ? result.config.port : 9090;
-  const host = result.ok && !["0.0.0.0", "::"].includes(result.config.host) ? result.config.host : "127.0.0.1";
-  const url = `http://${host.includes(":") ? `[${host}]` : host}:${port}/health`;
+  const url = new URL("/health", localUrl(result.ok ? result.config : { host: "127.0.0.1", port: 9090 }));
   const ok = await fetch(url, { signal: AbortSignal.timeout(3000) }).then((r) => r.ok, () => false);
   process.exit(ok ? 0 : 1);
 }

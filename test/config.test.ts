@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { DEFAULT_API_KEY, helpText, loadConfig, parseDuration, SETTINGS } from "../src/config.ts";
+import { DEFAULT_API_KEY, helpText, loadConfig, localUrl, parseDuration, SETTINGS } from "../src/config.ts";
 import { tempDir } from "./helpers.ts";
 
 describe("loadConfig", () => {
@@ -22,6 +22,23 @@ describe("loadConfig", () => {
     expect(r.config.workspaceDir.endsWith("/data/workspace")).toBe(true);
     expect(r.config.logsDir.endsWith("/data/logs")).toBe(true);
     expect(r.warnings.join()).toContain("default API key");
+  });
+
+  test("HOST: an IPv6 address may be bracketed; local clients reach the server where it listens", () => {
+    const host = (HOST: string) => {
+      const r = loadConfig({ HOST, MANAGEMENT_API_KEY: "k".repeat(20) });
+      if (!r.ok) throw new Error(r.errors.join());
+      return r.config;
+    };
+    expect(host("[::1]").host).toBe("::1");
+    expect(host("[2001:db8::5]").host).toBe("2001:db8::5");
+    expect(loadConfig({ HOST: "[::1]" }).ok).toBe(true); // still loopback for the default key
+    expect(loadConfig({ HOST: "[::]" }).ok).toBe(false);
+    expect(localUrl(host("[::1]"))).toBe("http://[::1]:9090/");
+    expect(localUrl(host("::"))).toBe("http://127.0.0.1:9090/");
+    expect(localUrl(host("0.0.0.0"))).toBe("http://127.0.0.1:9090/");
+    expect(localUrl(host("10.1.2.3"))).toBe("http://10.1.2.3:9090/");
+    expect(localUrl(host("localhost"))).toBe("http://localhost:9090/");
   });
 
   test("aliases MANAGEMENT_API_PORT / MANAGEMENT_API_HOST", () => {

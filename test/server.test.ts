@@ -27,6 +27,21 @@ describe("command line", () => {
     for (const name of ["PORT", "RATE_LIMIT_WINDOW_MS", "CORS_ORIGINS", "LOG_LEVEL"]) expect(err).toContain(name);
   });
 
+  test("--healthcheck exits 0 while the server answers /health, 1 once it is gone", async () => {
+    const env = testEnv();
+    const api = await startApi(env);
+    const port = new URL(api.base).port;
+    try {
+      expect(run(["--healthcheck"], { ...env, PORT: port }).exitCode).toBe(0);
+      // Bound to every address, it asks loopback.
+      expect(run(["--healthcheck"], { ...env, PORT: port, HOST: "0.0.0.0" }).exitCode).toBe(0);
+    } finally {
+      api.proc.kill("SIGTERM");
+      await api.proc.exited;
+    }
+    expect(run(["--healthcheck"], { ...env, PORT: port }).exitCode).toBe(1);
+  });
+
   test("the default key on a public address is refused with a reason", () => {
     const r = run([], { PATH: process.env.PATH, HOST: "0.0.0.0", DATA_DIR: tempDir() });
     expect(r.exitCode).toBe(1);
