@@ -103,7 +103,7 @@ export const SETTINGS = {
   WORKFLOW_RETENTION: { help: "How long finished ComfyUI workflow records (and their output listings) are kept (0: forever)", default: "7d", schema: durationOrNone },
   TASK_LOG_MAX_BYTES: { help: "Largest task log; a task writing more is stopped and marked failed", default: String(100 * 1024 * 1024), schema: intIn(1024, Number.MAX_SAFE_INTEGER) },
   PROVIDERS_FILE: { help: "JSON file overriding or adding task providers", schema: z.string().min(1) },
-  CLAUDE_PERMISSION_MODE: { help: "Permission mode passed to the claude CLI", default: "acceptEdits", schema: z.enum(["acceptEdits", "bypassPermissions", "default", "plan"]) },
+  CLAUDE_PERMISSION_MODE: { help: "Permission mode passed to the claude CLI", default: "acceptEdits", schema: z.enum(["acceptEdits", "auto", "bypassPermissions", "default", "dontAsk", "plan"]) },
   SSE_HEARTBEAT_MS: { help: "Interval of SSE heartbeat comments", default: "30000", schema: intIn(100, 600_000) },
   NVIDIA_SMI_PATH: { help: "nvidia-smi executable (name on PATH or absolute path)", default: "nvidia-smi", schema: z.string().min(1) },
   NVIDIA_SMI_TIMEOUT_MS: { help: "Longest wait for nvidia-smi", default: "2000", schema: intIn(50, 60_000) },

@@ -41,6 +41,14 @@ describe("loadConfig", () => {
     expect(localUrl(host("localhost"))).toBe("http://localhost:9090/");
   });
 
+  test("CLAUDE_PERMISSION_MODE takes every mode the claude CLI (2.1) lists, and nothing else", () => {
+    for (const mode of ["acceptEdits", "auto", "bypassPermissions", "default", "dontAsk", "plan"]) {
+      const r = loadConfig({ CLAUDE_PERMISSION_MODE: mode });
+      expect(r.ok && r.config.tasks.claudePermissionMode).toBe(mode);
+    }
+    expect(loadConfig({ CLAUDE_PERMISSION_MODE: "yolo" }).ok).toBe(false);
+  });
+
   test("aliases MANAGEMENT_API_PORT / MANAGEMENT_API_HOST", () => {
     const r = loadConfig({ MANAGEMENT_API_PORT: "9191", MANAGEMENT_API_HOST: "::1" });
     expect(r.ok && r.config.port).toBe(9191);

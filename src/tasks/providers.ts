@@ -5,12 +5,19 @@
 import { readFileSync } from "node:fs";
 import { z } from "zod";
 
+const ENV_NAME = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/);
+
 export const ProviderSchema = z
   .object({
     /** argv template; placeholders {agent} {task} {prompt} {taskId} {taskDir} and {permissionMode}. */
     command: z.array(z.string().min(1)).min(1),
     /** Environment variables passed through to the child when set. */
-    env: z.array(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/)).default([]),
+    env: z.array(ENV_NAME).default([]),
+    /**
+     * Variables the child gets under another name when its own is not set: `{"GOOGLE_GEMINI_API_KEY":
+     * "GEMINI_API_KEY"}` hands agentic-flow the key under the name Google's own tools use.
+     */
+    envAliases: z.record(ENV_NAME, ENV_NAME).default({}),
     description: z.string().default(""),
   })
   .strict();
@@ -57,21 +64,28 @@ export const DEFAULT_PROVIDERS: Record<string, Provider> = {
   "claude-flow": {
     command: ["claude", "-p", "{prompt}", "--output-format", "stream-json", "--verbose", "--permission-mode", "{permissionMode}"],
     env: CLAUDE_ENV,
+    envAliases: {},
     description: "Claude Code CLI, headless, with the task as its prompt",
   },
   gemini: {
     command: ["agentic-flow", "--agent", "{agent}", "--task", "{task}", "--provider", "gemini"],
     env: ["GOOGLE_GEMINI_API_KEY", "GEMINI_API_KEY", "OPENROUTER_API_KEY"],
+    // agentic-flow reads only GOOGLE_GEMINI_API_KEY; Google's own tools, and /v1/status, take GEMINI_API_KEY too.
+    envAliases: { GOOGLE_GEMINI_API_KEY: "GEMINI_API_KEY" },
     description: "agentic-flow with the Gemini provider",
   },
   openai: {
+    // agentic-flow 2.x has no provider of that name: it runs the task on OpenRouter when
+    // OPENROUTER_API_KEY is set (the model is COMPLETION_MODEL, e.g. openai/gpt-4o, else its default).
     command: ["agentic-flow", "--agent", "{agent}", "--task", "{task}", "--provider", "openai"],
-    env: ["OPENAI_API_KEY", "OPENROUTER_API_KEY"],
-    description: "agentic-flow with the OpenAI provider",
+    env: ["OPENAI_API_KEY", "OPENROUTER_API_KEY", "COMPLETION_MODEL"],
+    envAliases: {},
+    description: "agentic-flow asked for OpenAI (it runs the task on OpenRouter: OPENROUTER_API_KEY, model COMPLETION_MODEL)",
   },
   demo: {
     command: ["sh", "-c", DEMO_SCRIPT, "demo", "{agent}", "{task}"],
     env: [],
+    envAliases: {},
     description: "Built-in demo: prints a few lines over a few seconds; needs nothing installed",
   },
 };
@@ -124,9 +138,15 @@ export function buildEnv(provider: Provider, source: Readonly<Record<string, str
     TASK_ID: task.taskId,
     TASK_DIR: task.taskDir,
   };
+  const ours = (name: string) => name === "MANAGEMENT_API_KEY" || name === "MANAGEMENT_API_KEYS";
   for (const name of [...NETWORK_ENV, ...provider.env]) {
-    if (name === "MANAGEMENT_API_KEY" || name === "MANAGEMENT_API_KEYS") continue;
+    if (ours(name)) continue;
     const value = source[name];
+    if (value !== undefined) env[name] = value;
+  }
+  for (const [name, from] of Object.entries(provider.envAliases)) {
+    if (ours(name) || ours(from) || env[name] !== undefined) continue;
+    const value = source[name] ?? source[from];
     if (value !== undefined) env[name] = value;
   }
   return env;

@@ -19,7 +19,7 @@ describe("providers", () => {
 
   test("PROVIDERS_FILE adds and overrides; a provider may be called toString", () => {
     const providers = loadProviders(file(JSON.stringify({ toString: { command: ["echo", "{task}"] }, demo: { command: ["true"] } })));
-    expect(providerNamed(providers, "toString")).toEqual({ command: ["echo", "{task}"], env: [], description: "" });
+    expect(providerNamed(providers, "toString")).toEqual({ command: ["echo", "{task}"], env: [], envAliases: {}, description: "" });
     expect(providerNamed(providers, "demo")!.command).toEqual(["true"]);
     expect(providerNamed(providers, "gemini")).toBe(DEFAULT_PROVIDERS.gemini!);
   });
@@ -29,6 +29,27 @@ describe("providers", () => {
     expect(() => loadProviders(file('{"__proto__": {"command": ["sh"]}}'))).toThrow("PROVIDERS_FILE: __proto__: a provider name is a letter or digit");
     expect(() => loadProviders(file('{"my tool": {"command": ["sh"]}}'))).toThrow("PROVIDERS_FILE: my tool: a provider name");
     expect(() => loadProviders(file('{"ok": {"command": []}}'))).toThrow("PROVIDERS_FILE: ok.command:");
+  });
+
+  test("gemini: agentic-flow gets GOOGLE_GEMINI_API_KEY from GEMINI_API_KEY, the name /v1/status and Google's tools take", () => {
+    const task = { taskId: "t", taskDir: "/w/t" };
+    const gemini = DEFAULT_PROVIDERS.gemini!;
+    expect(buildEnv(gemini, { GEMINI_API_KEY: "g1" }, task)).toMatchObject({ GEMINI_API_KEY: "g1", GOOGLE_GEMINI_API_KEY: "g1" });
+    expect(buildEnv(gemini, { GEMINI_API_KEY: "g1", GOOGLE_GEMINI_API_KEY: "g2" }, task)).toMatchObject({ GOOGLE_GEMINI_API_KEY: "g2" });
+    expect(Object.keys(buildEnv(gemini, {}, task))).not.toContain("GOOGLE_GEMINI_API_KEY");
+    // openai: agentic-flow runs it on OpenRouter, with the model COMPLETION_MODEL names.
+    expect(buildEnv(DEFAULT_PROVIDERS.openai!, { OPENROUTER_API_KEY: "or", COMPLETION_MODEL: "openai/gpt-4o" }, task)).toMatchObject({ OPENROUTER_API_KEY: "or", COMPLETION_MODEL: "openai/gpt-4o" });
+  });
+
+  test("PROVIDERS_FILE may alias variables, but never to or from the API's own keys", () => {
+    const providers = loadProviders(file(JSON.stringify({
+      tool: { command: ["tool"], envAliases: { TOOL_TOKEN: "MY_TOKEN", LEAK: "MANAGEMENT_API_KEY", MANAGEMENT_API_KEYS: "MY_TOKEN" } },
+    })));
+    const env = buildEnv(providerNamed(providers, "tool")!, { MY_TOKEN: "t", MANAGEMENT_API_KEY: "never" }, { taskId: "t", taskDir: "/w/t" });
+    expect(env.TOOL_TOKEN).toBe("t");
+    expect(JSON.stringify(env)).not.toContain("never");
+    expect(Object.keys(env)).not.toContain("MANAGEMENT_API_KEYS");
+    expect(() => loadProviders(file(JSON.stringify({ tool: { command: ["tool"], envAliases: { "BAD NAME": "X" } } })))).toThrow("PROVIDERS_FILE: tool.envAliases");
   });
 
   test("claude gets what it logs in with (a setup-token, Bedrock, Vertex); every task gets the proxy and CA settings", () => {
