@@ -24,3 +24,7 @@ declare module "*/gallery.js" {
   const path: string;
   export default path;
 }
+declare module "*/agent-log.js" {
+  const path: string;
+  export default path;
+}

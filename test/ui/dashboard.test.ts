@@ -127,6 +127,22 @@ describe("dashboard", () => {
     await shot("02-task-completed");
   });
 
+  test("a claude session's log reads as text; Raw shows the events as written", async () => {
+    await page.locator("#provider").selectOption("claude-stream");
+    await page.getByRole("button", { name: "Start task" }).click();
+    await waitText(page.locator("#log-status"), "completed", 15_000);
+    await waitText(page.locator("#log"), "■ finished · 3 turns");
+    const text = (await page.locator("#log").textContent())!;
+    expect(text).toContain("▸ Bash: ls -la\n  ◂ total 8 (+2 lines)\nplain text from a wrapper\n▸ Write: /w/t/hello.py\n  ✗ Permission denied");
+    expect(text).not.toContain('"type":');
+    await page.locator("#log-panel").screenshot({ path: join(ARTIFACTS, "02-claude-log.png") });
+    await page.getByLabel("Raw").check();
+    await waitText(page.locator("#log"), '{"type":"result","subtype":"success"');
+    expect((await page.locator("#log").textContent())!.trim().split("\n")).toHaveLength(8);
+    await page.getByLabel("Raw").uncheck();
+    await waitText(page.locator("#log"), "■ finished");
+  });
+
   test("the log viewer resumes after the API restarts mid-stream, without gaps or duplicates", async () => {
     await page.locator("#provider").selectOption("slow");
     await page.locator("#task-form textarea[name=task]").fill("15");

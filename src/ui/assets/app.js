@@ -3,6 +3,7 @@
 // subprotocol. Nothing protected is called before sign-in.
 import { $, api, badge, fmtDuration, guard, h, onSubmit, session, showError } from "./client.js";
 import { refreshOutputs } from "./gallery.js";
+import { readable } from "./agent-log.js";
 
 const timers = [];
 let socket;
@@ -142,7 +143,7 @@ onSubmit($("#task-form"), async (f) => {
  */
 const LOG_LINES = 2000;
 const utf8 = new TextEncoder();
-const newLogView = (taskId) => ({ taskId, lines: [], pending: [], earlier: false, drawing: false });
+const newLogView = (task) => ({ taskId: task?.taskId ?? null, task, raw: $("#log-raw").checked, lines: [], pending: [], earlier: false, drawing: false });
 let logView = newLogView(null);
 
 function drawLog() {
@@ -164,7 +165,7 @@ function drawLog() {
 
 function openLog(t) {
   logSource?.close();
-  logView = newLogView(t.taskId);
+  logView = newLogView(t);
   drawLog();
   $("#log-panel").hidden = false;
   $("#log-title").textContent = `Log · ${t.agent} · ${t.taskId.slice(0, 8)}`;
@@ -183,7 +184,10 @@ function openLog(t) {
     // Ids are where lines end: a first line that ends past its own length had lines before it.
     if (lastId === -1 && id > utf8.encode(line).length + 2) view.earlier = true;
     lastId = id;
-    view.pending.push(line);
+    // claude's stream-json events read as text unless Raw is ticked; some show nothing at all.
+    const shown = view.raw ? line : readable(line);
+    if (shown === null) return;
+    view.pending.push(shown);
     // A hidden tab draws no frames: what could never be shown is let go at once.
     if (view.pending.length >= 2 * LOG_LINES) {
       view.earlier = true;
@@ -227,6 +231,8 @@ const showTaskFiles = guard(async (taskId) => {
   $("#task-files").replaceChildren(...items);
 });
 $("#log-close").addEventListener("click", () => { logSource?.close(); $("#log-panel").hidden = true; });
+// The log is shown again from its tail the other way.
+$("#log-raw").addEventListener("change", () => logView.task && openLog(logView.task));
 
 // ---- ComfyUI ----------------------------------------------------------------------------------
 function renderQueue() {

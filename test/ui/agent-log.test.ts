@@ -1,0 +1,36 @@
+/** The dashboard's reading of log lines: claude's stream-json events as text, anything else as is. */
+import { describe, expect, test } from "bun:test";
+import { join } from "node:path";
+
+// A plain ES module of the dashboard (typed as an embedded file path in src/types.d.ts).
+const { readable } = (await import(join(import.meta.dir, "../../src/ui/assets/agent-log.js"))) as { readable: (line: string) => string | null };
+const FIXTURE = join(import.meta.dir, "../fixtures/agents/claude-stream.sh");
+
+describe("readable log lines", () => {
+  test("a claude session reads as text: what it says, the tools it calls and their answers, how it ended", async () => {
+    const lines = (await Bun.file(FIXTURE).text()).split("\n").filter((l) => l.startsWith("{") || l === "plain text from a wrapper");
+    expect(lines.map(readable)).toEqual([
+      "● session started · model claude-opus-4-8[1m] · acceptEdits mode · f12aa619-ccef-4e0f-b56c-d59a35ae29f2",
+      "I'll list the files first.\n▸ Bash: ls -la",
+      "  ◂ total 8 (+2 lines)",
+      "plain text from a wrapper",
+      "▸ Write: /w/t/hello.py",
+      "  ✗ Permission denied: Write needs approval",
+      "Done: the folder is empty.\nNothing else to do.",
+      "■ finished · 3 turns · $0.0123 · 5.2 s\nDone: the folder is empty.",
+    ]);
+  });
+
+  test("a failed session says so with its reason (as claude 2.1 reports a missing login)", () => {
+    const real = '{"type":"result","subtype":"success","is_error":true,"api_error_status":null,"duration_ms":228,"duration_api_ms":0,"num_turns":1,"result":"Not logged in · Please run /login","stop_reason":"stop_sequence","total_cost_usd":0}';
+    expect(readable(real)).toBe("■ failed · 1 turn · $0.0000 · 0.2 s\nNot logged in · Please run /login");
+    expect(readable('{"type":"result","subtype":"error_max_turns","is_error":true,"num_turns":30}')).toBe("■ failed (error_max_turns) · 30 turns");
+  });
+
+  test("anything else is left as it is: plain text, other JSON, broken JSON; an empty message shows nothing", () => {
+    for (const line of ["hello", "", '{"level":30,"msg":"a pino line"}', '{"type":"stream_event","event":{}}', "{not json", "[1,2]"]) expect(readable(line)).toBe(line);
+    expect(readable('{"type":"assistant","message":{"content":[]}}')).toBeNull();
+    expect(readable('{"type":"assistant","message":{"content":[{"type":"tool_use","name":"Custom","input":{"x":1}}]}}')).toBe('▸ Custom {"x":1}');
+    expect(readable(`{"type":"assistant","message":{"content":[{"type":"tool_use","name":"Bash","input":{"command":"${"x".repeat(300)}"}}]}}`)).toHaveLength("▸ Bash: ".length + 160);
+  });
+});
