@@ -8,7 +8,7 @@ import type { AppEnv } from "./types.ts";
  * GET/HEAD paths that need no token. Exact paths: no prefix or case variants. With a trailing slash
  * (`/docs/`) they pass too, since no route has that path: it only leads to the redirect to them.
  */
-const EXEMPT = new Set(["/", "/health", "/ready", "/metrics", "/docs", "/docs/json", "/docs/yaml", "/ui"]);
+const EXEMPT = new Set(["/", "/health", "/ready", "/metrics", "/docs", "/docs/json", "/docs/yaml", "/ui", "/favicon.ico"]);
 /** Static docs and dashboard assets: a single, plain file name under the prefix. */
 const EXEMPT_ASSET = /^\/(docs|ui)\/[A-Za-z0-9_-][A-Za-z0-9._-]*$/;
 /** Routes a browser opens with EventSource/WebSocket, which cannot send headers. */

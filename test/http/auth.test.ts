@@ -69,7 +69,7 @@ describe.each(protectedOps)("$method $path", ({ method, path }) => {
 });
 
 describe("exempt routes", () => {
-  test.each(["/", "/health", "/ready", "/metrics", "/docs", "/docs/json", "/docs/yaml", "/docs/swagger-ui.css", "/health?x=1"])("%s needs no token", async (p) => {
+  test.each(["/", "/health", "/ready", "/metrics", "/docs", "/docs/json", "/docs/yaml", "/docs/swagger-ui.css", "/health?x=1", "/favicon.ico"])("%s needs no token", async (p) => {
     const res = await t.request(p);
     expect(res.status).toBe(200);
   });

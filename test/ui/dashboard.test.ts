@@ -95,7 +95,7 @@ describe("dashboard", () => {
     await page.goto(`${base}/ui`);
     await page.waitForLoadState("networkidle");
     expect(requests.filter((r) => r.includes("/v1/"))).toEqual([]);
-    expect(requests).toEqual(expect.arrayContaining(["GET /ui", "GET /ui/app.js", "GET /ui/client.js", "GET /ui/gallery.js", "GET /ui/app.css"]));
+    expect(requests).toEqual(expect.arrayContaining(["GET /ui", "GET /ui/app.js", "GET /ui/client.js", "GET /ui/gallery.js", "GET /ui/agent-log.js", "GET /ui/app.css"]));
     expect(consoleErrors).toEqual([]);
     await page.getByLabel("API key").fill("wrong-key");
     await page.getByRole("button", { name: "Sign in" }).click();

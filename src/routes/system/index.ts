@@ -51,7 +51,7 @@ export function systemRoutes(services: Services) {
       header: "Authorization: Bearer <MANAGEMENT_API_KEY>",
       alternative: "X-API-Key: <MANAGEMENT_API_KEY>",
       streaming: "SSE and WebSocket routes also accept ?token=<MANAGEMENT_API_KEY>; WebSocket also Sec-WebSocket-Protocol: Bearer, <key>",
-      exempt: ["GET /", "GET /health", "GET /ready", "GET /metrics", "GET /docs", "GET /ui"],
+      exempt: ["GET /", "GET /health", "GET /ready", "GET /metrics", "GET /docs", "GET /ui", "GET /favicon.ico"],
     },
   };
   const activeTasks = () => services.tasks?.activeCount() ?? 0;
