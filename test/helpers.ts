@@ -26,7 +26,7 @@ process.on("exit", () => {
 
 /** Providers that run the fixture agents (name -> script). */
 export function fixtureProvidersFile(dir: string): string {
-  const providers: Record<string, { command: string[]; env?: string[] }> = {};
+  const providers: Record<string, { command: string[]; env?: string[]; setEnv?: Record<string, string> }> = {};
   for (const name of ["exit0", "exit3", "ignore-term", "forker", "escaper", "chatty", "slow", "sleeper", "env-dump", "partial", "writer", "claude-stream"]) {
     providers[name] = { command: [join(AGENTS, `${name}.sh`), "{agent}", "{task}"] };
   }
@@ -34,6 +34,8 @@ export function fixtureProvidersFile(dir: string): string {
   providers["slow"] = { command: [join(AGENTS, "slow.sh"), "{task}"] };
   providers["env-dump"] = { command: [join(AGENTS, "env-dump.sh")], env: ["ANTHROPIC_API_KEY", "MANAGEMENT_API_KEY"] };
   providers["missing-cli"] = { command: ["definitely-not-installed-cli", "{task}"] };
+  // As agentic-flow's proxy takes one: a free port of its own for each task.
+  providers["port-dump"] = { command: [join(AGENTS, "env-dump.sh")], setEnv: { PROXY_PORT: "{port}" } };
   const file = join(dir, "providers.json");
   writeFileSync(file, JSON.stringify(providers));
   return file;

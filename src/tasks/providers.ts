@@ -9,7 +9,7 @@ const ENV_NAME = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/);
 
 export const ProviderSchema = z
   .object({
-    /** argv template; placeholders {agent} {task} {prompt} {taskId} {taskDir} and {permissionMode}. */
+    /** argv template; placeholders {agent} {task} {prompt} {taskId} {taskDir} {permissionMode} and {port}. */
     command: z.array(z.string().min(1)).min(1),
     /** Environment variables passed through to the child when set. */
     env: z.array(ENV_NAME).default([]),
@@ -18,6 +18,8 @@ export const ProviderSchema = z
      * "GEMINI_API_KEY"}` hands agentic-flow the key under the name Google's own tools use.
      */
     envAliases: z.record(ENV_NAME, ENV_NAME).default({}),
+    /** Variables set for the child from a template, with the command's placeholders. */
+    setEnv: z.record(ENV_NAME, z.string()).default({}),
     description: z.string().default(""),
   })
   .strict();
@@ -60,11 +62,20 @@ export const CLAUDE_ENV = [
  */
 const NETWORK_ENV = ["HTTPS_PROXY", "HTTP_PROXY", "NO_PROXY", "https_proxy", "http_proxy", "no_proxy", "SSL_CERT_FILE", "SSL_CERT_DIR", "NODE_EXTRA_CA_CERTS", "TZ"];
 
+/**
+ * agentic-flow serves a local proxy for its Gemini and OpenRouter runs on PROXY_PORT, 3000 unless
+ * set. On a shared port, a second task's proxy fails to bind without a word and its requests go to
+ * the first task's proxy (its key, its model) until that task ends; and 3000 is often taken
+ * already (Grafana's default). Each task gets a free port of its own.
+ */
+const AGENTIC_FLOW_PROXY = { PROXY_PORT: "{port}" };
+
 export const DEFAULT_PROVIDERS: Record<string, Provider> = {
   "claude-flow": {
     command: ["claude", "-p", "{prompt}", "--output-format", "stream-json", "--verbose", "--permission-mode", "{permissionMode}"],
     env: CLAUDE_ENV,
     envAliases: {},
+    setEnv: {},
     description: "Claude Code CLI, headless, with the task as its prompt",
   },
   gemini: {
@@ -72,6 +83,7 @@ export const DEFAULT_PROVIDERS: Record<string, Provider> = {
     env: ["GOOGLE_GEMINI_API_KEY", "GEMINI_API_KEY", "OPENROUTER_API_KEY"],
     // agentic-flow reads only GOOGLE_GEMINI_API_KEY; Google's own tools, and /v1/status, take GEMINI_API_KEY too.
     envAliases: { GOOGLE_GEMINI_API_KEY: "GEMINI_API_KEY" },
+    setEnv: AGENTIC_FLOW_PROXY,
     description: "agentic-flow with the Gemini provider",
   },
   openai: {
@@ -80,12 +92,14 @@ export const DEFAULT_PROVIDERS: Record<string, Provider> = {
     command: ["agentic-flow", "--agent", "{agent}", "--task", "{task}", "--provider", "openai"],
     env: ["OPENAI_API_KEY", "OPENROUTER_API_KEY", "COMPLETION_MODEL"],
     envAliases: {},
+    setEnv: AGENTIC_FLOW_PROXY,
     description: "agentic-flow asked for OpenAI (it runs the task on OpenRouter: OPENROUTER_API_KEY, model COMPLETION_MODEL)",
   },
   demo: {
     command: ["sh", "-c", DEMO_SCRIPT, "demo", "{agent}", "{task}"],
     env: [],
     envAliases: {},
+    setEnv: {},
     description: "Built-in demo: prints a few lines over a few seconds; needs nothing installed",
   },
 };
@@ -116,6 +130,8 @@ export interface TemplateVars {
   taskId: string;
   taskDir: string;
   permissionMode: string;
+  /** A TCP port on 127.0.0.1 free when the task starts, for a CLI that serves something of its own ("" if unused). */
+  port: string;
 }
 
 /** The prompt given to CLIs that take one: where to work, then what to do. */
@@ -123,14 +139,28 @@ export function buildPrompt(v: Pick<TemplateVars, "task" | "taskDir">): string {
   return `You are working in the directory ${v.taskDir}. Keep all files you create inside it.\n\nTask: ${v.task}`;
 }
 
-/** Fills the argv template; each placeholder expands within its own argument, never into new ones. */
-export function buildArgv(provider: Provider, v: TemplateVars): string[] {
-  const values: Record<string, string> = { ...v, prompt: buildPrompt(v) };
-  return provider.command.map((arg) => arg.replace(/\{(agent|task|prompt|taskId|taskDir|permissionMode)\}/g, (_, k: string) => values[k]!));
+/** Fills one template; a placeholder expands within its own string, never into new arguments. */
+function fill(template: string, v: Partial<TemplateVars>): string {
+  return template.replace(/\{(agent|task|prompt|taskId|taskDir|permissionMode|port)\}/g, (_, k: keyof TemplateVars | "prompt") =>
+    k === "prompt" ? buildPrompt({ task: v.task ?? "", taskDir: v.taskDir ?? "" }) : (v[k] ?? ""),
+  );
 }
 
-/** The child's whole environment: a minimal base, the network settings, and what the provider names. Never our API keys. */
-export function buildEnv(provider: Provider, source: Readonly<Record<string, string>>, task: { taskId: string; taskDir: string }) {
+/** Fills the argv template. */
+export function buildArgv(provider: Provider, v: TemplateVars): string[] {
+  return provider.command.map((arg) => fill(arg, v));
+}
+
+/** Whether a provider's command or variables take a {port}. */
+export function usesPort(provider: Provider): boolean {
+  return [...provider.command, ...Object.values(provider.setEnv)].some((s) => s.includes("{port}"));
+}
+
+/**
+ * The child's whole environment: a minimal base, the network settings, what the provider names,
+ * aliases and sets. Never our API keys.
+ */
+export function buildEnv(provider: Provider, source: Readonly<Record<string, string>>, task: Pick<TemplateVars, "taskId" | "taskDir"> & Partial<TemplateVars>) {
   const env: Record<string, string> = {
     PATH: source.PATH ?? "/usr/local/bin:/usr/bin:/bin",
     HOME: source.HOME ?? task.taskDir,
@@ -149,5 +179,6 @@ export function buildEnv(provider: Provider, source: Readonly<Record<string, str
     const value = source[name] ?? source[from];
     if (value !== undefined) env[name] = value;
   }
+  for (const [name, template] of Object.entries(provider.setEnv)) if (!ours(name)) env[name] = fill(template, task);
   return env;
 }

@@ -10,7 +10,8 @@ import { join } from "node:path";
 import type { Logger } from "pino";
 import type { Metrics } from "../metrics.ts";
 import { groupAlive, processMatches, signalEach, signalGroup, taskProcesses } from "./process-group.ts";
-import { buildArgv, buildEnv, providerNamed, type Provider } from "./providers.ts";
+import { freeLocalPort } from "./local-port.ts";
+import { buildArgv, buildEnv, providerNamed, usesPort, type Provider } from "./providers.ts";
 import { removeTree } from "./remove-tree.ts";
 import { limitBreach } from "./task-limits.ts";
 import { readExitFile, resolveCommand, type SpawnFn } from "./spawn.ts";
@@ -151,9 +152,10 @@ export class TaskSupervisor {
       }
       return { ok: false, reason: "storage", error: (err as Error).message, code: (err as NodeJS.ErrnoException).code };
     }
-    const vars = { agent: input.agent, task: input.task, taskId, taskDir, permissionMode: this.#o.claudePermissionMode };
+    const port = usesPort(provider) ? String(freeLocalPort()) : "";
+    const vars = { agent: input.agent, task: input.task, taskId, taskDir, permissionMode: this.#o.claudePermissionMode, port };
     const argv = buildArgv(provider, vars);
-    const env = buildEnv(provider, this.#o.envSource, { taskId, taskDir });
+    const env = buildEnv(provider, this.#o.envSource, vars);
     const record: TaskRecord = {
       taskId,
       agent: input.agent,

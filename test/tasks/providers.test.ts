@@ -2,7 +2,7 @@
 import { describe, expect, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { buildEnv, DEFAULT_PROVIDERS, loadProviders, providerNamed } from "../../src/tasks/providers.ts";
+import { buildArgv, buildEnv, DEFAULT_PROVIDERS, loadProviders, providerNamed, usesPort } from "../../src/tasks/providers.ts";
 import { tempDir } from "../helpers.ts";
 
 const file = (content: string) => {
@@ -19,7 +19,7 @@ describe("providers", () => {
 
   test("PROVIDERS_FILE adds and overrides; a provider may be called toString", () => {
     const providers = loadProviders(file(JSON.stringify({ toString: { command: ["echo", "{task}"] }, demo: { command: ["true"] } })));
-    expect(providerNamed(providers, "toString")).toEqual({ command: ["echo", "{task}"], env: [], envAliases: {}, description: "" });
+    expect(providerNamed(providers, "toString")).toEqual({ command: ["echo", "{task}"], env: [], envAliases: {}, setEnv: {}, description: "" });
     expect(providerNamed(providers, "demo")!.command).toEqual(["true"]);
     expect(providerNamed(providers, "gemini")).toBe(DEFAULT_PROVIDERS.gemini!);
   });
@@ -39,6 +39,20 @@ describe("providers", () => {
     expect(Object.keys(buildEnv(gemini, {}, task))).not.toContain("GOOGLE_GEMINI_API_KEY");
     // openai: agentic-flow runs it on OpenRouter, with the model COMPLETION_MODEL names.
     expect(buildEnv(DEFAULT_PROVIDERS.openai!, { OPENROUTER_API_KEY: "or", COMPLETION_MODEL: "openai/gpt-4o" }, task)).toMatchObject({ OPENROUTER_API_KEY: "or", COMPLETION_MODEL: "openai/gpt-4o" });
+  });
+
+  test("agentic-flow's providers give its proxy the task's own port; templates fill commands and variables alike", () => {
+    const vars = { agent: "coder", task: "t", taskId: "id1", taskDir: "/w/id1", permissionMode: "plan", port: "41234" };
+    for (const name of ["gemini", "openai"]) {
+      expect(usesPort(DEFAULT_PROVIDERS[name]!)).toBe(true);
+      expect(buildEnv(DEFAULT_PROVIDERS[name]!, {}, vars).PROXY_PORT).toBe("41234");
+    }
+    expect(usesPort(DEFAULT_PROVIDERS["claude-flow"]!)).toBe(false);
+    const tool = providerNamed(loadProviders(file(JSON.stringify({ tool: { command: ["tool", "--port={port}", "{taskId}"], setEnv: { WHERE: "{taskDir}/x", MANAGEMENT_API_KEY: "{port}" } } }))), "tool")!;
+    expect(buildArgv(tool, vars)).toEqual(["tool", "--port=41234", "id1"]);
+    const env = buildEnv(tool, { MANAGEMENT_API_KEY: "never" }, vars);
+    expect(env.WHERE).toBe("/w/id1/x");
+    expect(Object.keys(env)).not.toContain("MANAGEMENT_API_KEY");
   });
 
   test("PROVIDERS_FILE may alias variables, but never to or from the API's own keys", () => {

@@ -82,6 +82,18 @@ describe("create and complete", () => {
     expect(log).not.toContain("test-key-0123456789");
     expect(names).not.toContain("DATA_DIR");
   });
+
+  test("a provider that takes a {port} gets a free one per task: two at once never share (agentic-flow's proxy)", async () => {
+    const [a, b] = await Promise.all([start("port-dump"), start("port-dump")]);
+    const portOf = async (body: { taskId: string; logFile: string }) => {
+      await ended(body.taskId);
+      return Number(/^PROXY_PORT=(\d+)$/m.exec(readFileSync(body.logFile, "utf8"))?.[1]);
+    };
+    const ports = [await portOf(a.body), await portOf(b.body)];
+    for (const p of ports) expect(p).toBeGreaterThan(0);
+    expect(ports[0]).not.toBe(ports[1]);
+    expect(ports).not.toContain(3000);
+  });
 });
 
 describe("stop", () => {
