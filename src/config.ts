@@ -184,8 +184,9 @@ export function isLoopbackHost(host: string): boolean {
 /**
  * Validates the environment; reports every problem at once, each with the variable's name. A secret
  * may instead come from a file named by NAME_FILE (Docker and Kubernetes secrets are mounted as files).
+ * `runtime` is what the warnings need to know of this process: the user it runs as.
  */
-export function loadConfig(given: Record<string, string | undefined>): ConfigResult {
+export function loadConfig(given: Record<string, string | undefined>, runtime: { uid?: number } = {}): ConfigResult {
   const errors: string[] = [];
   const raw: Record<string, unknown> = {};
   const env = { ...given };
@@ -238,6 +239,13 @@ export function loadConfig(given: Record<string, string | undefined>): ConfigRes
   const short = apiKeys.filter((k) => k !== DEFAULT_API_KEY && k.length < MIN_KEY_LENGTH).length;
   if (short) {
     warnings.push(`${short === 1 ? "An API key has" : `${short} API keys have`} fewer than ${MIN_KEY_LENGTH} characters: easy to guess. Use random ones, e.g. \`openssl rand -hex 32\`.`);
+  }
+  // claude refuses --dangerously-skip-permissions as root unless told it runs in a sandbox (IS_SANDBOX).
+  if (s.CLAUDE_PERMISSION_MODE === "bypassPermissions" && runtime.uid === 0 && !env.IS_SANDBOX) {
+    warnings.push(
+      "CLAUDE_PERMISSION_MODE=bypassPermissions: the claude CLI refuses it to root, and this server runs as root, so every claude-flow task would fail at once. " +
+        "Run the server as another user, or set IS_SANDBOX=1 if it really runs in a sandbox.",
+    );
   }
   const dataDir = resolve(s.DATA_DIR);
   // Not even the path of a key file: a task has no business reading the API's keys.
@@ -301,7 +309,7 @@ export function loadConfig(given: Record<string, string | undefined>): ConfigRes
 
 /** loadConfig over this process's environment (the one place that reads it). */
 export function loadConfigFromEnvironment(): ConfigResult {
-  return loadConfig(process.env);
+  return loadConfig(process.env, { uid: process.getuid?.() });
 }
 
 /** The `--help` text: every setting with its default. */

@@ -49,6 +49,17 @@ describe("loadConfig", () => {
     expect(loadConfig({ CLAUDE_PERMISSION_MODE: "yolo" }).ok).toBe(false);
   });
 
+  test("bypassPermissions as root is warned of (claude refuses it there) unless IS_SANDBOX says it is a sandbox", () => {
+    const warned = (env: Record<string, string>, uid: number) => {
+      const r = loadConfig({ MANAGEMENT_API_KEY: "k".repeat(20), ...env }, { uid });
+      return r.ok && r.warnings.some((w) => w.includes("claude CLI refuses it to root"));
+    };
+    expect(warned({ CLAUDE_PERMISSION_MODE: "bypassPermissions" }, 0)).toBe(true);
+    expect(warned({ CLAUDE_PERMISSION_MODE: "bypassPermissions", IS_SANDBOX: "1" }, 0)).toBe(false);
+    expect(warned({ CLAUDE_PERMISSION_MODE: "bypassPermissions" }, 1000)).toBe(false);
+    expect(warned({ CLAUDE_PERMISSION_MODE: "acceptEdits" }, 0)).toBe(false);
+  });
+
   test("aliases MANAGEMENT_API_PORT / MANAGEMENT_API_HOST", () => {
     const r = loadConfig({ MANAGEMENT_API_PORT: "9191", MANAGEMENT_API_HOST: "::1" });
     expect(r.ok && r.config.port).toBe(9191);
