@@ -27,6 +27,12 @@ describe("readable log lines", () => {
     expect(readable('{"type":"result","subtype":"error_max_turns","is_error":true,"num_turns":30}')).toBe("■ failed (error_max_turns) · 30 turns");
   });
 
+  test("terminal colour and cursor codes are dropped from plain lines", () => {
+    expect(readable("\x1b[32m✓ passed\x1b[0m in \x1b[1;33m2s\x1b[0m")).toBe("✓ passed in 2s");
+    expect(readable("\x1b[2K\x1b[1Gprogress 50%")).toBe("progress 50%");
+    expect(readable("\x1b]8;;https://x.example\x07link\x1b]8;;\x07 text")).toBe("link text");
+  });
+
   test("anything else is left as it is: plain text, other JSON, broken JSON; an empty message shows nothing", () => {
     for (const line of ["hello", "", '{"level":30,"msg":"a pino line"}', '{"type":"stream_event","event":{}}', "{not json", "[1,2]"]) expect(readable(line)).toBe(line);
     expect(readable('{"type":"assistant","message":{"content":[]}}')).toBeNull();

@@ -1,7 +1,10 @@
 // Log lines as a person reads them. The claude CLI (the default provider) writes its session as
-// stream-json, one event per line; shown raw, a log is a wall of JSON. Any other line is kept as is.
+// stream-json, one event per line; shown raw, a log is a wall of JSON. Any other line is kept as is,
+// less the terminal's colour and cursor codes that a CLI may write even into a file.
 
 const MAX = 160;
+/** ANSI escape sequences: CSI (colours, cursor moves) and OSC (titles, links). */
+const ANSI = /\x1b\[[0-9;?]*[ -\/]*[@-~]|\x1b\][^\x07\x1b]*(\x07|\x1b\\)/g;
 const clip = (s) => (s.length > MAX ? `${s.slice(0, MAX - 1)}…` : s);
 
 /** The first line of a text, clipped, and how many lines followed it. */
@@ -45,7 +48,7 @@ function resultLine(e) {
  * message with no content), any other line unchanged.
  */
 export function readable(line) {
-  if (!line.startsWith("{")) return line;
+  if (!line.startsWith("{")) return line.includes("\x1b") ? line.replace(ANSI, "") : line;
   let e;
   try {
     e = JSON.parse(line);
