@@ -23,7 +23,9 @@ export function openApiDocument(app: OpenAPIHono<AppEnv>, info: DocInfo) {
   return app.getOpenAPI31Document({
     openapi: "3.1.0",
     info: { ...info, license: { name: "MIT", url: "https://opensource.org/licenses/MIT" } },
-    servers: [{ url: "/", description: "This server" }],
+    // Relative to the document (…/docs/json), so "Try it out" also works where a proxy serves the API
+    // under a path of its own.
+    servers: [{ url: "..", description: "This server" }],
     security: [{ bearerAuth: [] }, { apiKeyAuth: [] }],
     tags: [
       { name: "System", description: "Service information, health and metrics" },
@@ -42,7 +44,7 @@ const ASSETS: Record<string, { path: string; type: string }> = {
 
 // Served as a file rather than inline so the Content-Security-Policy can forbid inline scripts.
 const INITIALIZER = `window.addEventListener("load", function () {
-  window.ui = SwaggerUIBundle({ url: "/docs/json", dom_id: "#swagger-ui", persistAuthorization: true, deepLinking: true });
+  window.ui = SwaggerUIBundle({ url: "docs/json", dom_id: "#swagger-ui", persistAuthorization: true, deepLinking: true });
 });
 `;
 
@@ -77,6 +79,8 @@ export function registerDocs(app: OpenAPIHono<AppEnv>, info: DocInfo) {
   };
   app.get("/docs/json", (c) => serve(c, doc().json, "application/json; charset=utf-8"));
   app.get("/docs/yaml", (c) => serve(c, doc().yaml, "application/yaml; charset=utf-8"));
+  // The page names its files relative to itself (…/docs), as the dashboard does, so both work behind
+  // a proxy that serves the API under a path of its own.
   app.get(
     "/docs",
     swaggerUI({
@@ -87,13 +91,13 @@ export function registerDocs(app: OpenAPIHono<AppEnv>, info: DocInfo) {
 <meta charset="utf-8" />
 <meta name="viewport" content="width=device-width, initial-scale=1" />
 <title>${info.title} ${info.version}</title>
-<link rel="icon" type="image/png" href="/docs/favicon-32x32.png" />
-<link rel="stylesheet" href="/docs/swagger-ui.css" />
+<link rel="icon" type="image/png" href="docs/favicon-32x32.png" />
+<link rel="stylesheet" href="docs/swagger-ui.css" />
 </head>
 <body>
 <div id="swagger-ui"></div>
-<script src="/docs/swagger-ui-bundle.js"></script>
-<script src="/docs/swagger-initializer.js"></script>
+<script src="docs/swagger-ui-bundle.js"></script>
+<script src="docs/swagger-initializer.js"></script>
 </body>
 </html>`,
     }),

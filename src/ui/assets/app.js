@@ -1,7 +1,7 @@
 // Dashboard: plain ES modules over the public API (client.js holds the session and the calls).
 // EventSource and WebSocket, which cannot send headers, use ?token= and the "Bearer, <key>"
 // subprotocol. Nothing protected is called before sign-in.
-import { $, api, badge, fmtDuration, guard, h, onSubmit, session, showError } from "./client.js";
+import { $, api, apiUrl, badge, fmtDuration, guard, h, onSubmit, session, showError } from "./client.js";
 import { refreshOutputs } from "./gallery.js";
 import { readable } from "./agent-log.js";
 
@@ -176,7 +176,7 @@ function openLog(t) {
   let lastId = -1;
   // EventSource reconnects by itself and sends Last-Event-ID, so the stream resumes without gaps;
   // ids are byte offsets, so anything at or before the last one seen is a duplicate.
-  logSource = new EventSource(`/v1/tasks/${t.taskId}/logs/stream?tail=${LOG_LINES}&token=${encodeURIComponent(session.key)}`);
+  logSource = new EventSource(apiUrl(`/v1/tasks/${t.taskId}/logs/stream?tail=${LOG_LINES}&token=${encodeURIComponent(session.key)}`));
   logSource.onmessage = (ev) => {
     const id = Number(ev.lastEventId);
     if (id <= lastId || view !== logView) return;
@@ -264,7 +264,7 @@ const cancelWorkflow = guard(async (w) => {
 });
 
 function connectEvents() {
-  const url = `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/v1/comfyui/stream`;
+  const url = apiUrl("/v1/comfyui/stream", location.protocol === "https:" ? "wss:" : "ws:");
   socket = new WebSocket(url, ["Bearer", session.key]);
   socket.onopen = () => socket.send(JSON.stringify({ type: "subscribe", workflowId: "*" }));
   socket.onmessage = (ev) => {
@@ -313,5 +313,5 @@ $("#signin").addEventListener("submit", (e) => {
 });
 $("#signout").addEventListener("click", signOut);
 session.onUnauthorized = signOut;
-fetch("/").then((r) => r.json()).then((info) => ($("#version").textContent = `v${info.version}`), () => {});
+fetch(apiUrl("/")).then((r) => r.json()).then((info) => ($("#version").textContent = `v${info.version}`), () => {});
 if (session.key) signIn(session.key).catch((err) => { signOut(); showError(err.message); });

@@ -18,6 +18,18 @@ export const session = {
 };
 
 // ---- errors and API calls -------------------------------------------------------------------
+/**
+ * Where the API is: the folder the page (…/ui) is in. Paths as the API writes them ("/v1/…", also
+ * in the `url` of an output) are taken below it, so the dashboard works behind a proxy that serves
+ * the API under a path of its own, as well as at the root.
+ */
+const API_ROOT = new URL(".", location.href);
+export const apiUrl = (path, protocol) => {
+  const url = new URL(path.replace(/^\/+/, ""), API_ROOT);
+  if (protocol) url.protocol = protocol;
+  return url.href;
+};
+
 export function showError(message) {
   const el = $("#alert");
   el.textContent = message;
@@ -30,7 +42,7 @@ export async function api(path, options = {}) {
   let res;
   try {
     // Always revalidate (ETag makes that cheap): the API's max-age would otherwise show stale lists.
-    res = await fetch(path, { cache: "no-cache", ...options, headers });
+    res = await fetch(apiUrl(path), { cache: "no-cache", ...options, headers });
   } catch {
     throw new Error("The API cannot be reached. Is the server running?");
   }
