@@ -18,5 +18,8 @@ export function trailingSlashRedirect(c: Context<AppEnv>, exists: (path: string)
   const target = url.pathname.replace(/\/+$/, "");
   // Never "//host": a browser reads that Location as another site.
   if (target.startsWith("//")) return undefined;
-  return c.redirect(`${target}${url.search}`, 301);
+  // Relative ("../tasks" from "/v1/tasks/"), so that behind a proxy serving the API under a path of
+  // its own the client stays under that path: one "../" per trailing slash, then the last segment.
+  const slashes = url.pathname.length - target.length;
+  return c.redirect(`${"../".repeat(slashes)}${target.slice(target.lastIndexOf("/") + 1)}${url.search}`, 301);
 }

@@ -106,6 +106,14 @@ describe("behind a proxy's path", () => {
     expect(paths.filter((p) => !p.startsWith(`${PREFIX}/`))).toEqual([]);
   }, 60_000);
 
+  test("a trailing slash is sent back to the path without it, still under the proxy's path", async () => {
+    for (const path of ["/docs/", "/ui/", "/health/"]) {
+      const res = await fetch(`${site}${PREFIX}${path}`, { redirect: "manual" });
+      expect(res.status).toBe(301);
+      expect(new URL(res.headers.get("Location")!, `${site}${PREFIX}${path}`).pathname).toBe(`${PREFIX}${path.slice(0, -1)}`);
+    }
+  });
+
   test("Swagger UI loads its document and assets there, and Try it out calls the API there", async () => {
     paths.length = 0;
     await page.goto(`${site}${PREFIX}/docs`);
