@@ -221,7 +221,7 @@ describe("compiled binary", () => {
     expect(docs.status).toBe(200);
     expect((await docs.arrayBuffer()).byteLength).toBeGreaterThan(100_000);
     const ui = await fetch(`${api.base}/ui`);
-    expect(await ui.text()).toContain('<script type="module" src="/ui/app.js">');
+    expect(await ui.text()).toContain('<script type="module" src="ui/app.js">');
     expect(await (await fetch(`${api.base}/ui/app.js`)).text()).toContain('from "./client.js"');
     // The modules app.js imports are in the binary too.
     expect(await (await fetch(`${api.base}/ui/client.js`)).text()).toContain("sessionStorage");
