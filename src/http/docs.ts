@@ -23,9 +23,7 @@ export function openApiDocument(app: OpenAPIHono<AppEnv>, info: DocInfo) {
   return app.getOpenAPI31Document({
     openapi: "3.1.0",
     info: { ...info, license: { name: "MIT", url: "https://opensource.org/licenses/MIT" } },
-    // Relative to the document (…/docs/json), so "Try it out" also works where a proxy serves the API
-    // under a path of its own.
-    servers: [{ url: "..", description: "This server" }],
+    servers: [{ url: "/", description: "This server" }],
     security: [{ bearerAuth: [] }, { apiKeyAuth: [] }],
     tags: [
       { name: "System", description: "Service information, health and metrics" },
@@ -42,9 +40,24 @@ const ASSETS: Record<string, { path: string; type: string }> = {
   "favicon-32x32.png": { path: faviconPath, type: "image/png" },
 };
 
-// Served as a file rather than inline so the Content-Security-Policy can forbid inline scripts.
+/**
+ * Served as a file rather than inline so the Content-Security-Policy can forbid inline scripts.
+ * Behind a proxy that serves the API under a path of its own (…/proxy/9090/docs), the document's
+ * server "/" would send Try it out to the site's root: calls are sent under the page's folder instead.
+ */
 const INITIALIZER = `window.addEventListener("load", function () {
-  window.ui = SwaggerUIBundle({ url: "docs/json", dom_id: "#swagger-ui", persistAuthorization: true, deepLinking: true });
+  var root = new URL(".", location.href);
+  window.ui = SwaggerUIBundle({
+    url: "docs/json",
+    dom_id: "#swagger-ui",
+    persistAuthorization: true,
+    deepLinking: true,
+    requestInterceptor: function (req) {
+      var url = new URL(req.url, location.href);
+      if (url.origin === location.origin && !url.pathname.startsWith(root.pathname)) req.url = new URL(url.pathname.slice(1) + url.search, root).href;
+      return req;
+    },
+  });
 });
 `;
 
