@@ -50,8 +50,10 @@ describe("GET /v1/status", () => {
     expect(body.providers).toEqual({ gemini: "configured", openai: "configured", claude: "not_configured", openrouter: "not_configured", xinference: "enabled" });
     expect(JSON.stringify(body)).not.toContain("sk-x");
     expect(body.api).toMatchObject({ version: (await import("../../package.json")).version, pid: process.pid });
-    expect(body.taskProviders.demo).toEqual({ command: "sh", installed: true });
-    expect(body.taskProviders["missing-cli"]).toEqual({ command: "definitely-not-installed-cli", installed: false });
+    expect(body.taskProviders.demo).toEqual({ command: "sh", installed: true, description: "Built-in demo: prints a few lines over a few seconds; needs nothing installed" });
+    expect(body.taskProviders["missing-cli"]).toEqual({ command: "definitely-not-installed-cli", installed: false, description: "" });
+    // What a provider really does is said where one is picked: agentic-flow has no openai of its own.
+    expect(body.taskProviders.openai.description).toContain("OpenRouter");
     const { memory, disk, cpu } = body.system;
     expect(memory.total).toBeGreaterThan(0);
     expect(memory.used).toBe(memory.total - memory.available);

@@ -117,6 +117,8 @@ describe("dashboard", () => {
   });
 
   test("start a demo task: its log lines appear and its status turns completed", async () => {
+    // Each provider says what it runs, where it is picked.
+    expect(await page.locator('#provider option[value="demo"]').getAttribute("title")).toStartWith("Built-in demo");
     await page.locator("#provider").selectOption("demo");
     await page.locator("#task-form textarea[name=task]").fill("hello from the browser");
     await page.getByRole("button", { name: "Start task" }).click();

@@ -41,7 +41,10 @@ export const StatusSchema = z
           .openapi({ description: "The devices ComfyUI runs on, as it reports them, memory in MiB: for a remote backend the only view of its GPU; null when it cannot be asked" }),
       }),
     ),
-    taskProviders: z.record(z.string(), z.object({ command: z.string(), installed: z.boolean() })),
+    taskProviders: z.record(
+      z.string(),
+      z.object({ command: z.string(), installed: z.boolean(), description: z.string().openapi({ description: "What the provider runs (from PROVIDERS_FILE for one added there)" }) }),
+    ),
     system: z.object({
       cpu: z.object({
         loadAverage: z.object({ load1: z.number(), load5: z.number(), load15: z.number() }),

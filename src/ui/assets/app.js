@@ -81,7 +81,8 @@ const refreshStatus = guard(async () => {
   const names = Object.keys(s.taskProviders);
   if (providerSelect.options.length !== names.length) {
     const current = providerSelect.value;
-    providerSelect.replaceChildren(...names.map((n) => h("option", { value: n, selected: n === (current || "demo") }, `${n}${s.taskProviders[n].installed ? "" : " (not installed)"}`)));
+    const p = s.taskProviders;
+    providerSelect.replaceChildren(...names.map((n) => h("option", { value: n, title: p[n].description || undefined, selected: n === (current || "demo") }, `${n}${p[n].installed ? "" : " (not installed)"}`)));
   }
   const gpus = $("#gpus");
   if (!s.gpu.available) gpus.replaceChildren(h("div", { class: "card" }, h("h3", {}, "GPU"), h("p", { class: "muted" }, `No GPU data: ${s.gpu.error}`)));
