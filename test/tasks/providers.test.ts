@@ -55,6 +55,17 @@ describe("providers", () => {
     expect(Object.keys(env)).not.toContain("MANAGEMENT_API_KEY");
   });
 
+  test("README's PROVIDERS_FILE example loads, and its gemini keeps what the built-in one gives agentic-flow", async () => {
+    const readme = await Bun.file(join(import.meta.dir, "../../README.md")).text();
+    const example = /`PROVIDERS_FILE` names a JSON file[\s\S]*?```json\n([\s\S]*?)\n```/.exec(readme)?.[1];
+    expect(example).toBeDefined();
+    const providers = loadProviders(file(example!));
+    const vars = { agent: "coder", task: "t", taskId: "id1", taskDir: "/w/id1", permissionMode: "plan", port: "41234" };
+    expect(buildArgv(providerNamed(providers, "gemini")!, vars)).toContain("--model");
+    expect(buildEnv(providerNamed(providers, "gemini")!, { GEMINI_API_KEY: "g" }, vars)).toMatchObject({ GOOGLE_GEMINI_API_KEY: "g", PROXY_PORT: "41234" });
+    expect(providerNamed(providers, "aider")!.env).toEqual(["OPENAI_API_KEY"]);
+  });
+
   test("PROVIDERS_FILE may alias variables, but never to or from the API's own keys", () => {
     const providers = loadProviders(file(JSON.stringify({
       tool: { command: ["tool"], envAliases: { TOOL_TOKEN: "MY_TOKEN", LEAK: "MANAGEMENT_API_KEY", MANAGEMENT_API_KEYS: "MY_TOKEN" } },
