@@ -41,7 +41,8 @@ function wrk(bin: string, url: string, headers: Record<string, string> = {}, sec
   };
 }
 
-const median = (xs: number[]) => percentile([...xs].sort((a, b) => a - b), 50);
+// A round wrk could not time (no latency line) is left out rather than turning the median into NaN.
+const median = (xs: number[]) => percentile(xs.filter(Number.isFinite).sort((a, b) => a - b), 50);
 
 interface Target { name: string; url: string; pid: number; headers?: Record<string, string>; reference: string }
 
