@@ -19,6 +19,16 @@ export interface ApiProcess {
   output: () => Promise<string>;
 }
 
+/**
+ * Servers started here and not yet exited: a test that fails before stopping its server would
+ * otherwise leave it running after the test run (one was found 20 minutes later). test/setup.ts
+ * stops them when the run ends (bun test runs no "exit" handlers).
+ */
+const running = new Set<Subprocess>();
+export function killStartedApis() {
+  for (const proc of running) proc.kill("SIGKILL");
+}
+
 /** Starts the API with `env` and waits until /ready answers 200. */
 export async function startApi(env: Record<string, string | undefined>, cmd: string[] = [process.execPath, MAIN]): Promise<ApiProcess> {
   const port = freePort();
@@ -29,6 +39,8 @@ export async function startApi(env: Record<string, string | undefined>, cmd: str
     stdout: "pipe",
     stderr: "pipe",
   });
+  running.add(proc);
+  void proc.exited.then(() => running.delete(proc));
   const base = `http://127.0.0.1:${port}`;
   const until = Date.now() + 15_000;
   for (;;) {

@@ -1,0 +1,6 @@
+/** Preloaded by bun test (bunfig.toml): what the whole run needs once. */
+import { afterAll } from "bun:test";
+import { killStartedApis } from "./process.ts";
+
+// A failed test may have left the API it started running.
+afterAll(killStartedApis);
