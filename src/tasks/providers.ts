@@ -72,38 +72,35 @@ const NETWORK_ENV = ["HTTPS_PROXY", "HTTP_PROXY", "NO_PROXY", "https_proxy", "ht
  */
 const AGENTIC_FLOW_PROXY = { PROXY_PORT: "{port}" };
 
+/** A built-in provider, with the schema's defaults for what it leaves out. */
+const builtIn = (p: z.input<typeof ProviderSchema>): Provider => ProviderSchema.parse(p);
+
 export const DEFAULT_PROVIDERS: Record<string, Provider> = {
-  "claude-flow": {
+  "claude-flow": builtIn({
     command: ["claude", "-p", "{prompt}", "--output-format", "stream-json", "--verbose", "--permission-mode", "{permissionMode}"],
     env: CLAUDE_ENV,
-    envAliases: {},
-    setEnv: {},
     description: "Claude Code CLI, headless, with the task as its prompt",
-  },
-  gemini: {
+  }),
+  gemini: builtIn({
     command: ["agentic-flow", "--agent", "{agent}", "--task", "{task}", "--provider", "gemini"],
     env: ["GOOGLE_GEMINI_API_KEY", "GEMINI_API_KEY", "OPENROUTER_API_KEY"],
     // agentic-flow reads only GOOGLE_GEMINI_API_KEY; Google's own tools, and /v1/status, take GEMINI_API_KEY too.
     envAliases: { GOOGLE_GEMINI_API_KEY: "GEMINI_API_KEY" },
     setEnv: AGENTIC_FLOW_PROXY,
     description: "agentic-flow with the Gemini provider",
-  },
-  openai: {
+  }),
+  openai: builtIn({
     // agentic-flow 2.x has no provider of that name: it runs the task on OpenRouter when
     // OPENROUTER_API_KEY is set (the model is COMPLETION_MODEL, e.g. openai/gpt-4o, else its default).
     command: ["agentic-flow", "--agent", "{agent}", "--task", "{task}", "--provider", "openai"],
     env: ["OPENAI_API_KEY", "OPENROUTER_API_KEY", "COMPLETION_MODEL"],
-    envAliases: {},
     setEnv: AGENTIC_FLOW_PROXY,
     description: "agentic-flow asked for OpenAI (it runs the task on OpenRouter: OPENROUTER_API_KEY, model COMPLETION_MODEL)",
-  },
-  demo: {
+  }),
+  demo: builtIn({
     command: ["sh", "-c", DEMO_SCRIPT, "demo", "{agent}", "{task}"],
-    env: [],
-    envAliases: {},
-    setEnv: {},
     description: "Built-in demo: prints a few lines over a few seconds; needs nothing installed",
-  },
+  }),
 };
 
 export const DEFAULT_PROVIDER = "claude-flow";

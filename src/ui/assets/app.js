@@ -144,7 +144,7 @@ onSubmit($("#task-form"), async (f) => {
  */
 const LOG_LINES = 2000;
 const utf8 = new TextEncoder();
-const newLogView = (task) => ({ taskId: task?.taskId ?? null, task, raw: $("#log-raw").checked, lines: [], pending: [], earlier: false, drawing: false });
+const newLogView = (task) => ({ task, raw: $("#log-raw").checked, lines: [], pending: [], earlier: false, drawing: false });
 let logView = newLogView(null);
 
 function drawLog() {
@@ -204,7 +204,7 @@ function openLog(t) {
     $("#log-status").replaceChildren(badge(d.status), d.exitCode !== null ? ` exit ${d.exitCode}` : d.signal ? ` ${d.signal}` : "");
     logSource.close();
     refreshTasks();
-    showTaskFiles(view.taskId);
+    showTaskFiles(view.task.taskId);
   });
   logSource.onerror = () => $("#log-status").replaceChildren(badge("reconnecting"));
 }
@@ -219,12 +219,12 @@ async function save(path, name) {
   link.remove();
   setTimeout(() => URL.revokeObjectURL(url), 60_000);
 }
-$("#log-download").addEventListener("click", guard(() => save(`/v1/tasks/${logView.taskId}/logs`, `${logView.taskId}.log`)));
+$("#log-download").addEventListener("click", guard(() => save(`/v1/tasks/${logView.task.taskId}/logs`, `${logView.task.taskId}.log`)));
 
 /** The files the task has left in its directory (what the agent wrote), each a download. */
 const showTaskFiles = guard(async (taskId) => {
   const { files, truncated } = await api(`/v1/tasks/${taskId}/files`);
-  if (taskId !== logView.taskId) return;
+  if (taskId !== logView.task?.taskId) return;
   const items = files.filter((f) => f.type === "file").map((f) =>
     h("li", {}, h("button", { type: "button", class: "link", onclick: guard(() => save(`/v1/tasks/${taskId}/file?path=${encodeURIComponent(f.path)}`, f.path.split("/").pop())) }, f.path), ` ${f.size} bytes`));
   if (!items.length) items.push(h("li", { class: "muted" }, "none yet"));
