@@ -109,7 +109,7 @@ export const SETTINGS = {
   NVIDIA_SMI_TIMEOUT_MS: { help: "Longest wait for nvidia-smi", default: "2000", schema: intIn(50, 60_000) },
   STATUS_CACHE_MS: { help: "How long one computed /v1/status is reused", default: "5000", schema: intIn(0, 600_000) },
   ENABLE_XINFERENCE: { help: "Whether the xinference provider is enabled", default: "false", schema: bool },
-  COMFYUI_URL: { help: "ComfyUI server of the 'local' GPU target", default: "http://127.0.0.1:8188", schema: url },
+  COMFYUI_URL: { help: "ComfyUI server of the 'local' GPU target (http://user:password@host:port behind basic authentication)", default: "http://127.0.0.1:8188", schema: url },
   SALAD_COMFYUI_URL: { help: "ComfyUI server of the 'salad' target (unset: target disabled)", schema: url },
   SALAD_API_KEY: { help: "Sent as Salad-Api-Key to the salad target", schema: z.string().trim().min(1), secret: true },
   COMFYUI_MODELS_DIR: { help: "ComfyUI models directory, for model file sizes", schema: z.string().min(1) },

@@ -34,6 +34,11 @@ export interface FakeComfyOptions {
   models?: Record<string, string[]>;
   /** Stands in for a gateway in front of ComfyUI (Salad's): requests without this Salad-Api-Key get 401. */
   requireApiKey?: string;
+  /**
+   * Stands in for a proxy with HTTP basic authentication in front of ComfyUI (nginx's auth_basic):
+   * requests without these "user:password" credentials get its 401 page.
+   */
+  requireBasicAuth?: string;
   /** Holds POST /prompt's answer this long after queueing, as a slow gateway might: the run's messages come first. */
   promptAnswerDelayMs?: number;
   /** ComfyUI's --max-upload-size: a larger request body gets 413 (100 MiB by default). */
@@ -53,6 +58,8 @@ export class FakeComfyUI {
   received: { path: string; body: unknown }[] = [];
   /** Salad-Api-Key (or absence) of every HTTP request and WebSocket upgrade, in order. */
   apiKeys: (string | null)[] = [];
+  /** Authorization header (or absence) of every HTTP request and WebSocket upgrade, in order. */
+  authorizations: (string | null)[] = [];
   /** Path of every GET request, in order. */
   gets: string[] = [];
   #counter = 0;
@@ -63,6 +70,7 @@ export class FakeComfyUI {
   /** Counts crashes: a run started before one never goes on after it (ComfyUI lost it with the process). */
   #life = 0;
   #requireApiKey: string | undefined;
+  #requireBasicAuth: string | undefined;
   promptAnswerDelayMs: number;
 
   constructor(o: FakeComfyOptions = {}) {
@@ -70,6 +78,7 @@ export class FakeComfyUI {
     this.models = o.models ?? { checkpoints: ["sd15.safetensors", "sdxl/base.safetensors"], loras: [], vae: [], controlnet: [], upscale_models: ["4x.pth"] };
     this.port = o.port ?? 0;
     this.#requireApiKey = o.requireApiKey;
+    this.#requireBasicAuth = o.requireBasicAuth;
     this.promptAnswerDelayMs = o.promptAnswerDelayMs ?? 0;
     this.maxUploadBytes = o.maxUploadBytes ?? 100 * 1024 * 1024;
   }
@@ -154,6 +163,11 @@ export class FakeComfyUI {
     this.apiKeys.push(req.headers.get("salad-api-key"));
     if (this.#requireApiKey !== undefined && req.headers.get("salad-api-key") !== this.#requireApiKey) {
       return Response.json({ error: "Unauthorized" }, { status: 401 });
+    }
+    this.authorizations.push(req.headers.get("authorization"));
+    if (this.#requireBasicAuth !== undefined && req.headers.get("authorization") !== `Basic ${btoa(this.#requireBasicAuth)}`) {
+      const page = "<html>\r\n<head><title>401 Authorization Required</title></head>\r\n<body>\r\n<center><h1>401 Authorization Required</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n";
+      return new Response(page, { status: 401, headers: { "Content-Type": "text/html", "WWW-Authenticate": 'Basic realm="ComfyUI"' } });
     }
     if (p === "/ws") {
       const clientId = url.searchParams.get("clientId") ?? crypto.randomUUID().replaceAll("-", "");

@@ -60,11 +60,33 @@ const URL_SETTING: Record<BackendName, string> = { local: "COMFYUI_URL", salad: 
  * wrong key (401/403), a wrong URL (404). A 502 for our client, naming the backend's answer.
  */
 export class ComfyRefusedError extends ApiError {
-  /** `why` replaces the hint for credentials, e.g. " with text/html, not JSON: ...". */
-  constructor(backend: BackendName, status: number, request: string, why?: string) {
-    const hint = why ?? (status === 401 || status === 403 ? (backend === "salad" ? ": check SALAD_API_KEY" : `: ${URL_SETTING[backend]} asks for credentials this API does not send`) : "");
-    super(502, `ComfyUI (${backend}) answered ${status} to ${request}${hint}`);
+  /**
+   * `why` replaces the hint for credentials, e.g. " with text/html, not JSON: ...". `withCredentials`:
+   * whether the backend's URL carries a user and password (a proxy's basic authentication).
+   */
+  constructor(backend: BackendName, status: number, request: string, why?: string, withCredentials = false) {
+    super(502, `ComfyUI (${backend}) answered ${status} to ${request}${why ?? credentialsHint(backend, status, withCredentials)}`);
   }
+}
+
+function credentialsHint(backend: BackendName, status: number, withCredentials: boolean): string {
+  if (status !== 401 && status !== 403) return "";
+  const inUrl = `the user and password in ${URL_SETTING[backend]}`;
+  if (backend === "salad") return `: check SALAD_API_KEY${withCredentials ? ` and ${inUrl}` : ""}`;
+  if (withCredentials) return `: check ${inUrl}`;
+  return `: ${URL_SETTING[backend]} asks for credentials; for basic authentication give them in it (http://user:password@host:port)`;
+}
+
+/**
+ * `url` as it may be shown (logs, /v1/status, error messages): a password in it (a proxy's basic
+ * authentication, which fetch and WebSocket send from the URL) replaced by "***".
+ */
+export function redactUrl(url: string): string {
+  const parsed = URL.parse(url);
+  if (!parsed?.password) return url;
+  parsed.password = "***";
+  // href adds a "/" to a bare origin; the configured URL has its trailing slashes dropped.
+  return url.endsWith("/") ? parsed.href : parsed.href.replace(/\/$/, "");
 }
 
 export interface BackendOptions {
@@ -84,7 +106,12 @@ export interface BackendOptions {
 
 export class ComfyBackend {
   readonly name: BackendName;
+  /** The backend's URL as it may be shown: without its password (redactUrl). */
   readonly url: string;
+  /** The URL requests go to, credentials included. */
+  readonly #baseUrl: string;
+  /** Whether the URL carries credentials (a proxy's basic authentication). */
+  readonly #withCredentials: boolean;
   readonly clientId: string;
   #o: BackendOptions;
   #ws: WebSocket | undefined;
@@ -103,7 +130,10 @@ export class ComfyBackend {
   constructor(o: BackendOptions) {
     this.#o = o;
     this.name = o.name;
-    this.url = o.url;
+    this.#baseUrl = o.url;
+    this.url = redactUrl(o.url);
+    const parsed = URL.parse(o.url);
+    this.#withCredentials = Boolean(parsed?.username || parsed?.password);
     this.clientId = o.clientId;
     this.#backoff = o.backoffMs ?? 250;
   }
@@ -120,7 +150,7 @@ export class ComfyBackend {
 
   #connect() {
     if (this.#closed) return;
-    const wsUrl = `${this.url.replace(/^http/, "ws")}/ws?clientId=${encodeURIComponent(this.clientId)}`;
+    const wsUrl = `${this.#baseUrl.replace(/^http/, "ws")}/ws?clientId=${encodeURIComponent(this.clientId)}`;
     let ws: WebSocket;
     try {
       ws = new WebSocket(wsUrl, { headers: this.#headers } as never);
@@ -205,7 +235,7 @@ export class ComfyBackend {
     const headersOnly = until === "headers" ? new AbortController() : undefined;
     const timer = headersOnly && setTimeout(() => headersOnly.abort(new DOMException("The operation timed out.", "TimeoutError")), ms);
     try {
-      return await fetch(`${this.url}${path}`, {
+      return await fetch(`${this.#baseUrl}${path}`, {
         ...init,
         // A FormData body brings its own multipart Content-Type.
         headers: { ...this.#headers, ...(typeof init.body === "string" ? { "Content-Type": "application/json" } : {}), ...(init.headers as Record<string, string>) },
@@ -224,7 +254,7 @@ export class ComfyBackend {
    */
   #failure(status: number, request: string, detail = ""): Error {
     if (status >= 500 || status === 408 || status === 429) return new ComfyUnavailableError(`ComfyUI (${this.name}) answered ${status} to ${request}${detail}`);
-    return new ComfyRefusedError(this.name, status, request);
+    return new ComfyRefusedError(this.name, status, request, undefined, this.#withCredentials);
   }
 
   async #json<T>(path: string, init?: RequestInit): Promise<T> {

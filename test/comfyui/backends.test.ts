@@ -4,8 +4,9 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { FakeComfyUI } from "../fake-comfyui.ts";
 import pino from "pino";
-import { AUTH, FIXTURES, KEY, tempDir, waitFor } from "../helpers.ts";
-import { BASIC, chain, comfyStack } from "./helpers.ts";
+import { createServer, type RunningServer } from "../../src/server.ts";
+import { AUTH, FIXTURES, KEY, tempDir, testConfig, waitFor } from "../helpers.ts";
+import { BASIC, chain, comfyStack, json } from "./helpers.ts";
 
 describe("backends and folders", () => {
   test("gpu: salad goes to SALAD_COMFYUI_URL with Salad-Api-Key, and stays bound to it", async () => {
@@ -71,6 +72,47 @@ describe("backends and folders", () => {
     expect((await listed.json()).workflows.filter((w: { gpu: string }) => w.gpu === "salad")).toEqual([]);
     await s.close();
     salad.stop();
+  });
+
+  test("a user and password in COMFYUI_URL pass a proxy's basic authentication, and are never shown", async () => {
+    // nginx's auth_basic in front of ComfyUI; the password has characters a URL must encode.
+    const fake = new FakeComfyUI({ nodeMs: 5, requireBasicAuth: "comfy:s@cr:et" }).start();
+    const lines: Record<string, unknown>[] = [];
+    const logger = pino({ level: "debug" }, { write: (line: string) => void lines.push(JSON.parse(line)) });
+    const secret = "s%40cr%3Aet";
+    const s = await comfyStack({ fake, logger, env: { COMFYUI_URL: `http://comfy:${secret}@127.0.0.1:${fake.port}` } });
+    const others: RunningServer[] = [];
+    try {
+      expect(s.server.services.comfyui!.service.backends.get("local")!.connected).toBe(true);
+      const { res, body } = await s.submit(BASIC);
+      expect(res.status).toBe(202);
+      const done = await s.until(body.workflowId, ["completed"]);
+      expect((await fetch(`${s.base}${done.outputs[0].url}`, { headers: AUTH })).status).toBe(200);
+      expect(fake.authorizations.length).toBeGreaterThan(3);
+      expect(new Set(fake.authorizations)).toEqual(new Set([`Basic ${btoa("comfy:s@cr:et")}`]));
+      const status = await (await fetch(`${s.base}/v1/status`, { headers: AUTH })).json();
+      expect(status.comfyui.local.url).toBe(`http://comfy:***@127.0.0.1:${fake.port}`);
+
+      // A wrong password, and none: a 502 that sends the operator to the URL, never showing it.
+      const refused = async (url: string) => {
+        const other = await createServer(testConfig({ COMFYUI_URL: url }), logger, { comfyBackoffMs: 50 });
+        others.push(other);
+        const res = await fetch(`http://127.0.0.1:${other.port}/v1/comfyui/workflow`, { method: "POST", headers: json, body: JSON.stringify({ workflow: BASIC }) });
+        return [res.status, (await res.json()).message];
+      };
+      expect(await refused(`http://comfy:wr0ng-pa55@127.0.0.1:${fake.port}`)).toEqual([502, "ComfyUI (local) answered 401 to POST /prompt: check the user and password in COMFYUI_URL"]);
+      expect(await refused(fake.url)).toEqual([
+        502,
+        "ComfyUI (local) answered 401 to POST /prompt: COMFYUI_URL asks for credentials; for basic authentication give them in it (http://user:password@host:port)",
+      ]);
+      await waitFor(() => lines.filter((l) => l.msg === "cannot reach ComfyUI; retrying in the background").length >= 2);
+      const shown = JSON.stringify([status, lines]);
+      expect(lines.some((l) => l.msg === "connected to ComfyUI" && l.url === `http://comfy:***@127.0.0.1:${fake.port}`)).toBe(true);
+      for (const leak of [secret, "s@cr:et", "wr0ng-pa55"]) expect(shown).not.toContain(leak);
+    } finally {
+      for (const other of others) await other.shutdown();
+      await s.close();
+    }
   });
 
   test("COMFYUI_OUTPUT_DIR serves outputs from disk with sizes; COMFYUI_MODELS_DIR gives model sizes", async () => {

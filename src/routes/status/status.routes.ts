@@ -31,7 +31,7 @@ export const StatusSchema = z
     comfyui: z.record(
       z.string(),
       z.object({
-        url: z.string(),
+        url: z.string().openapi({ description: "The backend's URL; a password in it shows as ***", example: "http://127.0.0.1:8188" }),
         reachable: z.boolean(),
         queueLength: z.number().int().nullable(),
         version: z.string().nullable().openapi({ description: "ComfyUI's version, from its /system_stats" }),
