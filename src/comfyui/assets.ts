@@ -3,7 +3,8 @@ import { statSync } from "node:fs";
 import { join, resolve, sep } from "node:path";
 import { ApiError } from "../http/errors.ts";
 import { contentDisposition, fileResponse } from "../http/file-response.ts";
-import { orRetryLater, type BackendName, type ComfyBackend } from "./backend.ts";
+import type { BackendName, ComfyBackend } from "./backend.ts";
+import { orRetryLater } from "./backend-errors.ts";
 import type { OutputRow, WorkflowStore } from "./workflow-store.ts";
 
 export const MODEL_FOLDERS = { checkpoints: "checkpoints", loras: "loras", vae: "vae", controlnet: "controlnet", upscale: "upscale_models" } as const;

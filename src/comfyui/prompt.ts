@@ -1,6 +1,7 @@
 /** What a submitted `workflow` becomes for POST /prompt: a UI workflow converted, an API prompt checked. */
 import { ApiError } from "../http/errors.ts";
-import { ComfyUnavailableError, type ComfyBackend, type ComfyValidationError } from "./backend.ts";
+import type { ComfyBackend } from "./backend.ts";
+import { ComfyUnavailableError, type ComfyValidationError } from "./backend-errors.ts";
 import { ConversionError, convertUiWorkflow, isUiWorkflow } from "./convert.ts";
 
 /**

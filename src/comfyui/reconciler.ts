@@ -4,7 +4,8 @@
  * reports that its queue changed (its own UI's delete and Clear Queue send nothing else).
  */
 import type { Logger } from "pino";
-import { ComfyValidationError, type BackendName, type ComfyBackend } from "./backend.ts";
+import type { BackendName, ComfyBackend } from "./backend.ts";
+import { ComfyValidationError } from "./backend-errors.ts";
 import { coalesced } from "./coalesce.ts";
 import { verdictFromHistory } from "./execution.ts";
 import { rejectionMessage } from "./prompt.ts";

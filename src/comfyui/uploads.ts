@@ -4,7 +4,8 @@ import { ApiError } from "../http/errors.ts";
 import { preview } from "../http/openapi.ts";
 import type { Actor } from "../http/types.ts";
 import { isSafeSubfolder, SAFE_FILENAME } from "./assets.ts";
-import { orRetryLater, type ComfyBackend } from "./backend.ts";
+import type { ComfyBackend } from "./backend.ts";
+import { orRetryLater } from "./backend-errors.ts";
 
 export interface UploadInput {
   image: File;

@@ -2,7 +2,8 @@
 import { describe, expect, test } from "bun:test";
 import { Database } from "bun:sqlite";
 import pino from "pino";
-import { ComfyBackend, ComfyUnavailableError } from "../../src/comfyui/backend.ts";
+import { ComfyUnavailableError } from "../../src/comfyui/backend-errors.ts";
+import { ComfyBackend } from "../../src/comfyui/backend.ts";
 import { createServer } from "../../src/server.ts";
 import { FakeComfyUI } from "../fake-comfyui.ts";
 import { AUTH, FIXTURES, silentLogger, waitFor } from "../helpers.ts";
