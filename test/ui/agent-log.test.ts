@@ -33,6 +33,15 @@ describe("readable log lines", () => {
     expect(readable("\x1b]8;;https://x.example\x07link\x1b]8;;\x07 text")).toBe("link text");
   });
 
+  test("a line a progress bar rewrote with carriage returns shows its last state, as a terminal would", () => {
+    // tqdm's output with stdout not a terminal: every state, each after a \r, one newline at the end.
+    const tqdm = ["", "  0%|          | 0/3 [00:00<?, ?it/s]", " 33%|███▎      | 1/3 [00:01<00:02,  1.00s/it]", "100%|██████████| 3/3 [00:03<00:00,  1.00s/it]"].join("\r");
+    expect(readable(tqdm)).toBe("100%|██████████| 3/3 [00:03<00:00,  1.00s/it]");
+    expect(readable("\x1b[32mdone\x1b[0m\r")).toBe("done"); // a CRLF line: its \r is no rewrite
+    expect(readable("a\rb\r\r")).toBe("b");
+    expect(readable("\r")).toBe("");
+  });
+
   test("anything else is left as it is: plain text, other JSON, broken JSON; an empty message shows nothing", () => {
     for (const line of ["hello", "", '{"level":30,"msg":"a pino line"}', '{"type":"stream_event","event":{}}', "{not json", "[1,2]"]) expect(readable(line)).toBe(line);
     expect(readable('{"type":"assistant","message":{"content":[]}}')).toBeNull();

@@ -44,11 +44,24 @@ function resultLine(e) {
 }
 
 /**
+ * A plain line as a terminal leaves it: a line that rewrote itself with carriage returns (a progress
+ * bar: tqdm, curl, pip) shows its last state, not every state run together; colour codes go.
+ */
+function plain(line) {
+  let text = line;
+  if (text.includes("\r")) {
+    text = text.replace(/\r+$/, ""); // a CRLF line ending is no rewrite
+    text = text.slice(text.lastIndexOf("\r") + 1);
+  }
+  return text.includes("\x1b") ? text.replace(ANSI, "") : text;
+}
+
+/**
  * The line as shown: a claude stream-json event as text (null when it shows nothing, such as a
  * message with no content), any other line unchanged.
  */
 export function readable(line) {
-  if (!line.startsWith("{")) return line.includes("\x1b") ? line.replace(ANSI, "") : line;
+  if (!line.startsWith("{")) return plain(line);
   let e;
   try {
     e = JSON.parse(line);
