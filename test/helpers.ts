@@ -32,7 +32,8 @@ export function fixtureProvidersFile(dir: string): string {
   }
   providers["chatty"] = { command: [join(AGENTS, "chatty.sh"), "{task}"] };
   providers["slow"] = { command: [join(AGENTS, "slow.sh"), "{task}"] };
-  providers["env-dump"] = { command: [join(AGENTS, "env-dump.sh")], env: ["ANTHROPIC_API_KEY", "MANAGEMENT_API_KEY"] };
+  // Asks for the API's key by name and by prefix: it must get neither.
+  providers["env-dump"] = { command: [join(AGENTS, "env-dump.sh")], env: ["ANTHROPIC_*", "MANAGEMENT_API_KEY", "MANAGEMENT_*"] };
   providers["missing-cli"] = { command: ["definitely-not-installed-cli", "{task}"] };
   // As agentic-flow's proxy takes one: a free port of its own for each task.
   providers["port-dump"] = { command: [join(AGENTS, "env-dump.sh")], setEnv: { PROXY_PORT: "{port}" } };

@@ -6,13 +6,15 @@ import { readFileSync } from "node:fs";
 import { z } from "zod";
 
 const ENV_NAME = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/);
+/** A variable's name, or a prefix ending in "*" ("ANTHROPIC_*": every variable whose name starts so). */
+const ENV_NAME_OR_PREFIX = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*\*?$/, 'must be a variable name, or a prefix of one ending in "*"');
 
 export const ProviderSchema = z
   .object({
     /** argv template; placeholders {agent} {task} {prompt} {taskId} {taskDir} {permissionMode} and {port}. */
     command: z.array(z.string().min(1)).min(1),
-    /** Environment variables passed through to the child when set. */
-    env: z.array(ENV_NAME).default([]),
+    /** Environment variables passed through to the child when set; "PREFIX_*" passes all that start so. */
+    env: z.array(ENV_NAME_OR_PREFIX).default([]),
     /**
      * Variables the child gets under another name when its own is not set: `{"GOOGLE_GEMINI_API_KEY":
      * "GEMINI_API_KEY"}` hands agentic-flow the key under the name Google's own tools use.
@@ -41,21 +43,23 @@ const DEMO_SCRIPT = [
   'echo "done"',
 ].join("\n");
 
-/**
- * What the claude CLI authenticates with: an API key, a subscription's long-lived token
- * (`claude setup-token` prints CLAUDE_CODE_OAUTH_TOKEN, the headless way), a gateway's token, or
- * Bedrock / Vertex with their cloud credentials; and where its own config and login live.
- */
 /** Any one of these set is a way for the claude CLI to log in (/v1/status reports it). */
 export const CLAUDE_LOGIN_ENV = ["ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "CLAUDE_CODE_OAUTH_TOKEN", "CLAUDE_CODE_USE_BEDROCK", "CLAUDE_CODE_USE_VERTEX"];
 
+/**
+ * What the claude CLI reads (claude 2.1): everything under its own prefixes (logins, gateways,
+ * models, CLAUDE_CODE_MAX_TURNS and the like), its documented settings outside them, OpenTelemetry
+ * export, and the cloud credentials Bedrock and Vertex log in with, workload identity included
+ * (EKS sets AWS_ROLE_ARN and AWS_WEB_IDENTITY_TOKEN_FILE). An operator who sets one for the CLI
+ * expects its tasks to see it.
+ */
 export const CLAUDE_ENV = [
-  ...CLAUDE_LOGIN_ENV,
-  "ANTHROPIC_BASE_URL", "ANTHROPIC_MODEL", "CLAUDE_CONFIG_DIR",
+  "ANTHROPIC_*", "CLAUDE_CODE_*", "CLAUDE_CONFIG_DIR", "CLAUDE_BASH_MAINTAIN_PROJECT_WORKING_DIR",
+  "DISABLE_*", "MAX_THINKING_TOKENS", "MAX_MCP_OUTPUT_TOKENS", "MCP_TIMEOUT", "MCP_TOOL_TIMEOUT",
+  "BASH_DEFAULT_TIMEOUT_MS", "BASH_MAX_TIMEOUT_MS", "BASH_MAX_OUTPUT_LENGTH", "USE_BUILTIN_RIPGREP", "OTEL_*",
   // Lets claude take bypassPermissions as root, in a container meant as a sandbox.
   "IS_SANDBOX",
-  "AWS_REGION", "AWS_PROFILE", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_BEARER_TOKEN_BEDROCK",
-  "CLOUD_ML_REGION", "ANTHROPIC_VERTEX_PROJECT_ID", "GOOGLE_APPLICATION_CREDENTIALS",
+  "AWS_*", "CLOUD_ML_REGION", "VERTEX_REGION_*", "GOOGLE_APPLICATION_CREDENTIALS", "GOOGLE_CLOUD_PROJECT",
 ];
 
 /**
@@ -155,6 +159,10 @@ export function usesPort(provider: Provider): boolean {
   return [...provider.command, ...Object.values(provider.setEnv)].some((s) => s.includes("{port}"));
 }
 
+/** The API's own keys (and the files they may be read from), which no task gets under any name. */
+const API_SECRETS = new Set(["MANAGEMENT_API_KEY", "MANAGEMENT_API_KEYS", "MANAGEMENT_API_KEY_FILE", "MANAGEMENT_API_KEYS_FILE"]);
+const ours = (name: string) => API_SECRETS.has(name);
+
 /**
  * The child's whole environment: a minimal base, the network settings, what the provider names,
  * aliases and sets. Never our API keys.
@@ -167,11 +175,14 @@ export function buildEnv(provider: Provider, source: Readonly<Record<string, str
     TASK_ID: task.taskId,
     TASK_DIR: task.taskDir,
   };
-  const ours = (name: string) => name === "MANAGEMENT_API_KEY" || name === "MANAGEMENT_API_KEYS";
-  for (const name of [...NETWORK_ENV, ...provider.env]) {
-    if (ours(name)) continue;
-    const value = source[name];
-    if (value !== undefined) env[name] = value;
+  for (const entry of [...NETWORK_ENV, ...provider.env]) {
+    if (entry.endsWith("*")) {
+      const prefix = entry.slice(0, -1);
+      for (const [name, value] of Object.entries(source)) if (name.startsWith(prefix) && !ours(name) && value !== undefined) env[name] = value;
+      continue;
+    }
+    const value = source[entry];
+    if (value !== undefined && !ours(entry)) env[entry] = value;
   }
   for (const [name, from] of Object.entries(provider.envAliases)) {
     if (ours(name) || ours(from) || env[name] !== undefined) continue;

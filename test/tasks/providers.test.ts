@@ -77,6 +77,17 @@ describe("providers", () => {
     expect(() => loadProviders(file(JSON.stringify({ tool: { command: ["tool"], envAliases: { "BAD NAME": "X" } } })))).toThrow("PROVIDERS_FILE: tool.envAliases");
   });
 
+  test('"PREFIX_*" in env passes every variable that starts so, never the API\'s own keys', () => {
+    const providers = loadProviders(file(JSON.stringify({ tool: { command: ["tool"], env: ["TOOL_*", "MANAGEMENT_*", "MANAGEMENT_API_KEY_FILE"] } })));
+    const source = { TOOL_A: "a", TOOL_B: "b", TOOLBOX: "no", MANAGEMENT_API_KEY: "never", MANAGEMENT_API_KEYS: "never", MANAGEMENT_API_KEY_FILE: "/run/secrets/key", MANAGEMENT_API_PORT: "9090" };
+    const env = buildEnv(providerNamed(providers, "tool")!, source, { taskId: "t", taskDir: "/w/t" });
+    expect(env).toMatchObject({ TOOL_A: "a", TOOL_B: "b", MANAGEMENT_API_PORT: "9090" });
+    for (const name of ["TOOLBOX", "MANAGEMENT_API_KEY", "MANAGEMENT_API_KEYS", "MANAGEMENT_API_KEY_FILE"]) expect(Object.keys(env)).not.toContain(name);
+    for (const bad of ["*", "A*B", "TOOL_**"]) {
+      expect(() => loadProviders(file(JSON.stringify({ tool: { command: ["tool"], env: [bad] } })))).toThrow('PROVIDERS_FILE: tool.env.0: must be a variable name, or a prefix of one ending in "*"');
+    }
+  });
+
   test("claude gets what it logs in with (a setup-token, Bedrock, Vertex); every task gets the proxy and CA settings", () => {
     const source = {
       PATH: "/usr/bin",
@@ -95,6 +106,19 @@ describe("providers", () => {
     };
     const claude = buildEnv(DEFAULT_PROVIDERS["claude-flow"]!, source, { taskId: "t", taskDir: "/w/t" });
     expect(claude).toMatchObject({ CLAUDE_CODE_OAUTH_TOKEN: "sk-ant-oat01-x", CLAUDE_CODE_USE_BEDROCK: "1", AWS_REGION: "us-east-1", AWS_ACCESS_KEY_ID: "AKIA", AWS_SECRET_ACCESS_KEY: "secret", ANTHROPIC_VERTEX_PROJECT_ID: "p" });
+    // Whatever else the CLI reads, by its prefixes: a gateway's model names, options, telemetry, EKS's web identity.
+    const more = {
+      ANTHROPIC_DEFAULT_HAIKU_MODEL: "gw/haiku",
+      ANTHROPIC_CUSTOM_HEADERS: "X-Team: gpu",
+      CLAUDE_CODE_MAX_TURNS: "20",
+      DISABLE_AUTOUPDATER: "1",
+      MAX_THINKING_TOKENS: "8000",
+      OTEL_EXPORTER_OTLP_ENDPOINT: "http://otel:4317",
+      AWS_ROLE_ARN: "arn:aws:iam::1:role/r",
+      AWS_WEB_IDENTITY_TOKEN_FILE: "/var/run/secrets/eks.amazonaws.com/serviceaccount/token",
+      VERTEX_REGION_CLAUDE_4_0_OPUS: "europe-west1",
+    };
+    expect(buildEnv(DEFAULT_PROVIDERS["claude-flow"]!, { ...source, ...more, BASH_ENV: "/tmp/evil", GEMINI_API_KEY: "g" }, { taskId: "t", taskDir: "/w/t" })).toEqual({ ...claude, ...more });
     const demo = buildEnv(DEFAULT_PROVIDERS.demo!, source, { taskId: "t", taskDir: "/w/t" });
     expect(demo).toEqual({ PATH: "/usr/bin", HOME: "/home/api", LANG: "C.UTF-8", TASK_ID: "t", TASK_DIR: "/w/t", HTTPS_PROXY: "http://proxy:3128", no_proxy: "localhost", NODE_EXTRA_CA_CERTS: "/etc/ca.pem" });
     for (const env of [claude, demo]) expect(Object.keys(env)).not.toContain("MANAGEMENT_API_KEY");
