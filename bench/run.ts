@@ -3,11 +3,12 @@
  * `npm run bench -- ws sse` runs only those; a number sets the clients of the fan-out benches (1000).
  */
 import { benchHttp } from "./http.ts";
+import { benchIdle } from "./idle.ts";
 import { benchSseFanout } from "./sse.ts";
 import { benchTaskStart } from "./tasks.ts";
 import { benchWsFanout } from "./ws.ts";
 
-const BENCHES = ["http", "tasks", "sse", "ws"];
+const BENCHES = ["http", "tasks", "sse", "ws", "idle"];
 const args = Bun.argv.slice(2);
 const names = args.filter((a) => !/^\d+$/.test(a));
 const unknown = names.filter((n) => !BENCHES.includes(n));
@@ -21,3 +22,4 @@ if (run("http")) await benchHttp();
 if (run("tasks")) await benchTaskStart();
 if (run("sse")) await benchSseFanout(clients);
 if (run("ws")) await benchWsFanout(clients);
+if (run("idle")) await benchIdle();
