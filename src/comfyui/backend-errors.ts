@@ -30,16 +30,17 @@ export const URL_SETTING: Record<BackendName, string> = { local: "COMFYUI_URL", 
  * wrong key (401/403), a wrong URL (404). A 502 for our client, naming the backend's answer.
  */
 export class ComfyRefusedError extends ApiError {
-  /**
-   * `why` replaces the hint for credentials, e.g. " with text/html, not JSON: ...". `withCredentials`:
-   * whether the backend's URL carries a user and password (a proxy's basic authentication).
-   */
-  constructor(backend: BackendName, status: number, request: string, why?: string, withCredentials = false) {
-    super(502, `ComfyUI (${backend}) answered ${status} to ${request}${why ?? credentialsHint(backend, status, withCredentials)}`);
+  /** `hint` follows the answer, e.g. " with text/html, not JSON: ..." or a credentialsHint. */
+  constructor(backend: BackendName, status: number, request: string, hint = "") {
+    super(502, `ComfyUI (${backend}) answered ${status} to ${request}${hint}`);
   }
 }
 
-function credentialsHint(backend: BackendName, status: number, withCredentials: boolean): string {
+/**
+ * What to check when a backend answers 401 or 403 ("" for any other status). `withCredentials`:
+ * whether its URL carries a user and password (a proxy's basic authentication).
+ */
+export function credentialsHint(backend: BackendName, status: number, withCredentials: boolean): string {
   if (status !== 401 && status !== 403) return "";
   const inUrl = `the user and password in ${URL_SETTING[backend]}`;
   if (backend === "salad") return `: check SALAD_API_KEY${withCredentials ? ` and ${inUrl}` : ""}`;

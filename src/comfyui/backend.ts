@@ -5,7 +5,7 @@
  */
 import type { Logger } from "pino";
 import { ApiError } from "../http/errors.ts";
-import { ComfyRefusedError, ComfyUnavailableError, ComfyValidationError, redactUrl, URL_SETTING } from "./backend-errors.ts";
+import { ComfyRefusedError, ComfyUnavailableError, ComfyValidationError, credentialsHint, redactUrl, URL_SETTING } from "./backend-errors.ts";
 import type { ObjectInfo } from "./convert.ts";
 
 export type BackendName = "local" | "salad";
@@ -198,7 +198,7 @@ export class ComfyBackend {
    */
   #failure(status: number, request: string, detail = ""): Error {
     if (status >= 500 || status === 408 || status === 429) return new ComfyUnavailableError(`ComfyUI (${this.name}) answered ${status} to ${request}${detail}`);
-    return new ComfyRefusedError(this.name, status, request, undefined, this.#withCredentials);
+    return new ComfyRefusedError(this.name, status, request, credentialsHint(this.name, status, this.#withCredentials));
   }
 
   async #json<T>(path: string, init?: RequestInit): Promise<T> {
