@@ -312,6 +312,35 @@ export function loadConfigFromEnvironment(): ConfigResult {
   return loadConfig(process.env, { uid: process.getuid?.() });
 }
 
+/** The proxy settings Bun's fetch follows, as curl and most tools do. */
+const PROXY_VARIABLES = ["HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy"];
+/** This machine, by name and by address, in NO_PROXY's forms (CIDR included). */
+const LOOPBACK_NO_PROXY = ["localhost", "127.0.0.0/8", "::1"];
+
+/**
+ * NO_PROXY (and no_proxy) extended with loopback, when a proxy is set and NO_PROXY does not already
+ * cover it; nothing to change otherwise. Bun's fetch sends even http://127.0.0.1 through
+ * HTTP_PROXY unless NO_PROXY names it, and there the proxy's 127.0.0.1 is the proxy itself: a
+ * local ComfyUI (whose WebSocket, never proxied, still connected) and `--healthcheck` failed on any
+ * machine whose proxy settings leave loopback out.
+ */
+export function loopbackNoProxy(env: Readonly<Record<string, string | undefined>>): Record<string, string> {
+  if (!PROXY_VARIABLES.some((name) => env[name])) return {};
+  const entries = (env.NO_PROXY ?? env.no_proxy ?? "").split(",").map((e) => e.trim()).filter(Boolean);
+  const missing = LOOPBACK_NO_PROXY.filter((e) => !entries.includes(e));
+  if (entries.includes("*") || !missing.length) return {};
+  const value = [...entries, ...missing].join(",");
+  return { NO_PROXY: value, no_proxy: value };
+}
+
+/**
+ * Applies loopbackNoProxy to this process's environment, which Bun's fetch reads on every request
+ * (and tasks inherit through the config): call before anything is fetched or configured.
+ */
+export function keepLoopbackOffProxy() {
+  Object.assign(process.env, loopbackNoProxy(process.env));
+}
+
 /** The `--help` text: every setting with its default. */
 export function helpText(name: string, version: string): string {
   const lines = [

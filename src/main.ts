@@ -1,5 +1,5 @@
 /** Entry point: config -> services -> app -> Bun.serve; signals and graceful shutdown. */
-import { helpText, loadConfigFromEnvironment, localUrl } from "./config.ts";
+import { helpText, keepLoopbackOffProxy, loadConfigFromEnvironment, localUrl } from "./config.ts";
 import { createLogger, exitOnCrash } from "./logger.ts";
 import { createServer } from "./server.ts";
 import { API_NAME, VERSION } from "./version.ts";
@@ -13,6 +13,7 @@ if (args.includes("--version") || args.includes("-v")) {
   process.stdout.write(`${VERSION}\n`);
   process.exit(0);
 }
+keepLoopbackOffProxy();
 const result = loadConfigFromEnvironment();
 if (args.includes("--healthcheck")) {
   // For container HEALTHCHECKs: no curl needed in the image.

@@ -9,6 +9,8 @@ import { lastResortError } from "../src/http/errors.ts";
 import { createServer } from "../src/server.ts";
 import { AUTH, KEY, silentLogger, tempDir, testConfig, testEnv, testServer, waitFor } from "./helpers.ts";
 import { MAIN, ROOT, startApi } from "./process.ts";
+import { BASIC } from "./comfyui/helpers.ts";
+import { FakeComfyUI } from "./fake-comfyui.ts";
 
 const run = (args: string[], env: Record<string, string | undefined> = {}, cmd = [process.execPath, MAIN]) =>
   Bun.spawnSync([...cmd, ...args], { cwd: ROOT, env: env as Record<string, string>, stdout: "pipe", stderr: "pipe" });
@@ -40,6 +42,36 @@ describe("command line", () => {
       await api.proc.exited;
     }
     expect(run(["--healthcheck"], { ...env, PORT: port }).exitCode).toBe(1);
+  });
+
+  test("behind HTTP_PROXY with loopback missing from NO_PROXY, a local ComfyUI and --healthcheck still go direct", async () => {
+    // A corporate proxy: the machine's own 127.0.0.1 is out of its reach.
+    const proxied: string[] = [];
+    const proxy = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: (req) => (proxied.push(req.url), new Response("cannot reach it", { status: 502 })) });
+    const fake = new FakeComfyUI({ nodeMs: 5 }).start();
+    const env = testEnv({ HTTP_PROXY: `http://127.0.0.1:${proxy.port}`, NO_PROXY: "corp.example", COMFYUI_URL: fake.url });
+    const api = await startApi(env);
+    try {
+      const submit = await fetch(`${api.base}/v1/comfyui/workflow`, { method: "POST", headers: { ...AUTH, "Content-Type": "application/json" }, body: JSON.stringify({ workflow: BASIC }) });
+      expect(submit.status).toBe(202);
+      const { workflowId } = await submit.json();
+      await waitFor(async () => (await (await fetch(`${api.base}/v1/comfyui/workflow/${workflowId}`, { headers: AUTH })).json()).status === "completed" || undefined);
+      expect(run(["--healthcheck"], { ...env, PORT: new URL(api.base).port }).exitCode).toBe(0);
+      // Tasks get the same NO_PROXY, beside the proxy itself.
+      const task = await (await fetch(`${api.base}/v1/tasks`, { method: "POST", headers: { ...AUTH, "Content-Type": "application/json" }, body: JSON.stringify({ agent: "a", task: "t", provider: "env-dump" }) })).json();
+      const log = await waitFor(async () => {
+        const t = await (await fetch(`${api.base}/v1/tasks/${task.taskId}`, { headers: AUTH })).json();
+        return t.status === "completed" ? await Bun.file(task.logFile).text() : undefined;
+      });
+      expect(log).toContain("NO_PROXY=corp.example,localhost,127.0.0.0/8,::1\n");
+      expect(log).toContain(`HTTP_PROXY=http://127.0.0.1:${proxy.port}\n`);
+      expect(proxied).toEqual([]);
+    } finally {
+      api.proc.kill("SIGTERM");
+      await api.proc.exited;
+      proxy.stop(true);
+      fake.stop();
+    }
   });
 
   test("the default key on a public address is refused with a reason", () => {
