@@ -165,6 +165,12 @@ export interface Config {
 
 export type ConfigResult = { ok: true; config: Config; warnings: string[] } | { ok: false; errors: string[] };
 
+/**
+ * The API's keys, and the files they may be read from: no task gets them, under any name. Not even
+ * the path of a key file: a task has no business reading the API's keys.
+ */
+export const API_KEY_VARIABLES: ReadonlySet<string> = new Set(["MANAGEMENT_API_KEY", "MANAGEMENT_API_KEYS", "MANAGEMENT_API_KEY_FILE", "MANAGEMENT_API_KEYS_FILE"]);
+
 /** Below this many characters a key is reported as easy to guess. */
 const MIN_KEY_LENGTH = 16;
 
@@ -248,10 +254,8 @@ export function loadConfig(given: Record<string, string | undefined>, runtime: {
     );
   }
   const dataDir = resolve(s.DATA_DIR);
-  // Not even the path of a key file: a task has no business reading the API's keys.
-  const secrets = new Set(["MANAGEMENT_API_KEY", "MANAGEMENT_API_KEYS", "MANAGEMENT_API_KEY_FILE", "MANAGEMENT_API_KEYS_FILE"]);
   const childEnvSource: Record<string, string> = {};
-  for (const [k, v] of Object.entries(env)) if (v !== undefined && !secrets.has(k)) childEnvSource[k] = v;
+  for (const [k, v] of Object.entries(env)) if (v !== undefined && !API_KEY_VARIABLES.has(k)) childEnvSource[k] = v;
 
   return {
     ok: true,

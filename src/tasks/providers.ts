@@ -4,6 +4,7 @@
  */
 import { readFileSync } from "node:fs";
 import { z } from "zod";
+import { API_KEY_VARIABLES } from "../config.ts";
 
 const ENV_NAME = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/);
 /** A variable's name, or a prefix ending in "*" ("ANTHROPIC_*": every variable whose name starts so). */
@@ -159,9 +160,7 @@ export function usesPort(provider: Provider): boolean {
   return [...provider.command, ...Object.values(provider.setEnv)].some((s) => s.includes("{port}"));
 }
 
-/** The API's own keys (and the files they may be read from), which no task gets under any name. */
-const API_SECRETS = new Set(["MANAGEMENT_API_KEY", "MANAGEMENT_API_KEYS", "MANAGEMENT_API_KEY_FILE", "MANAGEMENT_API_KEYS_FILE"]);
-const ours = (name: string) => API_SECRETS.has(name);
+const ours = (name: string) => API_KEY_VARIABLES.has(name);
 
 /**
  * The child's whole environment: a minimal base, the network settings, what the provider names,
