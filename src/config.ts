@@ -6,6 +6,7 @@ import { resolve, join } from "node:path";
 import { readFileSync } from "node:fs";
 import { z } from "zod";
 import { parseCidrList, type CidrMatcher } from "./http/cidr.ts";
+import { loopbackNoProxy, proxyFor } from "./proxy-env.ts";
 
 export const DEFAULT_API_KEY = "change-this-secret-key";
 
@@ -155,6 +156,9 @@ export interface Config {
     retentionMs: number | undefined;
     localUrl: string;
     saladUrl: string | undefined;
+    /** The proxies the environment names for those URLs (proxyFor), for their WebSockets. */
+    localProxy: string | undefined;
+    saladProxy: string | undefined;
     saladApiKey: string | undefined;
     modelsDir: string | undefined;
     outputDir: string | undefined;
@@ -302,6 +306,8 @@ export function loadConfig(given: Record<string, string | undefined>, runtime: {
         retentionMs: s.WORKFLOW_RETENTION,
         localUrl: s.COMFYUI_URL,
         saladUrl: s.SALAD_COMFYUI_URL,
+        localProxy: proxyFor(s.COMFYUI_URL, env),
+        saladProxy: s.SALAD_COMFYUI_URL === undefined ? undefined : proxyFor(s.SALAD_COMFYUI_URL, env),
         saladApiKey: s.SALAD_API_KEY,
         modelsDir: s.COMFYUI_MODELS_DIR,
         outputDir: s.COMFYUI_OUTPUT_DIR,
@@ -314,27 +320,6 @@ export function loadConfig(given: Record<string, string | undefined>, runtime: {
 /** loadConfig over this process's environment (the one place that reads it). */
 export function loadConfigFromEnvironment(): ConfigResult {
   return loadConfig(process.env, { uid: process.getuid?.() });
-}
-
-/** The proxy settings Bun's fetch follows, as curl and most tools do. */
-const PROXY_VARIABLES = ["HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy"];
-/** This machine, by name and by address, in NO_PROXY's forms (CIDR included). */
-const LOOPBACK_NO_PROXY = ["localhost", "127.0.0.0/8", "::1"];
-
-/**
- * NO_PROXY (and no_proxy) extended with loopback, when a proxy is set and NO_PROXY does not already
- * cover it; nothing to change otherwise. Bun's fetch sends even http://127.0.0.1 through
- * HTTP_PROXY unless NO_PROXY names it, and there the proxy's 127.0.0.1 is the proxy itself: a
- * local ComfyUI (whose WebSocket, never proxied, still connected) and `--healthcheck` failed on any
- * machine whose proxy settings leave loopback out.
- */
-export function loopbackNoProxy(env: Readonly<Record<string, string | undefined>>): Record<string, string> {
-  if (!PROXY_VARIABLES.some((name) => env[name])) return {};
-  const entries = (env.NO_PROXY ?? env.no_proxy ?? "").split(",").map((e) => e.trim()).filter(Boolean);
-  const missing = LOOPBACK_NO_PROXY.filter((e) => !entries.includes(e));
-  if (entries.includes("*") || !missing.length) return {};
-  const value = [...entries, ...missing].join(",");
-  return { NO_PROXY: value, no_proxy: value };
 }
 
 /**

@@ -79,8 +79,8 @@ export function buildServices(config: Config, logger: Logger, options: BuildOpti
     metrics,
     logger,
     backends: [
-      { name: "local" as const, url: config.comfyui.localUrl },
-      ...(config.comfyui.saladUrl ? [{ name: "salad" as const, url: config.comfyui.saladUrl, apiKey: config.comfyui.saladApiKey }] : []),
+      { name: "local" as const, url: config.comfyui.localUrl, proxy: config.comfyui.localProxy },
+      ...(config.comfyui.saladUrl ? [{ name: "salad" as const, url: config.comfyui.saladUrl, apiKey: config.comfyui.saladApiKey, proxy: config.comfyui.saladProxy }] : []),
     ],
     backoffMs: options.comfyBackoffMs,
     retentionMs: config.comfyui.retentionMs,

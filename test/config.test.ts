@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { DEFAULT_API_KEY, helpText, loadConfig, localUrl, loopbackNoProxy, parseDuration, SETTINGS } from "../src/config.ts";
+import { DEFAULT_API_KEY, helpText, loadConfig, localUrl, parseDuration, SETTINGS } from "../src/config.ts";
 import { tempDir } from "./helpers.ts";
 
 describe("loadConfig", () => {
@@ -58,17 +58,6 @@ describe("loadConfig", () => {
     expect(warned({ CLAUDE_PERMISSION_MODE: "bypassPermissions", IS_SANDBOX: "1" }, 0)).toBe(false);
     expect(warned({ CLAUDE_PERMISSION_MODE: "bypassPermissions" }, 1000)).toBe(false);
     expect(warned({ CLAUDE_PERMISSION_MODE: "acceptEdits" }, 0)).toBe(false);
-  });
-
-  test("with a proxy set, NO_PROXY gains loopback where it lacks it (Bun's fetch would proxy 127.0.0.1)", () => {
-    const loopback = "localhost,127.0.0.0/8,::1";
-    expect(loopbackNoProxy({})).toEqual({});
-    expect(loopbackNoProxy({ NO_PROXY: "corp.example" })).toEqual({});
-    expect(loopbackNoProxy({ HTTPS_PROXY: "http://proxy:3128" })).toEqual({ NO_PROXY: loopback, no_proxy: loopback });
-    const extended = "corp.example,localhost,127.0.0.0/8,::1";
-    expect(loopbackNoProxy({ http_proxy: "http://proxy:3128", no_proxy: "corp.example, localhost" })).toEqual({ NO_PROXY: extended, no_proxy: extended });
-    expect(loopbackNoProxy({ HTTP_PROXY: "http://proxy:3128", NO_PROXY: "*" })).toEqual({});
-    expect(loopbackNoProxy({ HTTP_PROXY: "http://proxy:3128", NO_PROXY: `::1, ${loopback}` })).toEqual({});
   });
 
   test("aliases MANAGEMENT_API_PORT / MANAGEMENT_API_HOST", () => {

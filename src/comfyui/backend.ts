@@ -37,6 +37,11 @@ export interface BackendOptions {
   name: BackendName;
   url: string;
   apiKey?: string;
+  /**
+   * The HTTP proxy for its WebSocket: the one the environment names for `url` (proxyFor). Bun's
+   * fetch finds it in the environment by itself; its WebSocket goes direct unless told.
+   */
+  proxy?: string;
   clientId: string;
   logger: Logger;
   onMessage: (backend: ComfyBackend, msg: { type: string; data: Record<string, unknown> }) => void;
@@ -97,7 +102,7 @@ export class ComfyBackend {
     const wsUrl = `${this.#baseUrl.replace(/^http/, "ws")}/ws?clientId=${encodeURIComponent(this.clientId)}`;
     let ws: WebSocket;
     try {
-      ws = new WebSocket(wsUrl, { headers: this.#headers } as never);
+      ws = new WebSocket(wsUrl, { headers: this.#headers, proxy: this.#o.proxy } as never);
     } catch {
       this.#scheduleReconnect();
       return;
@@ -184,6 +189,7 @@ export class ComfyBackend {
         // A FormData body brings its own multipart Content-Type.
         headers: { ...this.#headers, ...(typeof init.body === "string" ? { "Content-Type": "application/json" } : {}), ...(init.headers as Record<string, string>) },
         signal: headersOnly?.signal ?? AbortSignal.timeout(ms),
+        proxy: this.#o.proxy,
       });
     } catch (err) {
       throw new ComfyUnavailableError(`ComfyUI (${this.name}) at ${this.url} is unreachable: ${(err as Error).message}`);

@@ -30,7 +30,7 @@ export interface ComfyServiceOptions {
   hub: StreamHub;
   metrics: Metrics;
   logger: Logger;
-  backends: { name: BackendName; url: string; apiKey?: string }[];
+  backends: { name: BackendName; url: string; apiKey?: string; proxy?: string }[];
   backoffMs?: number;
   /** Finished workflows older than this are deleted; undefined keeps them forever. */
   retentionMs?: number;

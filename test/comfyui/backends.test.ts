@@ -3,6 +3,7 @@ import { describe, expect, test } from "bun:test";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { FakeComfyUI } from "../fake-comfyui.ts";
+import { FakeProxy } from "../fake-proxy.ts";
 import pino from "pino";
 import { createServer, type RunningServer } from "../../src/server.ts";
 import { AUTH, FIXTURES, KEY, tempDir, testConfig, waitFor } from "../helpers.ts";
@@ -112,6 +113,30 @@ describe("backends and folders", () => {
     } finally {
       for (const other of others) await other.shutdown();
       await s.close();
+    }
+  });
+
+  test("behind HTTPS_PROXY/HTTP_PROXY, a remote backend's WebSocket goes through the proxy as its requests do", async () => {
+    // The remote name resolves nowhere: only the proxy (which takes every host for this machine) reaches it.
+    const salad = new FakeComfyUI({ nodeMs: 5 }).start();
+    const proxy = new FakeProxy().start();
+    const remote = `http://comfy.salad.test:${salad.port}`;
+    const s = await comfyStack({ env: { SALAD_COMFYUI_URL: remote, SALAD_API_KEY: "k", HTTP_PROXY: proxy.url, NO_PROXY: "corp.example" } });
+    try {
+      await waitFor(() => s.server.services.comfyui!.service.backends.get("salad")!.connected);
+      expect(proxy.requests).toContain(`CONNECT comfy.salad.test:${salad.port} HTTP/1.1`);
+      const { res, body } = await s.submit(BASIC, { gpu: "salad" });
+      expect(res.status).toBe(202);
+      // Completed, so its requests reached the remote name too: through the proxy (each connection
+      // to it starts with an absolute-form request; later ones reuse the connection).
+      expect((await s.until(body.workflowId, ["completed"])).gpu).toBe("salad");
+      expect(proxy.requests.some((r) => r.startsWith(`GET ${remote}/`) || r.startsWith(`POST ${remote}/`))).toBe(true);
+      // The local backend, on loopback, never goes through it.
+      expect(proxy.requests.every((r) => r.includes(`comfy.salad.test:${salad.port}`))).toBe(true);
+    } finally {
+      await s.close();
+      salad.stop();
+      proxy.stop();
     }
   });
 
