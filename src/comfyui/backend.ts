@@ -61,6 +61,8 @@ export class ComfyBackend {
   readonly #baseUrl: string;
   /** Whether the URL carries credentials (a proxy's basic authentication). */
   readonly #withCredentials: boolean;
+  /** The proxy requests go through, as it may be shown (undefined: direct). */
+  readonly #proxyShown: string | undefined;
   readonly clientId: string;
   #o: BackendOptions;
   #ws: WebSocket | undefined;
@@ -83,6 +85,7 @@ export class ComfyBackend {
     this.url = redactUrl(o.url);
     const parsed = URL.parse(o.url);
     this.#withCredentials = Boolean(parsed?.username || parsed?.password);
+    this.#proxyShown = o.proxy === undefined ? undefined : redactUrl(o.proxy);
     this.clientId = o.clientId;
     this.#backoff = o.backoffMs ?? 250;
   }
@@ -146,7 +149,7 @@ export class ComfyBackend {
         this.#o.onDisconnect(this);
       } else if (!this.#closed && !this.#reportedDown) {
         // A wrong COMFYUI_URL, or ComfyUI not started yet: say so once, with why, and keep trying.
-        this.#o.logger.warn({ backend: this.name, url: this.url, error: failure }, "cannot reach ComfyUI; retrying in the background");
+        this.#o.logger.warn({ backend: this.name, url: this.url, proxy: this.#proxyShown, error: failure }, "cannot reach ComfyUI; retrying in the background");
         this.#reportedDown = true;
       }
       this.#scheduleReconnect();
@@ -192,7 +195,8 @@ export class ComfyBackend {
         proxy: this.#o.proxy,
       });
     } catch (err) {
-      throw new ComfyUnavailableError(`ComfyUI (${this.name}) at ${this.url} is unreachable: ${(err as Error).message}`);
+      const via = this.#proxyShown ? ` through the proxy ${this.#proxyShown} (NO_PROXY may need to name its host)` : "";
+      throw new ComfyUnavailableError(`ComfyUI (${this.name}) at ${this.url} is unreachable${via}: ${(err as Error).message}`);
     } finally {
       clearTimeout(timer);
     }

@@ -140,6 +140,29 @@ describe("backends and folders", () => {
     }
   });
 
+  test("a backend unreachable through its proxy says so, naming the proxy without its password", async () => {
+    const lines: Record<string, unknown>[] = [];
+    const logger = pino({ level: "info" }, { write: (line: string) => void lines.push(JSON.parse(line)) });
+    const closed = new FakeProxy().start();
+    const proxyPort = new URL(closed.url).port;
+    closed.stop(); // nothing listens there now
+    const s = await comfyStack({ logger, env: { SALAD_COMFYUI_URL: "http://comfy.salad.test:8188", HTTP_PROXY: `http://u:proxy-pw@127.0.0.1:${proxyPort}` } });
+    try {
+      const shown = `http://u:***@127.0.0.1:${proxyPort}`;
+      const form = new FormData();
+      form.set("image", new File([new Uint8Array([1, 2, 3])], "cat.png", { type: "image/png" }));
+      form.set("gpu", "salad");
+      const res = await fetch(`${s.base}/v1/comfyui/upload`, { method: "POST", headers: AUTH, body: form });
+      expect(res.status).toBe(503);
+      expect((await res.json()).message).toStartWith(`ComfyUI (salad) at http://comfy.salad.test:8188 is unreachable through the proxy ${shown} (NO_PROXY may need to name its host): `);
+      const warned = await waitFor(() => lines.find((l) => l.msg === "cannot reach ComfyUI; retrying in the background" && l.backend === "salad"));
+      expect(warned.proxy).toBe(shown);
+      expect(JSON.stringify(lines)).not.toContain("proxy-pw");
+    } finally {
+      await s.close();
+    }
+  });
+
   test("COMFYUI_OUTPUT_DIR serves outputs from disk with sizes; COMFYUI_MODELS_DIR gives model sizes", async () => {
     const outDir = tempDir("comfy-out-");
     const modelsDir = tempDir("comfy-models-");
