@@ -29,8 +29,11 @@ export function loopbackNoProxy(env: Env): Record<string, string> {
   return { NO_PROXY: value, no_proxy: value };
 }
 
-/** Whether NO_PROXY's entries cover this host and port: `*`, a name or any name under it, an IP or CIDR, each optionally with `:port`. */
-export function exemptFromProxy(hostname: string, port: string, noProxy: string): boolean {
+/**
+ * Whether NO_PROXY's entries cover this host and port: `*`, a name (and every name under it), an
+ * IP or a CIDR, each optionally with `:port`.
+ */
+function exemptFromProxy(hostname: string, port: string, noProxy: string): boolean {
   const host = hostname.replace(/^\[|\]$/g, "").toLowerCase();
   for (const raw of noProxy.split(/[\s,]+/).filter(Boolean)) {
     if (raw === "*") return true;
