@@ -27,7 +27,7 @@ process.on("exit", () => {
 /** Providers that run the fixture agents (name -> script). */
 export function fixtureProvidersFile(dir: string): string {
   const providers: Record<string, { command: string[]; env?: string[]; setEnv?: Record<string, string> }> = {};
-  for (const name of ["exit0", "exit3", "ignore-term", "forker", "escaper", "chatty", "slow", "sleeper", "env-dump", "partial", "writer", "claude-stream"]) {
+  for (const name of ["exit0", "exit3", "ignore-term", "forker", "escaper", "chatty", "slow", "sleeper", "env-dump", "partial", "writer", "claude-stream", "claude-login-fail"]) {
     providers[name] = { command: [join(AGENTS, `${name}.sh`), "{agent}", "{task}"] };
   }
   providers["chatty"] = { command: [join(AGENTS, "chatty.sh"), "{task}"] };

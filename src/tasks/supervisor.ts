@@ -16,6 +16,7 @@ import { removeTree } from "./remove-tree.ts";
 import { limitBreach } from "./task-limits.ts";
 import { readExitFile, resolveCommand, type SpawnFn } from "./spawn.ts";
 import type { TaskStore } from "./task-store.ts";
+import { exitError } from "./exit-reason.ts";
 import { durationSeconds, type TaskRecord, type TaskStatus } from "./task.ts";
 
 export interface SupervisorOptions {
@@ -262,7 +263,7 @@ export class TaskSupervisor {
       exitTime: Date.now(),
       exitCode: exit.exitCode,
       signal: exit.signal,
-      error: t.error ?? error ?? (status === "failed" ? (exit.signal ? `Terminated by ${exit.signal}` : exit.exitCode !== null ? `Exited with code ${exit.exitCode}` : null) : null),
+      error: t.error ?? error ?? (status === "failed" ? exitError(t.logFile, exit) : null),
     };
     this.#o.store.update(t.taskId, {
       status: done.status,

@@ -43,6 +43,12 @@ describe("create and complete", () => {
     expect(done.logTail).toEqual(["about to fail", "error output"]);
   });
 
+  test("a claude session that fails says why in its error, from the result event its log ends with", async () => {
+    const { body } = await start("claude-login-fail");
+    const done = await ended(body.taskId);
+    expect(done).toMatchObject({ status: "failed", exitCode: 1, error: "Exited with code 1: Not logged in · Please run /login" });
+  });
+
   test("a CLI that is not installed -> 500 and a failed task", async () => {
     const { res, body } = await start("missing-cli");
     expect(res.status).toBe(500);

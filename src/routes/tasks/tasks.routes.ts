@@ -68,7 +68,10 @@ export const TaskSchema = z
     signal: z.string().nullable(),
     duration: z.number().openapi({ description: "Seconds; stops growing at exit" }),
     timeoutSeconds: z.number().nullable().openapi({ description: "The task's time limit in seconds (null: none); past it the task is stopped and failed" }),
-    error: z.string().nullable(),
+    error: z
+      .string()
+      .nullable()
+      .openapi({ description: "Why it failed: how it ended, and the reason a claude session's last event gives", example: "Exited with code 1: Not logged in · Please run /login" }),
     taskDir: z.string(),
     logFile: z.string(),
     logTail: z.array(z.string()).optional().openapi({ description: "Last 50 log lines, from at most the log's last 256 KiB; a line over 8 KiB is cut and says so" }),
