@@ -4,6 +4,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { FakeComfyUI } from "../fake-comfyui.ts";
 import { FakeProxy } from "../fake-proxy.ts";
+import { freePort } from "../process.ts";
 import pino from "pino";
 import { createServer, type RunningServer } from "../../src/server.ts";
 import { AUTH, FIXTURES, KEY, tempDir, testConfig, waitFor } from "../helpers.ts";
@@ -143,9 +144,7 @@ describe("backends and folders", () => {
   test("a backend unreachable through its proxy says so, naming the proxy without its password", async () => {
     const lines: Record<string, unknown>[] = [];
     const logger = pino({ level: "info" }, { write: (line: string) => void lines.push(JSON.parse(line)) });
-    const closed = new FakeProxy().start();
-    const proxyPort = new URL(closed.url).port;
-    closed.stop(); // nothing listens there now
+    const proxyPort = freePort(); // nothing listens there
     const s = await comfyStack({ logger, env: { SALAD_COMFYUI_URL: "http://comfy.salad.test:8188", HTTP_PROXY: `http://u:proxy-pw@127.0.0.1:${proxyPort}` } });
     try {
       const shown = `http://u:***@127.0.0.1:${proxyPort}`;
