@@ -4,11 +4,11 @@ import { loopbackNoProxy, proxyFor } from "../src/proxy-env.ts";
 
 describe("proxy settings", () => {
   test("with a proxy set, NO_PROXY gains loopback where it lacks it (Bun's fetch would proxy 127.0.0.1)", () => {
-    const loopback = "localhost,127.0.0.0/8,::1";
+    const loopback = "localhost,127.0.0.1,127.0.0.0/8,::1";
     expect(loopbackNoProxy({})).toEqual({});
     expect(loopbackNoProxy({ NO_PROXY: "corp.example" })).toEqual({});
     expect(loopbackNoProxy({ HTTPS_PROXY: "http://proxy:3128" })).toEqual({ NO_PROXY: loopback, no_proxy: loopback });
-    const extended = "corp.example,localhost,127.0.0.0/8,::1";
+    const extended = "corp.example,localhost,127.0.0.1,127.0.0.0/8,::1";
     expect(loopbackNoProxy({ http_proxy: "http://proxy:3128", no_proxy: "corp.example, localhost" })).toEqual({ NO_PROXY: extended, no_proxy: extended });
     expect(loopbackNoProxy({ HTTP_PROXY: "http://proxy:3128", NO_PROXY: "*" })).toEqual({});
     expect(loopbackNoProxy({ HTTP_PROXY: "http://proxy:3128", NO_PROXY: `::1, ${loopback}` })).toEqual({});

@@ -63,7 +63,7 @@ describe("command line", () => {
         const t = await (await fetch(`${api.base}/v1/tasks/${task.taskId}`, { headers: AUTH })).json();
         return t.status === "completed" ? await Bun.file(task.logFile).text() : undefined;
       });
-      expect(log).toContain("NO_PROXY=corp.example,localhost,127.0.0.0/8,::1\n");
+      expect(log).toContain("NO_PROXY=corp.example,localhost,127.0.0.1,127.0.0.0/8,::1\n");
       expect(log).toContain(`HTTP_PROXY=http://127.0.0.1:${proxy.port}\n`);
       expect(proxied).toEqual([]);
     } finally {
