@@ -65,9 +65,10 @@ export const CLAUDE_ENV = [
 
 /**
  * Passed to every task when set: how this machine reaches the network (a proxy, a company CA) and
- * its time zone. Without them every agent CLI behind a proxy fails to reach its API.
+ * its time zone. Without them every agent CLI behind a proxy fails to reach its API. Node's fetch
+ * (agentic-flow's, gemini-cli's) follows the proxy variables only with NODE_USE_ENV_PROXY=1.
  */
-const NETWORK_ENV = ["HTTPS_PROXY", "HTTP_PROXY", "NO_PROXY", "https_proxy", "http_proxy", "no_proxy", "SSL_CERT_FILE", "SSL_CERT_DIR", "NODE_EXTRA_CA_CERTS", "TZ"];
+const NETWORK_ENV = ["HTTPS_PROXY", "HTTP_PROXY", "NO_PROXY", "https_proxy", "http_proxy", "no_proxy", "NODE_USE_ENV_PROXY", "SSL_CERT_FILE", "SSL_CERT_DIR", "NODE_EXTRA_CA_CERTS", "TZ"];
 
 /**
  * agentic-flow serves a local proxy for its Gemini and OpenRouter runs on PROXY_PORT, 3000 unless
