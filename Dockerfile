@@ -17,7 +17,7 @@ RUN apt-get update \
  && apt-get install -y --no-install-recommends tini ca-certificates \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --uid 10001 --create-home --home-dir /home/api api \
- && mkdir -p /data && chown api:api /data
+ && mkdir -p /data && chown api:api /data && chmod 700 /data
 COPY --from=build /src/dist/management-api /usr/local/bin/management-api
 USER api
 ENV HOST=0.0.0.0 \

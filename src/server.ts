@@ -33,9 +33,14 @@ export interface BuildOptions {
   removePath?: (path: string) => void;
 }
 
+/** rwx for the API's own user, nothing for others. */
+const PRIVATE_DIR = 0o700;
+
 /** Creates the services (no listening socket). Throws on unusable settings such as a bad PROVIDERS_FILE. */
 export function buildServices(config: Config, logger: Logger, options: BuildOptions = {}): Services & { close(): void } {
-  for (const dir of [config.dataDir, config.workspaceDir, config.logsDir]) mkdirSync(dir, { recursive: true });
+  // Prompts, transcripts and what agents made are nobody else's business on a shared machine: the
+  // folders are made for this user only. One that exists already keeps the mode it was given.
+  for (const dir of [config.dataDir, config.workspaceDir, config.logsDir]) mkdirSync(dir, { recursive: true, mode: PRIVATE_DIR });
   const metrics = createMetrics();
   const lifecycle = new Lifecycle();
   const providers = loadProviders(config.tasks.providersFile);

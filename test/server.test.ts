@@ -1,6 +1,6 @@
 /** The real entry point and the compiled binary, as an operator runs them. */
 import { describe, expect, test } from "bun:test";
-import { existsSync, symlinkSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, statSync, symlinkSync } from "node:fs";
 import { join } from "node:path";
 import pkg from "../package.json" with { type: "json" };
 import pino from "pino";
@@ -200,6 +200,24 @@ describe("running server", () => {
     api.proc.kill("SIGTERM");
     await api.proc.exited;
     expect(await api.output()).toContain("default API key");
+  });
+});
+
+describe("data folders", () => {
+  test("DATA_DIR, WORKSPACE, LOGS_DIR and their tasks folders are made for this user only; existing ones keep their mode", async () => {
+    const root = tempDir();
+    const shared = join(root, "shared-logs");
+    mkdirSync(shared, { mode: 0o755 });
+    chmodSync(shared, 0o755); // whatever the test's umask
+    const config = testConfig({ DATA_DIR: join(root, "new/data"), WORKSPACE: join(root, "new/workspace"), LOGS_DIR: shared });
+    const server = await createServer(config, silentLogger);
+    try {
+      const mode = (path: string) => statSync(path).mode & 0o777;
+      for (const dir of [config.dataDir, config.workspaceDir, join(config.workspaceDir, "tasks"), join(shared, "tasks")]) expect([dir, mode(dir)]).toEqual([dir, 0o700]);
+      expect(mode(shared)).toBe(0o755);
+    } finally {
+      await server.shutdown();
+    }
   });
 });
 

@@ -70,8 +70,9 @@ export class TaskSupervisor {
   constructor(options: SupervisorOptions) {
     this.#o = options;
     this.#remove = options.removePath ?? removeTree;
-    mkdirSync(join(options.workspaceDir, "tasks"), { recursive: true });
-    mkdirSync(join(options.logsDir, "tasks"), { recursive: true });
+    // For this user only, as the folders above them (server.ts).
+    mkdirSync(join(options.workspaceDir, "tasks"), { recursive: true, mode: 0o700 });
+    mkdirSync(join(options.logsDir, "tasks"), { recursive: true, mode: 0o700 });
   }
 
   get providers(): Record<string, Provider> {
