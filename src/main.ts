@@ -2,6 +2,7 @@
 import { helpText, keepLoopbackOffProxy, loadConfigFromEnvironment, localUrl } from "./config.ts";
 import { createLogger, exitOnCrash } from "./logger.ts";
 import { createServer } from "./server.ts";
+import { ignoredAtStart } from "./signals.ts";
 import { API_NAME, VERSION } from "./version.ts";
 
 const args = process.argv.slice(2);
@@ -44,7 +45,11 @@ const server = await createServer(result.config, logger).catch((err: Error) => {
 logger.info({ url: server.url, version: VERSION }, `${API_NAME} listening`);
 
 let stopping = false;
-for (const signal of ["SIGTERM", "SIGINT"] as const) {
+// SIGHUP too: a closed terminal or SSH session sends it, and Bun's default for it is to die at once,
+// losing the log lines not yet written and the streams' final events. Unless it was ignored at
+// start (`nohup`): a handler would undo what the operator asked for.
+const SIGHUP = 1;
+for (const signal of ["SIGTERM", "SIGINT", ...(ignoredAtStart(SIGHUP) ? [] : ["SIGHUP" as const])] as const) {
   process.on(signal, () => {
     if (stopping) {
       // A second signal (Ctrl-C again) does not wait out SHUTDOWN_GRACE_MS. Tasks keep running

@@ -7,6 +7,7 @@ import pino from "pino";
 import { DataDirInUseError } from "../src/db.ts";
 import { lastResortError } from "../src/http/errors.ts";
 import { createServer } from "../src/server.ts";
+import { ignoredAtStart } from "../src/signals.ts";
 import { AUTH, KEY, silentLogger, tempDir, testConfig, testEnv, testServer, waitFor } from "./helpers.ts";
 import { MAIN, ROOT, startApi } from "./process.ts";
 import { BASIC } from "./comfyui/helpers.ts";
@@ -174,6 +175,32 @@ describe("running server", () => {
     expect(audit).toMatchObject({ reqId: "req-audit", taskId, agent: "a", provider: "exit0" });
     expect(audit.keyId).toMatch(/^key_[0-9a-f]{12}$/);
     expect(JSON.stringify(lines)).not.toContain(KEY);
+  });
+
+  test("SIGHUP (a closed terminal) shuts down as SIGTERM does: exit 0, no log line lost", async () => {
+    const api = await startApi(testEnv({ LOG_LEVEL: "info", LOG_FORMAT: "json" }));
+    await fetch(`${api.base}/v1/tasks`, { headers: { ...AUTH, "x-request-id": "req-before-hup" } });
+    api.proc.kill("SIGHUP");
+    expect(await api.proc.exited).toBe(0);
+    const out = await api.output();
+    expect(out).toContain('"reqId":"req-before-hup"');
+    expect(out).toContain('"msg":"shutdown complete"');
+  });
+
+  test("under nohup, SIGHUP is still ignored: the server keeps running", async () => {
+    expect(ignoredAtStart(1, "Name:\tbun\nSigIgn:\t0000000001001001\n")).toBe(true);
+    expect(ignoredAtStart(1, "SigIgn:\t0000000001001000\n")).toBe(false);
+    expect(ignoredAtStart(13, "SigIgn:\t0000000000001000\n")).toBe(true); // SIGPIPE
+    const api = await startApi(testEnv({ LOG_LEVEL: "info", LOG_FORMAT: "json" }), ["nohup", process.execPath, MAIN]);
+    try {
+      api.proc.kill("SIGHUP");
+      await Bun.sleep(300);
+      expect(api.proc.exitCode).toBeNull();
+      expect((await fetch(`${api.base}/health`)).status).toBe(200);
+    } finally {
+      api.proc.kill("SIGTERM");
+    }
+    expect(await api.proc.exited).toBe(0);
   });
 
   test("a second signal exits at once instead of waiting out SHUTDOWN_GRACE_MS", async () => {
