@@ -64,6 +64,9 @@ describe("providers", () => {
     expect(buildArgv(providerNamed(providers, "gemini")!, vars)).toContain("--model");
     expect(buildEnv(providerNamed(providers, "gemini")!, { GEMINI_API_KEY: "g" }, vars)).toMatchObject({ GOOGLE_GEMINI_API_KEY: "g", PROXY_PORT: "41234" });
     expect(providerNamed(providers, "aider")!.env).toEqual(["OPENAI_API_KEY"]);
+    const gemini = providerNamed(providers, "gemini-cli")!;
+    expect(buildArgv(gemini, vars).slice(0, 2)).toEqual(["gemini", "-p"]);
+    expect(buildEnv(gemini, { GEMINI_API_KEY: "g", GOOGLE_CLOUD_PROJECT: "p", MANAGEMENT_API_KEY: "never" }, vars)).toMatchObject({ GEMINI_API_KEY: "g", GOOGLE_CLOUD_PROJECT: "p" });
   });
 
   test("PROVIDERS_FILE may alias variables, but never to or from the API's own keys", () => {
