@@ -1,4 +1,5 @@
 /** Entry point: config -> services -> app -> Bun.serve; signals and graceful shutdown. */
+import { constants } from "node:os";
 import { helpText, keepLoopbackOffProxy, loadConfigFromEnvironment, localUrl } from "./config.ts";
 import { createLogger, exitOnCrash } from "./logger.ts";
 import { createServer } from "./server.ts";
@@ -48,8 +49,7 @@ let stopping = false;
 // SIGHUP too: a closed terminal or SSH session sends it, and Bun's default for it is to die at once,
 // losing the log lines not yet written and the streams' final events. Unless it was ignored at
 // start (`nohup`): a handler would undo what the operator asked for.
-const SIGHUP = 1;
-for (const signal of ["SIGTERM", "SIGINT", ...(ignoredAtStart(SIGHUP) ? [] : ["SIGHUP" as const])] as const) {
+for (const signal of ["SIGTERM", "SIGINT", ...(ignoredAtStart(constants.signals.SIGHUP) ? [] : ["SIGHUP" as const])] as const) {
   process.on(signal, () => {
     if (stopping) {
       // A second signal (Ctrl-C again) does not wait out SHUTDOWN_GRACE_MS. Tasks keep running
