@@ -152,7 +152,7 @@ export class TaskService {
       const created = new LogFollower({ path: t.logFile, onIdle: () => this.#followers.get(taskId) === created && this.#followers.delete(taskId) });
       follower = created;
       this.#followers.set(taskId, follower);
-      const done = (r: TaskRecord) => created.end(sse("task-complete", { status: r.status, exitCode: r.exitCode, signal: r.signal, timestamp: new Date().toISOString() }));
+      const done = (r: TaskRecord) => created.end(sse("task-complete", { status: r.status, exitCode: r.exitCode, signal: r.signal, error: r.error, timestamp: new Date().toISOString() }));
       if (this.#o.supervisor.isLive(taskId)) this.#o.supervisor.onEnded(taskId, done);
       else done(this.#o.store.get(taskId) ?? t);
     }

@@ -61,11 +61,17 @@ describe("SSE log stream", () => {
     await waitFor(async () => (await (await fetch(`${base}/v1/tasks/${taskId}`, { headers: AUTH })).json()).exitTime);
     const events = await readSse(await stream(taskId));
     expect(sseLines(events)).toEqual(["first", "second", "no newline at end"]);
-    expect(JSON.parse(events.at(-1)!.data)).toMatchObject({ status: "completed", exitCode: 0 });
+    expect(JSON.parse(events.at(-1)!.data)).toMatchObject({ status: "completed", exitCode: 0, signal: null, error: null });
     const bad = await stream(taskId, { ...AUTH, "Last-Event-ID": "999999" });
     expect(bad.status).toBe(400);
     const junk = await stream(taskId, { ...AUTH, "Last-Event-ID": "abc" });
     expect(junk.status).toBe(400);
+  });
+
+  test("task-complete says why a task failed, as its record does", async () => {
+    const { taskId } = await start("exit3");
+    const events = await readSse(await stream(taskId));
+    expect(JSON.parse(events.at(-1)!.data)).toMatchObject({ status: "failed", exitCode: 3, signal: null, error: "Exited with code 3" });
   });
 
   test("?tail=N starts with the last N lines; Last-Event-ID still resumes exactly", async () => {

@@ -166,7 +166,10 @@ describe("dashboard", () => {
     await page.getByLabel("Time limit (min)").fill("0.02"); // 1 s
     await page.getByRole("button", { name: "Start task" }).click();
     await waitText(page.locator("#log-status"), "failed");
+    // Why, beside the status, and on the task's row.
+    await waitText(page.locator("#log-status"), "Timed out after 1 s; task stopped");
     await waitText(page.locator("#log"), "[management-api] Timed out after 1 s; task stopped");
+    expect(await page.locator("#task-table tbody tr").first().locator("td").nth(2).getAttribute("title")).toBe("Timed out after 1 s; task stopped");
     await page.getByLabel("Time limit (min)").fill("");
   });
 

@@ -162,7 +162,7 @@ export const streamTaskLogsRoute = createRoute({
   description:
     "Sends the log so far, then follows it live. Each line is `data: {\"line\",\"timestamp\"}` with an `id:` " +
     "(byte offset) for resuming with `Last-Event-ID`; `: heartbeat` comments keep the connection open; " +
-    "`event: task-complete` with `{status, exitCode, timestamp}` ends the stream.",
+    "`event: task-complete` with `{status, exitCode, signal, error, timestamp}` ends the stream (`error` as in the task: why it failed).",
   request: {
     params: TaskIdParam,
     query: StreamQuery,

@@ -116,7 +116,7 @@ const refreshStatus = guard(async () => {
 const refreshTasks = guard(async () => {
   const { tasks } = await api("/v1/tasks?status=all&limit=50");
   $("#task-table tbody").replaceChildren(...tasks.map((t) => h("tr", { "data-task": t.taskId },
-    h("td", {}, t.agent), h("td", {}, t.provider), h("td", {}, badge(t.status)), h("td", {}, fmtDuration(t.duration)), h("td", {}, t.signal ?? (t.exitCode ?? "")),
+    h("td", {}, t.agent), h("td", {}, t.provider), h("td", t.error ? { title: t.error } : {}, badge(t.status)), h("td", {}, fmtDuration(t.duration)), h("td", {}, t.signal ?? (t.exitCode ?? "")),
     h("td", {}, h("button", { type: "button", onclick: () => openLog(t) }, "Log"), " ",
       t.status === "running" ? h("button", { type: "button", class: "danger", onclick: () => stopTask(t) }, "Stop") : null))));
 });
@@ -201,7 +201,8 @@ function openLog(t) {
   };
   logSource.addEventListener("task-complete", (ev) => {
     const d = JSON.parse(ev.data);
-    $("#log-status").replaceChildren(badge(d.status), d.exitCode !== null ? ` exit ${d.exitCode}` : d.signal ? ` ${d.signal}` : "");
+    // Why it failed, where the task says (a claude session's reason included); else how it exited.
+    $("#log-status").replaceChildren(badge(d.status), d.error ? ` ${d.error}` : d.exitCode !== null ? ` exit ${d.exitCode}` : d.signal ? ` ${d.signal}` : "");
     logSource.close();
     refreshTasks();
     showTaskFiles(view.task.taskId);
