@@ -10,7 +10,7 @@ import { join } from "node:path";
 import type { Logger } from "pino";
 import type { Metrics } from "../metrics.ts";
 import { groupAlive, processMatches, signalEach, signalGroup, taskProcesses } from "./process-group.ts";
-import { freeLocalPort } from "./local-port.ts";
+import { LocalPorts } from "./local-port.ts";
 import { buildArgv, buildEnv, providerNamed, usesPort, type Provider } from "./providers.ts";
 import { removeTree } from "./remove-tree.ts";
 import { limitBreach } from "./task-limits.ts";
@@ -66,6 +66,8 @@ export class TaskSupervisor {
   readonly #killTimers = new Map<string, Timer>();
   #poller: Timer | undefined;
   #closed = false;
+  /** {port}s for the CLIs that serve something of their own. */
+  readonly #ports = new LocalPorts();
 
   constructor(options: SupervisorOptions) {
     this.#o = options;
@@ -154,7 +156,7 @@ export class TaskSupervisor {
       }
       return { ok: false, reason: "storage", error: (err as Error).message, code: (err as NodeJS.ErrnoException).code };
     }
-    const port = usesPort(provider) ? String(freeLocalPort()) : "";
+    const port = usesPort(provider) ? String(this.#ports.take()) : "";
     const vars = { agent: input.agent, task: input.task, taskId, taskDir, permissionMode: this.#o.claudePermissionMode, port };
     const argv = buildArgv(provider, vars);
     const env = buildEnv(provider, this.#o.envSource, vars);
