@@ -7,6 +7,7 @@ import { readFileSync } from "node:fs";
 import { z } from "zod";
 import { parseCidrList, type CidrMatcher } from "./http/cidr.ts";
 import { loopbackNoProxy, proxyFor } from "./proxy-env.ts";
+import { API_KEY_VARIABLES, ENV_NAME_OR_PREFIX } from "./env-names.ts";
 
 export const DEFAULT_API_KEY = "change-this-secret-key";
 
@@ -104,6 +105,11 @@ export const SETTINGS = {
   WORKFLOW_RETENTION: { help: "How long finished ComfyUI workflow records (and their output listings) are kept (0: forever)", default: "7d", schema: durationOrNone },
   TASK_LOG_MAX_BYTES: { help: "Largest task log; a task writing more is stopped and marked failed", default: String(100 * 1024 * 1024), schema: intIn(1024, Number.MAX_SAFE_INTEGER) },
   PROVIDERS_FILE: { help: "JSON file overriding or adding task providers", schema: z.string().min(1) },
+  TASK_ENV: {
+    help: "Variables every task gets when set, besides the network settings: names, or prefixes ending in * (e.g. PIP_*,NPM_CONFIG_*,HF_TOKEN)",
+    default: "",
+    schema: list.pipe(z.array(ENV_NAME_OR_PREFIX)),
+  },
   CLAUDE_PERMISSION_MODE: { help: "Permission mode passed to the claude CLI", default: "acceptEdits", schema: z.enum(["acceptEdits", "auto", "bypassPermissions", "default", "dontAsk", "plan"]) },
   SSE_HEARTBEAT_MS: { help: "Interval of SSE heartbeat comments", default: "30000", schema: intIn(100, 600_000) },
   NVIDIA_SMI_PATH: { help: "nvidia-smi executable (name on PATH or absolute path)", default: "nvidia-smi", schema: z.string().min(1) },
@@ -147,6 +153,8 @@ export interface Config {
     timeoutMs: number | undefined;
     logMaxBytes: number;
     providersFile: string | undefined;
+    /** TASK_ENV: names or "PREFIX_*" entries every task gets when set. */
+    taskEnv: string[];
     claudePermissionMode: string;
     heartbeatMs: number;
   };
@@ -168,12 +176,6 @@ export interface Config {
 }
 
 export type ConfigResult = { ok: true; config: Config; warnings: string[] } | { ok: false; errors: string[] };
-
-/**
- * The API's keys, and the files they may be read from: no task gets them, under any name. Not even
- * the path of a key file: a task has no business reading the API's keys.
- */
-export const API_KEY_VARIABLES: ReadonlySet<string> = new Set(["MANAGEMENT_API_KEY", "MANAGEMENT_API_KEYS", "MANAGEMENT_API_KEY_FILE", "MANAGEMENT_API_KEYS_FILE"]);
 
 /** Below this many characters a key is reported as easy to guess. */
 const MIN_KEY_LENGTH = 16;
@@ -293,6 +295,7 @@ export function loadConfig(given: Record<string, string | undefined>, runtime: {
         timeoutMs: s.TASK_TIMEOUT,
         logMaxBytes: s.TASK_LOG_MAX_BYTES,
         providersFile: s.PROVIDERS_FILE,
+        taskEnv: s.TASK_ENV,
         claudePermissionMode: s.CLAUDE_PERMISSION_MODE,
         heartbeatMs: s.SSE_HEARTBEAT_MS,
       },

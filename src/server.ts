@@ -53,6 +53,7 @@ export function buildServices(config: Config, logger: Logger, options: BuildOpti
     workspaceDir: config.workspaceDir,
     logsDir: config.logsDir,
     envSource: config.childEnvSource,
+    taskEnv: config.tasks.taskEnv,
     maxActive: config.tasks.maxActive,
     stopGraceMs: config.tasks.stopGraceMs,
     logMaxBytes: config.tasks.logMaxBytes,

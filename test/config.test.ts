@@ -60,6 +60,14 @@ describe("loadConfig", () => {
     expect(warned({ CLAUDE_PERMISSION_MODE: "acceptEdits" }, 0)).toBe(false);
   });
 
+  test("TASK_ENV takes variable names and prefixes, and says which entry is neither", () => {
+    const ok = loadConfig({ TASK_ENV: "PIP_*, HF_TOKEN,NPM_CONFIG_*" });
+    expect(ok.ok && ok.config.tasks.taskEnv).toEqual(["PIP_*", "HF_TOKEN", "NPM_CONFIG_*"]);
+    const bad = loadConfig({ TASK_ENV: "PIP_*,BAD NAME" });
+    expect(bad.ok).toBe(false);
+    expect(!bad.ok && bad.errors.join("\n")).toContain("TASK_ENV");
+  });
+
   test("aliases MANAGEMENT_API_PORT / MANAGEMENT_API_HOST", () => {
     const r = loadConfig({ MANAGEMENT_API_PORT: "9191", MANAGEMENT_API_HOST: "::1" });
     expect(r.ok && r.config.port).toBe(9191);

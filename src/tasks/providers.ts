@@ -4,11 +4,8 @@
  */
 import { readFileSync } from "node:fs";
 import { z } from "zod";
-import { API_KEY_VARIABLES } from "../config.ts";
+import { API_KEY_VARIABLES, ENV_NAME, ENV_NAME_OR_PREFIX } from "../env-names.ts";
 
-const ENV_NAME = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/);
-/** A variable's name, or a prefix ending in "*" ("ANTHROPIC_*": every variable whose name starts so). */
-const ENV_NAME_OR_PREFIX = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*\*?$/, 'must be a variable name, or a prefix of one ending in "*"');
 
 export const ProviderSchema = z
   .object({
@@ -68,7 +65,10 @@ export const CLAUDE_ENV = [
  * its time zone. Without them every agent CLI behind a proxy fails to reach its API. Node's fetch
  * (agentic-flow's, gemini-cli's) follows the proxy variables only with NODE_USE_ENV_PROXY=1.
  */
-const NETWORK_ENV = ["HTTPS_PROXY", "HTTP_PROXY", "NO_PROXY", "https_proxy", "http_proxy", "no_proxy", "NODE_USE_ENV_PROXY", "SSL_CERT_FILE", "SSL_CERT_DIR", "NODE_EXTRA_CA_CERTS", "TZ"];
+const NETWORK_ENV = [
+  "HTTPS_PROXY", "HTTP_PROXY", "NO_PROXY", "ALL_PROXY", "https_proxy", "http_proxy", "no_proxy", "all_proxy", "NODE_USE_ENV_PROXY",
+  "SSL_CERT_FILE", "SSL_CERT_DIR", "NODE_EXTRA_CA_CERTS", "REQUESTS_CA_BUNDLE", "TZ",
+];
 
 /**
  * agentic-flow serves a local proxy for its Gemini and OpenRouter runs on PROXY_PORT, 3000 unless
@@ -167,7 +167,13 @@ const ours = (name: string) => API_KEY_VARIABLES.has(name);
  * The child's whole environment: a minimal base, the network settings, what the provider names,
  * aliases and sets. Never our API keys.
  */
-export function buildEnv(provider: Provider, source: Readonly<Record<string, string>>, task: Pick<TemplateVars, "taskId" | "taskDir"> & Partial<TemplateVars>) {
+export function buildEnv(
+  provider: Provider,
+  source: Readonly<Record<string, string>>,
+  task: Pick<TemplateVars, "taskId" | "taskDir"> & Partial<TemplateVars>,
+  /** TASK_ENV: what the operator passes to every task besides the network settings. */
+  taskEnv: readonly string[] = [],
+) {
   const env: Record<string, string> = {
     PATH: source.PATH ?? "/usr/local/bin:/usr/bin:/bin",
     HOME: source.HOME ?? task.taskDir,
@@ -175,7 +181,7 @@ export function buildEnv(provider: Provider, source: Readonly<Record<string, str
     TASK_ID: task.taskId,
     TASK_DIR: task.taskDir,
   };
-  for (const entry of [...NETWORK_ENV, ...provider.env]) {
+  for (const entry of [...NETWORK_ENV, ...taskEnv, ...provider.env]) {
     if (entry.endsWith("*")) {
       const prefix = entry.slice(0, -1);
       for (const [name, value] of Object.entries(source)) if (name.startsWith(prefix) && !ours(name) && value !== undefined) env[name] = value;

@@ -26,6 +26,8 @@ export interface SupervisorOptions {
   workspaceDir: string;
   logsDir: string;
   envSource: Readonly<Record<string, string>>;
+  /** TASK_ENV: variables (names or "PREFIX_*") every task gets when set. */
+  taskEnv?: readonly string[];
   maxActive: number;
   stopGraceMs: number;
   logMaxBytes: number;
@@ -159,7 +161,7 @@ export class TaskSupervisor {
     const port = usesPort(provider) ? String(this.#ports.take()) : "";
     const vars = { agent: input.agent, task: input.task, taskId, taskDir, permissionMode: this.#o.claudePermissionMode, port };
     const argv = buildArgv(provider, vars);
-    const env = buildEnv(provider, this.#o.envSource, vars);
+    const env = buildEnv(provider, this.#o.envSource, vars, this.#o.taskEnv);
     const record: TaskRecord = {
       taskId,
       agent: input.agent,

@@ -104,6 +104,8 @@ describe("providers", () => {
       HTTPS_PROXY: "http://proxy:3128",
       no_proxy: "localhost",
       NODE_USE_ENV_PROXY: "1",
+      ALL_PROXY: "socks5://proxy:1080",
+      REQUESTS_CA_BUNDLE: "/etc/ca.pem",
       NODE_EXTRA_CA_CERTS: "/etc/ca.pem",
       MANAGEMENT_API_KEY: "never",
       SALAD_API_KEY: "not for claude",
@@ -124,7 +126,7 @@ describe("providers", () => {
     };
     expect(buildEnv(DEFAULT_PROVIDERS["claude-flow"]!, { ...source, ...more, BASH_ENV: "/tmp/evil", GEMINI_API_KEY: "g" }, { taskId: "t", taskDir: "/w/t" })).toEqual({ ...claude, ...more });
     const demo = buildEnv(DEFAULT_PROVIDERS.demo!, source, { taskId: "t", taskDir: "/w/t" });
-    expect(demo).toEqual({ PATH: "/usr/bin", HOME: "/home/api", LANG: "C.UTF-8", TASK_ID: "t", TASK_DIR: "/w/t", HTTPS_PROXY: "http://proxy:3128", no_proxy: "localhost", NODE_USE_ENV_PROXY: "1", NODE_EXTRA_CA_CERTS: "/etc/ca.pem" });
+    expect(demo).toEqual({ PATH: "/usr/bin", HOME: "/home/api", LANG: "C.UTF-8", TASK_ID: "t", TASK_DIR: "/w/t", HTTPS_PROXY: "http://proxy:3128", no_proxy: "localhost", NODE_USE_ENV_PROXY: "1", ALL_PROXY: "socks5://proxy:1080", REQUESTS_CA_BUNDLE: "/etc/ca.pem", NODE_EXTRA_CA_CERTS: "/etc/ca.pem" });
     for (const env of [claude, demo]) expect(Object.keys(env)).not.toContain("MANAGEMENT_API_KEY");
     expect(Object.keys(claude)).not.toContain("SALAD_API_KEY");
   });

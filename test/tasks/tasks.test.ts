@@ -4,7 +4,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { groupMembers } from "../../src/tasks/process-group.ts";
 import { AUTH, testApp, waitFor } from "../helpers.ts";
 
-const t = testApp({ ANTHROPIC_API_KEY: "sk-ant-test", TASK_STOP_GRACE_MS: "800" });
+const t = testApp({ ANTHROPIC_API_KEY: "sk-ant-test", TASK_STOP_GRACE_MS: "800", TASK_ENV: "PIP_*,HF_TOKEN,MANAGEMENT_*", PIP_INDEX_URL: "https://pypi.corp.example/simple", HF_TOKEN: "hf_x", PIP_CACHE_DIR: "/cache/pip" });
 afterAll(() => t.close());
 const json = { ...AUTH, "Content-Type": "application/json" };
 
@@ -83,6 +83,10 @@ describe("create and complete", () => {
     const log = readFileSync(body.logFile, "utf8");
     const names = log.trim().split("\n").map((l) => l.split("=")[0]);
     expect(names).toEqual(expect.arrayContaining(["PATH", "HOME", "LANG", "TASK_ID", "TASK_DIR", "ANTHROPIC_API_KEY"]));
+    // TASK_ENV: what the operator gives every task (a package mirror, a Hugging Face token).
+    expect(log).toContain("PIP_INDEX_URL=https://pypi.corp.example/simple\n");
+    expect(log).toContain("PIP_CACHE_DIR=/cache/pip\n");
+    expect(log).toContain("HF_TOKEN=hf_x\n");
     expect(log).toContain(`TASK_ID=${body.taskId}`);
     expect(log).not.toContain("MANAGEMENT_API_KEY");
     expect(log).not.toContain("test-key-0123456789");
