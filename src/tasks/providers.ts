@@ -6,7 +6,6 @@ import { readFileSync } from "node:fs";
 import { z } from "zod";
 import { API_KEY_VARIABLES, ENV_NAME, ENV_NAME_OR_PREFIX } from "../env-names.ts";
 
-
 export const ProviderSchema = z
   .object({
     /** argv template; placeholders {agent} {task} {prompt} {taskId} {taskDir} {permissionMode} and {port}. */
