@@ -11,7 +11,7 @@ type Env = Readonly<Record<string, string | undefined>>;
 /** The proxy settings Bun's fetch follows, as curl and most tools do. */
 const PROXY_VARIABLES = ["HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy"];
 /** This machine, by name and by address; 127.0.0.1 also alone, for tools that read no CIDR in NO_PROXY. */
-export const LOOPBACK_NO_PROXY = ["localhost", "127.0.0.1", "127.0.0.0/8", "::1"];
+const LOOPBACK_NO_PROXY = ["localhost", "127.0.0.1", "127.0.0.0/8", "::1"];
 
 /**
  * NO_PROXY (and no_proxy) extended with loopback, when a proxy is set and NO_PROXY does not already

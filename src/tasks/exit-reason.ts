@@ -10,6 +10,10 @@ const TAIL_BYTES = 64 * 1024;
 /** The reason is cut to this: an error field, not a transcript. */
 const MAX_REASON = 300;
 
+/**
+ * The log's last TAIL_BYTES, read at once: the supervisor records a task's end synchronously (its
+ * listeners and metrics follow in the same turn), so log-files.ts's async tailLines does not fit.
+ */
 function logTail(logFile: string): string {
   const fd = openSync(logFile, "r");
   try {
