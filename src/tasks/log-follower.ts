@@ -53,23 +53,35 @@ export function linesToEvents(buf: Buffer, base: number, final: boolean, now = n
 
 const encodeEvents = (events: LogEvent[]) => encoder.encode(events.map((e) => e.text).join(""));
 
-/** The byte offset just after the last newline of the file (where whole lines end). */
-async function lastLineBoundary(path: string): Promise<number> {
+/**
+ * Where the follower starts: just after the file's last newline, or past the pieces already cut
+ * from the long line the file ends in. linesToEvents cuts a line every MAX_LINE bytes from its
+ * start, so counting from there gives the backlog's cuts; taking the end of the file as a cut, as
+ * this did, split a long line still being written where the backlog does not (a stream opened
+ * while a task wrote one got other pieces and ids than one opened after).
+ */
+export async function lastLineBoundary(path: string): Promise<number> {
   const size = await fileSize(path);
   const fh = await open(path, "r").catch(() => undefined);
   if (!fh) return 0;
   try {
     let pos = size;
+    let lineStart = 0;
     const buf = Buffer.alloc(64 * 1024);
     while (pos > 0) {
       const len = Math.min(buf.length, pos);
       pos -= len;
       await fh.read(buf, 0, len, pos);
       const i = buf.subarray(0, len).lastIndexOf(10);
-      if (i !== -1) return pos + i + 1;
-      if (size - pos > MAX_LINE) return size; // no newline in a long tail: treat the end as a cut
+      if (i !== -1) {
+        lineStart = pos + i + 1;
+        break;
+      }
     }
-    return 0;
+    // linesToEvents cuts only once more than MAX_LINE bytes wait: the next byte may end the line.
+    let boundary = lineStart;
+    while (size - boundary > MAX_LINE) boundary += MAX_LINE;
+    return boundary;
   } finally {
     await fh.close();
   }

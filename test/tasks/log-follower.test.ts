@@ -1,0 +1,38 @@
+/** The live log follower on its own: where it starts, and that it cuts lines as a reader of the whole file does. */
+import { describe, expect, test } from "bun:test";
+import { appendFileSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { lastLineBoundary, linesToEvents, LogFollower } from "../../src/tasks/log-follower.ts";
+import { tempDir } from "../helpers.ts";
+
+const MiB = 1024 * 1024;
+
+describe("log follower", () => {
+  test("it starts after the last newline, or after the pieces cut so far from a long last line", async () => {
+    const path = join(tempDir(), "t.log");
+    const at = async (text: string) => (writeFileSync(path, text), lastLineBoundary(path));
+    expect(await at("")).toBe(0);
+    expect(await at("one\ntwo")).toBe(4);
+    expect(await at(`x\n${"a".repeat(MiB)}`)).toBe(2); // exactly MAX_LINE: the next byte may still end it
+    expect(await at(`x\n${"a".repeat(MiB + MiB / 2)}`)).toBe(2 + MiB);
+    expect(await at("a".repeat(3 * MiB + 1))).toBe(3 * MiB);
+  });
+
+  test("started inside a long line being written, it cuts it where the backlog does: same pieces, same ids", async () => {
+    const path = join(tempDir(), "t.log");
+    writeFileSync(path, `x\n${"a".repeat(MiB + MiB / 2)}`); // the task is mid-way through the line
+    const follower = new LogFollower({ path, onIdle: () => {}, pollMs: 20 });
+    const received: Uint8Array[] = [];
+    const closed = Promise.withResolvers<void>();
+    await follower.subscribe({ write: (b) => (received.push(b), 1e9), close: () => closed.resolve() }, 0);
+    appendFileSync(path, `${"a".repeat(MiB / 2)}\nafter\n`);
+    await Bun.sleep(100);
+    follower.end(new TextEncoder().encode(""));
+    await closed.promise;
+    const ids = (text: string) => [...text.matchAll(/^id: (\d+)$/gm)].map((m) => Number(m[1]));
+    const got = ids(Buffer.concat(received).toString());
+    const backlog = linesToEvents(readFileSync(path), 0, true).events.map((e) => e.end);
+    expect(backlog).toEqual([2, 2 + MiB, 3 + 2 * MiB, 9 + 2 * MiB]);
+    expect(got).toEqual(backlog);
+  });
+});
