@@ -5,7 +5,7 @@ import type { Logger } from "pino";
 import { MAX_SUBSCRIPTIONS, type SocketData } from "../../src/comfyui/stream-hub.ts";
 import { guardSocket, WS_MAX_MESSAGE_BYTES } from "../../src/server.ts";
 import { KEY, waitFor } from "../helpers.ts";
-import { BASIC, comfyStack, eventSocket } from "./helpers.ts";
+import { BASIC, chain, comfyStack, eventSocket } from "./helpers.ts";
 
 const s = await comfyStack();
 afterAll(() => s.close());
@@ -49,18 +49,22 @@ describe("authentication", () => {
 describe("messages", () => {
   test("subscribe to one workflow: its events arrive, in order; others do not", async () => {
     const { ws, messages, send } = await eventSocket(s.base);
-    const other = await s.submit(BASIC);
-    const { body } = await s.submit({ ...BASIC, "1": { ...BASIC["1"], inputs: { ...BASIC["1"].inputs, color: 7 } } });
-    send({ type: "subscribe", workflowId: body.workflowId });
-    await s.until(body.workflowId, ["completed"]);
-    await waitFor(() => messages.some((m) => m.type === "workflow:completed"));
-    const mine = messages.filter((m) => m.type.startsWith("workflow:"));
-    expect(mine.every((m) => m.workflowId === body.workflowId)).toBe(true);
-    expect(mine.map((m) => m.type)).toContain("workflow:started");
-    expect(mine.at(-1)!.type).toBe("workflow:completed");
-    expect((mine.at(-1)!.data!.outputs as unknown[]).length).toBe(1);
-    void other;
-    ws.close();
+    try {
+      // Ahead of ours in the queue, and long (12 nodes of 20 ms): ours cannot start before the
+      // subscription lands, even on a loaded machine (a 2-node one ahead was not always enough).
+      await s.submit(chain(10, "ahead"));
+      const { body } = await s.submit({ ...BASIC, "1": { ...BASIC["1"], inputs: { ...BASIC["1"].inputs, color: 7 } } });
+      send({ type: "subscribe", workflowId: body.workflowId });
+      await s.until(body.workflowId, ["completed"]);
+      await waitFor(() => messages.some((m) => m.type === "workflow:completed"));
+      const mine = messages.filter((m) => m.type.startsWith("workflow:"));
+      expect(mine.every((m) => m.workflowId === body.workflowId)).toBe(true);
+      expect(mine.map((m) => m.type)).toContain("workflow:started");
+      expect(mine.at(-1)!.type).toBe("workflow:completed");
+      expect((mine.at(-1)!.data!.outputs as unknown[]).length).toBe(1);
+    } finally {
+      ws.close(); // a failure here must not leave the socket to the next tests, which count them
+    }
   });
 
   test("subscribing after the workflow finished: the reply carries its state, so nobody waits for events already sent", async () => {
