@@ -236,7 +236,9 @@ describe("priority, progress and cancel", () => {
   });
 
   test("a workflow removed in ComfyUI's own UI (a delete, Clear Queue) is cancelled here too, not queued forever", async () => {
-    s.fake.nodeMs = 80;
+    // The running one must outlast both removals (6 nodes, 1.5 s): were it to end first, the next
+    // would start and Clear Queue would leave it running (a fresh-clone CI run saw that at 80 ms).
+    s.fake.nodeMs = 250;
     const running = await s.submit(chain(4, "long-running"));
     await s.until(running.body.workflowId, ["running"]);
     const deleted = await s.submit(chain(1, "deleted-there"));
