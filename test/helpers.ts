@@ -1,5 +1,5 @@
 /** Shared test set-up: configs in temp dirs, in-memory apps, real servers, fake nvidia-smi. */
-import { mkdtempSync, mkdirSync, rmSync, writeFileSync, chmodSync } from "node:fs";
+import { mkdtempSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync, chmodSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import pino from "pino";
@@ -23,6 +23,29 @@ export function tempDir(prefix = "mapi-"): string {
 process.on("exit", () => {
   for (const d of tempDirs) rmSync(d, { recursive: true, force: true });
 });
+
+/**
+ * Kills the task processes a failed test left running (a sleeper it never got to stop): those whose
+ * TASK_DIR lies in this run's temporary folders. Tasks outlive the servers that start them, by
+ * design, so nothing else would end them; two were found still running after a CI run.
+ */
+export function killLeftoverTasks() {
+  for (const pid of readdirSync("/proc").filter((p) => /^\d+$/.test(p))) {
+    let environ: string;
+    try {
+      environ = readFileSync(`/proc/${pid}/environ`, "latin1");
+    } catch {
+      continue; // gone, or not ours
+    }
+    const dir = /(?:^|\0)TASK_DIR=([^\0]*)/.exec(environ)?.[1];
+    if (!dir || !tempDirs.some((t) => dir.startsWith(`${t}/`))) continue;
+    try {
+      process.kill(Number(pid), "SIGKILL");
+    } catch {
+      // already gone
+    }
+  }
+}
 
 /** Providers that run the fixture agents (name -> script). */
 export function fixtureProvidersFile(dir: string): string {
