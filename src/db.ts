@@ -62,17 +62,28 @@ export interface PageOrder {
 export const ROWID = "rowid";
 
 /**
- * One page of `order.table`: the rows whose columns equal `filters` (undefined ones ignored),
- * newest first, after `cursor`; and the cursor of the next page (null on the last). Column names
- * are our own, never user input.
+ * One page of `order.table`: the rows whose columns equal `filters` (any value of a list; undefined
+ * ones ignored), newest first, after `cursor`; and the cursor of the next page (null on the last).
+ * Column names are our own, never user input.
  */
-export function page<T>(db: Database, order: PageOrder, filters: Record<string, string | undefined>, limit: number, cursor?: string): { rows: T[]; nextCursor: string | null } {
+export function page<T>(db: Database, order: PageOrder, filters: Record<string, string | readonly string[] | undefined>, limit: number, cursor?: string): { rows: T[]; nextCursor: string | null } {
   const where: string[] = [];
   const params: Record<string, string | number> = { limit: limit + 1 };
   for (const [column, value] of Object.entries(filters)) {
     if (value === undefined) continue;
-    where.push(`${column} = ${bound(`$${column}`, "TEXT")}`);
-    params[column] = value;
+    if (typeof value === "string") {
+      where.push(`${column} = ${bound(`$${column}`, "TEXT")}`);
+      params[column] = value;
+      continue;
+    }
+    // One of several values: the statement's text depends only on how many.
+    if (!value.length) {
+      where.push("0");
+      continue;
+    }
+    const names = value.map((_, i) => `$${column}_${i}`);
+    where.push(`${column} IN (${names.map((n) => bound(n, "TEXT")).join(", ")})`);
+    value.forEach((v, i) => (params[`${column}_${i}`] = v));
   }
   const after = cursor ? decodeCursor(cursor) : undefined;
   if (after) {

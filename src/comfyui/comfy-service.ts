@@ -197,7 +197,7 @@ export class ComfyService {
   }
 
   /** Recent workflows, newest first, with their queue positions. */
-  async list(q: { status?: WorkflowStatus; limit: number; cursor?: string }) {
+  async list(q: { statuses?: readonly WorkflowStatus[]; limit: number; cursor?: string }) {
     const page = this.#o.store.list(q);
     return { workflows: await Promise.all(page.workflows.map((w) => this.#view(w))), nextCursor: page.nextCursor };
   }

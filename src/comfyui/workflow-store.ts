@@ -121,9 +121,9 @@ export class WorkflowStore {
     return (this.#db.query("SELECT * FROM workflows WHERE workflowId = ?").get(id) as WorkflowRecord | null) ?? undefined;
   }
 
-  /** Newest first, optionally one status, paged by cursor (see db.ts). */
-  list(q: { status?: WorkflowStatus; limit: number; cursor?: string }): { workflows: WorkflowRecord[]; nextCursor: string | null } {
-    const { rows, nextCursor } = page<WorkflowRecord>(this.#db, BY_QUEUED, { status: q.status }, q.limit, q.cursor);
+  /** Newest first, optionally only those in some statuses, paged by cursor (see db.ts). */
+  list(q: { statuses?: readonly WorkflowStatus[]; limit: number; cursor?: string }): { workflows: WorkflowRecord[]; nextCursor: string | null } {
+    const { rows, nextCursor } = page<WorkflowRecord>(this.#db, BY_QUEUED, { status: q.statuses }, q.limit, q.cursor);
     return { workflows: rows, nextCursor };
   }
 

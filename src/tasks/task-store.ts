@@ -4,7 +4,8 @@ import { addColumnIfMissing, insertRow, page, updateRow, type PageOrder } from "
 import type { TaskRecord, TaskStatus } from "./task.ts";
 
 export interface ListQuery {
-  status?: TaskStatus | "all";
+  /** Tasks in any of these statuses; all of them when absent. */
+  statuses?: readonly TaskStatus[];
   /** Only this agent's, or this provider's, tasks. */
   agent?: string;
   provider?: string;
@@ -53,8 +54,7 @@ export class TaskStore {
 
   /** Newest first, filtered by status, agent and provider, paged by cursor. */
   list(q: ListQuery): { tasks: TaskRecord[]; nextCursor: string | null } {
-    const status = q.status === "all" ? undefined : q.status;
-    const { rows, nextCursor } = page<TaskRecord>(this.#db, BY_START, { status, agent: q.agent, provider: q.provider }, q.limit, q.cursor);
+    const { rows, nextCursor } = page<TaskRecord>(this.#db, BY_START, { status: q.statuses, agent: q.agent, provider: q.provider }, q.limit, q.cursor);
     return { tasks: rows, nextCursor };
   }
 

@@ -193,6 +193,9 @@ describe("priority, progress and cancel", () => {
     s.fake.gets.length = 0;
     const list = await (await fetch(`${s.base}/v1/comfyui/workflows?status=queued`, { headers: AUTH })).json();
     expect(list.workflows.map((w: { queuePosition: number }) => w.queuePosition).sort()).toEqual([1, 2, 3]);
+    // Those not finished, in one request: the running one and the queued ones, newest first.
+    const open = await (await fetch(`${s.base}/v1/comfyui/workflows?status=queued,running`, { headers: AUTH })).json();
+    expect(open.workflows.map((w: { workflowId: string }) => w.workflowId)).toEqual([...queued].reverse().concat(first).map((x) => x.body.workflowId));
     // At most once (a queue check after ComfyUI's last status may just have fetched it), never once per workflow.
     expect(s.fake.gets.filter((p) => p === "/queue").length).toBeLessThanOrEqual(1);
     await Promise.all([first, ...queued].map((x) => s.until(x.body.workflowId, ["completed"], 20_000)));

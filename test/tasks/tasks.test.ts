@@ -218,7 +218,7 @@ describe("limits, listing, retention and metrics", () => {
     small.close();
   });
 
-  test("list: running by default, any status, paging with a cursor", async () => {
+  test("list: running by default, any status or several, paging with a cursor", async () => {
     const l = testApp();
     const ids: string[] = [];
     for (let i = 0; i < 3; i++) ids.push((await start("exit0", "x", `a${i}`, l)).body.taskId);
@@ -239,6 +239,13 @@ describe("limits, listing, retention and metrics", () => {
     expect(seen.sort()).toEqual([...ids, run.body.taskId].sort());
     const completed = await (await l.request("/v1/tasks?status=completed", { headers: AUTH })).json();
     expect(completed.count).toBe(3);
+    // Several statuses: comma-separated, or the parameter repeated.
+    const either = await (await l.request("/v1/tasks?status=running,completed&limit=3", { headers: AUTH })).json();
+    const more = await (await l.request(`/v1/tasks?status=running,completed&cursor=${either.nextCursor}`, { headers: AUTH })).json();
+    expect([...either.tasks, ...more.tasks].map((x: { taskId: string }) => x.taskId).sort()).toEqual([...ids, run.body.taskId].sort());
+    expect((await (await l.request("/v1/tasks?status=running&status=stopped", { headers: AUTH })).json()).tasks.map((x: { taskId: string }) => x.taskId)).toEqual([run.body.taskId]);
+    expect((await (await l.request("/v1/tasks?status=failed,stopped", { headers: AUTH })).json()).count).toBe(0);
+    expect((await (await l.request("/v1/tasks?status=all,failed", { headers: AUTH })).json()).count).toBe(4);
     // By agent or provider, with the status filter and paging as before.
     const byAgent = await (await l.request("/v1/tasks?status=all&agent=a1", { headers: AUTH })).json();
     expect(byAgent.tasks.map((x: { taskId: string }) => x.taskId)).toEqual([ids[1]]);

@@ -1,5 +1,5 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { cursorQuery, errorResponses, jsonResponse, PROTECTED_ERRORS } from "../../http/openapi.ts";
+import { cursorQuery, errorResponses, jsonResponse, PROTECTED_ERRORS, statusListQuery } from "../../http/openapi.ts";
 import { IdempotencyHeaders } from "../../http/idempotency.ts";
 
 const UUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
@@ -138,7 +138,7 @@ export const submitRoute = createRoute({
 });
 
 export const ListWorkflowsQuery = z.object({
-  status: z.enum(["queued", "running", "completed", "cancelled", "failed"]).optional(),
+  status: statusListQuery(["queued", "running", "completed", "cancelled", "failed"], "Workflows in this status, or in any of several: `queued,running` for those not finished"),
   limit: z.coerce.number().int().min(1).max(200).default(20).optional(),
   cursor: cursorQuery,
 });

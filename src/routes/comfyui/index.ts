@@ -28,7 +28,7 @@ export function comfyuiRoutes(d: ComfyRouteDeps) {
     })
     .openapi(listWorkflowsRoute, async (c) => {
       const q = c.req.valid("query");
-      return c.json(await d.comfy.list({ status: q.status, limit: q.limit ?? 20, cursor: q.cursor }), 200);
+      return c.json(await d.comfy.list({ statuses: q.status, limit: q.limit ?? 20, cursor: q.cursor }), 200);
     })
     .openapi(getWorkflowRoute, async (c) => c.json(await d.comfy.view(c.req.valid("param").workflowId), 200))
     .openapi(cancelWorkflowRoute, async (c) => c.json(await d.comfy.cancel(c.req.valid("param").workflowId, actorOf(c)), 200))

@@ -23,7 +23,9 @@ export function taskHandlers(tasks: TaskService, idempotency: IdempotencyStore) 
 
   const list: H<typeof listTasksRoute> = (c) => {
     const q = c.req.valid("query");
-    const page = tasks.list({ status: (q.status ?? "running") as TaskStatus | "all", agent: q.agent, provider: q.provider, limit: q.limit ?? 100, cursor: q.cursor });
+    const status = q.status ?? ["running"];
+    const statuses = status.includes("all") ? undefined : (status as TaskStatus[]);
+    const page = tasks.list({ statuses, agent: q.agent, provider: q.provider, limit: q.limit ?? 100, cursor: q.cursor });
     const views = page.tasks.map((t) => taskView(t));
     return c.json(
       {

@@ -1,5 +1,5 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { cursorQuery, errorResponses, jsonResponse, PROTECTED_ERRORS } from "../../http/openapi.ts";
+import { cursorQuery, errorResponses, jsonResponse, PROTECTED_ERRORS, statusListQuery } from "../../http/openapi.ts";
 import { IdempotencyHeaders } from "../../http/idempotency.ts";
 import { TASK_STATUSES } from "../../tasks/task.ts";
 
@@ -88,7 +88,7 @@ export const TaskListSchema = z
   .openapi("TaskList");
 
 export const ListQuery = z.object({
-  status: z.enum(["running", "completed", "failed", "stopped", "all"]).optional().openapi({ description: "Default: running" }),
+  status: statusListQuery(["running", "completed", "failed", "stopped", "all"], "Tasks in this status, or in any of several (`completed,failed`); `all` for every task. Default: running"),
   limit: z.coerce.number().int().min(1).max(500).default(100).optional(),
   cursor: cursorQuery,
   agent: z.string().max(100).optional().openapi({ description: "Only this agent's tasks", example: "coder" }),
