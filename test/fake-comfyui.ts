@@ -313,13 +313,15 @@ export class FakeComfyUI {
     const messages: [string, unknown][] = [];
     send("execution_start", {});
     messages.push(["execution_start", { prompt_id: item.id }]);
-    // Cache keys cover a node and everything upstream of it, as ComfyUI's do.
+    // Cache keys cover a node and everything upstream of it, as ComfyUI's do. An upstream node enters
+    // by the hash of its key: its key itself, quoted into each key below it, would double in length
+    // with every node of a chain.
     const sigs = new Map<string, string>();
     const sig = (id: string): string => {
       let s = sigs.get(id);
       if (s === undefined) {
         const n = item.prompt[id]!;
-        const inputs = Object.entries(n.inputs ?? {}).map(([k, v]) => [k, Array.isArray(v) && typeof v[0] === "string" && item.prompt[v[0]] ? sig(v[0]) + ":" + v[1] : v]);
+        const inputs = Object.entries(n.inputs ?? {}).map(([k, v]) => [k, Array.isArray(v) && typeof v[0] === "string" && item.prompt[v[0]] ? `${Bun.hash(sig(v[0])).toString(36)}:${v[1]}` : v]);
         sigs.set(id, (s = JSON.stringify([n.class_type, inputs])));
       }
       return s;
