@@ -10,7 +10,7 @@ import { chromium, type BrowserContext, type Page } from "playwright-core";
 import { createServer, type RunningServer } from "../../src/server.ts";
 import { ensureProgram } from "../debian.ts";
 import { FakeComfyUI } from "../fake-comfyui.ts";
-import { KEY, fakeNvidiaSmi, silentLogger, tempDir, testConfig } from "../helpers.ts";
+import { KEY, fakeNvidiaSmi, silentLogger, tempDir, testConfig, waitFor } from "../helpers.ts";
 import { chain, mediaPrompt } from "../comfyui/helpers.ts";
 
 const ARTIFACTS = resolve(import.meta.dir, "../../test-artifacts");
@@ -275,6 +275,54 @@ describe("dashboard", () => {
     await waitText(page.locator("#upload-result"), 'LoadImage\'s image is "masks/from browser.png"');
     expect(Buffer.from(fake.files.get("input/masks/from browser.png")!).equals(png)).toBe(true);
   });
+
+  test("a batch longer than the list: every workflow not finished is shown, the running one first, and its events cost no request each", async () => {
+    const submit = async (prompt: object) =>
+      (await (await fetch(`${base}/v1/comfyui/workflow`, { method: "POST", headers: { Authorization: `Bearer ${KEY}`, "Content-Type": "application/json" }, body: JSON.stringify({ workflow: prompt }) })).json()).workflowId as string;
+    const listCalls = (from: number) => requests.slice(from).filter((r) => r.startsWith("GET /v1/comfyui/workflow")).length;
+    const item = (id: string) => page.locator(`#queue li[data-workflow="${id}"]`);
+    const shown = () => page.locator("#queue li").evaluateAll((els) => els.map((el) => el.getAttribute("data-workflow")));
+    // The oldest runs first and for a few seconds; 21 newer ones wait behind it, more than the 20 recent ones listed.
+    let from = requests.length;
+    const long = await submit(chain(40, "batch-long"));
+    const waiting: string[] = [];
+    for (let i = 0; i < 21; i++) waiting.push(await submit(chain(0, `batch-${i}`)));
+    await waitText(item(long).locator(".badge"), "running");
+    await waitFor(async () => (await shown()).length >= 22);
+    expect((await shown())[0]).toBe(long);
+    expect(await shown()).toEqual(expect.arrayContaining(waiting));
+    // The burst of queued events took a refresh or two, not one each.
+    expect(listCalls(from)).toBeLessThanOrEqual(6);
+    // A page opened now, with the running workflow older than the 20 newest, shows it first too.
+    await page.reload();
+    from = requests.length;
+    await waitText(item(long).locator(".badge"), "running");
+    expect((await shown())[0]).toBe(long);
+    expect(await shown()).toEqual(expect.arrayContaining(waiting));
+    // Its progress comes over the WebSocket as it runs: a few polls meanwhile, not a request per event.
+    await waitFor(async () => Number(await item(long).locator("progress").getAttribute("value")) > 0);
+    await waitText(item(long).locator(".badge"), "completed", 15_000);
+    expect(listCalls(from)).toBeLessThanOrEqual(6);
+    await waitFor(async () => (await (await fetch(`${base}/v1/comfyui/workflows?status=queued,running`, { headers: { Authorization: `Bearer ${KEY}` } })).json()).workflows.length === 0, 20_000);
+  }, 40_000);
+
+  test("a running task older than the 50 listed is still shown, first, and its Stop button stops it", async () => {
+    const start = async (provider: string) =>
+      (await (await fetch(`${base}/v1/tasks`, { method: "POST", headers: { Authorization: `Bearer ${KEY}`, "Content-Type": "application/json" }, body: JSON.stringify({ agent: "old", task: "x", provider }) })).json()).taskId as string;
+    const old = await start("sleeper");
+    const quick: string[] = [];
+    for (let i = 0; i < 50; i++) quick.push(await start("exit0"));
+    const ended = async (id: string) => (await (await fetch(`${base}/v1/tasks/${id}`, { headers: { Authorization: `Bearer ${KEY}` } })).json()).status !== "running";
+    await waitFor(async () => (await Promise.all(quick.map(ended))).every(Boolean), 20_000);
+    await page.reload();
+    const row = page.locator(`#task-table tbody tr[data-task="${old}"]`);
+    await row.waitFor({ timeout: 10_000 });
+    expect(await page.locator("#task-table tbody tr").first().getAttribute("data-task")).toBe(old);
+    await row.getByRole("button", { name: "Stop" }).click();
+    await waitFor(async () => (await (await fetch(`${base}/v1/tasks/${old}`, { headers: { Authorization: `Bearer ${KEY}` } })).json()).status === "stopped");
+    // Stopped, it is one of the older tasks again: past the 50 listed.
+    await row.waitFor({ state: "detached", timeout: 10_000 });
+  }, 40_000);
 
   test("polling stops while the tab is hidden and resumes at once when it is shown", async () => {
     const setHidden = (hidden: boolean) =>

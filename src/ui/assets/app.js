@@ -10,6 +10,8 @@ let socket;
 let logSource;
 const gpuHistory = new Map();
 const workflows = new Map();
+/** Running tasks as /v1/status last counted them (null before it answers). */
+let activeTasks = null;
 
 // ---- sign-in --------------------------------------------------------------------------------
 async function signIn(candidate) {
@@ -49,7 +51,7 @@ function refreshAll() {
 function start() {
   refreshAll();
   connectEvents();
-  // About 40 requests a minute in all, well inside the default limit of 100 per client.
+  // 40 to 50 requests a minute in all (README), well inside the default limit of 100 per client.
   timers.push(setInterval(polled(refreshStatus), 5000), setInterval(polled(refreshTasks), 3000), setInterval(polled(refreshOutputs), 10000), setInterval(polled(refreshWorkflows), 10000));
 }
 
@@ -76,6 +78,7 @@ const meter = (pct, label) => h("div", { class: "meter", role: "meter", "aria-va
 
 const refreshStatus = guard(async () => {
   const s = await api("/v1/status");
+  activeTasks = s.tasks.active;
   $("#version").textContent = `v${s.api.version} · up ${fmtDuration(s.api.uptime)}`;
   const providerSelect = $("#provider");
   const names = Object.keys(s.taskProviders);
@@ -113,8 +116,23 @@ const refreshStatus = guard(async () => {
 });
 
 // ---- tasks ------------------------------------------------------------------------------------
+const isRunning = (x) => x.status === "running";
+const newestFirst = (key) => (a, b) => Date.parse(b[key]) - Date.parse(a[key]);
+
+/**
+ * The 50 newest tasks, and every running one however old (an agent may run for hours while dozens
+ * of short tasks start after it): those are asked for only when /v1/status counts more running
+ * tasks than the 50 show, so the usual refresh stays one request. Running tasks come first.
+ */
 const refreshTasks = guard(async () => {
-  const { tasks } = await api("/v1/tasks?status=all&limit=50");
+  const recent = await api("/v1/tasks?status=all&limit=50");
+  let tasks = recent.tasks;
+  if (recent.nextCursor && (activeTasks === null || activeTasks > tasks.filter(isRunning).length)) {
+    const shown = new Set(tasks.map((t) => t.taskId));
+    const { tasks: older } = await api("/v1/tasks?status=running&limit=500");
+    tasks = tasks.concat(older.filter((t) => !shown.has(t.taskId)));
+  }
+  tasks.sort((a, b) => isRunning(b) - isRunning(a) || newestFirst("startTime")(a, b));
   $("#task-table tbody").replaceChildren(...tasks.map((t) => h("tr", { "data-task": t.taskId },
     h("td", {}, t.agent), h("td", {}, t.provider), h("td", t.error ? { title: t.error } : {}, badge(t.status)), h("td", {}, fmtDuration(t.duration)), h("td", {}, t.signal ?? (t.exitCode ?? "")),
     h("td", {}, h("button", { type: "button", onclick: () => openLog(t) }, "Log"), " ",
@@ -237,8 +255,19 @@ $("#log-close").addEventListener("click", () => { logSource?.close(); $("#log-pa
 $("#log-raw").addEventListener("change", () => logView.task && openLog(logView.task));
 
 // ---- ComfyUI ----------------------------------------------------------------------------------
+/** Queue order: running, then queued in the order they will run. */
+const RANK = { running: 0, queued: 1 };
+const unfinished = (w) => w.status in RANK;
+
+/**
+ * Every workflow not finished, in the order ComfyUI takes them, then the latest finished ones: at
+ * least five, as many as make twenty in all.
+ */
 function renderQueue() {
-  const items = [...workflows.values()].sort((a, b) => Date.parse(b.queuedAt) - Date.parse(a.queuedAt)).slice(0, 20);
+  const all = [...workflows.values()];
+  const active = all.filter(unfinished).sort((a, b) => RANK[a.status] - RANK[b.status] || (a.queuePosition ?? Infinity) - (b.queuePosition ?? Infinity) || -newestFirst("queuedAt")(a, b));
+  const finished = all.filter((w) => !unfinished(w)).sort(newestFirst("queuedAt")).slice(0, Math.max(5, 20 - active.length));
+  const items = [...active, ...finished];
   $("#queue").replaceChildren(...items.map((w) => h("li", { "data-workflow": w.workflowId },
     h("div", { class: "head" }, badge(w.status), h("code", {}, w.workflowId.slice(0, 8)), h("span", { class: "muted" }, `${w.priority} · ${w.gpu}${w.queuePosition ? ` · position ${w.queuePosition}` : ""}`),
       ["queued", "running"].includes(w.status) ? h("button", { type: "button", class: "danger", onclick: () => cancelWorkflow(w) }, "Cancel") : null),
@@ -253,11 +282,39 @@ function dropped(w) {
   return ` · outputs dropped at validation (${why.join("; ")})`;
 }
 
+/** Pages of unfinished workflows fetched at most: a batch of a thousand queued. */
+const ACTIVE_PAGES = 5;
+
+/**
+ * The 20 newest workflows and, when there are older ones, every one not finished: a batch queued
+ * together runs oldest first, so the one running (and those next) may be older than the 20.
+ */
 const refreshWorkflows = guard(async () => {
-  const { workflows: list } = await api("/v1/comfyui/workflows?limit=20");
+  const recent = await api("/v1/comfyui/workflows?limit=20");
+  const list = [...recent.workflows];
+  let cursor = recent.nextCursor ? "" : null;
+  for (let page = 0; cursor !== null && page < ACTIVE_PAGES; page++) {
+    const more = await api(`/v1/comfyui/workflows?status=queued,running&limit=200${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`);
+    list.push(...more.workflows);
+    cursor = more.nextCursor;
+  }
+  workflows.clear();
   for (const w of list) workflows.set(w.workflowId, w);
   renderQueue();
 });
+
+let refreshPending;
+/**
+ * A list refresh for events about workflows the panel does not hold yet (a batch being queued, each
+ * workflow an event): one per burst, a second after its first event, and skipped like a poll while
+ * the tab is hidden or the rate limit asks to wait.
+ */
+function refreshWorkflowsSoon() {
+  refreshPending ??= setTimeout(() => {
+    refreshPending = undefined;
+    polled(refreshWorkflows)();
+  }, 1000);
+}
 
 const cancelWorkflow = guard(async (w) => {
   if (!confirm(`Cancel workflow ${w.workflowId.slice(0, 8)}?`)) return;
@@ -273,7 +330,7 @@ function connectEvents() {
     const m = JSON.parse(ev.data);
     if (!m.type?.startsWith("workflow:")) return;
     const w = workflows.get(m.workflowId);
-    if (!w || m.type === "workflow:queued") return void refreshWorkflows();
+    if (!w || m.type === "workflow:queued") return void refreshWorkflowsSoon();
     const status = { "workflow:started": "running", "workflow:progress": "running", "workflow:completed": "completed", "workflow:failed": "failed", "workflow:cancelled": "cancelled" }[m.type];
     Object.assign(w, { status, queuePosition: status === "running" ? 0 : w.queuePosition });
     if (m.type === "workflow:progress") Object.assign(w, { progress: m.data.progress, currentNode: m.data.currentNode });
