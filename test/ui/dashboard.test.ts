@@ -90,6 +90,23 @@ async function savedBy(click: () => Promise<void>): Promise<{ name: string; text
 
 const shot = (name: string) => page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
 
+const authorized = { Authorization: `Bearer ${KEY}`, "Content-Type": "application/json" };
+/** Queues a workflow through the API; its id. */
+const submit = async (prompt: object) =>
+  (await (await fetch(`${base}/v1/comfyui/workflow`, { method: "POST", headers: authorized, body: JSON.stringify({ workflow: prompt }) })).json()).workflowId as string;
+/** Starts a task through the API; its id. */
+const startTask = async (provider: string, agent = "api") =>
+  (await (await fetch(`${base}/v1/tasks`, { method: "POST", headers: authorized, body: JSON.stringify({ agent, task: "x", provider }) })).json()).taskId as string;
+
+/** A press as long as a person's (or longer): the mouse goes down on `button`, and up `ms` later. */
+async function press(button: ReturnType<Page["locator"]>, ms: number) {
+  const box = (await button.boundingBox())!;
+  await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
+  await page.mouse.down();
+  await Bun.sleep(ms);
+  await page.mouse.up();
+}
+
 describe("dashboard", () => {
   test("before sign-in it makes no protected call; a wrong key gets a readable message", async () => {
     await page.goto(`${base}/ui`);
@@ -267,6 +284,18 @@ describe("dashboard", () => {
     await shot("04-gallery-media");
   }, 30_000);
 
+  test("what the gallery shows is kept across refreshes, not rebuilt: a video being watched would stop", async () => {
+    const video = page.locator(".gallery video");
+    await video.evaluate((el) => ((el as HTMLVideoElement & { kept?: true }).kept = true));
+    const refreshes = () => requests.filter((r) => r === "GET /v1/comfyui/outputs").length;
+    const before = refreshes();
+    // A workflow that completes refreshes the gallery: its image comes first, the rest stay.
+    await submit(chain(0, "after-video"));
+    await waitText(page.locator(".gallery figcaption").first(), "after-video_");
+    expect(refreshes()).toBeGreaterThan(before);
+    expect(await video.evaluate((el) => (el as HTMLVideoElement & { kept?: true }).kept === true)).toBe(true);
+  }, 20_000);
+
   test("an input image uploaded from the dashboard lands in ComfyUI's input folder, and it says under what name", async () => {
     const png = Buffer.from(fake.files.get("input//example.png")!);
     await page.getByLabel("Input image for LoadImage").setInputFiles({ name: "from browser.png", mimeType: "image/png", buffer: png });
@@ -277,8 +306,6 @@ describe("dashboard", () => {
   });
 
   test("a batch longer than the list: every workflow not finished is shown, the running one first, and its events cost no request each", async () => {
-    const submit = async (prompt: object) =>
-      (await (await fetch(`${base}/v1/comfyui/workflow`, { method: "POST", headers: { Authorization: `Bearer ${KEY}`, "Content-Type": "application/json" }, body: JSON.stringify({ workflow: prompt }) })).json()).workflowId as string;
     const listCalls = (from: number) => requests.slice(from).filter((r) => r.startsWith("GET /v1/comfyui/workflow")).length;
     const item = (id: string) => page.locator(`#queue li[data-workflow="${id}"]`);
     const shown = () => page.locator("#queue li").evaluateAll((els) => els.map((el) => el.getAttribute("data-workflow")));
@@ -306,12 +333,28 @@ describe("dashboard", () => {
     await waitFor(async () => (await (await fetch(`${base}/v1/comfyui/workflows?status=queued,running`, { headers: { Authorization: `Bearer ${KEY}` } })).json()).workflows.length === 0, 20_000);
   }, 40_000);
 
+  test("a press on Cancel lands though the running workflow's progress redraws the queue meanwhile", async () => {
+    const id = await submit(chain(40, "press"));
+    const item = page.locator(`#queue li[data-workflow="${id}"]`);
+    await waitText(item.locator(".badge"), "running");
+    await waitFor(async () => Number(await item.locator("progress").getAttribute("value")) > 0);
+    await press(item.getByRole("button", { name: "Cancel" }), 400);
+    await waitText(item.locator(".badge"), "cancelled");
+  }, 20_000);
+
+  test("a press on Stop lands though the task list is refreshed meanwhile", async () => {
+    const id = await startTask("sleeper", "pressed");
+    const row = page.locator(`#task-table tbody tr[data-task="${id}"]`);
+    await row.waitFor({ timeout: 10_000 });
+    // Longer than the list's refresh interval (3 s): a refresh comes while the button is held.
+    await press(row.getByRole("button", { name: "Stop" }), 3500);
+    await waitText(row.locator(".badge"), "stopped");
+  }, 20_000);
+
   test("a running task older than the 50 listed is still shown, first, and its Stop button stops it", async () => {
-    const start = async (provider: string) =>
-      (await (await fetch(`${base}/v1/tasks`, { method: "POST", headers: { Authorization: `Bearer ${KEY}`, "Content-Type": "application/json" }, body: JSON.stringify({ agent: "old", task: "x", provider }) })).json()).taskId as string;
-    const old = await start("sleeper");
+    const old = await startTask("sleeper", "old");
     const quick: string[] = [];
-    for (let i = 0; i < 50; i++) quick.push(await start("exit0"));
+    for (let i = 0; i < 50; i++) quick.push(await startTask("exit0"));
     const ended = async (id: string) => (await (await fetch(`${base}/v1/tasks/${id}`, { headers: { Authorization: `Bearer ${KEY}` } })).json()).status !== "running";
     await waitFor(async () => (await Promise.all(quick.map(ended))).every(Boolean), 20_000);
     await page.reload();

@@ -1,7 +1,7 @@
 // Dashboard: plain ES modules over the public API (client.js holds the session and the calls).
 // EventSource and WebSocket, which cannot send headers, use ?token= and the "Bearer, <key>"
 // subprotocol. Nothing protected is called before sign-in.
-import { $, api, apiUrl, badge, fmtDuration, guard, h, onSubmit, session, showError } from "./client.js";
+import { $, api, apiUrl, badge, fmtDuration, guard, h, morphList, onSubmit, session, showError } from "./client.js";
 import { refreshOutputs } from "./gallery.js";
 import { readable } from "./agent-log.js";
 
@@ -10,6 +10,8 @@ let socket;
 let logSource;
 const gpuHistory = new Map();
 const workflows = new Map();
+/** The tasks listed, by id: what their buttons act on. */
+const tasksShown = new Map();
 /** Running tasks as /v1/status last counted them (null before it answers). */
 let activeTasks = null;
 
@@ -133,10 +135,13 @@ const refreshTasks = guard(async () => {
     tasks = tasks.concat(older.filter((t) => !shown.has(t.taskId)));
   }
   tasks.sort((a, b) => isRunning(b) - isRunning(a) || newestFirst("startTime")(a, b));
-  $("#task-table tbody").replaceChildren(...tasks.map((t) => h("tr", { "data-task": t.taskId },
+  tasksShown.clear();
+  for (const t of tasks) tasksShown.set(t.taskId, t);
+  const shown = (id, act) => () => tasksShown.has(id) && act(tasksShown.get(id));
+  morphList($("#task-table tbody"), tasks.map((t) => h("tr", { "data-task": t.taskId },
     h("td", {}, t.agent), h("td", {}, t.provider), h("td", t.error ? { title: t.error } : {}, badge(t.status)), h("td", {}, fmtDuration(t.duration)), h("td", {}, t.signal ?? (t.exitCode ?? "")),
-    h("td", {}, h("button", { type: "button", onclick: () => openLog(t) }, "Log"), " ",
-      t.status === "running" ? h("button", { type: "button", class: "danger", onclick: () => stopTask(t) }, "Stop") : null))));
+    h("td", {}, h("button", { type: "button", onclick: shown(t.taskId, openLog) }, "Log"), " ",
+      t.status === "running" ? h("button", { type: "button", class: "danger", onclick: shown(t.taskId, stopTask) }, "Stop") : null))), "data-task");
 });
 
 const stopTask = guard(async (t) => {
@@ -268,11 +273,11 @@ function renderQueue() {
   const active = all.filter(unfinished).sort((a, b) => RANK[a.status] - RANK[b.status] || (a.queuePosition ?? Infinity) - (b.queuePosition ?? Infinity) || -newestFirst("queuedAt")(a, b));
   const finished = all.filter((w) => !unfinished(w)).sort(newestFirst("queuedAt")).slice(0, Math.max(5, 20 - active.length));
   const items = [...active, ...finished];
-  $("#queue").replaceChildren(...items.map((w) => h("li", { "data-workflow": w.workflowId },
+  morphList($("#queue"), items.map((w) => h("li", { "data-workflow": w.workflowId },
     h("div", { class: "head" }, badge(w.status), h("code", {}, w.workflowId.slice(0, 8)), h("span", { class: "muted" }, `${w.priority} · ${w.gpu}${w.queuePosition ? ` · position ${w.queuePosition}` : ""}`),
-      ["queued", "running"].includes(w.status) ? h("button", { type: "button", class: "danger", onclick: () => cancelWorkflow(w) }, "Cancel") : null),
+      unfinished(w) ? h("button", { type: "button", class: "danger", onclick: () => cancelWorkflow(w.workflowId) }, "Cancel") : null),
     h("progress", { max: 100, value: w.progress, "aria-label": `Progress of workflow ${w.workflowId.slice(0, 8)}` }),
-    h("div", { class: "muted" }, `${Math.round(w.progress)}%${w.currentNode ? ` · node ${w.currentNode}` : ""}${w.error ? ` · ${w.error}` : ""}${dropped(w)}`))));
+    h("div", { class: "muted" }, `${Math.round(w.progress)}%${w.currentNode ? ` · node ${w.currentNode}` : ""}${w.error ? ` · ${w.error}` : ""}${dropped(w)}`))), "data-workflow");
 }
 
 /** Output nodes ComfyUI dropped at validation (the rest ran), with ComfyUI's reason for each. */
@@ -316,9 +321,9 @@ function refreshWorkflowsSoon() {
   }, 1000);
 }
 
-const cancelWorkflow = guard(async (w) => {
-  if (!confirm(`Cancel workflow ${w.workflowId.slice(0, 8)}?`)) return;
-  workflows.set(w.workflowId, await api(`/v1/comfyui/workflow/${w.workflowId}`, { method: "DELETE" }));
+const cancelWorkflow = guard(async (id) => {
+  if (!confirm(`Cancel workflow ${id.slice(0, 8)}?`)) return;
+  workflows.set(id, await api(`/v1/comfyui/workflow/${id}`, { method: "DELETE" }));
   renderQueue();
 });
 

@@ -83,5 +83,40 @@ export const h = (tag, attrs = {}, ...children) => {
   el.append(...children.filter((c) => c !== null && c !== undefined));
   return el;
 };
+/**
+ * Makes `el` match `next` (built afresh by h()), keeping `el` and each descendant whose tag matches
+ * at its place. Lists are redrawn on every poll and progress event: swapping a button for a new one
+ * while the mouse is pressed on it loses the click. Listeners stay those `el` was built with, so
+ * they must look data up by id rather than hold what may change.
+ */
+export function morph(el, next) {
+  if (el.nodeType !== next.nodeType || el.nodeName !== next.nodeName) return void el.replaceWith(next);
+  if (el.nodeType === Node.TEXT_NODE) {
+    if (el.data !== next.data) el.data = next.data;
+    return;
+  }
+  for (const { name } of [...el.attributes]) if (!next.hasAttribute(name)) el.removeAttribute(name);
+  for (const { name, value } of [...next.attributes]) if (el.getAttribute(name) !== value) el.setAttribute(name, value);
+  const kids = [...el.childNodes];
+  const nextKids = [...next.childNodes];
+  nextKids.forEach((k, i) => (i < kids.length ? morph(kids[i], k) : el.append(k)));
+  for (const k of kids.slice(nextKids.length)) k.remove();
+}
+
+/** Redraws `container` as the elements `next`, each keyed by its `attr`: one already shown for a key is kept and morphed. */
+export function morphList(container, next, attr) {
+  const shown = new Map([...container.children].map((el) => [el.getAttribute(attr), el]));
+  next.forEach((n, i) => {
+    const key = n.getAttribute(attr);
+    const el = shown.get(key);
+    shown.delete(key);
+    if (el) morph(el, n);
+    const node = el ?? n;
+    // Moved only when out of place: the same order (most redraws) moves nothing.
+    if (container.children[i] !== node) container.insertBefore(node, container.children[i] ?? null);
+  });
+  for (const el of shown.values()) el.remove();
+}
+
 export const badge = (status) => h("span", { class: `badge ${status}` }, status);
 export const fmtDuration = (s) => (s < 60 ? `${s.toFixed(1)} s` : `${Math.floor(s / 60)} min ${Math.round(s % 60)} s`);

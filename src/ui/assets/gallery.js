@@ -1,5 +1,5 @@
 // The outputs gallery: what ComfyUI made, shown as the browser can (images, videos, sounds).
-import { $, api, guard, h } from "./client.js";
+import { $, api, guard, h, morphList } from "./client.js";
 
 /**
  * The files shown in the gallery, as blob URLs by output URL (<img> and <video> cannot send the
@@ -34,9 +34,10 @@ async function renderGallery() {
   const figures = await Promise.all(outputs.map(async (o) => {
     const name = o.subfolder ? `${o.subfolder}/${o.filename}` : o.filename;
     const shown = await mediaOf(o).then((m) => mediaElement(m, name), (err) => h("span", { class: "unavailable", title: err.message }, "unavailable"));
-    return h("figure", {}, shown, h("figcaption", {}, name));
+    return h("figure", { "data-output": o.url }, shown, h("figcaption", {}, name));
   }));
-  $("#gallery").replaceChildren(...figures);
+  // Kept, not rebuilt: a video or sound being played would stop at every refresh.
+  morphList($("#gallery"), figures, "data-output");
   const listed = new Set(outputs.map((o) => o.url));
   for (const [url, m] of media) if (!listed.has(url)) { URL.revokeObjectURL(m.src); media.delete(url); }
 }
