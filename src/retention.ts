@@ -7,10 +7,11 @@
  */
 export function startSweeping(retentionMs: number, sweep: () => unknown, onError: (err: unknown) => void): Timer {
   // A failed sweep (a full disk, say) must neither stop the server from starting nor end it later
-  // as an uncaught exception: it is reported, and the next sweep tries again.
+  // as an uncaught exception or rejection: it is reported, and the next sweep tries again.
   const guarded = () => {
     try {
-      sweep();
+      const done = sweep();
+      if (done instanceof Promise) done.catch(onError);
     } catch (err) {
       onError(err);
     }

@@ -30,7 +30,7 @@ export interface BuildOptions {
   /** How long to wait for another server to let go of DATA_DIR's database (tests shorten it). */
   dbBusyTimeoutMs?: number;
   /** How finished tasks' files are deleted (tests make it fail). */
-  removePath?: (path: string) => void;
+  removePath?: (path: string) => void | Promise<void>;
 }
 
 /** rwx for the API's own user, nothing for others. */

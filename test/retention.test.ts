@@ -17,4 +17,19 @@ describe("startSweeping", () => {
     clearInterval(timer);
     expect([sweeps, reported]).toEqual([1, ["SQLITE_FULL: database or disk is full"]]);
   });
+
+  test("a sweep that runs on (deleting files) and then fails is reported too, not an unhandled rejection", async () => {
+    const reported: string[] = [];
+    const timer = startSweeping(
+      50,
+      async () => {
+        await Bun.sleep(5);
+        throw new Error("EIO: i/o error, rmdir");
+      },
+      (err) => reported.push((err as Error).message),
+    );
+    clearInterval(timer);
+    await Bun.sleep(20);
+    expect(reported).toEqual(["EIO: i/o error, rmdir"]);
+  });
 });

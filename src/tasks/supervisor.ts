@@ -37,7 +37,7 @@ export interface SupervisorOptions {
   /** How often adopted tasks and log sizes are checked. */
   pollMs?: number;
   /** Deletes a file or a directory tree (default removeTree); tests make it fail. */
-  removePath?: (path: string) => void;
+  removePath?: (path: string) => void | Promise<void>;
 }
 
 export interface StartInput {
@@ -61,7 +61,7 @@ type EndListener = (task: TaskRecord) => void;
 export class TaskSupervisor {
   readonly #o: SupervisorOptions;
   /** Deletes a task's files (removeTree unless a test gives another). */
-  readonly #remove: (path: string) => void;
+  readonly #remove: (path: string) => void | Promise<void>;
   /** Tasks whose processes may be alive, by id. */
   readonly #live = new Map<string, TaskRecord>();
   readonly #endListeners = new Map<string, Set<EndListener>>();
@@ -362,20 +362,23 @@ export class TaskSupervisor {
   /**
    * Deletes finished tasks past their retention: directory, log, exit file, then the record. A
    * directory that cannot be deleted (a mount inside it, a file owned by another user) keeps its
-   * task's record and log, is logged, and is tried again next sweep; the others go ahead. Returns
-   * how many were deleted.
+   * task's record and log, is logged, and is tried again next sweep; the others go ahead. Files go
+   * one task at a time, off the event loop (see removeTree). Resolves to how many were deleted; a
+   * sweep under way when the supervisor closes stops there.
    */
-  prune(retentionMs: number): number {
+  async prune(retentionMs: number): Promise<number> {
     let deleted = 0;
     for (const t of this.#o.store.finishedBefore(Date.now() - retentionMs)) {
+      if (this.#closed) break;
       try {
-        this.#remove(t.taskDir);
-        this.#remove(t.logFile);
-        this.#remove(this.#exitFile(t.taskId));
+        await this.#remove(t.taskDir);
+        await this.#remove(t.logFile);
+        await this.#remove(this.#exitFile(t.taskId));
       } catch (err) {
         this.#o.logger.warn({ taskId: t.taskId, taskDir: t.taskDir, err: (err as Error).message }, "could not delete a finished task's files; keeping its record and trying again next sweep");
         continue;
       }
+      if (this.#closed) break; // the database with it
       this.#o.store.delete(t.taskId);
       deleted++;
     }

@@ -197,11 +197,21 @@ export class TaskService {
     );
   }
 
-  prune() {
-    if (this.#o.retentionMs === undefined) return 0;
-    const n = this.#o.supervisor.prune(this.#o.retentionMs);
-    if (n) this.#o.logger.info({ pruned: n }, "pruned finished tasks past retention");
-    return n;
+  /** The sweep under way: a big one may outlast the interval between sweeps. */
+  #sweep: Promise<number> | undefined;
+
+  /** Deletes the finished tasks past TASK_RETENTION; joins the sweep under way, if any. */
+  prune(): Promise<number> {
+    const retentionMs = this.#o.retentionMs;
+    if (retentionMs === undefined) return Promise.resolve(0);
+    this.#sweep ??= this.#o.supervisor
+      .prune(retentionMs)
+      .then((n) => {
+        if (n) this.#o.logger.info({ pruned: n }, "pruned finished tasks past retention");
+        return n;
+      })
+      .finally(() => (this.#sweep = undefined));
+    return this.#sweep;
   }
 
   close() {

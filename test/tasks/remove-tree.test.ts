@@ -21,7 +21,7 @@ writeFileSync(dir + "/pkg/mod/example.com/lib@v1/go.mod", "module lib");
 for (const d of ["/pkg/mod/example.com/lib@v1/internal", "/pkg/mod/example.com/lib@v1", "/pkg/mod/example.com"]) chmodSync(dir + d, 0o555);
 let plain = "deleted";
 try { rmSync(dir, { recursive: true, force: true }); } catch (e) { plain = e.code; }
-removeTree(dir);
+await removeTree(dir);
 console.log(JSON.stringify({ plain, gone: !existsSync(dir) }));
 `;
 

@@ -166,7 +166,7 @@ describe("storage failures", () => {
     await ended(b.taskId, r);
     await Bun.sleep(100);
     stuck = a.taskDir;
-    expect(services.tasks!.prune()).toBe(1);
+    expect(await services.tasks!.prune()).toBe(1);
     // The other task went; this one is whole: record, log and directory.
     expect((await r.request(`/v1/tasks/${b.taskId}`, { headers: AUTH })).status).toBe(404);
     expect((await r.request(`/v1/tasks/${a.taskId}`, { headers: AUTH })).status).toBe(200);
@@ -177,7 +177,7 @@ describe("storage failures", () => {
       msg: "could not delete a finished task's files; keeping its record and trying again next sweep",
     });
     stuck = "";
-    expect(services.tasks!.prune()).toBe(1);
+    expect(await services.tasks!.prune()).toBe(1);
     expect(existsSync(a.logFile) || existsSync(a.taskDir)).toBe(false);
     services.close();
   });

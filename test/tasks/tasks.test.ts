@@ -1,6 +1,6 @@
 /** Task routes over real fixture processes. */
 import { afterAll, describe, expect, test } from "bun:test";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, linkSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { groupMembers } from "../../src/tasks/process-group.ts";
 import { AUTH, testApp, waitFor } from "../helpers.ts";
 
@@ -267,7 +267,7 @@ describe("limits, listing, retention and metrics", () => {
     await ended(body.taskId, r);
     expect(existsSync(body.logFile) && existsSync(body.taskDir)).toBe(true);
     await Bun.sleep(100);
-    expect(r.services.tasks!.prune()).toBe(1);
+    expect(await r.services.tasks!.prune()).toBe(1);
     expect(existsSync(body.logFile) || existsSync(body.taskDir)).toBe(false);
     expect((await r.request(`/v1/tasks/${body.taskId}`, { headers: AUTH })).status).toBe(404);
     r.close();
@@ -276,10 +276,41 @@ describe("limits, listing, retention and metrics", () => {
     const k = (await start("exit0", "x", "a", kept)).body;
     await ended(k.taskId, kept);
     await Bun.sleep(20);
-    expect(kept.services.tasks!.prune()).toBe(0);
+    expect(await kept.services.tasks!.prune()).toBe(0);
     expect((await kept.request(`/v1/tasks/${k.taskId}`, { headers: AUTH })).status).toBe(200);
     kept.close();
   });
+
+  test("deleting a big task directory (a node_modules) leaves the server answering meanwhile", async () => {
+    const r = testApp({ TASK_RETENTION: "50ms" });
+    const { body } = await start("exit0", "x", "a", r);
+    await ended(body.taskId, r);
+    // 40,000 entries in 2,000 folders, as an npm install leaves them (links to one file: quick to make).
+    writeFileSync(`${body.taskDir}/index.js`, "module.exports = 1;\n");
+    for (let p = 0; p < 2000; p++) {
+      const dir = `${body.taskDir}/node_modules/pkg${p}/lib`;
+      mkdirSync(dir, { recursive: true });
+      for (let f = 0; f < 20; f++) linkSync(`${body.taskDir}/index.js`, `${dir}/f${f}.js`);
+    }
+    await Bun.sleep(100);
+    // The longest the event loop went without running a 5 ms timer, while the sweep ran.
+    let longest = 0;
+    let last = performance.now();
+    const tick = setInterval(() => {
+      const now = performance.now();
+      longest = Math.max(longest, now - last);
+      last = now;
+    }, 5);
+    const began = performance.now();
+    expect(await r.services.tasks!.prune()).toBe(1);
+    const took = performance.now() - began;
+    clearInterval(tick);
+    longest = Math.max(longest, performance.now() - last);
+    expect(existsSync(body.taskDir)).toBe(false);
+    // All in one synchronous call, the delete held the loop for its whole duration.
+    expect(longest).toBeLessThan(took / 4);
+    r.close();
+  }, 30_000);
 
   test("a log over TASK_LOG_MAX_BYTES stops the task and says so", async () => {
     const capped = testApp({ TASK_LOG_MAX_BYTES: "4096", TASK_STOP_GRACE_MS: "300" });
