@@ -1,5 +1,6 @@
 /** Models and output files of ComfyUI backends. */
 import { statSync } from "node:fs";
+import { stat } from "node:fs/promises";
 import { join, resolve, sep } from "node:path";
 import { ApiError } from "../http/errors.ts";
 import { contentDisposition, fileResponse } from "../http/file-response.ts";
@@ -52,10 +53,16 @@ function sizeOf(path: string): number | null {
   }
 }
 
+/**
+ * The models of a type, with their sizes when COMFYUI_MODELS_DIR is set. Sizes are read together
+ * and off the event loop: models often live on a network volume, where each stat may take
+ * milliseconds, and a folder holds hundreds.
+ */
 export async function listModels(backend: ComfyBackend, type: ModelType, modelsDir: string | undefined) {
   const folder = MODEL_FOLDERS[type];
-  const names = await orRetryLater(backend.models(folder));
-  return (names ?? []).map((name) => ({ name, type, size: modelsDir ? sizeOf(join(modelsDir, folder, name)) : null, hash: null }));
+  const names = (await orRetryLater(backend.models(folder))) ?? [];
+  const sizeAt = (name: string) => (modelsDir ? stat(join(modelsDir, folder, name)).then((s) => s.size, () => null) : null);
+  return Promise.all(names.map(async (name) => ({ name, type, size: await sizeAt(name), hash: null })));
 }
 
 /**
