@@ -296,6 +296,30 @@ describe("dashboard", () => {
     expect(await video.evaluate((el) => (el as HTMLVideoElement & { kept?: true }).kept === true)).toBe(true);
   }, 20_000);
 
+  test("a file too big to show is a download button in the gallery, and is not fetched whole", async () => {
+    const served = (name: string) => requests.filter((r) => r === `GET /v1/comfyui/output/${name}`).length;
+    await submit({ "1": { class_type: "EmptyImage", inputs: { width: 64, height: 64, batch_size: 1, color: 3 } }, "2": { class_type: "SaveImage", inputs: { images: ["1", 0], filename_prefix: "huge" } } });
+    // The image becomes 40 MiB before the dashboard fetches it.
+    let key: string | undefined;
+    const until = Date.now() + 15_000;
+    while (!(key = [...fake.files.keys()].find((k) => k.startsWith("output//huge_"))) && Date.now() < until) await Bun.sleep(5);
+    fake.files.set(key!, new Uint8Array(40 * 1024 * 1024));
+    const name = key!.slice("output//".length);
+    const figure = page.locator(".gallery figure", { hasText: name });
+    // Its size is unknown (no COMFYUI_OUTPUT_DIR here, and a relayed download has no length).
+    await waitText(figure.getByRole("button"), "download (over 32.0 MiB)");
+    expect(await figure.locator("img").count()).toBe(0);
+    // Asked for once; later refreshes do not fetch it again.
+    const refreshes = requests.filter((r) => r === "GET /v1/comfyui/outputs").length;
+    await submit(chain(0, "after-huge"));
+    await waitText(page.locator(".gallery figcaption").first(), "after-huge_");
+    expect(requests.filter((r) => r === "GET /v1/comfyui/outputs").length).toBeGreaterThan(refreshes);
+    expect(served(name)).toBe(1);
+    // Pressed, it is fetched for the download.
+    await figure.getByRole("button").click();
+    await waitFor(() => served(name) === 2);
+  }, 30_000);
+
   test("an input image uploaded from the dashboard lands in ComfyUI's input folder, and it says under what name", async () => {
     const png = Buffer.from(fake.files.get("input//example.png")!);
     await page.getByLabel("Input image for LoadImage").setInputFiles({ name: "from browser.png", mimeType: "image/png", buffer: png });

@@ -1,7 +1,7 @@
 // Dashboard: plain ES modules over the public API (client.js holds the session and the calls).
 // EventSource and WebSocket, which cannot send headers, use ?token= and the "Bearer, <key>"
 // subprotocol. Nothing protected is called before sign-in.
-import { $, api, apiUrl, badge, fmtDuration, guard, h, morphList, onSubmit, session, showError } from "./client.js";
+import { $, api, apiUrl, badge, fmtDuration, guard, h, morphList, onSubmit, save, session, showError } from "./client.js";
 import { refreshOutputs } from "./gallery.js";
 import { readable } from "./agent-log.js";
 
@@ -233,16 +233,6 @@ function openLog(t) {
   logSource.onerror = () => $("#log-status").replaceChildren(badge("reconnecting"));
 }
 /** Saves what an authenticated GET answers, under `name` (a link cannot send the bearer header). */
-async function save(path, name) {
-  const res = await api(path, { raw: true });
-  const url = URL.createObjectURL(await res.blob());
-  // In the document while clicked: some browsers ignore a click on a detached link.
-  const link = h("a", { href: url, download: name, hidden: true });
-  document.body.append(link);
-  link.click();
-  link.remove();
-  setTimeout(() => URL.revokeObjectURL(url), 60_000);
-}
 $("#log-download").addEventListener("click", guard(() => save(`/v1/tasks/${logView.task.taskId}/logs`, `${logView.task.taskId}.log`)));
 
 /** The files the task has left in its directory (what the agent wrote), each a download. */

@@ -56,6 +56,18 @@ export async function api(path, options = {}) {
   throw err;
 }
 
+/** Saves what the API serves at `path` as a file called `name` (a bearer header, so no plain link). */
+export async function save(path, name) {
+  const res = await api(path, { raw: true });
+  const url = URL.createObjectURL(await res.blob());
+  // In the document while clicked: some browsers ignore a click on a detached link.
+  const link = h("a", { href: url, download: name, hidden: true });
+  document.body.append(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 60_000);
+}
+
 export const guard = (fn) => async (...args) => {
   try { await fn(...args); } catch (err) {
     showError(err.message);
@@ -119,4 +131,5 @@ export function morphList(container, next, attr) {
 }
 
 export const badge = (status) => h("span", { class: `badge ${status}` }, status);
+export const fmtBytes = (n) => (n < 1024 * 1024 ? `${Math.ceil(n / 1024)} KiB` : `${(n / 1024 / 1024).toFixed(1)} MiB`);
 export const fmtDuration = (s) => (s < 60 ? `${s.toFixed(1)} s` : `${Math.floor(s / 60)} min ${Math.round(s % 60)} s`);

@@ -1,5 +1,5 @@
 // The outputs gallery: what ComfyUI made, shown as the browser can (images, videos, sounds).
-import { $, api, guard, h, morphList } from "./client.js";
+import { $, api, fmtBytes, guard, h, morphList, save } from "./client.js";
 
 /**
  * The files shown in the gallery, as blob URLs by output URL (<img> and <video> cannot send the
@@ -10,17 +10,48 @@ import { $, api, guard, h, morphList } from "./client.js";
  */
 const media = new Map();
 
+/**
+ * The largest file the gallery shows. What it shows is fetched whole into the tab, so 24 long videos
+ * or huge images would take gigabytes of its memory; a bigger file is a download button instead,
+ * fetched when pressed.
+ */
+const PREVIEW_MAX_BYTES = 32 * 1024 * 1024;
+
+/** The body as a Blob, or null (the rest left unread) when it is over `max` bytes. */
+async function blobUpTo(res, max) {
+  if (Number(res.headers.get("Content-Length")) > max) {
+    await res.body?.cancel();
+    return null;
+  }
+  const reader = res.body.getReader();
+  const chunks = [];
+  for (let n = 0; ;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    n += value.byteLength;
+    if (n > max) {
+      await reader.cancel();
+      return null;
+    }
+    chunks.push(value);
+  }
+  return new Blob(chunks, { type: res.headers.get("Content-Type") ?? "" });
+}
+
 async function mediaOf(o) {
   if (!media.has(o.url)) {
     const res = await api(o.url, { raw: true });
-    const blob = await res.blob();
-    media.set(o.url, { src: URL.createObjectURL(blob), type: blob.type });
+    const blob = await blobUpTo(res, PREVIEW_MAX_BYTES);
+    // Bun sends a relayed (streamed) download without its length: then only the listing may know it.
+    const size = Number(res.headers.get("Content-Length")) || o.size || null;
+    media.set(o.url, blob ? { src: URL.createObjectURL(blob), type: blob.type } : { src: null, type: res.headers.get("Content-Type") ?? "", size });
   }
   return media.get(o.url);
 }
 
-/** An output as the browser can show it: image, video, sound, else a download link. */
-function mediaElement(m, name) {
+/** An output as the browser can show it: image, video, sound, else a download link; too big to show, a download button. */
+function mediaElement(m, name, url) {
+  if (!m.src) return h("button", { type: "button", class: "link file", onclick: guard(() => save(url, name.split("/").pop())) }, `download (${m.size ? fmtBytes(m.size) : `over ${fmtBytes(PREVIEW_MAX_BYTES)}`})`);
   const kind = m.type.split("/")[0];
   const label = `Output ${name}`;
   if (kind === "image") return h("img", { src: m.src, alt: label, loading: "lazy" });
@@ -33,13 +64,13 @@ async function renderGallery() {
   const { outputs } = await api("/v1/comfyui/outputs?limit=24");
   const figures = await Promise.all(outputs.map(async (o) => {
     const name = o.subfolder ? `${o.subfolder}/${o.filename}` : o.filename;
-    const shown = await mediaOf(o).then((m) => mediaElement(m, name), (err) => h("span", { class: "unavailable", title: err.message }, "unavailable"));
+    const shown = await mediaOf(o).then((m) => mediaElement(m, name, o.url), (err) => h("span", { class: "unavailable", title: err.message }, "unavailable"));
     return h("figure", { "data-output": o.url }, shown, h("figcaption", {}, name));
   }));
   // Kept, not rebuilt: a video or sound being played would stop at every refresh.
   morphList($("#gallery"), figures, "data-output");
   const listed = new Set(outputs.map((o) => o.url));
-  for (const [url, m] of media) if (!listed.has(url)) { URL.revokeObjectURL(m.src); media.delete(url); }
+  for (const [url, m] of media) if (!listed.has(url)) { if (m.src) URL.revokeObjectURL(m.src); media.delete(url); }
 }
 
 // One refresh at a time: an older list rendered after a newer one would show files it released.
