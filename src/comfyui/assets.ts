@@ -125,6 +125,9 @@ function pickOutput(store: WorkflowStore, ref: OutputRef): OutputRow {
   });
 }
 
+/** The largest download relayed from ComfyUI with its length (it is held in memory meanwhile). */
+const RELAY_WHOLE_BYTES = 16 * 1024 * 1024;
+
 /**
  * The file itself: a local output from COMFYUI_OUTPUT_DIR when set, else through its backend's
  * /view. A `range` (the request's Range header) gets the part asked for, 206, so players can seek
@@ -157,5 +160,10 @@ export async function outputFile(store: WorkflowStore, backends: Map<string, Com
     throw new ApiError(416, `The range ${range} is not in ${filename}`, { headers: Object.fromEntries(relayed) });
   }
   if (!res.ok) throw new ApiError(502, `ComfyUI answered ${res.status} for ${filename}`);
-  return new Response(res.body, { status: res.status === 206 ? 206 : 200, headers: { ...headers, ...Object.fromEntries(relayed) } });
+  // Bun sends a streamed body chunked and drops the Content-Length it is given (oven-sh/bun#10507),
+  // so a browser could not show a download's size or progress. A file up to RELAY_WHOLE_BYTES is
+  // read whole first (from a ComfyUI nearby, quickly), which lets its length go with it.
+  const length = Number(res.headers.get("Content-Length") ?? NaN);
+  const body = length <= RELAY_WHOLE_BYTES ? await res.arrayBuffer() : res.body;
+  return new Response(body, { status: res.status === 206 ? 206 : 200, headers: { ...headers, ...Object.fromEntries(relayed) } });
 }

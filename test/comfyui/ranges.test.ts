@@ -9,7 +9,9 @@ const VIDEO = {
   "1": { class_type: "EmptyImage", inputs: { width: 64, height: 64, batch_size: 4, color: 1 } },
   "2": { class_type: "SaveWEBM", inputs: { images: ["1", 0], filename_prefix: "seek", codec: "vp9", fps: 24, crf: 32 } },
 };
-const BYTES = new Uint8Array(1000).map((_, i) => i % 251);
+// Large enough that Bun streams it from ComfyUI rather than holding it whole: a few MiB.
+const SIZE = 3_000_000;
+const BYTES = new Uint8Array(SIZE).map((_, i) => i % 251);
 
 const outDir = tempDir("comfy-out-");
 const viaView = await comfyStack();
@@ -32,22 +34,24 @@ describe.each([
   ["through ComfyUI's /view", viaView],
   ["from COMFYUI_OUTPUT_DIR", fromDisk],
 ] as const)("output ranges %s", (_name, s) => {
-  test("a Range gets that part with 206 and Content-Range; no Range the whole file, saying ranges are accepted", async () => {
+  test("a Range gets that part with 206 and Content-Range; no Range the whole file, saying ranges are accepted and how long it is", async () => {
     const url = await video(s);
     const whole = await fetch(url, { headers: AUTH });
-    expect([whole.status, whole.headers.get("Accept-Ranges"), whole.headers.get("Content-Type")]).toEqual([200, "bytes", "video/webm"]);
+    // The length lets a browser show a download's size and progress.
+    expect([whole.status, whole.headers.get("Accept-Ranges"), whole.headers.get("Content-Type"), whole.headers.get("Content-Length")]).toEqual([200, "bytes", "video/webm", String(SIZE)]);
     expect(new Uint8Array(await whole.arrayBuffer())).toEqual(BYTES);
-    for (const [range, from, to] of [["bytes=100-199", 100, 199], ["bytes=990-", 990, 999], ["bytes=-10", 990, 999], ["bytes=900-5000", 900, 999]] as const) {
+    const last = SIZE - 1;
+    for (const [range, from, to] of [["bytes=100-199", 100, 199], [`bytes=${SIZE - 10}-`, SIZE - 10, last], ["bytes=-10", SIZE - 10, last], [`bytes=${SIZE - 100}-${SIZE + 5000}`, SIZE - 100, last], ["bytes=0-", 0, last]] as const) {
       const part = await fetch(url, { headers: { ...AUTH, Range: range } });
-      expect([range, part.status, part.headers.get("Content-Range")]).toEqual([range, 206, `bytes ${from}-${to}/1000`]);
+      expect([range, part.status, part.headers.get("Content-Range"), part.headers.get("Content-Length")]).toEqual([range, 206, `bytes ${from}-${to}/${SIZE}`, String(to - from + 1)]);
       expect(new Uint8Array(await part.arrayBuffer())).toEqual(BYTES.slice(from, to + 1));
     }
   });
 
   test("a range past the end is 416 in the common error format, saying how long the file is", async () => {
     const url = await video(s);
-    const res = await fetch(url, { headers: { ...AUTH, Range: "bytes=5000-6000" } });
-    expect([res.status, res.headers.get("Content-Range")]).toEqual([416, "bytes */1000"]);
+    const res = await fetch(url, { headers: { ...AUTH, Range: `bytes=${SIZE + 5000}-${SIZE + 6000}` } });
+    expect([res.status, res.headers.get("Content-Range")]).toEqual([416, `bytes */${SIZE}`]);
     expect(await res.json()).toMatchObject({ error: "Range Not Satisfiable", statusCode: 416 });
   });
 });
