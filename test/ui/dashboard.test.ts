@@ -410,6 +410,20 @@ describe("dashboard", () => {
   }, 20_000);
 });
 
+describe("signing out", () => {
+  test("stops every refresh, the one a workflow's event has just scheduled included: no call, no error", async () => {
+    await page.evaluate(() => document.getElementById("alert")!.setAttribute("hidden", ""));
+    await submit(chain(0, "bye"));
+    // Its event schedules a list refresh a second later; sign out before that.
+    await Bun.sleep(200);
+    await page.getByRole("button", { name: "Sign out" }).click();
+    const from = requests.length;
+    await Bun.sleep(1500);
+    expect(requests.slice(from).filter((r) => r.includes("/v1/"))).toEqual([]);
+    expect(await page.getByRole("alert").isVisible()).toBe(false);
+  });
+});
+
 describe("dashboard and the rate limit", () => {
   test("after a 429 it says so and stops polling until Retry-After", async () => {
     // The page, its four files and GET / take six requests, sign-in a seventh: the first polls go past 8.

@@ -37,9 +37,9 @@ function signOut() {
   $("#main").hidden = true;
 }
 
-/** A refresh for a timer: skipped while the tab is hidden or the rate limit asks us to wait. */
+/** A refresh for a timer: skipped while the tab is hidden or the rate limit asks us to wait, and once signed out. */
 const polled = (refresh) => () => {
-  if (document.hidden || Date.now() < session.pausedUntil) return;
+  if (!session.key || document.hidden || Date.now() < session.pausedUntil) return;
   refresh();
 };
 
