@@ -366,6 +366,30 @@ describe("dashboard", () => {
     await waitText(item.locator(".badge"), "cancelled");
   }, 20_000);
 
+  test("a running workflow's progress redraws its own item only, not the whole queue", async () => {
+    type W = { made: number; createElement?: Document["createElement"] };
+    await page.evaluate(() => {
+      const w = window as unknown as W;
+      w.made = 0;
+      w.createElement = document.createElement;
+      document.createElement = function (tag: string, options?: ElementCreationOptions) {
+        if (tag === "li") w.made++;
+        return w.createElement!.call(document, tag, options);
+      } as Document["createElement"];
+    });
+    const id = await submit(chain(20, "in-place"));
+    await waitText(page.locator(`#queue li[data-workflow="${id}"] .badge`), "completed", 15_000);
+    const made = await page.evaluate(() => {
+      const w = window as unknown as W;
+      document.createElement = w.createElement!;
+      return w.made;
+    });
+    const listed = await page.locator("#queue li").count();
+    // Whole redraws for queued, started and completed and a poll or two; one item for each of its 22 progress events.
+    expect(listed).toBeGreaterThanOrEqual(10);
+    expect(made).toBeLessThan(listed * 8);
+  }, 20_000);
+
   test("a press on Stop lands though the task list is refreshed meanwhile", async () => {
     const id = await startTask("sleeper", "pressed");
     const row = page.locator(`#task-table tbody tr[data-task="${id}"]`);

@@ -1,7 +1,7 @@
 // Dashboard: plain ES modules over the public API (client.js holds the session and the calls).
 // EventSource and WebSocket, which cannot send headers, use ?token= and the "Bearer, <key>"
 // subprotocol. Nothing protected is called before sign-in.
-import { $, api, apiUrl, badge, fmtDuration, guard, h, morphList, onSubmit, save, session, showError } from "./client.js";
+import { $, api, apiUrl, badge, fmtDuration, guard, h, morph, morphList, onSubmit, save, session, showError } from "./client.js";
 import { refreshOutputs } from "./gallery.js";
 import { readable } from "./agent-log.js";
 
@@ -262,12 +262,15 @@ function renderQueue() {
   const all = [...workflows.values()];
   const active = all.filter(unfinished).sort((a, b) => RANK[a.status] - RANK[b.status] || (a.queuePosition ?? Infinity) - (b.queuePosition ?? Infinity) || -newestFirst("queuedAt")(a, b));
   const finished = all.filter((w) => !unfinished(w)).sort(newestFirst("queuedAt")).slice(0, Math.max(5, 20 - active.length));
-  const items = [...active, ...finished];
-  morphList($("#queue"), items.map((w) => h("li", { "data-workflow": w.workflowId },
+  morphList($("#queue"), [...active, ...finished].map(queueItem), "data-workflow");
+}
+
+function queueItem(w) {
+  return h("li", { "data-workflow": w.workflowId },
     h("div", { class: "head" }, badge(w.status), h("code", {}, w.workflowId.slice(0, 8)), h("span", { class: "muted" }, `${w.priority} · ${w.gpu}${w.queuePosition ? ` · position ${w.queuePosition}` : ""}`),
       unfinished(w) ? h("button", { type: "button", class: "danger", onclick: () => cancelWorkflow(w.workflowId) }, "Cancel") : null),
     h("progress", { max: 100, value: w.progress, "aria-label": `Progress of workflow ${w.workflowId.slice(0, 8)}` }),
-    h("div", { class: "muted" }, `${Math.round(w.progress)}%${w.currentNode ? ` · node ${w.currentNode}` : ""}${w.error ? ` · ${w.error}` : ""}${dropped(w)}`))), "data-workflow");
+    h("div", { class: "muted" }, `${Math.round(w.progress)}%${w.currentNode ? ` · node ${w.currentNode}` : ""}${w.error ? ` · ${w.error}` : ""}${dropped(w)}`));
 }
 
 /** Output nodes ComfyUI dropped at validation (the rest ran), with ComfyUI's reason for each. */
@@ -326,13 +329,18 @@ function connectEvents() {
     if (!m.type?.startsWith("workflow:")) return;
     const w = workflows.get(m.workflowId);
     if (!w || m.type === "workflow:queued") return void refreshWorkflowsSoon();
+    // Progress of a workflow already running moves nothing: only its own item is redrawn (a batch
+    // may list a thousand, and progress comes many times a second).
+    const item = $("#queue").querySelector(`li[data-workflow="${CSS.escape(w.workflowId)}"]`);
+    const inPlace = m.type === "workflow:progress" && w.status === "running" && item;
     const status = { "workflow:started": "running", "workflow:progress": "running", "workflow:completed": "completed", "workflow:failed": "failed", "workflow:cancelled": "cancelled" }[m.type];
     Object.assign(w, { status, queuePosition: status === "running" ? 0 : w.queuePosition });
     if (m.type === "workflow:progress") Object.assign(w, { progress: m.data.progress, currentNode: m.data.currentNode });
     if (status !== "running") w.currentNode = null;
     if (m.type === "workflow:completed") { w.progress = 100; refreshOutputs(); }
     if (m.type === "workflow:failed") w.error = m.data.error;
-    renderQueue();
+    if (inPlace) morph(item, queueItem(w));
+    else renderQueue();
   };
   socket.onclose = () => { if (session.key) setTimeout(connectEvents, 2000); };
 }
