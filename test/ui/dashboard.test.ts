@@ -415,6 +415,21 @@ describe("dashboard", () => {
     await row.waitFor({ state: "detached", timeout: 10_000 });
   }, 40_000);
 
+  test("while no task runs the task list is asked for every 10 s, not every 3 s; one started elsewhere still shows within seconds", async () => {
+    await waitFor(async () => (await (await fetch(`${base}/v1/tasks`, { headers: authorized })).json()).count === 0, 15_000);
+    await Bun.sleep(5500); // the dashboard hears it from /v1/status too
+    const asked = () => requests.filter((r) => r === "GET /v1/tasks").length;
+    const before = asked();
+    await Bun.sleep(7000);
+    expect(asked() - before).toBeLessThanOrEqual(1);
+    // /v1/status (every 5 s) counts it running, and the next 3 s tick lists it.
+    const id = await startTask("sleeper", "elsewhere");
+    const row = page.locator(`#task-table tbody tr[data-task="${id}"]`);
+    await row.waitFor({ timeout: 9_000 });
+    await fetch(`${base}/v1/tasks/${id}`, { method: "DELETE", headers: authorized });
+    await waitText(row.locator(".badge"), "stopped");
+  }, 40_000);
+
   test("polling stops while the tab is hidden and resumes at once when it is shown", async () => {
     const setHidden = (hidden: boolean) =>
       page.evaluate((h) => {
