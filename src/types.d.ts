@@ -24,6 +24,10 @@ declare module "*/gallery.js" {
   const path: string;
   export default path;
 }
+declare module "*/queue.js" {
+  const path: string;
+  export default path;
+}
 declare module "*/agent-log.js" {
   const path: string;
   export default path;

@@ -303,6 +303,7 @@ describe("compiled binary", () => {
     // The modules app.js imports are in the binary too.
     expect(await (await fetch(`${api.base}/ui/client.js`)).text()).toContain("sessionStorage");
     expect((await fetch(`${api.base}/ui/gallery.js`)).status).toBe(200);
+    expect(await (await fetch(`${api.base}/ui/queue.js`)).text()).toContain("export function connectEvents");
     expect(await (await fetch(`${api.base}/ui/agent-log.js`)).text()).toContain("export function readable");
     const created = await fetch(`${api.base}/v1/tasks`, { method: "POST", headers: { ...AUTH, "Content-Type": "application/json" }, body: JSON.stringify({ agent: "demo", task: "hello", provider: "demo" }) });
     expect(created.status).toBe(202);

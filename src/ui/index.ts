@@ -4,6 +4,7 @@ import htmlPath from "./assets/index.html" with { type: "file" };
 import jsPath from "./assets/app.js" with { type: "file" };
 import clientPath from "./assets/client.js" with { type: "file" };
 import galleryPath from "./assets/gallery.js" with { type: "file" };
+import queuePath from "./assets/queue.js" with { type: "file" };
 import agentLogPath from "./assets/agent-log.js" with { type: "file" };
 import cssPath from "./assets/app.css" with { type: "file" };
 import type { AppEnv } from "../http/types.ts";
@@ -14,6 +15,7 @@ const FILES: [string, string, string][] = [
   ["/ui/app.js", jsPath, "text/javascript; charset=utf-8"],
   ["/ui/client.js", clientPath, "text/javascript; charset=utf-8"],
   ["/ui/gallery.js", galleryPath, "text/javascript; charset=utf-8"],
+  ["/ui/queue.js", queuePath, "text/javascript; charset=utf-8"],
   ["/ui/agent-log.js", agentLogPath, "text/javascript; charset=utf-8"],
   ["/ui/app.css", cssPath, "text/css; charset=utf-8"],
 ];

@@ -1,15 +1,14 @@
 // Dashboard: plain ES modules over the public API (client.js holds the session and the calls).
 // EventSource and WebSocket, which cannot send headers, use ?token= and the "Bearer, <key>"
 // subprotocol. Nothing protected is called before sign-in.
-import { $, api, apiUrl, badge, fmtDuration, guard, h, morph, morphList, onSubmit, save, session, showError } from "./client.js";
+import { $, api, apiUrl, badge, fmtDuration, guard, h, morphList, newestFirst, onSubmit, polled, save, session, showError } from "./client.js";
 import { refreshOutputs } from "./gallery.js";
+import { connectEvents, disconnectEvents, refreshWorkflows } from "./queue.js";
 import { readable } from "./agent-log.js";
 
 const timers = [];
-let socket;
 let logSource;
 const gpuHistory = new Map();
-const workflows = new Map();
 /** The tasks listed, by id: what their buttons act on. */
 const tasksShown = new Map();
 /** Running tasks as /v1/status last counted them (null before it answers). */
@@ -33,18 +32,13 @@ async function signIn(candidate) {
 function signOut() {
   session.forget();
   for (const t of timers.splice(0)) clearInterval(t);
-  socket?.close();
+  disconnectEvents();
   logSource?.close();
   $("#signin").hidden = false;
   $("#signedin").hidden = true;
   $("#main").hidden = true;
 }
 
-/** A refresh for a timer: skipped while the tab is hidden or the rate limit asks us to wait, and once signed out. */
-const polled = (refresh) => () => {
-  if (!session.key || document.hidden || Date.now() < session.pausedUntil) return;
-  refresh();
-};
 
 function refreshAll() {
   refreshStatus();
@@ -133,7 +127,6 @@ const refreshStatus = guard(async () => {
 
 // ---- tasks ------------------------------------------------------------------------------------
 const isRunning = (x) => x.status === "running";
-const newestFirst = (key) => (a, b) => Date.parse(b[key]) - Date.parse(a[key]);
 
 /**
  * The 50 newest tasks, and every running one however old (an agent may run for hours while dozens
@@ -266,111 +259,6 @@ $("#log-close").addEventListener("click", () => { logSource?.close(); $("#log-pa
 $("#log-raw").addEventListener("change", () => logView.task && openLog(logView.task));
 
 // ---- ComfyUI ----------------------------------------------------------------------------------
-/** Queue order: running, then queued in the order they will run. */
-const RANK = { running: 0, queued: 1 };
-const unfinished = (w) => w.status in RANK;
-
-/**
- * Every workflow not finished, in the order ComfyUI takes them, then the latest finished ones: at
- * least five, as many as make twenty in all.
- */
-function renderQueue() {
-  const all = [...workflows.values()];
-  const active = all.filter(unfinished).sort((a, b) => RANK[a.status] - RANK[b.status] || (a.queuePosition ?? Infinity) - (b.queuePosition ?? Infinity) || -newestFirst("queuedAt")(a, b));
-  const finished = all.filter((w) => !unfinished(w)).sort(newestFirst("queuedAt")).slice(0, Math.max(5, 20 - active.length));
-  morphList($("#queue"), [...active, ...finished].map(queueItem), "data-workflow");
-}
-
-function queueItem(w) {
-  return h("li", { "data-workflow": w.workflowId },
-    h("div", { class: "head" }, badge(w.status), h("code", {}, w.workflowId.slice(0, 8)), h("span", { class: "muted" }, `${w.priority} · ${w.gpu}${w.queuePosition ? ` · position ${w.queuePosition}` : ""}`),
-      unfinished(w) ? h("button", { type: "button", class: "danger", onclick: () => cancelWorkflow(w.workflowId) }, "Cancel") : null),
-    h("progress", { max: 100, value: w.progress, "aria-label": `Progress of workflow ${w.workflowId.slice(0, 8)}` }),
-    h("div", { class: "muted" }, `${Math.round(w.progress)}%${w.currentNode ? ` · node ${w.currentNode}` : ""}${w.error ? ` · ${w.error}` : ""}${dropped(w)}`));
-}
-
-/** Output nodes ComfyUI dropped at validation (the rest ran), with ComfyUI's reason for each. */
-function dropped(w) {
-  if (!w.nodeErrors) return "";
-  const why = Object.entries(w.nodeErrors).map(([id, e]) => `node ${id}: ${e?.errors?.[0]?.message ?? "invalid"}`);
-  return ` · outputs dropped at validation (${why.join("; ")})`;
-}
-
-/** Pages of unfinished workflows fetched at most: a batch of a thousand queued. */
-const ACTIVE_PAGES = 5;
-
-/**
- * The 20 newest workflows and, when there are older ones, every one not finished: a batch queued
- * together runs oldest first, so the one running (and those next) may be older than the 20.
- */
-const refreshWorkflows = guard(async () => {
-  const recent = await api("/v1/comfyui/workflows?limit=20");
-  const list = [...recent.workflows];
-  let cursor = recent.nextCursor ? "" : null;
-  for (let page = 0; cursor !== null && page < ACTIVE_PAGES; page++) {
-    const more = await api(`/v1/comfyui/workflows?status=queued,running&limit=200${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`);
-    list.push(...more.workflows);
-    cursor = more.nextCursor;
-  }
-  workflows.clear();
-  for (const w of list) workflows.set(w.workflowId, w);
-  renderQueue();
-});
-
-let refreshPending;
-/**
- * A list refresh for events about workflows the panel does not hold yet (a batch being queued, each
- * workflow an event): one per burst, a second after its first event, and skipped like a poll while
- * the tab is hidden or the rate limit asks to wait.
- */
-function refreshWorkflowsSoon() {
-  refreshPending ??= setTimeout(() => {
-    refreshPending = undefined;
-    polled(refreshWorkflows)();
-  }, 1000);
-}
-
-const cancelWorkflow = guard(async (id) => {
-  if (!confirm(`Cancel workflow ${id.slice(0, 8)}?`)) return;
-  workflows.set(id, await api(`/v1/comfyui/workflow/${id}`, { method: "DELETE" }));
-  renderQueue();
-});
-
-function connectEvents() {
-  const url = apiUrl("/v1/comfyui/stream", location.protocol === "https:" ? "wss:" : "ws:");
-  socket = new WebSocket(url, ["Bearer", session.key]);
-  socket.onopen = () => socket.send(JSON.stringify({ type: "subscribe", workflowId: "*" }));
-  socket.onmessage = (ev) => {
-    const m = JSON.parse(ev.data);
-    if (!m.type?.startsWith("workflow:")) return;
-    const w = workflows.get(m.workflowId);
-    if (!w || m.type === "workflow:queued") return void refreshWorkflowsSoon();
-    // Progress of a workflow already running moves nothing: only its own item is redrawn (a batch
-    // may list a thousand, and progress comes many times a second).
-    const item = $("#queue").querySelector(`li[data-workflow="${CSS.escape(w.workflowId)}"]`);
-    const inPlace = m.type === "workflow:progress" && w.status === "running" && item;
-    const status = { "workflow:started": "running", "workflow:progress": "running", "workflow:completed": "completed", "workflow:failed": "failed", "workflow:cancelled": "cancelled" }[m.type];
-    Object.assign(w, { status, queuePosition: status === "running" ? 0 : w.queuePosition });
-    if (m.type === "workflow:progress") Object.assign(w, { progress: m.data.progress, currentNode: m.data.currentNode });
-    if (status !== "running") w.currentNode = null;
-    if (m.type === "workflow:completed") { w.progress = 100; refreshOutputs(); }
-    if (m.type === "workflow:failed") w.error = m.data.error;
-    if (inPlace) morph(item, queueItem(w));
-    else renderQueue();
-  };
-  socket.onclose = () => { if (session.key) setTimeout(connectEvents, 2000); };
-}
-
-onSubmit($("#wf-form"), async (f) => {
-  const file = f.get("file");
-  const text = file && file.size ? await file.text() : f.get("workflow");
-  let workflow;
-  try { workflow = JSON.parse(text); } catch { throw new Error("The workflow is not valid JSON."); }
-  const w = await api("/v1/comfyui/workflow", { method: "POST", body: JSON.stringify({ workflow, priority: f.get("priority"), gpu: f.get("gpu") }) });
-  workflows.set(w.workflowId, w);
-  renderQueue();
-});
-
 onSubmit($("#upload-form"), async (form) => {
   if (!form.get("subfolder")) form.delete("subfolder");
   form.set("gpu", $("#wf-form").elements.gpu.value); // the target the workflow form names

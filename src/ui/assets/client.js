@@ -68,6 +68,12 @@ export async function save(path, name) {
   setTimeout(() => URL.revokeObjectURL(url), 60_000);
 }
 
+/** A refresh for a timer: skipped while the tab is hidden or the rate limit asks us to wait, and once signed out. */
+export const polled = (refresh) => () => {
+  if (!session.key || document.hidden || Date.now() < session.pausedUntil) return;
+  refresh();
+};
+
 export const guard = (fn) => async (...args) => {
   try { await fn(...args); } catch (err) {
     showError(err.message);
@@ -131,5 +137,6 @@ export function morphList(container, next, attr) {
 }
 
 export const badge = (status) => h("span", { class: `badge ${status}` }, status);
+export const newestFirst = (key) => (a, b) => Date.parse(b[key]) - Date.parse(a[key]);
 export const fmtBytes = (n) => (n < 1024 * 1024 ? `${Math.ceil(n / 1024)} KiB` : `${(n / 1024 / 1024).toFixed(1)} MiB`);
 export const fmtDuration = (s) => (s < 60 ? `${s.toFixed(1)} s` : `${Math.floor(s / 60)} min ${Math.round(s % 60)} s`);

@@ -1,0 +1,127 @@
+/**
+ * What the dashboard's browser tests share: a fake ComfyUI, the API over it, and one page of
+ * headless Chromium (Debian's, driven by playwright-core) with what it asked for; and helpers.
+ * Screenshots go to test-artifacts/.
+ */
+import { afterAll, beforeAll } from "bun:test";
+import { mkdirSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { chromium, type BrowserContext, type Page } from "playwright-core";
+import { createServer, type RunningServer } from "../../src/server.ts";
+import { ensureProgram } from "../debian.ts";
+import { FakeComfyUI } from "../fake-comfyui.ts";
+import { KEY, fakeNvidiaSmi, silentLogger, tempDir, testConfig } from "../helpers.ts";
+
+const ARTIFACTS = resolve(import.meta.dir, "../../test-artifacts");
+/** Where a screenshot called `name` goes. */
+export const artifact = (name: string) => join(ARTIFACTS, name);
+
+type Locator = ReturnType<Page["locator"]>;
+const authorized = { Authorization: `Bearer ${KEY}`, "Content-Type": "application/json" };
+
+/** The API, its fake ComfyUI and the browser page, set up before a test file's tests and torn down after. */
+export class Dashboard {
+  fake!: FakeComfyUI;
+  /** Replaced by a test that restarts the API (on the same port). */
+  server!: RunningServer;
+  context!: BrowserContext;
+  page!: Page;
+  /** "METHOD /path" of every request the page made. */
+  readonly requests: string[] = [];
+  /** The full URLs of the log streams it opened. */
+  readonly streamUrls: string[] = [];
+  readonly consoleErrors: string[] = [];
+
+  get base() {
+    return `http://127.0.0.1:${this.server.port}`;
+  }
+
+  async start() {
+    const executablePath = ensureProgram("chromium", "chromium");
+    mkdirSync(ARTIFACTS, { recursive: true });
+    this.fake = new FakeComfyUI({ nodeMs: 150 }).start();
+    this.fake.systemStats = { system: { comfyui_version: "0.8.0" }, devices: [{ name: "cuda:0 NVIDIA L40S : cudaMallocAsync", type: "cuda", index: 0, vram_total: 48305799168, vram_free: 47185920000 }] };
+    const smi = fakeNvidiaSmi({ csv: "two-gpus.csv" });
+    const config = testConfig({ COMFYUI_URL: this.fake.url, PATH: `${smi}:${process.env.PATH}`, NVIDIA_SMI_PATH: "nvidia-smi", STATUS_CACHE_MS: "1000", TASK_STOP_GRACE_MS: "500" });
+    this.server = await createServer(config, silentLogger, { comfyBackoffMs: 50 });
+    this.context = await chromium.launchPersistentContext(tempDir("chromium-profile-"), {
+      executablePath,
+      headless: true,
+      args: ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--disable-quic"],
+      viewport: { width: 1400, height: 1000 },
+    });
+    this.page = this.context.pages()[0] ?? (await this.context.newPage());
+    this.page.on("request", (r) => {
+      this.requests.push(`${r.method()} ${new URL(r.url()).pathname}`);
+      if (r.url().includes("/logs/stream")) this.streamUrls.push(r.url());
+    });
+    this.page.on("console", (m) => m.type() === "error" && this.consoleErrors.push(m.text()));
+    this.page.on("dialog", (d) => d.accept());
+  }
+
+  async stop() {
+    await this.context?.close();
+    await this.server?.shutdown();
+    this.fake?.stop();
+  }
+
+  /** Opens the dashboard and signs in with the key. */
+  async signIn() {
+    await this.page.goto(`${this.base}/ui`);
+    await this.page.getByLabel("API key").fill(KEY);
+    await this.page.getByRole("button", { name: "Sign in" }).click();
+    await this.page.locator("#main").waitFor({ state: "visible" });
+  }
+
+  shot(name: string) {
+    return this.page.screenshot({ path: artifact(`${name}.png`), fullPage: true });
+  }
+
+  /** Queues a workflow through the API; its id. */
+  async submit(prompt: object): Promise<string> {
+    const res = await fetch(`${this.base}/v1/comfyui/workflow`, { method: "POST", headers: authorized, body: JSON.stringify({ workflow: prompt }) });
+    return (await res.json()).workflowId;
+  }
+
+  /** Starts a task through the API; its id. */
+  async startTask(provider: string, agent = "api"): Promise<string> {
+    const res = await fetch(`${this.base}/v1/tasks`, { method: "POST", headers: authorized, body: JSON.stringify({ agent, task: "x", provider }) });
+    return (await res.json()).taskId;
+  }
+
+  /** An API call with the key, its JSON. */
+  async get(path: string) {
+    return (await fetch(`${this.base}${path}`, { headers: authorized })).json();
+  }
+
+  /** A press as long as a person's (or longer): the mouse goes down on `button`, and up `ms` later. */
+  async press(button: Locator, ms: number) {
+    const box = (await button.boundingBox())!;
+    await this.page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
+    await this.page.mouse.down();
+    await Bun.sleep(ms);
+    await this.page.mouse.up();
+  }
+}
+
+/** A Dashboard for the test file that calls this (at its top level). */
+export function useDashboard(): Dashboard {
+  const d = new Dashboard();
+  beforeAll(() => d.start(), 600_000);
+  afterAll(() => d.stop());
+  return d;
+}
+
+/** Waits until the locator's text contains `text`. */
+export async function waitText(locator: Locator, text: string, timeout = 10_000) {
+  const until = Date.now() + timeout;
+  let last = "";
+  while (Date.now() < until) {
+    last = (await locator.first().textContent().catch(() => "")) ?? "";
+    if (last.includes(text)) return;
+    await Bun.sleep(50);
+  }
+  throw new Error(`expected text containing ${JSON.stringify(text)}, last saw ${JSON.stringify(last.slice(0, 300))}`);
+}
+
+export { authorized };

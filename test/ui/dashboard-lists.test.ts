@@ -1,0 +1,114 @@
+/**
+ * The dashboard's task and queue lists at scale, in headless Chromium: more tasks and workflows than
+ * a list shows, a batch's events, redraws under a pressed button, and how often it polls.
+ */
+import { beforeAll, describe, expect, test } from "bun:test";
+import { waitFor } from "../helpers.ts";
+import { chain } from "../comfyui/helpers.ts";
+import { authorized, useDashboard, waitText } from "./dashboard-env.ts";
+
+const d = useDashboard();
+beforeAll(() => d.signIn(), 60_000);
+
+describe("dashboard lists", () => {
+  test("a batch longer than the list: every workflow not finished is shown, the running one first, and its events cost no request each", async () => {
+    const listCalls = (from: number) => d.requests.slice(from).filter((r) => r.startsWith("GET /v1/comfyui/workflow")).length;
+    const item = (id: string) => d.page.locator(`#queue li[data-workflow="${id}"]`);
+    const shown = () => d.page.locator("#queue li").evaluateAll((els) => els.map((el) => el.getAttribute("data-workflow")));
+    // The oldest runs first and for a few seconds; 21 newer ones wait behind it, more than the 20 recent ones listed.
+    let from = d.requests.length;
+    const long = await d.submit(chain(40, "batch-long"));
+    const waiting: string[] = [];
+    for (let i = 0; i < 21; i++) waiting.push(await d.submit(chain(0, `batch-${i}`)));
+    await waitText(item(long).locator(".badge"), "running");
+    await waitFor(async () => (await shown()).length >= 22);
+    expect((await shown())[0]).toBe(long);
+    expect(await shown()).toEqual(expect.arrayContaining(waiting));
+    // The burst of queued events took a refresh or two, not one each.
+    expect(listCalls(from)).toBeLessThanOrEqual(6);
+    // A page opened now, with the running workflow older than the 20 newest, shows it first too.
+    await d.page.reload();
+    from = d.requests.length;
+    await waitText(item(long).locator(".badge"), "running");
+    expect((await shown())[0]).toBe(long);
+    expect(await shown()).toEqual(expect.arrayContaining(waiting));
+    // Its progress comes over the WebSocket as it runs: a few polls meanwhile, not a request per event.
+    await waitFor(async () => Number(await item(long).locator("progress").getAttribute("value")) > 0);
+    await waitText(item(long).locator(".badge"), "completed", 15_000);
+    expect(listCalls(from)).toBeLessThanOrEqual(6);
+    await waitFor(async () => (await d.get(`/v1/comfyui/workflows?status=queued,running`)).workflows.length === 0, 20_000);
+  }, 40_000);
+
+  test("a press on Cancel lands though the running workflow's progress redraws the queue meanwhile", async () => {
+    const id = await d.submit(chain(40, "press"));
+    const item = d.page.locator(`#queue li[data-workflow="${id}"]`);
+    await waitText(item.locator(".badge"), "running");
+    await waitFor(async () => Number(await item.locator("progress").getAttribute("value")) > 0);
+    await d.press(item.getByRole("button", { name: "Cancel" }), 400);
+    await waitText(item.locator(".badge"), "cancelled");
+  }, 20_000);
+
+  test("a running workflow's progress redraws its own item only, not the whole queue", async () => {
+    type W = { made: number; createElement?: Document["createElement"] };
+    await d.page.evaluate(() => {
+      const w = window as unknown as W;
+      w.made = 0;
+      w.createElement = document.createElement;
+      document.createElement = function (tag: string, options?: ElementCreationOptions) {
+        if (tag === "li") w.made++;
+        return w.createElement!.call(document, tag, options);
+      } as Document["createElement"];
+    });
+    const id = await d.submit(chain(20, "in-place"));
+    await waitText(d.page.locator(`#queue li[data-workflow="${id}"] .badge`), "completed", 15_000);
+    const made = await d.page.evaluate(() => {
+      const w = window as unknown as W;
+      document.createElement = w.createElement!;
+      return w.made;
+    });
+    const listed = await d.page.locator("#queue li").count();
+    // Whole redraws for queued, started and completed and a poll or two; one item for each of its 22 progress events.
+    expect(listed).toBeGreaterThanOrEqual(10);
+    expect(made).toBeLessThan(listed * 8);
+  }, 20_000);
+
+  test("a press on Stop lands though the task list is refreshed meanwhile", async () => {
+    const id = await d.startTask("sleeper", "pressed");
+    const row = d.page.locator(`#task-table tbody tr[data-task="${id}"]`);
+    await row.waitFor({ timeout: 10_000 });
+    // Longer than the list's refresh interval (3 s): a refresh comes while the button is held.
+    await d.press(row.getByRole("button", { name: "Stop" }), 3500);
+    await waitText(row.locator(".badge"), "stopped");
+  }, 20_000);
+
+  test("a running task older than the 50 listed is still shown, first, and its Stop button stops it", async () => {
+    const old = await d.startTask("sleeper", "old");
+    const quick: string[] = [];
+    for (let i = 0; i < 50; i++) quick.push(await d.startTask("exit0"));
+    const ended = async (id: string) => (await d.get(`/v1/tasks/${id}`)).status !== "running";
+    await waitFor(async () => (await Promise.all(quick.map(ended))).every(Boolean), 20_000);
+    await d.page.reload();
+    const row = d.page.locator(`#task-table tbody tr[data-task="${old}"]`);
+    await row.waitFor({ timeout: 10_000 });
+    expect(await d.page.locator("#task-table tbody tr").first().getAttribute("data-task")).toBe(old);
+    await row.getByRole("button", { name: "Stop" }).click();
+    await waitFor(async () => (await d.get(`/v1/tasks/${old}`)).status === "stopped");
+    // Stopped, it is one of the older tasks again: past the 50 listed.
+    await row.waitFor({ state: "detached", timeout: 10_000 });
+  }, 40_000);
+
+  test("while no task runs the task list is asked for every 10 s, not every 3 s; one started elsewhere still shows within seconds", async () => {
+    await waitFor(async () => (await d.get(`/v1/tasks`)).count === 0, 15_000);
+    await Bun.sleep(5500); // the dashboard hears it from /v1/status too
+    const asked = () => d.requests.filter((r) => r === "GET /v1/tasks").length;
+    const before = asked();
+    await Bun.sleep(7000);
+    expect(asked() - before).toBeLessThanOrEqual(1);
+    // /v1/status (every 5 s) counts it running, and the next 3 s tick lists it.
+    const id = await d.startTask("sleeper", "elsewhere");
+    const row = d.page.locator(`#task-table tbody tr[data-task="${id}"]`);
+    await row.waitFor({ timeout: 9_000 });
+    await fetch(`${d.base}/v1/tasks/${id}`, { method: "DELETE", headers: authorized });
+    await waitText(row.locator(".badge"), "stopped");
+  }, 40_000);
+});
