@@ -86,6 +86,8 @@ export function connectEvents() {
   socket.onmessage = (ev) => {
     const m = JSON.parse(ev.data);
     if (!m.type?.startsWith("workflow:")) return;
+    // What it made goes to the gallery, whoever queued it and however quickly it ran.
+    if (m.type === "workflow:completed") refreshOutputs();
     const w = workflows.get(m.workflowId);
     if (!w || m.type === "workflow:queued") return void refreshWorkflowsSoon();
     // Progress of a workflow already running moves nothing: only its own item is redrawn (a batch
@@ -96,7 +98,7 @@ export function connectEvents() {
     Object.assign(w, { status, queuePosition: status === "running" ? 0 : w.queuePosition });
     if (m.type === "workflow:progress") Object.assign(w, { progress: m.data.progress, currentNode: m.data.currentNode });
     if (status !== "running") w.currentNode = null;
-    if (m.type === "workflow:completed") { w.progress = 100; refreshOutputs(); }
+    if (m.type === "workflow:completed") w.progress = 100;
     if (m.type === "workflow:failed") w.error = m.data.error;
     if (inPlace) morph(item, queueItem(w));
     else renderQueue();
