@@ -36,7 +36,12 @@ describe("dashboard lists", () => {
     await waitFor(async () => Number(await item(long).locator("progress").getAttribute("value")) > 0);
     await waitText(item(long).locator(".badge"), "completed", 15_000);
     expect(listCalls(from)).toBeLessThanOrEqual(6);
+    // 21 workflows complete one after another, some 3 a second: the gallery follows them every 3 s,
+    // not with a request each.
+    const galleryFrom = d.requests.length;
     await waitFor(async () => (await d.get(`/v1/comfyui/workflows?status=queued,running`)).workflows.length === 0, 20_000);
+    expect(d.requests.slice(galleryFrom).filter((r) => r === "GET /v1/comfyui/outputs").length).toBeLessThanOrEqual(5);
+    await waitText(d.page.locator(".gallery figcaption").first(), "batch-20_", 5000);
   }, 40_000);
 
   test("a press on Cancel lands though the running workflow's progress redraws the queue meanwhile", async () => {

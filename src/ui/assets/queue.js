@@ -1,7 +1,7 @@
 // The ComfyUI queue panel: workflows as the API lists them, kept live by its WebSocket events;
 // queueing and cancelling.
 import { $, api, apiUrl, badge, guard, h, morph, morphList, newestFirst, onSubmit, polled, session } from "./client.js";
-import { refreshOutputs } from "./gallery.js";
+import { refreshOutputsSoon } from "./gallery.js";
 
 /** The workflows the panel knows, by id: the lists last fetched, as events since have changed them. */
 const workflows = new Map();
@@ -87,7 +87,7 @@ export function connectEvents() {
     const m = JSON.parse(ev.data);
     if (!m.type?.startsWith("workflow:")) return;
     // What it made goes to the gallery, whoever queued it and however quickly it ran.
-    if (m.type === "workflow:completed") refreshOutputs();
+    if (m.type === "workflow:completed") refreshOutputsSoon();
     const w = workflows.get(m.workflowId);
     if (!w || m.type === "workflow:queued") return void refreshWorkflowsSoon();
     // Progress of a workflow already running moves nothing: only its own item is redrawn (a batch
