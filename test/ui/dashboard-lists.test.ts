@@ -3,6 +3,7 @@
  * a list shows, a batch's events, redraws under a pressed button, and how often it polls.
  */
 import { beforeAll, describe, expect, test } from "bun:test";
+import type { Route } from "playwright-core";
 import { waitFor } from "../helpers.ts";
 import { chain } from "../comfyui/helpers.ts";
 import { authorized, useDashboard, waitText } from "./dashboard-env.ts";
@@ -43,6 +44,19 @@ describe("dashboard lists", () => {
     expect(d.requests.slice(galleryFrom).filter((r) => r === "GET /v1/comfyui/outputs").length).toBeLessThanOrEqual(5);
     await waitText(d.page.locator(".gallery figcaption").first(), "batch-20_", 5000);
   }, 40_000);
+
+  test("workflows queued elsewhere are shown from their events alone, with no list request", async () => {
+    const held: Route[] = [];
+    await d.page.route("**/v1/comfyui/workflows*", (route) => void held.push(route));
+    try {
+      const ids = [await d.submit(chain(3, "event-a")), await d.submit(chain(3, "event-b"))];
+      for (const id of ids) await d.page.locator(`#queue li[data-workflow="${id}"]`).waitFor({ timeout: 5000 });
+      await waitText(d.page.locator(`#queue li[data-workflow="${ids[1]}"] .muted`).first(), "normal · local");
+    } finally {
+      await d.page.unroute("**/v1/comfyui/workflows*");
+      for (const route of held) await route.continue();
+    }
+  });
 
   test("a press on Cancel lands though the running workflow's progress redraws the queue meanwhile", async () => {
     const id = await d.submit(chain(40, "press"));

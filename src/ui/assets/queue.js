@@ -21,6 +21,17 @@ function renderQueue() {
   morphList($("#queue"), [...active, ...finished].map(queueItem), "data-workflow");
 }
 
+let renderPending = false;
+/** renderQueue once for the events of a frame (a batch's come by the hundred). */
+function renderSoon() {
+  if (renderPending) return;
+  renderPending = true;
+  requestAnimationFrame(() => {
+    renderPending = false;
+    renderQueue();
+  });
+}
+
 function queueItem(w) {
   return h("li", { "data-workflow": w.workflowId },
     h("div", { class: "head" }, badge(w.status), h("code", {}, w.workflowId.slice(0, 8)), h("span", { class: "muted" }, `${w.priority} · ${w.gpu}${w.queuePosition ? ` · position ${w.queuePosition}` : ""}`),
@@ -59,9 +70,9 @@ export const refreshWorkflows = guard(async () => {
 
 let refreshPending;
 /**
- * A list refresh for events about workflows the panel does not hold yet (a batch being queued, each
- * workflow an event): one per burst, a second after its first event, and skipped like a poll while
- * the tab is hidden or the rate limit asks to wait.
+ * A list refresh for events about workflows the panel does not hold (one older than it fetched, say):
+ * one per burst of them, a second after its first, and skipped like a poll while the tab is hidden
+ * or the rate limit asks to wait.
  */
 function refreshWorkflowsSoon() {
   refreshPending ??= setTimeout(() => {
@@ -89,7 +100,13 @@ export function connectEvents() {
     // What it made goes to the gallery, whoever queued it and however quickly it ran.
     if (m.type === "workflow:completed") refreshOutputsSoon();
     const w = workflows.get(m.workflowId);
-    if (!w || m.type === "workflow:queued") return void refreshWorkflowsSoon();
+    if (m.type === "workflow:queued") {
+      // Listed from the event itself: a script queueing a batch sends hundreds of these, and a list
+      // request for each would spend the rate limit. The next poll brings the rest of its details.
+      if (!w) workflows.set(m.workflowId, { workflowId: m.workflowId, status: "queued", priority: m.data.priority, gpu: m.data.gpu, queuePosition: m.data.queuePosition ?? null, progress: 0, currentNode: null, error: null, queuedAt: m.timestamp });
+      return void renderSoon();
+    }
+    if (!w) return void refreshWorkflowsSoon();
     // Progress of a workflow already running moves nothing: only its own item is redrawn (a batch
     // may list a thousand, and progress comes many times a second).
     const item = $("#queue").querySelector(`li[data-workflow="${CSS.escape(w.workflowId)}"]`);
@@ -101,7 +118,7 @@ export function connectEvents() {
     if (m.type === "workflow:completed") w.progress = 100;
     if (m.type === "workflow:failed") w.error = m.data.error;
     if (inPlace) morph(item, queueItem(w));
-    else renderQueue();
+    else renderSoon();
   };
   socket.onclose = () => { if (session.key) setTimeout(connectEvents, 2000); };
 }
