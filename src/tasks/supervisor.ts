@@ -199,11 +199,12 @@ export class TaskSupervisor {
       this.#o.store.insert(record);
     } catch (err) {
       // Unrecorded, it would run on unsupervised (a full disk fails the insert): it goes, with its
-      // files (nothing would ever prune them), and the error is the answer.
+      // files (nothing would ever prune them), and the error is the answer. They were made just now
+      // and hold next to nothing, so they go at once, before the answer.
       signalGroup(proc.pid, "SIGKILL");
       for (const path of [taskDir, logFile]) {
         try {
-          this.#remove(path);
+          rmSync(path, { recursive: true, force: true });
         } catch {
           // best effort
         }
