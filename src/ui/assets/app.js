@@ -39,7 +39,6 @@ function signOut() {
   $("#main").hidden = true;
 }
 
-
 function refreshAll() {
   refreshStatus();
   refreshTasks();
@@ -60,8 +59,8 @@ const pollTasks = () => {
 function start() {
   refreshAll();
   connectEvents();
-  // 30 requests a minute when idle, 45 to 50 while tasks run (README): inside the default limit of
-  // 100 per client with two tabs open.
+  // 30 requests a minute when idle, 45 to 50 while tasks run (README): two idle tabs take 60 of the
+  // default limit of 100 per client.
   timers.push(setInterval(polled(refreshStatus), 5000), setInterval(polled(pollTasks), 3000), setInterval(polled(refreshOutputs), 10000), setInterval(polled(refreshWorkflows), 10000));
 }
 
