@@ -105,6 +105,29 @@ describe("dashboard", () => {
     await d.page.evaluate(() => document.querySelector("#alert")!.setAttribute("hidden", ""));
   });
 
+  test("text selected in a live log stays selected while more lines arrive, so it can be copied", async () => {
+    await d.page.locator("#provider").selectOption("slow");
+    await d.page.locator("#task-form input[name=agent]").fill("selecting");
+    await d.page.locator("#task-form textarea[name=task]").fill("8");
+    await d.page.getByRole("button", { name: "Start task" }).click();
+    await waitText(d.page.locator("#log-title"), "selecting");
+    await waitText(d.page.locator("#log"), "slow 2");
+    const selected = await d.page.evaluate(() => {
+      const range = document.createRange();
+      range.selectNodeContents(document.querySelector("#log")!);
+      getSelection()!.removeAllRanges();
+      getSelection()!.addRange(range);
+      return getSelection()!.toString();
+    });
+    expect(selected).toStartWith("slow 1\nslow 2");
+    await waitText(d.page.locator("#log"), "slow 5");
+    // The same lines (a browser may add the last one's line break once another follows it).
+    expect((await d.page.evaluate(() => getSelection()!.toString())).trimEnd()).toBe(selected.trimEnd());
+    await waitText(d.page.locator("#log-status"), "completed");
+    await d.page.evaluate(() => getSelection()!.removeAllRanges());
+    await d.page.locator("#task-form input[name=agent]").fill("coder");
+  });
+
   test("a task given a time limit is stopped when it runs past it, and its log says so", async () => {
     await d.page.locator("#provider").selectOption("sleeper");
     await d.page.getByLabel("Time limit (min)").fill("0.02"); // 1 s

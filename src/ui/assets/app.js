@@ -175,7 +175,7 @@ onSubmit($("#task-form"), async (f) => {
  */
 const LOG_LINES = 2000;
 const utf8 = new TextEncoder();
-const newLogView = (task) => ({ task, raw: $("#log-raw").checked, lines: [], pending: [], earlier: false, drawing: false });
+const newLogView = (task) => ({ task, raw: $("#log-raw").checked, pending: [], earlier: false, drawing: false });
 let logView = newLogView(null);
 
 function drawLog() {
@@ -183,13 +183,14 @@ function drawLog() {
   v.drawing = false;
   const log = $("#log");
   const atBottom = log.scrollTop + log.clientHeight >= log.scrollHeight - 4;
-  v.lines = v.lines.concat(v.pending);
+  // A text node a line, added to what is there: rewriting the whole text would drop the reader's
+  // selection (to copy a line) with every line that arrives. Past LOG_LINES the oldest go.
+  log.append(...v.pending.map((line) => `${line}\n`));
   v.pending = [];
-  if (v.lines.length > LOG_LINES) {
+  for (let extra = log.childNodes.length - LOG_LINES; extra > 0; extra--) {
+    log.firstChild.remove();
     v.earlier = true;
-    v.lines = v.lines.slice(-LOG_LINES);
   }
-  log.textContent = v.lines.length ? v.lines.join("\n") + "\n" : "";
   $("#log-trimmed").hidden = !v.earlier;
   $("#log-trimmed").textContent = `Only the last ${LOG_LINES} lines are shown here: download the log for all of it.`;
   if (atBottom) log.scrollTop = log.scrollHeight;
@@ -198,6 +199,7 @@ function drawLog() {
 function openLog(t) {
   logSource?.close();
   logView = newLogView(t);
+  $("#log").replaceChildren();
   drawLog();
   $("#log-panel").hidden = false;
   $("#log-title").textContent = `Log · ${t.agent} · ${t.taskId.slice(0, 8)}`;
