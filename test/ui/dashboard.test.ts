@@ -60,6 +60,23 @@ describe("dashboard", () => {
     expect(await d.page.evaluate(() => sessionStorage.getItem("mapi.key"))).toBe(KEY);
   });
 
+  test("text selected in a panel (a GPU's name, to copy it) stays selected through the 5 s refresh", async () => {
+    const selected = await d.page.evaluate(() => {
+      const range = document.createRange();
+      range.selectNodeContents(document.querySelector(".card.gpu h3")!);
+      getSelection()!.removeAllRanges();
+      getSelection()!.addRange(range);
+      return getSelection()!.toString();
+    });
+    expect(selected).toBe("GPU 0 · NVIDIA A100-SXM4-80GB");
+    const refreshes = () => d.requests.filter((r) => r === "GET /v1/status").length;
+    const before = refreshes();
+    await waitFor(() => refreshes() > before, 8000);
+    await Bun.sleep(300); // drawn
+    expect(await d.page.evaluate(() => getSelection()!.toString())).toBe(selected);
+    await d.page.evaluate(() => getSelection()!.removeAllRanges());
+  }, 15_000);
+
   test("start a demo task: its log lines appear and its status turns completed", async () => {
     // Each provider says what it runs, where it is picked.
     expect(await d.page.locator('#provider option[value="demo"]').getAttribute("title")).toStartWith("Built-in demo");

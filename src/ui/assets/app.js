@@ -96,32 +96,33 @@ const refreshStatus = guard(async () => {
     const p = s.taskProviders;
     providerSelect.replaceChildren(...names.map((n) => h("option", { value: n, title: p[n].description || undefined, selected: n === (current || "demo") }, `${n}${p[n].installed ? "" : " (not installed)"}`)));
   }
+  // Panels are patched, not rebuilt, every 5 s: a figure being selected (to copy it) stays so.
   const gpus = $("#gpus");
-  if (!s.gpu.available) gpus.replaceChildren(h("div", { class: "card" }, h("h3", {}, "GPU"), h("p", { class: "muted" }, `No GPU data: ${s.gpu.error}`)));
+  if (!s.gpu.available) morphList(gpus, [h("div", { class: "card", "data-card": "no-gpu" }, h("h3", {}, "GPU"), h("p", { class: "muted" }, `No GPU data: ${s.gpu.error}`))], "data-card");
   else {
-    gpus.replaceChildren(...s.gpu.gpus.map((g) => {
+    morphList(gpus, s.gpu.gpus.map((g) => {
       const hist = gpuHistory.get(g.uuid) ?? { util: [], mem: [] };
       hist.util = [...hist.util, g.utilization ?? 0].slice(-60);
       hist.mem = [...hist.mem, g.memory.percentUsed ?? 0].slice(-60);
       gpuHistory.set(g.uuid, hist);
-      return h("div", { class: "card gpu", "data-gpu": g.index },
+      return h("div", { class: "card gpu", "data-gpu": g.index, "data-card": `gpu-${g.uuid}` },
         h("h3", {}, `GPU ${g.index} · ${g.name}`),
         h("div", {}, `Utilization ${g.utilization ?? "n/a"}%`), meter(g.utilization, `GPU ${g.index} utilization`), sparkline(hist.util, "#5aa9ff"),
         h("div", {}, `VRAM ${g.memory.used ?? "?"} / ${g.memory.total ?? "?"} MiB`), meter(g.memory.percentUsed, `GPU ${g.index} memory`), sparkline(hist.mem, "#d29922"),
         h("div", { class: "muted" }, `${g.temperature ?? "?"} °C · ${g.power.draw ?? "?"} / ${g.power.limit ?? "?"} W`));
-    }));
+    }), "data-card");
   }
   const { cpu, memory, disk } = s.system;
   const providers = Object.entries(s.providers).map(([k, v]) => `${k}: ${v}`).join(" · ");
   // Each backend's devices as ComfyUI reports them: for a remote one (salad), the only view of its GPU.
   const devices = (b) => (b.devices ?? []).filter((d) => d.type !== "cpu").map((d) => `, ${d.name.split(" : ")[0]} ${d.vramFree ?? "?"} of ${d.vramTotal ?? "?"} MiB free`).join("");
   const backends = Object.entries(s.comfyui ?? {}).map(([k, b]) => `${k}: ${b.reachable ? `up${b.version ? ` (v${b.version})` : ""}, queue ${b.queueLength}${devices(b)}` : "unreachable"}`).join(" · ") || "none";
-  $("#host").replaceChildren(
-    h("div", { class: "card" }, h("h3", {}, "CPU"), `Load ${cpu.loadAverage.load1} / ${cpu.loadAverage.load5} / ${cpu.loadAverage.load15} (${cpu.cores} cores${cpu.limit === null ? "" : `, limited to ${cpu.limit}`})`),
-    h("div", { class: "card" }, h("h3", {}, memory.source === "cgroup" ? "Memory (container limit)" : "Memory"), `${memory.used} / ${memory.total} MiB`, meter(memory.percentUsed, "Memory used")),
-    h("div", { class: "card" }, h("h3", {}, "Disk"), `${disk.used} / ${disk.size} (${disk.available} free)`, meter(disk.percentUsed, "Disk used")),
-    h("div", { class: "card" }, h("h3", {}, "Providers & ComfyUI"), h("div", { class: "muted" }, providers), h("div", { class: "muted" }, `ComfyUI ${backends}`), h("div", {}, `Active tasks: ${s.tasks.active}`)),
-  );
+  morphList($("#host"), [
+    h("div", { class: "card", "data-card": "cpu" }, h("h3", {}, "CPU"), `Load ${cpu.loadAverage.load1} / ${cpu.loadAverage.load5} / ${cpu.loadAverage.load15} (${cpu.cores} cores${cpu.limit === null ? "" : `, limited to ${cpu.limit}`})`),
+    h("div", { class: "card", "data-card": "memory" }, h("h3", {}, memory.source === "cgroup" ? "Memory (container limit)" : "Memory"), `${memory.used} / ${memory.total} MiB`, meter(memory.percentUsed, "Memory used")),
+    h("div", { class: "card", "data-card": "disk" }, h("h3", {}, "Disk"), `${disk.used} / ${disk.size} (${disk.available} free)`, meter(disk.percentUsed, "Disk used")),
+    h("div", { class: "card", "data-card": "providers" }, h("h3", {}, "Providers & ComfyUI"), h("div", { class: "muted" }, providers), h("div", { class: "muted" }, `ComfyUI ${backends}`), h("div", {}, `Active tasks: ${s.tasks.active}`)),
+  ], "data-card");
 });
 
 // ---- tasks ------------------------------------------------------------------------------------
