@@ -94,6 +94,22 @@ export class Dashboard {
     return (await fetch(`${this.base}${path}`, { headers: authorized })).json();
   }
 
+  /** Selects what the element `selector` names holds, as a reader does to copy it; the text selected. */
+  select(selector: string): Promise<string> {
+    return this.page.evaluate((sel) => {
+      const range = document.createRange();
+      range.selectNodeContents(document.querySelector(sel)!);
+      getSelection()!.removeAllRanges();
+      getSelection()!.addRange(range);
+      return getSelection()!.toString();
+    }, selector);
+  }
+
+  /** The text selected in the page now. */
+  selection(): Promise<string> {
+    return this.page.evaluate(() => getSelection()!.toString());
+  }
+
   /** A press as long as a person's (or longer): the mouse goes down on `button`, and up `ms` later. */
   async press(button: Locator, ms: number) {
     const box = (await button.boundingBox())!;

@@ -61,19 +61,13 @@ describe("dashboard", () => {
   });
 
   test("text selected in a panel (a GPU's name, to copy it) stays selected through the 5 s refresh", async () => {
-    const selected = await d.page.evaluate(() => {
-      const range = document.createRange();
-      range.selectNodeContents(document.querySelector(".card.gpu h3")!);
-      getSelection()!.removeAllRanges();
-      getSelection()!.addRange(range);
-      return getSelection()!.toString();
-    });
+    const selected = await d.select(".card.gpu h3");
     expect(selected).toBe("GPU 0 · NVIDIA A100-SXM4-80GB");
     const refreshes = () => d.requests.filter((r) => r === "GET /v1/status").length;
     const before = refreshes();
     await waitFor(() => refreshes() > before, 8000);
     await Bun.sleep(300); // drawn
-    expect(await d.page.evaluate(() => getSelection()!.toString())).toBe(selected);
+    expect(await d.selection()).toBe(selected);
     await d.page.evaluate(() => getSelection()!.removeAllRanges());
   }, 15_000);
 
@@ -129,17 +123,11 @@ describe("dashboard", () => {
     await d.page.getByRole("button", { name: "Start task" }).click();
     await waitText(d.page.locator("#log-title"), "selecting");
     await waitText(d.page.locator("#log"), "slow 2");
-    const selected = await d.page.evaluate(() => {
-      const range = document.createRange();
-      range.selectNodeContents(document.querySelector("#log")!);
-      getSelection()!.removeAllRanges();
-      getSelection()!.addRange(range);
-      return getSelection()!.toString();
-    });
+    const selected = await d.select("#log");
     expect(selected).toStartWith("slow 1\nslow 2");
     await waitText(d.page.locator("#log"), "slow 5");
     // The same lines (a browser may add the last one's line break once another follows it).
-    expect((await d.page.evaluate(() => getSelection()!.toString())).trimEnd()).toBe(selected.trimEnd());
+    expect((await d.selection()).trimEnd()).toBe(selected.trimEnd());
     await waitText(d.page.locator("#log-status"), "completed");
     await d.page.evaluate(() => getSelection()!.removeAllRanges());
     await d.page.locator("#task-form input[name=agent]").fill("coder");
