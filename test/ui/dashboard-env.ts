@@ -17,7 +17,7 @@ const ARTIFACTS = resolve(import.meta.dir, "../../test-artifacts");
 export const artifact = (name: string) => join(ARTIFACTS, name);
 
 type Locator = ReturnType<Page["locator"]>;
-const authorized = { Authorization: `Bearer ${KEY}`, "Content-Type": "application/json" };
+export const authorized = { Authorization: `Bearer ${KEY}`, "Content-Type": "application/json" };
 
 /** The API, its fake ComfyUI and the browser page, set up before a test file's tests and torn down after. */
 export class Dashboard {
@@ -139,5 +139,3 @@ export async function waitText(locator: Locator, text: string, timeout = 10_000)
   }
   throw new Error(`expected text containing ${JSON.stringify(text)}, last saw ${JSON.stringify(last.slice(0, 300))}`);
 }
-
-export { authorized };

@@ -13,8 +13,7 @@ const gpuHistory = new Map();
 const tasksShown = new Map();
 /** Running tasks as /v1/status last counted them (null before it answers). */
 let activeTasks = null;
-/** Whether the task list last fetched had a task running, and when it was fetched. */
-let tasksRunning = false;
+/** When the task list was last fetched. */
 let tasksRefreshedAt = 0;
 
 // ---- sign-in --------------------------------------------------------------------------------
@@ -51,7 +50,7 @@ function refreshAll() {
  * elsewhere shows within 5 s all the same, since /v1/status (every 5 s) counts it running.
  */
 const pollTasks = () => {
-  const idle = !tasksRunning && activeTasks === 0;
+  const idle = activeTasks === 0 && ![...tasksShown.values()].some(isRunning);
   if (idle && Date.now() - tasksRefreshedAt < 9_500) return;
   refreshTasks();
 };
@@ -142,7 +141,6 @@ const refreshTasks = guard(async () => {
     tasks = tasks.concat(older.filter((t) => !shown.has(t.taskId)));
   }
   tasks.sort((a, b) => isRunning(b) - isRunning(a) || newestFirst("startTime")(a, b));
-  tasksRunning = tasks.some(isRunning);
   tasksRefreshedAt = Date.now();
   tasksShown.clear();
   for (const t of tasks) tasksShown.set(t.taskId, t);

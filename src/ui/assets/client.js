@@ -74,6 +74,23 @@ export const polled = (refresh) => () => {
   refresh();
 };
 
+/**
+ * `refresh`, polled, `delayMs()` after the first call of a burst; calls meanwhile join it, and a
+ * delay of 0 or less runs it at once. For refreshes that events ask for, which come by the hundred.
+ */
+export function soon(refresh, delayMs) {
+  let pending;
+  return () => {
+    if (pending) return;
+    const wait = delayMs();
+    if (wait <= 0) return void polled(refresh)();
+    pending = setTimeout(() => {
+      pending = undefined;
+      polled(refresh)();
+    }, wait);
+  };
+}
+
 export const guard = (fn) => async (...args) => {
   try { await fn(...args); } catch (err) {
     showError(err.message);

@@ -1,5 +1,5 @@
 // The outputs gallery: what ComfyUI made, shown as the browser can (images, videos, sounds).
-import { $, api, fmtBytes, guard, h, morphList, polled, save } from "./client.js";
+import { $, api, fmtBytes, guard, h, morphList, save, soon } from "./client.js";
 
 /**
  * The files shown in the gallery, as blob URLs by output URL (<img> and <video> cannot send the
@@ -83,18 +83,9 @@ export const refreshOutputs = () => {
 
 /** Least time between refreshes for completed workflows. */
 const EVENT_GAP_MS = 3000;
-let eventRefresh;
 /**
  * A refresh for a workflow that completed: at once, or, within 3 s of the last refresh, once those
  * 3 s are up. A batch completes a workflow every second or faster (ComfyUI answers a repeated one
  * from its cache), and a refresh each would spend the client's rate limit.
  */
-export function refreshOutputsSoon() {
-  if (eventRefresh) return;
-  const wait = lastRefresh + EVENT_GAP_MS - Date.now();
-  if (wait <= 0) return void polled(refreshOutputs)();
-  eventRefresh = setTimeout(() => {
-    eventRefresh = undefined;
-    polled(refreshOutputs)();
-  }, wait);
-}
+export const refreshOutputsSoon = soon(refreshOutputs, () => lastRefresh + EVENT_GAP_MS - Date.now());

@@ -1,6 +1,6 @@
 // The ComfyUI queue panel: workflows as the API lists them, kept live by its WebSocket events;
 // queueing and cancelling.
-import { $, api, apiUrl, badge, guard, h, morph, morphList, newestFirst, onSubmit, polled, session } from "./client.js";
+import { $, api, apiUrl, badge, guard, h, morph, morphList, newestFirst, onSubmit, session, soon } from "./client.js";
 import { refreshOutputsSoon } from "./gallery.js";
 
 /** The workflows the panel knows, by id: the lists last fetched, as events since have changed them. */
@@ -68,18 +68,12 @@ export const refreshWorkflows = guard(async () => {
   renderQueue();
 });
 
-let refreshPending;
 /**
  * A list refresh for events about workflows the panel does not hold (one older than it fetched, say):
  * one per burst of them, a second after its first, and skipped like a poll while the tab is hidden
  * or the rate limit asks to wait.
  */
-function refreshWorkflowsSoon() {
-  refreshPending ??= setTimeout(() => {
-    refreshPending = undefined;
-    polled(refreshWorkflows)();
-  }, 1000);
-}
+const refreshWorkflowsSoon = soon(refreshWorkflows, () => 1000);
 
 const cancelWorkflow = guard(async (id) => {
   if (!confirm(`Cancel workflow ${id.slice(0, 8)}?`)) return;
