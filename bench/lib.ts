@@ -30,6 +30,8 @@ export async function startApi(extraEnv: Record<string, string> = {}) {
       stamp: { command: ["sh", "-c", "date +%s%N"] },
       // Waits for a "go" file in its directory (so every client is connected), then writes N lines stamped with the wall clock.
       chatty: { command: ["sh", "-c", 'while [ ! -f go ]; do sleep 0.05; done; i=0; while [ $i -lt "$1" ]; do echo "$(date +%s%N) $i"; i=$((i+1)); done', "chatty", "{task}"] },
+      // Waits for "go" too, then prints N lines as fast as it can (a runaway agent).
+      runaway: { command: ["sh", "-c", 'while [ ! -f go ]; do sleep 0.05; done; exec seq -f "line %.0f of a runaway task" "$1"', "runaway", "{task}"] },
     }),
   );
   const port = freePort();

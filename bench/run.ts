@@ -4,7 +4,7 @@
  */
 import { benchHttp } from "./http.ts";
 import { benchIdle } from "./idle.ts";
-import { benchSseFanout } from "./sse.ts";
+import { benchSseFanout, benchSseRunaway } from "./sse.ts";
 import { benchTaskStart } from "./tasks.ts";
 import { benchWsFanout } from "./ws.ts";
 
@@ -20,6 +20,9 @@ const clients = Number(args.find((a) => /^\d+$/.test(a)) ?? 1000);
 const run = (name: string) => names.length === 0 || names.includes(name);
 if (run("http")) await benchHttp();
 if (run("tasks")) await benchTaskStart();
-if (run("sse")) await benchSseFanout(clients);
+if (run("sse")) {
+  await benchSseFanout(clients);
+  await benchSseRunaway();
+}
 if (run("ws")) await benchWsFanout(clients);
 if (run("idle")) await benchIdle();

@@ -65,3 +65,52 @@ export async function benchSseFanout(clients = 1000, lines = 3000) {
     await api.stop();
   }
 }
+
+/**
+ * A task printing as fast as it can, followed by a few fast clients: what the server holds while
+ * it encodes and fans out lines faster than anyone could read them. The reference is the same
+ * server's idle memory; a client more than 16 MiB behind is dropped by design (EventSource would
+ * reconnect and resume), so the bench counts those too.
+ */
+export async function benchSseRunaway(clients = 4, lines = 1_000_000) {
+  const api = await startApi();
+  try {
+    const res = await fetch(`${api.base}/v1/tasks`, {
+      method: "POST",
+      headers: { Authorization: `Bearer ${KEY}`, "Content-Type": "application/json" },
+      body: JSON.stringify({ agent: "bench", task: String(lines), provider: "runaway" }),
+    });
+    const { taskId, taskDir } = (await res.json()) as { taskId: string; taskDir: string };
+    const rssBefore = await rssMiB(api.proc.pid);
+    let peakRss = rssBefore;
+    const sampler = setInterval(async () => (peakRss = Math.max(peakRss, await rssMiB(api.proc.pid).catch(() => 0))), 50);
+    const follow = async () => {
+      const r = await fetch(`${api.base}/v1/tasks/${taskId}/logs/stream?token=${KEY}`);
+      const reader = r.body!.getReader();
+      let bytes = 0;
+      let complete = false;
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        bytes += value.length;
+        // The end event comes last, in the last chunk or the one before.
+        if (Buffer.from(value.subarray(-200)).toString("latin1").includes("event: task-complete")) complete = true;
+      }
+      return { bytes, complete };
+    };
+    const started = performance.now();
+    const all = Array.from({ length: clients }, follow);
+    await Bun.sleep(200);
+    await Bun.write(`${taskDir}/go`, "");
+    const results = await Promise.all(all);
+    const seconds = (performance.now() - started) / 1000;
+    clearInterval(sampler);
+    const mib = results.reduce((n, r) => n + r.bytes, 0) / 1048576;
+    console.log(`SSE runaway: 1 task printing ${fmt(lines, 0)} lines as fast as it can, ${clients} clients`);
+    console.log(`  clients to the end (others lagged 16 MiB and were dropped)  ${results.filter((r) => r.complete).length}/${clients}`);
+    console.log(`  delivered                        ${fmt(mib, 0)} MiB in ${fmt(seconds, 1)} s (${fmt(mib / seconds, 0)} MiB/s, all clients)`);
+    console.log(`  server RSS                       idle ${fmt(rssBefore, 0)} MiB  peak ${fmt(peakRss, 0)} MiB  ratio ${fmt(peakRss / rssBefore, 2)}x idle`);
+  } finally {
+    await api.stop();
+  }
+}

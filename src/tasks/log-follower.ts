@@ -10,9 +10,8 @@
 import { watch, type FSWatcher } from "node:fs";
 import { open, type FileHandle } from "node:fs/promises";
 import { fileSize, readRange } from "./log-files.ts";
+import { linesToEvents, MAX_LINE } from "./sse-lines.ts";
 
-/** Lines longer than this are cut (memory bound); the pieces keep exact offsets. */
-const MAX_LINE = 1024 * 1024;
 /**
  * What the backlog reads at a time: a line of MAX_LINE bytes and its newline fit, so a longer line
  * is always seen to be longer and cut where the live path cuts it (the same pieces, the same ids).
@@ -22,36 +21,6 @@ const READ_BLOCK = MAX_LINE + 1;
 const LIVE_READ_BLOCK = 256 * 1024;
 /** A subscriber this far behind the live stream is dropped; it reconnects and catches up from the file. */
 const MAX_QUEUED_BYTES = 16 * 1024 * 1024;
-
-const encoder = new TextEncoder();
-
-interface LogEvent {
-  end: number;
-  text: string;
-}
-
-/** Encodes the complete lines of `buf` (file offset `base`); `final` flushes a trailing partial line. */
-export function linesToEvents(buf: Buffer, base: number, final: boolean, now = new Date().toISOString()): { events: LogEvent[]; consumed: number } {
-  const events: LogEvent[] = [];
-  let start = 0;
-  while (start < buf.length) {
-    let nl = buf.indexOf(10, start);
-    if (nl === -1 || nl - start > MAX_LINE) {
-      if (buf.length - start > MAX_LINE) nl = start + MAX_LINE - 1;
-      else if (final) nl = buf.length - 1;
-      else break;
-    }
-    let lineEnd = buf[nl] === 10 ? nl : nl + 1;
-    if (lineEnd > start && buf[lineEnd - 1] === 13) lineEnd--; // CRLF
-    const line = buf.toString("utf8", start, lineEnd);
-    const end = base + nl + 1;
-    events.push({ end, text: `id: ${end}\ndata: ${JSON.stringify({ line, timestamp: now })}\n\n` });
-    start = nl + 1;
-  }
-  return { events, consumed: start };
-}
-
-const encodeEvents = (events: LogEvent[]) => encoder.encode(events.map((e) => e.text).join(""));
 
 /**
  * Where the follower starts: just after the file's last newline, or past the pieces already cut
@@ -96,8 +65,11 @@ export interface Subscriber {
 
 interface Chunk {
   from: number;
-  events: LogEvent[];
+  /** The events, back to back. */
   data: Uint8Array;
+  /** Each event's id (the offset past its line) and where it starts in `data`. */
+  ends: number[];
+  starts: number[];
 }
 
 interface Sub {
@@ -181,11 +153,11 @@ export class LogFollower {
         const buf = await readRange(this.#o.path, pos, Math.min(to, pos + READ_BLOCK));
         if (buf.length === 0) break;
         // `to` is always a line boundary: the last piece of the backlog is flushed whole.
-        const { events, consumed } = linesToEvents(buf, pos, pos + buf.length >= to);
+        const { data, consumed } = linesToEvents(buf, pos, pos + buf.length >= to);
         if (consumed === 0) break;
         pos += consumed;
-        if (events.length) {
-          let free = sub.sink.write(encodeEvents(events));
+        if (data.length) {
+          let free = sub.sink.write(data);
           while (free <= 0 && this.#subs.has(sub)) {
             await Bun.sleep(5);
             free = sub.sink.write(new Uint8Array(0));
@@ -206,9 +178,9 @@ export class LogFollower {
   #deliver(sub: Sub, chunk: Chunk) {
     let data = chunk.data;
     if (chunk.from < sub.after) {
-      const rest = chunk.events.filter((e) => e.end > sub.after);
-      if (!rest.length) return;
-      data = encodeEvents(rest);
+      const first = chunk.ends.findIndex((end) => end > sub.after);
+      if (first === -1) return;
+      data = data.subarray(chunk.starts[first]);
     }
     if (sub.sink.write(data) < -MAX_QUEUED_BYTES) {
       sub.sink.close();
@@ -255,14 +227,14 @@ export class LogFollower {
       if (!bytesRead) break;
       const data = piece.subarray(0, bytesRead);
       const buf = this.#carry.length ? Buffer.concat([this.#carry, data]) : data;
-      const { events, consumed } = linesToEvents(buf, this.#offset, false);
-      this.#carry = Buffer.from(buf.subarray(consumed));
-      this.#dispatch(events);
+      const lines = linesToEvents(buf, this.#offset, false);
+      this.#carry = Buffer.from(buf.subarray(lines.consumed));
+      this.#dispatch(lines);
     }
     if (ending && this.#carry.length) {
-      const { events } = linesToEvents(this.#carry, this.#offset, true);
+      const lines = linesToEvents(this.#carry, this.#offset, true);
       this.#carry = Buffer.alloc(0);
-      this.#dispatch(events);
+      this.#dispatch(lines);
     }
     if (ending) this.#endSeen = true;
   }
@@ -271,10 +243,10 @@ export class LogFollower {
   #fd: FileHandle | undefined;
   #readBuffer: Buffer | undefined;
 
-  #dispatch(events: LogEvent[]) {
-    if (!events.length) return;
-    const chunk: Chunk = { from: this.#offset, events, data: encodeEvents(events) };
-    this.#offset = events[events.length - 1]!.end;
+  #dispatch({ data, ends, starts }: { data: Uint8Array; ends: number[]; starts: number[] }) {
+    if (!ends.length) return;
+    const chunk: Chunk = { from: this.#offset, data, ends, starts };
+    this.#offset = ends[ends.length - 1]!;
     for (const sub of this.#subs) {
       if (sub.live) this.#deliver(sub, chunk);
       else sub.pending.push(chunk);

@@ -2,7 +2,8 @@
 import { describe, expect, test } from "bun:test";
 import { appendFileSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { lastLineBoundary, linesToEvents, LogFollower } from "../../src/tasks/log-follower.ts";
+import { lastLineBoundary, LogFollower } from "../../src/tasks/log-follower.ts";
+import { linesToEvents } from "../../src/tasks/sse-lines.ts";
 import { tempDir } from "../helpers.ts";
 
 const MiB = 1024 * 1024;
@@ -31,7 +32,7 @@ describe("log follower", () => {
     await closed.promise;
     const ids = (text: string) => [...text.matchAll(/^id: (\d+)$/gm)].map((m) => Number(m[1]));
     const got = ids(Buffer.concat(received).toString());
-    const backlog = linesToEvents(readFileSync(path), 0, true).events.map((e) => e.end);
+    const backlog = linesToEvents(readFileSync(path), 0, true).ends;
     expect(backlog).toEqual([2, 2 + MiB, 3 + 2 * MiB, 9 + 2 * MiB]);
     expect(got).toEqual(backlog);
   });
