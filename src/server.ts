@@ -27,6 +27,8 @@ export interface BuildOptions {
   idleTimeoutSec?: number;
   /** First reconnect delay to ComfyUI (tests shorten it). */
   comfyBackoffMs?: number;
+  /** How long a UI-workflow conversion waits for ComfyUI's /object_info (tests shorten it). */
+  comfyObjectInfoWaitMs?: number;
   /** How long to wait for another server to let go of DATA_DIR's database (tests shorten it). */
   dbBusyTimeoutMs?: number;
   /** How finished tasks' files are deleted (tests make it fail). */
@@ -89,6 +91,7 @@ export function buildServices(config: Config, logger: Logger, options: BuildOpti
       ...(config.comfyui.saladUrl ? [{ name: "salad" as const, url: config.comfyui.saladUrl, apiKey: config.comfyui.saladApiKey, proxy: config.comfyui.saladProxy }] : []),
     ],
     backoffMs: options.comfyBackoffMs,
+    objectInfoWaitMs: options.comfyObjectInfoWaitMs,
     retentionMs: config.comfyui.retentionMs,
   });
   comfy.start();

@@ -87,6 +87,8 @@ export class FakeComfyUI {
   /** What GET /system_stats answers (a test may give the fake a GPU), and how long it takes to. */
   systemStats: Record<string, unknown> = structuredClone(RECORDED_SYSTEM_STATS);
   systemStatsDelayMs = 0;
+  /** How long /object_info takes: tens of seconds on a ComfyUI with many custom nodes. */
+  objectInfoDelayMs = 0;
 
   /** Files in the input folder as LoadImage names them ("masks/cat.png"). */
   inputFiles(): string[] {
@@ -176,7 +178,7 @@ export class FakeComfyUI {
     }
     if (req.method === "GET") {
       this.gets.push(p);
-      if (p === "/object_info") return Response.json(this.objectInfo());
+      if (p === "/object_info") return this.objectInfoDelayMs ? Bun.sleep(this.objectInfoDelayMs).then(() => Response.json(this.objectInfo())) : Response.json(this.objectInfo());
       if (p === "/queue") return Response.json({ queue_running: this.running ? [this.#tuple(this.running)] : [], queue_pending: this.queue.map((i) => this.#tuple(i)) });
       if (p.startsWith("/history/")) {
         const id = decodeURIComponent(p.slice(9));

@@ -33,6 +33,15 @@ const STATS_TIMEOUT_MS = 2_000;
 /** How long an upload to ComfyUI may take: 100 MiB over a slow link to a remote backend. */
 const UPLOAD_TIMEOUT_MS = 300_000;
 
+/**
+ * How long ComfyUI may take to answer /object_info. It builds the answer on each call, listing
+ * every model folder for every node that names one: with many custom nodes that is tens of
+ * seconds, sometimes minutes (Comfy-Org/ComfyUI#6372). Cut at the usual 10 s, it never arrived.
+ */
+const OBJECT_INFO_TIMEOUT_MS = 300_000;
+/** How long a conversion waits for /object_info before answering "retry later"; the fetch goes on. */
+const OBJECT_INFO_WAIT_MS = 20_000;
+
 export interface BackendOptions {
   name: BackendName;
   url: string;
@@ -51,6 +60,8 @@ export interface BackendOptions {
   backoffMs?: number;
   maxBackoffMs?: number;
   requestTimeoutMs?: number;
+  /** How long objectInfo() waits for a fetch under way (OBJECT_INFO_WAIT_MS; tests shorten it). */
+  objectInfoWaitMs?: number;
 }
 
 export class ComfyBackend {
@@ -72,6 +83,8 @@ export class ComfyBackend {
   #objectInfo: ObjectInfo | undefined;
   /** Set on every (re)connect: a restarted ComfyUI may have new custom nodes. */
   #objectInfoStale = false;
+  /** The fetch of /object_info under way: one at a time, however many conversions wait for it. */
+  #objectInfoFetch: Promise<ObjectInfo> | undefined;
   /** Whether the operator has been told the backend is down: said once per outage, not per retry. */
   #reportedDown = false;
   connected = false;
@@ -211,8 +224,8 @@ export class ComfyBackend {
     return new ComfyRefusedError(this.name, status, request, credentialsHint(this.name, status, this.#withCredentials));
   }
 
-  async #json<T>(path: string, init?: RequestInit): Promise<T> {
-    const res = await this.#fetch(path, init);
+  async #json<T>(path: string, init?: RequestInit, timeoutMs?: number): Promise<T> {
+    const res = await this.#fetch(path, init, "body", timeoutMs);
     const request = `${init?.method ?? "GET"} ${path}`;
     if (!res.ok) throw this.#failure(res.status, request);
     const text = await res.text();
@@ -279,17 +292,35 @@ export class ComfyBackend {
    * /object_info, cached: it changes only when ComfyUI restarts (after installing custom nodes, say),
    * so the cache is fetched again once after each reconnect. While ComfyUI is unreachable the last
    * copy still serves, so UI workflows can be converted and wait in our queue.
+   *
+   * A slow answer is waited for up to OBJECT_INFO_WAIT_MS (a client is waiting), then the last
+   * copy serves, or with none yet a ComfyUnavailableError says to retry; the fetch goes on, so the
+   * retry finds it. Conversions asking meanwhile share that one fetch.
    */
   async objectInfo(): Promise<ObjectInfo> {
     if (this.#objectInfo && !this.#objectInfoStale) return this.#objectInfo;
+    const fetching = (this.#objectInfoFetch ??= this.#json<ObjectInfo>("/object_info", undefined, OBJECT_INFO_TIMEOUT_MS)
+      .then((fresh) => {
+        this.#objectInfo = fresh;
+        this.#objectInfoStale = false;
+        return fresh;
+      })
+      .finally(() => (this.#objectInfoFetch = undefined)));
+    const waitMs = this.#o.objectInfoWaitMs ?? OBJECT_INFO_WAIT_MS;
+    let timer: Timer | undefined;
+    const late = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), waitMs)));
     try {
-      const fresh = await this.#json<ObjectInfo>("/object_info");
-      this.#objectInfo = fresh;
-      this.#objectInfoStale = false;
-      return fresh;
+      const fresh = await Promise.race([fetching, late]);
+      if (fresh) return fresh;
+      if (this.#objectInfo) return this.#objectInfo;
+      throw new ComfyUnavailableError(
+        `ComfyUI (${this.name}) has not finished answering /object_info after ${Math.round(waitMs / 1000)} s (it takes long with many custom nodes); it is still being fetched`,
+      );
     } catch (err) {
       if (this.#objectInfo && err instanceof ComfyUnavailableError) return this.#objectInfo;
       throw err;
+    } finally {
+      clearTimeout(timer);
     }
   }
 

@@ -32,6 +32,8 @@ export interface ComfyServiceOptions {
   logger: Logger;
   backends: { name: BackendName; url: string; apiKey?: string; proxy?: string }[];
   backoffMs?: number;
+  /** How long a conversion waits for /object_info (tests shorten it). */
+  objectInfoWaitMs?: number;
   /** Finished workflows older than this are deleted; undefined keeps them forever. */
   retentionMs?: number;
 }
@@ -69,6 +71,7 @@ export class ComfyService {
           clientId,
           logger: o.logger,
           backoffMs: o.backoffMs,
+          objectInfoWaitMs: o.objectInfoWaitMs,
           onMessage: (backend, msg) => this.#onMessage(backend, msg),
           onConnect: (backend) => void this.#reconcile(backend),
           onDisconnect: () => this.#updateQueueGauge(),

@@ -21,7 +21,7 @@ export async function promptFor(workflow: Record<string, unknown>, backend: Comf
     info = await backend.objectInfo();
   } catch (err) {
     if (err instanceof ComfyUnavailableError) {
-      throw new ApiError(503, `ComfyUI (${backend.name}) is unreachable and its /object_info is not cached yet, so a UI-format workflow cannot be converted; submit the API format or retry when ComfyUI is up`, { headers: { "Retry-After": "10" } });
+      throw new ApiError(503, `${err.message}. A UI-format workflow is converted with /object_info, and no copy is cached yet: retry shortly, or submit the API format`, { headers: { "Retry-After": "10" } });
     }
     throw err;
   }

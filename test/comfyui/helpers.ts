@@ -1,6 +1,6 @@
 /** A real API server wired to a fake ComfyUI, plus a WebSocket client that collects events. */
 import type { Logger } from "pino";
-import { createServer } from "../../src/server.ts";
+import { createServer, type BuildOptions } from "../../src/server.ts";
 import { FakeComfyUI } from "../fake-comfyui.ts";
 import { AUTH, KEY, silentLogger, testConfig, waitFor } from "../helpers.ts";
 
@@ -32,10 +32,10 @@ export function mediaPrompt(images: number, prefix: { image: string; video: stri
   };
 }
 
-export async function comfyStack(opts: { nodeMs?: number; env?: Record<string, string>; fake?: FakeComfyUI; logger?: Logger } = {}) {
+export async function comfyStack(opts: { nodeMs?: number; env?: Record<string, string>; fake?: FakeComfyUI; logger?: Logger; server?: BuildOptions } = {}) {
   const fake = opts.fake ?? new FakeComfyUI({ nodeMs: opts.nodeMs ?? 20 }).start();
   const config = testConfig({ COMFYUI_URL: fake.url, ...opts.env });
-  const server = await createServer(config, opts.logger ?? silentLogger, { comfyBackoffMs: 50 });
+  const server = await createServer(config, opts.logger ?? silentLogger, { comfyBackoffMs: 50, ...opts.server });
   const base = `http://127.0.0.1:${server.port}`;
   await waitFor(() => server.services.comfyui!.service.backends.get("local")!.connected || !fake.server);
   const submit = async (workflow: unknown, extra: Record<string, unknown> = {}) => {

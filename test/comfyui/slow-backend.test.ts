@@ -1,0 +1,52 @@
+/** A ComfyUI that is up but slow to answer: /object_info with many custom nodes. */
+import { describe, expect, test } from "bun:test";
+import { ComfyUnavailableError } from "../../src/comfyui/backend-errors.ts";
+import { ComfyBackend } from "../../src/comfyui/backend.ts";
+import { FakeComfyUI } from "../fake-comfyui.ts";
+import { FIXTURES, silentLogger } from "../helpers.ts";
+import { comfyStack } from "./helpers.ts";
+
+const ui = await Bun.file(`${FIXTURES}/comfyui-workflows/basic_ui.json`).json();
+
+describe("a slow ComfyUI", () => {
+  test("/object_info slower than the request timeout still arrives; callers wait a bounded time and share one fetch", async () => {
+    const fake = new FakeComfyUI().start();
+    fake.objectInfoDelayMs = 700;
+    const backend = new ComfyBackend({ name: "local", url: fake.url, clientId: "test", logger: silentLogger, requestTimeoutMs: 200, objectInfoWaitMs: 300, onMessage() {}, onConnect() {}, onDisconnect() {} });
+    try {
+      const started = Date.now();
+      const early = await Promise.all([backend.objectInfo(), backend.objectInfo()].map((p) => p.catch((e: unknown) => e)));
+      const waited = Date.now() - started;
+      for (const err of early) {
+        expect(err).toBeInstanceOf(ComfyUnavailableError);
+        expect((err as Error).message).toContain("has not finished answering /object_info");
+      }
+      expect(waited).toBeLessThan(650); // they did not wait for the whole answer
+      await Bun.sleep(700 - waited + 100);
+      const asked = Date.now();
+      expect(Object.keys(await backend.objectInfo())).toContain("EmptyImage");
+      expect(Date.now() - asked).toBeLessThan(100); // the fetch went on: the retry finds it
+      expect(fake.gets.filter((p) => p === "/object_info")).toHaveLength(1);
+    } finally {
+      backend.close();
+      fake.stop();
+    }
+  });
+
+  test("a UI workflow waiting on /object_info is a 503 to retry; the retry converts it", async () => {
+    const s = await comfyStack({ server: { comfyObjectInfoWaitMs: 300 } });
+    try {
+      s.fake.objectInfoDelayMs = 800;
+      const first = await s.submit(ui);
+      expect([first.res.status, first.res.headers.get("Retry-After")]).toEqual([503, "10"]);
+      expect(first.body.message).toContain("has not finished answering /object_info");
+      expect(first.body.message).toContain("retry shortly, or submit the API format");
+      await Bun.sleep(700);
+      const retry = await s.submit(ui);
+      expect(retry.res.status).toBe(202);
+      await s.until(retry.body.workflowId, ["completed"]);
+    } finally {
+      await s.close();
+    }
+  });
+});
