@@ -100,6 +100,7 @@ export class ComfyService {
   close() {
     this.#closed = true;
     clearInterval(this.#pruner);
+    this.#reconciler.close();
     for (const b of this.backends.values()) b.close();
   }
 
@@ -160,7 +161,8 @@ export class ComfyService {
         });
       }
       if (!(err instanceof ComfyUnavailableError)) throw err;
-      this.#o.logger.warn({ backend: backend.name, workflowId: record.workflowId }, "ComfyUI unreachable; workflow waits in our queue");
+      this.#o.logger.warn({ backend: backend.name, workflowId: record.workflowId, err: err.message }, "ComfyUI did not take the workflow; it waits in our queue");
+      this.#reconciler.resendLater(backend.name);
     } finally {
       this.#sending.delete(record.workflowId);
     }

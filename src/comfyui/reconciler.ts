@@ -1,11 +1,12 @@
 /**
  * Keeping our workflow records in line with ComfyUI, which replays no missed message: after every
- * (re)connect (send what waited; settle what finished or was lost meanwhile), and whenever ComfyUI
- * reports that its queue changed (its own UI's delete and Clear Queue send nothing else).
+ * (re)connect (send what waited; settle what finished or was lost meanwhile), whenever ComfyUI
+ * reports that its queue changed (its own UI's delete and Clear Queue send nothing else), and
+ * after a POST /prompt failed for a reason that passes while ComfyUI stays connected.
  */
 import type { Logger } from "pino";
 import type { BackendName, ComfyBackend } from "./backend.ts";
-import { ComfyValidationError } from "./backend-errors.ts";
+import { ComfyUnavailableError, ComfyValidationError } from "./backend-errors.ts";
 import { coalesced } from "./coalesce.ts";
 import { verdictFromHistory } from "./execution.ts";
 import { rejectionMessage } from "./prompt.ts";
@@ -14,6 +15,9 @@ import { FINAL, type OutputFile, type WorkflowRecord, type WorkflowStatus, type 
 
 /** At most one queue check per backend this often: ComfyUI says `status` two or three times per workflow. */
 const QUEUE_CHECK_INTERVAL_MS = 500;
+/** First wait before sending again what waits for a connected backend; it doubles up to RESEND_MAX_MS. */
+const RESEND_FIRST_MS = 1_000;
+const RESEND_MAX_MS = 30_000;
 
 export interface ReconcilerDeps {
   store: WorkflowStore;
@@ -40,33 +44,86 @@ export class Reconciler {
 
   /** After a (re)connect: submit what waited, then settle what ComfyUI finished or lost meanwhile. */
   async afterConnect(backend: ComfyBackend) {
-    const { store, logger } = this.#d;
     this.#reconciling.add(backend.name);
     try {
-      const waiting = store.open().filter((o) => o.backend === backend.name && !o.submitted && !this.#d.sending(o.workflowId));
-      // One whose POST reached ComfyUI just before we stopped (its answer lost with us) is known
-      // there already: noted as sent, never sent twice.
-      const queued = waiting.length ? await backend.queue() : undefined;
-      const known = new Set([...(queued?.running ?? []), ...(queued?.pending ?? [])].map((e) => e.promptId));
-      for (const w of waiting) {
-        if (known.has(w.workflowId) || (await backend.history(w.workflowId))) {
-          store.update(w.workflowId, { submitted: 1 });
-          continue;
-        }
-        try {
-          await this.#d.send(backend, w);
-          store.update(w.workflowId, { submitted: 1 });
-        } catch (err) {
-          if (err instanceof ComfyValidationError) this.#d.finish(w, "failed", { error: rejectionMessage(err) });
-          else throw err;
-        }
-      }
+      await this.#sendWaiting(backend);
       await this.#settleMissing(backend, "reconnect");
     } catch (err) {
-      logger.warn({ backend: backend.name, err: (err as Error).message }, "reconciliation with ComfyUI failed; will retry on the next connect");
+      this.#d.logger.warn({ backend: backend.name, err: (err as Error).message }, "reconciliation with ComfyUI failed; will retry");
+      // A gateway's 503 or 429 right after the connect: what waits is sent again shortly, not at
+      // the next reconnect, which may never come.
+      if (err instanceof ComfyUnavailableError) this.resendLater(backend.name);
     } finally {
       this.#reconciling.delete(backend.name);
     }
+  }
+
+  /** The run of #sendWaiting under way per backend: a reconnect and a resend take turns, never sending one twice. */
+  readonly #waitingSends = new Map<BackendName, Promise<void>>();
+
+  /** Sends the workflows waiting for this backend, in order, after any run of this still under way. */
+  #sendWaiting(backend: ComfyBackend): Promise<void> {
+    const run = (this.#waitingSends.get(backend.name) ?? Promise.resolve()).catch(() => {}).then(() => this.#sendWaitingNow(backend));
+    this.#waitingSends.set(backend.name, run);
+    return run.finally(() => {
+      if (this.#waitingSends.get(backend.name) === run) this.#waitingSends.delete(backend.name);
+    });
+  }
+
+  /** Sends the workflows waiting for this backend, in order; one ComfyUI already holds is only marked sent. */
+  async #sendWaitingNow(backend: ComfyBackend) {
+    const { store } = this.#d;
+    const waiting = store.open().filter((o) => o.backend === backend.name && !o.submitted && !this.#d.sending(o.workflowId));
+    // One whose POST reached ComfyUI though its answer did not reach us (we stopped, or the request
+    // timed out while ComfyUI was busy) is known there already: noted as sent, never sent twice.
+    const queued = waiting.length ? await backend.queue() : undefined;
+    const known = new Set([...(queued?.running ?? []), ...(queued?.pending ?? [])].map((e) => e.promptId));
+    for (const w of waiting) {
+      if (known.has(w.workflowId) || (await backend.history(w.workflowId))) {
+        store.update(w.workflowId, { submitted: 1 });
+        continue;
+      }
+      try {
+        await this.#d.send(backend, w);
+        store.update(w.workflowId, { submitted: 1 });
+      } catch (err) {
+        if (err instanceof ComfyValidationError) this.#d.finish(w, "failed", { error: rejectionMessage(err) });
+        else throw err;
+      }
+    }
+  }
+
+  readonly #resends = new Map<BackendName, { timer?: Timer; delayMs: number }>();
+
+  /**
+   * A POST /prompt failed in a way that passes (a 5xx, 408 or 429, a timeout) while ComfyUI may still
+   * be connected: what waits is sent again after a pause that doubles while it keeps failing. Once
+   * the backend is down, its reconnect sends what waits instead.
+   */
+  resendLater(name: BackendName) {
+    const resend = this.#resends.get(name) ?? { delayMs: RESEND_FIRST_MS };
+    if (resend.timer) return;
+    this.#resends.set(name, resend);
+    resend.timer = setTimeout(async () => {
+      resend.timer = undefined;
+      const backend = this.#d.backend(name);
+      if (!backend?.connected || this.#d.closed() || this.#reconciling.has(name)) return void this.#resends.delete(name);
+      try {
+        await this.#sendWaiting(backend);
+        this.#resends.delete(name);
+      } catch (err) {
+        this.#d.logger.warn({ backend: name, err: (err as Error).message, retryInMs: resend.delayMs * 2 }, "sending waiting workflows to ComfyUI failed");
+        if (!(err instanceof ComfyUnavailableError)) return void this.#resends.delete(name);
+        resend.delayMs = Math.min(resend.delayMs * 2, RESEND_MAX_MS);
+        this.resendLater(name);
+      }
+    }, resend.delayMs);
+  }
+
+  /** Stops the resends that are scheduled. */
+  close() {
+    for (const { timer } of this.#resends.values()) clearTimeout(timer);
+    this.#resends.clear();
   }
 
   /** ComfyUI said its queue changed: check it (coalesced, at most every QUEUE_CHECK_INTERVAL_MS). */

@@ -1,14 +1,14 @@
-/** A ComfyUI that is up but slow to answer: /object_info with many custom nodes. */
+/** A ComfyUI that is up but slow or busy: /object_info with many custom nodes, a gateway refusing for a while. */
 import { describe, expect, test } from "bun:test";
 import { ComfyUnavailableError } from "../../src/comfyui/backend-errors.ts";
 import { ComfyBackend } from "../../src/comfyui/backend.ts";
 import { FakeComfyUI } from "../fake-comfyui.ts";
 import { FIXTURES, silentLogger } from "../helpers.ts";
-import { comfyStack } from "./helpers.ts";
+import { BASIC, comfyStack } from "./helpers.ts";
 
 const ui = await Bun.file(`${FIXTURES}/comfyui-workflows/basic_ui.json`).json();
 
-describe("a slow ComfyUI", () => {
+describe("a slow or busy ComfyUI", () => {
   test("/object_info slower than the request timeout still arrives; callers wait a bounded time and share one fetch", async () => {
     const fake = new FakeComfyUI().start();
     fake.objectInfoDelayMs = 700;
@@ -45,6 +45,22 @@ describe("a slow ComfyUI", () => {
       const retry = await s.submit(ui);
       expect(retry.res.status).toBe(202);
       await s.until(retry.body.workflowId, ["completed"]);
+    } finally {
+      await s.close();
+    }
+  });
+
+  test("a gateway's 503 to POST /prompt while ComfyUI stays connected: the workflow waits, is sent again, and runs once", async () => {
+    const s = await comfyStack();
+    try {
+      s.fake.unavailablePrompts = 2; // the first send and the first resend are refused
+      const { res, body } = await s.submit(BASIC);
+      expect([res.status, body.status]).toEqual([202, "queued"]);
+      const done = await s.until(body.workflowId, ["completed"], 10_000);
+      expect(done.outputs).toHaveLength(1);
+      const sends = s.fake.received.filter((r) => r.path === "/prompt" && (r.body as { prompt_id?: string }).prompt_id === body.workflowId);
+      expect(sends).toHaveLength(3);
+      expect(s.server.services.comfyui!.service.backends.get("local")!.connected).toBe(true); // no reconnect did it
     } finally {
       await s.close();
     }
