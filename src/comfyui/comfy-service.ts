@@ -354,8 +354,7 @@ export class ComfyService {
     this.#o.metrics.comfyQueueLength.set(n);
   }
 
-  /** Reachability and queue length per backend, for /v1/status and /ready. */
-  /** Each backend: reachable, its queue, and what it says of itself (null when it cannot say). */
+  /** Each backend, for /v1/status and /ready: reachable, its queue, and what it says of itself (null when it cannot say). */
   async backendStatus() {
     const entries = await Promise.all(
       [...this.backends.values()].map(async (b) => {
