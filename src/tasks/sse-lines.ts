@@ -61,8 +61,12 @@ function writeEscaped(buf: Uint8Array, start: number, end: number, out: Uint8Arr
     if (b === QUOTE || b === BACKSLASH) out[pos++] = b;
     else if (SHORT_ESCAPE[b]) out[pos++] = SHORT_ESCAPE[b];
     else {
-      out.set([0x75, 0x30, 0x30, HEX[b >> 4]!, HEX[b & 15]!], pos); // u00XX
-      pos += 5;
+      // \u00XX (ANSI colours are full of ESC): written byte by byte, no array per character.
+      out[pos++] = 0x75;
+      out[pos++] = 0x30;
+      out[pos++] = 0x30;
+      out[pos++] = HEX[b >> 4]!;
+      out[pos++] = HEX[b & 15]!;
     }
   }
   return pos;
