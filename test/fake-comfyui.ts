@@ -87,8 +87,8 @@ export class FakeComfyUI {
   /** What GET /system_stats answers (a test may give the fake a GPU), and how long it takes to. */
   systemStats: Record<string, unknown> = structuredClone(RECORDED_SYSTEM_STATS);
   systemStatsDelayMs = 0;
-  /** The next this many POST /prompt get a gateway's 503 and queue nothing (Salad's, nginx's while ComfyUI is busy). */
-  unavailablePrompts = 0;
+  /** Path -> how many of the next POSTs to it get a gateway's 503 and do nothing (Salad's, nginx's while ComfyUI is busy). */
+  unavailable: Record<string, number> = {};
   /** How long /object_info takes: tens of seconds on a ComfyUI with many custom nodes. */
   objectInfoDelayMs = 0;
 
@@ -209,11 +209,11 @@ export class FakeComfyUI {
         return new Response("500 Internal Server Error\n\nServer got itself in trouble", { status: 500, headers: { "Content-Type": "text/plain" } });
       }
       this.received.push({ path: p, body });
+      if (this.unavailable[p]) {
+        this.unavailable[p]--;
+        return new Response("<html><body><h1>503 Service Temporarily Unavailable</h1></body></html>", { status: 503, headers: { "Content-Type": "text/html" } });
+      }
       if (p === "/prompt") {
-        if (this.unavailablePrompts > 0) {
-          this.unavailablePrompts--;
-          return new Response("<html><body><h1>503 Service Temporarily Unavailable</h1></body></html>", { status: 503, headers: { "Content-Type": "text/html" } });
-        }
         const answer = this.#postPrompt(body);
         if (this.promptAnswerDelayMs) await Bun.sleep(this.promptAnswerDelayMs);
         return answer;

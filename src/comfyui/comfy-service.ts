@@ -226,7 +226,7 @@ export class ComfyService {
         }
       } catch (err) {
         if (!(err instanceof ComfyUnavailableError)) throw err;
-        this.#o.logger.warn({ workflowId }, "ComfyUI unreachable while cancelling; the workflow is marked cancelled and removed when it returns");
+        this.#o.logger.warn({ workflowId, err: err.message }, "ComfyUI could not be told of the cancel; the workflow is marked cancelled, and interrupted if it starts there");
       }
     }
     this.#o.logger.info({ audit: true, action: "workflow.cancel", reqId: who?.reqId, keyId: who?.keyId, workflowId, backend: w.backend, was: w.status }, "workflow cancel requested");
@@ -280,7 +280,13 @@ export class ComfyService {
     const id = msg.data?.prompt_id;
     if (typeof id !== "string") return;
     const w = this.#o.store.get(id);
-    if (!w || FINAL.has(w.status)) return;
+    if (!w) return;
+    if (FINAL.has(w.status)) {
+      // Cancelled here while ComfyUI could not be told (a gateway's 503, a timeout, a partition),
+      // and now starting there: stopped at once rather than run for nothing.
+      if (w.status === "cancelled" && msg.type === "execution_start") this.#interruptCancelled(backend, id);
+      return;
+    }
     const d = msg.data;
     switch (msg.type) {
       case "execution_start": {
@@ -321,6 +327,11 @@ export class ComfyService {
       case "execution_interrupted":
         return this.#finish(w, "cancelled", {});
     }
+  }
+
+  #interruptCancelled(backend: ComfyBackend, workflowId: string) {
+    this.#o.logger.info({ backend: backend.name, workflowId }, "a workflow cancelled while ComfyUI could not be told started there; interrupting it");
+    backend.interrupt(workflowId).catch((err: Error) => this.#o.logger.warn({ backend: backend.name, workflowId, err: err.message }, "interrupting a cancelled workflow failed"));
   }
 
   #run(id: string, w: WorkflowRecord): Run {

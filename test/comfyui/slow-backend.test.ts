@@ -3,8 +3,8 @@ import { describe, expect, test } from "bun:test";
 import { ComfyUnavailableError } from "../../src/comfyui/backend-errors.ts";
 import { ComfyBackend } from "../../src/comfyui/backend.ts";
 import { FakeComfyUI } from "../fake-comfyui.ts";
-import { FIXTURES, silentLogger } from "../helpers.ts";
-import { BASIC, comfyStack } from "./helpers.ts";
+import { AUTH, FIXTURES, silentLogger, waitFor } from "../helpers.ts";
+import { BASIC, chain, comfyStack } from "./helpers.ts";
 
 const ui = await Bun.file(`${FIXTURES}/comfyui-workflows/basic_ui.json`).json();
 
@@ -53,7 +53,7 @@ describe("a slow or busy ComfyUI", () => {
   test("a gateway's 503 to POST /prompt while ComfyUI stays connected: the workflow waits, is sent again, and runs once", async () => {
     const s = await comfyStack();
     try {
-      s.fake.unavailablePrompts = 2; // the first send and the first resend are refused
+      s.fake.unavailable["/prompt"] = 2; // the first send and the first resend are refused
       const { res, body } = await s.submit(BASIC);
       expect([res.status, body.status]).toEqual([202, "queued"]);
       const done = await s.until(body.workflowId, ["completed"], 10_000);
@@ -61,6 +61,26 @@ describe("a slow or busy ComfyUI", () => {
       const sends = s.fake.received.filter((r) => r.path === "/prompt" && (r.body as { prompt_id?: string }).prompt_id === body.workflowId);
       expect(sends).toHaveLength(3);
       expect(s.server.services.comfyui!.service.backends.get("local")!.connected).toBe(true); // no reconnect did it
+    } finally {
+      await s.close();
+    }
+  });
+
+  test("a cancel ComfyUI could not be told of (a 503) stops the workflow as soon as it starts there", async () => {
+    const s = await comfyStack({ nodeMs: 150 });
+    try {
+      const ahead = (await s.submit(chain(3, "ahead"))).body.workflowId;
+      await s.until(ahead, ["running"]);
+      const behind = (await s.submit(chain(5, "behind"))).body.workflowId;
+      s.fake.unavailable["/queue"] = 1; // the delete from ComfyUI's queue is refused
+      const res = await fetch(`${s.base}/v1/comfyui/workflow/${behind}`, { method: "DELETE", headers: AUTH });
+      expect([res.status, (await res.json()).status]).toEqual([200, "cancelled"]);
+      await s.until(ahead, ["completed"]);
+      // ComfyUI still held it and started it: told at once to stop, it ran one node of six at most.
+      const history = await waitFor(() => s.fake.history.get(behind));
+      expect(history.status.messages.map(([type]) => type)).toContain("execution_interrupted");
+      expect(Object.keys(history.outputs)).toHaveLength(0);
+      expect((await s.get(behind)).status).toBe("cancelled");
     } finally {
       await s.close();
     }
