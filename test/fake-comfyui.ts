@@ -84,13 +84,12 @@ export class FakeComfyUI {
   }
 
   maxUploadBytes: number;
-  /** What GET /system_stats answers (a test may give the fake a GPU), and how long it takes to. */
+  /** What GET /system_stats answers (a test may give the fake a GPU). */
   systemStats: Record<string, unknown> = structuredClone(RECORDED_SYSTEM_STATS);
-  systemStatsDelayMs = 0;
   /** Path -> how many of the next POSTs to it get a gateway's 503 and do nothing (Salad's, nginx's while ComfyUI is busy). */
   unavailable: Record<string, number> = {};
-  /** How long /object_info takes: tens of seconds on a ComfyUI with many custom nodes. */
-  objectInfoDelayMs = 0;
+  /** Path -> how long a GET of it takes to answer (/object_info: tens of seconds with many custom nodes). */
+  getDelayMs: Record<string, number> = {};
 
   /** Files in the input folder as LoadImage names them ("masks/cat.png"). */
   inputFiles(): string[] {
@@ -180,7 +179,8 @@ export class FakeComfyUI {
     }
     if (req.method === "GET") {
       this.gets.push(p);
-      if (p === "/object_info") return this.objectInfoDelayMs ? Bun.sleep(this.objectInfoDelayMs).then(() => Response.json(this.objectInfo())) : Response.json(this.objectInfo());
+      if (this.getDelayMs[p]) await Bun.sleep(this.getDelayMs[p]);
+      if (p === "/object_info") return Response.json(this.objectInfo());
       if (p === "/queue") return Response.json({ queue_running: this.running ? [this.#tuple(this.running)] : [], queue_pending: this.queue.map((i) => this.#tuple(i)) });
       if (p.startsWith("/history/")) {
         const id = decodeURIComponent(p.slice(9));
@@ -197,7 +197,7 @@ export class FakeComfyUI {
         const file = this.files.get(`${url.searchParams.get("type") ?? "output"}/${url.searchParams.get("subfolder") ?? ""}/${name}`);
         return file ? viewResponse(file, name, req.headers.get("range")) : new Response("", { status: 404 });
       }
-      if (p === "/system_stats") return this.systemStatsDelayMs ? Bun.sleep(this.systemStatsDelayMs).then(() => Response.json(this.systemStats)) : Response.json(this.systemStats);
+      if (p === "/system_stats") return Response.json(this.systemStats);
     }
     if (req.method === "POST" && p === "/upload/image") return this.files.upload(req, this.maxUploadBytes);
     if (req.method === "POST") {

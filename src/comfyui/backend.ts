@@ -265,8 +265,9 @@ export class ComfyBackend {
     return this.#parse(res, text, "POST /prompt") as { prompt_id: string; number: number; node_errors: Record<string, unknown> };
   }
 
-  async queue(): Promise<QueueSnapshot> {
-    const q = await this.#json<{ queue_running: unknown[][]; queue_pending: unknown[][] }>("/queue");
+  /** ComfyUI's queue, in run order; `timeoutMs` bounds the wait (the request timeout by default). */
+  async queue(timeoutMs?: number): Promise<QueueSnapshot> {
+    const q = await this.#json<{ queue_running: unknown[][]; queue_pending: unknown[][] }>("/queue", undefined, timeoutMs);
     const item = (e: unknown[]) => ({ number: Number(e[0]), promptId: String(e[1]) });
     return {
       running: (q.queue_running ?? []).map(item),

@@ -1,10 +1,15 @@
 /**
  * Where each workflow stands in its backend's line: 0 running, 1 next, ...; null when finished.
  * Read from ComfyUI's /queue, fetched at most once per 250 ms and once however many positions are
- * asked for at once (a list asks per workflow); the last snapshot serves while a backend is away.
+ * asked for at once (a list asks per workflow); the last snapshot serves while a backend is away,
+ * or busy: ComfyUI answers nothing while it builds an /object_info for a browser (seconds to
+ * minutes with many custom nodes), and a position is not worth holding every status request 10 s.
  */
 import type { ComfyBackend, BackendName, QueueSnapshot } from "./backend.ts";
 import { FINAL, type WorkflowRecord, type WorkflowStore } from "./workflow-store.ts";
+
+/** How long a position waits for ComfyUI's /queue before the last snapshot serves. */
+const QUEUE_WAIT_MS = 2_000;
 
 export class QueuePositions {
   readonly #store: WorkflowStore;
@@ -32,7 +37,7 @@ export class QueuePositions {
     let fetching = this.#fetching.get(backend.name);
     if (!fetching) {
       fetching = backend
-        .queue()
+        .queue(QUEUE_WAIT_MS)
         .then(
           (fresh) => (this.#snapshots.set(backend.name, fresh), fresh),
           () => this.#snapshots.get(backend.name),

@@ -46,7 +46,7 @@ describe("backends and folders", () => {
     const slow = new FakeComfyUI({ nodeMs: 5 }).start();
     const s = await comfyStack({ fake: slow, env: { STATUS_CACHE_MS: "100" } });
     try {
-      slow.systemStatsDelayMs = 10_000;
+      slow.getDelayMs["/system_stats"] = 10_000;
       const started = Date.now();
       const status = await (await fetch(`${s.base}/v1/status`, { headers: AUTH })).json();
       expect(Date.now() - started).toBeLessThan(5_000);

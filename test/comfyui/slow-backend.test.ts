@@ -11,7 +11,7 @@ const ui = await Bun.file(`${FIXTURES}/comfyui-workflows/basic_ui.json`).json();
 describe("a slow or busy ComfyUI", () => {
   test("/object_info slower than the request timeout still arrives; callers wait a bounded time and share one fetch", async () => {
     const fake = new FakeComfyUI().start();
-    fake.objectInfoDelayMs = 1_500;
+    fake.getDelayMs["/object_info"] = 1_500;
     const backend = new ComfyBackend({ name: "local", url: fake.url, clientId: "test", logger: silentLogger, requestTimeoutMs: 200, objectInfoWaitMs: 300, onMessage() {}, onConnect() {}, onDisconnect() {} });
     try {
       const started = Date.now();
@@ -34,7 +34,7 @@ describe("a slow or busy ComfyUI", () => {
   test("a UI workflow waiting on /object_info is a 503 to retry; the retry converts it", async () => {
     const s = await comfyStack({ server: { comfyObjectInfoWaitMs: 300 } });
     try {
-      s.fake.objectInfoDelayMs = 800;
+      s.fake.getDelayMs["/object_info"] = 800;
       const first = await s.submit(ui);
       expect([first.res.status, first.res.headers.get("Retry-After")]).toEqual([503, "10"]);
       expect(first.body.message).toContain("has not finished answering /object_info");
@@ -82,6 +82,25 @@ describe("a slow or busy ComfyUI", () => {
       expect(Object.keys(history.outputs)).toHaveLength(0);
       expect((await s.get(behind)).status).toBe("cancelled");
     } finally {
+      await s.close();
+    }
+  });
+
+  test("while ComfyUI is too busy to answer /queue, a queued workflow's status answers within 2 s from the last look", async () => {
+    const s = await comfyStack({ nodeMs: 200 });
+    try {
+      const ahead = (await s.submit(chain(10, "ahead"))).body.workflowId;
+      await s.until(ahead, ["running"]);
+      const behind = (await s.submit(chain(1, "behind"))).body.workflowId;
+      expect((await s.get(behind)).queuePosition).toBe(1);
+      s.fake.getDelayMs["/queue"] = 6_000;
+      await Bun.sleep(300); // past the 250 ms a look at the queue is reused for
+      const asked = Date.now();
+      const w = await s.get(behind);
+      expect([w.status, w.queuePosition]).toEqual(["queued", 1]);
+      expect(Date.now() - asked).toBeLessThan(4_000);
+    } finally {
+      s.fake.getDelayMs["/queue"] = 0;
       await s.close();
     }
   });
