@@ -79,6 +79,8 @@ export class Reconciler {
     const queued = waiting.length ? await backend.queue() : undefined;
     const known = new Set([...(queued?.running ?? []), ...(queued?.pending ?? [])].map((e) => e.promptId));
     for (const w of waiting) {
+      // Cancelled while earlier ones were sent: never sent.
+      if (FINAL.has(store.get(w.workflowId)?.status ?? "cancelled")) continue;
       if (known.has(w.workflowId) || (await backend.history(w.workflowId))) {
         store.update(w.workflowId, { submitted: 1 });
         continue;

@@ -30,6 +30,24 @@ describe("backend failures", () => {
     fresh.stop();
   });
 
+  test("a waiting workflow cancelled while the ones before it are being sent is never sent", async () => {
+    const s = await comfyStack();
+    const port = s.fake.port;
+    s.fake.stop();
+    await waitFor(() => !s.server.services.comfyui!.service.backends.get("local")!.connected);
+    const a = (await s.submit(chain(0, "sent"))).body.workflowId;
+    const b = (await s.submit(chain(0, "cancelled"))).body.workflowId;
+    const c = (await s.submit(chain(0, "sent-after"))).body.workflowId;
+    const fresh = new FakeComfyUI({ port, nodeMs: 10, promptAnswerDelayMs: 500 }).start();
+    await waitFor(() => fresh.received.some((r) => r.path === "/prompt")); // the first is on its way
+    const res = await fetch(`${s.base}/v1/comfyui/workflow/${b}`, { method: "DELETE", headers: AUTH });
+    expect(res.status).toBe(200);
+    await s.until(c, ["completed"]); // the sending has gone past the cancelled one
+    expect(fresh.received.filter((r) => r.path === "/prompt").map((r) => (r.body as { prompt_id: string }).prompt_id)).toEqual([a, c]);
+    await s.server.shutdown();
+    fresh.stop();
+  });
+
   test("an output download slower than the request timeout is not cut short; a ComfyUI that never answers still times out", async () => {
     const fake = new FakeComfyUI().start();
     const bytes = new Uint8Array(8 * 1024 * 1024).map((_, i) => i % 251);
