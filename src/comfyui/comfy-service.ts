@@ -38,6 +38,9 @@ export interface ComfyServiceOptions {
   retentionMs?: number;
 }
 
+/** ComfyUI's messages about a prompt that is starting or running. */
+const RUN_MESSAGES = new Set(["execution_start", "execution_cached", "executing", "progress", "executed"]);
+
 export class ComfyService {
   readonly #o: ComfyServiceOptions;
   readonly backends = new Map<BackendName, ComfyBackend>();
@@ -283,8 +286,8 @@ export class ComfyService {
     if (!w) return;
     if (FINAL.has(w.status)) {
       // Cancelled here while ComfyUI could not be told (a gateway's 503, a timeout, a partition),
-      // and now starting there: stopped at once rather than run for nothing.
-      if (w.status === "cancelled" && msg.type === "execution_start") this.#interruptCancelled(backend, id);
+      // and now starting or still running there: stopped rather than run for nothing.
+      if (w.status === "cancelled" && RUN_MESSAGES.has(msg.type)) this.#interruptCancelled(backend, id);
       return;
     }
     const d = msg.data;
@@ -329,9 +332,18 @@ export class ComfyService {
     }
   }
 
+  /** Cancelled workflows ComfyUI runs all the same -> when they were last told to stop (once a second at most: progress comes often). */
+  readonly #interrupted = new Map<string, number>();
+
   #interruptCancelled(backend: ComfyBackend, workflowId: string) {
-    this.#o.logger.info({ backend: backend.name, workflowId }, "a workflow cancelled while ComfyUI could not be told started there; interrupting it");
-    backend.interrupt(workflowId).catch((err: Error) => this.#o.logger.warn({ backend: backend.name, workflowId, err: err.message }, "interrupting a cancelled workflow failed"));
+    const now = Date.now();
+    if (now - (this.#interrupted.get(workflowId) ?? 0) < 1_000) return;
+    this.#interrupted.set(workflowId, now);
+    this.#o.logger.info({ backend: backend.name, workflowId }, "a workflow cancelled while ComfyUI could not be told runs there; interrupting it");
+    backend
+      .interrupt(workflowId)
+      .catch((err: Error) => this.#o.logger.warn({ backend: backend.name, workflowId, err: err.message }, "interrupting a cancelled workflow failed"))
+      .finally(() => setTimeout(() => this.#interrupted.delete(workflowId), 1_000).unref?.());
   }
 
   #run(id: string, w: WorkflowRecord): Run {

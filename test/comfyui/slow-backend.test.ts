@@ -86,6 +86,22 @@ describe("a slow or busy ComfyUI", () => {
     }
   });
 
+  test("a running workflow whose interrupt was refused (a 503) is interrupted again at its next message", async () => {
+    const s = await comfyStack({ nodeMs: 150 });
+    try {
+      const id = (await s.submit(chain(5, "running"))).body.workflowId;
+      await s.until(id, ["running"]);
+      s.fake.unavailable["/interrupt"] = 1;
+      const res = await fetch(`${s.base}/v1/comfyui/workflow/${id}`, { method: "DELETE", headers: AUTH });
+      expect([res.status, (await res.json()).status]).toEqual([200, "cancelled"]);
+      const history = await waitFor(() => s.fake.history.get(id));
+      expect(history.status.messages.map(([type]) => type)).toContain("execution_interrupted");
+      expect(Object.keys(history.outputs)).toHaveLength(0); // it never reached its SaveImage
+    } finally {
+      await s.close();
+    }
+  });
+
   test("while ComfyUI is too busy to answer /queue, a queued workflow's status answers within 2 s from the last look", async () => {
     const s = await comfyStack({ nodeMs: 200 });
     try {
