@@ -1,15 +1,20 @@
 /** One chatty task followed by many SSE clients: per-client line rate, write-to-receipt delay, server memory. */
 import { fmt, KEY, percentile, rssMiB, startApi } from "./lib.ts";
 
+/** Starts a bench provider's task printing `lines` lines; it waits for a "go" file in its directory. */
+async function startWaitingTask(base: string, provider: "chatty" | "runaway", lines: number) {
+  const res = await fetch(`${base}/v1/tasks`, {
+    method: "POST",
+    headers: { Authorization: `Bearer ${KEY}`, "Content-Type": "application/json" },
+    body: JSON.stringify({ agent: "bench", task: String(lines), provider }),
+  });
+  return (await res.json()) as { taskId: string; taskDir: string };
+}
+
 export async function benchSseFanout(clients = 1000, lines = 3000) {
   const api = await startApi();
   try {
-    const res = await fetch(`${api.base}/v1/tasks`, {
-      method: "POST",
-      headers: { Authorization: `Bearer ${KEY}`, "Content-Type": "application/json" },
-      body: JSON.stringify({ agent: "bench", task: String(lines), provider: "chatty" }),
-    });
-    const { taskId, taskDir } = (await res.json()) as { taskId: string; taskDir: string };
+    const { taskId, taskDir } = await startWaitingTask(api.base, "chatty", lines);
     let connected = 0;
     const rssBefore = await rssMiB(api.proc.pid);
     const delays: number[] = [];
@@ -75,12 +80,7 @@ export async function benchSseFanout(clients = 1000, lines = 3000) {
 export async function benchSseRunaway(clients = 4, lines = 1_000_000) {
   const api = await startApi();
   try {
-    const res = await fetch(`${api.base}/v1/tasks`, {
-      method: "POST",
-      headers: { Authorization: `Bearer ${KEY}`, "Content-Type": "application/json" },
-      body: JSON.stringify({ agent: "bench", task: String(lines), provider: "runaway" }),
-    });
-    const { taskId, taskDir } = (await res.json()) as { taskId: string; taskDir: string };
+    const { taskId, taskDir } = await startWaitingTask(api.base, "runaway", lines);
     const rssBefore = await rssMiB(api.proc.pid);
     let peakRss = rssBefore;
     const sampler = setInterval(async () => (peakRss = Math.max(peakRss, await rssMiB(api.proc.pid).catch(() => 0))), 50);
