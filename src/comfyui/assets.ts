@@ -1,5 +1,4 @@
 /** Models and output files of ComfyUI backends. */
-import { statSync } from "node:fs";
 import { stat } from "node:fs/promises";
 import { join, resolve, sep } from "node:path";
 import { ApiError } from "../http/errors.ts";
@@ -45,23 +44,17 @@ export function contentTypeOf(filename: string): string {
   return Object.hasOwn(CONTENT_TYPES, ext) ? CONTENT_TYPES[ext]! : "application/octet-stream";
 }
 
-function sizeOf(path: string): number | null {
-  try {
-    return statSync(path).size;
-  } catch {
-    return null;
-  }
-}
-
 /**
- * The models of a type, with their sizes when COMFYUI_MODELS_DIR is set. Sizes are read together
- * and off the event loop: models often live on a network volume, where each stat may take
- * milliseconds, and a folder holds hundreds.
+ * A file's size, or null when it is not there. Read off the event loop: models and outputs often
+ * live on a network volume, where each stat may take milliseconds, and a listing asks for dozens.
  */
+const sizeOf = (path: string): Promise<number | null> => stat(path).then((s) => s.size, () => null);
+
+/** The models of a type, with their sizes when COMFYUI_MODELS_DIR is set (read together: a folder holds hundreds). */
 export async function listModels(backend: ComfyBackend, type: ModelType, modelsDir: string | undefined) {
   const folder = MODEL_FOLDERS[type];
   const names = (await orRetryLater(backend.models(folder))) ?? [];
-  const sizeAt = (name: string) => (modelsDir ? stat(join(modelsDir, folder, name)).then((s) => s.size, () => null) : null);
+  const sizeAt = (name: string) => (modelsDir ? sizeOf(join(modelsDir, folder, name)) : null);
   return Promise.all(names.map(async (name) => ({ name, type, size: await sizeAt(name), hash: null })));
 }
 
@@ -83,20 +76,21 @@ function diskPath(outputDir: string | undefined, o: { backend: BackendName; subf
   return outputDir && o.backend === "local" ? fileInside(outputDir, o.subfolder, o.filename) : undefined;
 }
 
-export function listOutputs(store: WorkflowStore, q: { workflowId?: string; limit: number; cursor?: string }, outputDir: string | undefined) {
+/** A page of outputs, newest first; sizes from the record, else read from COMFYUI_OUTPUT_DIR together. */
+export async function listOutputs(store: WorkflowStore, q: { workflowId?: string; limit: number; cursor?: string }, outputDir: string | undefined) {
   const { outputs, nextCursor } = store.outputs(q);
-  const views = outputs.map((o) => {
+  const views = await Promise.all(outputs.map(async (o) => {
     const path = diskPath(outputDir, o);
     return {
       filename: o.filename,
       subfolder: o.subfolder,
       workflowId: o.workflowId,
       type: o.type,
-      size: o.size ?? (path ? sizeOf(path) : null),
+      size: o.size ?? (path ? await sizeOf(path) : null),
       createdAt: new Date(o.createdAt).toISOString(),
       url: outputUrl(o),
     };
-  });
+  }));
   return { outputs: views, nextCursor };
 }
 

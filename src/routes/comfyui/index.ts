@@ -36,9 +36,9 @@ export function comfyuiRoutes(d: ComfyRouteDeps) {
       const local = d.comfy.backends.get("local")!;
       return c.json({ models: await listModels(local, c.req.valid("query").type ?? "checkpoints", d.modelsDir) }, 200);
     })
-    .openapi(outputsRoute, (c) => {
+    .openapi(outputsRoute, async (c) => {
       const q = c.req.valid("query");
-      return c.json(listOutputs(d.store, { workflowId: q.workflowId, limit: q.limit ?? 50, cursor: q.cursor }, d.outputDir), 200);
+      return c.json(await listOutputs(d.store, { workflowId: q.workflowId, limit: q.limit ?? 50, cursor: q.cursor }, d.outputDir), 200);
     })
     .openapi(uploadRoute, async (c) => {
       const form = c.req.valid("form");
