@@ -332,13 +332,12 @@ export class ComfyService {
     }
   }
 
-  /** Cancelled workflows ComfyUI runs all the same -> when they were last told to stop (once a second at most: progress comes often). */
-  readonly #interrupted = new Map<string, number>();
+  /** Cancelled workflows ComfyUI runs all the same, told to stop within the last second (progress comes often). */
+  readonly #interrupted = new Set<string>();
 
   #interruptCancelled(backend: ComfyBackend, workflowId: string) {
-    const now = Date.now();
-    if (now - (this.#interrupted.get(workflowId) ?? 0) < 1_000) return;
-    this.#interrupted.set(workflowId, now);
+    if (this.#interrupted.has(workflowId)) return;
+    this.#interrupted.add(workflowId);
     this.#o.logger.info({ backend: backend.name, workflowId }, "a workflow cancelled while ComfyUI could not be told runs there; interrupting it");
     backend
       .interrupt(workflowId)
