@@ -5,8 +5,7 @@
  * writes the exit status to `<logs>/tasks/<id>.exit`. While the API is the parent it learns of the
  * end from the process itself; tasks adopted after a restart are polled.
  */
-import { appendFileSync, mkdirSync, rmSync } from "node:fs";
-import { join } from "node:path";
+import { appendFileSync } from "node:fs";
 import type { Logger } from "pino";
 import type { Metrics } from "../metrics.ts";
 import { groupAlive, processMatches, signalEach, signalGroup, taskProcesses } from "./process-group.ts";
@@ -14,6 +13,7 @@ import { LocalPorts } from "./local-port.ts";
 import { buildArgv, buildEnv, providerNamed, usesPort, type Provider } from "./providers.ts";
 import { removeTree } from "./remove-tree.ts";
 import { limitBreach } from "./task-limits.ts";
+import { TaskPaths } from "./task-paths.ts";
 import { readExitFile, resolveCommand, type SpawnFn } from "./spawn.ts";
 import type { TaskStore } from "./task-store.ts";
 import { exitError } from "./exit-reason.ts";
@@ -70,13 +70,12 @@ export class TaskSupervisor {
   #closed = false;
   /** {port}s for the CLIs that serve something of their own. */
   readonly #ports = new LocalPorts();
+  readonly #paths: TaskPaths;
 
   constructor(options: SupervisorOptions) {
     this.#o = options;
     this.#remove = options.removePath ?? removeTree;
-    // For this user only, as the folders above them (server.ts).
-    mkdirSync(join(options.workspaceDir, "tasks"), { recursive: true, mode: 0o700 });
-    mkdirSync(join(options.logsDir, "tasks"), { recursive: true, mode: 0o700 });
+    this.#paths = new TaskPaths(options.workspaceDir, options.logsDir);
   }
 
   get providers(): Record<string, Provider> {
@@ -95,12 +94,8 @@ export class TaskSupervisor {
     return this.#live.has(taskId);
   }
 
-  logFileFor(taskId: string) {
-    return join(this.#o.logsDir, "tasks", `${taskId}.log`);
-  }
-
   #exitFile(taskId: string) {
-    return join(this.#o.logsDir, "tasks", `${taskId}.exit`);
+    return this.#paths.exit(taskId);
   }
 
   /** Calls `fn` once when the task ends; returns an unsubscribe function. */
@@ -145,17 +140,11 @@ export class TaskSupervisor {
     const provider = providerNamed(this.#o.providers, input.provider);
     if (!provider) throw new Error(`No provider named ${input.provider}`);
     const taskId = crypto.randomUUID();
-    const taskDir = join(this.#o.workspaceDir, "tasks", taskId);
-    const logFile = this.logFileFor(taskId);
+    const taskDir = this.#paths.dir(taskId);
+    const logFile = this.#paths.log(taskId);
     try {
-      mkdirSync(taskDir, { recursive: true });
-      appendFileSync(logFile, "");
+      this.#paths.prepare(taskId);
     } catch (err) {
-      try {
-        rmSync(taskDir, { recursive: true, force: true });
-      } catch {
-        // nothing more to tidy
-      }
       return { ok: false, reason: "storage", error: (err as Error).message, code: (err as NodeJS.ErrnoException).code };
     }
     const port = usesPort(provider) ? String(this.#ports.take()) : "";
@@ -202,13 +191,7 @@ export class TaskSupervisor {
       // files (nothing would ever prune them), and the error is the answer. They were made just now
       // and hold next to nothing, so they go at once, before the answer.
       signalGroup(proc.pid, "SIGKILL");
-      for (const path of [taskDir, logFile]) {
-        try {
-          rmSync(path, { recursive: true, force: true });
-        } catch {
-          // best effort
-        }
-      }
+      this.#paths.discard(taskId);
       throw err;
     }
     this.#owned.add(record);

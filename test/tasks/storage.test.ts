@@ -4,7 +4,7 @@
  * its own: root may mount one (tmpfs); elsewhere those tests are skipped.
  */
 import { describe, expect, test } from "bun:test";
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import pino from "pino";
 import { createApp } from "../../src/app.ts";
@@ -65,6 +65,20 @@ describe("storage failures", () => {
     expect(body.message).toMatch(/^Cannot prepare the task's folder and log: (ENOTDIR|EEXIST)/);
     expect((await (await broken.request("/v1/tasks?status=all", { headers: AUTH })).json()).count).toBe(0);
     broken.close();
+  });
+
+  test("the task and log folders, removed while the API runs (a clean-up, systemd-tmpfiles), are made again, private", async () => {
+    const app = testApp();
+    const { workspaceDir, logsDir } = app.config;
+    rmSync(join(workspaceDir, "tasks"), { recursive: true });
+    rmSync(logsDir, { recursive: true });
+    const { res, body } = await start("exit0", "x", "a", app);
+    expect(res.status).toBe(202);
+    const done = await ended(body.taskId, app);
+    expect(done.status).toBe("completed");
+    expect(done.logTail).toContain("args: a x");
+    for (const dir of [join(workspaceDir, "tasks"), logsDir, join(logsDir, "tasks")]) expect(statSync(dir).mode & 0o777).toBe(0o700);
+    app.close();
   });
 
   test.skipIf(!canMount)("a full disk is a 507 that says so, not an unexpected error", async () => {
