@@ -66,3 +66,22 @@ export function checkNegotiation(c: Context<AppEnv>, routed = true) {
 export function hasBody(method: string): boolean {
   return method === "POST" || method === "PUT" || method === "PATCH";
 }
+
+const STRICT_UTF8 = new TextDecoder("utf-8", { fatal: true });
+
+/**
+ * Reads a JSON request body as strict UTF-8 (RFC 8259 §8.1) for the route's validator, which then
+ * parses this text. The runtime's own decoding turns the bytes of another encoding into U+FFFD: a
+ * prompt with "café" sent as Latin-1 by a client not told the charset would reach the agent as
+ * "caf\uFFFD" without a word. It is a 400 instead. A UTF-8 BOM is dropped, as before.
+ */
+export async function readUtf8Body(c: Context<AppEnv>): Promise<void> {
+  if (c.req.raw.body === null) return; // no body: the validator says so
+  const bytes = await c.req.raw.arrayBuffer();
+  try {
+    // Hono's types name the cache's entries as Body's methods; they hold the promises those return.
+    (c.req.bodyCache as { text?: Promise<string> }).text = Promise.resolve(STRICT_UTF8.decode(bytes));
+  } catch {
+    throw new ApiError(400, "Request body is not valid UTF-8; send JSON encoded as UTF-8");
+  }
+}

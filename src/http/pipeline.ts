@@ -31,7 +31,7 @@ import { compression, MAY_COMPRESS } from "./compression.ts";
 import { resolveClientIp } from "./client-ip.ts";
 import { corsFor } from "./cors.ts";
 import { ApiError, onError } from "./errors.ts";
-import { checkNegotiation, isUploadPath } from "./negotiation.ts";
+import { checkNegotiation, hasBody, isUploadPath, readUtf8Body } from "./negotiation.ts";
 import { isLimitedPath, rateLimit } from "./rate-limit.ts";
 import { requestIdFrom } from "./request-context.ts";
 import { routeLabel } from "./route-label.ts";
@@ -112,10 +112,12 @@ export function pipeline({ config, logger, metrics }: PipelineOptions): Pipeline
     authenticate(c);
     // The body's type matters only to a route that takes it: an unknown path stays a 404, and a
     // method the path does not take a 405, whatever the body.
-    checkNegotiation(c, !(c as C & Marked)[UNROUTED]);
+    const routed = !(c as C & Marked)[UNROUTED];
+    checkNegotiation(c, routed);
     const method = c.req.method;
     if (method === "GET" || method === "HEAD") return inner();
-    return around(isUploadPath(c.req.path) ? limitUpload : limitBody, c, inner);
+    if (isUploadPath(c.req.path)) return around(limitUpload, c, inner);
+    return around(limitBody, c, routed && hasBody(method) ? () => readUtf8Body(c).then(inner) : inner);
   };
 
   /** Client IP and rate limit; probes need neither, allowlisted clients skip the count. */

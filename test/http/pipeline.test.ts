@@ -71,6 +71,27 @@ describe("errors", () => {
     expect(empty.status).toBe(400);
     expect((await empty.json()).message).toBe("Request body is empty; send a JSON object");
   });
+  test("a JSON body that is not UTF-8 is 400, not decoded into U+FFFD; UTF-8 with or without a BOM is taken", async () => {
+    const send = (bytes: Uint8Array<ArrayBuffer>) => t.request("/v1/tasks", { method: "POST", headers: json, body: bytes });
+    const enc = (s: string) => new TextEncoder().encode(s);
+    const notUtf8 = [
+      Buffer.from('{"agent":"a","task":"caf\xe9","provider":"exit0"}', "latin1"), // Latin-1, as a client sends it that was not told the charset
+      Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from('{"agent":"a","task":"x","provider":"exit0"}', "utf16le")]), // UTF-16 with its BOM
+      Buffer.concat([enc('{"agent":"a","task":"x'), Buffer.from([0xe2, 0x82]), enc('","provider":"exit0"}')]), // "€" cut short
+    ];
+    for (const body of notUtf8) {
+      const res = await send(body);
+      expect(res.status).toBe(400);
+      expect(await res.json()).toMatchObject({ message: "Request body is not valid UTF-8; send JSON encoded as UTF-8" });
+    }
+    expect((await (await t.request("/v1/tasks?status=all", { headers: AUTH })).json()).count).toBe(0);
+    for (const body of [enc('{"agent":"a","task":"café ☕ 日本","provider":"exit0"}'), Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), enc('{"agent":"a","task":"café ☕ 日本","provider":"exit0"}')])]) {
+      const res = await send(body);
+      expect(res.status).toBe(202);
+      const task = await (await t.request(`/v1/tasks/${(await res.json()).taskId}`, { headers: AUTH })).json();
+      expect(task.task).toBe("café ☕ 日本");
+    }
+  });
   test("a body that is not JSON is 415, saying what is taken", async () => {
     const res = await t.request("/v1/tasks", { method: "POST", headers: { ...AUTH, "Content-Type": "text/plain" }, body: "hi" });
     expect(res.status).toBe(415);
