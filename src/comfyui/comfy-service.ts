@@ -17,6 +17,7 @@ import { ComfyBackend, type BackendName } from "./backend.ts";
 import { ComfyUnavailableError, ComfyValidationError } from "./backend-errors.ts";
 import { promptFor, rejectionMessage } from "./prompt.ts";
 import { QueuePositions } from "./queue-positions.ts";
+import { endOfPrompt, StopRequests } from "./stop-requests.ts";
 import { Reconciler } from "./reconciler.ts";
 import type { StreamHub, WorkflowEvent } from "./stream-hub.ts";
 import { FINAL, type OutputFile, type Priority, type WorkflowRecord, type WorkflowStatus, type WorkflowStore } from "./workflow-store.ts";
@@ -38,8 +39,6 @@ export interface ComfyServiceOptions {
   retentionMs?: number;
 }
 
-/** ComfyUI's messages about a prompt that is starting or running. */
-const RUN_MESSAGES = new Set(["execution_start", "execution_cached", "executing", "progress", "executed"]);
 
 export class ComfyService {
   readonly #o: ComfyServiceOptions;
@@ -49,11 +48,13 @@ export class ComfyService {
   /** Workflows whose POST /prompt is in flight: reconciliation must not send them a second time. */
   readonly #sending = new Set<string>();
   readonly #positions: QueuePositions;
+  readonly #stops: StopRequests;
   #seq: number;
 
   constructor(o: ComfyServiceOptions) {
     this.#o = o;
     this.#positions = new QueuePositions(o.store);
+    this.#stops = new StopRequests(o.logger);
     const clientId = o.store.meta("comfyui.clientId", () => `management-api-${crypto.randomUUID()}`);
     this.#seq = Number(o.store.meta("comfyui.seq", () => "0"));
     this.#reconciler = new Reconciler({
@@ -227,6 +228,7 @@ export class ComfyService {
           // It may have started between our look and the delete: interrupting it is then right too.
           await backend.interrupt(workflowId);
         }
+        this.#stops.told(workflowId);
       } catch (err) {
         if (!(err instanceof ComfyUnavailableError)) throw err;
         this.#o.logger.warn({ workflowId, err: err.message }, "ComfyUI could not be told of the cancel; the workflow is marked cancelled, and interrupted if it starts there");
@@ -285,9 +287,8 @@ export class ComfyService {
     const w = this.#o.store.get(id);
     if (!w) return;
     if (FINAL.has(w.status)) {
-      // Cancelled here while ComfyUI could not be told (a gateway's 503, a timeout, a partition),
-      // and now starting or still running there: stopped rather than run for nothing.
-      if (w.status === "cancelled" && RUN_MESSAGES.has(msg.type)) this.#interruptCancelled(backend, id);
+      // Cancelled here, perhaps while ComfyUI could not be told: stopped there rather than run for nothing.
+      if (w.status === "cancelled") this.#stops.onMessage(backend, id, msg);
       return;
     }
     const d = msg.data;
@@ -305,7 +306,7 @@ export class ComfyService {
         return this.#progress(id, run, null);
       }
       case "executing": {
-        if (d.node === null || d.node === undefined) return; // end of prompt; final status came before
+        if (endOfPrompt(msg)) return; // the final status came before
         const run = this.#run(id, w);
         run.started.add(String(d.node));
         run.value = 0;
@@ -330,19 +331,6 @@ export class ComfyService {
       case "execution_interrupted":
         return this.#finish(w, "cancelled", {});
     }
-  }
-
-  /** Cancelled workflows ComfyUI runs all the same, told to stop within the last second (progress comes often). */
-  readonly #interrupted = new Set<string>();
-
-  #interruptCancelled(backend: ComfyBackend, workflowId: string) {
-    if (this.#interrupted.has(workflowId)) return;
-    this.#interrupted.add(workflowId);
-    this.#o.logger.info({ backend: backend.name, workflowId }, "a workflow cancelled while ComfyUI could not be told runs there; interrupting it");
-    backend
-      .interrupt(workflowId)
-      .catch((err: Error) => this.#o.logger.warn({ backend: backend.name, workflowId, err: err.message }, "interrupting a cancelled workflow failed"))
-      .finally(() => setTimeout(() => this.#interrupted.delete(workflowId), 1_000).unref?.());
   }
 
   #run(id: string, w: WorkflowRecord): Run {

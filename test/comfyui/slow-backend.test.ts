@@ -1,5 +1,6 @@
 /** A ComfyUI that is up but slow or busy: /object_info with many custom nodes, a gateway refusing for a while. */
 import { describe, expect, test } from "bun:test";
+import pino from "pino";
 import { ComfyUnavailableError } from "../../src/comfyui/backend-errors.ts";
 import { ComfyBackend } from "../../src/comfyui/backend.ts";
 import { FakeComfyUI } from "../fake-comfyui.ts";
@@ -97,6 +98,27 @@ describe("a slow or busy ComfyUI", () => {
       const history = await waitFor(() => s.fake.history.get(id));
       expect(history.status.messages.map(([type]) => type)).toContain("execution_interrupted");
       expect(Object.keys(history.outputs)).toHaveLength(0); // it never reached its SaveImage
+    } finally {
+      await s.close();
+    }
+  });
+
+  test("a cancel ComfyUI answered sends one interrupt: the messages before it takes effect send no more, nor claim ComfyUI was not told", async () => {
+    const lines: { msg: string }[] = [];
+    const logger = pino({ level: "info" }, { write: (line: string) => void lines.push(JSON.parse(line)) });
+    const s = await comfyStack({ nodeMs: 150, logger });
+    try {
+      const id = (await s.submit(chain(5, "running"))).body.workflowId;
+      await s.until(id, ["running"]);
+      const res = await fetch(`${s.base}/v1/comfyui/workflow/${id}`, { method: "DELETE", headers: AUTH });
+      expect([res.status, (await res.json()).status]).toEqual([200, "cancelled"]);
+      // ComfyUI stops at the next node: its `executing` for that node, the interrupt, `executing` null.
+      const history = await waitFor(() => s.fake.history.get(id));
+      expect(history.status.messages.map(([type]) => type)).toContain("execution_interrupted");
+      const next = (await s.submit(chain(1, "next"))).body.workflowId;
+      await s.until(next, ["completed"]); // every message of the cancelled one has come by now
+      expect(s.fake.received.filter((r) => r.path === "/interrupt")).toHaveLength(1);
+      expect(lines.filter((l) => /could not be told/.test(l.msg))).toEqual([]);
     } finally {
       await s.close();
     }
