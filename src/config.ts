@@ -102,6 +102,7 @@ export const SETTINGS = {
   TASK_STOP_GRACE_MS: { help: "Time between SIGTERM and SIGKILL when stopping a task", default: "10000", schema: intIn(0, 600_000) },
   TASK_TIMEOUT: { help: "Longest a task may run before it is stopped as failed, unless its request sets timeoutSeconds (e.g. 2h; 0: no limit)", default: "0", schema: durationOrNone },
   TASK_RETENTION: { help: "How long finished tasks and their logs are kept (e.g. 7d, 12h; 0 keeps them forever)", default: "7d", schema: durationOrNone },
+  WORKFLOW_TIMEOUT: { help: "Longest a ComfyUI workflow may run (from its start, not its wait in the queue) before it is interrupted and failed, unless its request sets timeoutSeconds (e.g. 30m; 0: no limit)", default: "0", schema: durationOrNone },
   WORKFLOW_RETENTION: { help: "How long finished ComfyUI workflow records (and their output listings) are kept (0: forever)", default: "7d", schema: durationOrNone },
   TASK_LOG_MAX_BYTES: { help: "Largest task log; a task writing more is stopped and marked failed", default: String(100 * 1024 * 1024), schema: intIn(1024, Number.MAX_SAFE_INTEGER) },
   PROVIDERS_FILE: { help: "JSON file overriding or adding task providers", schema: z.string().min(1) },
@@ -162,6 +163,8 @@ export interface Config {
   comfyui: {
     /** Finished workflow records older than this are deleted (the files stay in ComfyUI's folder); undefined keeps them. */
     retentionMs: number | undefined;
+    /** Time limit of a workflow whose request sets none; undefined: no limit. */
+    timeoutMs: number | undefined;
     localUrl: string;
     saladUrl: string | undefined;
     /** The proxies the environment names for those URLs (proxyFor), for their WebSockets. */
@@ -307,6 +310,7 @@ export function loadConfig(given: Record<string, string | undefined>, runtime: {
       },
       comfyui: {
         retentionMs: s.WORKFLOW_RETENTION,
+        timeoutMs: s.WORKFLOW_TIMEOUT,
         localUrl: s.COMFYUI_URL,
         saladUrl: s.SALAD_COMFYUI_URL,
         localProxy: proxyFor(s.COMFYUI_URL, env),

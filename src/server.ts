@@ -19,7 +19,7 @@ import { openDatabase } from "./db.ts";
 import { ComfyService } from "./comfyui/comfy-service.ts";
 import { StreamHub, type SocketData } from "./comfyui/stream-hub.ts";
 import { WorkflowStore } from "./comfyui/workflow-store.ts";
-import { workflowView } from "./comfyui/views.ts";
+import { backendsView, workflowView } from "./comfyui/views.ts";
 
 export interface BuildOptions {
   spawn?: SpawnFn;
@@ -93,6 +93,7 @@ export function buildServices(config: Config, logger: Logger, options: BuildOpti
     backoffMs: options.comfyBackoffMs,
     objectInfoWaitMs: options.comfyObjectInfoWaitMs,
     retentionMs: config.comfyui.retentionMs,
+    defaultTimeoutMs: config.comfyui.timeoutMs,
   });
   comfy.start();
   lifecycle.stopping.addEventListener("abort", () => hub.closeAll("Server is shutting down"));
@@ -102,7 +103,7 @@ export function buildServices(config: Config, logger: Logger, options: BuildOpti
     startedAt: lifecycle.startedAt,
     activeTasks: () => tasks.activeCount(),
     taskProviders: () => supervisor.providers,
-    comfyui: () => comfy.backendStatus(),
+    comfyui: () => backendsView(comfy.backends.values()),
   });
   return {
     config,

@@ -17,8 +17,9 @@ import { ComfyBackend, type BackendName } from "./backend.ts";
 import { ComfyUnavailableError, ComfyValidationError } from "./backend-errors.ts";
 import { promptFor, rejectionMessage } from "./prompt.ts";
 import { QueuePositions } from "./queue-positions.ts";
-import { endOfPrompt, StopRequests } from "./stop-requests.ts";
 import { Reconciler } from "./reconciler.ts";
+import { RunDeadlines } from "./run-deadlines.ts";
+import { endOfPrompt, StopRequests } from "./stop-requests.ts";
 import type { StreamHub, WorkflowEvent } from "./stream-hub.ts";
 import { FINAL, type OutputFile, type Priority, type WorkflowRecord, type WorkflowStatus, type WorkflowStore } from "./workflow-store.ts";
 import { workflowView } from "./views.ts";
@@ -37,6 +38,8 @@ export interface ComfyServiceOptions {
   objectInfoWaitMs?: number;
   /** Finished workflows older than this are deleted; undefined keeps them forever. */
   retentionMs?: number;
+  /** Time limit of a workflow whose request sets none (WORKFLOW_TIMEOUT); undefined: none. */
+  defaultTimeoutMs?: number;
 }
 
 
@@ -49,6 +52,7 @@ export class ComfyService {
   readonly #sending = new Set<string>();
   readonly #positions: QueuePositions;
   readonly #stops: StopRequests;
+  readonly #deadlines = new RunDeadlines((id) => this.#timeUp(id));
   #seq: number;
 
   constructor(o: ComfyServiceOptions) {
@@ -88,6 +92,8 @@ export class ComfyService {
 
   start() {
     for (const b of this.backends.values()) b.start();
+    // Running when the API stopped: their clocks go on from their recorded start.
+    for (const w of this.#o.store.runningWithLimit()) this.#deadlines.arm(w);
     if (this.#o.retentionMs !== undefined) {
       this.#pruner = startSweeping(this.#o.retentionMs, () => this.prune(), (err) => this.#o.logger.error({ err }, "deleting workflows past WORKFLOW_RETENTION failed; trying again next sweep"));
     }
@@ -105,6 +111,7 @@ export class ComfyService {
     this.#closed = true;
     clearInterval(this.#pruner);
     this.#reconciler.close();
+    this.#deadlines.close();
     for (const b of this.backends.values()) b.close();
   }
 
@@ -125,9 +132,11 @@ export class ComfyService {
   }
 
   /** Validates, converts and queues a workflow. */
-  async submit(input: { workflow: Record<string, unknown>; priority?: Priority; gpu?: BackendName }, who?: Actor) {
+  async submit(input: { workflow: Record<string, unknown>; priority?: Priority; gpu?: BackendName; timeoutSeconds?: number }, who?: Actor) {
     const backend = this.backend(input.gpu ?? "local");
     const priority = input.priority ?? "normal";
+    // timeoutSeconds 0 asks for no limit, whatever WORKFLOW_TIMEOUT says.
+    const timeoutMs = input.timeoutSeconds === undefined ? (this.#o.defaultTimeoutMs ?? null) : input.timeoutSeconds * 1000 || null;
     const { prompt, ui } = await promptFor(input.workflow, backend);
     const seq = ++this.#seq;
     const record: WorkflowRecord = {
@@ -147,6 +156,7 @@ export class ComfyService {
       uiWorkflow: ui,
       outputs: "[]",
       nodeErrors: null,
+      timeoutMs,
     };
     this.#persistSeq();
     // Stored before the POST: ComfyUI may run it, and say so over the WebSocket, before its answer
@@ -240,9 +250,10 @@ export class ComfyService {
   }
 
   /** Records a final status once; later messages about the workflow do not change it. */
-  #finish(w: WorkflowRecord, status: WorkflowStatus, extra: { error?: string | null; outputs?: OutputFile[] }) {
+  #finish(w: WorkflowRecord, status: WorkflowStatus, extra: { error?: string | null; outputs?: OutputFile[]; errorType?: string }) {
     const current = this.#o.store.get(w.workflowId);
     if (!current || FINAL.has(current.status)) return;
+    this.#deadlines.clear(w.workflowId);
     const now = Date.now();
     const outputs = extra.outputs ?? this.#runs.get(w.workflowId)?.outputs ?? JSON.parse(current.outputs);
     const fields: Partial<WorkflowRecord> = {
@@ -268,7 +279,7 @@ export class ComfyService {
     const m = this.#o.metrics;
     m.comfyWorkflows.inc({ status });
     if (seconds !== null) m.comfyWorkflowDuration.observe({ gpu_type: w.backend }, seconds);
-    if (status === "failed") m.comfyWorkflowErrors.inc({ error_type: "execution_error" });
+    if (status === "failed") m.comfyWorkflowErrors.inc({ error_type: extra.errorType ?? "execution_error" });
     this.#updateQueueGauge();
     const data: Record<string, unknown> = status === "completed" ? { outputs, duration: seconds } : status === "failed" ? { error: fields.error } : {};
     this.#publish(`workflow:${status}` as WorkflowEvent["type"], w.workflowId, data);
@@ -287,8 +298,9 @@ export class ComfyService {
     const w = this.#o.store.get(id);
     if (!w) return;
     if (FINAL.has(w.status)) {
-      // Cancelled here, perhaps while ComfyUI could not be told: stopped there rather than run for nothing.
-      if (w.status === "cancelled") this.#stops.onMessage(backend, id, msg);
+      // Cancelled or past its time limit here, perhaps while ComfyUI could not be told: stopped there
+      // rather than run for nothing.
+      if (w.status !== "completed") this.#stops.onMessage(backend, id, msg);
       return;
     }
     const d = msg.data;
@@ -296,7 +308,9 @@ export class ComfyService {
       case "execution_start": {
         const total = Object.keys(JSON.parse(w.prompt)).length;
         this.#runs.set(id, { total, cached: new Set(), started: new Set(), value: 0, max: 1, outputs: [] });
-        this.#o.store.update(id, { status: "running", startTime: Date.now(), progress: 0 });
+        const startTime = Date.now();
+        this.#o.store.update(id, { status: "running", startTime, progress: 0 });
+        this.#deadlines.arm({ ...w, startTime });
         this.#publish("workflow:started", id, {});
         return;
       }
@@ -333,13 +347,27 @@ export class ComfyService {
     }
   }
 
+  /** A workflow past its time limit: failed here, and interrupted in ComfyUI (at its next message again if ComfyUI cannot be told now). */
+  #timeUp(workflowId: string) {
+    const w = this.#o.store.get(workflowId);
+    if (!w || w.status !== "running" || w.timeoutMs === null) return;
+    const backend = this.backends.get(w.backend);
+    this.#o.logger.warn({ workflowId, backend: w.backend, timeoutSeconds: w.timeoutMs / 1000 }, "workflow past its time limit; interrupting it");
+    if (backend) this.#stops.interrupt(backend, workflowId);
+    this.#finish(w, "failed", { error: `Timed out after ${w.timeoutMs / 1000} s; workflow interrupted`, errorType: "timeout" });
+  }
+
   #run(id: string, w: WorkflowRecord): Run {
     let run = this.#runs.get(id);
     if (!run) {
       // Messages for a prompt that started before we (re)connected.
       run = { total: Object.keys(JSON.parse(w.prompt)).length, cached: new Set(), started: new Set(), value: 0, max: 1, outputs: JSON.parse(w.outputs) };
       this.#runs.set(id, run);
-      if (w.status !== "running") this.#o.store.update(id, { status: "running", startTime: w.startTime ?? Date.now() });
+      if (w.status !== "running") {
+        const startTime = w.startTime ?? Date.now();
+        this.#o.store.update(id, { status: "running", startTime });
+        this.#deadlines.arm({ ...w, startTime });
+      }
     }
     return run;
   }
@@ -362,16 +390,5 @@ export class ComfyService {
     for (const b of this.backends.values()) n += b.connected ? b.queueRemaining : 0;
     n += this.#o.store.open().filter((w) => !w.submitted).length;
     this.#o.metrics.comfyQueueLength.set(n);
-  }
-
-  /** Each backend, for /v1/status and /ready: reachable, its queue, and what it says of itself (null when it cannot say). */
-  async backendStatus() {
-    const entries = await Promise.all(
-      [...this.backends.values()].map(async (b) => {
-        const system = b.connected ? await b.systemStats().catch(() => null) : null;
-        return [b.name, { url: b.url, reachable: b.connected, queueLength: b.connected ? b.queueRemaining : null, version: system?.version ?? null, devices: system?.devices ?? null }] as const;
-      }),
-    );
-    return Object.fromEntries(entries);
   }
 }

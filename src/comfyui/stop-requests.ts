@@ -1,7 +1,7 @@
 /**
- * Cancelled workflows that ComfyUI must be told to stop. A cancel that ComfyUI could not be told
- * of (a gateway's 503, a timeout, a partition) is marked here all the same; when the workflow then
- * starts or goes on running there, it is interrupted at its next message, once a second at most.
+ * Workflows ended here (cancelled, or past their time limit) that ComfyUI must be told to stop.
+ * When it could not be told (a gateway's 503, a timeout, a partition) and the workflow then starts
+ * or goes on running there, it is interrupted at its next message, once a second at most.
  */
 import type { Logger } from "pino";
 import type { ComfyBackend } from "./backend.ts";
@@ -35,13 +35,18 @@ export class StopRequests {
     this.#told.set(workflowId, now);
   }
 
-  /** A message from ComfyUI about a workflow cancelled here. */
+  /** A message from ComfyUI about a workflow that ended here without completing. */
   onMessage(backend: ComfyBackend, workflowId: string, msg: { type: string; data: Record<string, unknown> }) {
     if (!RUN_MESSAGES.has(msg.type) || endOfPrompt(msg) || this.#told.has(workflowId)) return;
+    this.#logger.info({ backend: backend.name, workflowId }, "a workflow that ended here while ComfyUI could not be told runs there; interrupting it");
+    this.interrupt(backend, workflowId);
+  }
+
+  /** Tells ComfyUI to stop a workflow; when it cannot be told, the workflow's next message tries again (a second later at the soonest). */
+  interrupt(backend: ComfyBackend, workflowId: string) {
     this.told(workflowId);
-    this.#logger.info({ backend: backend.name, workflowId }, "a workflow cancelled while ComfyUI could not be told runs there; interrupting it");
     backend.interrupt(workflowId).catch((err: Error) => {
-      this.#logger.warn({ backend: backend.name, workflowId, err: err.message }, "interrupting a cancelled workflow failed");
+      this.#logger.warn({ backend: backend.name, workflowId, err: err.message }, "interrupting a workflow that ended here failed");
       setTimeout(() => this.#told.delete(workflowId), 1_000).unref?.();
     });
   }

@@ -1,4 +1,5 @@
 import { outputUrl } from "./assets.ts";
+import type { ComfyBackend } from "./backend.ts";
 import type { OutputFile, WorkflowRecord } from "./workflow-store.ts";
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
@@ -22,6 +23,18 @@ export function workflowView(w: WorkflowRecord, queuePosition: number | null) {
     completionTime: iso(w.completionTime),
     outputs,
     error: w.error,
+    timeoutSeconds: w.timeoutMs === null ? null : w.timeoutMs / 1000,
     nodeErrors: w.nodeErrors ? (JSON.parse(w.nodeErrors) as Record<string, unknown>) : null,
   };
+}
+
+/** Each backend, for /v1/status and /ready: reachable, its queue, and what it says of itself (null when it cannot say). */
+export async function backendsView(backends: Iterable<ComfyBackend>) {
+  const entries = await Promise.all(
+    [...backends].map(async (b) => {
+      const system = b.connected ? await b.systemStats().catch(() => null) : null;
+      return [b.name, { url: b.url, reachable: b.connected, queueLength: b.connected ? b.queueRemaining : null, version: system?.version ?? null, devices: system?.devices ?? null }] as const;
+    }),
+  );
+  return Object.fromEntries(entries);
 }

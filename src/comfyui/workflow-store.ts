@@ -35,6 +35,8 @@ export interface WorkflowRecord {
   outputs: string;
   /** ComfyUI's node_errors for the output nodes it dropped at validation (JSON); null when all run. */
   nodeErrors: string | null;
+  /** Longest it may run once started; null for no limit. */
+  timeoutMs: number | null;
 }
 
 export interface OutputRow {
@@ -61,9 +63,10 @@ export class WorkflowStore {
       workflowId TEXT PRIMARY KEY, backend TEXT NOT NULL, priority TEXT NOT NULL, status TEXT NOT NULL,
       submitted INTEGER NOT NULL, number REAL NOT NULL, progress REAL NOT NULL, currentNode TEXT,
       queuedAt INTEGER NOT NULL, startTime INTEGER, completionTime INTEGER, error TEXT,
-      prompt TEXT NOT NULL, uiWorkflow TEXT, outputs TEXT NOT NULL, nodeErrors TEXT)`);
-    // Databases from before nodeErrors was kept.
+      prompt TEXT NOT NULL, uiWorkflow TEXT, outputs TEXT NOT NULL, nodeErrors TEXT, timeoutMs INTEGER)`);
+    // Databases from before nodeErrors was kept, and before workflows had a time limit.
     addColumnIfMissing(this.#db, "workflows", "nodeErrors", "TEXT");
+    addColumnIfMissing(this.#db, "workflows", "timeoutMs", "INTEGER");
     this.#createOutputsTable();
     this.#db.exec("CREATE INDEX IF NOT EXISTS outputs_by_time ON comfy_outputs (createdAt DESC)");
     this.#db.exec("CREATE INDEX IF NOT EXISTS workflows_by_time ON workflows (queuedAt DESC, workflowId DESC)");
@@ -125,6 +128,11 @@ export class WorkflowStore {
   list(q: { statuses?: readonly WorkflowStatus[]; limit: number; cursor?: string }): { workflows: WorkflowRecord[]; nextCursor: string | null } {
     const { rows, nextCursor } = page<WorkflowRecord>(this.#db, BY_QUEUED, { status: q.statuses }, q.limit, q.cursor);
     return { workflows: rows, nextCursor };
+  }
+
+  /** Running workflows with a time limit (at most a few: one per backend). */
+  runningWithLimit(): WorkflowRecord[] {
+    return this.#db.query("SELECT * FROM workflows WHERE status = 'running' AND timeoutMs IS NOT NULL").all() as WorkflowRecord[];
   }
 
   /** Workflows not yet finished. */

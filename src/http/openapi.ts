@@ -179,3 +179,11 @@ export const cursorQuery = z
   .refine((c) => decodeCursor(c) !== undefined, "not a cursor returned by this API")
   .optional()
   .openapi({ description: "nextCursor of the previous page" });
+
+/** 30 days: a longer time limit is a typo more often than a plan. */
+const MAX_TIMEOUT_SECONDS = 30 * 86_400;
+
+/** The `timeoutSeconds` of a request that starts something: a time limit, 0 for none, absent for the setting's default. */
+export function timeoutSecondsField(description: string) {
+  return z.number().int().min(0).max(MAX_TIMEOUT_SECONDS).optional().openapi({ description, example: 3600 });
+}

@@ -1,5 +1,5 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { cursorQuery, errorResponses, jsonResponse, PROTECTED_ERRORS, statusListQuery } from "../../http/openapi.ts";
+import { cursorQuery, errorResponses, jsonResponse, PROTECTED_ERRORS, statusListQuery, timeoutSecondsField } from "../../http/openapi.ts";
 import { IdempotencyHeaders } from "../../http/idempotency.ts";
 
 const UUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
@@ -35,6 +35,9 @@ export const SubmitBody = z
       .openapi({ description: `UI format (nodes/links, as saved by ComfyUI) or API format (node id -> {class_type, inputs}); at most ${MAX_WORKFLOW_DEPTH} levels deep` }),
     priority: z.enum(["low", "normal", "high"]).optional().openapi({ description: "Default normal" }),
     gpu: z.enum(["local", "salad"]).optional().openapi({ description: "Target backend, default local" }),
+    timeoutSeconds: timeoutSecondsField(
+      "Interrupt the workflow (as failed) once it has run this long in ComfyUI, counted from its start (not its wait in the queue); 0 for no limit. Default: WORKFLOW_TIMEOUT (none unless set)",
+    ),
   })
   .strict()
   .openapi("SubmitWorkflowRequest");
@@ -55,6 +58,7 @@ export const WorkflowSchema = z
     completionTime: z.string().nullable(),
     outputs: z.array(OutputFileSchema),
     error: z.string().nullable(),
+    timeoutSeconds: z.number().nullable().openapi({ description: "The workflow's time limit in seconds, from its start (null: none); past it the workflow is interrupted and failed" }),
     nodeErrors: z
       .record(z.string(), z.unknown())
       .nullable()

@@ -1,5 +1,5 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { cursorQuery, errorResponses, jsonResponse, PROTECTED_ERRORS, statusListQuery } from "../../http/openapi.ts";
+import { cursorQuery, errorResponses, jsonResponse, PROTECTED_ERRORS, statusListQuery, timeoutSecondsField } from "../../http/openapi.ts";
 import { IdempotencyHeaders } from "../../http/idempotency.ts";
 import { TASK_STATUSES } from "../../tasks/task.ts";
 
@@ -12,9 +12,6 @@ export const TaskIdParam = z.object({
     .toLowerCase() // UUIDs are case-insensitive; ours are stored lowercase
     .openapi({ param: { name: "taskId", in: "path" }, example: "2f1c5e0a-8d2b-4c3e-9f6a-1b2c3d4e5f60" }),
 });
-
-/** 30 days: longer is a typo more often than a plan. */
-const MAX_TIMEOUT_SECONDS = 30 * 86_400;
 
 export const CreateTaskBody = z
   .object({
@@ -32,13 +29,7 @@ export const CreateTaskBody = z
       .regex(/^[^\u0000]*$/, "must not contain NUL characters")
       .openapi({ example: "Write a hello-world HTTP server in Go" }),
     provider: z.string().min(1).max(64).optional().openapi({ description: "A configured provider (default claude-flow)", example: "demo" }),
-    timeoutSeconds: z
-      .number()
-      .int()
-      .min(0)
-      .max(MAX_TIMEOUT_SECONDS)
-      .optional()
-      .openapi({ description: "Stop the task (as failed) once it has run this long; 0 for no limit. Default: TASK_TIMEOUT (none unless set)", example: 3600 }),
+    timeoutSeconds: timeoutSecondsField("Stop the task (as failed) once it has run this long; 0 for no limit. Default: TASK_TIMEOUT (none unless set)"),
   })
   .strict()
   .openapi("CreateTaskRequest");
