@@ -138,14 +138,14 @@ describe("dashboard", () => {
 
   test("a task given a time limit is stopped when it runs past it, and its log says so", async () => {
     await d.page.locator("#provider").selectOption("sleeper");
-    await d.page.getByLabel("Time limit (min)").fill("0.02"); // 1 s
+    await d.page.locator("#task-form").getByLabel("Time limit (min)").fill("0.02"); // 1 s
     await d.page.getByRole("button", { name: "Start task" }).click();
     await waitText(d.page.locator("#log-status"), "failed");
     // Why, beside the status, and on the task's row.
     await waitText(d.page.locator("#log-status"), "Timed out after 1 s; task stopped");
     await waitText(d.page.locator("#log"), "[management-api] Timed out after 1 s; task stopped");
     expect(await d.page.locator("#task-table tbody tr").first().locator("td").nth(2).getAttribute("title")).toBe("Timed out after 1 s; task stopped");
-    await d.page.getByLabel("Time limit (min)").fill("");
+    await d.page.locator("#task-form").getByLabel("Time limit (min)").fill("");
   });
 
   test("a chatty task's log shows its last 2000 lines and says so; Download saves all of it", async () => {
@@ -210,6 +210,17 @@ describe("dashboard", () => {
     await waitText(d.page.locator(".gallery figcaption"), "browser_");
     await d.shot("03-dashboard");
     expect(d.consoleErrors.filter((e) => !e.includes("403"))).toEqual([]);
+  });
+
+  test("a workflow given a time limit is interrupted when it runs past it, and its queue entry says so", async () => {
+    const form = d.page.locator("#wf-form");
+    await form.locator("textarea[name=workflow]").fill(JSON.stringify(chain(12, "limited"))); // 14 nodes: 2.1 s
+    await form.getByLabel("Time limit (min)").fill("0.02"); // 1 s
+    await form.getByRole("button", { name: "Queue workflow" }).click();
+    const item = d.page.locator("#queue li").first();
+    await waitText(item.locator(".badge"), "failed", 15_000);
+    await waitText(item, "Timed out after 1 s; workflow interrupted");
+    await form.getByLabel("Time limit (min)").fill("");
   });
 
   test("the gallery plays videos and sounds, marks a vanished file alone, and releases files it no longer lists", async () => {

@@ -1,7 +1,7 @@
 // Dashboard: plain ES modules over the public API (client.js holds the session and the calls).
 // EventSource and WebSocket, which cannot send headers, use ?token= and the "Bearer, <key>"
 // subprotocol. Nothing protected is called before sign-in.
-import { $, api, apiUrl, badge, fmtDuration, guard, h, morphList, newestFirst, onSubmit, polled, save, session, showError } from "./client.js";
+import { $, api, apiUrl, badge, fmtDuration, guard, h, morphList, newestFirst, onSubmit, polled, save, session, showError, timeLimit } from "./client.js";
 import { refreshOutputs } from "./gallery.js";
 import { connectEvents, disconnectEvents, refreshWorkflows } from "./queue.js";
 import { readable } from "./agent-log.js";
@@ -158,10 +158,7 @@ const stopTask = guard(async (t) => {
 });
 
 onSubmit($("#task-form"), async (f) => {
-  // Empty: the server's TASK_TIMEOUT; 0: no limit.
-  const minutes = f.get("timeout");
-  const limit = minutes === "" ? {} : { timeoutSeconds: Math.round(Number(minutes) * 60) };
-  const t = await api("/v1/tasks", { method: "POST", body: JSON.stringify({ agent: f.get("agent"), task: f.get("task"), provider: f.get("provider"), ...limit }) });
+  const t = await api("/v1/tasks", { method: "POST", body: JSON.stringify({ agent: f.get("agent"), task: f.get("task"), provider: f.get("provider"), ...timeLimit(f) }) });
   await refreshTasks();
   openLog({ taskId: t.taskId, agent: f.get("agent"), status: "running" });
 });

@@ -109,6 +109,12 @@ export const onSubmit = (form, fn) => form.addEventListener("submit", guard(asyn
   try { await fn(new FormData(form)); } finally { button.disabled = false; }
 }));
 
+/** A form's "Time limit (min)" as the API takes it: empty for the server's default, 0 for none. */
+export const timeLimit = (form) => {
+  const minutes = form.get("timeout");
+  return minutes === "" || minutes === null ? {} : { timeoutSeconds: Math.round(Number(minutes) * 60) };
+};
+
 export const h = (tag, attrs = {}, ...children) => {
   const el = document.createElement(tag);
   for (const [k, v] of Object.entries(attrs)) {

@@ -1,6 +1,6 @@
 // The ComfyUI queue panel: workflows as the API lists them, kept live by its WebSocket events;
 // queueing and cancelling.
-import { $, api, apiUrl, badge, guard, h, morph, morphList, newestFirst, onSubmit, session, soon } from "./client.js";
+import { $, api, apiUrl, badge, guard, h, morph, morphList, newestFirst, onSubmit, session, soon, timeLimit } from "./client.js";
 import { refreshOutputsSoon } from "./gallery.js";
 
 /** The workflows the panel knows, by id: the lists last fetched, as events since have changed them. */
@@ -122,7 +122,7 @@ onSubmit($("#wf-form"), async (f) => {
   const text = file && file.size ? await file.text() : f.get("workflow");
   let workflow;
   try { workflow = JSON.parse(text); } catch { throw new Error("The workflow is not valid JSON."); }
-  const w = await api("/v1/comfyui/workflow", { method: "POST", body: JSON.stringify({ workflow, priority: f.get("priority"), gpu: f.get("gpu") }) });
+  const w = await api("/v1/comfyui/workflow", { method: "POST", body: JSON.stringify({ workflow, priority: f.get("priority"), gpu: f.get("gpu"), ...timeLimit(f) }) });
   workflows.set(w.workflowId, w);
   renderQueue();
 });
