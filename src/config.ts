@@ -120,6 +120,12 @@ export const SETTINGS = {
   COMFYUI_URL: { help: "ComfyUI server of the 'local' GPU target (http://user:password@host:port behind basic authentication)", default: "http://127.0.0.1:8188", schema: url },
   SALAD_COMFYUI_URL: { help: "ComfyUI server of the 'salad' target (unset: target disabled)", schema: url },
   SALAD_API_KEY: { help: "Sent as Salad-Api-Key to the salad target", schema: z.string().trim().min(1), secret: true },
+  COMFY_ORG_API_KEY: {
+    help: "A comfy.org account's API key, for ComfyUI's paid partner (API) nodes: sent with every workflow as extra_data.api_key_comfy_org, which ComfyUI keeps out of its queue and history",
+    schema: z.string().trim().min(1),
+    secret: true,
+    aliases: ["API_KEY_COMFY_ORG"],
+  },
   COMFYUI_MODELS_DIR: { help: "ComfyUI models directory, for model file sizes", schema: z.string().min(1) },
   COMFYUI_OUTPUT_DIR: { help: "ComfyUI output directory, for serving outputs from disk", schema: z.string().min(1) },
 } satisfies Record<string, Setting>;
@@ -171,6 +177,8 @@ export interface Config {
     localProxy: string | undefined;
     saladProxy: string | undefined;
     saladApiKey: string | undefined;
+    /** For ComfyUI's partner nodes, sent with each workflow (COMFY_ORG_API_KEY). */
+    comfyOrgApiKey: string | undefined;
     modelsDir: string | undefined;
     outputDir: string | undefined;
   };
@@ -316,6 +324,7 @@ export function loadConfig(given: Record<string, string | undefined>, runtime: {
         localProxy: proxyFor(s.COMFYUI_URL, env),
         saladProxy: s.SALAD_COMFYUI_URL === undefined ? undefined : proxyFor(s.SALAD_COMFYUI_URL, env),
         saladApiKey: s.SALAD_API_KEY,
+        comfyOrgApiKey: s.COMFY_ORG_API_KEY,
         modelsDir: s.COMFYUI_MODELS_DIR,
         outputDir: s.COMFYUI_OUTPUT_DIR,
       },

@@ -87,8 +87,10 @@ export function buildServices(config: Config, logger: Logger, options: BuildOpti
     metrics,
     logger,
     backends: [
-      { name: "local" as const, url: config.comfyui.localUrl, proxy: config.comfyui.localProxy },
-      ...(config.comfyui.saladUrl ? [{ name: "salad" as const, url: config.comfyui.saladUrl, apiKey: config.comfyui.saladApiKey, proxy: config.comfyui.saladProxy }] : []),
+      { name: "local" as const, url: config.comfyui.localUrl, proxy: config.comfyui.localProxy, comfyOrgApiKey: config.comfyui.comfyOrgApiKey },
+      ...(config.comfyui.saladUrl
+        ? [{ name: "salad" as const, url: config.comfyui.saladUrl, apiKey: config.comfyui.saladApiKey, proxy: config.comfyui.saladProxy, comfyOrgApiKey: config.comfyui.comfyOrgApiKey }]
+        : []),
     ],
     backoffMs: options.comfyBackoffMs,
     objectInfoWaitMs: options.comfyObjectInfoWaitMs,

@@ -25,7 +25,12 @@ interface Item {
   prompt: Prompt;
   extra: Record<string, unknown>;
   outputs: string[];
+  /** extra_data's credentials for partner nodes, which ComfyUI keeps apart: never in /queue or /history. */
+  sensitive: Record<string, unknown>;
 }
+
+/** ComfyUI's execution.SENSITIVE_EXTRA_DATA_KEYS. */
+const SENSITIVE_KEYS = ["auth_token_comfy_org", "api_key_comfy_org"];
 type History = { prompt: unknown[]; outputs: Record<string, unknown>; status: { status_str: string; completed: boolean; messages: [string, unknown][] }; meta: Record<string, unknown> };
 
 export interface FakeComfyOptions {
@@ -263,9 +268,16 @@ export class FakeComfyUI {
       this.#counter++;
     }
     const id = typeof body.prompt_id === "string" ? body.prompt_id : crypto.randomUUID();
-    const extra = { ...((body.extra_data as Record<string, unknown>) ?? {}), client_id: body.client_id, create_time: Date.now() };
+    const extra: Record<string, unknown> = { ...((body.extra_data as Record<string, unknown>) ?? {}), client_id: body.client_id };
+    const sensitive: Record<string, unknown> = {};
+    for (const key of SENSITIVE_KEYS) {
+      if (!(key in extra)) continue;
+      sensitive[key] = extra[key];
+      delete extra[key];
+    }
+    extra.create_time = Date.now();
     // Only the outputs that passed run; the answer names the errors of the others.
-    this.queue.push({ number, id, prompt, extra, outputs: good });
+    this.queue.push({ number, id, prompt, extra, outputs: good, sensitive });
     this.queue.sort((a, b) => a.number - b.number);
     this.#broadcastStatus();
     if (!this.#loop) {

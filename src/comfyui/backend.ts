@@ -46,6 +46,8 @@ export interface BackendOptions {
   name: BackendName;
   url: string;
   apiKey?: string;
+  /** A comfy.org API key for ComfyUI's partner nodes, sent with every prompt (ComfyUI keeps it out of its queue and history). */
+  comfyOrgApiKey?: string;
   /**
    * The HTTP proxy for its WebSocket: the one the environment names for `url` (proxyFor). Bun's
    * fetch finds it in the environment by itself; its WebSocket goes direct unless told.
@@ -249,7 +251,7 @@ export class ComfyBackend {
   async submit(body: { prompt: unknown; promptId: string; number: number; extraData?: Record<string, unknown> }) {
     const res = await this.#fetch("/prompt", {
       method: "POST",
-      body: JSON.stringify({ prompt: body.prompt, client_id: this.clientId, prompt_id: body.promptId, number: body.number, extra_data: body.extraData ?? {} }),
+      body: JSON.stringify({ prompt: body.prompt, client_id: this.clientId, prompt_id: body.promptId, number: body.number, extra_data: this.#extraData(body.extraData) }),
     });
     const text = await res.text();
     if (!res.ok) {
@@ -263,6 +265,11 @@ export class ComfyBackend {
       throw this.#failure(res.status, "POST /prompt", `: ${text.slice(0, 200)}`);
     }
     return this.#parse(res, text, "POST /prompt") as { prompt_id: string; number: number; node_errors: Record<string, unknown> };
+  }
+
+  #extraData(given: Record<string, unknown> = {}): Record<string, unknown> {
+    const key = this.#o.comfyOrgApiKey;
+    return key ? { ...given, api_key_comfy_org: key } : given;
   }
 
   /** ComfyUI's queue, in run order; `timeoutMs` bounds the wait (the request timeout by default). */

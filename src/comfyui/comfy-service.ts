@@ -32,7 +32,7 @@ export interface ComfyServiceOptions {
   hub: StreamHub;
   metrics: Metrics;
   logger: Logger;
-  backends: { name: BackendName; url: string; apiKey?: string; proxy?: string }[];
+  backends: { name: BackendName; url: string; apiKey?: string; proxy?: string; comfyOrgApiKey?: string }[];
   backoffMs?: number;
   /** How long a conversion waits for /object_info (tests shorten it). */
   objectInfoWaitMs?: number;

@@ -11,6 +11,50 @@ import { AUTH, FIXTURES, KEY, tempDir, testConfig, waitFor } from "../helpers.ts
 import { BASIC, chain, comfyStack, json } from "./helpers.ts";
 
 describe("backends and folders", () => {
+  test("COMFY_ORG_API_KEY goes with every workflow, to each backend, for partner nodes; ComfyUI keeps it out of its queue and history, and so do we", async () => {
+    const salad = new FakeComfyUI({ nodeMs: 5 }).start();
+    const dir = tempDir();
+    writeFileSync(join(dir, "comfy-org-key"), "comfy-org-secret\n"); // a mounted secret ends in a newline
+    const lines: string[] = [];
+    const logger = pino({ level: "debug" }, { write: (line: string) => void lines.push(line) });
+    const s = await comfyStack({ env: { SALAD_COMFYUI_URL: salad.url, COMFY_ORG_API_KEY_FILE: join(dir, "comfy-org-key") }, logger });
+    try {
+      await waitFor(() => s.server.services.comfyui!.service.backends.get("salad")!.connected);
+      const local = await s.submit(chain(2, "partner"));
+      const remote = await s.submit(BASIC, { gpu: "salad" });
+      const extraOf = (fake: FakeComfyUI, id: string) => (fake.received.find((r) => r.path === "/prompt" && (r.body as { prompt_id?: string }).prompt_id === id)!.body as { extra_data: Record<string, unknown> }).extra_data;
+      expect(extraOf(s.fake, local.body.workflowId).api_key_comfy_org).toBe("comfy-org-secret");
+      expect(extraOf(salad, remote.body.workflowId).api_key_comfy_org).toBe("comfy-org-secret");
+      expect(JSON.stringify(await (await fetch(`${s.fake.url}/queue`)).json())).not.toContain("comfy-org-secret");
+      await s.until(local.body.workflowId, ["completed"]);
+      await s.until(remote.body.workflowId, ["completed"]);
+      expect(JSON.stringify(await (await fetch(`${s.fake.url}/history/${local.body.workflowId}`)).json())).not.toContain("comfy-org-secret");
+      const status = await (await fetch(`${s.base}/v1/status`, { headers: AUTH })).text();
+      const workflow = await (await fetch(`${s.base}/v1/comfyui/workflow/${local.body.workflowId}`, { headers: AUTH })).text();
+      for (const text of [status, workflow, lines.join("")]) expect(text).not.toContain("comfy-org-secret");
+    } finally {
+      await s.close();
+      salad.stop();
+    }
+  });
+
+  test("without COMFY_ORG_API_KEY (or its other name API_KEY_COMFY_ORG) no key is sent", async () => {
+    const s = await comfyStack();
+    try {
+      const { body } = await s.submit(BASIC);
+      expect((s.fake.received.find((r) => (r.body as { prompt_id?: string })?.prompt_id === body.workflowId)!.body as { extra_data: object }).extra_data).not.toHaveProperty("api_key_comfy_org");
+    } finally {
+      await s.close();
+    }
+    const aliased = await comfyStack({ env: { API_KEY_COMFY_ORG: "by-its-other-name" } });
+    try {
+      const { body } = await aliased.submit(BASIC);
+      expect((aliased.fake.received.find((r) => (r.body as { prompt_id?: string })?.prompt_id === body.workflowId)!.body as { extra_data: Record<string, unknown> }).extra_data.api_key_comfy_org).toBe("by-its-other-name");
+    } finally {
+      await aliased.close();
+    }
+  });
+
   test("gpu: salad goes to SALAD_COMFYUI_URL with Salad-Api-Key, and stays bound to it", async () => {
     const salad = new FakeComfyUI({ nodeMs: 5 }).start();
     const s = await comfyStack({ env: { SALAD_COMFYUI_URL: salad.url, SALAD_API_KEY: "salad-secret" } });
