@@ -32,6 +32,7 @@ export class StopRequests {
       if (now - at < REMEMBERED_MS) break; // in the order they were told
       this.#told.delete(id);
     }
+    this.#told.delete(workflowId); // to the end, so that the map stays in the order of its times
     this.#told.set(workflowId, now);
   }
 
