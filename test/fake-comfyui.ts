@@ -229,6 +229,8 @@ export class FakeComfyUI {
         this.#broadcastStatus();
         return new Response("", { status: 200 });
       }
+      // Flags its worker reads when idle (at once), or after the running prompt: the answer is the same.
+      if (p === "/free") return new Response("", { status: 200 });
       if (p === "/interrupt") {
         const id = body.prompt_id;
         if (this.running && (id === undefined || id === this.running.id)) this.#interrupt = true;

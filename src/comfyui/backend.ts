@@ -296,6 +296,11 @@ export class ComfyBackend {
     await this.#json("/interrupt", { method: "POST", body: JSON.stringify({ prompt_id: promptId }) });
   }
 
+  /** ComfyUI's /free: flags its worker reads when idle, at once, or after the prompt it is running. */
+  async free(flags: { unload_models: boolean; free_memory: boolean }) {
+    await this.#json("/free", { method: "POST", body: JSON.stringify(flags) });
+  }
+
   /**
    * /object_info, cached: it changes only when ComfyUI restarts (after installing custom nodes, say),
    * so the cache is fetched again once after each reconnect. While ComfyUI is unreachable the last

@@ -223,6 +223,13 @@ describe("dashboard", () => {
     await form.getByLabel("Time limit (min)").fill("");
   });
 
+  test("Free VRAM asks ComfyUI to unload its models and drop its cache, and says when it does", async () => {
+    const before = d.fake.received.filter((r) => r.path === "/free").length;
+    await d.page.getByRole("button", { name: "Free VRAM" }).click();
+    await waitText(d.page.locator("#free-result"), "ComfyUI frees it now (local)");
+    expect(d.fake.received.filter((r) => r.path === "/free").slice(before).map((r) => r.body)).toEqual([{ unload_models: true, free_memory: true }]);
+  });
+
   test("the gallery plays videos and sounds, marks a vanished file alone, and releases files it no longer lists", async () => {
     const first = d.page.locator(".gallery img").first();
     const firstSrc = (await first.getAttribute("src"))!;

@@ -131,6 +131,34 @@ export const uploadRoute = createRoute({
   responses: { 201: jsonResponse(UploadedSchema, "Saved in ComfyUI's input folder"), ...errors(400, 413, 415, 502, 503) },
 });
 
+export const FreeBody = z
+  .object({
+    unloadModels: z.boolean().optional().openapi({ description: "Unload every model from VRAM (default true)" }),
+    freeMemory: z.boolean().optional().openapi({ description: "Also drop ComfyUI's cache of node results: the next workflow computes everything again (default true)" }),
+    gpu: z.enum(["local", "salad"]).optional().openapi({ description: "Target backend, default local" }),
+  })
+  .strict()
+  .openapi("FreeMemoryRequest");
+
+export const freeRoute = createRoute({
+  operationId: "freeMemory",
+  method: "post",
+  path: "/v1/comfyui/free",
+  tags: ["ComfyUI"],
+  summary: "Make ComfyUI give back the GPU memory it holds between workflows",
+  description:
+    "ComfyUI keeps models loaded, and node results cached, after a workflow: quicker for the next one, but VRAM an agent's own model " +
+    "may need. This asks it (its `/free`) to unload them: at once when it is idle, else when the workflow it is running ends.",
+  request: { body: { required: true, content: { "application/json": { schema: FreeBody } } } },
+  responses: {
+    202: jsonResponse(
+      z.object({ gpu: z.enum(["local", "salad"]), unloadModels: z.boolean(), freeMemory: z.boolean(), message: z.string() }).openapi("FreeMemoryAccepted"),
+      "ComfyUI was asked; it frees the memory when it is idle",
+    ),
+    ...errors(400, 413, 415, 502, 503),
+  },
+});
+
 export const submitRoute = createRoute({
   operationId: "submitWorkflow",
   method: "post",

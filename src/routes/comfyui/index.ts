@@ -1,4 +1,4 @@
-/** ComfyUI routes: submit, status, cancel, models, outputs, and the event WebSocket. */
+/** ComfyUI routes: submit, status, cancel, models, outputs, uploads, freeing memory, and the event WebSocket. */
 import { apiRouter } from "../../http/api-router.ts";
 import { listModels, listOutputs, outputFile } from "../../comfyui/assets.ts";
 import type { ComfyService } from "../../comfyui/comfy-service.ts";
@@ -9,7 +9,8 @@ import { idempotent, type IdempotencyStore } from "../../http/idempotency.ts";
 import { actorOf } from "../../http/request-context.ts";
 import type { AppEnv } from "../../http/types.ts";
 import { uploadInput } from "../../comfyui/uploads.ts";
-import { cancelWorkflowRoute, getWorkflowRoute, listWorkflowsRoute, modelsRoute, outputFileRoute, outputsRoute, streamRoute, submitRoute, uploadRoute } from "./comfyui.routes.ts";
+import { freeMemory } from "../../comfyui/free-memory.ts";
+import { cancelWorkflowRoute, freeRoute, getWorkflowRoute, listWorkflowsRoute, modelsRoute, outputFileRoute, outputsRoute, streamRoute, submitRoute, uploadRoute } from "./comfyui.routes.ts";
 
 export interface ComfyRouteDeps {
   comfy: ComfyService;
@@ -43,6 +44,10 @@ export function comfyuiRoutes(d: ComfyRouteDeps) {
     .openapi(uploadRoute, async (c) => {
       const form = c.req.valid("form");
       return c.json(await uploadInput(d.comfy.backend(form.gpu ?? "local"), form, actorOf(c), c.get("logger")), 201);
+    })
+    .openapi(freeRoute, async (c) => {
+      const body = c.req.valid("json");
+      return c.json(await freeMemory(d.comfy.backend(body.gpu ?? "local"), body, actorOf(c), c.get("logger")), 202);
     })
     .openapi(outputFileRoute, async (c) => {
       const ref = { ...c.req.valid("query"), ...c.req.valid("param") };

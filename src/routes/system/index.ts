@@ -32,6 +32,7 @@ function endpointMap(services: Services): Record<string, Record<string, string>>
       outputs: "GET /v1/comfyui/outputs",
       output: "GET /v1/comfyui/output/{filename}",
       upload: "POST /v1/comfyui/upload",
+      free: "POST /v1/comfyui/free",
       stream: "WS /v1/comfyui/stream",
     };
   }

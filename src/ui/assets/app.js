@@ -256,6 +256,12 @@ $("#log-close").addEventListener("click", () => { logSource?.close(); $("#log-pa
 $("#log-raw").addEventListener("change", () => logView.task && openLog(logView.task));
 
 // ---- ComfyUI ----------------------------------------------------------------------------------
+// ComfyUI's models and cache, unloaded for an agent's own model; the target the workflow form names.
+onSubmit($("#free-form"), async () => {
+  const freed = await api("/v1/comfyui/free", { method: "POST", body: JSON.stringify({ gpu: $("#wf-form").elements.gpu.value }) });
+  $("#free-result").textContent = `${freed.message} (${freed.gpu})`;
+});
+
 onSubmit($("#upload-form"), async (form) => {
   if (!form.get("subfolder")) form.delete("subfolder");
   form.set("gpu", $("#wf-form").elements.gpu.value); // the target the workflow form names
