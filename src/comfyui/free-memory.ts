@@ -11,14 +11,15 @@ import { orRetryLater } from "./backend-errors.ts";
 export interface FreeRequest {
   /** Unload every model from VRAM (default true). */
   unloadModels?: boolean;
-  /** Also drop ComfyUI's cache of node results, so the next workflow computes everything again (default true). */
+  /** Drop ComfyUI's cache of node results too, so the next workflow computes everything again (default true); ComfyUI then unloads the models as well. */
   freeMemory?: boolean;
 }
 
 /** Asks a backend to free what it holds; ComfyUI does it at once when idle, else after the workflow it is running. */
 export async function freeMemory(backend: ComfyBackend, request: FreeRequest, who: Actor, logger: Logger) {
-  const unloadModels = request.unloadModels ?? true;
   const freeMemory = request.freeMemory ?? true;
+  // ComfyUI's worker unloads the models whenever it frees its cache, whatever unload_models says.
+  const unloadModels = (request.unloadModels ?? true) || freeMemory;
   if (!unloadModels && !freeMemory) throw new ApiError(400, "Nothing to free: unloadModels and freeMemory are both false");
   await orRetryLater(backend.free({ unload_models: unloadModels, free_memory: freeMemory }));
   logger.info({ audit: true, action: "comfyui.free", reqId: who.reqId, keyId: who.keyId, backend: backend.name, unloadModels, freeMemory }, "ComfyUI asked to free GPU memory");

@@ -36,16 +36,19 @@ describe("freeing ComfyUI's GPU memory", () => {
     }
   });
 
-  test("bad requests are 400 and reach no ComfyUI; an unreachable one is a 503 to retry", async () => {
+  test("bad requests are 400 and reach no ComfyUI; its cache goes with its models; an unreachable one is a 503 to retry", async () => {
     const s = await comfyStack();
     try {
       const nothing = await free(s.base, { unloadModels: false, freeMemory: false });
       expect([nothing.status, (await nothing.json()).message]).toEqual([400, "Nothing to free: unloadModels and freeMemory are both false"]);
+      // ComfyUI unloads the models whenever it frees its cache: the answer says so.
+      const cacheOnly = await free(s.base, { unloadModels: false });
+      expect(await cacheOnly.json()).toMatchObject({ unloadModels: true, freeMemory: true });
       const salad = await free(s.base, { gpu: "salad" });
       expect([salad.status, (await salad.json()).message]).toEqual([400, 'GPU target "salad" is not configured (set SALAD_COMFYUI_URL)']);
       const unknown = await free(s.base, { unload: true });
       expect(unknown.status).toBe(400);
-      expect(frees(s.fake)).toEqual([]);
+      expect(frees(s.fake)).toEqual([{ unload_models: true, free_memory: true }]);
       s.fake.stop();
       const down = await free(s.base, {});
       expect(down.status).toBe(503);

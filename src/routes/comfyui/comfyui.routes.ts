@@ -134,7 +134,7 @@ export const uploadRoute = createRoute({
 export const FreeBody = z
   .object({
     unloadModels: z.boolean().optional().openapi({ description: "Unload every model from VRAM (default true)" }),
-    freeMemory: z.boolean().optional().openapi({ description: "Also drop ComfyUI's cache of node results: the next workflow computes everything again (default true)" }),
+    freeMemory: z.boolean().optional().openapi({ description: "Drop ComfyUI's cache of node results too: the next workflow computes everything again (default true). ComfyUI then unloads the models as well" }),
     gpu: z.enum(["local", "salad"]).optional().openapi({ description: "Target backend, default local" }),
   })
   .strict()
