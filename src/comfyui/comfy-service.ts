@@ -92,8 +92,6 @@ export class ComfyService {
 
   start() {
     for (const b of this.backends.values()) b.start();
-    // Running when the API stopped: their clocks go on from their recorded start.
-    for (const w of this.#o.store.runningWithLimit()) this.#deadlines.arm(w);
     if (this.#o.retentionMs !== undefined) {
       this.#pruner = startSweeping(this.#o.retentionMs, () => this.prune(), (err) => this.#o.logger.error({ err }, "deleting workflows past WORKFLOW_RETENTION failed; trying again next sweep"));
     }
@@ -352,8 +350,10 @@ export class ComfyService {
     const w = this.#o.store.get(workflowId);
     if (!w || w.status !== "running" || w.timeoutMs === null) return;
     const backend = this.backends.get(w.backend);
+    // ComfyUI out of reach: it may have ended in time there. The next reconnect's reconciliation says, then its clock is looked at again.
+    if (!backend?.connected) return;
     this.#o.logger.warn({ workflowId, backend: w.backend, timeoutSeconds: w.timeoutMs / 1000 }, "workflow past its time limit; interrupting it");
-    if (backend) this.#stops.interrupt(backend, workflowId);
+    this.#stops.interrupt(backend, workflowId);
     this.#finish(w, "failed", { error: `Timed out after ${w.timeoutMs / 1000} s; workflow interrupted`, errorType: "timeout" });
   }
 
@@ -381,6 +381,9 @@ export class ComfyService {
   async #reconcile(backend: ComfyBackend) {
     if (this.#closed) return;
     await this.#reconciler.afterConnect(backend);
+    // Running when the API started, or when the backend went away: their clocks go on from their
+    // recorded start, now that ComfyUI has said which of them ended meanwhile, and how.
+    for (const w of this.#o.store.runningWithLimit()) if (w.backend === backend.name) this.#deadlines.arm(w);
     this.#updateQueueGauge();
   }
 

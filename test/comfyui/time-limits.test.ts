@@ -90,6 +90,25 @@ describe("workflow time limits", () => {
     }
   });
 
+  test("one that ended while the API was down, and whose limit passed meanwhile, is recorded as it ended, not as timed out", async () => {
+    const fake = new FakeComfyUI({ nodeMs: 200 }).start();
+    const env = { DATA_DIR: tempDir() };
+    const first = await comfyStack({ fake, env });
+    const { body } = await first.submit(chain(3, "while-down"), { timeoutSeconds: 2 }); // 1 s of nodes
+    await first.until(body.workflowId, ["running"]);
+    await first.server.shutdown();
+    await waitFor(() => fake.history.get(body.workflowId)); // it completes in ComfyUI meanwhile
+    await Bun.sleep(2000); // and its limit passes
+    const second = await comfyStack({ fake, env });
+    try {
+      const done = await second.until(body.workflowId, ["completed", "failed"]);
+      expect([done.status, done.error]).toEqual(["completed", null]);
+      expect(fake.received.filter((r) => r.path === "/interrupt")).toHaveLength(0);
+    } finally {
+      await second.close();
+    }
+  });
+
   test("RunDeadlines: a limit longer than setTimeout's 24.8 days does not fire at once; one already past fires", async () => {
     const fired: string[] = [];
     const d = new RunDeadlines((id) => fired.push(id));
