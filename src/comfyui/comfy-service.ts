@@ -350,8 +350,9 @@ export class ComfyService {
     const w = this.#o.store.get(workflowId);
     if (!w || w.status !== "running" || w.timeoutMs === null) return;
     const backend = this.backends.get(w.backend);
-    // ComfyUI out of reach: it may have ended in time there. The next reconnect's reconciliation says, then its clock is looked at again.
-    if (!backend?.connected) return;
+    // ComfyUI out of reach, or just back: it may have ended in time there. The reconciliation after
+    // the connect says so, then looks at its clock again.
+    if (!backend?.connected || this.#reconciler.reconciling(backend.name)) return;
     this.#o.logger.warn({ workflowId, backend: w.backend, timeoutSeconds: w.timeoutMs / 1000 }, "workflow past its time limit; interrupting it");
     this.#stops.interrupt(backend, workflowId);
     this.#finish(w, "failed", { error: `Timed out after ${w.timeoutMs / 1000} s; workflow interrupted`, errorType: "timeout" });

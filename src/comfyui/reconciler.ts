@@ -42,6 +42,11 @@ export class Reconciler {
     this.#d = d;
   }
 
+  /** Whether the reconciliation after a (re)connect of this backend is under way: what it settles is not known yet. */
+  reconciling(name: BackendName): boolean {
+    return this.#reconciling.has(name);
+  }
+
   /** After a (re)connect: submit what waited, then settle what ComfyUI finished or lost meanwhile. */
   async afterConnect(backend: ComfyBackend) {
     this.#reconciling.add(backend.name);
