@@ -382,6 +382,7 @@ export class ComfyService {
   async #reconcile(backend: ComfyBackend) {
     if (this.#closed) return;
     await this.#reconciler.afterConnect(backend);
+    if (this.#closed) return; // and the database with it
     // Running when the API started, or when the backend went away: their clocks go on from their
     // recorded start, now that ComfyUI has said which of them ended meanwhile, and how.
     for (const w of this.#o.store.runningWithLimit()) if (w.backend === backend.name) this.#deadlines.arm(w);
