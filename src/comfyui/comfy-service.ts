@@ -21,7 +21,7 @@ import { Reconciler } from "./reconciler.ts";
 import { RunDeadlines } from "./run-deadlines.ts";
 import { endOfPrompt, StopRequests } from "./stop-requests.ts";
 import type { StreamHub, WorkflowEvent } from "./stream-hub.ts";
-import { FINAL, type OutputFile, type Priority, type WorkflowRecord, type WorkflowStatus, type WorkflowStore } from "./workflow-store.ts";
+import { FINAL, newWorkflow, type OutputFile, type Priority, type WorkflowRecord, type WorkflowStatus, type WorkflowStore } from "./workflow-store.ts";
 import { workflowView } from "./views.ts";
 import { describeError, filesOf, progressOf, type Run } from "./execution.ts";
 
@@ -41,7 +41,6 @@ export interface ComfyServiceOptions {
   /** Time limit of a workflow whose request sets none (WORKFLOW_TIMEOUT); undefined: none. */
   defaultTimeoutMs?: number;
 }
-
 
 export class ComfyService {
   readonly #o: ComfyServiceOptions;
@@ -137,25 +136,7 @@ export class ComfyService {
     const timeoutMs = input.timeoutSeconds === undefined ? (this.#o.defaultTimeoutMs ?? null) : input.timeoutSeconds * 1000 || null;
     const { prompt, ui } = await promptFor(input.workflow, backend);
     const seq = ++this.#seq;
-    const record: WorkflowRecord = {
-      workflowId: crypto.randomUUID(),
-      backend: backend.name,
-      priority,
-      status: "queued",
-      submitted: 0,
-      number: BANDS[priority] + seq,
-      progress: 0,
-      currentNode: null,
-      queuedAt: Date.now(),
-      startTime: null,
-      completionTime: null,
-      error: null,
-      prompt: JSON.stringify(prompt),
-      uiWorkflow: ui,
-      outputs: "[]",
-      nodeErrors: null,
-      timeoutMs,
-    };
+    const record = newWorkflow({ backend: backend.name, priority, number: BANDS[priority] + seq, prompt: JSON.stringify(prompt), uiWorkflow: ui, timeoutMs });
     this.#persistSeq();
     // Stored before the POST: ComfyUI may run it, and say so over the WebSocket, before its answer
     // arrives (a cached prompt, a slow gateway). Messages about an unknown id are dropped.

@@ -39,6 +39,24 @@ export interface WorkflowRecord {
   timeoutMs: number | null;
 }
 
+/** The record of a workflow just submitted: queued, not yet taken by ComfyUI. */
+export function newWorkflow(w: Pick<WorkflowRecord, "backend" | "priority" | "number" | "prompt" | "uiWorkflow" | "timeoutMs">): WorkflowRecord {
+  return {
+    ...w,
+    workflowId: crypto.randomUUID(),
+    status: "queued",
+    submitted: 0,
+    progress: 0,
+    currentNode: null,
+    queuedAt: Date.now(),
+    startTime: null,
+    completionTime: null,
+    error: null,
+    outputs: "[]",
+    nodeErrors: null,
+  };
+}
+
 export interface OutputRow {
   filename: string;
   subfolder: string;
