@@ -17,6 +17,7 @@ import { ComfyBackend, type BackendName } from "./backend.ts";
 import { ComfyUnavailableError, ComfyValidationError } from "./backend-errors.ts";
 import { promptFor, rejectionMessage } from "./prompt.ts";
 import { QueuePositions } from "./queue-positions.ts";
+import { cancelAll } from "./cancel-many.ts";
 import { Reconciler } from "./reconciler.ts";
 import { RunDeadlines } from "./run-deadlines.ts";
 import { endOfPrompt, StopRequests } from "./stop-requests.ts";
@@ -228,10 +229,18 @@ export class ComfyService {
     return this.view(workflowId);
   }
 
-  /** Records a final status once; later messages about the workflow do not change it. */
-  #finish(w: WorkflowRecord, status: WorkflowStatus, extra: { error?: string | null; outputs?: OutputFile[]; errorType?: string }) {
+  /** Cancels every workflow in these statuses (of one backend, or all): a batch gone wrong is one request. */
+  async cancelMany(q: { statuses: readonly ("queued" | "running")[]; gpu?: BackendName }, who?: Actor) {
+    const d = { backends: this.backends, stops: this.#stops, logger: this.#o.logger, finish: (w: WorkflowRecord) => this.#finish(w, "cancelled", { error: null }) };
+    const chosen = this.#o.store.open().filter((w) => (q.statuses as readonly string[]).includes(w.status) && (q.gpu === undefined || w.backend === q.gpu));
+    const cancelled = await cancelAll(d, chosen, who);
+    return { cancelled: cancelled.length, workflowIds: cancelled };
+  }
+
+  /** Records a final status once (false when it had one); later messages about the workflow do not change it. */
+  #finish(w: WorkflowRecord, status: WorkflowStatus, extra: { error?: string | null; outputs?: OutputFile[]; errorType?: string }): boolean {
     const current = this.#o.store.get(w.workflowId);
-    if (!current || FINAL.has(current.status)) return;
+    if (!current || FINAL.has(current.status)) return false;
     this.#deadlines.clear(w.workflowId);
     const now = Date.now();
     const outputs = extra.outputs ?? this.#runs.get(w.workflowId)?.outputs ?? JSON.parse(current.outputs);
@@ -262,6 +271,7 @@ export class ComfyService {
     this.#updateQueueGauge();
     const data: Record<string, unknown> = status === "completed" ? { outputs, duration: seconds } : status === "failed" ? { error: fields.error } : {};
     this.#publish(`workflow:${status}` as WorkflowEvent["type"], w.workflowId, data);
+    return true;
   }
 
   #onMessage(backend: ComfyBackend, msg: { type: string; data: Record<string, unknown> }) {
@@ -374,7 +384,7 @@ export class ComfyService {
     if (this.#closed) return;
     let n = 0;
     for (const b of this.backends.values()) n += b.connected ? b.queueRemaining : 0;
-    n += this.#o.store.open().filter((w) => !w.submitted).length;
+    n += this.#o.store.waitingCount();
     this.#o.metrics.comfyQueueLength.set(n);
   }
 }

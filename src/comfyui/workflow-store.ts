@@ -153,6 +153,11 @@ export class WorkflowStore {
     return this.#db.query("SELECT * FROM workflows WHERE status = 'running' AND timeoutMs IS NOT NULL").all() as WorkflowRecord[];
   }
 
+  /** How many wait in our own queue for their backend (not yet taken by ComfyUI). */
+  waitingCount(): number {
+    return (this.#db.query("SELECT COUNT(*) AS n FROM workflows WHERE status = 'queued' AND submitted = 0").get() as { n: number }).n;
+  }
+
   /** Workflows not yet finished. */
   open(): WorkflowRecord[] {
     return this.#db.query("SELECT * FROM workflows WHERE status IN ('queued','running') ORDER BY number").all() as WorkflowRecord[];

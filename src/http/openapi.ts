@@ -160,16 +160,22 @@ export const validationHook: Hook<unknown, AppEnv, string, unknown> = (result) =
  * a repeated `?status=` adds to them), as OpenAPI's form style without explode describes it.
  */
 export function statusListQuery<const T extends readonly [string, ...string[]]>(statuses: T, description: string) {
+  return statusList(statuses).optional().openapi({ param: { style: "form", explode: false }, description, example: [statuses[0]] as never });
+}
+
+/** A `?status=` list that must be given (what a bulk operation applies to). */
+export function requiredStatusListQuery<const T extends readonly [string, ...string[]]>(statuses: T, description: string) {
+  return statusList(statuses).openapi({ param: { style: "form", explode: false }, description, example: [statuses[0]] as never });
+}
+
+function statusList<const T extends readonly [string, ...string[]]>(statuses: T) {
   const items = (v: unknown) => (typeof v === "string" ? v.split(",") : Array.isArray(v) ? v.flatMap((x) => (typeof x === "string" ? x.split(",") : [x])) : v);
   const known = new Set<string>(statuses);
   const list = z.array(z.string().openapi({ enum: [...statuses] })).min(1).superRefine((values, ctx) => {
     // Reported on the field, as for a single status: the message quotes the value as sent.
     if (values.some((v) => !known.has(v))) ctx.addIssue({ code: "invalid_value", values: [...statuses], path: [], message: "unknown status" });
   });
-  return z
-    .preprocess(items, list as unknown as z.ZodType<T[number][]>)
-    .optional()
-    .openapi({ param: { style: "form", explode: false }, description, example: [statuses[0]] as never });
+  return z.preprocess(items, list as unknown as z.ZodType<T[number][]>);
 }
 
 /** The `?cursor=` of a paged list: only a `nextCursor` this API gave (see db.ts) passes. */

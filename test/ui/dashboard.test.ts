@@ -223,6 +223,21 @@ describe("dashboard", () => {
     await form.getByLabel("Time limit (min)").fill("");
   });
 
+  test("Cancel all queued cancels every queued workflow in one request; the running one goes on", async () => {
+    const post = async (workflow: unknown) =>
+      (await (await fetch(`${d.base}/v1/comfyui/workflow`, { method: "POST", headers: { Authorization: `Bearer ${KEY}`, "Content-Type": "application/json" }, body: JSON.stringify({ workflow }) })).json()).workflowId as string;
+    const running = await post(chain(20, "long"));
+    const queued = [await post(chain(1, "q1")), await post(chain(1, "q2")), await post(chain(1, "q3"))];
+    const item = (id: string) => d.page.locator(`#queue li[data-workflow="${id}"]`);
+    await waitText(item(running).locator(".badge"), "running");
+    await d.page.getByRole("button", { name: "Cancel all queued" }).click();
+    for (const id of queued) await waitText(item(id).locator(".badge"), "cancelled");
+    expect(await item(running).locator(".badge").textContent()).toBe("running");
+    await fetch(`${d.base}/v1/comfyui/workflow/${running}`, { method: "DELETE", headers: { Authorization: `Bearer ${KEY}` } });
+    await waitText(item(running).locator(".badge"), "cancelled");
+    await waitFor(() => !d.fake.running && !d.fake.queue.length); // ComfyUI stops it at its next node
+  });
+
   test("Free VRAM asks ComfyUI to unload its models and drop its cache, and says when it does", async () => {
     const before = d.fake.received.filter((r) => r.path === "/free").length;
     await d.page.getByRole("button", { name: "Free VRAM" }).click();

@@ -1,5 +1,5 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { cursorQuery, errorResponses, jsonResponse, PROTECTED_ERRORS, statusListQuery, timeoutSecondsField } from "../../http/openapi.ts";
+import { cursorQuery, errorResponses, jsonResponse, PROTECTED_ERRORS, requiredStatusListQuery, statusListQuery, timeoutSecondsField } from "../../http/openapi.ts";
 import { IdempotencyHeaders } from "../../http/idempotency.ts";
 
 const UUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
@@ -185,6 +185,30 @@ export const listWorkflowsRoute = createRoute({
   responses: {
     200: jsonResponse(z.object({ workflows: z.array(WorkflowSchema), nextCursor: z.string().nullable().openapi({ description: "For the next page (?cursor=); null on the last" }) }).openapi("WorkflowList"), "Workflows"),
     ...errors(400),
+  },
+});
+
+export const cancelWorkflowsRoute = createRoute({
+  operationId: "cancelWorkflows",
+  method: "delete",
+  path: "/v1/comfyui/workflows",
+  tags: ["ComfyUI"],
+  summary: "Cancel every workflow queued (or running), at once",
+  description:
+    "For a batch gone wrong: one request, where a DELETE each would use up the rate limit. The queued ones leave ComfyUI's queue " +
+    "in one request; running ones are interrupted. `status` is required, so that nothing is cancelled by accident.",
+  request: {
+    query: z.object({
+      status: requiredStatusListQuery(["queued", "running"], "Cancel the workflows in this status, or in either: `queued,running`"),
+      gpu: z.enum(["local", "salad"]).optional().openapi({ description: "Only this backend's (default: every backend's)" }),
+    }),
+  },
+  responses: {
+    200: jsonResponse(
+      z.object({ cancelled: z.number().int(), workflowIds: z.array(z.string()) }).openapi("CancelledWorkflows"),
+      "What was cancelled (one that ended meanwhile keeps how it ended, and is not counted)",
+    ),
+    ...errors(400, 502, 507),
   },
 });
 

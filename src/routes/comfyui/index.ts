@@ -10,7 +10,7 @@ import { actorOf } from "../../http/request-context.ts";
 import type { AppEnv } from "../../http/types.ts";
 import { uploadInput } from "../../comfyui/uploads.ts";
 import { freeMemory } from "../../comfyui/free-memory.ts";
-import { cancelWorkflowRoute, freeRoute, getWorkflowRoute, listWorkflowsRoute, modelsRoute, outputFileRoute, outputsRoute, streamRoute, submitRoute, uploadRoute } from "./comfyui.routes.ts";
+import { cancelWorkflowRoute, cancelWorkflowsRoute, freeRoute, getWorkflowRoute, listWorkflowsRoute, modelsRoute, outputFileRoute, outputsRoute, streamRoute, submitRoute, uploadRoute } from "./comfyui.routes.ts";
 
 export interface ComfyRouteDeps {
   comfy: ComfyService;
@@ -30,6 +30,11 @@ export function comfyuiRoutes(d: ComfyRouteDeps) {
     .openapi(listWorkflowsRoute, async (c) => {
       const q = c.req.valid("query");
       return c.json(await d.comfy.list({ statuses: q.status, limit: q.limit ?? 20, cursor: q.cursor }), 200);
+    })
+    .openapi(cancelWorkflowsRoute, async (c) => {
+      const q = c.req.valid("query");
+      if (q.gpu) d.comfy.backend(q.gpu); // a 400 when that target is not configured, as elsewhere
+      return c.json(await d.comfy.cancelMany({ statuses: q.status, gpu: q.gpu }, actorOf(c)), 200);
     })
     .openapi(getWorkflowRoute, async (c) => c.json(await d.comfy.view(c.req.valid("param").workflowId), 200))
     .openapi(cancelWorkflowRoute, async (c) => c.json(await d.comfy.cancel(c.req.valid("param").workflowId, actorOf(c)), 200))

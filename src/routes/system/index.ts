@@ -28,6 +28,7 @@ function endpointMap(services: Services): Record<string, Record<string, string>>
       list: "GET /v1/comfyui/workflows",
       get: "GET /v1/comfyui/workflow/{workflowId}",
       cancel: "DELETE /v1/comfyui/workflow/{workflowId}",
+      cancelMany: "DELETE /v1/comfyui/workflows",
       models: "GET /v1/comfyui/models",
       outputs: "GET /v1/comfyui/outputs",
       output: "GET /v1/comfyui/output/{filename}",

@@ -81,6 +81,14 @@ const cancelWorkflow = guard(async (id) => {
   renderQueue();
 });
 
+// A batch gone wrong, in one request (one DELETE each would use up the rate limit).
+$("#cancel-queued").addEventListener("click", guard(async () => {
+  const waiting = [...workflows.values()].filter((w) => w.status === "queued").length;
+  if (!confirm(`Cancel every queued workflow${waiting ? ` (${waiting} listed here)` : ""}? The running one goes on.`)) return;
+  await api("/v1/comfyui/workflows?status=queued", { method: "DELETE" });
+  await refreshWorkflows();
+}));
+
 let socket;
 
 /** Follows every workflow's events over the API's WebSocket, reconnecting while signed in. */
