@@ -112,6 +112,7 @@ export class Dashboard {
 
   /** A press as long as a person's (or longer): the mouse goes down on `button`, and up `ms` later. */
   async press(button: Locator, ms: number) {
+    await button.scrollIntoViewIfNeeded(); // the mouse reaches only what the viewport shows
     const box = (await button.boundingBox())!;
     await this.page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
     await this.page.mouse.down();
