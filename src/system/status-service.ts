@@ -95,6 +95,8 @@ export class StatusService {
         openai: configured(env.OPENAI_API_KEY),
         claude: claudeLogin(env),
         openrouter: configured(env.OPENROUTER_API_KEY),
+        // ComfyUI's partner nodes: its workflows carry the key (COMFY_ORG_API_KEY).
+        comfyOrg: configured(config.comfyui.comfyOrgApiKey),
         xinference: (config.system.enableXinference ? "enabled" : "disabled") as "enabled" | "disabled",
       },
       taskProviders: Object.fromEntries(

@@ -41,14 +41,15 @@ describe("nvidia-smi parsing", () => {
 
 describe("GET /v1/status", () => {
   test("shape matches the OpenAPI schema; two GPUs with numbers as numbers", async () => {
-    const t = withSmi(fakeNvidiaSmi({ csv: "two-gpus.csv" }), { OPENAI_API_KEY: "sk-x", GEMINI_API_KEY: "g", ENABLE_XINFERENCE: "true" });
+    const t = withSmi(fakeNvidiaSmi({ csv: "two-gpus.csv" }), { OPENAI_API_KEY: "sk-x", GEMINI_API_KEY: "g", ENABLE_XINFERENCE: "true", API_KEY_COMFY_ORG: "comfy-org-x" });
     const body = await status(t);
     expect(StatusSchema.safeParse(body).success).toBe(true);
     expect(body.gpu.available).toBe(true);
     expect(body.gpu.gpus.map((g: { index: number }) => g.index)).toEqual([0, 1]);
     expect(body.gpu.gpus[0]).toMatchObject({ name: "NVIDIA A100-SXM4-80GB", utilization: 98, memory: { used: 79000, total: 81920, percentUsed: 96.4 }, power: { draw: 390.12, limit: 400 } });
-    expect(body.providers).toEqual({ gemini: "configured", openai: "configured", claude: "not_configured", openrouter: "not_configured", xinference: "enabled" });
+    expect(body.providers).toEqual({ gemini: "configured", openai: "configured", claude: "not_configured", openrouter: "not_configured", comfyOrg: "configured", xinference: "enabled" });
     expect(JSON.stringify(body)).not.toContain("sk-x");
+    expect(JSON.stringify(body)).not.toContain("comfy-org-x");
     expect(body.api).toMatchObject({ version: (await import("../../package.json")).version, pid: process.pid });
     expect(body.taskProviders.demo).toEqual({ command: "sh", installed: true, description: "Built-in demo: prints a few lines over a few seconds; needs nothing installed" });
     expect(body.taskProviders["missing-cli"]).toEqual({ command: "definitely-not-installed-cli", installed: false, description: "" });

@@ -26,6 +26,7 @@ export const StatusSchema = z
       openai: z.enum(["configured", "not_configured"]),
       claude: z.enum(["configured", "not_configured"]),
       openrouter: z.enum(["configured", "not_configured"]),
+      comfyOrg: z.enum(["configured", "not_configured"]).openapi({ description: "COMFY_ORG_API_KEY, which ComfyUI's partner (API) nodes need" }),
       xinference: z.enum(["enabled", "disabled"]),
     }),
     comfyui: z.record(
