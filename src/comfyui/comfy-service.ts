@@ -15,7 +15,7 @@ import type { Metrics } from "../metrics.ts";
 import { startSweeping } from "../retention.ts";
 import { ComfyBackend, type BackendName } from "./backend.ts";
 import { ComfyUnavailableError, ComfyValidationError } from "./backend-errors.ts";
-import { cancelAll } from "./cancel-many.ts";
+import { cancelAll, cancelOne, type CancelDeps } from "./cancels.ts";
 import { promptFor, rejectionMessage } from "./prompt.ts";
 import { QueuePositions } from "./queue-positions.ts";
 import { Reconciler } from "./reconciler.ts";
@@ -53,12 +53,14 @@ export class ComfyService {
   readonly #positions: QueuePositions;
   readonly #stops: StopRequests;
   readonly #deadlines = new RunDeadlines((id) => this.#timeUp(id));
+  readonly #cancels: CancelDeps;
   #seq: number;
 
   constructor(o: ComfyServiceOptions) {
     this.#o = o;
     this.#positions = new QueuePositions(o.store);
     this.#stops = new StopRequests(o.logger);
+    this.#cancels = { backends: this.backends, stops: this.#stops, logger: o.logger, finish: (w) => this.#finish(w, "cancelled", { error: null }) };
     const clientId = o.store.meta("comfyui.clientId", () => `management-api-${crypto.randomUUID()}`);
     this.#seq = Number(o.store.meta("comfyui.seq", () => "0"));
     this.#reconciler = new Reconciler({
@@ -206,35 +208,27 @@ export class ComfyService {
   }
 
   async cancel(workflowId: string, who?: Actor) {
-    const w = this.#o.store.get(workflowId);
-    if (!w) throw new ApiError(404, `Workflow ${workflowId} not found`);
-    if (FINAL.has(w.status)) throw new ApiError(409, `Workflow ${workflowId} is already ${w.status}`, { extra: { currentStatus: w.status } });
-    const backend = this.backends.get(w.backend);
-    if (backend && w.submitted) {
-      try {
-        if (w.status === "running") await backend.interrupt(workflowId);
-        else {
-          await backend.deleteQueued([workflowId]);
-          // It may have started between our look and the delete: interrupting it is then right too.
-          await backend.interrupt(workflowId);
-        }
-        this.#stops.told(workflowId);
-      } catch (err) {
-        if (!(err instanceof ComfyUnavailableError)) throw err;
-        this.#o.logger.warn({ workflowId, err: err.message }, "ComfyUI could not be told of the cancel; the workflow is marked cancelled, and interrupted if it starts there");
-      }
-    }
-    this.#o.logger.info({ audit: true, action: "workflow.cancel", reqId: who?.reqId, keyId: who?.keyId, workflowId, backend: w.backend, was: w.status }, "workflow cancel requested");
-    this.#finish(w, "cancelled", { error: null });
+    const w = this.#known(workflowId, false);
+    await cancelOne(this.#cancels, w, who);
     return this.view(workflowId);
   }
 
   /** Cancels every workflow in these statuses (of one backend, or all): a batch gone wrong is one request. */
   async cancelMany(q: { statuses: readonly ("queued" | "running")[]; gpu?: BackendName }, who?: Actor) {
-    const d = { backends: this.backends, stops: this.#stops, logger: this.#o.logger, finish: (w: WorkflowRecord) => this.#finish(w, "cancelled", { error: null }) };
     const chosen = this.#o.store.open().filter((w) => (q.statuses as readonly string[]).includes(w.status) && (q.gpu === undefined || w.backend === q.gpu));
-    const cancelled = await cancelAll(d, chosen, who);
+    const cancelled = await cancelAll(this.#cancels, chosen, who);
     return { cancelled: cancelled.length, workflowIds: cancelled };
+  }
+
+  /** A known workflow, finished if `final` (else not yet): a 404 when unknown, a 409 naming its status when it is not as asked. */
+  #known(workflowId: string, final: boolean): WorkflowRecord {
+    const w = this.#o.store.get(workflowId);
+    if (!w) throw new ApiError(404, `Workflow ${workflowId} not found`);
+    if (FINAL.has(w.status) !== final) {
+      const why = final ? `is still ${w.status}` : `is already ${w.status}`;
+      throw new ApiError(409, `Workflow ${workflowId} ${why}`, { extra: { currentStatus: w.status } });
+    }
+    return w;
   }
 
   /** Records a final status once (false when it had one); later messages about the workflow do not change it. */

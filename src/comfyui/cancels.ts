@@ -1,7 +1,6 @@
 /**
- * Cancelling many workflows at once. A batch gone wrong (a thousand queued with the wrong prompt)
- * is one request, where a DELETE each would take ten minutes of a remote client's rate limit, and
- * ComfyUI takes the whole list in one POST /queue {delete}. Running ones are interrupted.
+ * Cancels: a workflow leaves ComfyUI's queue, or is interrupted there, and is cancelled here either
+ * way. When ComfyUI cannot be told, StopRequests interrupts it should it start or go on running.
  */
 import type { Logger } from "pino";
 import type { Actor } from "../http/types.ts";
@@ -18,7 +17,33 @@ export interface CancelDeps {
   finish(w: WorkflowRecord): boolean;
 }
 
-/** Cancels `workflows` (queued or running); resolves to the ids of those that are cancelled now. */
+/** Cancels one workflow (queued or running). */
+export async function cancelOne(d: CancelDeps, w: WorkflowRecord, who?: Actor) {
+  const backend = d.backends.get(w.backend);
+  if (backend && w.submitted) {
+    try {
+      if (w.status === "running") await backend.interrupt(w.workflowId);
+      else {
+        await backend.deleteQueued([w.workflowId]);
+        // It may have started between our look and the delete: interrupting it is then right too.
+        await backend.interrupt(w.workflowId);
+      }
+      d.stops.told(w.workflowId);
+    } catch (err) {
+      if (!(err instanceof ComfyUnavailableError)) throw err;
+      d.logger.warn({ workflowId: w.workflowId, err: err.message }, "ComfyUI could not be told of the cancel; the workflow is marked cancelled, and interrupted if it starts there");
+    }
+  }
+  d.logger.info({ audit: true, action: "workflow.cancel", reqId: who?.reqId, keyId: who?.keyId, workflowId: w.workflowId, backend: w.backend, was: w.status }, "workflow cancel requested");
+  d.finish(w);
+}
+
+/**
+ * Cancels `workflows` (queued or running); resolves to the ids of those that are cancelled now. A
+ * batch gone wrong (a thousand queued with the wrong prompt) is one request, where a DELETE each
+ * would take ten minutes of a remote client's rate limit, and ComfyUI takes the whole list in one
+ * POST /queue {delete}. Running ones are interrupted.
+ */
 export async function cancelAll(d: CancelDeps, workflows: WorkflowRecord[], who?: Actor): Promise<string[]> {
   const byBackend = Map.groupBy(workflows, (w) => w.backend);
   for (const [name, ws] of byBackend) {
