@@ -134,13 +134,30 @@ export class ComfyService {
   /** Validates, converts and queues a workflow. */
   async submit(input: { workflow: Record<string, unknown>; priority?: Priority; gpu?: BackendName; timeoutSeconds?: number }, who?: Actor) {
     const backend = this.backend(input.gpu ?? "local");
-    const priority = input.priority ?? "normal";
+    const { prompt, ui } = await promptFor(input.workflow, backend);
     // timeoutSeconds 0 asks for no limit, whatever WORKFLOW_TIMEOUT says.
     const timeoutMs = input.timeoutSeconds === undefined ? (this.#o.defaultTimeoutMs ?? null) : input.timeoutSeconds * 1000 || null;
-    const { prompt, ui } = await promptFor(input.workflow, backend);
+    return this.#enqueue(backend, { prompt, ui, priority: input.priority ?? "normal", timeoutMs }, who);
+  }
+
+  /**
+   * Queues a finished workflow's prompt again (its UI JSON too), as a new workflow: by default with
+   * its priority, backend and time limit, each of which the request may change.
+   */
+  async retry(workflowId: string, input: { priority?: Priority; gpu?: BackendName; timeoutSeconds?: number }, who?: Actor) {
+    const w = this.#known(workflowId, true);
+    const backend = this.backend(input.gpu ?? w.backend);
+    const timeoutMs = input.timeoutSeconds === undefined ? w.timeoutMs : input.timeoutSeconds * 1000 || null;
+    const queued = { prompt: JSON.parse(w.prompt) as Record<string, unknown>, ui: w.uiWorkflow, priority: input.priority ?? w.priority, timeoutMs };
+    return this.#enqueue(backend, queued, who, workflowId);
+  }
+
+  /** Records a converted workflow and sends it to ComfyUI (or keeps it waiting for ComfyUI's return). */
+  async #enqueue(backend: ComfyBackend, q: { prompt: Record<string, unknown>; ui: string | null; priority: Priority; timeoutMs: number | null }, who?: Actor, retryOf?: string) {
+    const { prompt, ui, priority, timeoutMs } = q;
     const seq = ++this.#seq;
     const record = newWorkflow({ backend: backend.name, priority, number: BANDS[priority] + seq, prompt: JSON.stringify(prompt), uiWorkflow: ui, timeoutMs });
-    this.#persistSeq();
+    this.#o.store.setMeta("comfyui.seq", String(this.#seq));
     // Stored before the POST: ComfyUI may run it, and say so over the WebSocket, before its answer
     // arrives (a cached prompt, a slow gateway). Messages about an unknown id are dropped.
     this.#o.store.insert(record);
@@ -165,16 +182,12 @@ export class ComfyService {
     this.#updateQueueGauge();
     const view = await this.view(record.workflowId);
     this.#o.logger.info(
-      { audit: true, action: "workflow.submit", reqId: who?.reqId, keyId: who?.keyId, workflowId: record.workflowId, backend: backend.name, priority, nodes: Object.keys(prompt).length, uiFormat: ui !== null },
+      { audit: true, action: retryOf ? "workflow.retry" : "workflow.submit", reqId: who?.reqId, keyId: who?.keyId, workflowId: record.workflowId, retryOf, backend: backend.name, priority, nodes: Object.keys(prompt).length, uiFormat: ui !== null },
       "workflow queued",
     );
     // Not once it has started (its later events went out while the POST was answered): events keep their order.
     if (view.status === "queued") this.#publish("workflow:queued", record.workflowId, { queuePosition: view.queuePosition, priority, gpu: backend.name });
     return view;
-  }
-
-  #persistSeq() {
-    this.#o.store.setMeta("comfyui.seq", String(this.#seq));
   }
 
   /** POST /prompt with our id and number; marks the record submitted. */

@@ -221,6 +221,14 @@ describe("dashboard", () => {
     await waitText(item.locator(".badge"), "failed", 15_000);
     await waitText(item, "Timed out after 1 s; workflow interrupted");
     await form.getByLabel("Time limit (min)").fill("");
+    // Retry queues the same prompt again, as a new workflow with the same limit: past it again.
+    const failedId = (await item.getAttribute("data-workflow"))!;
+    await item.getByRole("button", { name: "Retry" }).click();
+    const again = d.page.locator("#queue li").first();
+    await waitFor(async () => (await again.getAttribute("data-workflow")) !== failedId);
+    await waitText(again.locator(".badge"), "failed", 15_000);
+    const promptOf = (id: string | null) => (d.fake.received.find((r) => r.path === "/prompt" && (r.body as { prompt_id?: string }).prompt_id === id)!.body as { prompt: unknown }).prompt;
+    expect(promptOf(await again.getAttribute("data-workflow"))).toEqual(promptOf(failedId));
   });
 
   test("Cancel all queued cancels every queued workflow in one request; the running one goes on", async () => {

@@ -169,6 +169,28 @@ export const submitRoute = createRoute({
   responses: { 202: jsonResponse(WorkflowSchema, "Queued (or, for a repeated Idempotency-Key, the first submission's answer)"), ...errors(400, 409, 413, 415, 422, 502, 503, 507) },
 });
 
+export const RetryBody = z
+  .object({
+    priority: z.enum(["low", "normal", "high"]).optional().openapi({ description: "Default: the workflow's own" }),
+    gpu: z.enum(["local", "salad"]).optional().openapi({ description: "Default: the backend it ran on" }),
+    timeoutSeconds: timeoutSecondsField("Its time limit, from its start; 0 for none. Default: the workflow's own"),
+  })
+  .strict()
+  .openapi("RetryWorkflowRequest");
+
+export const retryWorkflowRoute = createRoute({
+  operationId: "retryWorkflow",
+  method: "post",
+  path: "/v1/comfyui/workflow/{workflowId}/retry",
+  tags: ["ComfyUI"],
+  summary: "Queue a finished workflow again, as a new workflow",
+  description:
+    "Its prompt (and UI JSON) as it was first queued, so a client need not send it again: after a failure, a time limit too short, " +
+    "or a cancel. The body (`{}` for none) may change its priority, backend or time limit.",
+  request: { params: WorkflowIdParam, headers: IdempotencyHeaders, body: { required: true, content: { "application/json": { schema: RetryBody } } } },
+  responses: { 202: jsonResponse(WorkflowSchema, "The new workflow, queued"), ...errors(400, 404, 409, 413, 415, 422, 502, 503, 507) },
+});
+
 export const ListWorkflowsQuery = z.object({
   status: statusListQuery(["queued", "running", "completed", "cancelled", "failed"], "Workflows in this status, or in any of several: `queued,running` for those not finished"),
   limit: z.coerce.number().int().min(1).max(200).default(20).optional(),

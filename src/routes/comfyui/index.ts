@@ -1,4 +1,4 @@
-/** ComfyUI routes: submit, status, cancel, models, outputs, uploads, freeing memory, and the event WebSocket. */
+/** ComfyUI routes: submit, retry, status, cancel, models, outputs, uploads, freeing memory, and the event WebSocket. */
 import { apiRouter } from "../../http/api-router.ts";
 import { listModels, listOutputs, outputFile } from "../../comfyui/assets.ts";
 import type { ComfyService } from "../../comfyui/comfy-service.ts";
@@ -10,7 +10,7 @@ import { actorOf } from "../../http/request-context.ts";
 import type { AppEnv } from "../../http/types.ts";
 import { uploadInput } from "../../comfyui/uploads.ts";
 import { freeMemory } from "../../comfyui/free-memory.ts";
-import { cancelWorkflowRoute, cancelWorkflowsRoute, freeRoute, getWorkflowRoute, listWorkflowsRoute, modelsRoute, outputFileRoute, outputsRoute, streamRoute, submitRoute, uploadRoute } from "./comfyui.routes.ts";
+import { cancelWorkflowRoute, cancelWorkflowsRoute, freeRoute, retryWorkflowRoute, getWorkflowRoute, listWorkflowsRoute, modelsRoute, outputFileRoute, outputsRoute, streamRoute, submitRoute, uploadRoute } from "./comfyui.routes.ts";
 
 export interface ComfyRouteDeps {
   comfy: ComfyService;
@@ -37,6 +37,11 @@ export function comfyuiRoutes(d: ComfyRouteDeps) {
       return c.json(await d.comfy.cancelMany({ statuses: q.status, gpu: q.gpu }, actorOf(c)), 200);
     })
     .openapi(getWorkflowRoute, async (c) => c.json(await d.comfy.view(c.req.valid("param").workflowId), 200))
+    .openapi(retryWorkflowRoute, async (c) => {
+      const { workflowId } = c.req.valid("param");
+      const body = c.req.valid("json");
+      return idempotent(c, d.idempotency, { retry: workflowId, ...body }, async () => ({ status: 202, body: await d.comfy.retry(workflowId, body, actorOf(c)) })) as never;
+    })
     .openapi(cancelWorkflowRoute, async (c) => c.json(await d.comfy.cancel(c.req.valid("param").workflowId, actorOf(c)), 200))
     .openapi(modelsRoute, async (c) => {
       const local = d.comfy.backends.get("local")!;

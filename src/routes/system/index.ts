@@ -29,6 +29,7 @@ function endpointMap(services: Services): Record<string, Record<string, string>>
       get: "GET /v1/comfyui/workflow/{workflowId}",
       cancel: "DELETE /v1/comfyui/workflow/{workflowId}",
       cancelMany: "DELETE /v1/comfyui/workflows",
+      retry: "POST /v1/comfyui/workflow/{workflowId}/retry",
       models: "GET /v1/comfyui/models",
       outputs: "GET /v1/comfyui/outputs",
       output: "GET /v1/comfyui/output/{filename}",

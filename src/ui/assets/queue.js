@@ -35,7 +35,8 @@ function renderSoon() {
 function queueItem(w) {
   return h("li", { "data-workflow": w.workflowId },
     h("div", { class: "head" }, badge(w.status), h("code", {}, w.workflowId.slice(0, 8)), h("span", { class: "muted" }, `${w.priority} · ${w.gpu}${w.queuePosition ? ` · position ${w.queuePosition}` : ""}`),
-      unfinished(w) ? h("button", { type: "button", class: "danger", onclick: () => cancelWorkflow(w.workflowId) }, "Cancel") : null),
+      unfinished(w) ? h("button", { type: "button", class: "danger", onclick: () => act(w.workflowId) }, "Cancel")
+        : w.status === "failed" || w.status === "cancelled" ? h("button", { type: "button", onclick: () => act(w.workflowId) }, "Retry") : null),
     h("progress", { max: 100, value: w.progress, "aria-label": `Progress of workflow ${w.workflowId.slice(0, 8)}` }),
     h("div", { class: "muted" }, `${Math.round(w.progress)}%${w.currentNode ? ` · node ${w.currentNode}` : ""}${w.error ? ` · ${w.error}` : ""}${dropped(w)}`));
 }
@@ -88,6 +89,20 @@ $("#cancel-queued").addEventListener("click", guard(async () => {
   await api("/v1/comfyui/workflows?status=queued", { method: "DELETE" });
   await refreshWorkflows();
 }));
+
+/**
+ * An item's one button: Cancel while its workflow waits or runs, Retry once it failed or was
+ * cancelled. morph() turns the one into the other in place, keeping the listener the button was
+ * made with, so the listener looks the workflow's status up when pressed.
+ */
+const act = (id) => (unfinished(workflows.get(id) ?? { status: "queued" }) ? cancelWorkflow(id) : retryWorkflow(id));
+
+// Queued again as a new workflow, with its own settings (the API keeps its prompt).
+const retryWorkflow = guard(async (id) => {
+  const w = await api(`/v1/comfyui/workflow/${id}/retry`, { method: "POST", body: "{}" });
+  workflows.set(w.workflowId, w);
+  renderQueue();
+});
 
 let socket;
 
