@@ -94,10 +94,6 @@ export class TaskSupervisor {
     return this.#live.has(taskId);
   }
 
-  #exitFile(taskId: string) {
-    return this.#paths.exit(taskId);
-  }
-
   /** Calls `fn` once when the task ends; returns an unsubscribe function. */
   onEnded(taskId: string, fn: EndListener): () => void {
     let set = this.#endListeners.get(taskId);
@@ -113,7 +109,7 @@ export class TaskSupervisor {
   recover() {
     for (const t of this.#o.store.live()) {
       try {
-        const exit = readExitFile(this.#exitFile(t.taskId));
+        const exit = readExitFile(this.#paths.exit(t.taskId));
         if (exit) this.#finish(t, exit, null);
         else if (t.pid !== null && processMatches(t.pid, t.taskId)) {
           this.#live.set(t.taskId, t);
@@ -179,7 +175,7 @@ export class TaskSupervisor {
     if (!resolveCommand(argv[0]!, env, taskDir)) return fail(`spawn ${argv[0]} ENOENT`);
     let proc;
     try {
-      proc = this.#o.spawn({ argv, cwd: taskDir, env, logFile, statusFile: this.#exitFile(taskId) });
+      proc = this.#o.spawn({ argv, cwd: taskDir, env, logFile, statusFile: this.#paths.exit(taskId) });
     } catch (err) {
       return fail(`spawn ${argv[0]} ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
     }
@@ -203,7 +199,7 @@ export class TaskSupervisor {
       // After close() the next start of the API records the end from the exit file.
       if (!current || this.#closed) return;
       // The exit file is the truth; without it the supervisor itself was killed (SIGKILL escalation).
-      const exit = readExitFile(this.#exitFile(taskId)) ?? { exitCode: code, signal };
+      const exit = readExitFile(this.#paths.exit(taskId)) ?? { exitCode: code, signal };
       try {
         this.#finish(current, exit, null);
       } catch (err) {
@@ -309,10 +305,10 @@ export class TaskSupervisor {
   #check(t: TaskRecord) {
     // Tasks we spawned report their end through the exit promise; only adopted ones are looked up.
     if (!this.#ownsProcess(t)) {
-      const exit = readExitFile(this.#exitFile(t.taskId));
+      const exit = readExitFile(this.#paths.exit(t.taskId));
       if (exit) return this.#finish(t, exit, null);
       if (t.pid !== null && !processMatches(t.pid, t.taskId)) {
-        const late = readExitFile(this.#exitFile(t.taskId));
+        const late = readExitFile(this.#paths.exit(t.taskId));
         return this.#finish(t, late ?? { exitCode: null, signal: null }, late ? null : "The task's process ended without recording an exit status");
       }
     }
@@ -357,7 +353,7 @@ export class TaskSupervisor {
       try {
         await this.#remove(t.taskDir);
         await this.#remove(t.logFile);
-        await this.#remove(this.#exitFile(t.taskId));
+        await this.#remove(this.#paths.exit(t.taskId));
       } catch (err) {
         this.#o.logger.warn({ taskId: t.taskId, taskDir: t.taskDir, err: (err as Error).message }, "could not delete a finished task's files; keeping its record and trying again next sweep");
         continue;
