@@ -24,14 +24,6 @@ describe("UI -> API conversion", () => {
     expect(isUiWorkflow(await load("basic_expected_api.json"))).toBe(false);
   });
 
-  test("a workflow with subgraphs says so, rather than calling the subgraph a missing node type", async () => {
-    const ui = await load("subgraph_template_ui.json");
-    expect(isUiWorkflow(ui)).toBe(true);
-    expect(() => convertUiWorkflow(ui, fullObjectInfo)).toThrow(
-      'Node 10 is a subgraph ("New Subgraph"), which this API does not convert; submit the API format instead (in ComfyUI: Workflow > Export (API))',
-    );
-  });
-
   test("a node type the backend lacks is a clear error", async () => {
     const ui = await load("basic_ui.json");
     ui.nodes[0].type = "NoSuchNode";

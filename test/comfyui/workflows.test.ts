@@ -43,6 +43,17 @@ describe("submit and run", () => {
     expect(sent.extra_data.extra_pnginfo.workflow).toEqual(ui);
   });
 
+  test("a UI workflow with subgraphs is flattened as the frontend does it, and runs", async () => {
+    const ui = await Bun.file(`${FIXTURES}/comfyui-subgraphs/subgraph_nested_ui.json`).json();
+    const expected = await Bun.file(`${FIXTURES}/comfyui-subgraphs/subgraph_nested_expected_api.json`).json();
+    const { res, body } = await s.submit(ui);
+    expect(res.status).toBe(202);
+    const done = await s.until(body.workflowId, ["completed"]);
+    const sent = s.fake.received.find((r) => (r.body as { prompt_id?: string }).prompt_id === body.workflowId)!.body as Record<string, any>;
+    expect(sent.prompt).toEqual(expected);
+    expect(done.outputs.map((o: { node: string; type: string }) => `${o.node} ${o.type}`).sort()).toEqual(["4 output", "5 temp"]);
+  });
+
   test("ComfyUI's validation errors come back as 400 with node_errors", async () => {
     const { res, body } = await s.submit({ "2": { class_type: "SaveImage", inputs: { filename_prefix: "x" } } });
     expect(res.status).toBe(400);
