@@ -6,6 +6,7 @@ import { prometheus } from "@hono/prometheus";
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
 import { STATUS_TEXT } from "./http/errors.ts";
 import { RequestMetrics } from "./request-metrics.ts";
+import type { TaskRecord } from "./tasks/task.ts";
 
 export type Metrics = ReturnType<typeof createMetrics>;
 
@@ -52,6 +53,18 @@ export function createMetrics() {
       help: "Run time of agent tasks in seconds",
       labelNames: ["task_type", "status"] as const,
       buckets: [1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600],
+      registers,
+    }),
+    agentCost: new Counter({
+      name: "agent_cost_usd_total",
+      help: "What agent tasks cost in US dollars, as a claude session's final result reports it",
+      labelNames: ["task_type"] as const,
+      registers,
+    }),
+    agentTokens: new Counter({
+      name: "agent_tokens_total",
+      help: "Tokens agent tasks used, by kind (input, output, cache_read, cache_creation), as a claude session's final result reports them",
+      labelNames: ["task_type", "kind"] as const,
       registers,
     }),
     mcpToolCalls: new Counter({
@@ -114,6 +127,13 @@ export function createMetrics() {
     }),
   };
   return m;
+}
+
+/** Adds what an ended task's agent reports it used (nothing for a task with no result event). */
+export function recordAgentUsage(metrics: Metrics, t: TaskRecord) {
+  if (t.costUsd !== null) metrics.agentCost.inc({ task_type: t.provider }, t.costUsd);
+  const tokens = { input: t.inputTokens, output: t.outputTokens, cache_read: t.cacheReadTokens, cache_creation: t.cacheCreationTokens };
+  for (const [kind, n] of Object.entries(tokens)) if (n !== null) metrics.agentTokens.inc({ task_type: t.provider, kind }, n);
 }
 
 /** Records one request's duration and count (and the error count for 4xx/5xx), labelled with the route pattern. */

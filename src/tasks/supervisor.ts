@@ -7,7 +7,7 @@
  */
 import { appendFileSync } from "node:fs";
 import type { Logger } from "pino";
-import type { Metrics } from "../metrics.ts";
+import { recordAgentUsage, type Metrics } from "../metrics.ts";
 import { groupAlive, processMatches, signalEach, signalGroup, taskProcesses } from "./process-group.ts";
 import { LocalPorts } from "./local-port.ts";
 import { buildArgv, buildEnv, providerNamed, usesPort, type Provider } from "./providers.ts";
@@ -16,7 +16,7 @@ import { limitBreach } from "./task-limits.ts";
 import { TaskPaths } from "./task-paths.ts";
 import { readExitFile, resolveCommand, type SpawnFn } from "./spawn.ts";
 import type { TaskStore } from "./task-store.ts";
-import { exitError } from "./exit-reason.ts";
+import { agentResult, exitError, finalEvent } from "./final-event.ts";
 import { durationSeconds, type TaskRecord, type TaskStatus } from "./task.ts";
 
 export interface SupervisorOptions {
@@ -164,6 +164,7 @@ export class TaskSupervisor {
       stopRequestedAt: null,
       createdBy: input.createdBy,
       timeoutMs: input.timeoutMs,
+      ...agentResult(undefined),
     };
     const fail = (error: string): StartResult => {
       const failed: TaskRecord = { ...record, status: "failed", exitTime: Date.now(), error };
@@ -242,21 +243,17 @@ export class TaskSupervisor {
     if (t.exitTime !== null) return;
     const stopped = t.stopRequestedAt !== null;
     const status: TaskStatus = stopped ? t.status : exit.exitCode === 0 ? "completed" : "failed";
-    const done: TaskRecord = {
-      ...t,
+    const event = finalEvent(t.logFile);
+    const ended = {
       status,
       exitTime: Date.now(),
       exitCode: exit.exitCode,
       signal: exit.signal,
-      error: t.error ?? error ?? (status === "failed" ? exitError(t.logFile, exit) : null),
+      error: t.error ?? error ?? (status === "failed" ? exitError(event, exit) : null),
+      ...agentResult(event),
     };
-    this.#o.store.update(t.taskId, {
-      status: done.status,
-      exitTime: done.exitTime,
-      exitCode: done.exitCode,
-      signal: done.signal,
-      error: done.error,
-    });
+    const done: TaskRecord = { ...t, ...ended };
+    this.#o.store.update(t.taskId, ended);
     // Only once the end is recorded (a full disk makes that throw): until then the task stays live and is checked again.
     this.#live.delete(t.taskId);
     // The main process is gone; nothing it started may outlive it.
@@ -267,6 +264,7 @@ export class TaskSupervisor {
     }
     this.#o.metrics.completedTasks.inc({ status });
     this.#o.metrics.taskDuration.observe({ task_type: t.provider, status }, durationSeconds(done));
+    recordAgentUsage(this.#o.metrics, done);
     this.#updateGauge();
     this.#o.logger.info({ taskId: t.taskId, status, exitCode: done.exitCode, signal: done.signal }, "task ended");
     const listeners = this.#endListeners.get(t.taskId);

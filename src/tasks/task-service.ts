@@ -30,7 +30,22 @@ export interface TaskServiceOptions {
   defaultProvider: string;
 }
 
-/** The public view of a task, as the API returns it. */
+/**
+ * What the agent said of its end (a claude session's final result event), or null. Lists leave its
+ * final answer out, which may run to 64 KiB a task.
+ */
+export function resultView(t: TaskRecord, withText: boolean) {
+  if ([t.resultText, t.costUsd, t.turns, t.sessionId, t.inputTokens, t.outputTokens].every((v) => v === null)) return null;
+  return {
+    ...(withText ? { text: t.resultText } : {}),
+    costUsd: t.costUsd,
+    turns: t.turns,
+    sessionId: t.sessionId,
+    usage: { inputTokens: t.inputTokens, outputTokens: t.outputTokens, cacheReadInputTokens: t.cacheReadTokens, cacheCreationInputTokens: t.cacheCreationTokens },
+  };
+}
+
+/** The public view of a task, as the API returns it: with the tail of its log and the agent's final answer for one task. */
 export function taskView(t: TaskRecord, logTail?: string[]) {
   return {
     taskId: t.taskId,
@@ -45,6 +60,7 @@ export function taskView(t: TaskRecord, logTail?: string[]) {
     duration: durationSeconds(t),
     timeoutSeconds: t.timeoutMs === null ? null : t.timeoutMs / 1000,
     error: t.error,
+    result: resultView(t, logTail !== undefined),
     taskDir: t.taskDir,
     logFile: t.logFile,
     ...(logTail ? { logTail } : {}),
@@ -152,7 +168,7 @@ export class TaskService {
       const created = new LogFollower({ path: t.logFile, onIdle: () => this.#followers.get(taskId) === created && this.#followers.delete(taskId) });
       follower = created;
       this.#followers.set(taskId, follower);
-      const done = (r: TaskRecord) => created.end(sse("task-complete", { status: r.status, exitCode: r.exitCode, signal: r.signal, error: r.error, timestamp: new Date().toISOString() }));
+      const done = (r: TaskRecord) => created.end(sse("task-complete", { status: r.status, exitCode: r.exitCode, signal: r.signal, error: r.error, result: resultView(r, true), timestamp: new Date().toISOString() }));
       if (this.#o.supervisor.isLive(taskId)) this.#o.supervisor.onEnded(taskId, done);
       else done(this.#o.store.get(taskId) ?? t);
     }

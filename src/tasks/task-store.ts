@@ -13,6 +13,19 @@ export interface ListQuery {
   cursor?: string;
 }
 
+/** Columns later versions added, made in a database an earlier one wrote. */
+const ADDED_COLUMNS = {
+  timeoutMs: "INTEGER",
+  resultText: "TEXT",
+  costUsd: "REAL",
+  turns: "INTEGER",
+  sessionId: "TEXT",
+  inputTokens: "INTEGER",
+  outputTokens: "INTEGER",
+  cacheReadTokens: "INTEGER",
+  cacheCreationTokens: "INTEGER",
+};
+
 /** The task list's order, which its index covers. */
 const BY_START: PageOrder = { table: "tasks", time: "startTime", id: "taskId" };
 
@@ -25,9 +38,10 @@ export class TaskStore {
       taskId TEXT PRIMARY KEY, agent TEXT NOT NULL, task TEXT NOT NULL, provider TEXT NOT NULL,
       status TEXT NOT NULL, startTime INTEGER NOT NULL, exitTime INTEGER, exitCode INTEGER,
       signal TEXT, error TEXT, taskDir TEXT NOT NULL, logFile TEXT NOT NULL, pid INTEGER,
-      stopRequestedAt INTEGER, createdBy TEXT, timeoutMs INTEGER)`);
-    // Databases from before tasks had a time limit.
-    addColumnIfMissing(this.#db, "tasks", "timeoutMs", "INTEGER");
+      stopRequestedAt INTEGER, createdBy TEXT, timeoutMs INTEGER, resultText TEXT, costUsd REAL, turns INTEGER,
+      sessionId TEXT, inputTokens INTEGER, outputTokens INTEGER, cacheReadTokens INTEGER, cacheCreationTokens INTEGER)`);
+    // Databases from before tasks had a time limit, or an agent's result.
+    for (const [column, type] of Object.entries(ADDED_COLUMNS)) addColumnIfMissing(this.#db, "tasks", column, type);
     this.#db.exec("CREATE INDEX IF NOT EXISTS tasks_by_start ON tasks (startTime DESC, taskId DESC)");
     // Covers the list's whole ORDER BY, so a filtered page needs no sort (replaces tasks_by_status).
     this.#db.exec("DROP INDEX IF EXISTS tasks_by_status");

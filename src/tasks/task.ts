@@ -31,6 +31,17 @@ export interface TaskRecord {
   createdBy: string | null;
   /** The task is stopped (and `failed`) once it has run this long; null: no limit. */
   timeoutMs: number | null;
+  // What a claude session's final result event says (final-event.ts); null for any other end.
+  /** Its final answer (the first 64 KiB). */
+  resultText: string | null;
+  costUsd: number | null;
+  turns: number | null;
+  /** For `claude --resume`. */
+  sessionId: string | null;
+  inputTokens: number | null;
+  outputTokens: number | null;
+  cacheReadTokens: number | null;
+  cacheCreationTokens: number | null;
 }
 
 /** Seconds the task ran, or has run so far; frozen at exit. */

@@ -71,7 +71,11 @@ describe("SSE log stream", () => {
   test("task-complete says why a task failed, as its record does", async () => {
     const { taskId } = await start("exit3");
     const events = await readSse(await stream(taskId));
-    expect(JSON.parse(events.at(-1)!.data)).toMatchObject({ status: "failed", exitCode: 3, signal: null, error: "Exited with code 3" });
+    expect(JSON.parse(events.at(-1)!.data)).toMatchObject({ status: "failed", exitCode: 3, signal: null, error: "Exited with code 3", result: null });
+    // A claude session's answer and cost come with it, as in its record.
+    const claude = await start("claude-stream");
+    const done = JSON.parse((await readSse(await stream(claude.taskId))).at(-1)!.data);
+    expect(done).toMatchObject({ status: "completed", result: { text: "Done: the folder is empty.", costUsd: 0.0123, turns: 3 } });
   });
 
   test("?tail=N starts with the last N lines; Last-Event-ID still resumes exactly", async () => {

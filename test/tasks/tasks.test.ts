@@ -49,6 +49,19 @@ describe("create and complete", () => {
     expect(done).toMatchObject({ status: "failed", exitCode: 1, error: "Exited with code 1: Not logged in · Please run /login" });
   });
 
+  test("a claude session's final result gives the task its answer, cost, turns, session and tokens", async () => {
+    const { body } = await start("claude-stream");
+    const done = await ended(body.taskId);
+    const usage = { inputTokens: 12, outputTokens: 345, cacheReadInputTokens: 7890, cacheCreationInputTokens: 3456 };
+    const result = { costUsd: 0.0123, turns: 3, sessionId: "f12aa619-ccef-4e0f-b56c-d59a35ae29f2", usage };
+    expect(done).toMatchObject({ status: "completed", error: null, result: { text: "Done: the folder is empty.", ...result } });
+    // Lists leave the answer out.
+    const list = await (await t.request("/v1/tasks?status=completed&provider=claude-stream", { headers: AUTH })).json();
+    expect(list.tasks.find((x: { taskId: string }) => x.taskId === body.taskId).result).toEqual(result);
+    // Other agents have none.
+    expect((await ended((await start("exit0")).body.taskId)).result).toBeNull();
+  });
+
   test("a CLI that is not installed -> 500 and a failed task", async () => {
     const { res, body } = await start("missing-cli");
     expect(res.status).toBe(500);
@@ -334,6 +347,13 @@ describe("limits, listing, retention and metrics", () => {
     await m.request(`/v1/tasks/${s.body.taskId}`, { method: "DELETE", headers: AUTH });
     await ended(s.body.taskId, m);
     expect(await (await m.request("/metrics")).text()).toMatch(/^active_tasks_total 0$/m);
+    // What claude sessions report they used adds up per provider, across tasks.
+    for (let i = 0; i < 2; i++) await ended((await start("claude-stream", "x", "c", m)).body.taskId, m);
+    const usage = await (await m.request("/metrics")).text();
+    expect(usage).toContain('agent_cost_usd_total{task_type="claude-stream"} 0.0246');
+    expect(usage).toContain('agent_tokens_total{task_type="claude-stream",kind="output"} 690');
+    expect(usage).toContain('agent_tokens_total{task_type="claude-stream",kind="cache_read"} 15780');
+    expect(usage).not.toContain('agent_cost_usd_total{task_type="exit3"}');
     m.close();
   });
 });

@@ -89,6 +89,10 @@ describe("dashboard", () => {
     await d.page.getByRole("button", { name: "Start task" }).click();
     await waitText(d.page.locator("#log-status"), "completed", 15_000);
     await waitText(d.page.locator("#log"), "■ finished · 3 turns");
+    // The task list shows what the session cost, with its turns and tokens on hover.
+    const cost = d.page.locator("#task-table tbody tr").first().locator("td").nth(5);
+    await waitText(cost, "$0.0123");
+    expect(await cost.getAttribute("title")).toBe("3 turns; tokens: 12 in, 345 out, 7,890 cache read, 3,456 cache write");
     const text = (await d.page.locator("#log").textContent())!;
     expect(text).toContain("▸ Bash: ls -la\n  ◂ total 8 (+2 lines)\nplain text from a wrapper\n▸ Write: /w/t/hello.py\n  ✗ Permission denied");
     expect(text).not.toContain('"type":');

@@ -44,6 +44,26 @@ export const TaskAcceptedSchema = z
   })
   .openapi("TaskAccepted");
 
+const count = (description: string) => z.number().nullable().openapi({ description });
+export const AgentResultSchema = z
+  .object({
+    text: z
+      .string()
+      .nullable()
+      .optional()
+      .openapi({ description: "The agent's final answer (its first 64 KiB; the whole of it is the log's last line). Only in GET /v1/tasks/{taskId} and the stream's task-complete, not in lists" }),
+    costUsd: count("What the session cost in US dollars, as claude reports it"),
+    turns: count("Turns the session took"),
+    sessionId: z.string().nullable().openapi({ description: "The claude session, for `claude --resume <sessionId>` in the task's folder" }),
+    usage: z.object({
+      inputTokens: count("Input tokens"),
+      outputTokens: count("Output tokens"),
+      cacheReadInputTokens: count("Input tokens read from the prompt cache"),
+      cacheCreationInputTokens: count("Input tokens written to the prompt cache"),
+    }),
+  })
+  .openapi("AgentResult");
+
 const StatusEnum = z.enum(TASK_STATUSES as unknown as [string, ...string[]]);
 
 export const TaskSchema = z
@@ -63,6 +83,9 @@ export const TaskSchema = z
       .string()
       .nullable()
       .openapi({ description: "Why it failed: how it ended, and the reason a claude session's last event gives", example: "Exited with code 1: Not logged in · Please run /login" }),
+    result: AgentResultSchema.nullable().openapi({
+      description: "What the agent said of its end: a claude session's final result event (its final answer, cost, turns, session id, tokens); null for other agents, and while it runs",
+    }),
     taskDir: z.string(),
     logFile: z.string(),
     logTail: z.array(z.string()).optional().openapi({ description: "Last 50 log lines, from at most the log's last 256 KiB; a line over 8 KiB is cut and says so" }),
@@ -153,7 +176,7 @@ export const streamTaskLogsRoute = createRoute({
   description:
     "Sends the log so far, then follows it live. Each line is `data: {\"line\",\"timestamp\"}` with an `id:` " +
     "(byte offset) for resuming with `Last-Event-ID`; `: heartbeat` comments keep the connection open; " +
-    "`event: task-complete` with `{status, exitCode, signal, error, timestamp}` ends the stream (`error` as in the task: why it failed).",
+    "`event: task-complete` with `{status, exitCode, signal, error, result, timestamp}` ends the stream (`error` and `result` as in the task: why it failed, what a claude session reported).",
   request: {
     params: TaskIdParam,
     query: StreamQuery,

@@ -132,6 +132,15 @@ const isRunning = (x) => x.status === "running";
  * of short tasks start after it): those are asked for only when /v1/status counts more running
  * tasks than the 50 show, so the usual refresh stays one request. Running tasks come first.
  */
+/** What a claude session reported it cost, its turns and tokens on hover; empty for other agents. */
+function costCell(r) {
+  if (!r || r.costUsd === null) return h("td", {});
+  const u = r.usage;
+  const tokens = [["in", u.inputTokens], ["out", u.outputTokens], ["cache read", u.cacheReadInputTokens], ["cache write", u.cacheCreationInputTokens]].filter(([, n]) => n !== null);
+  const title = [r.turns !== null && `${r.turns} turns`, tokens.length && `tokens: ${tokens.map(([k, n]) => `${n.toLocaleString()} ${k}`).join(", ")}`].filter(Boolean).join("; ");
+  return h("td", title ? { title } : {}, `$${r.costUsd.toFixed(4)}`);
+}
+
 const refreshTasks = guard(async () => {
   const recent = await api("/v1/tasks?status=all&limit=50");
   let tasks = recent.tasks;
@@ -146,7 +155,7 @@ const refreshTasks = guard(async () => {
   for (const t of tasks) tasksShown.set(t.taskId, t);
   const shown = (id, act) => () => tasksShown.has(id) && act(tasksShown.get(id));
   morphList($("#task-table tbody"), tasks.map((t) => h("tr", { "data-task": t.taskId },
-    h("td", {}, t.agent), h("td", {}, t.provider), h("td", t.error ? { title: t.error } : {}, badge(t.status)), h("td", {}, fmtDuration(t.duration)), h("td", {}, t.signal ?? (t.exitCode ?? "")),
+    h("td", {}, t.agent), h("td", {}, t.provider), h("td", t.error ? { title: t.error } : {}, badge(t.status)), h("td", {}, fmtDuration(t.duration)), h("td", {}, t.signal ?? (t.exitCode ?? "")), costCell(t.result),
     h("td", {}, h("button", { type: "button", onclick: shown(t.taskId, openLog) }, "Log"), " ",
       t.status === "running" ? h("button", { type: "button", class: "danger", onclick: shown(t.taskId, stopTask) }, "Stop") : null))), "data-task");
 });
