@@ -8,7 +8,7 @@ import { API_KEY_VARIABLES, ENV_NAME, ENV_NAME_OR_PREFIX } from "../env-names.ts
 
 export const ProviderSchema = z
   .object({
-    /** argv template; placeholders {agent} {task} {prompt} {taskId} {taskDir} {permissionMode} and {port}. */
+    /** argv template; placeholders {agent} {task} {prompt} {taskId} {taskDir} {permissionMode}, {port} and {sessionId}. */
     command: z.array(z.string().min(1)).min(1),
     /** Environment variables passed through to the child when set; "PREFIX_*" passes all that start so. */
     env: z.array(ENV_NAME_OR_PREFIX).default([]),
@@ -20,6 +20,12 @@ export const ProviderSchema = z
     /** Variables set for the child from a template, with the command's placeholders. */
     setEnv: z.record(ENV_NAME, z.string()).default({}),
     description: z.string().default(""),
+    /**
+     * Arguments added to the command when a task goes on with an earlier task's session
+     * (POST /v1/tasks/{taskId}/continue), with the command's placeholders and {sessionId}. A provider
+     * without it cannot continue one.
+     */
+    resume: z.array(z.string().min(1)).optional(),
   })
   .strict();
 export type Provider = z.infer<typeof ProviderSchema>;
@@ -84,6 +90,7 @@ export const DEFAULT_PROVIDERS: Record<string, Provider> = {
   "claude-flow": builtIn({
     command: ["claude", "-p", "{prompt}", "--output-format", "stream-json", "--verbose", "--permission-mode", "{permissionMode}"],
     env: CLAUDE_ENV,
+    resume: ["--resume", "{sessionId}"],
     description: "Claude Code CLI, headless, with the task as its prompt",
   }),
   gemini: builtIn({
@@ -136,6 +143,8 @@ export interface TemplateVars {
   permissionMode: string;
   /** A TCP port on 127.0.0.1 free when the task starts, for a CLI that serves something of its own ("" if unused). */
   port: string;
+  /** The agent session a continuation goes on with ("" otherwise). */
+  sessionId: string;
 }
 
 /** The prompt given to CLIs that take one: where to work, then what to do. */
@@ -145,14 +154,14 @@ export function buildPrompt(v: Pick<TemplateVars, "task" | "taskDir">): string {
 
 /** Fills one template; a placeholder expands within its own string, never into new arguments. */
 function fill(template: string, v: Partial<TemplateVars>): string {
-  return template.replace(/\{(agent|task|prompt|taskId|taskDir|permissionMode|port)\}/g, (_, k: keyof TemplateVars | "prompt") =>
+  return template.replace(/\{(agent|task|prompt|taskId|taskDir|permissionMode|port|sessionId)\}/g, (_, k: keyof TemplateVars | "prompt") =>
     k === "prompt" ? buildPrompt({ task: v.task ?? "", taskDir: v.taskDir ?? "" }) : (v[k] ?? ""),
   );
 }
 
-/** Fills the argv template. */
-export function buildArgv(provider: Provider, v: TemplateVars): string[] {
-  return provider.command.map((arg) => fill(arg, v));
+/** Fills the argv template, and the provider's `resume` arguments for a task that continues a session. */
+export function buildArgv(provider: Provider, v: TemplateVars, resuming = false): string[] {
+  return [...provider.command, ...(resuming ? (provider.resume ?? []) : [])].map((arg) => fill(arg, v));
 }
 
 /** Whether a provider's command or variables take a {port}. */

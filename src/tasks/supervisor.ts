@@ -47,6 +47,8 @@ export interface StartInput {
   createdBy: string | null;
   /** Longest the task may run; null for no limit. */
   timeoutMs: number | null;
+  /** An earlier task whose agent session this one goes on with, in that task's folder. */
+  continues?: { taskId: string; taskDir: string; sessionId: string };
 }
 
 export type StartResult =
@@ -136,16 +138,16 @@ export class TaskSupervisor {
     const provider = providerNamed(this.#o.providers, input.provider);
     if (!provider) throw new Error(`No provider named ${input.provider}`);
     const taskId = crypto.randomUUID();
-    const taskDir = this.#paths.dir(taskId);
+    const taskDir = input.continues?.taskDir ?? this.#paths.dir(taskId);
     const logFile = this.#paths.log(taskId);
     try {
-      this.#paths.prepare(taskId);
+      this.#paths.prepare(taskId, input.continues?.taskDir);
     } catch (err) {
       return { ok: false, reason: "storage", error: (err as Error).message, code: (err as NodeJS.ErrnoException).code };
     }
     const port = usesPort(provider) ? String(this.#ports.take()) : "";
-    const vars = { agent: input.agent, task: input.task, taskId, taskDir, permissionMode: this.#o.claudePermissionMode, port };
-    const argv = buildArgv(provider, vars);
+    const vars = { agent: input.agent, task: input.task, taskId, taskDir, permissionMode: this.#o.claudePermissionMode, port, sessionId: input.continues?.sessionId ?? "" };
+    const argv = buildArgv(provider, vars, input.continues !== undefined);
     const env = buildEnv(provider, this.#o.envSource, vars, this.#o.taskEnv);
     const record: TaskRecord = {
       taskId,
@@ -164,6 +166,7 @@ export class TaskSupervisor {
       stopRequestedAt: null,
       createdBy: input.createdBy,
       timeoutMs: input.timeoutMs,
+      continuedFrom: input.continues?.taskId ?? null,
       ...agentResult(undefined),
     };
     const fail = (error: string): StartResult => {
@@ -338,7 +341,8 @@ export class TaskSupervisor {
   }
 
   /**
-   * Deletes finished tasks past their retention: directory, log, exit file, then the record. A
+   * Deletes finished tasks past their retention: directory (unless another task still uses it, as a
+   * continuation does), log, exit file, then the record. A
    * directory that cannot be deleted (a mount inside it, a file owned by another user) keeps its
    * task's record and log, is logged, and is tried again next sweep; the others go ahead. Files go
    * one task at a time, off the event loop (see removeTree). Resolves to how many were deleted; a
@@ -349,7 +353,8 @@ export class TaskSupervisor {
     for (const t of this.#o.store.finishedBefore(Date.now() - retentionMs)) {
       if (this.#closed) break;
       try {
-        await this.#remove(t.taskDir);
+        // A folder that later tasks went on working in stays until the last of them goes.
+        if (!this.#o.store.sharesFolder(t)) await this.#remove(t.taskDir);
         await this.#remove(t.logFile);
         await this.#remove(this.#paths.exit(t.taskId));
       } catch (err) {

@@ -25,12 +25,16 @@ export class TaskPaths {
     return join(this.#logsDir, `${taskId}.exit`);
   }
 
-  /** Makes a new task's folder and its empty log. Throws (a full disk, a read-only one) leaving neither behind. */
-  prepare(taskId: string) {
-    const dir = this.dir(taskId);
+  /**
+   * Makes a new task's folder and its empty log; a task that goes on in an earlier one's `folder`
+   * makes only its log (and the folder again, should a clean-up have removed it). Throws (a full
+   * disk, a read-only one) leaving neither behind.
+   */
+  prepare(taskId: string, folder?: string) {
     try {
       this.#makeFolders();
-      mkdirSync(dir);
+      if (folder) mkdirSync(folder, { recursive: true, mode: 0o700 });
+      else mkdirSync(this.dir(taskId));
       appendFileSync(this.log(taskId), "");
     } catch (err) {
       this.discard(taskId);

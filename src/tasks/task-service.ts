@@ -8,7 +8,7 @@ import { startSweeping } from "../retention.ts";
 import { fileSize, lastLinesStart, tailLines } from "./log-files.ts";
 import { LogFollower, type Subscriber } from "./log-follower.ts";
 import { providerNamed } from "./providers.ts";
-import type { TaskSupervisor } from "./supervisor.ts";
+import type { StartResult, TaskSupervisor } from "./supervisor.ts";
 import type { ListQuery, TaskStore } from "./task-store.ts";
 import { durationSeconds, type TaskRecord } from "./task.ts";
 
@@ -59,6 +59,7 @@ export function taskView(t: TaskRecord, logTail?: string[]) {
     signal: t.signal,
     duration: durationSeconds(t),
     timeoutSeconds: t.timeoutMs === null ? null : t.timeoutMs / 1000,
+    continuedFrom: t.continuedFrom,
     error: t.error,
     result: resultView(t, logTail !== undefined),
     taskDir: t.taskDir,
@@ -113,7 +114,30 @@ export class TaskService {
     }
     // timeoutSeconds 0 asks for no limit, whatever TASK_TIMEOUT says.
     const timeoutMs = input.timeoutSeconds === undefined ? (this.#o.defaultTimeoutMs ?? null) : input.timeoutSeconds * 1000 || null;
-    const result = this.#o.supervisor.start({ agent: input.agent, task: input.task, provider, createdBy: keyId, timeoutMs });
+    return this.#started(this.#o.supervisor.start({ agent: input.agent, task: input.task, provider, createdBy: keyId, timeoutMs }), who, "task.create");
+  }
+
+  /**
+   * A new task that goes on with an earlier one's agent session, in its folder: same agent and
+   * provider, the earlier task's time limit unless the request sets one.
+   */
+  continue(taskId: string, input: { task: string; timeoutSeconds?: number }, who: Actor) {
+    const earlier = this.get(taskId);
+    const running = this.#o.store.runningIn(earlier.taskDir);
+    if (running) throw new ApiError(409, `Task ${running.taskId} is still running in this task's folder; continue once it has ended`, { extra: { currentStatus: running.status } });
+    const provider = providerNamed(this.#o.supervisor.providers, earlier.provider);
+    if (!provider) throw new ApiError(422, `Task ${taskId} ran with provider '${earlier.provider}', which is no longer configured`);
+    if (!provider.resume) {
+      throw new ApiError(422, `Task ${taskId} ran with provider '${earlier.provider}', which cannot continue a session (a provider needs "resume" arguments, as claude-flow has)`);
+    }
+    if (earlier.sessionId === null) throw new ApiError(422, `Task ${taskId} left no session to continue: its agent reported none (a claude session reports one when it ends)`);
+    const timeoutMs = input.timeoutSeconds === undefined ? earlier.timeoutMs : input.timeoutSeconds * 1000 || null;
+    const continues = { taskId, taskDir: earlier.taskDir, sessionId: earlier.sessionId };
+    return this.#started(this.#o.supervisor.start({ agent: earlier.agent, task: input.task, provider: earlier.provider, createdBy: who.keyId, timeoutMs, continues }), who, "task.continue");
+  }
+
+  /** The task a start made, or the ApiError that says why there is none. */
+  #started(result: StartResult, who: Actor, action: string): TaskRecord {
     if (!result.ok && result.reason === "busy") {
       throw new ApiError(503, `Too many active tasks (MAX_ACTIVE_TASKS is ${this.#o.supervisor.maxActive}); try again later`, { headers: { "Retry-After": "10" } });
     }
@@ -123,7 +147,8 @@ export class TaskService {
       throw new ApiError(isDiskFull(result) ? 507 : 500, `Cannot prepare the task's folder and log: ${result.error}`);
     }
     const { task } = result;
-    this.#o.logger.info({ audit: true, action: "task.create", reqId: who.reqId, taskId: task.taskId, provider, agent: input.agent, keyId, started: result.ok }, "task created");
+    const from = task.continuedFrom ? { continuedFrom: task.continuedFrom } : {};
+    this.#o.logger.info({ audit: true, action, reqId: who.reqId, taskId: task.taskId, provider: task.provider, agent: task.agent, keyId: who.keyId, ...from, started: result.ok }, "task created");
     if (!result.ok) throw new ApiError(500, "Failed to start task", { details: result.error, extra: { taskId: task.taskId } });
     return task;
   }

@@ -16,6 +16,7 @@ export interface ListQuery {
 /** Columns later versions added, made in a database an earlier one wrote. */
 const ADDED_COLUMNS = {
   timeoutMs: "INTEGER",
+  continuedFrom: "TEXT",
   resultText: "TEXT",
   costUsd: "REAL",
   turns: "INTEGER",
@@ -38,7 +39,7 @@ export class TaskStore {
       taskId TEXT PRIMARY KEY, agent TEXT NOT NULL, task TEXT NOT NULL, provider TEXT NOT NULL,
       status TEXT NOT NULL, startTime INTEGER NOT NULL, exitTime INTEGER, exitCode INTEGER,
       signal TEXT, error TEXT, taskDir TEXT NOT NULL, logFile TEXT NOT NULL, pid INTEGER,
-      stopRequestedAt INTEGER, createdBy TEXT, timeoutMs INTEGER, resultText TEXT, costUsd REAL, turns INTEGER,
+      stopRequestedAt INTEGER, createdBy TEXT, timeoutMs INTEGER, continuedFrom TEXT, resultText TEXT, costUsd REAL, turns INTEGER,
       sessionId TEXT, inputTokens INTEGER, outputTokens INTEGER, cacheReadTokens INTEGER, cacheCreationTokens INTEGER)`);
     // Databases from before tasks had a time limit, or an agent's result.
     for (const [column, type] of Object.entries(ADDED_COLUMNS)) addColumnIfMissing(this.#db, "tasks", column, type);
@@ -70,6 +71,16 @@ export class TaskStore {
   list(q: ListQuery): { tasks: TaskRecord[]; nextCursor: string | null } {
     const { rows, nextCursor } = page<TaskRecord>(this.#db, BY_START, { status: q.statuses, agent: q.agent, provider: q.provider }, q.limit, q.cursor);
     return { tasks: rows, nextCursor };
+  }
+
+  /** Whether another task works, or worked, in `t`'s folder (one continued from it, or the one it continued). */
+  sharesFolder(t: Pick<TaskRecord, "taskId" | "taskDir">): boolean {
+    return this.#db.query("SELECT 1 FROM tasks WHERE taskDir = ? AND taskId != ? LIMIT 1").get(t.taskDir, t.taskId) !== null;
+  }
+
+  /** A task running in `taskDir`, if any. */
+  runningIn(taskDir: string): TaskRecord | undefined {
+    return (this.#db.query("SELECT * FROM tasks WHERE taskDir = ? AND exitTime IS NULL LIMIT 1").get(taskDir) as TaskRecord | null) ?? undefined;
   }
 
   /** Finished tasks that ended before `before` (epoch ms). */

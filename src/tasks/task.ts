@@ -31,6 +31,8 @@ export interface TaskRecord {
   createdBy: string | null;
   /** The task is stopped (and `failed`) once it has run this long; null: no limit. */
   timeoutMs: number | null;
+  /** The earlier task whose session and folder this one went on with (POST /v1/tasks/{taskId}/continue). */
+  continuedFrom: string | null;
   // What a claude session's final result event says (final-event.ts); null for any other end.
   /** Its final answer (the first 64 KiB). */
   resultText: string | null;

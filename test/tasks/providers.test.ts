@@ -42,7 +42,7 @@ describe("providers", () => {
   });
 
   test("agentic-flow's providers give its proxy the task's own port; templates fill commands and variables alike", () => {
-    const vars = { agent: "coder", task: "t", taskId: "id1", taskDir: "/w/id1", permissionMode: "plan", port: "41234" };
+    const vars = { agent: "coder", task: "t", taskId: "id1", taskDir: "/w/id1", permissionMode: "plan", port: "41234", sessionId: "" };
     for (const name of ["gemini", "openai"]) {
       expect(usesPort(DEFAULT_PROVIDERS[name]!)).toBe(true);
       expect(buildEnv(DEFAULT_PROVIDERS[name]!, {}, vars).PROXY_PORT).toBe("41234");
@@ -55,12 +55,22 @@ describe("providers", () => {
     expect(Object.keys(env)).not.toContain("MANAGEMENT_API_KEY");
   });
 
+  test("a continuation adds the provider's resume arguments with the session's id; claude's is --resume", () => {
+    const vars = { agent: "coder", task: "and now the tests", taskId: "id2", taskDir: "/w/id1", permissionMode: "plan", port: "", sessionId: "s-1" };
+    const claude = DEFAULT_PROVIDERS["claude-flow"]!;
+    expect(buildArgv(claude, vars).includes("--resume")).toBe(false);
+    expect(buildArgv(claude, vars, true).slice(-2)).toEqual(["--resume", "s-1"]);
+    const tool = providerNamed(loadProviders(file(JSON.stringify({ tool: { command: ["tool", "{task}"], resume: ["--session={sessionId}"] } }))), "tool")!;
+    expect(buildArgv(tool, vars, true)).toEqual(["tool", "and now the tests", "--session=s-1"]);
+    expect(DEFAULT_PROVIDERS.gemini!.resume).toBeUndefined();
+  });
+
   test("README's PROVIDERS_FILE example loads, and its gemini keeps what the built-in one gives agentic-flow", async () => {
     const readme = await Bun.file(join(import.meta.dir, "../../README.md")).text();
     const example = /`PROVIDERS_FILE` names a JSON file[\s\S]*?```json\n([\s\S]*?)\n```/.exec(readme)?.[1];
     expect(example).toBeDefined();
     const providers = loadProviders(file(example!));
-    const vars = { agent: "coder", task: "t", taskId: "id1", taskDir: "/w/id1", permissionMode: "plan", port: "41234" };
+    const vars = { agent: "coder", task: "t", taskId: "id1", taskDir: "/w/id1", permissionMode: "plan", port: "41234", sessionId: "" };
     expect(buildArgv(providerNamed(providers, "gemini")!, vars)).toContain("--model");
     expect(buildEnv(providerNamed(providers, "gemini")!, { GEMINI_API_KEY: "g" }, vars)).toMatchObject({ GOOGLE_GEMINI_API_KEY: "g", PROXY_PORT: "41234" });
     expect(providerNamed(providers, "aider")!.env).toEqual(["OPENAI_API_KEY"]);

@@ -56,8 +56,11 @@ export class Dashboard {
       if (r.url().includes("/logs/stream")) this.streamUrls.push(r.url());
     });
     this.page.on("console", (m) => m.type() === "error" && this.consoleErrors.push(m.text()));
-    this.page.on("dialog", (d) => d.accept());
+    this.page.on("dialog", (d) => d.accept(d.type() === "prompt" ? this.promptAnswer : undefined));
   }
+
+  /** What a prompt() dialog is answered with. */
+  promptAnswer = "";
 
   async stop() {
     await this.context?.close();

@@ -104,6 +104,23 @@ describe("dashboard", () => {
     await waitText(d.page.locator("#log"), "■ finished");
   });
 
+  test("Continue gives a finished session a follow-up: a new task resumes it in the same folder", async () => {
+    await d.page.locator("#provider").selectOption("claude-session");
+    await d.page.locator("#task-form textarea[name=task]").fill("write hello.py");
+    await d.page.getByRole("button", { name: "Start task" }).click();
+    await waitText(d.page.locator("#log-status"), "completed", 15_000);
+    const row = d.page.locator("#task-table tbody tr", { hasText: "claude-session" }).first();
+    // claude-stream's sessions cannot be continued: its tasks have no such button.
+    expect(await d.page.locator("#task-table tbody tr", { hasText: "claude-stream" }).getByRole("button", { name: "Continue" }).count()).toBe(0);
+    d.promptAnswer = "now add tests";
+    await row.getByRole("button", { name: "Continue" }).click();
+    // The log panel follows the new task, which remembers the first.
+    await waitText(d.page.locator("#log"), "resuming session-");
+    await waitText(d.page.locator("#log"), "I remember: write hello.py|now add tests");
+    await waitText(d.page.locator("#log-status"), "completed", 15_000);
+    d.promptAnswer = "";
+  });
+
   test("the log viewer resumes after the API restarts mid-stream, without gaps or duplicates", async () => {
     await d.page.locator("#provider").selectOption("slow");
     await d.page.locator("#task-form textarea[name=task]").fill("15");

@@ -44,7 +44,12 @@ export const StatusSchema = z
     ),
     taskProviders: z.record(
       z.string(),
-      z.object({ command: z.string(), installed: z.boolean(), description: z.string().openapi({ description: "What the provider runs (from PROVIDERS_FILE for one added there)" }) }),
+      z.object({
+        command: z.string(),
+        installed: z.boolean(),
+        resumes: z.boolean().openapi({ description: "Whether its tasks can be continued (POST /v1/tasks/{taskId}/continue): it has `resume` arguments" }),
+        description: z.string().openapi({ description: "What the provider runs (from PROVIDERS_FILE for one added there)" }),
+      }),
     ),
     system: z.object({
       cpu: z.object({

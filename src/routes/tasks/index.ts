@@ -3,12 +3,13 @@ import type { AppEnv } from "../../http/types.ts";
 import type { IdempotencyStore } from "../../http/idempotency.ts";
 import type { TaskService } from "../../tasks/task-service.ts";
 import { taskHandlers } from "./tasks.handlers.ts";
-import { createTaskRoute, getTaskFileRoute, getTaskLogRoute, getTaskRoute, listTaskFilesRoute, listTasksRoute, stopTaskRoute, streamTaskLogsRoute } from "./tasks.routes.ts";
+import { continueTaskRoute, createTaskRoute, getTaskFileRoute, getTaskLogRoute, getTaskRoute, listTaskFilesRoute, listTasksRoute, stopTaskRoute, streamTaskLogsRoute } from "./tasks.routes.ts";
 
 export function taskRoutes(tasks: TaskService, idempotency: IdempotencyStore) {
   const h = taskHandlers(tasks, idempotency);
   return apiRouter<AppEnv>()
     .openapi(createTaskRoute, h.create)
+    .openapi(continueTaskRoute, h.continue)
     .openapi(listTasksRoute, h.list)
     .openapi(getTaskRoute, h.get)
     .openapi(stopTaskRoute, h.stop)

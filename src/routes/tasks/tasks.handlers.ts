@@ -3,21 +3,32 @@ import { ApiError } from "../../http/errors.ts";
 import { contentDisposition, fileResponse } from "../../http/file-response.ts";
 import { idempotent, type IdempotencyStore } from "../../http/idempotency.ts";
 import type { AppEnv } from "../../http/types.ts";
-import type { TaskStatus } from "../../tasks/task.ts";
+import type { TaskRecord, TaskStatus } from "../../tasks/task.ts";
 import { actorOf } from "../../http/request-context.ts";
 import { taskView, type TaskService } from "../../tasks/task-service.ts";
-import type { createTaskRoute, getTaskFileRoute, getTaskLogRoute, getTaskRoute, listTaskFilesRoute, listTasksRoute, stopTaskRoute, streamTaskLogsRoute } from "./tasks.routes.ts";
+import type { continueTaskRoute, createTaskRoute, getTaskFileRoute, getTaskLogRoute, getTaskRoute, listTaskFilesRoute, listTasksRoute, stopTaskRoute, streamTaskLogsRoute } from "./tasks.routes.ts";
 import { listTaskFiles, taskFilePath } from "../../tasks/task-files.ts";
 
 type H<R extends Parameters<typeof import("@hono/zod-openapi").createRoute>[0]> = RouteHandler<R, AppEnv>;
 
 export function taskHandlers(tasks: TaskService, idempotency: IdempotencyStore) {
+  const accepted = (t: TaskRecord, message: string) => ({ status: 202 as const, body: { taskId: t.taskId, status: "accepted" as const, message, taskDir: t.taskDir, logFile: t.logFile } });
+
   const create: H<typeof createTaskRoute> = (c) => {
     const body = c.req.valid("json");
     return idempotent(c, idempotency, body, () => {
       const t = tasks.create(body, actorOf(c));
-      const accepted = { taskId: t.taskId, status: "accepted" as const, message: `Task started with provider ${t.provider}`, taskDir: t.taskDir, logFile: t.logFile };
-      return { status: 202, body: accepted };
+      return accepted(t, `Task started with provider ${t.provider}`);
+    }) as never;
+  };
+
+  const continueTask: H<typeof continueTaskRoute> = (c) => {
+    const { taskId } = c.req.valid("param");
+    const body = c.req.valid("json");
+    // The key covers the task continued too: the same body for another task is another request.
+    return idempotent(c, idempotency, { taskId, ...body }, () => {
+      const t = tasks.continue(taskId, body, actorOf(c));
+      return accepted(t, `Task started with provider ${t.provider}, continuing task ${taskId}`);
     }) as never;
   };
 
@@ -91,5 +102,5 @@ export function taskHandlers(tasks: TaskService, idempotency: IdempotencyStore) 
     return fileResponse(f, c.req.header("range"), headers, path) as never;
   };
 
-  return { create, list, get, stop, stream, log, files, file };
+  return { create, continue: continueTask, list, get, stop, stream, log, files, file };
 }

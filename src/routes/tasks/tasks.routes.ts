@@ -13,6 +13,13 @@ export const TaskIdParam = z.object({
     .openapi({ param: { name: "taskId", in: "path" }, example: "2f1c5e0a-8d2b-4c3e-9f6a-1b2c3d4e5f60" }),
 });
 
+const taskText = z
+  .string()
+  .min(1)
+  .max(10_000)
+  // It becomes a command-line argument, which cannot hold a NUL (the spawn would fail: a 500).
+  .regex(/^[^\u0000]*$/, "must not contain NUL characters");
+
 export const CreateTaskBody = z
   .object({
     agent: z
@@ -21,18 +28,20 @@ export const CreateTaskBody = z
       .max(100)
       .regex(/^(?!-)[A-Za-z0-9._-]+$/, "must contain only letters, digits, '.', '_' and '-', and not start with '-'")
       .openapi({ example: "coder" }),
-    task: z
-      .string()
-      .min(1)
-      .max(10_000)
-      // It becomes a command-line argument, which cannot hold a NUL (the spawn would fail: a 500).
-      .regex(/^[^\u0000]*$/, "must not contain NUL characters")
-      .openapi({ example: "Write a hello-world HTTP server in Go" }),
+    task: taskText.openapi({ example: "Write a hello-world HTTP server in Go" }),
     provider: z.string().min(1).max(64).optional().openapi({ description: "A configured provider (default claude-flow)", example: "demo" }),
     timeoutSeconds: timeoutSecondsField("Stop the task (as failed) once it has run this long; 0 for no limit. Default: TASK_TIMEOUT (none unless set)"),
   })
   .strict()
   .openapi("CreateTaskRequest");
+
+export const ContinueTaskBody = z
+  .object({
+    task: taskText.openapi({ description: "What the agent does next, in the session it left", example: "Now add tests for it" }),
+    timeoutSeconds: timeoutSecondsField("Stop the task (as failed) once it has run this long; 0 for no limit. Default: the earlier task's own"),
+  })
+  .strict()
+  .openapi("ContinueTaskRequest");
 
 export const TaskAcceptedSchema = z
   .object({
@@ -79,6 +88,7 @@ export const TaskSchema = z
     signal: z.string().nullable(),
     duration: z.number().openapi({ description: "Seconds; stops growing at exit" }),
     timeoutSeconds: z.number().nullable().openapi({ description: "The task's time limit in seconds (null: none); past it the task is stopped and failed" }),
+    continuedFrom: z.string().nullable().openapi({ description: "The earlier task whose session and folder this one went on with (POST /v1/tasks/{taskId}/continue); null for a new session" }),
     error: z
       .string()
       .nullable()
@@ -135,6 +145,21 @@ export const createTaskRoute = createRoute({
   summary: "Start an agent task",
   request: { headers: IdempotencyHeaders, body: { required: true, content: { "application/json": { schema: CreateTaskBody } } } },
   responses: { 202: jsonResponse(TaskAcceptedSchema, "Task started (or, for a repeated Idempotency-Key, the first start's answer)"), ...errors(400, 409, 413, 415, 422, 503, 507) },
+});
+
+export const continueTaskRoute = createRoute({
+  operationId: "continueTask",
+  method: "post",
+  path: "/v1/tasks/{taskId}/continue",
+  tags: ["Tasks"],
+  summary: "Go on with a finished task's agent session, as a new task in the same folder",
+  description:
+    "A follow-up instruction for the agent that ran the task: a new task, with the same agent and provider, runs in the earlier " +
+    "task's folder (its files are there) and resumes its session (claude-flow: `claude --resume <sessionId>`), so the agent " +
+    "remembers the conversation. 422 when the task left no session (its agent reported none) or its provider cannot resume one; " +
+    "409 while a task is running in that folder.",
+  request: { params: TaskIdParam, headers: IdempotencyHeaders, body: { required: true, content: { "application/json": { schema: ContinueTaskBody } } } },
+  responses: { 202: jsonResponse(TaskAcceptedSchema, "The new task, started (or, for a repeated Idempotency-Key, the first start's answer)"), ...errors(400, 404, 409, 413, 415, 422, 503, 507) },
 });
 
 export const listTasksRoute = createRoute({

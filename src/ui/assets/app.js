@@ -84,12 +84,17 @@ function sparkline(values, color) {
 }
 const meter = (pct, label) => h("div", { class: "meter", role: "meter", "aria-valuemin": 0, "aria-valuemax": 100, "aria-valuenow": Math.round(pct ?? 0), "aria-label": label }, h("span", { style: `width:${Math.min(100, pct ?? 0)}%` }));
 
+/** Provider -> whether its tasks can be continued, from /v1/status (unknown until it answers: the API then decides). */
+const providerResumes = new Map();
+const canContinue = (t) => t.status !== "running" && !!t.result?.sessionId && providerResumes.get(t.provider) !== false;
+
 const refreshStatus = guard(async () => {
   const s = await api("/v1/status");
   activeTasks = s.tasks.active;
   $("#version").textContent = `v${s.api.version} · up ${fmtDuration(s.api.uptime)}`;
   const providerSelect = $("#provider");
   const names = Object.keys(s.taskProviders);
+  for (const n of names) providerResumes.set(n, s.taskProviders[n].resumes);
   if (providerSelect.options.length !== names.length) {
     const current = providerSelect.value;
     const p = s.taskProviders;
@@ -157,7 +162,17 @@ const refreshTasks = guard(async () => {
   morphList($("#task-table tbody"), tasks.map((t) => h("tr", { "data-task": t.taskId },
     h("td", {}, t.agent), h("td", {}, t.provider), h("td", t.error ? { title: t.error } : {}, badge(t.status)), h("td", {}, fmtDuration(t.duration)), h("td", {}, t.signal ?? (t.exitCode ?? "")), costCell(t.result),
     h("td", {}, h("button", { type: "button", onclick: shown(t.taskId, openLog) }, "Log"), " ",
-      t.status === "running" ? h("button", { type: "button", class: "danger", onclick: shown(t.taskId, stopTask) }, "Stop") : null))), "data-task");
+      t.status === "running" ? h("button", { type: "button", class: "danger", onclick: shown(t.taskId, stopTask) }, "Stop") : null,
+      canContinue(t) ? h("button", { type: "button", onclick: shown(t.taskId, continueTask) }, "Continue") : null))), "data-task");
+});
+
+/** A follow-up for a finished agent session: a new task resumes it in the same folder. */
+const continueTask = guard(async (t) => {
+  const task = prompt(`Follow-up for ${t.agent} (${t.taskId.slice(0, 8)}), in its session and folder:`);
+  if (!task?.trim()) return;
+  const next = await api(`/v1/tasks/${t.taskId}/continue`, { method: "POST", body: JSON.stringify({ task }) });
+  await refreshTasks();
+  openLog({ taskId: next.taskId, agent: t.agent, status: "running" });
 });
 
 const stopTask = guard(async (t) => {
