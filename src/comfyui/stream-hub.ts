@@ -1,6 +1,7 @@
 /**
- * Fan-out of workflow events to API WebSocket clients. Each socket subscribes to workflow ids or
- * `*`; an event is serialised once and sent to every interested socket.
+ * Fan-out of workflow events to API WebSocket clients, and of workflows' ends to the requests that
+ * wait for them (`?wait=`). Each socket subscribes to workflow ids or `*`; an event is serialised
+ * once and sent to every interested socket.
  */
 import type { ServerWebSocket } from "bun";
 import { preview } from "../http/openapi.ts";
@@ -25,8 +26,11 @@ export const MAX_SUBSCRIPTIONS = 1000;
 /** A workflow's state as the `subscribed` reply carries it; undefined for an id we do not know. */
 export type StateOf = (workflowId: string) => Record<string, unknown> | undefined;
 
+const ENDS: ReadonlySet<WorkflowEvent["type"]> = new Set(["workflow:completed", "workflow:failed", "workflow:cancelled"]);
+
 export class StreamHub {
   readonly #sockets = new Set<Socket>();
+  readonly #endWaiters = new Map<string, Set<() => void>>();
   readonly #stateOf: StateOf;
 
   /**
@@ -94,7 +98,30 @@ export class StreamHub {
     ws.send(JSON.stringify({ type: "error", message }));
   }
 
+  /** Calls `fn` once the workflow ends (completed, failed or cancelled); returns what undoes it. */
+  onEnded(workflowId: string, fn: () => void): () => void {
+    let set = this.#endWaiters.get(workflowId);
+    if (!set) this.#endWaiters.set(workflowId, (set = new Set()));
+    set.add(fn);
+    return () => {
+      set.delete(fn);
+      if (!set.size && this.#endWaiters.get(workflowId) === set) this.#endWaiters.delete(workflowId);
+    };
+  }
+
+  /** Requests waiting for a workflow's end (for leak checks). */
+  get endWaiterCount() {
+    let n = 0;
+    for (const s of this.#endWaiters.values()) n += s.size;
+    return n;
+  }
+
   publish(event: WorkflowEvent) {
+    if (ENDS.has(event.type)) {
+      const waiters = this.#endWaiters.get(event.workflowId);
+      this.#endWaiters.delete(event.workflowId);
+      for (const wake of waiters ?? []) wake();
+    }
     if (!this.#sockets.size) return;
     const text = JSON.stringify({ ...event, timestamp: new Date().toISOString() });
     for (const ws of this.#sockets) {

@@ -1,6 +1,7 @@
 /** What the task routes call: create, read, list, stop and stream tasks. */
 import type { Logger } from "pino";
 import { ApiError, isDiskFull } from "../http/errors.ts";
+import { waitUntil } from "../http/long-poll.ts";
 import { preview } from "../http/openapi.ts";
 import type { Actor } from "../http/types.ts";
 import type { Lifecycle } from "../lifecycle.ts";
@@ -159,7 +160,12 @@ export class TaskService {
     return t;
   }
 
-  async detail(taskId: string) {
+  /** The task with the tail of its log; with `waitMs`, once it has ended or that long has passed (see long-poll.ts). */
+  async detail(taskId: string, waitMs = 0) {
+    this.get(taskId);
+    if (this.#o.supervisor.isLive(taskId)) {
+      await waitUntil(waitMs, this.#o.lifecycle.stopping, (wake) => this.#o.supervisor.onEnded(taskId, wake));
+    }
     const t = this.get(taskId);
     return taskView(t, await tailLines(t.logFile, LOG_TAIL_LINES));
   }

@@ -1,6 +1,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { cursorQuery, errorResponses, jsonResponse, PROTECTED_ERRORS, requiredStatusListQuery, statusListQuery, timeoutSecondsField } from "../../http/openapi.ts";
 import { IdempotencyHeaders } from "../../http/idempotency.ts";
+import { waitQuery } from "../../http/long-poll.ts";
 
 const UUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
 const errors = (...s: number[]) => errorResponses(...PROTECTED_ERRORS, ...s);
@@ -240,7 +241,8 @@ export const getWorkflowRoute = createRoute({
   path: "/v1/comfyui/workflow/{workflowId}",
   tags: ["ComfyUI"],
   summary: "A workflow's status, progress, queue position and outputs",
-  request: { params: WorkflowIdParam },
+  description: "With `?wait=N`, the answer comes once the workflow has ended (completed, failed or cancelled), or after N seconds.",
+  request: { params: WorkflowIdParam, query: z.object({ wait: waitQuery }) },
   responses: { 200: jsonResponse(WorkflowSchema, "The workflow"), ...errors(400, 404) },
 });
 

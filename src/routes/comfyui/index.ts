@@ -3,9 +3,10 @@ import { apiRouter } from "../../http/api-router.ts";
 import { listModels, listOutputs, outputFile } from "../../comfyui/assets.ts";
 import type { ComfyService } from "../../comfyui/comfy-service.ts";
 import type { SocketData, StreamHub } from "../../comfyui/stream-hub.ts";
-import type { WorkflowStore } from "../../comfyui/workflow-store.ts";
+import { FINAL, type WorkflowStore } from "../../comfyui/workflow-store.ts";
 import { ApiError } from "../../http/errors.ts";
 import { idempotent, type IdempotencyStore } from "../../http/idempotency.ts";
+import { waitUntil } from "../../http/long-poll.ts";
 import { actorOf } from "../../http/request-context.ts";
 import type { AppEnv } from "../../http/types.ts";
 import { uploadInput } from "../../comfyui/uploads.ts";
@@ -19,6 +20,8 @@ export interface ComfyRouteDeps {
   idempotency: IdempotencyStore;
   modelsDir: string | undefined;
   outputDir: string | undefined;
+  /** Aborts at shutdown: requests waiting for a workflow's end answer then. */
+  stopping: AbortSignal;
 }
 
 export function comfyuiRoutes(d: ComfyRouteDeps) {
@@ -36,7 +39,13 @@ export function comfyuiRoutes(d: ComfyRouteDeps) {
       if (q.gpu) d.comfy.backend(q.gpu); // a 400 when that target is not configured, as elsewhere
       return c.json(await d.comfy.cancelMany({ statuses: q.status, gpu: q.gpu }, actorOf(c)), 200);
     })
-    .openapi(getWorkflowRoute, async (c) => c.json(await d.comfy.view(c.req.valid("param").workflowId), 200))
+    .openapi(getWorkflowRoute, async (c) => {
+      const { workflowId } = c.req.valid("param");
+      const { wait } = c.req.valid("query");
+      const w = d.store.get(workflowId);
+      if (w && !FINAL.has(w.status)) await waitUntil((wait ?? 0) * 1000, d.stopping, (wake) => d.hub.onEnded(workflowId, wake));
+      return c.json(await d.comfy.view(workflowId), 200);
+    })
     .openapi(retryWorkflowRoute, async (c) => {
       const { workflowId } = c.req.valid("param");
       const body = c.req.valid("json");

@@ -49,7 +49,10 @@ export function taskHandlers(tasks: TaskService, idempotency: IdempotencyStore) 
     );
   };
 
-  const get: H<typeof getTaskRoute> = async (c) => c.json(await tasks.detail(c.req.valid("param").taskId), 200);
+  const get: H<typeof getTaskRoute> = async (c) => {
+    const { wait } = c.req.valid("query");
+    return c.json(await tasks.detail(c.req.valid("param").taskId, (wait ?? 0) * 1000), 200);
+  };
 
   const stop: H<typeof stopTaskRoute> = (c) => {
     const t = tasks.stop(c.req.valid("param").taskId, actorOf(c));

@@ -1,6 +1,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { cursorQuery, errorResponses, jsonResponse, PROTECTED_ERRORS, statusListQuery, timeoutSecondsField } from "../../http/openapi.ts";
 import { IdempotencyHeaders } from "../../http/idempotency.ts";
+import { waitQuery } from "../../http/long-poll.ts";
 import { TASK_STATUSES } from "../../tasks/task.ts";
 
 const UUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
@@ -178,7 +179,8 @@ export const getTaskRoute = createRoute({
   path: "/v1/tasks/{taskId}",
   tags: ["Tasks"],
   summary: "A task with its status, exit and the tail of its log",
-  request: { params: TaskIdParam },
+  description: "With `?wait=N`, the answer comes once the task has ended (or after N seconds): `GET /v1/tasks/{taskId}?wait=600` waits for an agent's answer in one request.",
+  request: { params: TaskIdParam, query: z.object({ wait: waitQuery }) },
   responses: { 200: jsonResponse(TaskSchema, "The task"), ...errors(400, 404) },
 });
 
