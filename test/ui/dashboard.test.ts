@@ -106,17 +106,19 @@ describe("dashboard", () => {
 
   test("Continue gives a finished session a follow-up: a new task resumes it in the same folder", async () => {
     await d.page.locator("#provider").selectOption("claude-session");
-    await d.page.locator("#task-form textarea[name=task]").fill("write hello.py");
+    await d.page.locator("#task-form textarea[name=task]").fill("wait"); // two seconds
     await d.page.getByRole("button", { name: "Start task" }).click();
-    await waitText(d.page.locator("#log-status"), "completed", 15_000);
     const row = d.page.locator("#task-table tbody tr", { hasText: "claude-session" }).first();
+    // Shown while it runs, the row's Stop becomes Continue in place: pressed, it must continue, not stop.
+    await row.getByRole("button", { name: "Stop" }).waitFor();
+    await waitText(d.page.locator("#log-status"), "completed", 15_000);
     // claude-stream's sessions cannot be continued: its tasks have no such button.
     expect(await d.page.locator("#task-table tbody tr", { hasText: "claude-stream" }).getByRole("button", { name: "Continue" }).count()).toBe(0);
     d.promptAnswer = "now add tests";
     await row.getByRole("button", { name: "Continue" }).click();
     // The log panel follows the new task, which remembers the first.
     await waitText(d.page.locator("#log"), "resuming session-");
-    await waitText(d.page.locator("#log"), "I remember: write hello.py|now add tests");
+    await waitText(d.page.locator("#log"), "I remember: wait|now add tests");
     await waitText(d.page.locator("#log-status"), "completed", 15_000);
     d.promptAnswer = "";
   });

@@ -161,9 +161,9 @@ const refreshTasks = guard(async () => {
   const shown = (id, act) => () => tasksShown.has(id) && act(tasksShown.get(id));
   morphList($("#task-table tbody"), tasks.map((t) => h("tr", { "data-task": t.taskId },
     h("td", {}, t.agent), h("td", {}, t.provider), h("td", t.error ? { title: t.error } : {}, badge(t.status)), h("td", {}, fmtDuration(t.duration)), h("td", {}, t.signal ?? (t.exitCode ?? "")), costCell(t.result),
-    h("td", {}, h("button", { type: "button", onclick: shown(t.taskId, openLog) }, "Log"), " ",
-      t.status === "running" ? h("button", { type: "button", class: "danger", onclick: shown(t.taskId, stopTask) }, "Stop") : null,
-      canContinue(t) ? h("button", { type: "button", onclick: shown(t.taskId, continueTask) }, "Continue") : null))), "data-task");
+    h("td", {}, h("button", { type: "button", "data-action": "log", onclick: shown(t.taskId, openLog) }, "Log"), " ",
+      t.status === "running" ? h("button", { type: "button", class: "danger", "data-action": "stop", onclick: shown(t.taskId, stopTask) }, "Stop") : null,
+      canContinue(t) ? h("button", { type: "button", "data-action": "continue", onclick: shown(t.taskId, continueTask) }, "Continue") : null))), "data-task");
 });
 
 /** A follow-up for a finished agent session: a new task resumes it in the same folder. */

@@ -131,7 +131,8 @@ export const h = (tag, attrs = {}, ...children) => {
  * they must look data up by id rather than hold what may change.
  */
 export function morph(el, next) {
-  if (el.nodeType !== next.nodeType || el.nodeName !== next.nodeName) return void el.replaceWith(next);
+  // A morphed element keeps its listeners: one that does something else (its data-action says what) is replaced.
+  if (el.nodeType !== next.nodeType || el.nodeName !== next.nodeName || el.dataset?.action !== next.dataset?.action) return void el.replaceWith(next);
   if (el.nodeType === Node.TEXT_NODE) {
     if (el.data !== next.data) el.data = next.data;
     return;
