@@ -2,7 +2,7 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { AUTH, testApp, waitFor } from "../helpers.ts";
+import { AUTH, tempDir, testApp, waitFor } from "../helpers.ts";
 
 const t = testApp();
 afterAll(() => t.close());
@@ -61,10 +61,27 @@ describe("task files", () => {
     expect((await t.request(`/v1/tasks/${crypto.randomUUID()}/files`, { headers: AUTH })).status).toBe(404);
   });
 
-  test("once the task's directory is gone (retention), both answer 404 saying so", async () => {
+  test("the whole directory comes as one .tar.gz, unpacking to a folder named after the task; links stay links", async () => {
+    const id = await finishedWriter();
+    const res = await t.request(`/v1/tasks/${id}/archive`, { headers: { ...AUTH, "Accept-Encoding": "gzip, br" } });
+    expect(res.status).toBe(200);
+    expect(res.headers.get("Content-Type")).toBe("application/gzip");
+    expect(res.headers.get("Content-Disposition")).toBe(`attachment; filename*=UTF-8''${id}.tar.gz`);
+    // Already gzip: not compressed again, whatever the client accepts.
+    expect(res.headers.get("Content-Encoding")).toBeNull();
+    const dir = tempDir("archive-");
+    writeFileSync(join(dir, "a.tar.gz"), new Uint8Array(await res.arrayBuffer()));
+    const listing = Bun.spawnSync(["tar", "-tvzf", join(dir, "a.tar.gz")]).stdout.toString().trim().split("\n");
+    expect(listing.map((l) => l.split(/\s+/).slice(5).join(" ")).sort()).toEqual(
+      [`${id}/`, `${id}/leak -> /etc/hostname`, `${id}/linked-dir -> /etc`, `${id}/out/`, `${id}/out/report.md`, `${id}/out/task é.txt`, `${id}/src/`, `${id}/src/main.go`, `${id}/src/pkg/`].sort(),
+    );
+    expect(Bun.spawnSync(["tar", "-xOzf", join(dir, "a.tar.gz"), `${id}/out/task é.txt`]).stdout.toString()).toBe("the task");
+  });
+
+  test("once the task's directory is gone (retention), the list, a file and the archive answer 404 saying so", async () => {
     const id = await finishedWriter();
     rmSync(t.services.tasks!.get(id).taskDir, { recursive: true });
-    for (const res of [await t.request(`/v1/tasks/${id}/files`, { headers: AUTH }), await file(id, "src/main.go")]) {
+    for (const res of [await t.request(`/v1/tasks/${id}/files`, { headers: AUTH }), await file(id, "src/main.go"), await t.request(`/v1/tasks/${id}/archive`, { headers: AUTH })]) {
       expect([res.status, (await res.json()).message]).toEqual([404, expect.stringContaining("is gone")]);
     }
   });

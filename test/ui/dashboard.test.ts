@@ -196,6 +196,10 @@ describe("dashboard", () => {
     // Only the task's own files: its symbolic links out of the directory are not offered.
     expect(await list.locator("button").allTextContents()).toEqual(["out/report.md", "out/task é.txt", "src/main.go"]);
     expect(await savedBy(() => list.getByRole("button", { name: "out/task é.txt" }).click())).toEqual({ name: "task é.txt", text: "from the dashboard" });
+    // And all of them at once.
+    const all = await savedBy(() => d.page.getByRole("button", { name: "save all as .tar.gz" }).click());
+    expect(all.name).toMatch(/^[0-9a-f-]{36}\.tar\.gz$/);
+    expect(all.text.length).toBeGreaterThan(100);
   });
 
   test("a double click on Start task starts one task", async () => {

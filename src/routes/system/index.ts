@@ -20,6 +20,7 @@ function endpointMap(services: Services): Record<string, Record<string, string>>
       log: "GET /v1/tasks/{taskId}/logs",
       files: "GET /v1/tasks/{taskId}/files",
       file: "GET /v1/tasks/{taskId}/file",
+      archive: "GET /v1/tasks/{taskId}/archive",
     };
   }
   if (services.status) map.monitoring = { status: "GET /v1/status" };

@@ -3,7 +3,7 @@ import type { AppEnv } from "../../http/types.ts";
 import type { IdempotencyStore } from "../../http/idempotency.ts";
 import type { TaskService } from "../../tasks/task-service.ts";
 import { taskHandlers } from "./tasks.handlers.ts";
-import { continueTaskRoute, createTaskRoute, getTaskFileRoute, getTaskLogRoute, getTaskRoute, listTaskFilesRoute, listTasksRoute, stopTaskRoute, streamTaskLogsRoute } from "./tasks.routes.ts";
+import { continueTaskRoute, createTaskRoute, getTaskArchiveRoute, getTaskFileRoute, getTaskLogRoute, getTaskRoute, listTaskFilesRoute, listTasksRoute, stopTaskRoute, streamTaskLogsRoute } from "./tasks.routes.ts";
 
 export function taskRoutes(tasks: TaskService, idempotency: IdempotencyStore) {
   const h = taskHandlers(tasks, idempotency);
@@ -16,5 +16,6 @@ export function taskRoutes(tasks: TaskService, idempotency: IdempotencyStore) {
     .openapi(streamTaskLogsRoute, h.stream)
     .openapi(getTaskLogRoute, h.log)
     .openapi(listTaskFilesRoute, h.files)
-    .openapi(getTaskFileRoute, h.file);
+    .openapi(getTaskFileRoute, h.file)
+    .openapi(getTaskArchiveRoute, h.archive);
 }

@@ -6,8 +6,9 @@ import type { AppEnv } from "../../http/types.ts";
 import type { TaskRecord, TaskStatus } from "../../tasks/task.ts";
 import { actorOf } from "../../http/request-context.ts";
 import { taskView, type TaskService } from "../../tasks/task-service.ts";
-import type { continueTaskRoute, createTaskRoute, getTaskFileRoute, getTaskLogRoute, getTaskRoute, listTaskFilesRoute, listTasksRoute, stopTaskRoute, streamTaskLogsRoute } from "./tasks.routes.ts";
+import type { continueTaskRoute, createTaskRoute, getTaskArchiveRoute, getTaskFileRoute, getTaskLogRoute, getTaskRoute, listTaskFilesRoute, listTasksRoute, stopTaskRoute, streamTaskLogsRoute } from "./tasks.routes.ts";
 import { listTaskFiles, taskFilePath } from "../../tasks/task-files.ts";
+import { tarGz } from "../../tasks/tar.ts";
 
 type H<R extends Parameters<typeof import("@hono/zod-openapi").createRoute>[0]> = RouteHandler<R, AppEnv>;
 
@@ -105,5 +106,12 @@ export function taskHandlers(tasks: TaskService, idempotency: IdempotencyStore) 
     return fileResponse(f, c.req.header("range"), headers, path) as never;
   };
 
-  return { create, continue: continueTask, list, get, stop, stream, log, files, file };
+  const archive: H<typeof getTaskArchiveRoute> = async (c) => {
+    const { taskId } = c.req.valid("param");
+    const body = tarGz(await dirOf(taskId), taskId);
+    const headers = { "Content-Type": "application/gzip", "Cache-Control": "no-store", "Content-Disposition": contentDisposition("attachment", `${taskId}.tar.gz`) };
+    return new Response(body, { headers }) as never;
+  };
+
+  return { create, continue: continueTask, list, get, stop, stream, log, files, file, archive };
 }

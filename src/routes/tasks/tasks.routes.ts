@@ -274,3 +274,18 @@ export const getTaskFileRoute = createRoute({
   },
 });
 
+export const getTaskArchiveRoute = createRoute({
+  operationId: "getTaskArchive",
+  method: "get",
+  path: "/v1/tasks/{taskId}/archive",
+  tags: ["Tasks"],
+  summary: "Download everything in a task's directory as one .tar.gz",
+  description:
+    "What the agent made, in one request: `curl -H 'Authorization: Bearer …' …/archive | tar xz` unpacks it into a folder named after the task. " +
+    "Folders, files and symbolic links (as links, never followed); a running task's files as they are when read.",
+  request: { params: TaskIdParam },
+  responses: {
+    200: { description: "A gzipped tar (POSIX pax) of the task's directory, under a folder named after the task", content: { "application/gzip": { schema: z.string().openapi({ format: "binary" }) } } },
+    ...errors(400, 404),
+  },
+});

@@ -275,6 +275,7 @@ const showTaskFiles = guard(async (taskId) => {
   if (truncated) items.push(h("li", { class: "muted" }, "… and more"));
   $("#task-files").replaceChildren(...items);
 });
+$("#files-archive").addEventListener("click", guard(() => save(`/v1/tasks/${logView.task.taskId}/archive`, `${logView.task.taskId}.tar.gz`)));
 $("#log-close").addEventListener("click", () => { logSource?.close(); $("#log-panel").hidden = true; });
 // The log is shown again from its tail the other way.
 $("#log-raw").addEventListener("change", () => logView.task && openLog(logView.task));

@@ -1,0 +1,144 @@
+/**
+ * A folder as a POSIX tar stream (ustar headers, pax records where a name, a link or a size does
+ * not fit them), read as the client takes it: GET /v1/tasks/{taskId}/archive gzips it, and every tar
+ * (GNU, bsdtar, Python's, Go's) unpacks it. Folders, regular files and symbolic links (stored as
+ * links, never followed, so nothing outside the folder is read); other kinds (sockets, pipes) are
+ * left out. A file that grows or shrinks while it is read is stored at the size it had when opened.
+ */
+import { lstat, open, readdir, readlink } from "node:fs/promises";
+import { join } from "node:path";
+
+const BLOCK = 512;
+const CHUNK = 64 * 1024;
+const encoder = new TextEncoder();
+
+interface Entry {
+  /** Inside the archive, "/"-separated; a folder's ends with "/". */
+  name: string;
+  type: "0" | "2" | "5";
+  mode: number;
+  size: number;
+  mtime: number;
+  linkname?: string;
+}
+
+/** `value` as `length - 1` octal digits and a NUL, as ustar numbers are written. */
+function octal(buf: Uint8Array, offset: number, length: number, value: number) {
+  buf.set(encoder.encode(`${value.toString(8).padStart(length - 1, "0")}\0`), offset);
+}
+
+/** Fits a ustar field: ASCII, without NUL, short enough. */
+const fits = (s: string, length: number) => s.length <= length && /^[\x01-\x7f]*$/.test(s);
+/** The largest size 11 octal digits hold: 8 GiB - 1. */
+const MAX_USTAR_SIZE = 8 ** 11 - 1;
+
+function ustarHeader(e: Entry): Uint8Array {
+  const buf = new Uint8Array(BLOCK);
+  buf.set(encoder.encode(fits(e.name, 100) ? e.name : e.name.replace(/[^\x01-\x7f]/g, "_").slice(0, 100)), 0);
+  octal(buf, 100, 8, e.mode & 0o7777);
+  octal(buf, 108, 8, 0);
+  octal(buf, 116, 8, 0);
+  octal(buf, 124, 12, e.size <= MAX_USTAR_SIZE ? e.size : 0);
+  octal(buf, 136, 12, Math.max(0, Math.floor(e.mtime / 1000)));
+  buf.set(encoder.encode(e.type), 156);
+  if (e.linkname) buf.set(encoder.encode(fits(e.linkname, 100) ? e.linkname : e.linkname.replace(/[^\x01-\x7f]/g, "_").slice(0, 100)), 157);
+  buf.set(encoder.encode("ustar\u000000"), 257);
+  // The checksum counts its own field as eight spaces.
+  buf.fill(0x20, 148, 156);
+  const sum = buf.reduce((a, b) => a + b, 0);
+  buf.set(encoder.encode(`${sum.toString(8).padStart(6, "0")}\0 `), 148);
+  return buf;
+}
+
+/** One pax record, "<length> <key>=<value>\n", whose length counts itself. */
+function paxRecord(key: string, value: string): string {
+  const body = ` ${key}=${value}\n`;
+  const bytes = encoder.encode(body).length;
+  // The length's own digits count: one more digit is needed when adding them carries over.
+  let length = bytes + String(bytes).length;
+  if (String(length).length > String(bytes).length) length = bytes + String(length).length;
+  return `${length}${body}`;
+}
+
+const padding = (size: number) => new Uint8Array((BLOCK - (size % BLOCK)) % BLOCK);
+
+/** The header blocks of an entry: a pax header first when ustar cannot say it all. */
+function headers(e: Entry): Uint8Array[] {
+  const records = [
+    fits(e.name, 100) ? "" : paxRecord("path", e.name),
+    e.linkname && !fits(e.linkname, 100) ? paxRecord("linkpath", e.linkname) : "",
+    e.size > MAX_USTAR_SIZE ? paxRecord("size", String(e.size)) : "",
+  ].join("");
+  if (!records) return [ustarHeader(e)];
+  const data = encoder.encode(records);
+  const pax = ustarHeader({ name: "PaxHeader", type: "x" as Entry["type"], mode: 0o644, size: data.length, mtime: e.mtime });
+  return [pax, data, padding(data.length), ustarHeader(e)];
+}
+
+/** Folders, files and links below `dir`, depth first, names sorted, each under `root/`. */
+async function* entries(dir: string, root: string): AsyncGenerator<{ entry: Entry; path: string }> {
+  const names = (await readdir(dir).catch(() => [] as string[])).sort();
+  for (const name of names) {
+    const path = join(dir, name);
+    const st = await lstat(path).catch(() => undefined);
+    if (!st) continue; // gone since the folder was read
+    const inside = `${root}/${name}`;
+    const base = { mode: st.mode, mtime: st.mtimeMs };
+    if (st.isDirectory()) {
+      yield { entry: { ...base, name: `${inside}/`, type: "5", size: 0 }, path };
+      yield* entries(path, inside);
+    } else if (st.isFile()) {
+      yield { entry: { ...base, name: inside, type: "0", size: st.size }, path };
+    } else if (st.isSymbolicLink()) {
+      const linkname = await readlink(path).catch(() => undefined);
+      if (linkname !== undefined) yield { entry: { ...base, name: inside, type: "2", size: 0, linkname }, path };
+    }
+  }
+}
+
+/** A file's bytes, exactly `size` of them: cut if it grew since, padded with zeros if it shrank or vanished. */
+async function* contents(path: string, size: number): AsyncGenerator<Uint8Array> {
+  let left = size;
+  const file = await open(path, "r").catch(() => undefined);
+  try {
+    while (file && left > 0) {
+      const buf = new Uint8Array(Math.min(CHUNK, left));
+      const { bytesRead } = await file.read(buf, 0, buf.length, null);
+      if (bytesRead === 0) break;
+      left -= bytesRead;
+      yield buf.subarray(0, bytesRead);
+    }
+  } finally {
+    await file?.close();
+  }
+  for (; left > 0; left -= Math.min(CHUNK, left)) yield new Uint8Array(Math.min(CHUNK, left));
+}
+
+/** The tar stream of everything below `dir`, under a top folder named `root`. */
+export async function* tarFolder(dir: string, root: string): AsyncGenerator<Uint8Array> {
+  const top = await lstat(dir);
+  yield* headers({ name: `${root}/`, type: "5", mode: top.mode, size: 0, mtime: top.mtimeMs });
+  for await (const { entry, path } of entries(dir, root)) {
+    yield* headers(entry);
+    if (entry.type !== "0") continue;
+    yield* contents(path, entry.size);
+    yield padding(entry.size);
+  }
+  yield new Uint8Array(BLOCK * 2);
+}
+
+/** The folder as a .tar.gz stream, read only as fast as the client takes it; a client gone closes the file being read. */
+export function tarGz(dir: string, root: string): ReadableStream<Uint8Array> {
+  const blocks = tarFolder(dir, root);
+  const tar = new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      const { value, done } = await blocks.next();
+      if (done) controller.close();
+      else controller.enqueue(value);
+    },
+    async cancel() {
+      await blocks.return(undefined);
+    },
+  });
+  return tar.pipeThrough(new CompressionStream("gzip") as unknown as ReadableWritablePair<Uint8Array, Uint8Array>);
+}
