@@ -184,7 +184,15 @@ export class TaskService {
     return stopped;
   }
 
-  /** An SSE response following the task's log from byte `from`. */
+  /** Stops every running task (of one agent, or provider, if given): each as stop() stops one. */
+  stopMany(q: { agent?: string; provider?: string }, who: Actor): TaskRecord[] {
+    const running = this.#o.store.list({ statuses: ["running"], agent: q.agent, provider: q.provider, limit: Number.MAX_SAFE_INTEGER }).tasks;
+    const stopped = running.filter((t) => this.#o.supervisor.isLive(t.taskId)).map((t) => this.#o.supervisor.stop(t.taskId) ?? t);
+    const taskIds = stopped.map((t) => t.taskId);
+    this.#o.logger.info({ audit: true, action: "task.stop", reqId: who.reqId, taskIds, agent: q.agent, provider: q.provider, keyId: who.keyId }, "task stops requested");
+    return stopped;
+  }
+
   /** The log as SSE: after a byte offset the client has seen (0: all of it), or from its last `lastLines` lines. */
   async stream(taskId: string, start: { after: number } | { lastLines: number }): Promise<ReadableStream<Uint8Array>> {
     const t = this.get(taskId);

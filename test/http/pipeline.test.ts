@@ -131,14 +131,14 @@ describe("errors", () => {
     expect((await res.json()).error).toBe("Not Found");
   });
   test("a wrong method on an existing path is 405 with Allow; unknown paths stay 404, no token stays 401", async () => {
-    const res = await t.request("/v1/tasks", { method: "DELETE", headers: AUTH });
+    const res = await t.request("/v1/tasks", { method: "PUT", headers: AUTH });
     expect(res.status).toBe(405);
-    expect(res.headers.get("Allow")).toBe("GET, HEAD, POST, OPTIONS");
+    expect(res.headers.get("Allow")).toBe("GET, HEAD, POST, DELETE, OPTIONS");
     expect(await res.json()).toMatchObject({
       error: "Method Not Allowed",
       statusCode: 405,
-      message: "Method DELETE is not allowed on /v1/tasks; allowed: GET, HEAD, POST, OPTIONS",
-      details: { allowed: ["GET", "HEAD", "POST", "OPTIONS"] },
+      message: "Method PUT is not allowed on /v1/tasks; allowed: GET, HEAD, POST, DELETE, OPTIONS",
+      details: { allowed: ["GET", "HEAD", "POST", "DELETE", "OPTIONS"] },
     });
     // Patterns match as they do for dispatch, and a body of the right type does not change it.
     const patch = await t.request("/v1/tasks/0b7c4c7e-3f57-4a38-9d55-5c7cbb0b1c11", { method: "PATCH", headers: json, body: "{}" });
@@ -146,11 +146,11 @@ describe("errors", () => {
     const versioned = await t.request("/status", { method: "DELETE", headers: { ...AUTH, Accept: "application/vnd.agenticflow.v1+json" } });
     expect([versioned.status, versioned.headers.get("Allow")]).toEqual([405, "GET, HEAD, OPTIONS"]);
     expect((await t.request("/v1/tasks/x/y/z", { method: "DELETE", headers: AUTH })).status).toBe(404);
-    expect((await t.request("/v1/tasks", { method: "DELETE" })).status).toBe(401);
+    expect((await t.request("/v1/tasks", { method: "PUT" })).status).toBe(401);
     expect((await t.request("/health", { method: "POST", headers: json, body: "{}" })).status).toBe(405);
     // OPTIONS asks for that list: 204 with Allow, no body.
     const options = await t.request("/v1/tasks", { method: "OPTIONS", headers: AUTH });
-    expect([options.status, options.headers.get("Allow"), await options.text()]).toEqual([204, "GET, HEAD, POST, OPTIONS", ""]);
+    expect([options.status, options.headers.get("Allow"), await options.text()]).toEqual([204, "GET, HEAD, POST, DELETE, OPTIONS", ""]);
     expect((await t.request("/v1/nothing", { method: "OPTIONS", headers: AUTH })).status).toBe(404);
   });
   test("a trailing slash on a path that exists is a 301 to it for GET and HEAD; other methods and unknown paths stay 404", async () => {

@@ -120,6 +120,22 @@ describe("create and complete", () => {
 });
 
 describe("stop", () => {
+  test("DELETE /v1/tasks?status=running stops every running task, or an agent's; status is required", async () => {
+    const [a1, a2, b] = [await start("sleeper", "x", "bulk-a"), await start("sleeper", "x", "bulk-a"), await start("sleeper", "x", "bulk-b")];
+    const some = await t.request("/v1/tasks?status=running&agent=bulk-a", { method: "DELETE", headers: AUTH });
+    expect(some.status).toBe(200);
+    const body = await some.json();
+    expect([body.stopped, [...body.taskIds].sort()]).toEqual([2, [a1.body.taskId, a2.body.taskId].sort()]);
+    for (const id of body.taskIds) expect((await ended(id)).status).toBe("stopped");
+    expect((await get(b.body.taskId)).status).toBe("running");
+    for (const q of ["", "?status=completed", "?status=running,stopped"]) expect([q, (await t.request(`/v1/tasks${q}`, { method: "DELETE", headers: AUTH })).status]).toEqual([q, 400]);
+    const rest = await (await t.request("/v1/tasks?status=running&agent=bulk-b", { method: "DELETE", headers: AUTH })).json();
+    expect(rest).toEqual({ stopped: 1, taskIds: [b.body.taskId] });
+    expect((await ended(b.body.taskId)).status).toBe("stopped");
+    // Nothing left to stop: none, and no error.
+    expect(await (await t.request("/v1/tasks?status=running&agent=bulk-b", { method: "DELETE", headers: AUTH })).json()).toEqual({ stopped: 0, taskIds: [] });
+  });
+
   test("SIGTERM stops a task; it stays stopped after it exits; a second stop is 409", async () => {
     const { body } = await start("sleeper");
     await waitFor(() => readFileSync(body.logFile, "utf8").includes("sleeping"));

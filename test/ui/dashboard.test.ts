@@ -273,6 +273,16 @@ describe("dashboard", () => {
     await waitFor(() => !d.fake.running && !d.fake.queue.length); // ComfyUI stops it at its next node
   });
 
+  test("Stop all running stops every running task in one request", async () => {
+    const start = async () =>
+      (await (await fetch(`${d.base}/v1/tasks`, { method: "POST", headers: { Authorization: `Bearer ${KEY}`, "Content-Type": "application/json" }, body: JSON.stringify({ agent: "many", task: "x", provider: "sleeper" }) })).json()).taskId as string;
+    const ids = [await start(), await start()];
+    const row = (id: string) => d.page.locator(`#task-table tbody tr[data-task="${id}"]`);
+    for (const id of ids) await waitText(row(id), "running");
+    await d.page.getByRole("button", { name: "Stop all running" }).click();
+    for (const id of ids) await waitText(row(id), "stopped");
+  });
+
   test("Free VRAM asks ComfyUI to unload its models and drop its cache, and says when it does", async () => {
     const before = d.fake.received.filter((r) => r.path === "/free").length;
     await d.page.getByRole("button", { name: "Free VRAM" }).click();

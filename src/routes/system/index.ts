@@ -15,6 +15,7 @@ function endpointMap(services: Services): Record<string, Record<string, string>>
       list: "GET /v1/tasks",
       get: "GET /v1/tasks/{taskId}",
       stop: "DELETE /v1/tasks/{taskId}",
+      stopMany: "DELETE /v1/tasks",
       continue: "POST /v1/tasks/{taskId}/continue",
       logs: "GET /v1/tasks/{taskId}/logs/stream",
       log: "GET /v1/tasks/{taskId}/logs",

@@ -3,7 +3,7 @@ import type { AppEnv } from "../../http/types.ts";
 import type { IdempotencyStore } from "../../http/idempotency.ts";
 import type { TaskService } from "../../tasks/task-service.ts";
 import { taskHandlers } from "./tasks.handlers.ts";
-import { continueTaskRoute, createTaskRoute, getTaskArchiveRoute, getTaskFileRoute, getTaskLogRoute, getTaskRoute, listTaskFilesRoute, listTasksRoute, stopTaskRoute, streamTaskLogsRoute } from "./tasks.routes.ts";
+import { continueTaskRoute, createTaskRoute, getTaskArchiveRoute, getTaskFileRoute, stopTasksRoute, getTaskLogRoute, getTaskRoute, listTaskFilesRoute, listTasksRoute, stopTaskRoute, streamTaskLogsRoute } from "./tasks.routes.ts";
 
 export function taskRoutes(tasks: TaskService, idempotency: IdempotencyStore) {
   const h = taskHandlers(tasks, idempotency);
@@ -13,6 +13,7 @@ export function taskRoutes(tasks: TaskService, idempotency: IdempotencyStore) {
     .openapi(listTasksRoute, h.list)
     .openapi(getTaskRoute, h.get)
     .openapi(stopTaskRoute, h.stop)
+    .openapi(stopTasksRoute, h.stopMany)
     .openapi(streamTaskLogsRoute, h.stream)
     .openapi(getTaskLogRoute, h.log)
     .openapi(listTaskFilesRoute, h.files)

@@ -6,7 +6,7 @@ import type { AppEnv } from "../../http/types.ts";
 import type { TaskRecord, TaskStatus } from "../../tasks/task.ts";
 import { actorOf } from "../../http/request-context.ts";
 import { taskView, type TaskService } from "../../tasks/task-service.ts";
-import type { continueTaskRoute, createTaskRoute, getTaskArchiveRoute, getTaskFileRoute, getTaskLogRoute, getTaskRoute, listTaskFilesRoute, listTasksRoute, stopTaskRoute, streamTaskLogsRoute } from "./tasks.routes.ts";
+import type { continueTaskRoute, createTaskRoute, getTaskArchiveRoute, getTaskFileRoute, stopTasksRoute, getTaskLogRoute, getTaskRoute, listTaskFilesRoute, listTasksRoute, stopTaskRoute, streamTaskLogsRoute } from "./tasks.routes.ts";
 import { listTaskFiles, taskFilePath } from "../../tasks/task-files.ts";
 import { tarGz } from "../../tasks/tar.ts";
 
@@ -58,6 +58,12 @@ export function taskHandlers(tasks: TaskService, idempotency: IdempotencyStore) 
   const stop: H<typeof stopTaskRoute> = (c) => {
     const t = tasks.stop(c.req.valid("param").taskId, actorOf(c));
     return c.json({ taskId: t.taskId, status: t.status, message: "Task stop requested: SIGTERM sent to its process group" }, 200);
+  };
+
+  const stopMany: H<typeof stopTasksRoute> = (c) => {
+    const { agent, provider } = c.req.valid("query");
+    const stopped = tasks.stopMany({ agent, provider }, actorOf(c));
+    return c.json({ stopped: stopped.length, taskIds: stopped.map((t) => t.taskId) }, 200);
   };
 
   const stream: H<typeof streamTaskLogsRoute> = async (c) => {
@@ -113,5 +119,5 @@ export function taskHandlers(tasks: TaskService, idempotency: IdempotencyStore) 
     return new Response(body, { headers }) as never;
   };
 
-  return { create, continue: continueTask, list, get, stop, stream, log, files, file, archive };
+  return { create, continue: continueTask, list, get, stop, stopMany, stream, log, files, file, archive };
 }

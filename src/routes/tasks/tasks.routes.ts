@@ -1,5 +1,5 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { cursorQuery, errorResponses, jsonResponse, PROTECTED_ERRORS, statusListQuery, timeoutSecondsField } from "../../http/openapi.ts";
+import { cursorQuery, errorResponses, jsonResponse, PROTECTED_ERRORS, requiredStatusListQuery, statusListQuery, timeoutSecondsField } from "../../http/openapi.ts";
 import { IdempotencyHeaders } from "../../http/idempotency.ts";
 import { waitQuery } from "../../http/long-poll.ts";
 import { TASK_STATUSES } from "../../tasks/task.ts";
@@ -192,6 +192,28 @@ export const stopTaskRoute = createRoute({
   summary: "Stop a running task (SIGTERM to its process group, SIGKILL after TASK_STOP_GRACE_MS)",
   request: { params: TaskIdParam },
   responses: { 200: jsonResponse(StopResultSchema, "Stop under way"), ...errors(400, 404, 409, 507) },
+});
+
+export const stopTasksRoute = createRoute({
+  operationId: "stopTasks",
+  method: "delete",
+  path: "/v1/tasks",
+  tags: ["Tasks"],
+  summary: "Stop every running task (or an agent's, or a provider's), at once",
+  description:
+    "For agents gone wrong, or before maintenance: one request, where a DELETE each would use up the rate limit. Each is stopped as " +
+    "`DELETE /v1/tasks/{taskId}` stops one. `status=running` is required, so that nothing is stopped by accident.",
+  request: {
+    query: z.object({
+      status: requiredStatusListQuery(["running"], "Stop the tasks in this status (only `running` can be)"),
+      agent: ListQuery.shape.agent,
+      provider: ListQuery.shape.provider,
+    }),
+  },
+  responses: {
+    200: jsonResponse(z.object({ stopped: z.number().int(), taskIds: z.array(z.string()) }).openapi("StoppedTasks"), "What was asked to stop (SIGTERM now, SIGKILL after TASK_STOP_GRACE_MS)"),
+    ...errors(400, 507),
+  },
 });
 
 export const streamTaskLogsRoute = createRoute({

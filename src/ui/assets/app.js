@@ -166,6 +166,13 @@ const refreshTasks = guard(async () => {
       canContinue(t) ? h("button", { type: "button", "data-action": "continue", onclick: shown(t.taskId, continueTask) }, "Continue") : null))), "data-task");
 });
 
+$("#stop-running").addEventListener("click", guard(async () => {
+  const running = [...tasksShown.values()].filter(isRunning).length;
+  if (!confirm(`Stop every running task${running ? ` (${running} listed here)` : ""}? Their processes get SIGTERM, then SIGKILL.`)) return;
+  await api("/v1/tasks?status=running", { method: "DELETE" });
+  await refreshTasks();
+}));
+
 /** A follow-up for a finished agent session: a new task resumes it in the same folder. */
 const continueTask = guard(async (t) => {
   const task = prompt(`Follow-up for ${t.agent} (${t.taskId.slice(0, 8)}), in its session and folder:`);
