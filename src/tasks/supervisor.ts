@@ -14,6 +14,7 @@ import { buildArgv, buildEnv, providerNamed, usesPort, type Provider } from "./p
 import { removeTree } from "./remove-tree.ts";
 import { limitBreach } from "./task-limits.ts";
 import { TaskPaths } from "./task-paths.ts";
+import { InputPathError, writeInputs, type DecodedInput } from "./task-inputs.ts";
 import { readExitFile, resolveCommand, type SpawnFn } from "./spawn.ts";
 import type { TaskStore } from "./task-store.ts";
 import { agentResult, exitError, finalEvent } from "./final-event.ts";
@@ -49,6 +50,8 @@ export interface StartInput {
   timeoutMs: number | null;
   /** An earlier task whose agent session this one goes on with, in that task's folder. */
   continues?: { taskId: string; taskDir: string; sessionId: string };
+  /** Written into the task's folder before its agent starts. */
+  files?: readonly DecodedInput[];
 }
 
 export type StartResult =
@@ -56,7 +59,9 @@ export type StartResult =
   | { ok: false; reason: "busy" }
   | { ok: false; reason: "start-failed"; task: TaskRecord; error: string }
   /** The task's folder or log could not be made (a full disk, a read-only one): nothing was recorded. */
-  | { ok: false; reason: "storage"; error: string; code: string | undefined };
+  | { ok: false; reason: "storage"; error: string; code: string | undefined }
+  /** A file of the request would go through a link, or over a folder, in a continuation's folder: nothing was recorded. */
+  | { ok: false; reason: "inputs"; error: string };
 
 type EndListener = (task: TaskRecord) => void;
 
@@ -142,7 +147,11 @@ export class TaskSupervisor {
     const logFile = this.#paths.log(taskId);
     try {
       this.#paths.prepare(taskId, input.continues?.taskDir);
+      writeInputs(taskDir, input.files ?? []);
     } catch (err) {
+      // A new task's folder goes with what was written; a continuation's keeps the files written before the error.
+      this.#paths.discard(taskId);
+      if (err instanceof InputPathError) return { ok: false, reason: "inputs", error: err.message };
       return { ok: false, reason: "storage", error: (err as Error).message, code: (err as NodeJS.ErrnoException).code };
     }
     const port = usesPort(provider) ? String(this.#ports.take()) : "";

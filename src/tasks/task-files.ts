@@ -51,16 +51,24 @@ export async function listTaskFiles(dir: string): Promise<{ files: TaskFile[]; t
   return { files, truncated: false };
 }
 
+/** Why `path` is not a plain path relative to a task's directory ("a/b.txt"), or undefined when it is. */
+export function relativePathProblem(path: string): string | undefined {
+  const steps = path.split("/");
+  if (path === "" || path.startsWith("/") || /[\\\u0000]/.test(path) || steps.some((s) => s === "" || s === "." || s === "..")) {
+    return "must be a path relative to the task's directory (no '.', '..' or empty steps)";
+  }
+  return undefined;
+}
+
 /**
  * The absolute path of the regular file `path` names inside `dir`. A 400 for a path that is not a
  * plain relative one, a 404 for one that is not there, a 403 for one that leaves the directory
  * through a symbolic link (itself or a folder on the way).
  */
 export async function taskFilePath(dir: string, path: string): Promise<string> {
+  const problem = relativePathProblem(path);
+  if (problem) throw new ApiError(400, `query/path ${problem}, got '${path.slice(0, 80)}'`);
   const steps = path.split("/");
-  if (path === "" || path.startsWith("/") || /[\\\u0000]/.test(path) || steps.some((s) => s === "" || s === "." || s === "..")) {
-    throw new ApiError(400, `query/path must be a path relative to the task's directory (no '.', '..' or empty steps), got '${path.slice(0, 80)}'`);
-  }
   const full = resolve(dir, ...steps);
   const st = await lstat(full).catch(() => undefined);
   if (!st) throw new ApiError(404, `The task's directory has no ${path}`);

@@ -9,6 +9,7 @@ import { startSweeping } from "../retention.ts";
 import { fileSize, lastLinesStart, tailLines } from "./log-files.ts";
 import { LogFollower, type Subscriber } from "./log-follower.ts";
 import { providerNamed } from "./providers.ts";
+import { decodeInputs, type InputFile } from "./task-inputs.ts";
 import type { StartResult, TaskSupervisor } from "./supervisor.ts";
 import type { ListQuery, TaskStore } from "./task-store.ts";
 import { durationSeconds, type TaskRecord } from "./task.ts";
@@ -107,7 +108,7 @@ export class TaskService {
     return this.#o.supervisor.activeCount();
   }
 
-  create(input: { agent: string; task: string; provider?: string; timeoutSeconds?: number }, who: Actor) {
+  create(input: { agent: string; task: string; provider?: string; timeoutSeconds?: number; files?: InputFile[] }, who: Actor) {
     const keyId = who.keyId;
     const provider = input.provider ?? this.#o.defaultProvider;
     if (!providerNamed(this.#o.supervisor.providers, provider)) {
@@ -115,15 +116,17 @@ export class TaskService {
     }
     // timeoutSeconds 0 asks for no limit, whatever TASK_TIMEOUT says.
     const timeoutMs = input.timeoutSeconds === undefined ? (this.#o.defaultTimeoutMs ?? null) : input.timeoutSeconds * 1000 || null;
-    return this.#started(this.#o.supervisor.start({ agent: input.agent, task: input.task, provider, createdBy: keyId, timeoutMs }), who, "task.create");
+    const files = decodeInputs(input.files);
+    return this.#started(this.#o.supervisor.start({ agent: input.agent, task: input.task, provider, createdBy: keyId, timeoutMs, files }), who, "task.create");
   }
 
   /**
    * A new task that goes on with an earlier one's agent session, in its folder: same agent and
    * provider, the earlier task's time limit unless the request sets one.
    */
-  continue(taskId: string, input: { task: string; timeoutSeconds?: number }, who: Actor) {
+  continue(taskId: string, input: { task: string; timeoutSeconds?: number; files?: InputFile[] }, who: Actor) {
     const earlier = this.get(taskId);
+    const files = decodeInputs(input.files);
     const running = this.#o.store.runningIn(earlier.taskDir);
     if (running) throw new ApiError(409, `Task ${running.taskId} is still running in this task's folder; continue once it has ended`, { extra: { currentStatus: running.status } });
     const provider = providerNamed(this.#o.supervisor.providers, earlier.provider);
@@ -134,7 +137,7 @@ export class TaskService {
     if (earlier.sessionId === null) throw new ApiError(422, `Task ${taskId} left no session to continue: its agent reported none (a claude session reports one when it ends)`);
     const timeoutMs = input.timeoutSeconds === undefined ? earlier.timeoutMs : input.timeoutSeconds * 1000 || null;
     const continues = { taskId, taskDir: earlier.taskDir, sessionId: earlier.sessionId };
-    return this.#started(this.#o.supervisor.start({ agent: earlier.agent, task: input.task, provider: earlier.provider, createdBy: who.keyId, timeoutMs, continues }), who, "task.continue");
+    return this.#started(this.#o.supervisor.start({ agent: earlier.agent, task: input.task, provider: earlier.provider, createdBy: who.keyId, timeoutMs, continues, files }), who, "task.continue");
   }
 
   /** The task a start made, or the ApiError that says why there is none. */
@@ -147,6 +150,7 @@ export class TaskService {
       this.#o.logger.error({ err: result.error, code: result.code }, "cannot prepare a task's folder and log");
       throw new ApiError(isDiskFull(result) ? 507 : 500, `Cannot prepare the task's folder and log: ${result.error}`);
     }
+    if (!result.ok && result.reason === "inputs") throw new ApiError(409, `body/files: ${result.error}`);
     const { task } = result;
     const from = task.continuedFrom ? { continuedFrom: task.continuedFrom } : {};
     this.#o.logger.info({ audit: true, action, reqId: who.reqId, taskId: task.taskId, provider: task.provider, agent: task.agent, keyId: who.keyId, ...from, started: result.ok }, "task created");

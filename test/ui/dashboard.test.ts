@@ -202,6 +202,20 @@ describe("dashboard", () => {
     expect(all.text.length).toBeGreaterThan(100);
   });
 
+  test("files picked in the task form are in the task's folder when it starts", async () => {
+    await d.page.locator("#provider").selectOption("reader");
+    const picker = d.page.locator("#task-form input[name=files]");
+    await picker.setInputFiles([
+      { name: "in.txt", mimeType: "text/plain", buffer: Buffer.from("from the browser") },
+      { name: "pixel.bin", mimeType: "application/octet-stream", buffer: Buffer.from([0, 255, 1]) },
+    ]);
+    await d.page.getByRole("button", { name: "Start task" }).click();
+    await waitText(d.page.locator("#log"), "./pixel.bin 3");
+    await waitText(d.page.locator("#log-status"), "completed");
+    expect((await d.page.locator("#log").textContent())!.trim().split("\n")).toEqual(["./in.txt 16", "./pixel.bin 3"]);
+    await picker.setInputFiles([]);
+  });
+
   test("a double click on Start task starts one task", async () => {
     const count = async () => (await d.get(`/v1/tasks?status=all&limit=500`)).count;
     const before = await count();

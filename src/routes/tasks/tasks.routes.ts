@@ -21,6 +21,23 @@ const taskText = z
   // It becomes a command-line argument, which cannot hold a NUL (the spawn would fail: a 500).
   .regex(/^[^\u0000]*$/, "must not contain NUL characters");
 
+/** Most files one request may put in a task's folder; their size is bounded by BODY_LIMIT. */
+const MAX_INPUT_FILES = 1000;
+
+const inputFiles = z
+  .array(
+    z
+      .object({
+        path: z.string().min(1).max(1024).openapi({ description: "Where it goes, relative to the task's folder", example: "data/sales.csv" }),
+        content: z.string().openapi({ description: "Its contents: text, or base64 with `encoding: base64`", example: "region,total\nnorth,12\n" }),
+        encoding: z.enum(["utf8", "base64"]).optional().openapi({ description: "`utf8` (the default) or `base64`, for a binary file" }),
+      })
+      .strict(),
+  )
+  .max(MAX_INPUT_FILES)
+  .optional()
+  .openapi({ description: `Files put in the task's folder before its agent starts (at most ${MAX_INPUT_FILES}, within BODY_LIMIT): what it is to work on` });
+
 export const CreateTaskBody = z
   .object({
     agent: z
@@ -32,6 +49,7 @@ export const CreateTaskBody = z
     task: taskText.openapi({ example: "Write a hello-world HTTP server in Go" }),
     provider: z.string().min(1).max(64).optional().openapi({ description: "A configured provider (default claude-flow)", example: "demo" }),
     timeoutSeconds: timeoutSecondsField("Stop the task (as failed) once it has run this long; 0 for no limit. Default: TASK_TIMEOUT (none unless set)"),
+    files: inputFiles,
   })
   .strict()
   .openapi("CreateTaskRequest");
@@ -40,6 +58,7 @@ export const ContinueTaskBody = z
   .object({
     task: taskText.openapi({ description: "What the agent does next, in the session it left", example: "Now add tests for it" }),
     timeoutSeconds: timeoutSecondsField("Stop the task (as failed) once it has run this long; 0 for no limit. Default: the earlier task's own"),
+    files: inputFiles,
   })
   .strict()
   .openapi("ContinueTaskRequest");

@@ -188,8 +188,21 @@ const stopTask = guard(async (t) => {
   await refreshTasks();
 });
 
+/** The files picked for a task, as POST /v1/tasks takes them (base64: any file, text or not). */
+async function inputFiles(form) {
+  const picked = form.getAll("files").filter((file) => file.name);
+  return Promise.all(picked.map(async (file) => {
+    const bytes = new Uint8Array(await file.arrayBuffer());
+    let binary = "";
+    for (let i = 0; i < bytes.length; i += 0x8000) binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+    return { path: file.name, content: btoa(binary), encoding: "base64" };
+  }));
+}
+
 onSubmit($("#task-form"), async (f) => {
-  const t = await api("/v1/tasks", { method: "POST", body: JSON.stringify({ agent: f.get("agent"), task: f.get("task"), provider: f.get("provider"), ...timeLimit(f) }) });
+  const files = await inputFiles(f);
+  const body = { agent: f.get("agent"), task: f.get("task"), provider: f.get("provider"), ...timeLimit(f), ...(files.length ? { files } : {}) };
+  const t = await api("/v1/tasks", { method: "POST", body: JSON.stringify(body) });
   await refreshTasks();
   openLog({ taskId: t.taskId, agent: f.get("agent"), status: "running" });
 });
