@@ -21,6 +21,7 @@ import { QueuePositions } from "./queue-positions.ts";
 import { Reconciler } from "./reconciler.ts";
 import { RunDeadlines } from "./run-deadlines.ts";
 import { endOfPrompt, StopRequests } from "./stop-requests.ts";
+import { applyInputs, type InputOverrides } from "./overrides.ts";
 import type { StreamHub, WorkflowEvent } from "./stream-hub.ts";
 import { FINAL, newWorkflow, type OutputFile, type Priority, type WorkflowRecord, type WorkflowStatus, type WorkflowStore } from "./workflow-store.ts";
 import { workflowView } from "./views.ts";
@@ -132,23 +133,23 @@ export class ComfyService {
   }
 
   /** Validates, converts and queues a workflow. */
-  async submit(input: { workflow: Record<string, unknown>; priority?: Priority; gpu?: BackendName; timeoutSeconds?: number }, who?: Actor) {
+  async submit(input: { workflow: Record<string, unknown>; priority?: Priority; gpu?: BackendName; timeoutSeconds?: number; inputs?: InputOverrides }, who?: Actor) {
     const backend = this.backend(input.gpu ?? "local");
     const { prompt, ui } = await promptFor(input.workflow, backend);
     // timeoutSeconds 0 asks for no limit, whatever WORKFLOW_TIMEOUT says.
     const timeoutMs = input.timeoutSeconds === undefined ? (this.#o.defaultTimeoutMs ?? null) : input.timeoutSeconds * 1000 || null;
-    return this.#enqueue(backend, { prompt, ui, priority: input.priority ?? "normal", timeoutMs }, who);
+    return this.#enqueue(backend, { prompt: applyInputs(prompt, input.inputs), ui, priority: input.priority ?? "normal", timeoutMs }, who);
   }
 
   /**
    * Queues a finished workflow's prompt again (its UI JSON too), as a new workflow: by default with
    * its priority, backend and time limit, each of which the request may change.
    */
-  async retry(workflowId: string, input: { priority?: Priority; gpu?: BackendName; timeoutSeconds?: number }, who?: Actor) {
+  async retry(workflowId: string, input: { priority?: Priority; gpu?: BackendName; timeoutSeconds?: number; inputs?: InputOverrides }, who?: Actor) {
     const w = this.#known(workflowId, true);
     const backend = this.backend(input.gpu ?? w.backend);
     const timeoutMs = input.timeoutSeconds === undefined ? w.timeoutMs : input.timeoutSeconds * 1000 || null;
-    const queued = { prompt: JSON.parse(w.prompt) as Record<string, unknown>, ui: w.uiWorkflow, priority: input.priority ?? w.priority, timeoutMs };
+    const queued = { prompt: applyInputs(JSON.parse(w.prompt) as Record<string, unknown>, input.inputs), ui: w.uiWorkflow, priority: input.priority ?? w.priority, timeoutMs };
     return this.#enqueue(backend, queued, who, workflowId);
   }
 

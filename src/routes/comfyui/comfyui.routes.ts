@@ -28,6 +28,16 @@ export const WorkflowIdParam = z.object({
   workflowId: z.string().regex(UUID, "must be a UUID").toLowerCase().openapi({ param: { name: "workflowId", in: "path" }, example: "0b7c4c7e-3f57-4a38-9d55-5c7cbb0b1c11" }),
 });
 
+const inputOverrides = z
+  .record(z.string().min(1), z.record(z.string().min(1), z.unknown()))
+  .optional()
+  .openapi({
+    description:
+      "Values to set on the workflow's nodes before it is queued, each node named by its id (after conversion: `5:1` inside a subgraph) or by its title: " +
+      "a new prompt or seed without editing the workflow. A list value goes as `{\"__value__\": [...]}` (a bare list would be a link)",
+    example: { "Positive prompt": { text: "a red fox in the snow" }, "3": { seed: 42 } },
+  });
+
 export const SubmitBody = z
   .object({
     workflow: z
@@ -39,6 +49,7 @@ export const SubmitBody = z
     timeoutSeconds: timeoutSecondsField(
       "Interrupt the workflow (as failed) once it has run this long in ComfyUI, counted from its start (not its wait in the queue); 0 for no limit. Default: WORKFLOW_TIMEOUT (none unless set)",
     ),
+    inputs: inputOverrides,
   })
   .strict()
   .openapi("SubmitWorkflowRequest");
@@ -175,6 +186,7 @@ export const RetryBody = z
     priority: z.enum(["low", "normal", "high"]).optional().openapi({ description: "Default: the workflow's own" }),
     gpu: z.enum(["local", "salad"]).optional().openapi({ description: "Default: the backend it ran on" }),
     timeoutSeconds: timeoutSecondsField("Its time limit, from its start; 0 for none. Default: the workflow's own"),
+    inputs: inputOverrides,
   })
   .strict()
   .openapi("RetryWorkflowRequest");
