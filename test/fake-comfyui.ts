@@ -60,7 +60,8 @@ export class FakeComfyUI {
   history = new Map<string, History>();
   files = new FakeFiles();
   clients = new Map<string, Set<ServerWebSocket<{ clientId: string }>>>();
-  received: { path: string; body: unknown }[] = [];
+  /** Every POST, with when it came (epoch ms). */
+  received: { path: string; body: unknown; at: number }[] = [];
   /** Salad-Api-Key (or absence) of every HTTP request and WebSocket upgrade, in order. */
   apiKeys: (string | null)[] = [];
   /** Authorization header (or absence) of every HTTP request and WebSocket upgrade, in order. */
@@ -93,6 +94,8 @@ export class FakeComfyUI {
   systemStats: Record<string, unknown> = structuredClone(RECORDED_SYSTEM_STATS);
   /** Path -> how many of the next POSTs to it get a gateway's 503 and do nothing (Salad's, nginx's while ComfyUI is busy). */
   unavailable: Record<string, number> = {};
+  /** How those POSTs are refused: a gateway's 503 by default, or a rate limit's 429, with a Retry-After when given. */
+  refusal: { status: number; retryAfter?: string } = { status: 503 };
   /** Path -> how long a GET of it takes to answer (/object_info: tens of seconds with many custom nodes). */
   getDelayMs: Record<string, number> = {};
 
@@ -204,6 +207,21 @@ export class FakeComfyUI {
       }
       if (p === "/system_stats") return Response.json(this.systemStats);
     }
+    if (req.method === "POST" && this.unavailable[p]) {
+      this.unavailable[p]--;
+      // A gateway in front refuses before ComfyUI sees anything; what was sent is kept for the tests.
+      const text = await req.text();
+      let body: unknown = text;
+      try {
+        body = JSON.parse(text);
+      } catch {
+        // an upload's multipart body, kept as text
+      }
+      this.received.push({ path: p, body, at: Date.now() });
+      const { status, retryAfter } = this.refusal;
+      const headers: Record<string, string> = { "Content-Type": "text/html", ...(retryAfter ? { "Retry-After": retryAfter } : {}) };
+      return new Response(`<html><body><h1>${status} ${status === 429 ? "Too Many Requests" : "Service Temporarily Unavailable"}</h1></body></html>`, { status, headers });
+    }
     if (req.method === "POST" && p === "/upload/image") return this.files.upload(req, this.maxUploadBytes);
     if (req.method === "POST") {
       const text = await req.text();
@@ -213,11 +231,7 @@ export class FakeComfyUI {
       } catch {
         return new Response("500 Internal Server Error\n\nServer got itself in trouble", { status: 500, headers: { "Content-Type": "text/plain" } });
       }
-      this.received.push({ path: p, body });
-      if (this.unavailable[p]) {
-        this.unavailable[p]--;
-        return new Response("<html><body><h1>503 Service Temporarily Unavailable</h1></body></html>", { status: 503, headers: { "Content-Type": "text/html" } });
-      }
+      this.received.push({ path: p, body, at: Date.now() });
       if (p === "/prompt") {
         const answer = this.#postPrompt(body);
         if (this.promptAnswerDelayMs) await Bun.sleep(this.promptAnswerDelayMs);

@@ -10,14 +10,33 @@ export class ComfyValidationError extends Error {
 }
 
 /** ComfyUI could not be reached (connection refused, timeout, 5xx, or a gateway's 408/429). */
-export class ComfyUnavailableError extends Error {}
+export class ComfyUnavailableError extends Error {
+  /** How long the answer's Retry-After asked us to wait (a gateway's 429 or 503), if it did. */
+  constructor(message: string, readonly retryAfterMs?: number) {
+    super(message);
+  }
+}
+
+/** The longest Retry-After honoured: a gateway asking for more is asked again then. */
+const MAX_RETRY_AFTER_MS = 10 * 60_000;
+
+/** A Retry-After header (seconds, or an HTTP date) in milliseconds, at most 10 minutes; undefined without a valid one. */
+export function retryAfterMs(header: string | null, now = Date.now()): number | undefined {
+  if (!header) return undefined;
+  // Seconds, or an HTTP date (IMF-fixdate: "Fri, 27 Nov 2026 12:00:30 GMT"); Date.parse alone takes "1.5" for a date.
+  const ms = /^\s*\d+\s*$/.test(header) ? Number(header) * 1000 : / GMT\s*$/.test(header) ? Date.parse(header) - now : NaN;
+  return Number.isFinite(ms) ? Math.min(Math.max(ms, 0), MAX_RETRY_AFTER_MS) : undefined;
+}
 
 /** `request`, whose unreachable backend is the client's 503 with Retry-After: try again later. */
 export async function orRetryLater<T>(request: Promise<T>): Promise<T> {
   try {
     return await request;
   } catch (err) {
-    if (err instanceof ComfyUnavailableError) throw new ApiError(503, err.message, { headers: { "Retry-After": "10" } });
+    if (err instanceof ComfyUnavailableError) {
+      const seconds = err.retryAfterMs === undefined ? 10 : Math.ceil(err.retryAfterMs / 1000);
+      throw new ApiError(503, err.message, { headers: { "Retry-After": String(seconds) } });
+    }
     throw err;
   }
 }

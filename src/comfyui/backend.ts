@@ -5,7 +5,7 @@
  */
 import type { Logger } from "pino";
 import { ApiError } from "../http/errors.ts";
-import { ComfyRefusedError, ComfyUnavailableError, ComfyValidationError, credentialsHint, redactUrl, URL_SETTING } from "./backend-errors.ts";
+import { ComfyRefusedError, ComfyUnavailableError, ComfyValidationError, credentialsHint, redactUrl, retryAfterMs, URL_SETTING } from "./backend-errors.ts";
 import type { ObjectInfo } from "./convert.ts";
 
 export type BackendName = "local" | "salad";
@@ -221,15 +221,18 @@ export class ComfyBackend {
    * The error for a non-2xx answer to `request`: "try again later" (ComfyUnavailableError) for a 5xx,
    * 408 or 429, else ComfyRefusedError, which retrying will not fix.
    */
-  #failure(status: number, request: string, detail = ""): Error {
-    if (status >= 500 || status === 408 || status === 429) return new ComfyUnavailableError(`ComfyUI (${this.name}) answered ${status} to ${request}${detail}`);
+  #failure(res: Response, request: string, detail = ""): Error {
+    const { status } = res;
+    if (status >= 500 || status === 408 || status === 429) {
+      return new ComfyUnavailableError(`ComfyUI (${this.name}) answered ${status} to ${request}${detail}`, retryAfterMs(res.headers.get("retry-after")));
+    }
     return new ComfyRefusedError(this.name, status, request, credentialsHint(this.name, status, this.#withCredentials));
   }
 
   async #json<T>(path: string, init?: RequestInit, timeoutMs?: number): Promise<T> {
     const res = await this.#fetch(path, init, "body", timeoutMs);
     const request = `${init?.method ?? "GET"} ${path}`;
-    if (!res.ok) throw this.#failure(res.status, request);
+    if (!res.ok) throw this.#failure(res, request);
     const text = await res.text();
     return (text ? this.#parse(res, text, request) : undefined) as T;
   }
@@ -262,7 +265,7 @@ export class ComfyBackend {
         // ComfyUI answers malformed input with text/plain 500
       }
       if (res.status === 400) throw new ComfyValidationError(json as never);
-      throw this.#failure(res.status, "POST /prompt", `: ${text.slice(0, 200)}`);
+      throw this.#failure(res, "POST /prompt", `: ${text.slice(0, 200)}`);
     }
     return this.#parse(res, text, "POST /prompt") as { prompt_id: string; number: number; node_errors: Record<string, unknown> };
   }
@@ -344,7 +347,7 @@ export class ComfyBackend {
    */
   async systemStats(): Promise<ComfySystem> {
     const res = await this.#fetch("/system_stats", {}, "body", STATS_TIMEOUT_MS);
-    if (!res.ok) throw this.#failure(res.status, "GET /system_stats");
+    if (!res.ok) throw this.#failure(res, "GET /system_stats");
     const s = this.#parse(res, await res.text(), "GET /system_stats") as { system?: { comfyui_version?: unknown }; devices?: Record<string, unknown>[] };
     const bytes = (v: unknown) => (typeof v === "number" && Number.isFinite(v) && v >= 0 ? v : null);
     return {
@@ -362,7 +365,7 @@ export class ComfyBackend {
   async models(folder: string): Promise<string[] | undefined> {
     const res = await this.#fetch(`/models/${encodeURIComponent(folder)}`);
     if (res.status === 404) return undefined;
-    if (!res.ok) throw this.#failure(res.status, `GET /models/${folder}`);
+    if (!res.ok) throw this.#failure(res, `GET /models/${folder}`);
     return this.#parse(res, await res.text(), `GET /models/${folder}`) as string[];
   }
 
@@ -380,7 +383,7 @@ export class ComfyBackend {
     form.set("overwrite", overwrite ? "true" : "false");
     const res = await this.#fetch("/upload/image", { method: "POST", body: form }, "body", UPLOAD_TIMEOUT_MS);
     if (res.status === 413) throw new ApiError(413, `ComfyUI (${this.name}) refused ${file.name} as too large (its --max-upload-size)`);
-    if (!res.ok) throw this.#failure(res.status, "POST /upload/image");
+    if (!res.ok) throw this.#failure(res, "POST /upload/image");
     return this.#parse(res, await res.text(), "POST /upload/image") as { name: string; subfolder: string; type: string };
   }
 

@@ -176,7 +176,7 @@ export class ComfyService {
       }
       if (!(err instanceof ComfyUnavailableError)) throw err;
       this.#o.logger.warn({ backend: backend.name, workflowId: record.workflowId, err: err.message }, "ComfyUI did not take the workflow; it waits in our queue");
-      this.#reconciler.resendLater(backend.name);
+      this.#reconciler.resendLater(backend.name, err.retryAfterMs);
     } finally {
       this.#sending.delete(record.workflowId);
     }

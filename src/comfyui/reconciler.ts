@@ -57,7 +57,7 @@ export class Reconciler {
       this.#d.logger.warn({ backend: backend.name, err: (err as Error).message }, "reconciliation with ComfyUI failed; will retry");
       // A gateway's 503 or 429 right after the connect: what waits is sent again shortly, not at
       // the next reconnect, which may never come.
-      if (err instanceof ComfyUnavailableError) this.resendLater(backend.name);
+      if (err instanceof ComfyUnavailableError) this.resendLater(backend.name, err.retryAfterMs);
     } finally {
       this.#reconciling.delete(backend.name);
     }
@@ -107,10 +107,12 @@ export class Reconciler {
    * be connected: what waits is sent again after a pause that doubles while it keeps failing. Once
    * the backend is down, its reconnect sends what waits instead.
    */
-  resendLater(name: BackendName) {
+  resendLater(name: BackendName, atLeastMs = 0) {
     const resend = this.#resends.get(name) ?? { delayMs: RESEND_FIRST_MS };
     if (resend.timer) return;
     this.#resends.set(name, resend);
+    // A gateway's Retry-After (a 429, a 503) says when to come back: sooner would be refused again.
+    const delayMs = Math.max(resend.delayMs, atLeastMs);
     resend.timer = setTimeout(async () => {
       resend.timer = undefined;
       const backend = this.#d.backend(name);
@@ -119,12 +121,16 @@ export class Reconciler {
         await this.#sendWaiting(backend);
         this.#resends.delete(name);
       } catch (err) {
-        this.#d.logger.warn({ backend: name, err: (err as Error).message, retryInMs: resend.delayMs * 2 }, "sending waiting workflows to ComfyUI failed");
-        if (!(err instanceof ComfyUnavailableError)) return void this.#resends.delete(name);
+        if (!(err instanceof ComfyUnavailableError)) {
+          this.#d.logger.warn({ backend: name, err: (err as Error).message }, "sending waiting workflows to ComfyUI failed");
+          return void this.#resends.delete(name);
+        }
         resend.delayMs = Math.min(resend.delayMs * 2, RESEND_MAX_MS);
-        this.resendLater(name);
+        const retryInMs = Math.max(resend.delayMs, err.retryAfterMs ?? 0);
+        this.#d.logger.warn({ backend: name, err: err.message, retryInMs }, "sending waiting workflows to ComfyUI failed");
+        this.resendLater(name, err.retryAfterMs);
       }
-    }, resend.delayMs);
+    }, delayMs);
   }
 
   /** Stops the resends that are scheduled. */

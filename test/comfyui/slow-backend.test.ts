@@ -1,7 +1,7 @@
 /** A ComfyUI that is up but slow or busy: /object_info with many custom nodes, a gateway refusing for a while. */
 import { describe, expect, test } from "bun:test";
 import pino from "pino";
-import { ComfyUnavailableError } from "../../src/comfyui/backend-errors.ts";
+import { ComfyUnavailableError, retryAfterMs } from "../../src/comfyui/backend-errors.ts";
 import { ComfyBackend } from "../../src/comfyui/backend.ts";
 import { FakeComfyUI } from "../fake-comfyui.ts";
 import { AUTH, FIXTURES, silentLogger, waitFor } from "../helpers.ts";
@@ -65,6 +65,39 @@ describe("a slow or busy ComfyUI", () => {
     } finally {
       await s.close();
     }
+  });
+
+  test("a rate limit's 429 with Retry-After is honoured: the workflow is sent again no sooner; an upload's 503 passes it on", async () => {
+    const s = await comfyStack();
+    try {
+      s.fake.refusal = { status: 429, retryAfter: "2" };
+      s.fake.unavailable["/prompt"] = 1;
+      const { body } = await s.submit(BASIC);
+      await s.until(body.workflowId, ["completed"], 10_000);
+      const sends = s.fake.received.filter((r) => r.path === "/prompt" && (r.body as { prompt_id?: string }).prompt_id === body.workflowId);
+      expect(sends).toHaveLength(2);
+      // Not after the usual first pause of 1 s: after the 2 s it asked for.
+      expect(sends[1]!.at - sends[0]!.at).toBeGreaterThanOrEqual(1950);
+
+      s.fake.refusal = { status: 503, retryAfter: "7" };
+      s.fake.unavailable["/upload/image"] = 1;
+      const form = new FormData();
+      form.set("image", new File([new Uint8Array([137, 80, 78, 71])], "x.png", { type: "image/png" }));
+      const res = await fetch(`${s.base}/v1/comfyui/upload`, { method: "POST", headers: AUTH, body: form });
+      expect([res.status, res.headers.get("Retry-After")]).toEqual([503, "7"]);
+    } finally {
+      await s.close();
+    }
+  });
+
+  test("Retry-After in seconds or as a date, at most 10 minutes; anything else is none", () => {
+    const now = Date.parse("2026-11-27T12:00:00Z");
+    expect(retryAfterMs("120", now)).toBe(120_000);
+    expect(retryAfterMs(" 0 ", now)).toBe(0);
+    expect(retryAfterMs("Fri, 27 Nov 2026 12:00:30 GMT", now)).toBe(30_000);
+    expect(retryAfterMs("Fri, 27 Nov 2026 11:00:00 GMT", now)).toBe(0);
+    expect(retryAfterMs("99999", now)).toBe(600_000);
+    for (const bad of [null, "", "soon", "-5", "1.5"]) expect(retryAfterMs(bad, now)).toBeUndefined();
   });
 
   test("a cancel ComfyUI could not be told of (a 503) stops the workflow as soon as it starts there", async () => {
