@@ -9,6 +9,8 @@ export interface ListQuery {
   /** Only this agent's, or this provider's, tasks. */
   agent?: string;
   provider?: string;
+  /** Only the tasks that continued this one. */
+  continuedFrom?: string;
   limit: number;
   cursor?: string;
 }
@@ -69,7 +71,7 @@ export class TaskStore {
 
   /** Newest first, filtered by status, agent and provider, paged by cursor. */
   list(q: ListQuery): { tasks: TaskRecord[]; nextCursor: string | null } {
-    const { rows, nextCursor } = page<TaskRecord>(this.#db, BY_START, { status: q.statuses, agent: q.agent, provider: q.provider }, q.limit, q.cursor);
+    const { rows, nextCursor } = page<TaskRecord>(this.#db, BY_START, { status: q.statuses, agent: q.agent, provider: q.provider, continuedFrom: q.continuedFrom }, q.limit, q.cursor);
     return { tasks: rows, nextCursor };
   }
 

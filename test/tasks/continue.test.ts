@@ -39,6 +39,10 @@ describe("continuing a task", () => {
 
     const third = await ended((await follow(second.taskId, { task: "and a README" })).body.taskId);
     expect(third.result.text).toBe("I remember: write hello.py|now add tests|and a README");
+    // Each task's follow-ups, listed.
+    const followUps = async (id: string) => (await (await t.request(`/v1/tasks?status=all&continuedFrom=${id}`, { headers: AUTH })).json()).tasks.map((x: { taskId: string }) => x.taskId);
+    expect([await followUps(first.taskId), await followUps(second.taskId), await followUps(third.taskId)]).toEqual([[second.taskId], [third.taskId], []]);
+    expect((await t.request("/v1/tasks?continuedFrom=nope", { headers: AUTH })).status).toBe(400);
   });
 
   test("422 without a session, or for a provider that cannot resume one; 404 for an unknown task", async () => {

@@ -37,7 +37,7 @@ export function taskHandlers(tasks: TaskService, idempotency: IdempotencyStore) 
     const q = c.req.valid("query");
     const status = q.status ?? ["running"];
     const statuses = status.includes("all") ? undefined : (status as TaskStatus[]);
-    const page = tasks.list({ statuses, agent: q.agent, provider: q.provider, limit: q.limit ?? 100, cursor: q.cursor });
+    const page = tasks.list({ statuses, agent: q.agent, provider: q.provider, continuedFrom: q.continuedFrom, limit: q.limit ?? 100, cursor: q.cursor });
     const views = page.tasks.map((t) => taskView(t));
     return c.json(
       {

@@ -137,6 +137,7 @@ export const ListQuery = z.object({
   cursor: cursorQuery,
   agent: z.string().max(100).optional().openapi({ description: "Only this agent's tasks", example: "coder" }),
   provider: z.string().max(64).optional().openapi({ description: "Only tasks run by this provider", example: "claude-flow" }),
+  continuedFrom: z.string().regex(UUID, "must be a UUID").toLowerCase().optional().openapi({ description: "Only the tasks that continued this one (its follow-ups)" }),
 });
 
 export const StopResultSchema = z
