@@ -11,6 +11,7 @@ import { recordAgentUsage, type Metrics } from "../metrics.ts";
 import { groupAlive, processMatches, signalEach, signalGroup, taskProcesses } from "./process-group.ts";
 import { LocalPorts } from "./local-port.ts";
 import { buildArgv, buildEnv, providerNamed, usesPort, type Provider } from "./providers.ts";
+import { pruneTasks } from "./prune.ts";
 import { removeTree } from "./remove-tree.ts";
 import { limitBreach } from "./task-limits.ts";
 import { TaskPaths } from "./task-paths.ts";
@@ -349,32 +350,9 @@ export class TaskSupervisor {
     }
   }
 
-  /**
-   * Deletes finished tasks past their retention: directory (unless another task still uses it, as a
-   * continuation does), log, exit file, then the record. A
-   * directory that cannot be deleted (a mount inside it, a file owned by another user) keeps its
-   * task's record and log, is logged, and is tried again next sweep; the others go ahead. Files go
-   * one task at a time, off the event loop (see removeTree). Resolves to how many were deleted; a
-   * sweep under way when the supervisor closes stops there.
-   */
-  async prune(retentionMs: number): Promise<number> {
-    let deleted = 0;
-    for (const t of this.#o.store.finishedBefore(Date.now() - retentionMs)) {
-      if (this.#closed) break;
-      try {
-        // A folder that later tasks went on working in stays until the last of them goes.
-        if (!this.#o.store.sharesFolder(t)) await this.#remove(t.taskDir);
-        await this.#remove(t.logFile);
-        await this.#remove(this.#paths.exit(t.taskId));
-      } catch (err) {
-        this.#o.logger.warn({ taskId: t.taskId, taskDir: t.taskDir, err: (err as Error).message }, "could not delete a finished task's files; keeping its record and trying again next sweep");
-        continue;
-      }
-      if (this.#closed) break; // the database with it
-      this.#o.store.delete(t.taskId);
-      deleted++;
-    }
-    return deleted;
+  /** Deletes finished tasks past their retention (see prune.ts); resolves to how many were deleted. */
+  prune(retentionMs: number): Promise<number> {
+    return pruneTasks({ store: this.#o.store, exitFile: (id) => this.#paths.exit(id), remove: this.#remove, logger: this.#o.logger, closed: () => this.#closed }, retentionMs);
   }
 
   /** Stops watching; running tasks keep running and are re-attached by the next start. */
