@@ -42,6 +42,7 @@ export function createMetrics() {
       registers,
     }),
     activeTasks: new Gauge({ name: "active_tasks_total", help: "Agent tasks currently running", registers }),
+    queuedTasks: new Gauge({ name: "queued_tasks", help: "Agent tasks waiting for a MAX_ACTIVE_TASKS slot", registers }),
     completedTasks: new Counter({
       name: "completed_tasks_total",
       help: "Agent tasks that ended, by final status",

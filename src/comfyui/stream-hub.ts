@@ -5,6 +5,7 @@
  */
 import type { ServerWebSocket } from "bun";
 import { preview } from "../http/openapi.ts";
+import { OnceListeners } from "../once-listeners.ts";
 
 export interface WorkflowEvent {
   type: `workflow:${"queued" | "started" | "progress" | "completed" | "failed" | "cancelled"}`;
@@ -30,7 +31,7 @@ const ENDS: ReadonlySet<WorkflowEvent["type"]> = new Set(["workflow:completed", 
 
 export class StreamHub {
   readonly #sockets = new Set<Socket>();
-  readonly #endWaiters = new Map<string, Set<() => void>>();
+  readonly #endWaiters = new OnceListeners<void>();
   readonly #stateOf: StateOf;
 
   /**
@@ -100,28 +101,16 @@ export class StreamHub {
 
   /** Calls `fn` once the workflow ends (completed, failed or cancelled); returns what undoes it. */
   onEnded(workflowId: string, fn: () => void): () => void {
-    let set = this.#endWaiters.get(workflowId);
-    if (!set) this.#endWaiters.set(workflowId, (set = new Set()));
-    set.add(fn);
-    return () => {
-      set.delete(fn);
-      if (!set.size && this.#endWaiters.get(workflowId) === set) this.#endWaiters.delete(workflowId);
-    };
+    return this.#endWaiters.add(workflowId, fn);
   }
 
   /** Requests waiting for a workflow's end (for leak checks). */
   get endWaiterCount() {
-    let n = 0;
-    for (const s of this.#endWaiters.values()) n += s.size;
-    return n;
+    return this.#endWaiters.size;
   }
 
   publish(event: WorkflowEvent) {
-    if (ENDS.has(event.type)) {
-      const waiters = this.#endWaiters.get(event.workflowId);
-      this.#endWaiters.delete(event.workflowId);
-      for (const wake of waiters ?? []) wake();
-    }
+    if (ENDS.has(event.type)) this.#endWaiters.fire(event.workflowId);
     if (!this.#sockets.size) return;
     const text = JSON.stringify({ ...event, timestamp: new Date().toISOString() });
     for (const ws of this.#sockets) {

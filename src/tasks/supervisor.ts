@@ -11,7 +11,9 @@ import { recordAgentUsage, type Metrics } from "../metrics.ts";
 import { groupAlive, processMatches, signalEach, signalGroup, taskProcesses } from "./process-group.ts";
 import { LocalPorts } from "./local-port.ts";
 import { buildArgv, buildEnv, providerNamed, usesPort, type Provider } from "./providers.ts";
+import { OnceListeners } from "../once-listeners.ts";
 import { pruneTasks } from "./prune.ts";
+import { TaskQueue } from "./task-queue.ts";
 import { removeTree } from "./remove-tree.ts";
 import { limitBreach } from "./task-limits.ts";
 import { TaskPaths } from "./task-paths.ts";
@@ -19,7 +21,7 @@ import { InputPathError, writeInputs, type DecodedInput } from "./task-inputs.ts
 import { readExitFile, resolveCommand, type SpawnFn } from "./spawn.ts";
 import type { TaskStore } from "./task-store.ts";
 import { agentResult, exitError, finalEvent } from "./final-event.ts";
-import { durationSeconds, type TaskRecord, type TaskStatus } from "./task.ts";
+import { durationSeconds, NOT_STARTED, type TaskRecord, type TaskStatus } from "./task.ts";
 
 export interface SupervisorOptions {
   store: TaskStore;
@@ -49,6 +51,8 @@ export interface StartInput {
   createdBy: string | null;
   /** Longest the task may run; null for no limit. */
   timeoutMs: number | null;
+  /** With every slot busy, wait in the queue (up to MAX_QUEUED tasks, task-queue.ts) rather than be refused. */
+  queue?: boolean;
   /** An earlier task whose agent session this one goes on with, in that task's folder. */
   continues?: { taskId: string; taskDir: string; sessionId: string };
   /** Written into the task's folder before its agent starts. */
@@ -66,24 +70,35 @@ export type StartResult =
 
 type EndListener = (task: TaskRecord) => void;
 
+
 export class TaskSupervisor {
   readonly #o: SupervisorOptions;
   /** Deletes a task's files (removeTree unless a test gives another). */
   readonly #remove: (path: string) => void | Promise<void>;
   /** Tasks whose processes may be alive, by id. */
   readonly #live = new Map<string, TaskRecord>();
-  readonly #endListeners = new Map<string, Set<EndListener>>();
+  readonly #endListeners = new OnceListeners<TaskRecord>();
   readonly #killTimers = new Map<string, Timer>();
   #poller: Timer | undefined;
   #closed = false;
   /** {port}s for the CLIs that serve something of their own. */
   readonly #ports = new LocalPorts();
   readonly #paths: TaskPaths;
+  readonly #queue: TaskQueue;
 
   constructor(options: SupervisorOptions) {
     this.#o = options;
     this.#remove = options.removePath ?? removeTree;
     this.#paths = new TaskPaths(options.workspaceDir, options.logsDir);
+    this.#queue = new TaskQueue({
+      store: options.store,
+      providers: options.providers,
+      metrics: options.metrics,
+      logger: options.logger,
+      hasRoom: () => !this.#closed && this.#live.size < this.#o.maxActive,
+      launch: (t, provider, sessionId) => this.#launch(t, provider, sessionId, false),
+      ended: (t) => this.#endListeners.fire(t.taskId, t),
+    });
   }
 
   get providers(): Record<string, Provider> {
@@ -98,19 +113,14 @@ export class TaskSupervisor {
     return this.#live.size;
   }
 
+  /** Whether the task has yet to end: running, or queued. */
   isLive(taskId: string): boolean {
-    return this.#live.has(taskId);
+    return this.#live.has(taskId) || this.#queue.get(taskId) !== undefined;
   }
 
   /** Calls `fn` once when the task ends; returns an unsubscribe function. */
   onEnded(taskId: string, fn: EndListener): () => void {
-    let set = this.#endListeners.get(taskId);
-    if (!set) this.#endListeners.set(taskId, (set = new Set()));
-    set.add(fn);
-    return () => {
-      set.delete(fn);
-      if (!set.size) this.#endListeners.delete(taskId);
-    };
+    return this.#endListeners.add(taskId, fn);
   }
 
   /** Re-attaches to tasks left by a previous run of the API; call once at start. */
@@ -136,16 +146,20 @@ export class TaskSupervisor {
     }
     this.#updateGauge();
     this.#ensurePoller();
+    this.#queue.drain();
   }
 
-  /** Starts a task. Never throws for the task's own failures: those are recorded on the task. */
+  /**
+   * Starts a task, or with `queue` and every slot busy, queues it (its folder, log and files made
+   * now). Never throws for the task's own failures: those are recorded on the task.
+   */
   start(input: StartInput): StartResult {
-    if (this.#live.size >= this.#o.maxActive) return { ok: false, reason: "busy" };
+    const busy = this.#live.size >= this.#o.maxActive;
+    if (busy && (!input.queue || this.#queue.isFull())) return { ok: false, reason: "busy" };
     const provider = providerNamed(this.#o.providers, input.provider);
     if (!provider) throw new Error(`No provider named ${input.provider}`);
     const taskId = crypto.randomUUID();
     const taskDir = input.continues?.taskDir ?? this.#paths.dir(taskId);
-    const logFile = this.#paths.log(taskId);
     try {
       this.#paths.prepare(taskId, input.continues?.taskDir);
       writeInputs(taskDir, input.files ?? []);
@@ -155,35 +169,45 @@ export class TaskSupervisor {
       if (err instanceof InputPathError) return { ok: false, reason: "inputs", error: err.message };
       return { ok: false, reason: "storage", error: (err as Error).message, code: (err as NodeJS.ErrnoException).code };
     }
-    const port = usesPort(provider) ? String(this.#ports.take()) : "";
-    const vars = { agent: input.agent, task: input.task, taskId, taskDir, permissionMode: this.#o.claudePermissionMode, port, sessionId: input.continues?.sessionId ?? "" };
-    const argv = buildArgv(provider, vars, input.continues !== undefined);
-    const env = buildEnv(provider, this.#o.envSource, vars, this.#o.taskEnv);
     const record: TaskRecord = {
+      ...NOT_STARTED,
       taskId,
       agent: input.agent,
       task: input.task,
       provider: input.provider,
-      status: "running",
+      status: busy ? "queued" : "running",
       startTime: Date.now(),
-      exitTime: null,
-      exitCode: null,
-      signal: null,
-      error: null,
       taskDir,
-      logFile,
-      pid: null,
-      stopRequestedAt: null,
+      logFile: this.#paths.log(taskId),
       createdBy: input.createdBy,
       timeoutMs: input.timeoutMs,
       continuedFrom: input.continues?.taskId ?? null,
-      ...agentResult(undefined),
     };
+    if (!busy) return this.#launch(record, provider, input.continues?.sessionId ?? "", true);
+    try {
+      this.#o.store.insert(record);
+    } catch (err) {
+      this.#paths.discard(taskId);
+      throw err;
+    }
+    this.#updateGauge();
+    return { ok: true, task: record };
+  }
+
+  /** Spawns `record`'s command; `fresh`: the record is new (else a queued one, already stored). */
+  #launch(record: TaskRecord, provider: Provider, sessionId: string, fresh: boolean): StartResult {
+    const { taskId, taskDir, logFile } = record;
+    const port = usesPort(provider) ? String(this.#ports.take()) : "";
+    const vars = { agent: record.agent, task: record.task, taskId, taskDir, permissionMode: this.#o.claudePermissionMode, port, sessionId };
+    const argv = buildArgv(provider, vars, record.continuedFrom !== null);
+    const env = buildEnv(provider, this.#o.envSource, vars, this.#o.taskEnv);
+    const save = ({ taskId: _, ...fields }: TaskRecord) => (fresh ? this.#o.store.insert({ taskId, ...fields }) : this.#o.store.update(taskId, fields));
     const fail = (error: string): StartResult => {
       const failed: TaskRecord = { ...record, status: "failed", exitTime: Date.now(), error };
-      this.#o.store.insert(failed);
+      save(failed);
       this.#o.metrics.completedTasks.inc({ status: "failed" });
-      this.#o.metrics.taskDuration.observe({ task_type: input.provider, status: "failed" }, 0);
+      this.#o.metrics.taskDuration.observe({ task_type: record.provider, status: "failed" }, 0);
+      if (!fresh) this.#updateGauge();
       return { ok: false, reason: "start-failed", task: failed, error };
     };
     if (!resolveCommand(argv[0]!, env, taskDir)) return fail(`spawn ${argv[0]} ENOENT`);
@@ -195,13 +219,13 @@ export class TaskSupervisor {
     }
     record.pid = proc.pid;
     try {
-      this.#o.store.insert(record);
+      save(record);
     } catch (err) {
       // Unrecorded, it would run on unsupervised (a full disk fails the insert): it goes, with its
       // files (nothing would ever prune them), and the error is the answer. They were made just now
       // and hold next to nothing, so they go at once, before the answer.
       signalGroup(proc.pid, "SIGKILL");
-      this.#paths.discard(taskId);
+      if (fresh) this.#paths.discard(taskId);
       throw err;
     }
     this.#owned.add(record);
@@ -229,6 +253,10 @@ export class TaskSupervisor {
   /** Asks the task to stop: SIGTERM to its group now, SIGKILL after the grace period. */
   stop(taskId: string, reason: { status: TaskStatus; error?: string } = { status: "stopped" }): TaskRecord | undefined {
     const t = this.#live.get(taskId);
+    if (!t) {
+      const queued = this.#queue.get(taskId);
+      return queued && this.#queue.end(queued, reason.status, reason.error ?? null);
+    }
     if (!t || t.stopRequestedAt !== null) return t;
     t.stopRequestedAt = Date.now();
     t.status = reason.status;
@@ -280,13 +308,14 @@ export class TaskSupervisor {
     recordAgentUsage(this.#o.metrics, done);
     this.#updateGauge();
     this.#o.logger.info({ taskId: t.taskId, status, exitCode: done.exitCode, signal: done.signal }, "task ended");
-    const listeners = this.#endListeners.get(t.taskId);
-    this.#endListeners.delete(t.taskId);
-    for (const fn of listeners ?? []) fn(done);
+    this.#endListeners.fire(t.taskId, done);
+    // A slot is free: the first queued task takes it.
+    this.#queue.drain();
   }
 
   #updateGauge() {
     this.#o.metrics.activeTasks.set(this.#live.size);
+    this.#o.metrics.queuedTasks.set(this.#queue.length);
   }
 
   #ensurePoller() {

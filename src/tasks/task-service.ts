@@ -108,7 +108,7 @@ export class TaskService {
     return this.#o.supervisor.activeCount();
   }
 
-  create(input: { agent: string; task: string; provider?: string; timeoutSeconds?: number; files?: InputFile[] }, who: Actor) {
+  create(input: { agent: string; task: string; provider?: string; timeoutSeconds?: number; files?: InputFile[]; queue?: boolean }, who: Actor) {
     const keyId = who.keyId;
     const provider = input.provider ?? this.#o.defaultProvider;
     if (!providerNamed(this.#o.supervisor.providers, provider)) {
@@ -117,18 +117,18 @@ export class TaskService {
     // timeoutSeconds 0 asks for no limit, whatever TASK_TIMEOUT says.
     const timeoutMs = input.timeoutSeconds === undefined ? (this.#o.defaultTimeoutMs ?? null) : input.timeoutSeconds * 1000 || null;
     const files = decodeInputs(input.files);
-    return this.#started(this.#o.supervisor.start({ agent: input.agent, task: input.task, provider, createdBy: keyId, timeoutMs, files }), who, "task.create");
+    return this.#started(this.#o.supervisor.start({ agent: input.agent, task: input.task, provider, createdBy: keyId, timeoutMs, files, queue: input.queue }), who, "task.create");
   }
 
   /**
    * A new task that goes on with an earlier one's agent session, in its folder: same agent and
    * provider, the earlier task's time limit unless the request sets one.
    */
-  continue(taskId: string, input: { task: string; timeoutSeconds?: number; files?: InputFile[] }, who: Actor) {
+  continue(taskId: string, input: { task: string; timeoutSeconds?: number; files?: InputFile[]; queue?: boolean }, who: Actor) {
     const earlier = this.get(taskId);
     const files = decodeInputs(input.files);
     const running = this.#o.store.runningIn(earlier.taskDir);
-    if (running) throw new ApiError(409, `Task ${running.taskId} is still running in this task's folder; continue once it has ended`, { extra: { currentStatus: running.status } });
+    if (running) throw new ApiError(409, `Task ${running.taskId} is still ${running.status} in this task's folder; continue once it has ended`, { extra: { currentStatus: running.status } });
     const provider = providerNamed(this.#o.supervisor.providers, earlier.provider);
     if (!provider) throw new ApiError(422, `Task ${taskId} ran with provider '${earlier.provider}', which is no longer configured`);
     if (!provider.resume) {
@@ -137,7 +137,7 @@ export class TaskService {
     if (earlier.sessionId === null) throw new ApiError(422, `Task ${taskId} left no session to continue: its agent reported none (a claude session reports one when it ends)`);
     const timeoutMs = input.timeoutSeconds === undefined ? earlier.timeoutMs : input.timeoutSeconds * 1000 || null;
     const continues = { taskId, taskDir: earlier.taskDir, sessionId: earlier.sessionId };
-    return this.#started(this.#o.supervisor.start({ agent: earlier.agent, task: input.task, provider: earlier.provider, createdBy: who.keyId, timeoutMs, continues, files }), who, "task.continue");
+    return this.#started(this.#o.supervisor.start({ agent: earlier.agent, task: input.task, provider: earlier.provider, createdBy: who.keyId, timeoutMs, continues, files, queue: input.queue }), who, "task.continue");
   }
 
   /** The task a start made, or the ApiError that says why there is none. */
@@ -180,7 +180,7 @@ export class TaskService {
 
   stop(taskId: string, who: Actor): TaskRecord {
     const t = this.get(taskId);
-    if (t.status !== "running" || !this.#o.supervisor.isLive(taskId)) {
+    if ((t.status !== "running" && t.status !== "queued") || !this.#o.supervisor.isLive(taskId)) {
       throw new ApiError(409, `Task ${taskId} is not running`, { extra: { currentStatus: t.status } });
     }
     const stopped = this.#o.supervisor.stop(taskId) ?? t;
@@ -188,9 +188,9 @@ export class TaskService {
     return stopped;
   }
 
-  /** Stops every running task (of one agent, or provider, if given): each as stop() stops one. */
-  stopMany(q: { agent?: string; provider?: string }, who: Actor): TaskRecord[] {
-    const running = this.#o.store.list({ statuses: ["running"], agent: q.agent, provider: q.provider, limit: Number.MAX_SAFE_INTEGER }).tasks;
+  /** Stops every running (or queued) task, of one agent or provider if given: each as stop() stops one. */
+  stopMany(q: { statuses: readonly ("running" | "queued")[]; agent?: string; provider?: string }, who: Actor): TaskRecord[] {
+    const running = this.#o.store.list({ statuses: q.statuses, agent: q.agent, provider: q.provider, limit: Number.MAX_SAFE_INTEGER }).tasks;
     const stopped = running.filter((t) => this.#o.supervisor.isLive(t.taskId)).map((t) => this.#o.supervisor.stop(t.taskId) ?? t);
     const taskIds = stopped.map((t) => t.taskId);
     this.#o.logger.info({ audit: true, action: "task.stop", reqId: who.reqId, taskIds, agent: q.agent, provider: q.provider, keyId: who.keyId }, "task stops requested");

@@ -80,7 +80,12 @@ export class TaskStore {
     return this.#db.query("SELECT 1 FROM tasks WHERE taskDir = ? AND taskId != ? LIMIT 1").get(t.taskDir, t.taskId) !== null;
   }
 
-  /** A task running in `taskDir`, if any. */
+  /** Queued tasks, the first queued first. */
+  queued(): TaskRecord[] {
+    return this.#db.query("SELECT * FROM tasks WHERE status = 'queued' ORDER BY startTime, rowid").all() as TaskRecord[];
+  }
+
+  /** A task running (or queued) in `taskDir`, if any. */
   runningIn(taskDir: string): TaskRecord | undefined {
     return (this.#db.query("SELECT * FROM tasks WHERE taskDir = ? AND exitTime IS NULL LIMIT 1").get(taskDir) as TaskRecord | null) ?? undefined;
   }

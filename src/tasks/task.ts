@@ -1,13 +1,15 @@
 /** The task model: one flat record per task, as stored and as returned by the API. */
 
 /**
+ * - `queued`: asked for with `queue` while every MAX_ACTIVE_TASKS slot was busy; it starts, in the
+ *   order they came, as slots free. Its folder, log and files are made already.
  * - `running`: the process (group) is alive.
  * - `completed`: it exited with code 0.
  * - `failed`: non-zero exit, killed by a signal, failed to start, or its end could not be known.
  * - `stopped`: stopped through the API; stays `stopped` whatever the process then does.
  */
-export type TaskStatus = "running" | "completed" | "failed" | "stopped";
-export const TASK_STATUSES: readonly TaskStatus[] = ["running", "completed", "failed", "stopped"];
+export type TaskStatus = "queued" | "running" | "completed" | "failed" | "stopped";
+export const TASK_STATUSES: readonly TaskStatus[] = ["queued", "running", "completed", "failed", "stopped"];
 
 export interface TaskRecord {
   taskId: string;
@@ -15,7 +17,7 @@ export interface TaskRecord {
   task: string;
   provider: string;
   status: TaskStatus;
-  /** Epoch milliseconds. */
+  /** Epoch milliseconds: when it started, or, while it is queued, when it was queued. */
   startTime: number;
   exitTime: number | null;
   exitCode: number | null;
@@ -46,7 +48,26 @@ export interface TaskRecord {
   cacheCreationTokens: number | null;
 }
 
-/** Seconds the task ran, or has run so far; frozen at exit. */
+/** What a task's record holds before it has run: no process, no end, nothing its agent reported. */
+export const NOT_STARTED = {
+  exitTime: null,
+  exitCode: null,
+  signal: null,
+  error: null,
+  pid: null,
+  stopRequestedAt: null,
+  resultText: null,
+  costUsd: null,
+  turns: null,
+  sessionId: null,
+  inputTokens: null,
+  outputTokens: null,
+  cacheReadTokens: null,
+  cacheCreationTokens: null,
+} satisfies Partial<TaskRecord>;
+
+/** Seconds the task ran, or has run so far; frozen at exit; 0 while it waits in the queue. */
 export function durationSeconds(t: TaskRecord, now = Date.now()): number {
+  if (t.status === "queued") return 0;
   return Math.max(0, Math.round(((t.exitTime ?? now) - t.startTime) / 100) / 10);
 }

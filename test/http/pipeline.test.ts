@@ -57,8 +57,8 @@ describe("errors", () => {
     // An empty or blank value is no number, though it coerces to 0.
     expect(await message("/v1/tasks?limit=")).toBe("query/limit must be a number, got ''");
     expect(await message("/v1/tasks?limit=%20")).toBe("query/limit must be a number, got ' '");
-    expect(await message("/v1/tasks?status=done")).toBe("query/status must be one of: running, completed, failed, stopped, all; got 'done'");
-    expect(await message("/v1/tasks?status=completed,done")).toBe("query/status must be one of: running, completed, failed, stopped, all; got 'completed,done'");
+    expect(await message("/v1/tasks?status=done")).toBe("query/status must be one of: queued, running, completed, failed, stopped, all; got 'done'");
+    expect(await message("/v1/tasks?status=completed,done")).toBe("query/status must be one of: queued, running, completed, failed, stopped, all; got 'completed,done'");
     expect(await message("/v1/comfyui/workflows?status=queued,")).toBe("query/status must be one of: queued, running, completed, cancelled, failed; got 'queued,'");
     expect(await message("/v1/tasks", { agent: "a".repeat(101), task: "x" })).toBe("body/agent must be at most 100 characters, got 101");
     expect(await message("/v1/comfyui/workflow", { workflow: { "1": {} }, priority: "urgent" })).toBe("body/priority must be one of: low, normal, high; got 'urgent'");

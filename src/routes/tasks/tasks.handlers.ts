@@ -10,6 +10,8 @@ import type { continueTaskRoute, createTaskRoute, getTaskArchiveRoute, getTaskFi
 import { listTaskFiles, taskFilePath } from "../../tasks/task-files.ts";
 import { tarGz } from "../../tasks/tar.ts";
 
+const QUEUED = "Task queued: every MAX_ACTIVE_TASKS slot is busy, and it starts when one frees (GET it for its status)";
+
 type H<R extends Parameters<typeof import("@hono/zod-openapi").createRoute>[0]> = RouteHandler<R, AppEnv>;
 
 export function taskHandlers(tasks: TaskService, idempotency: IdempotencyStore) {
@@ -19,7 +21,7 @@ export function taskHandlers(tasks: TaskService, idempotency: IdempotencyStore) 
     const body = c.req.valid("json");
     return idempotent(c, idempotency, body, () => {
       const t = tasks.create(body, actorOf(c));
-      return accepted(t, `Task started with provider ${t.provider}`);
+      return accepted(t, t.status === "queued" ? QUEUED : `Task started with provider ${t.provider}`);
     }) as never;
   };
 
@@ -29,7 +31,7 @@ export function taskHandlers(tasks: TaskService, idempotency: IdempotencyStore) 
     // The key covers the task continued too: the same body for another task is another request.
     return idempotent(c, idempotency, { taskId, ...body }, () => {
       const t = tasks.continue(taskId, body, actorOf(c));
-      return accepted(t, `Task started with provider ${t.provider}, continuing task ${taskId}`);
+      return accepted(t, t.status === "queued" ? `${QUEUED}; it continues task ${taskId}` : `Task started with provider ${t.provider}, continuing task ${taskId}`);
     }) as never;
   };
 
@@ -57,12 +59,13 @@ export function taskHandlers(tasks: TaskService, idempotency: IdempotencyStore) 
 
   const stop: H<typeof stopTaskRoute> = (c) => {
     const t = tasks.stop(c.req.valid("param").taskId, actorOf(c));
-    return c.json({ taskId: t.taskId, status: t.status, message: "Task stop requested: SIGTERM sent to its process group" }, 200);
+    const message = t.pid === null ? "Task removed from the queue; it never ran" : "Task stop requested: SIGTERM sent to its process group";
+    return c.json({ taskId: t.taskId, status: t.status, message }, 200);
   };
 
   const stopMany: H<typeof stopTasksRoute> = (c) => {
-    const { agent, provider } = c.req.valid("query");
-    const stopped = tasks.stopMany({ agent, provider }, actorOf(c));
+    const { status, agent, provider } = c.req.valid("query");
+    const stopped = tasks.stopMany({ statuses: status, agent, provider }, actorOf(c));
     return c.json({ stopped: stopped.length, taskIds: stopped.map((t) => t.taskId) }, 200);
   };
 

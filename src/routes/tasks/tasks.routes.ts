@@ -38,6 +38,11 @@ const inputFiles = z
   .optional()
   .openapi({ description: `Files put in the task's folder before its agent starts (at most ${MAX_INPUT_FILES}, within BODY_LIMIT): what it is to work on` });
 
+const queueField = z
+  .boolean()
+  .optional()
+  .openapi({ description: "When every MAX_ACTIVE_TASKS slot is busy, wait in the queue (the first queued starts first; at most 1,000 wait) rather than get a 503. Default false" });
+
 export const CreateTaskBody = z
   .object({
     agent: z
@@ -50,6 +55,7 @@ export const CreateTaskBody = z
     provider: z.string().min(1).max(64).optional().openapi({ description: "A configured provider (default claude-flow)", example: "demo" }),
     timeoutSeconds: timeoutSecondsField("Stop the task (as failed) once it has run this long; 0 for no limit. Default: TASK_TIMEOUT (none unless set)"),
     files: inputFiles,
+    queue: queueField,
   })
   .strict()
   .openapi("CreateTaskRequest");
@@ -59,6 +65,7 @@ export const ContinueTaskBody = z
     task: taskText.openapi({ description: "What the agent does next, in the session it left", example: "Now add tests for it" }),
     timeoutSeconds: timeoutSecondsField("Stop the task (as failed) once it has run this long; 0 for no limit. Default: the earlier task's own"),
     files: inputFiles,
+    queue: queueField,
   })
   .strict()
   .openapi("ContinueTaskRequest");
@@ -132,7 +139,7 @@ export const TaskListSchema = z
   .openapi("TaskList");
 
 export const ListQuery = z.object({
-  status: statusListQuery(["running", "completed", "failed", "stopped", "all"], "Tasks in this status, or in any of several (`completed,failed`); `all` for every task. Default: running"),
+  status: statusListQuery(["queued", "running", "completed", "failed", "stopped", "all"], "Tasks in this status, or in any of several (`queued,running`); `all` for every task. Default: running"),
   limit: z.coerce.number().int().min(1).max(500).default(100).optional(),
   cursor: cursorQuery,
   agent: z.string().max(100).optional().openapi({ description: "Only this agent's tasks", example: "coder" }),
@@ -219,13 +226,13 @@ export const stopTasksRoute = createRoute({
   method: "delete",
   path: "/v1/tasks",
   tags: ["Tasks"],
-  summary: "Stop every running task (or an agent's, or a provider's), at once",
+  summary: "Stop every running (or queued) task, or an agent's, or a provider's, at once",
   description:
     "For agents gone wrong, or before maintenance: one request, where a DELETE each would use up the rate limit. Each is stopped as " +
     "`DELETE /v1/tasks/{taskId}` stops one. `status=running` is required, so that nothing is stopped by accident.",
   request: {
     query: z.object({
-      status: requiredStatusListQuery(["running"], "Stop the tasks in this status (only `running` can be)"),
+      status: requiredStatusListQuery(["running", "queued"], "Stop the tasks in this status, or in either: `running,queued` (a queued one leaves the queue without running)"),
       agent: ListQuery.shape.agent,
       provider: ListQuery.shape.provider,
     }),

@@ -50,7 +50,7 @@ function refreshAll() {
  * elsewhere shows within 5 s all the same, since /v1/status (every 5 s) counts it running.
  */
 const pollTasks = () => {
-  const idle = activeTasks === 0 && ![...tasksShown.values()].some(isRunning);
+  const idle = activeTasks === 0 && ![...tasksShown.values()].some(isOpen);
   if (idle && Date.now() - tasksRefreshedAt < 9_500) return;
   refreshTasks();
 };
@@ -86,7 +86,7 @@ const meter = (pct, label) => h("div", { class: "meter", role: "meter", "aria-va
 
 /** Provider -> whether its tasks can be continued, from /v1/status (unknown until it answers: the API then decides). */
 const providerResumes = new Map();
-const canContinue = (t) => t.status !== "running" && !!t.result?.sessionId && providerResumes.get(t.provider) !== false;
+const canContinue = (t) => !isOpen(t) && !!t.result?.sessionId && providerResumes.get(t.provider) !== false;
 
 const refreshStatus = guard(async () => {
   const s = await api("/v1/status");
@@ -131,6 +131,8 @@ const refreshStatus = guard(async () => {
 
 // ---- tasks ------------------------------------------------------------------------------------
 const isRunning = (x) => x.status === "running";
+/** Yet to end: running, or waiting in the queue for a slot. */
+const isOpen = (x) => x.status === "running" || x.status === "queued";
 
 /**
  * The 50 newest tasks, and every running one however old (an agent may run for hours while dozens
@@ -154,7 +156,7 @@ const refreshTasks = guard(async () => {
     const { tasks: older } = await api("/v1/tasks?status=running&limit=500");
     tasks = tasks.concat(older.filter((t) => !shown.has(t.taskId)));
   }
-  tasks.sort((a, b) => isRunning(b) - isRunning(a) || newestFirst("startTime")(a, b));
+  tasks.sort((a, b) => isOpen(b) - isOpen(a) || newestFirst("startTime")(a, b));
   tasksRefreshedAt = Date.now();
   tasksShown.clear();
   for (const t of tasks) tasksShown.set(t.taskId, t);
@@ -162,14 +164,14 @@ const refreshTasks = guard(async () => {
   morphList($("#task-table tbody"), tasks.map((t) => h("tr", { "data-task": t.taskId },
     h("td", {}, t.agent), h("td", {}, t.provider), h("td", t.error ? { title: t.error } : {}, badge(t.status)), h("td", {}, fmtDuration(t.duration)), h("td", {}, t.signal ?? (t.exitCode ?? "")), costCell(t.result),
     h("td", {}, h("button", { type: "button", "data-action": "log", onclick: shown(t.taskId, openLog) }, "Log"), " ",
-      t.status === "running" ? h("button", { type: "button", class: "danger", "data-action": "stop", onclick: shown(t.taskId, stopTask) }, "Stop") : null,
+      isOpen(t) ? h("button", { type: "button", class: "danger", "data-action": "stop", onclick: shown(t.taskId, stopTask) }, "Stop") : null,
       canContinue(t) ? h("button", { type: "button", "data-action": "continue", onclick: shown(t.taskId, continueTask) }, "Continue") : null))), "data-task");
 });
 
 $("#stop-running").addEventListener("click", guard(async () => {
-  const running = [...tasksShown.values()].filter(isRunning).length;
-  if (!confirm(`Stop every running task${running ? ` (${running} listed here)` : ""}? Their processes get SIGTERM, then SIGKILL.`)) return;
-  await api("/v1/tasks?status=running", { method: "DELETE" });
+  const open = [...tasksShown.values()].filter(isOpen).length;
+  if (!confirm(`Stop every running or queued task${open ? ` (${open} listed here)` : ""}? Their processes get SIGTERM, then SIGKILL.`)) return;
+  await api("/v1/tasks?status=running,queued", { method: "DELETE" });
   await refreshTasks();
 }));
 
@@ -201,7 +203,7 @@ async function inputFiles(form) {
 
 onSubmit($("#task-form"), async (f) => {
   const files = await inputFiles(f);
-  const body = { agent: f.get("agent"), task: f.get("task"), provider: f.get("provider"), ...timeLimit(f), ...(files.length ? { files } : {}) };
+  const body = { agent: f.get("agent"), task: f.get("task"), provider: f.get("provider"), ...timeLimit(f), ...(files.length ? { files } : {}), ...(f.get("queue") ? { queue: true } : {}) };
   const t = await api("/v1/tasks", { method: "POST", body: JSON.stringify(body) });
   await refreshTasks();
   openLog({ taskId: t.taskId, agent: f.get("agent"), status: "running" });
