@@ -207,7 +207,11 @@ export class TaskSupervisor {
       save(failed);
       this.#o.metrics.completedTasks.inc({ status: "failed" });
       this.#o.metrics.taskDuration.observe({ task_type: record.provider, status: "failed" }, 0);
-      if (!fresh) this.#updateGauge();
+      if (!fresh) {
+        // A queued task may have someone waiting for its end (?wait, a log stream).
+        this.#updateGauge();
+        this.#endListeners.fire(taskId, failed);
+      }
       return { ok: false, reason: "start-failed", task: failed, error };
     };
     if (!resolveCommand(argv[0]!, env, taskDir)) return fail(`spawn ${argv[0]} ENOENT`);

@@ -78,6 +78,16 @@ describe("the task queue", () => {
     expect((await ended(next)).status).toBe("stopped");
   });
 
+  test("a queued task that cannot start fails, and those waiting for it hear so; the next one starts", async () => {
+    const busy = (await start("sleeper")).body.taskId;
+    const broken = (await start("missing-cli", "x", { queue: true })).body.taskId;
+    const next = (await start("exit0", "x", { queue: true })).body.taskId;
+    const waiting = t.request(`/v1/tasks/${broken}?wait=30`, { headers: AUTH });
+    await stop(busy);
+    expect(await (await waiting).json()).toMatchObject({ status: "failed", error: "spawn definitely-not-installed-cli ENOENT" });
+    expect((await ended(next)).status).toBe("completed");
+  });
+
   test("the queue survives a restart of the API, and drains after it", async () => {
     const first = testApp({ MAX_ACTIVE_TASKS: "1" });
     const busy = (await start("sleeper", "x", {}, first)).body.taskId;
