@@ -104,6 +104,7 @@ export function buildServices(config: Config, logger: Logger, options: BuildOpti
     metrics,
     startedAt: lifecycle.startedAt,
     activeTasks: () => tasks.activeCount(),
+    queuedTasks: () => tasks.queuedCount(),
     taskProviders: () => supervisor.providers,
     comfyui: () => backendsView(comfy.backends.values()),
   });

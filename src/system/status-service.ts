@@ -20,6 +20,8 @@ export interface StatusDeps {
   metrics: Metrics;
   startedAt: number;
   activeTasks: () => number;
+  /** Tasks waiting for a slot. */
+  queuedTasks: () => number;
   taskProviders: () => Record<string, Provider>;
   comfyui?: () => Promise<Record<string, BackendStatus>>;
 }
@@ -88,7 +90,7 @@ export class StatusService {
     const value = {
       timestamp: new Date().toISOString(),
       api: { uptime: Math.round((Date.now() - this.#d.startedAt) / 1000), version: VERSION, pid: process.pid },
-      tasks: { active: this.#d.activeTasks() },
+      tasks: { active: this.#d.activeTasks(), queued: this.#d.queuedTasks() },
       gpu,
       providers: {
         gemini: configured(env.GOOGLE_GEMINI_API_KEY, env.GEMINI_API_KEY),

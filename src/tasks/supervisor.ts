@@ -113,6 +113,10 @@ export class TaskSupervisor {
     return this.#live.size;
   }
 
+  queuedCount(): number {
+    return this.#queue.length;
+  }
+
   /** Whether the task has yet to end: running, or queued. */
   isLive(taskId: string): boolean {
     return this.#live.has(taskId) || this.#queue.get(taskId) !== undefined;
@@ -348,7 +352,7 @@ export class TaskSupervisor {
 
   #check(t: TaskRecord) {
     // Tasks we spawned report their end through the exit promise; only adopted ones are looked up.
-    if (!this.#ownsProcess(t)) {
+    if (!this.#owned.has(t)) {
       const exit = readExitFile(this.#paths.exit(t.taskId));
       if (exit) return this.#finish(t, exit, null);
       if (t.pid !== null && !processMatches(t.pid, t.taskId)) {
@@ -368,9 +372,6 @@ export class TaskSupervisor {
 
   /** Records of processes this API spawned itself (the others were adopted after a restart). */
   readonly #owned = new WeakSet<TaskRecord>();
-  #ownsProcess(t: TaskRecord) {
-    return this.#owned.has(t);
-  }
 
   /** Stops a task as `failed` with `error`, and ends its log (and so its stream) with a line saying why. */
   #failWithNote(t: TaskRecord, error: string) {

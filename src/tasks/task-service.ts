@@ -108,6 +108,10 @@ export class TaskService {
     return this.#o.supervisor.activeCount();
   }
 
+  queuedCount() {
+    return this.#o.supervisor.queuedCount();
+  }
+
   create(input: { agent: string; task: string; provider?: string; timeoutSeconds?: number; files?: InputFile[]; queue?: boolean }, who: Actor) {
     const keyId = who.keyId;
     const provider = input.provider ?? this.#o.defaultProvider;

@@ -168,12 +168,16 @@ describe("GET /v1/status", () => {
     fresh.close();
   });
 
-  test("active task count", async () => {
-    const t = testApp();
-    const res = await t.request("/v1/tasks", { method: "POST", headers: { ...AUTH, "Content-Type": "application/json" }, body: JSON.stringify({ agent: "a", task: "x", provider: "sleeper" }) });
-    const { taskId } = await res.json();
-    expect((await status(t)).tasks.active).toBe(1);
-    await t.request(`/v1/tasks/${taskId}`, { method: "DELETE", headers: AUTH });
+  test("active and queued task counts", async () => {
+    const t = testApp({ MAX_ACTIVE_TASKS: "1" });
+    const post = async (queue: boolean) =>
+      (await (await t.request("/v1/tasks", { method: "POST", headers: { ...AUTH, "Content-Type": "application/json" }, body: JSON.stringify({ agent: "a", task: "x", provider: "sleeper", queue }) })).json()).taskId;
+    const running = await post(false);
+    const queued = await post(true);
+    expect((await status(t)).tasks).toEqual({ active: 1, queued: 1 });
+    await t.request(`/v1/tasks?status=running,queued`, { method: "DELETE", headers: AUTH });
+    await waitFor(async () => (await (await t.request(`/v1/tasks/${running}`, { headers: AUTH })).json()).exitTime);
+    expect((await (await t.request(`/v1/tasks/${queued}`, { headers: AUTH })).json()).status).toBe("stopped");
     t.close();
   });
 

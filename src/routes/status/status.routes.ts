@@ -19,7 +19,7 @@ export const StatusSchema = z
   .object({
     timestamp: z.string().openapi({ format: "date-time" }),
     api: z.object({ uptime: z.number().int().openapi({ description: "Seconds" }), version: z.string(), pid: z.number().int() }),
-    tasks: z.object({ active: z.number().int() }),
+    tasks: z.object({ active: z.number().int(), queued: z.number().int().openapi({ description: "Waiting for a MAX_ACTIVE_TASKS slot" }) }),
     gpu: z.object({ available: z.boolean(), gpus: z.array(GpuSchema), error: z.string().optional() }),
     providers: z.object({
       gemini: z.enum(["configured", "not_configured"]),
