@@ -234,6 +234,30 @@ describe("dashboard", () => {
     await waitText(row.locator(".badge"), "stopped");
   });
 
+  test("a poll answered after a Stop's own refresh does not draw the task running again", async () => {
+    const id = (await (await fetch(`${d.base}/v1/tasks`, { method: "POST", headers: { Authorization: `Bearer ${KEY}`, "Content-Type": "application/json" }, body: JSON.stringify({ agent: "race", task: "x", provider: "sleeper" }) })).json()).taskId;
+    const row = d.page.locator(`#task-table tbody tr[data-task="${id}"]`);
+    await waitText(row.locator(".badge"), "running");
+    // The next poll of the list is answered late, with the list as it was when it asked.
+    let held: (() => void) | undefined;
+    const asked = new Promise<void>((resolve) => (held = resolve));
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    await d.page.route("**/v1/tasks?status=all*", async (route) => {
+      const stale = await route.fetch();
+      held?.();
+      held = undefined;
+      await released;
+      await route.fulfill({ response: stale });
+    }, { times: 1 });
+    await asked;
+    await row.getByRole("button", { name: "Stop" }).click();
+    await waitText(row.locator(".badge"), "stopped");
+    release();
+    await Bun.sleep(500);
+    expect(await row.locator(".badge").textContent()).toBe("stopped");
+  });
+
   test("a ComfyUI workflow reaches 100% and its image appears in the gallery", async () => {
     const prompt = { ...chain(3, "browser") };
     await d.page.locator("#wf-form textarea[name=workflow]").fill(JSON.stringify(prompt));

@@ -125,7 +125,7 @@ const refreshStatus = guard(async () => {
     h("div", { class: "card", "data-card": "cpu" }, h("h3", {}, "CPU"), `Load ${cpu.loadAverage.load1} / ${cpu.loadAverage.load5} / ${cpu.loadAverage.load15} (${cpu.cores} cores${cpu.limit === null ? "" : `, limited to ${cpu.limit}`})`),
     h("div", { class: "card", "data-card": "memory" }, h("h3", {}, memory.source === "cgroup" ? "Memory (container limit)" : "Memory"), `${memory.used} / ${memory.total} MiB`, meter(memory.percentUsed, "Memory used")),
     h("div", { class: "card", "data-card": "disk" }, h("h3", {}, "Disk"), `${disk.used} / ${disk.size} (${disk.available} free)`, meter(disk.percentUsed, "Disk used")),
-    h("div", { class: "card", "data-card": "providers" }, h("h3", {}, "Providers & ComfyUI"), h("div", { class: "muted" }, providers), h("div", { class: "muted" }, `ComfyUI ${backends}`), h("div", {}, `Active tasks: ${s.tasks.active}`)),
+    h("div", { class: "card", "data-card": "providers" }, h("h3", {}, "Providers & ComfyUI"), h("div", { class: "muted" }, providers), h("div", { class: "muted" }, `ComfyUI ${backends}`), h("div", {}, `Active tasks: ${s.tasks.active}${s.tasks.queued ? `, ${s.tasks.queued} queued` : ""}`)),
   ], "data-card");
 });
 
@@ -148,7 +148,11 @@ function costCell(r) {
   return h("td", title ? { title } : {}, `$${r.costUsd.toFixed(4)}`);
 }
 
+/** Task list requests made so far: an answer to one that a later one overtook is stale. */
+let tasksAsked = 0;
+
 const refreshTasks = guard(async () => {
+  const asked = ++tasksAsked;
   const recent = await api("/v1/tasks?status=all&limit=50");
   let tasks = recent.tasks;
   if (recent.nextCursor && (activeTasks === null || activeTasks > tasks.filter(isRunning).length)) {
@@ -156,6 +160,9 @@ const refreshTasks = guard(async () => {
     const { tasks: older } = await api("/v1/tasks?status=running&limit=500");
     tasks = tasks.concat(older.filter((t) => !shown.has(t.taskId)));
   }
+  // A poll under way when a task was stopped or started answers after the refresh that followed it:
+  // drawn, it would show the list as it was before.
+  if (asked !== tasksAsked) return;
   tasks.sort((a, b) => isOpen(b) - isOpen(a) || newestFirst("startTime")(a, b));
   tasksRefreshedAt = Date.now();
   tasksShown.clear();
