@@ -72,6 +72,14 @@ export function exitError(event: Event | undefined, exit: { exitCode: number | n
   return `Exited with code ${exit.exitCode}${reason ? `: ${reason}` : ""}`;
 }
 
+/**
+ * A session id as claude writes it (a UUID), else null: it becomes an argument of the next
+ * continuation's command (`--resume <id>`), and a value starting with "-" would be read as an option.
+ */
+function sessionIdOf(v: unknown): string | null {
+  return typeof v === "string" && /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/.test(v) ? v : null;
+}
+
 /** The fields of a task that its final result event fills (all null for any other end). */
 export type AgentResultFields = Pick<TaskRecord, "resultText" | "costUsd" | "turns" | "sessionId" | "inputTokens" | "outputTokens" | "cacheReadTokens" | "cacheCreationTokens">;
 
@@ -83,7 +91,7 @@ export function agentResult(event: Event | undefined): AgentResultFields {
     resultText: cut(text(r.result), MAX_RESULT_TEXT),
     costUsd: count(r.total_cost_usd),
     turns: count(r.num_turns),
-    sessionId: text(r.session_id),
+    sessionId: sessionIdOf(r.session_id),
     inputTokens: count(usage.input_tokens),
     outputTokens: count(usage.output_tokens),
     cacheReadTokens: count(usage.cache_read_input_tokens),

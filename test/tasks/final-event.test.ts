@@ -72,6 +72,10 @@ describe("the agent's result", () => {
     const none = { resultText: null, costUsd: null, turns: null, sessionId: null, inputTokens: null, outputTokens: null, cacheReadTokens: null, cacheCreationTokens: null };
     for (const text of ["plain", '{"type":"assistant"}', `${JSON.stringify(real)}\nafter`]) expect(agentResult(finalEvent(log(text)))).toEqual(none);
     expect(agentResult(finalEvent(log(result({ total_cost_usd: "0.1", num_turns: -1, usage: "many", session_id: 7 }))))).toEqual(none);
+    // A session id becomes an argument of a continuation's command: one that could pass for an option is none.
+    for (const session_id of ["--dangerously-skip-permissions", "-x", "", "a b", "x".repeat(200), "id\n--flag"]) {
+      expect([session_id, agentResult(finalEvent(log(result({ session_id })))).sessionId]).toEqual([session_id, null]);
+    }
   });
 
   test("a long answer is kept to 64 KiB, never split inside a character; one up to 1 MiB back is found", () => {
