@@ -1,25 +1,31 @@
 /**
- * A folder as a POSIX tar stream (ustar headers, pax records where a name, a link or a size does
- * not fit them), read as the client takes it: GET /v1/tasks/{taskId}/archive gzips it, and every tar
- * (GNU, bsdtar, Python's, Go's) unpacks it. Folders, regular files and symbolic links (stored as
- * links, never followed, so nothing outside the folder is read); other kinds (sockets, pipes) are
- * left out. A file that grows or shrinks while it is read is stored at the size it had when opened.
+ * POSIX tar streams (ustar headers, pax records where a name, a link or a size does not fit them),
+ * made as the client reads them, gzipped: a task's folder (GET /v1/tasks/{taskId}/archive) and a
+ * workflow's outputs. Every tar (GNU, bsdtar, Python's, Go's) unpacks them. A folder's regular files,
+ * folders and symbolic links (stored as links, never followed, so nothing outside it is read); other
+ * kinds (sockets, pipes) are left out. A file that grows or shrinks while it is read is stored at the
+ * size it had when it was looked at, so the archive stays whole.
  */
 import { lstat, open, readdir, readlink } from "node:fs/promises";
 import { join } from "node:path";
+import { contentDisposition } from "../http/file-response.ts";
 
 const BLOCK = 512;
 const CHUNK = 64 * 1024;
 const encoder = new TextEncoder();
 
-interface Entry {
+/** One member of an archive: a file (type "0") with its bytes, a link ("2") or a folder ("5"). */
+export interface Entry {
   /** Inside the archive, "/"-separated; a folder's ends with "/". */
   name: string;
   type: "0" | "2" | "5";
   mode: number;
   size: number;
+  /** Epoch milliseconds. */
   mtime: number;
   linkname?: string;
+  /** A file's bytes; exactly `size` of them are stored, whatever it yields. */
+  body?: () => AsyncIterable<Uint8Array>;
 }
 
 /** `value` as `length - 1` octal digits and a NUL, as ustar numbers are written. */
@@ -76,7 +82,7 @@ function headers(e: Entry): Uint8Array[] {
 }
 
 /** Folders, files and links below `dir`, depth first, names sorted, each under `root/`. */
-async function* entries(dir: string, root: string): AsyncGenerator<{ entry: Entry; path: string }> {
+async function* folderEntries(dir: string, root: string): AsyncGenerator<Entry> {
   const names = (await readdir(dir).catch(() => [] as string[])).sort();
   for (const name of names) {
     const path = join(dir, name);
@@ -85,51 +91,70 @@ async function* entries(dir: string, root: string): AsyncGenerator<{ entry: Entr
     const inside = `${root}/${name}`;
     const base = { mode: st.mode, mtime: st.mtimeMs };
     if (st.isDirectory()) {
-      yield { entry: { ...base, name: `${inside}/`, type: "5", size: 0 }, path };
-      yield* entries(path, inside);
+      yield { ...base, name: `${inside}/`, type: "5", size: 0 };
+      yield* folderEntries(path, inside);
     } else if (st.isFile()) {
-      yield { entry: { ...base, name: inside, type: "0", size: st.size }, path };
+      yield { ...base, name: inside, type: "0", size: st.size, body: () => fileBytes(path) };
     } else if (st.isSymbolicLink()) {
       const linkname = await readlink(path).catch(() => undefined);
-      if (linkname !== undefined) yield { entry: { ...base, name: inside, type: "2", size: 0, linkname }, path };
+      if (linkname !== undefined) yield { ...base, name: inside, type: "2", size: 0, linkname };
     }
   }
 }
 
-/** A file's bytes, exactly `size` of them: cut if it grew since, padded with zeros if it shrank or vanished. */
-async function* contents(path: string, size: number): AsyncGenerator<Uint8Array> {
-  let left = size;
+/** A file's bytes as they are read; none if it vanished. */
+async function* fileBytes(path: string): AsyncGenerator<Uint8Array> {
   const file = await open(path, "r").catch(() => undefined);
   try {
-    while (file && left > 0) {
-      const buf = new Uint8Array(Math.min(CHUNK, left));
+    while (file) {
+      const buf = new Uint8Array(CHUNK);
       const { bytesRead } = await file.read(buf, 0, buf.length, null);
-      if (bytesRead === 0) break;
-      left -= bytesRead;
+      if (bytesRead === 0) return;
       yield buf.subarray(0, bytesRead);
     }
   } finally {
     await file?.close();
   }
+}
+
+/** Exactly `size` bytes of `body`: cut where it yields more, padded with zeros where it yields less. */
+async function* exactly(body: AsyncIterable<Uint8Array> | undefined, size: number): AsyncGenerator<Uint8Array> {
+  let left = size;
+  if (body) {
+    for await (const chunk of body) {
+      const part = chunk.length > left ? chunk.subarray(0, left) : chunk;
+      left -= part.length;
+      yield part;
+      if (left <= 0) break; // leaving the loop closes the source (a file, a download)
+    }
+  }
   for (; left > 0; left -= Math.min(CHUNK, left)) yield new Uint8Array(Math.min(CHUNK, left));
 }
 
-/** The tar stream of everything below `dir`, under a top folder named `root`. */
-export async function* tarFolder(dir: string, root: string): AsyncGenerator<Uint8Array> {
-  const top = await lstat(dir);
-  yield* headers({ name: `${root}/`, type: "5", mode: top.mode, size: 0, mtime: top.mtimeMs });
-  for await (const { entry, path } of entries(dir, root)) {
+/** The tar stream of `entries`, in their order. */
+export async function* tar(entries: AsyncIterable<Entry>): AsyncGenerator<Uint8Array> {
+  for await (const entry of entries) {
     yield* headers(entry);
     if (entry.type !== "0") continue;
-    yield* contents(path, entry.size);
+    yield* exactly(entry.body?.(), entry.size);
     yield padding(entry.size);
   }
   yield new Uint8Array(BLOCK * 2);
 }
 
-/** The folder as a .tar.gz stream, read only as fast as the client takes it; a client gone closes the file being read. */
-export function tarGz(dir: string, root: string): ReadableStream<Uint8Array> {
-  const blocks = tarFolder(dir, root);
+/** The tar stream of everything below `dir`, under a top folder named `root`. */
+export async function* tarFolder(dir: string, root: string): AsyncGenerator<Uint8Array> {
+  const top = await lstat(dir);
+  yield* tar(
+    (async function* () {
+      yield { name: `${root}/`, type: "5", mode: top.mode, size: 0, mtime: top.mtimeMs } satisfies Entry;
+      yield* folderEntries(dir, root);
+    })(),
+  );
+}
+
+/** A tar stream gzipped, made only as fast as the client reads it; a client gone closes the file being read. */
+export function gzipped(blocks: AsyncGenerator<Uint8Array>): ReadableStream<Uint8Array> {
   const tar = new ReadableStream<Uint8Array>({
     async pull(controller) {
       const { value, done } = await blocks.next();
@@ -141,4 +166,10 @@ export function tarGz(dir: string, root: string): ReadableStream<Uint8Array> {
     },
   });
   return tar.pipeThrough(new CompressionStream("gzip") as unknown as ReadableWritablePair<Uint8Array, Uint8Array>);
+}
+
+/** The answer that downloads a tar stream as `<name>.tar.gz`. */
+export function tarGzResponse(blocks: AsyncGenerator<Uint8Array>, name: string): Response {
+  const headers = { "Content-Type": "application/gzip", "Cache-Control": "no-store", "Content-Disposition": contentDisposition("attachment", `${name}.tar.gz`) };
+  return new Response(gzipped(blocks), { headers });
 }

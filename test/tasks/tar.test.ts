@@ -2,7 +2,7 @@
 import { describe, expect, test } from "bun:test";
 import { chmodSync, lstatSync, mkdirSync, readFileSync, readlinkSync, statSync, symlinkSync, truncateSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { tarFolder, tarGz } from "../../src/tasks/tar.ts";
+import { gzipped, tarFolder } from "../../src/tasks/tar.ts";
 import { tempDir } from "../helpers.ts";
 
 const run = (argv: string[], cwd?: string) => {
@@ -34,7 +34,7 @@ describe("tar of a folder", () => {
     symlinkSync(`${"../".repeat(40)}target`, join(src, "long-link"));
 
     const archive = join(tempDir("tar-out-"), "t.tar.gz");
-    await Bun.write(archive, new Response(tarGz(src, "task-1")));
+    await Bun.write(archive, new Response(gzipped(tarFolder(src, "task-1"))));
     const dest = tempDir("tar-dest-");
     run(["tar", "-xzf", archive, "-C", dest]);
     const out = join(dest, "task-1");

@@ -335,3 +335,20 @@ export const streamRoute = createRoute({
     ...errors(426),
   },
 });
+
+export const workflowArchiveRoute = createRoute({
+  operationId: "getWorkflowArchive",
+  method: "get",
+  path: "/v1/comfyui/workflow/{workflowId}/archive",
+  tags: ["ComfyUI"],
+  summary: "Download every file a workflow saved as one .tar.gz",
+  description:
+    "A batch in one request: `curl -H 'Authorization: Bearer …' …/archive | tar xz` unpacks its outputs into a folder named after the workflow " +
+    "(subfolders kept; another backend's under its name). Each comes from COMFYUI_OUTPUT_DIR when set, else through its backend's /view; " +
+    "one no longer there is left out.",
+  request: { params: WorkflowIdParam },
+  responses: {
+    200: { description: "A gzipped tar of the workflow's outputs, under a folder named after it", content: { "application/gzip": { schema: z.string().openapi({ format: "binary" }) } } },
+    ...errors(400, 404),
+  },
+});

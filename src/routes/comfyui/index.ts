@@ -11,7 +11,8 @@ import { actorOf } from "../../http/request-context.ts";
 import type { AppEnv } from "../../http/types.ts";
 import { uploadInput } from "../../comfyui/uploads.ts";
 import { freeMemory } from "../../comfyui/free-memory.ts";
-import { cancelWorkflowRoute, cancelWorkflowsRoute, freeRoute, retryWorkflowRoute, getWorkflowRoute, listWorkflowsRoute, modelsRoute, outputFileRoute, outputsRoute, streamRoute, submitRoute, uploadRoute } from "./comfyui.routes.ts";
+import { outputsArchive } from "../../comfyui/output-archive.ts";
+import { cancelWorkflowRoute, cancelWorkflowsRoute, freeRoute, retryWorkflowRoute, getWorkflowRoute, listWorkflowsRoute, modelsRoute, outputFileRoute, outputsRoute, streamRoute, submitRoute, uploadRoute, workflowArchiveRoute } from "./comfyui.routes.ts";
 
 export interface ComfyRouteDeps {
   comfy: ComfyService;
@@ -67,6 +68,11 @@ export function comfyuiRoutes(d: ComfyRouteDeps) {
     .openapi(freeRoute, async (c) => {
       const body = c.req.valid("json");
       return c.json(await freeMemory(d.comfy.backend(body.gpu ?? "local"), body, actorOf(c), c.get("logger")), 202);
+    })
+    .openapi(workflowArchiveRoute, async (c) => {
+      const { workflowId } = c.req.valid("param");
+      if (!d.store.get(workflowId)) throw new ApiError(404, `Workflow ${workflowId} not found`);
+      return outputsArchive({ store: d.store, backends: d.comfy.backends, outputDir: d.outputDir, logger: c.get("logger") }, workflowId) as never;
     })
     .openapi(outputFileRoute, async (c) => {
       const ref = { ...c.req.valid("query"), ...c.req.valid("param") };

@@ -36,6 +36,7 @@ function endpointMap(services: Services): Record<string, Record<string, string>>
       models: "GET /v1/comfyui/models",
       outputs: "GET /v1/comfyui/outputs",
       output: "GET /v1/comfyui/output/{filename}",
+      archive: "GET /v1/comfyui/workflow/{workflowId}/archive",
       upload: "POST /v1/comfyui/upload",
       free: "POST /v1/comfyui/free",
       stream: "WS /v1/comfyui/stream",

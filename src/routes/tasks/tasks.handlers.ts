@@ -8,7 +8,7 @@ import { actorOf } from "../../http/request-context.ts";
 import { taskView, type TaskService } from "../../tasks/task-service.ts";
 import type { continueTaskRoute, createTaskRoute, getTaskArchiveRoute, getTaskFileRoute, stopTasksRoute, getTaskLogRoute, getTaskRoute, listTaskFilesRoute, listTasksRoute, stopTaskRoute, streamTaskLogsRoute } from "./tasks.routes.ts";
 import { listTaskFiles, taskFilePath } from "../../tasks/task-files.ts";
-import { tarGz } from "../../tasks/tar.ts";
+import { tarFolder, tarGzResponse } from "../../tasks/tar.ts";
 
 const QUEUED = "Task queued: every MAX_ACTIVE_TASKS slot is busy, and it starts when one frees (GET it for its status)";
 
@@ -117,9 +117,7 @@ export function taskHandlers(tasks: TaskService, idempotency: IdempotencyStore) 
 
   const archive: H<typeof getTaskArchiveRoute> = async (c) => {
     const { taskId } = c.req.valid("param");
-    const body = tarGz(await dirOf(taskId), taskId);
-    const headers = { "Content-Type": "application/gzip", "Cache-Control": "no-store", "Content-Disposition": contentDisposition("attachment", `${taskId}.tar.gz`) };
-    return new Response(body, { headers }) as never;
+    return tarGzResponse(tarFolder(await dirOf(taskId), taskId), taskId) as never;
   };
 
   return { create, continue: continueTask, list, get, stop, stopMany, stream, log, files, file, archive };
