@@ -6,6 +6,7 @@ import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
 import { convertUiWorkflow, ConversionError, isUiWorkflow } from "../../src/comfyui/convert.ts";
 import { FIXTURES } from "../helpers.ts";
+import { convertsOrRefuses } from "./damage.ts";
 
 const load = (f: string) => Bun.file(`${FIXTURES}/${f}`).json();
 const info = await load("comfyui-protocol/object_info_full.json");
@@ -132,33 +133,7 @@ describe("subgraphs", () => {
     ["subgraph_nested", nestedUi],
   ])("%s with up to three values replaced: converted, or a ConversionError", (_name, ui) => {
     const junk = fc.oneof(fc.constantFrom(null, undefined, [], {}, "", "*", -10, -20, "Reroute", "IMAGE", ui.definitions.subgraphs[0].id), fc.integer({ min: -21, max: 12 }));
-    const places: (string | number)[][] = [];
-    const walk = (o: unknown, path: (string | number)[]) => {
-      if (!o || typeof o !== "object") return;
-      for (const [k, v] of Object.entries(o)) {
-        const p = [...path, Array.isArray(o) ? Number(k) : k];
-        places.push(p);
-        walk(v, p);
-      }
-    };
-    walk(ui, []);
-    fc.assert(
-      fc.property(fc.array(fc.tuple(fc.constantFrom(...places), junk), { minLength: 1, maxLength: 3 }), (changes) => {
-        const damaged = copy(ui);
-        for (const [path, value] of changes) {
-          let o = damaged;
-          for (const key of path.slice(0, -1)) o = o && typeof o === "object" ? o[key] : undefined;
-          if (o && typeof o === "object") o[path.at(-1)!] = value;
-        }
-        if (!isUiWorkflow(damaged)) return;
-        try {
-          convertUiWorkflow(damaged, info);
-        } catch (err) {
-          if (!(err instanceof ConversionError)) throw err;
-        }
-      }),
-      { numRuns: 1000 },
-    );
+    convertsOrRefuses(ui, info, junk);
   });
 });
 
