@@ -155,7 +155,7 @@ export async function* tarFolder(dir: string, root: string): AsyncGenerator<Uint
 
 /** A tar stream gzipped, made only as fast as the client reads it; a client gone closes the file being read. */
 export function gzipped(blocks: AsyncGenerator<Uint8Array>): ReadableStream<Uint8Array> {
-  const tar = new ReadableStream<Uint8Array>({
+  const raw = new ReadableStream<Uint8Array>({
     async pull(controller) {
       const { value, done } = await blocks.next();
       if (done) controller.close();
@@ -165,7 +165,7 @@ export function gzipped(blocks: AsyncGenerator<Uint8Array>): ReadableStream<Uint
       await blocks.return(undefined);
     },
   });
-  return tar.pipeThrough(new CompressionStream("gzip") as unknown as ReadableWritablePair<Uint8Array, Uint8Array>);
+  return raw.pipeThrough(new CompressionStream("gzip") as unknown as ReadableWritablePair<Uint8Array, Uint8Array>);
 }
 
 /** The answer that downloads a tar stream as `<name>.tar.gz`. */
