@@ -273,6 +273,10 @@ describe("dashboard", () => {
     });
     expect(await img.evaluate((el: HTMLImageElement) => el.complete && el.naturalWidth > 0)).toBe(true);
     await waitText(d.page.locator(".gallery figcaption"), "browser_");
+    // Its files, all at once.
+    const all = await savedBy(() => item.getByRole("button", { name: "save all" }).click());
+    expect(all.name).toMatch(/^[0-9a-f-]{36}\.tar\.gz$/);
+    expect(all.text.length).toBeGreaterThan(100);
     await d.shot("03-dashboard");
     expect(d.consoleErrors.filter((e) => !e.includes("403"))).toEqual([]);
   });

@@ -1,6 +1,6 @@
 // The ComfyUI queue panel: workflows as the API lists them, kept live by its WebSocket events;
 // queueing and cancelling.
-import { $, api, apiUrl, badge, guard, h, morph, morphList, newestFirst, onSubmit, session, soon, timeLimit } from "./client.js";
+import { $, api, apiUrl, badge, guard, h, morph, morphList, newestFirst, onSubmit, save, session, soon, timeLimit } from "./client.js";
 import { refreshOutputsSoon } from "./gallery.js";
 
 /** The workflows the panel knows, by id: the lists last fetched, as events since have changed them. */
@@ -36,7 +36,9 @@ function queueItem(w) {
   return h("li", { "data-workflow": w.workflowId },
     h("div", { class: "head" }, badge(w.status), h("code", {}, w.workflowId.slice(0, 8)), h("span", { class: "muted" }, `${w.priority} · ${w.gpu}${w.queuePosition ? ` · position ${w.queuePosition}` : ""}`),
       unfinished(w) ? h("button", { type: "button", class: "danger", onclick: () => act(w.workflowId) }, "Cancel")
-        : w.status === "failed" || w.status === "cancelled" ? h("button", { type: "button", onclick: () => act(w.workflowId) }, "Retry") : null),
+        : w.status === "failed" || w.status === "cancelled" ? h("button", { type: "button", onclick: () => act(w.workflowId) }, "Retry") : null,
+      // A kept element keeps its listeners (morph): a button's data-action says which it has.
+      w.outputs?.length ? h("button", { type: "button", class: "link", "data-action": "save-all", onclick: () => saveOutputs(w.workflowId) }, "save all") : null),
     h("progress", { max: 100, value: w.progress, "aria-label": `Progress of workflow ${w.workflowId.slice(0, 8)}` }),
     h("div", { class: "muted" }, `${Math.round(w.progress)}%${w.currentNode ? ` · node ${w.currentNode}` : ""}${w.error ? ` · ${w.error}` : ""}${dropped(w)}`));
 }
@@ -98,6 +100,9 @@ $("#cancel-queued").addEventListener("click", guard(async () => {
 const act = (id) => (unfinished(workflows.get(id) ?? { status: "queued" }) ? cancelWorkflow(id) : retryWorkflow(id));
 
 // Queued again as a new workflow, with its own settings (the API keeps its prompt).
+/** Every file the workflow saved, as one .tar.gz. */
+const saveOutputs = guard((id) => save(`/v1/comfyui/workflow/${id}/archive`, `${id}.tar.gz`));
+
 const retryWorkflow = guard(async (id) => {
   const w = await api(`/v1/comfyui/workflow/${id}/retry`, { method: "POST", body: "{}" });
   workflows.set(w.workflowId, w);
@@ -132,7 +137,7 @@ export function connectEvents() {
     Object.assign(w, { status, queuePosition: status === "running" ? 0 : w.queuePosition });
     if (m.type === "workflow:progress") Object.assign(w, { progress: m.data.progress, currentNode: m.data.currentNode });
     if (status !== "running") w.currentNode = null;
-    if (m.type === "workflow:completed") w.progress = 100;
+    if (m.type === "workflow:completed") Object.assign(w, { progress: 100, outputs: m.data.outputs ?? w.outputs });
     if (m.type === "workflow:failed") w.error = m.data.error;
     if (inPlace) morph(item, queueItem(w));
     else renderSoon();
