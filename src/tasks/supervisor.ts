@@ -315,7 +315,7 @@ export class TaskSupervisor {
     this.#o.metrics.taskDuration.observe({ task_type: t.provider, status }, durationSeconds(done));
     recordAgentUsage(this.#o.metrics, done);
     this.#updateGauge();
-    this.#o.logger.info({ taskId: t.taskId, status, exitCode: done.exitCode, signal: done.signal }, "task ended");
+    this.#o.logger.info({ taskId: t.taskId, status, exitCode: done.exitCode, signal: done.signal, ...(done.costUsd === null ? {} : { costUsd: done.costUsd }) }, "task ended");
     this.#endListeners.fire(t.taskId, done);
     // A slot is free: the first queued task takes it.
     this.#queue.drain();

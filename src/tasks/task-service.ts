@@ -47,8 +47,11 @@ export function resultView(t: TaskRecord, withText: boolean) {
   };
 }
 
-/** The public view of a task, as the API returns it: with the tail of its log and the agent's final answer for one task. */
-export function taskView(t: TaskRecord, logTail?: string[]) {
+/**
+ * The public view of a task, as the API returns it: with the tail of its log and the agent's final
+ * answer for one task. `queued`: the ids of the queued tasks, first first, for a queued one's place.
+ */
+export function taskView(t: TaskRecord, queued: readonly string[], logTail?: string[]) {
   return {
     taskId: t.taskId,
     agent: t.agent,
@@ -62,6 +65,7 @@ export function taskView(t: TaskRecord, logTail?: string[]) {
     duration: durationSeconds(t),
     timeoutSeconds: t.timeoutMs === null ? null : t.timeoutMs / 1000,
     continuedFrom: t.continuedFrom,
+    queuePosition: t.status === "queued" ? queued.indexOf(t.taskId) + 1 || null : null,
     error: t.error,
     result: resultView(t, logTail !== undefined),
     taskDir: t.taskDir,
@@ -110,6 +114,11 @@ export class TaskService {
 
   queuedCount() {
     return this.#o.supervisor.queuedCount();
+  }
+
+  /** The queued tasks' ids, the first queued first. */
+  queuedIds(): string[] {
+    return this.#o.store.queued().map((t) => t.taskId);
   }
 
   create(input: { agent: string; task: string; provider?: string; timeoutSeconds?: number; files?: InputFile[]; queue?: boolean }, who: Actor) {
@@ -175,7 +184,7 @@ export class TaskService {
       await waitUntil(waitMs, this.#o.lifecycle.stopping, (wake) => this.#o.supervisor.onEnded(taskId, wake));
     }
     const t = this.get(taskId);
-    return taskView(t, await tailLines(t.logFile, LOG_TAIL_LINES));
+    return taskView(t, t.status === "queued" ? this.queuedIds() : [], await tailLines(t.logFile, LOG_TAIL_LINES));
   }
 
   list(q: ListQuery) {

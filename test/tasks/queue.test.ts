@@ -26,16 +26,18 @@ describe("the task queue", () => {
     const first = await start("slow", "2", { queue: true });
     const second = await start("slow", "1", { queue: true });
     expect([first.res.status, first.body.status, first.body.message]).toEqual([202, "accepted", expect.stringContaining("Task queued")]);
-    expect(await get(first.body.taskId)).toMatchObject({ status: "queued", duration: 0, exitTime: null, logTail: [] });
-    const list = await (await t.request("/v1/tasks?status=queued", { headers: AUTH })).json();
-    expect(list.tasks.map((x: { taskId: string }) => x.taskId).sort()).toEqual([first.body.taskId, second.body.taskId].sort());
+    expect(await get(first.body.taskId)).toMatchObject({ status: "queued", queuePosition: 1, duration: 0, exitTime: null, logTail: [] });
+    expect((await get(second.body.taskId)).queuePosition).toBe(2);
+    const list = await (await t.request("/v1/tasks?status=queued,running", { headers: AUTH })).json();
+    const places = Object.fromEntries(list.tasks.map((x: { taskId: string; queuePosition: number | null }) => [x.taskId, x.queuePosition]));
+    expect(places).toEqual({ [busy]: null, [first.body.taskId]: 1, [second.body.taskId]: 2 });
     expect(await (await t.request("/metrics")).text()).toMatch(/^queued_tasks 2$/m);
 
     await stop(busy);
     // The first queued runs first, and alone: the second starts when it ends.
     const a = await ended(first.body.taskId);
     const b = await ended(second.body.taskId);
-    expect([a.status, b.status]).toEqual(["completed", "completed"]);
+    expect([a.status, b.status, a.queuePosition]).toEqual(["completed", "completed", null]);
     expect(Date.parse(b.startTime)).toBeGreaterThanOrEqual(Date.parse(a.exitTime));
     expect(a.logTail).toEqual(["slow 1", "slow 2"]);
     // Its duration counts from its start, not from when it was queued.

@@ -40,7 +40,8 @@ export function taskHandlers(tasks: TaskService, idempotency: IdempotencyStore) 
     const status = q.status ?? ["running"];
     const statuses = status.includes("all") ? undefined : (status as TaskStatus[]);
     const page = tasks.list({ statuses, agent: q.agent, provider: q.provider, continuedFrom: q.continuedFrom, limit: q.limit ?? 100, cursor: q.cursor });
-    const views = page.tasks.map((t) => taskView(t));
+    const queued = page.tasks.some((t) => t.status === "queued") ? tasks.queuedIds() : [];
+    const views = page.tasks.map((t) => taskView(t, queued));
     return c.json(
       {
         activeTasks: views.filter((v) => v.status === "running").map(({ taskId, agent, startTime, duration }) => ({ taskId, agent, startTime, duration })),

@@ -115,6 +115,7 @@ export const TaskSchema = z
     signal: z.string().nullable(),
     duration: z.number().openapi({ description: "Seconds; stops growing at exit" }),
     timeoutSeconds: z.number().nullable().openapi({ description: "The task's time limit in seconds (null: none); past it the task is stopped and failed" }),
+    queuePosition: z.number().int().nullable().openapi({ description: "While queued: its place in the queue (1 starts next); null otherwise" }),
     continuedFrom: z.string().nullable().openapi({ description: "The earlier task whose session and folder this one went on with (POST /v1/tasks/{taskId}/continue); null for a new session" }),
     error: z
       .string()
