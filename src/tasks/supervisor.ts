@@ -68,9 +68,6 @@ export type StartResult =
   /** A file of the request would go through a link, or over a folder, in a continuation's folder: nothing was recorded. */
   | { ok: false; reason: "inputs"; error: string };
 
-type EndListener = (task: TaskRecord) => void;
-
-
 export class TaskSupervisor {
   readonly #o: SupervisorOptions;
   /** Deletes a task's files (removeTree unless a test gives another). */
@@ -81,6 +78,8 @@ export class TaskSupervisor {
   readonly #killTimers = new Map<string, Timer>();
   #poller: Timer | undefined;
   #closed = false;
+  /** Set while recover() re-attaches tasks: no queued one starts, as a slot may be held by one not yet seen. */
+  #recovering = false;
   /** {port}s for the CLIs that serve something of their own. */
   readonly #ports = new LocalPorts();
   readonly #paths: TaskPaths;
@@ -95,7 +94,7 @@ export class TaskSupervisor {
       providers: options.providers,
       metrics: options.metrics,
       logger: options.logger,
-      hasRoom: () => !this.#closed && this.#live.size < this.#o.maxActive,
+      hasRoom: () => !this.#closed && !this.#recovering && this.#live.size < this.#o.maxActive,
       launch: (t, provider, sessionId) => this.#launch(t, provider, sessionId, false),
       ended: (t) => this.#endListeners.fire(t.taskId, t),
     });
@@ -123,12 +122,13 @@ export class TaskSupervisor {
   }
 
   /** Calls `fn` once when the task ends; returns an unsubscribe function. */
-  onEnded(taskId: string, fn: EndListener): () => void {
+  onEnded(taskId: string, fn: (task: TaskRecord) => void): () => void {
     return this.#endListeners.add(taskId, fn);
   }
 
   /** Re-attaches to tasks left by a previous run of the API; call once at start. */
   recover() {
+    this.#recovering = true;
     for (const t of this.#o.store.live()) {
       try {
         const exit = readExitFile(this.#paths.exit(t.taskId));
@@ -148,6 +148,7 @@ export class TaskSupervisor {
         this.#failedChecks.add(t.taskId);
       }
     }
+    this.#recovering = false;
     this.#updateGauge();
     this.#ensurePoller();
     this.#queue.drain();
@@ -261,10 +262,7 @@ export class TaskSupervisor {
   /** Asks the task to stop: SIGTERM to its group now, SIGKILL after the grace period. */
   stop(taskId: string, reason: { status: TaskStatus; error?: string } = { status: "stopped" }): TaskRecord | undefined {
     const t = this.#live.get(taskId);
-    if (!t) {
-      const queued = this.#queue.get(taskId);
-      return queued && this.#queue.end(queued, reason.status, reason.error ?? null);
-    }
+    if (!t) return this.#queue.stop(taskId, reason.status, reason.error ?? null);
     if (!t || t.stopRequestedAt !== null) return t;
     t.stopRequestedAt = Date.now();
     t.status = reason.status;

@@ -67,6 +67,12 @@ export class TaskQueue {
     }
   }
 
+  /** Takes the task out of the queue, if it is queued, as `status` (stopped, or failed past a limit). */
+  stop(taskId: string, status: TaskStatus, error: string | null): TaskRecord | undefined {
+    const t = this.get(taskId);
+    return t && this.end(t, status, error);
+  }
+
   /** A queued task ends without having run: stopped, or unable to start. Its duration is none, not its wait. */
   end(t: TaskRecord, status: TaskStatus, error: string | null): TaskRecord {
     const now = Date.now();

@@ -90,6 +90,27 @@ describe("the task queue", () => {
     expect((await ended(next)).status).toBe("completed");
   });
 
+  test("after a restart the queue fills only the slots left once every running task is re-attached", async () => {
+    const first = testApp({ MAX_ACTIVE_TASKS: "2" });
+    // Whichever order the restart meets them in, the queue must not take the slot of one still running.
+    const stillRunning = (await start("sleeper", "x", {}, first)).body.taskId;
+    const endsWhileDown = (await start("slow", "3", {}, first)).body.taskId; // about 0.6 s
+    const queued = [(await start("sleeper", "x", { queue: true }, first)).body.taskId, (await start("sleeper", "x", { queue: true }, first)).body.taskId];
+    first.close();
+    await Bun.sleep(1000);
+    const again = testApp({ MAX_ACTIVE_TASKS: "2", DATA_DIR: first.config.dataDir });
+    try {
+      expect((await get(endsWhileDown, again)).status).toBe("completed");
+      const running = (await (await again.request("/v1/tasks?status=running", { headers: AUTH })).json()).tasks.map((x: { taskId: string }) => x.taskId);
+      expect(running.sort()).toEqual([stillRunning, queued[0]].sort());
+      expect((await get(queued[1], again)).queuePosition).toBe(1);
+    } finally {
+      await again.request("/v1/tasks?status=running,queued", { method: "DELETE", headers: AUTH });
+      await ended(stillRunning, again);
+      again.close();
+    }
+  });
+
   test("the queue survives a restart of the API, and drains after it", async () => {
     const first = testApp({ MAX_ACTIVE_TASKS: "1" });
     const busy = (await start("sleeper", "x", {}, first)).body.taskId;
