@@ -40,7 +40,7 @@ const UiWorkflowShape = z.looseObject({
   links: z.array(link),
   definitions: z
     .looseObject({
-      subgraphs: z.array(z.looseObject({ id: z.string(), name: z.string().nullish(), nodes: z.array(node), links: z.array(link).nullish(), inputs: slotNames, outputs: slotNames })).nullish(),
+      subgraphs: z.array(z.looseObject({ id: z.string(), name: z.string().nullish(), nodes: z.array(node).nullish(), links: z.array(link).nullish(), inputs: slotNames, outputs: slotNames })).nullish(),
     })
     .nullish(),
 });
@@ -100,7 +100,7 @@ export function parseUiGraph(workflow: unknown): UiGraph {
   const w = result.data;
   const subgraphs = new Map<string, Subgraph>();
   for (const d of w.definitions?.subgraphs ?? []) {
-    const graph = graphOf(d.nodes, d.links ?? []);
+    const graph = graphOf(d.nodes ?? [], d.links ?? []);
     const inputLinks = new Map<number, number[]>();
     const outputLink = new Map<number, number>();
     for (const [linkId, l] of graph.links) {

@@ -25,7 +25,8 @@ export interface DecodedInput {
 /** What a continuation's folder holds in the way of a file (a link, a folder): refused, nothing written. */
 export class InputPathError extends Error {}
 
-const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+/** Standard base64, its "=" padding optional (some encoders leave it out). */
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}(?:==)?|[A-Za-z0-9+/]{3}=?)?$/;
 
 /** The request's files as bytes, checked before anything is made: a 400 names the first that is wrong. */
 export function decodeInputs(files: readonly InputFile[] | undefined): DecodedInput[] {

@@ -30,11 +30,13 @@ describe("input files", () => {
         { path: "data/in.txt", content: "héllo" },
         { path: "blob.bin", content: Buffer.from(binary).toString("base64"), encoding: "base64" },
         { path: "deep/er/empty.txt", content: "" },
+        // Unpadded, as some encoders write it: "hi!" is aGkh, "hi" aGk.
+        { path: "unpadded.txt", content: "aGk", encoding: "base64" },
       ],
     });
     expect(res.status).toBe(202);
     const done = await ended(body.taskId);
-    expect(done.logTail).toEqual(["./blob.bin 5", "./data/in.txt 6", "./deep/er/empty.txt 0", "in.txt: héllo"]);
+    expect(done.logTail).toEqual(["./blob.bin 5", "./data/in.txt 6", "./deep/er/empty.txt 0", "./unpadded.txt 2", "in.txt: héllo"]);
     expect(new Uint8Array(readFileSync(join(body.taskDir, "blob.bin")))).toEqual(binary);
     expect(statSync(join(body.taskDir, "data/in.txt")).mode & 0o777).toBe(0o600);
     expect(statSync(join(body.taskDir, "data")).mode & 0o777).toBe(0o700);
