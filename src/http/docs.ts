@@ -27,9 +27,9 @@ export function openApiDocument(app: OpenAPIHono<AppEnv>, info: DocInfo) {
     security: [{ bearerAuth: [] }, { apiKeyAuth: [] }],
     tags: [
       { name: "System", description: "Service information, health and metrics" },
-      { name: "Tasks", description: "AI-agent tasks run as supervised processes" },
+      { name: "Tasks", description: "AI-agent tasks run as supervised processes: start one (with its files, or queued), wait for its end and answer, follow its log, give it a follow-up, stop it, take what it made" },
       { name: "Status", description: "Machine, GPU and provider status" },
-      { name: "ComfyUI", description: "ComfyUI workflows, models and outputs" },
+      { name: "ComfyUI", description: "ComfyUI workflows (UI format with subgraphs, or API format; new input values by node), their progress, models and outputs" },
     ],
   });
 }
