@@ -3,9 +3,9 @@
  *
  * Each task runs under a supervisor shell (see spawn.ts) that leads its own process group and
  * writes the exit status to `<logs>/tasks/<id>.exit`. While the API is the parent it learns of the
- * end from the process itself; tasks adopted after a restart are polled.
+ * end from the process itself; tasks adopted after a restart are polled (task-watch.ts, which also
+ * holds every task to its limits). Tasks that wait for a slot are task-queue.ts's.
  */
-import { appendFileSync } from "node:fs";
 import type { Logger } from "pino";
 import { recordAgentUsage, type Metrics } from "../metrics.ts";
 import { groupAlive, processMatches, signalEach, signalGroup, taskProcesses } from "./process-group.ts";
@@ -14,8 +14,8 @@ import { buildArgv, buildEnv, providerNamed, usesPort, type Provider } from "./p
 import { OnceListeners } from "../once-listeners.ts";
 import { pruneTasks } from "./prune.ts";
 import { TaskQueue } from "./task-queue.ts";
+import { TaskWatch } from "./task-watch.ts";
 import { removeTree } from "./remove-tree.ts";
-import { limitBreach } from "./task-limits.ts";
 import { TaskPaths } from "./task-paths.ts";
 import { InputPathError, writeInputs, type DecodedInput } from "./task-inputs.ts";
 import { readExitFile, resolveCommand, type SpawnFn } from "./spawn.ts";
@@ -76,7 +76,6 @@ export class TaskSupervisor {
   readonly #live = new Map<string, TaskRecord>();
   readonly #endListeners = new OnceListeners<TaskRecord>();
   readonly #killTimers = new Map<string, Timer>();
-  #poller: Timer | undefined;
   #closed = false;
   /** Set while recover() re-attaches tasks: no queued one starts, as a slot may be held by one not yet seen. */
   #recovering = false;
@@ -84,11 +83,22 @@ export class TaskSupervisor {
   readonly #ports = new LocalPorts();
   readonly #paths: TaskPaths;
   readonly #queue: TaskQueue;
+  readonly #watch: TaskWatch;
 
   constructor(options: SupervisorOptions) {
     this.#o = options;
     this.#remove = options.removePath ?? removeTree;
     this.#paths = new TaskPaths(options.workspaceDir, options.logsDir);
+    this.#watch = new TaskWatch({
+      live: () => [...this.#live.values()],
+      owns: (t) => this.#owned.has(t),
+      finish: (t, exit, error) => this.#finish(t, exit, error),
+      stop: (taskId, reason) => this.stop(taskId, reason),
+      exitFile: (taskId) => this.#paths.exit(taskId),
+      logMaxBytes: options.logMaxBytes,
+      logger: options.logger,
+      pollMs: options.pollMs,
+    });
     this.#queue = new TaskQueue({
       store: options.store,
       providers: options.providers,
@@ -145,12 +155,12 @@ export class TaskSupervisor {
         // Its end could not be recorded (a full disk): the server still starts, and the poller records it later.
         this.#o.logger.error({ taskId: t.taskId, err }, "recording a task's end failed; trying again at the next check");
         this.#live.set(t.taskId, t);
-        this.#failedChecks.add(t.taskId);
+        this.#watch.markFailed(t.taskId);
       }
     }
     this.#recovering = false;
     this.#updateGauge();
-    this.#ensurePoller();
+    this.#watch.ensure();
     this.#queue.drain();
   }
 
@@ -240,7 +250,7 @@ export class TaskSupervisor {
     this.#owned.add(record);
     this.#live.set(taskId, record);
     this.#updateGauge();
-    this.#ensurePoller();
+    this.#watch.ensure();
     proc.exited.then(({ code, signal }) => {
       const current = this.#live.get(taskId);
       // After close() the next start of the API records the end from the exit file.
@@ -253,7 +263,7 @@ export class TaskSupervisor {
         // Not recorded (a full disk): the poller takes it over, as after a restart, and records it when it can.
         this.#o.logger.error({ taskId, err }, "recording a task's end failed; trying again at the next check");
         this.#owned.delete(current);
-        this.#failedChecks.add(taskId);
+        this.#watch.markFailed(taskId);
       }
     });
     return { ok: true, task: record };
@@ -324,63 +334,8 @@ export class TaskSupervisor {
     this.#o.metrics.queuedTasks.set(this.#queue.length);
   }
 
-  #ensurePoller() {
-    if (this.#poller || this.#live.size === 0) return;
-    this.#poller = setInterval(() => this.#poll(), this.#o.pollMs ?? 500);
-  }
-
-  /** Adopted tasks have no exit promise: look for their exit file. Also enforces the log size cap. */
-  #poll() {
-    for (const t of [...this.#live.values()]) {
-      try {
-        this.#check(t);
-        this.#failedChecks.delete(t.taskId);
-      } catch (err) {
-        // From a timer an exception would end the process, and the next start would meet the same task.
-        // Said once per task until a check succeeds: a full disk would otherwise be logged twice a second.
-        if (!this.#failedChecks.has(t.taskId)) this.#o.logger.error({ taskId: t.taskId, err }, "checking a running task failed; trying again at every check");
-        this.#failedChecks.add(t.taskId);
-      }
-    }
-    if (this.#live.size === 0 && this.#poller) {
-      clearInterval(this.#poller);
-      this.#poller = undefined;
-    }
-  }
-
-  #check(t: TaskRecord) {
-    // Tasks we spawned report their end through the exit promise; only adopted ones are looked up.
-    if (!this.#owned.has(t)) {
-      const exit = readExitFile(this.#paths.exit(t.taskId));
-      if (exit) return this.#finish(t, exit, null);
-      if (t.pid !== null && !processMatches(t.pid, t.taskId)) {
-        const late = readExitFile(this.#paths.exit(t.taskId));
-        return this.#finish(t, late ?? { exitCode: null, signal: null }, late ? null : "The task's process ended without recording an exit status");
-      }
-    }
-    if (t.stopRequestedAt !== null) return;
-    const breach = limitBreach(t, this.#o.logMaxBytes);
-    if (!breach) return;
-    this.#o.logger.warn({ taskId: t.taskId, ...breach.details, reason: breach.error }, "task past a limit; stopping it");
-    this.#failWithNote(t, breach.error);
-  }
-
-  /** Tasks whose last check failed (logged once until one succeeds). */
-  readonly #failedChecks = new Set<string>();
-
   /** Records of processes this API spawned itself (the others were adopted after a restart). */
   readonly #owned = new WeakSet<TaskRecord>();
-
-  /** Stops a task as `failed` with `error`, and ends its log (and so its stream) with a line saying why. */
-  #failWithNote(t: TaskRecord, error: string) {
-    // Stop first: a runaway log may have filled the disk, and then the note below cannot be written.
-    this.stop(t.taskId, { status: "failed", error });
-    try {
-      appendFileSync(t.logFile, `\n[management-api] ${error}\n`);
-    } catch (err) {
-      this.#o.logger.warn({ taskId: t.taskId, err: (err as Error).message }, "could not note why the task was stopped in its log");
-    }
-  }
 
   /** Deletes finished tasks past their retention (see prune.ts); resolves to how many were deleted. */
   prune(retentionMs: number): Promise<number> {
@@ -390,8 +345,7 @@ export class TaskSupervisor {
   /** Stops watching; running tasks keep running and are re-attached by the next start. */
   close() {
     this.#closed = true;
-    clearInterval(this.#poller);
-    this.#poller = undefined;
+    this.#watch.close();
     for (const timer of this.#killTimers.values()) clearTimeout(timer);
     this.#killTimers.clear();
   }
