@@ -33,7 +33,7 @@ export class TaskQueue {
   }
 
   get length(): number {
-    return this.#d.store.queued().length;
+    return this.#d.store.queuedCount();
   }
 
   isFull(): boolean {

@@ -118,7 +118,7 @@ export class TaskService {
 
   /** The queued tasks' ids, the first queued first. */
   queuedIds(): string[] {
-    return this.#o.store.queued().map((t) => t.taskId);
+    return this.#o.store.queuedIds();
   }
 
   create(input: { agent: string; task: string; provider?: string; timeoutSeconds?: number; files?: InputFile[]; queue?: boolean }, who: Actor) {

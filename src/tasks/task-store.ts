@@ -85,6 +85,16 @@ export class TaskStore {
     return this.#db.query("SELECT * FROM tasks WHERE status = 'queued' ORDER BY startTime, rowid").all() as TaskRecord[];
   }
 
+  /** How many tasks are queued (the gauge reads it at every start and end). */
+  queuedCount(): number {
+    return (this.#db.query("SELECT COUNT(*) AS n FROM tasks WHERE status = 'queued'").get() as { n: number }).n;
+  }
+
+  /** The queued tasks' ids, the first queued first. */
+  queuedIds(): string[] {
+    return (this.#db.query("SELECT taskId FROM tasks WHERE status = 'queued' ORDER BY startTime, rowid").all() as { taskId: string }[]).map((r) => r.taskId);
+  }
+
   /** A task running (or queued) in `taskDir`, if any. */
   runningIn(taskDir: string): TaskRecord | undefined {
     return (this.#db.query("SELECT * FROM tasks WHERE taskDir = ? AND exitTime IS NULL LIMIT 1").get(taskDir) as TaskRecord | null) ?? undefined;
