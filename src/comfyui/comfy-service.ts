@@ -20,12 +20,12 @@ import { promptFor, rejectionMessage } from "./prompt.ts";
 import { QueuePositions } from "./queue-positions.ts";
 import { Reconciler } from "./reconciler.ts";
 import { RunDeadlines } from "./run-deadlines.ts";
-import { endOfPrompt, StopRequests } from "./stop-requests.ts";
+import { StopRequests } from "./stop-requests.ts";
+import { RunTracker } from "./run-tracker.ts";
 import { applyInputs, type InputOverrides } from "./overrides.ts";
 import type { StreamHub, WorkflowEvent } from "./stream-hub.ts";
 import { FINAL, newWorkflow, type OutputFile, type Priority, type WorkflowRecord, type WorkflowStatus, type WorkflowStore } from "./workflow-store.ts";
 import { workflowView } from "./views.ts";
-import { describeError, filesOf, progressOf, type Run } from "./execution.ts";
 
 const BANDS: Record<Priority, number> = { high: -1e12, normal: 0, low: 1e12 };
 
@@ -47,7 +47,6 @@ export interface ComfyServiceOptions {
 export class ComfyService {
   readonly #o: ComfyServiceOptions;
   readonly backends = new Map<BackendName, ComfyBackend>();
-  readonly #runs = new Map<string, Run>();
   readonly #reconciler: Reconciler;
   /** Workflows whose POST /prompt is in flight: reconciliation must not send them a second time. */
   readonly #sending = new Set<string>();
@@ -55,6 +54,7 @@ export class ComfyService {
   readonly #stops: StopRequests;
   readonly #deadlines = new RunDeadlines((id) => this.#timeUp(id));
   readonly #cancels: CancelDeps;
+  readonly #tracker: RunTracker;
   #seq: number;
 
   constructor(o: ComfyServiceOptions) {
@@ -62,6 +62,7 @@ export class ComfyService {
     this.#positions = new QueuePositions(o.store);
     this.#stops = new StopRequests(o.logger);
     this.#cancels = { backends: this.backends, stops: this.#stops, logger: o.logger, finish: (w) => this.#finish(w, "cancelled", { error: null }) };
+    this.#tracker = new RunTracker({ store: o.store, deadlines: this.#deadlines, stops: this.#stops, publish: (type, id, data) => this.#publish(type, id, data), finish: (w, status, extra) => this.#finish(w, status, extra) });
     const clientId = o.store.meta("comfyui.clientId", () => `management-api-${crypto.randomUUID()}`);
     this.#seq = Number(o.store.meta("comfyui.seq", () => "0"));
     this.#reconciler = new Reconciler({
@@ -251,7 +252,7 @@ export class ComfyService {
     if (!current || FINAL.has(current.status)) return false;
     this.#deadlines.clear(w.workflowId);
     const now = Date.now();
-    const outputs = extra.outputs ?? this.#runs.get(w.workflowId)?.outputs ?? JSON.parse(current.outputs);
+    const outputs = extra.outputs ?? this.#tracker.outputsOf(w.workflowId) ?? JSON.parse(current.outputs);
     const fields: Partial<WorkflowRecord> = {
       status,
       completionTime: now,
@@ -261,7 +262,7 @@ export class ComfyService {
       ...(status === "completed" ? { progress: 100 } : {}),
     };
     this.#o.store.update(w.workflowId, fields);
-    this.#runs.delete(w.workflowId);
+    this.#tracker.forget(w.workflowId);
     // What a failed or cancelled run saved before it stopped is on disk too, and listed with it.
     for (const o of outputs as OutputFile[]) {
       if (o.type !== "output") continue;
@@ -293,55 +294,7 @@ export class ComfyService {
     const id = msg.data?.prompt_id;
     if (typeof id !== "string") return;
     const w = this.#o.store.get(id);
-    if (!w) return;
-    if (FINAL.has(w.status)) {
-      // Cancelled or past its time limit here, perhaps while ComfyUI could not be told: stopped there
-      // rather than run for nothing.
-      if (w.status !== "completed") this.#stops.onMessage(backend, id, msg);
-      return;
-    }
-    const d = msg.data;
-    switch (msg.type) {
-      case "execution_start": {
-        const total = Object.keys(JSON.parse(w.prompt)).length;
-        this.#runs.set(id, { total, cached: new Set(), started: new Set(), value: 0, max: 1, outputs: [] });
-        const startTime = Date.now();
-        this.#o.store.update(id, { status: "running", startTime, progress: 0 });
-        this.#deadlines.arm({ ...w, startTime });
-        this.#publish("workflow:started", id, {});
-        return;
-      }
-      case "execution_cached": {
-        const run = this.#run(id, w);
-        for (const n of (d.nodes as string[]) ?? []) run.cached.add(String(n));
-        return this.#progress(id, run, null);
-      }
-      case "executing": {
-        if (endOfPrompt(msg)) return; // the final status came before
-        const run = this.#run(id, w);
-        run.started.add(String(d.node));
-        run.value = 0;
-        run.max = 1;
-        return this.#progress(id, run, String(d.node));
-      }
-      case "progress": {
-        const run = this.#run(id, w);
-        run.value = Number(d.value ?? 0);
-        run.max = Math.max(1, Number(d.max ?? 1));
-        return this.#progress(id, run, typeof d.node === "string" ? d.node : null);
-      }
-      case "executed": {
-        const run = this.#run(id, w);
-        run.outputs.push(...filesOf(String(d.node), d.output as Record<string, unknown>));
-        return;
-      }
-      case "execution_success":
-        return this.#finish(w, "completed", {});
-      case "execution_error":
-        return this.#finish(w, "failed", { error: describeError(d) });
-      case "execution_interrupted":
-        return this.#finish(w, "cancelled", {});
-    }
+    if (w) this.#tracker.onMessage(backend, w, msg);
   }
 
   /** A workflow past its time limit: failed here, and interrupted in ComfyUI (at its next message again if ComfyUI cannot be told now). */
@@ -355,27 +308,6 @@ export class ComfyService {
     this.#o.logger.warn({ workflowId, backend: w.backend, timeoutSeconds: w.timeoutMs / 1000 }, "workflow past its time limit; interrupting it");
     this.#stops.interrupt(backend, workflowId);
     this.#finish(w, "failed", { error: `Timed out after ${w.timeoutMs / 1000} s; workflow interrupted`, errorType: "timeout" });
-  }
-
-  #run(id: string, w: WorkflowRecord): Run {
-    let run = this.#runs.get(id);
-    if (!run) {
-      // Messages for a prompt that started before we (re)connected.
-      run = { total: Object.keys(JSON.parse(w.prompt)).length, cached: new Set(), started: new Set(), value: 0, max: 1, outputs: JSON.parse(w.outputs) };
-      this.#runs.set(id, run);
-      if (w.status !== "running") {
-        const startTime = w.startTime ?? Date.now();
-        this.#o.store.update(id, { status: "running", startTime });
-        this.#deadlines.arm({ ...w, startTime });
-      }
-    }
-    return run;
-  }
-
-  #progress(id: string, run: Run, node: string | null) {
-    const progress = progressOf(run);
-    this.#o.store.update(id, { progress, ...(node ? { currentNode: node } : {}) });
-    this.#publish("workflow:progress", id, { progress, currentNode: node, value: run.value, max: run.max });
   }
 
   async #reconcile(backend: ComfyBackend) {
