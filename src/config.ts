@@ -8,6 +8,7 @@ import { z } from "zod";
 import { parseCidrList, type CidrMatcher } from "./http/cidr.ts";
 import { loopbackNoProxy, proxyFor } from "./proxy-env.ts";
 import { API_KEY_VARIABLES, ENV_NAME_OR_PREFIX } from "./env-names.ts";
+import { webhookSecret } from "./webhooks/signature.ts";
 
 export const DEFAULT_API_KEY = "change-this-secret-key";
 
@@ -126,6 +127,11 @@ export const SETTINGS = {
     secret: true,
     aliases: ["API_KEY_COMFY_ORG"],
   },
+  WEBHOOK_SECRET: {
+    help: 'Signs every webhook (Standard Webhooks: the webhook-signature header): "whsec_" and the base64 of 24 to 64 random bytes, e.g. "whsec_$(openssl rand -base64 32)" (unset: webhooks go unsigned)',
+    schema: webhookSecret,
+    secret: true,
+  },
   COMFYUI_MODELS_DIR: { help: "ComfyUI models directory, for model file sizes", schema: z.string().min(1) },
   COMFYUI_OUTPUT_DIR: { help: "ComfyUI output directory, for serving outputs from disk", schema: z.string().min(1) },
 } satisfies Record<string, Setting>;
@@ -182,6 +188,8 @@ export interface Config {
     modelsDir: string | undefined;
     outputDir: string | undefined;
   };
+  /** WEBHOOK_SECRET's bytes, which sign each webhook; undefined: unsigned. */
+  webhookSecret: Uint8Array | undefined;
   /** Environment of this process minus our own secrets: providers pick the variables they name. */
   childEnvSource: Readonly<Record<string, string>>;
 }
@@ -328,6 +336,7 @@ export function loadConfig(given: Record<string, string | undefined>, runtime: {
         modelsDir: s.COMFYUI_MODELS_DIR,
         outputDir: s.COMFYUI_OUTPUT_DIR,
       },
+      webhookSecret: s.WEBHOOK_SECRET,
       childEnvSource,
     },
   };

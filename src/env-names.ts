@@ -7,7 +7,15 @@ export const ENV_NAME = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/);
 export const ENV_NAME_OR_PREFIX = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*\*?$/, 'must be a variable name, or a prefix of one ending in "*"');
 
 /**
- * The API's keys, and the files they may be read from: no task gets them, under any name. Not even
- * the path of a key file: a task has no business reading the API's keys.
+ * The API's keys and its webhook secret (with which a task could forge a notification), and the
+ * files they may be read from: no task gets them, under any name. Not even the path of a key file:
+ * a task has no business reading the API's keys.
  */
-export const API_KEY_VARIABLES: ReadonlySet<string> = new Set(["MANAGEMENT_API_KEY", "MANAGEMENT_API_KEYS", "MANAGEMENT_API_KEY_FILE", "MANAGEMENT_API_KEYS_FILE"]);
+export const API_KEY_VARIABLES: ReadonlySet<string> = new Set([
+  "MANAGEMENT_API_KEY",
+  "MANAGEMENT_API_KEYS",
+  "MANAGEMENT_API_KEY_FILE",
+  "MANAGEMENT_API_KEYS_FILE",
+  "WEBHOOK_SECRET",
+  "WEBHOOK_SECRET_FILE",
+]);

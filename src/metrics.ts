@@ -126,6 +126,19 @@ export function createMetrics() {
       labelNames: ["backend", "device"] as const,
       registers,
     }),
+    webhookAttempts: new Counter({
+      name: "webhook_attempts_total",
+      help: "Webhook POSTs by outcome: success (a 2xx), http_error, network_error or timeout",
+      labelNames: ["outcome"] as const,
+      registers,
+    }),
+    webhookDeliveries: new Counter({
+      name: "webhook_deliveries_total",
+      help: "Webhook notifications that ended: delivered, or failed (given up after the last attempt, or a 410)",
+      labelNames: ["status"] as const,
+      registers,
+    }),
+    webhooksSending: new Gauge({ name: "webhook_deliveries_pending", help: "Webhook notifications not yet delivered nor given up", registers }),
   };
   return m;
 }

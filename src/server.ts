@@ -20,6 +20,9 @@ import { ComfyService } from "./comfyui/comfy-service.ts";
 import { StreamHub, type SocketData } from "./comfyui/stream-hub.ts";
 import { WorkflowStore } from "./comfyui/workflow-store.ts";
 import { backendsView, workflowView } from "./comfyui/views.ts";
+import { WebhookSender } from "./webhooks/webhook-sender.ts";
+import { WebhookStore } from "./webhooks/webhook-store.ts";
+import { VERSION } from "./version.ts";
 
 export interface BuildOptions {
   spawn?: SpawnFn;
@@ -33,6 +36,10 @@ export interface BuildOptions {
   dbBusyTimeoutMs?: number;
   /** How finished tasks' files are deleted (tests make it fail). */
   removePath?: (path: string) => void | Promise<void>;
+  /** How often the webhook outbox is looked at, the delays between attempts, and the wait for an answer (tests shorten them). */
+  webhookPollMs?: number;
+  webhookRetryDelaysMs?: readonly number[];
+  webhookTimeoutMs?: number;
 }
 
 /** rwx for the API's own user, nothing for others. */
@@ -48,6 +55,12 @@ export function buildServices(config: Config, logger: Logger, options: BuildOpti
   const providers = loadProviders(config.tasks.providersFile);
   const db = openDatabase(config.dbPath, options.dbBusyTimeoutMs);
   const store = new TaskStore(db);
+  const workflowStore = new WorkflowStore(db);
+  // Before anything can record an end (recover() does, as the task service starts): its triggers make the notifications.
+  const webhookStore = new WebhookStore(db, [
+    { kind: "task", table: "tasks", id: "taskId", endTime: "exitTime" },
+    { kind: "workflow", table: "workflows", id: "workflowId", endTime: "completionTime" },
+  ]);
   const supervisor = new TaskSupervisor({
     store,
     spawn: options.spawn ?? spawnTask,
@@ -73,8 +86,8 @@ export function buildServices(config: Config, logger: Logger, options: BuildOpti
     retentionMs: config.tasks.retentionMs,
     defaultTimeoutMs: config.tasks.timeoutMs,
     defaultProvider: providers[DEFAULT_PROVIDER] ? DEFAULT_PROVIDER : Object.keys(providers)[0]!,
+    webhooks: webhookStore,
   });
-  const workflowStore = new WorkflowStore(db);
   const hub = new StreamHub((id) => {
     const w = workflowStore.get(id);
     if (!w) return undefined;
@@ -96,8 +109,24 @@ export function buildServices(config: Config, logger: Logger, options: BuildOpti
     objectInfoWaitMs: options.comfyObjectInfoWaitMs,
     retentionMs: config.comfyui.retentionMs,
     defaultTimeoutMs: config.comfyui.timeoutMs,
+    webhooks: webhookStore,
   });
   comfy.start();
+  const webhooks = new WebhookSender({
+    store: webhookStore,
+    describe: (subject) => {
+      const [kind, id] = subject.split(":") as [string, string];
+      return kind === "task" ? tasks.webhookEvent(id) : comfy.webhookEvent(id);
+    },
+    secret: config.webhookSecret,
+    userAgent: `agentic-flow-management-api/${VERSION}`,
+    logger,
+    metrics,
+    pollMs: options.webhookPollMs,
+    retryDelaysMs: options.webhookRetryDelaysMs,
+    timeoutMs: options.webhookTimeoutMs,
+  });
+  webhooks.start();
   lifecycle.stopping.addEventListener("abort", () => hub.closeAll("Server is shutting down"));
   const status = new StatusService({
     config,
@@ -118,6 +147,7 @@ export function buildServices(config: Config, logger: Logger, options: BuildOpti
     status,
     comfyui: { service: comfy, store: workflowStore, hub },
     close() {
+      webhooks.close();
       tasks.close();
       comfy.close();
       db.close();

@@ -5,7 +5,7 @@ import { join, resolve } from "node:path";
 import pino from "pino";
 import { createApp } from "../src/app.ts";
 import { loadConfig, type Config } from "../src/config.ts";
-import { buildServices, createServer } from "../src/server.ts";
+import { buildServices, createServer, type BuildOptions } from "../src/server.ts";
 
 export const FIXTURES = resolve(import.meta.dir, "fixtures");
 export const AGENTS = join(FIXTURES, "agents");
@@ -96,9 +96,9 @@ export function peer(address: string) {
 }
 
 /** An in-memory app over real services. */
-export function testApp(overrides: Record<string, string | undefined> = {}) {
+export function testApp(overrides: Record<string, string | undefined> = {}, options: BuildOptions = {}) {
   const config = testConfig(overrides);
-  const services = buildServices(config, silentLogger);
+  const services = buildServices(config, silentLogger, options);
   services.lifecycle.markReady();
   const app = createApp(services);
   const env = peer("127.0.0.1");

@@ -26,6 +26,8 @@ import { applyInputs, type InputOverrides } from "./overrides.ts";
 import type { StreamHub, WorkflowEvent } from "./stream-hub.ts";
 import { FINAL, newWorkflow, type OutputFile, type Priority, type WorkflowRecord, type WorkflowStatus, type WorkflowStore } from "./workflow-store.ts";
 import { workflowView } from "./views.ts";
+import type { WebhookEvent } from "../webhooks/webhook-sender.ts";
+import type { WebhookStore } from "../webhooks/webhook-store.ts";
 
 const BANDS: Record<Priority, number> = { high: -1e12, normal: 0, low: 1e12 };
 
@@ -42,6 +44,8 @@ export interface ComfyServiceOptions {
   retentionMs?: number;
   /** Time limit of a workflow whose request sets none (WORKFLOW_TIMEOUT); undefined: none. */
   defaultTimeoutMs?: number;
+  /** The webhook outbox, for the state of each workflow's notification. */
+  webhooks?: WebhookStore;
 }
 
 export class ComfyService {
@@ -134,31 +138,31 @@ export class ComfyService {
   }
 
   /** Validates, converts and queues a workflow. */
-  async submit(input: { workflow: Record<string, unknown>; priority?: Priority; gpu?: BackendName; timeoutSeconds?: number; inputs?: InputOverrides }, who?: Actor) {
+  async submit(input: { workflow: Record<string, unknown>; priority?: Priority; gpu?: BackendName; timeoutSeconds?: number; inputs?: InputOverrides; webhookUrl?: string | null }, who?: Actor) {
     const backend = this.backend(input.gpu ?? "local");
     const { prompt, ui } = await promptFor(input.workflow, backend);
     // timeoutSeconds 0 asks for no limit, whatever WORKFLOW_TIMEOUT says.
     const timeoutMs = input.timeoutSeconds === undefined ? (this.#o.defaultTimeoutMs ?? null) : input.timeoutSeconds * 1000 || null;
-    return this.#enqueue(backend, { prompt: applyInputs(prompt, input.inputs), ui, priority: input.priority ?? "normal", timeoutMs }, who);
+    return this.#enqueue(backend, { prompt: applyInputs(prompt, input.inputs), ui, priority: input.priority ?? "normal", timeoutMs, webhookUrl: input.webhookUrl ?? null }, who);
   }
 
   /**
    * Queues a finished workflow's prompt again (its UI JSON too), as a new workflow: by default with
-   * its priority, backend and time limit, each of which the request may change.
+   * its priority, backend, time limit and webhook URL, each of which the request may change.
    */
-  async retry(workflowId: string, input: { priority?: Priority; gpu?: BackendName; timeoutSeconds?: number; inputs?: InputOverrides }, who?: Actor) {
+  async retry(workflowId: string, input: { priority?: Priority; gpu?: BackendName; timeoutSeconds?: number; inputs?: InputOverrides; webhookUrl?: string | null }, who?: Actor) {
     const w = this.#known(workflowId, true);
     const backend = this.backend(input.gpu ?? w.backend);
     const timeoutMs = input.timeoutSeconds === undefined ? w.timeoutMs : input.timeoutSeconds * 1000 || null;
-    const queued = { prompt: applyInputs(JSON.parse(w.prompt) as Record<string, unknown>, input.inputs), ui: w.uiWorkflow, priority: input.priority ?? w.priority, timeoutMs };
+    const queued = { prompt: applyInputs(JSON.parse(w.prompt) as Record<string, unknown>, input.inputs), ui: w.uiWorkflow, priority: input.priority ?? w.priority, timeoutMs, webhookUrl: input.webhookUrl === undefined ? w.webhookUrl : input.webhookUrl };
     return this.#enqueue(backend, queued, who, workflowId);
   }
 
   /** Records a converted workflow and sends it to ComfyUI (or keeps it waiting for ComfyUI's return). */
-  async #enqueue(backend: ComfyBackend, q: { prompt: Record<string, unknown>; ui: string | null; priority: Priority; timeoutMs: number | null }, who?: Actor, retryOf?: string) {
-    const { prompt, ui, priority, timeoutMs } = q;
+  async #enqueue(backend: ComfyBackend, q: { prompt: Record<string, unknown>; ui: string | null; priority: Priority; timeoutMs: number | null; webhookUrl: string | null }, who?: Actor, retryOf?: string) {
+    const { prompt, ui, priority, timeoutMs, webhookUrl } = q;
     const seq = ++this.#seq;
-    const record = newWorkflow({ backend: backend.name, priority, number: BANDS[priority] + seq, prompt: JSON.stringify(prompt), uiWorkflow: ui, timeoutMs });
+    const record = newWorkflow({ backend: backend.name, priority, number: BANDS[priority] + seq, prompt: JSON.stringify(prompt), uiWorkflow: ui, timeoutMs, webhookUrl });
     this.#o.store.setMeta("comfyui.seq", String(this.#seq));
     // Stored before the POST: ComfyUI may run it, and say so over the WebSocket, before its answer
     // arrives (a cached prompt, a slow gateway). Messages about an unknown id are dropped.
@@ -219,7 +223,15 @@ export class ComfyService {
   }
 
   async #view(w: WorkflowRecord) {
-    return workflowView(w, await this.#positions.of(w, this.backends.get(w.backend)));
+    const delivery = w.webhookUrl !== null && w.completionTime !== null ? this.#o.webhooks?.get(`workflow:${w.workflowId}`) : undefined;
+    return workflowView(w, await this.#positions.of(w, this.backends.get(w.backend)), delivery);
+  }
+
+  /** The notification of an ended workflow's end (its view as GET returns it), or undefined once it is gone. */
+  async webhookEvent(workflowId: string): Promise<WebhookEvent | undefined> {
+    const w = this.#o.store.get(workflowId);
+    if (!w || w.completionTime === null) return undefined;
+    return { type: `workflow.${w.status}`, timestamp: new Date(w.completionTime).toISOString(), data: await this.#view(w) };
   }
 
   async cancel(workflowId: string, who?: Actor) {

@@ -1,11 +1,13 @@
 import { outputUrl } from "./assets.ts";
 import type { ComfyBackend } from "./backend.ts";
 import type { OutputFile, WorkflowRecord } from "./workflow-store.ts";
+import type { Delivery } from "../webhooks/webhook-store.ts";
+import { webhookView } from "../webhooks/webhook-view.ts";
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
-/** The public view of a workflow. */
-export function workflowView(w: WorkflowRecord, queuePosition: number | null) {
+/** The public view of a workflow; `delivery`: the notification of its end, if one was made. */
+export function workflowView(w: WorkflowRecord, queuePosition: number | null, delivery?: Delivery) {
   const outputs = (JSON.parse(w.outputs) as OutputFile[]).map((o) => ({
     ...o,
     url: o.type === "output" ? outputUrl({ ...o, backend: w.backend }) : null,
@@ -25,6 +27,7 @@ export function workflowView(w: WorkflowRecord, queuePosition: number | null) {
     error: w.error,
     timeoutSeconds: w.timeoutMs === null ? null : w.timeoutMs / 1000,
     nodeErrors: w.nodeErrors ? (JSON.parse(w.nodeErrors) as Record<string, unknown>) : null,
+    webhook: webhookView(w.webhookUrl, delivery),
   };
 }
 

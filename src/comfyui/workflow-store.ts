@@ -37,10 +37,12 @@ export interface WorkflowRecord {
   nodeErrors: string | null;
   /** Longest it may run once started; null for no limit. */
   timeoutMs: number | null;
+  /** Where its end is POSTed (the webhook outbox, src/webhooks); null: nowhere. */
+  webhookUrl: string | null;
 }
 
 /** The record of a workflow just submitted: queued, not yet taken by ComfyUI. */
-export function newWorkflow(w: Pick<WorkflowRecord, "backend" | "priority" | "number" | "prompt" | "uiWorkflow" | "timeoutMs">): WorkflowRecord {
+export function newWorkflow(w: Pick<WorkflowRecord, "backend" | "priority" | "number" | "prompt" | "uiWorkflow" | "timeoutMs" | "webhookUrl">): WorkflowRecord {
   return {
     ...w,
     workflowId: crypto.randomUUID(),
@@ -81,10 +83,11 @@ export class WorkflowStore {
       workflowId TEXT PRIMARY KEY, backend TEXT NOT NULL, priority TEXT NOT NULL, status TEXT NOT NULL,
       submitted INTEGER NOT NULL, number REAL NOT NULL, progress REAL NOT NULL, currentNode TEXT,
       queuedAt INTEGER NOT NULL, startTime INTEGER, completionTime INTEGER, error TEXT,
-      prompt TEXT NOT NULL, uiWorkflow TEXT, outputs TEXT NOT NULL, nodeErrors TEXT, timeoutMs INTEGER)`);
-    // Databases from before nodeErrors was kept, and before workflows had a time limit.
+      prompt TEXT NOT NULL, uiWorkflow TEXT, outputs TEXT NOT NULL, nodeErrors TEXT, timeoutMs INTEGER, webhookUrl TEXT)`);
+    // Databases from before nodeErrors was kept, before workflows had a time limit, and before webhooks.
     addColumnIfMissing(this.#db, "workflows", "nodeErrors", "TEXT");
     addColumnIfMissing(this.#db, "workflows", "timeoutMs", "INTEGER");
+    addColumnIfMissing(this.#db, "workflows", "webhookUrl", "TEXT");
     this.#createOutputsTable();
     this.#db.exec("CREATE INDEX IF NOT EXISTS outputs_by_time ON comfy_outputs (createdAt DESC)");
     this.#db.exec("CREATE INDEX IF NOT EXISTS workflows_by_time ON workflows (queuedAt DESC, workflowId DESC)");

@@ -57,6 +57,8 @@ export interface StartInput {
   continues?: { taskId: string; taskDir: string; sessionId: string };
   /** Written into the task's folder before its agent starts. */
   files?: readonly DecodedInput[];
+  /** Where the task's end is POSTed. */
+  webhookUrl?: string | null;
 }
 
 export type StartResult =
@@ -197,6 +199,7 @@ export class TaskSupervisor {
       createdBy: input.createdBy,
       timeoutMs: input.timeoutMs,
       continuedFrom: input.continues?.taskId ?? null,
+      webhookUrl: input.webhookUrl ?? null,
     };
     if (!busy) return this.#launch(record, provider, input.continues?.sessionId ?? "", true);
     try {

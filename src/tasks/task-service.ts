@@ -13,6 +13,9 @@ import { decodeInputs, type InputFile } from "./task-inputs.ts";
 import type { StartResult, TaskSupervisor } from "./supervisor.ts";
 import type { ListQuery, TaskStore } from "./task-store.ts";
 import { durationSeconds, type TaskRecord } from "./task.ts";
+import type { WebhookEvent } from "../webhooks/webhook-sender.ts";
+import type { Delivery, WebhookStore } from "../webhooks/webhook-store.ts";
+import { webhookView } from "../webhooks/webhook-view.ts";
 
 const LOG_TAIL_LINES = 50;
 
@@ -30,6 +33,8 @@ export interface TaskServiceOptions {
   /** Time limit of a task whose request sets none (TASK_TIMEOUT); undefined: none. */
   defaultTimeoutMs: number | undefined;
   defaultProvider: string;
+  /** The webhook outbox, for the state of each task's notification. */
+  webhooks?: WebhookStore;
 }
 
 /**
@@ -47,11 +52,20 @@ export function resultView(t: TaskRecord, withText: boolean) {
   };
 }
 
-/**
- * The public view of a task, as the API returns it: with the tail of its log and the agent's final
- * answer for one task. `queued`: the ids of the queued tasks, first first, for a queued one's place.
- */
-export function taskView(t: TaskRecord, queued: readonly string[], logTail?: string[]) {
+/** What a task's view needs besides its record. */
+export interface ViewContext {
+  /** The ids of the queued tasks, first first, for a queued one's place. */
+  queued: readonly string[];
+  /** One task's view (GET /v1/tasks/{taskId}, a webhook): with the agent's final answer, which lists leave out. */
+  full?: boolean;
+  /** The tail of its log (GET /v1/tasks/{taskId}). */
+  logTail?: string[];
+  /** The notification of its end, if one was made. */
+  delivery?: Delivery;
+}
+
+/** The public view of a task, as the API returns it. */
+export function taskView(t: TaskRecord, ctx: ViewContext) {
   return {
     taskId: t.taskId,
     agent: t.agent,
@@ -65,12 +79,13 @@ export function taskView(t: TaskRecord, queued: readonly string[], logTail?: str
     duration: durationSeconds(t),
     timeoutSeconds: t.timeoutMs === null ? null : t.timeoutMs / 1000,
     continuedFrom: t.continuedFrom,
-    queuePosition: t.status === "queued" ? queued.indexOf(t.taskId) + 1 || null : null,
+    queuePosition: t.status === "queued" ? ctx.queued.indexOf(t.taskId) + 1 || null : null,
     error: t.error,
-    result: resultView(t, logTail !== undefined),
+    result: resultView(t, ctx.full === true),
+    webhook: webhookView(t.webhookUrl, ctx.delivery),
     taskDir: t.taskDir,
     logFile: t.logFile,
-    ...(logTail ? { logTail } : {}),
+    ...(ctx.logTail ? { logTail: ctx.logTail } : {}),
   };
 }
 
@@ -121,7 +136,7 @@ export class TaskService {
     return this.#o.store.queuedIds();
   }
 
-  create(input: { agent: string; task: string; provider?: string; timeoutSeconds?: number; files?: InputFile[]; queue?: boolean }, who: Actor) {
+  create(input: { agent: string; task: string; provider?: string; timeoutSeconds?: number; files?: InputFile[]; queue?: boolean; webhookUrl?: string | null }, who: Actor) {
     const keyId = who.keyId;
     const provider = input.provider ?? this.#o.defaultProvider;
     if (!providerNamed(this.#o.supervisor.providers, provider)) {
@@ -130,14 +145,14 @@ export class TaskService {
     // timeoutSeconds 0 asks for no limit, whatever TASK_TIMEOUT says.
     const timeoutMs = input.timeoutSeconds === undefined ? (this.#o.defaultTimeoutMs ?? null) : input.timeoutSeconds * 1000 || null;
     const files = decodeInputs(input.files);
-    return this.#started(this.#o.supervisor.start({ agent: input.agent, task: input.task, provider, createdBy: keyId, timeoutMs, files, queue: input.queue }), who, "task.create");
+    return this.#started(this.#o.supervisor.start({ agent: input.agent, task: input.task, provider, createdBy: keyId, timeoutMs, files, queue: input.queue, webhookUrl: input.webhookUrl }), who, "task.create");
   }
 
   /**
    * A new task that goes on with an earlier one's agent session, in its folder: same agent and
-   * provider, the earlier task's time limit unless the request sets one.
+   * provider, the earlier task's time limit and webhook URL unless the request sets them.
    */
-  continue(taskId: string, input: { task: string; timeoutSeconds?: number; files?: InputFile[]; queue?: boolean }, who: Actor) {
+  continue(taskId: string, input: { task: string; timeoutSeconds?: number; files?: InputFile[]; queue?: boolean; webhookUrl?: string | null }, who: Actor) {
     const earlier = this.get(taskId);
     const files = decodeInputs(input.files);
     const running = this.#o.store.runningIn(earlier.taskDir);
@@ -150,7 +165,7 @@ export class TaskService {
     if (earlier.sessionId === null) throw new ApiError(422, `Task ${taskId} left no session to continue: its agent reported none (a claude session reports one when it ends)`);
     const timeoutMs = input.timeoutSeconds === undefined ? earlier.timeoutMs : input.timeoutSeconds * 1000 || null;
     const continues = { taskId, taskDir: earlier.taskDir, sessionId: earlier.sessionId };
-    return this.#started(this.#o.supervisor.start({ agent: earlier.agent, task: input.task, provider: earlier.provider, createdBy: who.keyId, timeoutMs, continues, files, queue: input.queue }), who, "task.continue");
+    return this.#started(this.#o.supervisor.start({ agent: earlier.agent, task: input.task, provider: earlier.provider, createdBy: who.keyId, timeoutMs, continues, files, queue: input.queue, webhookUrl: input.webhookUrl === undefined ? earlier.webhookUrl : input.webhookUrl }), who, "task.continue");
   }
 
   /** The task a start made, or the ApiError that says why there is none. */
@@ -184,11 +199,28 @@ export class TaskService {
       await waitUntil(waitMs, this.#o.lifecycle.stopping, (wake) => this.#o.supervisor.onEnded(taskId, wake));
     }
     const t = this.get(taskId);
-    return taskView(t, t.status === "queued" ? this.queuedIds() : [], await tailLines(t.logFile, LOG_TAIL_LINES));
+    const logTail = await tailLines(t.logFile, LOG_TAIL_LINES);
+    return taskView(t, { queued: t.status === "queued" ? this.queuedIds() : [], full: true, logTail, delivery: this.#deliveryOf(t) });
   }
 
+  /** A page of tasks, newest first, as the API shows them. */
   list(q: ListQuery) {
-    return this.#o.store.list(q);
+    const page = this.#o.store.list(q);
+    const queued = page.tasks.some((t) => t.status === "queued") ? this.queuedIds() : [];
+    const withWebhook = page.tasks.filter((t) => t.webhookUrl !== null && t.exitTime !== null);
+    const deliveries = withWebhook.length && this.#o.webhooks ? this.#o.webhooks.getMany(withWebhook.map((t) => `task:${t.taskId}`)) : undefined;
+    return { tasks: page.tasks.map((t) => taskView(t, { queued, delivery: deliveries?.get(`task:${t.taskId}`) })), nextCursor: page.nextCursor };
+  }
+
+  #deliveryOf(t: TaskRecord): Delivery | undefined {
+    return t.webhookUrl !== null && t.exitTime !== null ? this.#o.webhooks?.get(`task:${t.taskId}`) : undefined;
+  }
+
+  /** The notification of an ended task's end (its view as GET returns it, less the log's tail), or undefined once it is gone. */
+  webhookEvent(taskId: string): WebhookEvent | undefined {
+    const t = this.#o.store.get(taskId);
+    if (!t || t.exitTime === null) return undefined;
+    return { type: `task.${t.status}`, timestamp: new Date(t.exitTime).toISOString(), data: taskView(t, { queued: [], full: true, delivery: this.#deliveryOf(t) }) };
   }
 
   stop(taskId: string, who: Actor): TaskRecord {

@@ -35,6 +35,8 @@ export interface TaskRecord {
   timeoutMs: number | null;
   /** The earlier task whose session and folder this one went on with (POST /v1/tasks/{taskId}/continue). */
   continuedFrom: string | null;
+  /** Where the task's end is POSTed (the webhook outbox, src/webhooks); null: nowhere. */
+  webhookUrl: string | null;
   // What a claude session's final result event says (final-event.ts); null for any other end.
   /** Its final answer (the first 64 KiB). */
   resultText: string | null;

@@ -17,7 +17,7 @@ test("a tasks table from the first version gains the later columns; its tasks re
   db.exec(`INSERT INTO tasks VALUES ('old', 'a', 'do it', 'claude-flow', 'completed', 1000, 2000, 0, NULL, NULL, '/w/old', '/l/old.log', NULL, NULL, 'k1')`);
   const store = new TaskStore(db);
   const old = store.get("old")!;
-  expect(taskView(old, [])).toMatchObject({ taskId: "old", status: "completed", timeoutSeconds: null, continuedFrom: null, result: null });
+  expect(taskView(old, { queued: [] })).toMatchObject({ taskId: "old", status: "completed", timeoutSeconds: null, continuedFrom: null, result: null });
   store.update("old", { costUsd: 0.5, turns: 2, sessionId: "s", resultText: "ok" });
   expect(resultView(store.get("old")!, true)).toMatchObject({ text: "ok", costUsd: 0.5, turns: 2, sessionId: "s" });
   // Opening it again changes nothing.

@@ -1,4 +1,5 @@
 import { createRoute, z } from "@hono/zod-openapi";
+import { WebhookSchema, webhookUrlField } from "../../webhooks/webhook-view.ts";
 import { cursorQuery, errorResponses, jsonResponse, PROTECTED_ERRORS, requiredStatusListQuery, statusListQuery, timeoutSecondsField } from "../../http/openapi.ts";
 import { IdempotencyHeaders } from "../../http/idempotency.ts";
 import { waitQuery } from "../../http/long-poll.ts";
@@ -50,6 +51,9 @@ export const SubmitBody = z
       "Interrupt the workflow (as failed) once it has run this long in ComfyUI, counted from its start (not its wait in the queue); 0 for no limit. Default: WORKFLOW_TIMEOUT (none unless set)",
     ),
     inputs: inputOverrides,
+    webhookUrl: webhookUrlField(
+      "POSTed the workflow's end (`workflow.completed`, `workflow.failed`, `workflow.cancelled`, with the workflow as GET returns it), signed with WEBHOOK_SECRET; tried again for hours until a 2xx",
+    ),
   })
   .strict()
   .openapi("SubmitWorkflowRequest");
@@ -75,6 +79,7 @@ export const WorkflowSchema = z
       .record(z.string(), z.unknown())
       .nullable()
       .openapi({ description: "ComfyUI accepted the workflow but dropped the output nodes that failed validation: its node_errors for them (the others run); null when every output runs" }),
+    webhook: WebhookSchema,
   })
   .openapi("Workflow");
 
@@ -187,6 +192,7 @@ export const RetryBody = z
     gpu: z.enum(["local", "salad"]).optional().openapi({ description: "Default: the backend it ran on" }),
     timeoutSeconds: timeoutSecondsField("Its time limit, from its start; 0 for none. Default: the workflow's own"),
     inputs: inputOverrides,
+    webhookUrl: webhookUrlField("POSTed the new workflow's end, as for a submission. Default: the workflow's own; null for none"),
   })
   .strict()
   .openapi("RetryWorkflowRequest");

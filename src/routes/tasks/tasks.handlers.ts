@@ -5,7 +5,7 @@ import { idempotent, type IdempotencyStore } from "../../http/idempotency.ts";
 import type { AppEnv } from "../../http/types.ts";
 import type { TaskRecord, TaskStatus } from "../../tasks/task.ts";
 import { actorOf } from "../../http/request-context.ts";
-import { taskView, type TaskService } from "../../tasks/task-service.ts";
+import type { TaskService } from "../../tasks/task-service.ts";
 import type { continueTaskRoute, createTaskRoute, getTaskArchiveRoute, getTaskFileRoute, stopTasksRoute, getTaskLogRoute, getTaskRoute, listTaskFilesRoute, listTasksRoute, stopTaskRoute, streamTaskLogsRoute } from "./tasks.routes.ts";
 import { listTaskFiles, taskFilePath } from "../../tasks/task-files.ts";
 import { tarFolder, tarGzResponse } from "../../tasks/tar.ts";
@@ -40,8 +40,7 @@ export function taskHandlers(tasks: TaskService, idempotency: IdempotencyStore) 
     const status = q.status ?? ["running"];
     const statuses = status.includes("all") ? undefined : (status as TaskStatus[]);
     const page = tasks.list({ statuses, agent: q.agent, provider: q.provider, continuedFrom: q.continuedFrom, limit: q.limit ?? 100, cursor: q.cursor });
-    const queued = page.tasks.some((t) => t.status === "queued") ? tasks.queuedIds() : [];
-    const views = page.tasks.map((t) => taskView(t, queued));
+    const views = page.tasks;
     return c.json(
       {
         activeTasks: views.filter((v) => v.status === "running").map(({ taskId, agent, startTime, duration }) => ({ taskId, agent, startTime, duration })),

@@ -3,6 +3,7 @@ import { cursorQuery, errorResponses, jsonResponse, PROTECTED_ERRORS, requiredSt
 import { IdempotencyHeaders } from "../../http/idempotency.ts";
 import { waitQuery } from "../../http/long-poll.ts";
 import { TASK_STATUSES } from "../../tasks/task.ts";
+import { WebhookSchema, webhookUrlField } from "../../webhooks/webhook-view.ts";
 
 const UUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
 
@@ -56,6 +57,7 @@ export const CreateTaskBody = z
     timeoutSeconds: timeoutSecondsField("Stop the task (as failed) once it has run this long; 0 for no limit. Default: TASK_TIMEOUT (none unless set)"),
     files: inputFiles,
     queue: queueField,
+    webhookUrl: webhookUrlField("POSTed the task's end (`task.completed`, `task.failed`, `task.stopped`, with the task as GET returns it), signed with WEBHOOK_SECRET; tried again for hours until a 2xx"),
   })
   .strict()
   .openapi("CreateTaskRequest");
@@ -66,6 +68,7 @@ export const ContinueTaskBody = z
     timeoutSeconds: timeoutSecondsField("Stop the task (as failed) once it has run this long; 0 for no limit. Default: the earlier task's own"),
     files: inputFiles,
     queue: queueField,
+    webhookUrl: webhookUrlField("POSTed the new task's end, as for a new task. Default: the earlier task's own; null for none"),
   })
   .strict()
   .openapi("ContinueTaskRequest");
@@ -124,6 +127,7 @@ export const TaskSchema = z
     result: AgentResultSchema.nullable().openapi({
       description: "What the agent said of its end: a claude session's final result event (its final answer, cost, turns, session id, tokens); null for other agents, and while it runs",
     }),
+    webhook: WebhookSchema,
     taskDir: z.string(),
     logFile: z.string(),
     logTail: z.array(z.string()).optional().openapi({ description: "Last 50 log lines, from at most the log's last 256 KiB; a line over 8 KiB is cut and says so" }),
