@@ -134,6 +134,7 @@ export function buildServices(config: Config, logger: Logger, options: BuildOpti
     startedAt: lifecycle.startedAt,
     activeTasks: () => tasks.activeCount(),
     queuedTasks: () => tasks.queuedCount(),
+    webhooksPending: () => webhookStore.sendingCount(),
     taskProviders: () => supervisor.providers,
     comfyui: () => backendsView(comfy.backends.values()),
   });

@@ -23,6 +23,8 @@ export interface StatusDeps {
   /** Tasks waiting for a slot. */
   queuedTasks: () => number;
   taskProviders: () => Record<string, Provider>;
+  /** Webhook notifications not yet delivered nor given up. */
+  webhooksPending?: () => number;
   comfyui?: () => Promise<Record<string, BackendStatus>>;
 }
 
@@ -91,6 +93,7 @@ export class StatusService {
       timestamp: new Date().toISOString(),
       api: { uptime: Math.round((Date.now() - this.#d.startedAt) / 1000), version: VERSION, pid: process.pid },
       tasks: { active: this.#d.activeTasks(), queued: this.#d.queuedTasks() },
+      webhooks: { signed: config.webhookSecret !== undefined, pending: this.#d.webhooksPending?.() ?? 0 },
       gpu,
       providers: {
         gemini: configured(env.GOOGLE_GEMINI_API_KEY, env.GEMINI_API_KEY),

@@ -27,6 +27,8 @@ describe("the webhook outbox", () => {
     try {
       const id = await start(app, { webhookUrl: r.url() });
       await waitFor(() => r.received.length === 1);
+      // /v1/status says a notification waits, unsigned.
+      expect((await (await app.request("/v1/status", { headers: AUTH })).json()).webhooks).toEqual({ signed: false, pending: 1 });
       app.close();
       hang = false;
       app = testApp(env, FAST);

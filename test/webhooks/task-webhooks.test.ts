@@ -41,6 +41,7 @@ describe("a task's webhook", () => {
       expect(event.timestamp).toBe(task.exitTime);
       const { logTail: _, webhook: __, ...shown } = task;
       expect(event.data).toMatchObject({ ...shown, webhook: { url: r.url("/done?token=abc"), status: "sending", attempts: 0 } });
+      expect((await (await t.request("/v1/status", { headers: AUTH })).json()).webhooks).toEqual({ signed: true, pending: 0 });
       // A tampered body fails the check.
       expect(() => new Webhook(SECRET).verify(hit!.body.replace("completed", "failed"), hit!.headers)).toThrow();
     } finally {

@@ -20,6 +20,10 @@ export const StatusSchema = z
     timestamp: z.string().openapi({ format: "date-time" }),
     api: z.object({ uptime: z.number().int().openapi({ description: "Seconds" }), version: z.string(), pid: z.number().int() }),
     tasks: z.object({ active: z.number().int(), queued: z.number().int().openapi({ description: "Waiting for a MAX_ACTIVE_TASKS slot" }) }),
+    webhooks: z.object({
+      signed: z.boolean().openapi({ description: "Whether WEBHOOK_SECRET signs them" }),
+      pending: z.number().int().openapi({ description: "Notifications not yet delivered nor given up (a receiver that is down shows here)" }),
+    }),
     gpu: z.object({ available: z.boolean(), gpus: z.array(GpuSchema), error: z.string().optional() }),
     providers: z.object({
       gemini: z.enum(["configured", "not_configured"]),
