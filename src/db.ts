@@ -63,12 +63,19 @@ export const ROWID = "rowid";
 
 /**
  * One page of `order.table`: the rows whose columns equal `filters` (any value of a list; undefined
- * ones ignored), newest first, after `cursor`; and the cursor of the next page (null on the last).
- * Column names are our own, never user input.
+ * ones ignored) and that meet the `also` conditions, newest first, after `cursor`; and the cursor of
+ * the next page (null on the last). Column names are our own, never user input.
  */
-export function page<T>(db: Database, order: PageOrder, filters: Record<string, string | readonly string[] | undefined>, limit: number, cursor?: string): { rows: T[]; nextCursor: string | null } {
-  const where: string[] = [];
-  const params: Record<string, string | number> = { limit: limit + 1 };
+export function page<T>(
+  db: Database,
+  order: PageOrder,
+  filters: Record<string, string | readonly string[] | undefined>,
+  limit: number,
+  cursor?: string,
+  also: { sql: string[]; params: Record<string, string> } = { sql: [], params: {} },
+): { rows: T[]; nextCursor: string | null } {
+  const where: string[] = [...also.sql];
+  const params: Record<string, string | number> = { ...also.params, limit: limit + 1 };
   for (const [column, value] of Object.entries(filters)) {
     if (value === undefined) continue;
     if (typeof value === "string") {

@@ -28,6 +28,7 @@ import { FINAL, newWorkflow, type OutputFile, type Priority, type WorkflowRecord
 import { workflowView } from "./views.ts";
 import type { WebhookEvent } from "../webhooks/webhook-sender.ts";
 import type { WebhookStore } from "../webhooks/webhook-store.ts";
+import { hasLabels, parseLabels, storeLabels, type Labels } from "../labels.ts";
 
 const BANDS: Record<Priority, number> = { high: -1e12, normal: 0, low: 1e12 };
 
@@ -46,6 +47,14 @@ export interface ComfyServiceOptions {
   defaultTimeoutMs?: number;
   /** The webhook outbox, for the state of each workflow's notification. */
   webhooks?: WebhookStore;
+}
+
+/** What a request may add to a workflow it queues, new or again. */
+interface QueueOptions {
+  timeoutSeconds?: number;
+  inputs?: InputOverrides;
+  webhookUrl?: string | null;
+  labels?: Labels | null;
 }
 
 export class ComfyService {
@@ -138,31 +147,34 @@ export class ComfyService {
   }
 
   /** Validates, converts and queues a workflow. */
-  async submit(input: { workflow: Record<string, unknown>; priority?: Priority; gpu?: BackendName; timeoutSeconds?: number; inputs?: InputOverrides; webhookUrl?: string | null }, who?: Actor) {
+  async submit(input: { workflow: Record<string, unknown>; priority?: Priority; gpu?: BackendName } & QueueOptions, who?: Actor) {
     const backend = this.backend(input.gpu ?? "local");
     const { prompt, ui } = await promptFor(input.workflow, backend);
     // timeoutSeconds 0 asks for no limit, whatever WORKFLOW_TIMEOUT says.
     const timeoutMs = input.timeoutSeconds === undefined ? (this.#o.defaultTimeoutMs ?? null) : input.timeoutSeconds * 1000 || null;
-    return this.#enqueue(backend, { prompt: applyInputs(prompt, input.inputs), ui, priority: input.priority ?? "normal", timeoutMs, webhookUrl: input.webhookUrl ?? null }, who);
+    return this.#enqueue(backend, { prompt: applyInputs(prompt, input.inputs), ui, priority: input.priority ?? "normal", timeoutMs, webhookUrl: input.webhookUrl ?? null, labels: storeLabels(input.labels) }, who);
   }
 
   /**
    * Queues a finished workflow's prompt again (its UI JSON too), as a new workflow: by default with
-   * its priority, backend, time limit and webhook URL, each of which the request may change.
+   * its priority, backend, time limit, webhook URL and labels, each of which the request may change.
    */
-  async retry(workflowId: string, input: { priority?: Priority; gpu?: BackendName; timeoutSeconds?: number; inputs?: InputOverrides; webhookUrl?: string | null }, who?: Actor) {
+  async retry(workflowId: string, input: { priority?: Priority; gpu?: BackendName } & QueueOptions, who?: Actor) {
     const w = this.#known(workflowId, true);
     const backend = this.backend(input.gpu ?? w.backend);
     const timeoutMs = input.timeoutSeconds === undefined ? w.timeoutMs : input.timeoutSeconds * 1000 || null;
-    const queued = { prompt: applyInputs(JSON.parse(w.prompt) as Record<string, unknown>, input.inputs), ui: w.uiWorkflow, priority: input.priority ?? w.priority, timeoutMs, webhookUrl: input.webhookUrl === undefined ? w.webhookUrl : input.webhookUrl };
+    const queued = { prompt: applyInputs(JSON.parse(w.prompt) as Record<string, unknown>, input.inputs), ui: w.uiWorkflow, priority: input.priority ?? w.priority, timeoutMs,
+      webhookUrl: input.webhookUrl === undefined ? w.webhookUrl : input.webhookUrl,
+      labels: input.labels === undefined ? w.labels : storeLabels(input.labels),
+    };
     return this.#enqueue(backend, queued, who, workflowId);
   }
 
   /** Records a converted workflow and sends it to ComfyUI (or keeps it waiting for ComfyUI's return). */
-  async #enqueue(backend: ComfyBackend, q: { prompt: Record<string, unknown>; ui: string | null; priority: Priority; timeoutMs: number | null; webhookUrl: string | null }, who?: Actor, retryOf?: string) {
-    const { prompt, ui, priority, timeoutMs, webhookUrl } = q;
+  async #enqueue(backend: ComfyBackend, q: { prompt: Record<string, unknown>; ui: string | null; priority: Priority } & Pick<WorkflowRecord, "timeoutMs" | "webhookUrl" | "labels">, who?: Actor, retryOf?: string) {
+    const { prompt, ui, priority, timeoutMs, webhookUrl, labels } = q;
     const seq = ++this.#seq;
-    const record = newWorkflow({ backend: backend.name, priority, number: BANDS[priority] + seq, prompt: JSON.stringify(prompt), uiWorkflow: ui, timeoutMs, webhookUrl });
+    const record = newWorkflow({ backend: backend.name, priority, number: BANDS[priority] + seq, prompt: JSON.stringify(prompt), uiWorkflow: ui, timeoutMs, webhookUrl, labels });
     this.#o.store.setMeta("comfyui.seq", String(this.#seq));
     // Stored before the POST: ComfyUI may run it, and say so over the WebSocket, before its answer
     // arrives (a cached prompt, a slow gateway). Messages about an unknown id are dropped.
@@ -188,7 +200,7 @@ export class ComfyService {
     this.#updateQueueGauge();
     const view = await this.view(record.workflowId);
     this.#o.logger.info(
-      { audit: true, action: retryOf ? "workflow.retry" : "workflow.submit", reqId: who?.reqId, keyId: who?.keyId, workflowId: record.workflowId, retryOf, backend: backend.name, priority, nodes: Object.keys(prompt).length, uiFormat: ui !== null },
+      { audit: true, action: retryOf ? "workflow.retry" : "workflow.submit", reqId: who?.reqId, keyId: who?.keyId, workflowId: record.workflowId, retryOf, backend: backend.name, priority, nodes: Object.keys(prompt).length, uiFormat: ui !== null, ...(labels ? { labels: parseLabels(labels) } : {}) },
       "workflow queued",
     );
     // Not once it has started (its later events went out while the POST was answered): events keep their order.
@@ -217,7 +229,7 @@ export class ComfyService {
   }
 
   /** Recent workflows, newest first, with their queue positions. */
-  async list(q: { statuses?: readonly WorkflowStatus[]; limit: number; cursor?: string }) {
+  async list(q: { statuses?: readonly WorkflowStatus[]; labels?: Labels; limit: number; cursor?: string }) {
     const page = this.#o.store.list(q);
     return { workflows: await Promise.all(page.workflows.map((w) => this.#view(w))), nextCursor: page.nextCursor };
   }
@@ -241,8 +253,8 @@ export class ComfyService {
   }
 
   /** Cancels every workflow in these statuses (of one backend, or all): a batch gone wrong is one request. */
-  async cancelMany(q: { statuses: readonly ("queued" | "running")[]; gpu?: BackendName }, who?: Actor) {
-    const chosen = this.#o.store.open().filter((w) => (q.statuses as readonly string[]).includes(w.status) && (q.gpu === undefined || w.backend === q.gpu));
+  async cancelMany(q: { statuses: readonly ("queued" | "running")[]; gpu?: BackendName; labels?: Labels }, who?: Actor) {
+    const chosen = this.#o.store.open().filter((w) => (q.statuses as readonly string[]).includes(w.status) && (q.gpu === undefined || w.backend === q.gpu) && hasLabels(w.labels, q.labels));
     const cancelled = await cancelAll(this.#cancels, chosen, who);
     return { cancelled: cancelled.length, workflowIds: cancelled };
   }

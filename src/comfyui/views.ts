@@ -3,6 +3,7 @@ import type { ComfyBackend } from "./backend.ts";
 import type { OutputFile, WorkflowRecord } from "./workflow-store.ts";
 import type { Delivery } from "../webhooks/webhook-store.ts";
 import { webhookView } from "../webhooks/webhook-view.ts";
+import { parseLabels } from "../labels.ts";
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
@@ -27,6 +28,7 @@ export function workflowView(w: WorkflowRecord, queuePosition: number | null, de
     error: w.error,
     timeoutSeconds: w.timeoutMs === null ? null : w.timeoutMs / 1000,
     nodeErrors: w.nodeErrors ? (JSON.parse(w.nodeErrors) as Record<string, unknown>) : null,
+    labels: parseLabels(w.labels),
     webhook: webhookView(w.webhookUrl, delivery),
   };
 }

@@ -2,6 +2,7 @@
 import type { Database } from "bun:sqlite";
 import { addColumnIfMissing, bound, insertRow, page, ROWID, updateRow, type PageOrder } from "../db.ts";
 import type { BackendName } from "./backend.ts";
+import { labelsWhere, type Labels } from "../labels.ts";
 
 export type WorkflowStatus = "queued" | "running" | "completed" | "cancelled" | "failed";
 export type Priority = "low" | "normal" | "high";
@@ -39,10 +40,12 @@ export interface WorkflowRecord {
   timeoutMs: number | null;
   /** Where its end is POSTed (the webhook outbox, src/webhooks); null: nowhere. */
   webhookUrl: string | null;
+  /** The client's labels, a JSON object (labels.ts); null: none. */
+  labels: string | null;
 }
 
 /** The record of a workflow just submitted: queued, not yet taken by ComfyUI. */
-export function newWorkflow(w: Pick<WorkflowRecord, "backend" | "priority" | "number" | "prompt" | "uiWorkflow" | "timeoutMs" | "webhookUrl">): WorkflowRecord {
+export function newWorkflow(w: Pick<WorkflowRecord, "backend" | "priority" | "number" | "prompt" | "uiWorkflow" | "timeoutMs" | "webhookUrl" | "labels">): WorkflowRecord {
   return {
     ...w,
     workflowId: crypto.randomUUID(),
@@ -83,11 +86,12 @@ export class WorkflowStore {
       workflowId TEXT PRIMARY KEY, backend TEXT NOT NULL, priority TEXT NOT NULL, status TEXT NOT NULL,
       submitted INTEGER NOT NULL, number REAL NOT NULL, progress REAL NOT NULL, currentNode TEXT,
       queuedAt INTEGER NOT NULL, startTime INTEGER, completionTime INTEGER, error TEXT,
-      prompt TEXT NOT NULL, uiWorkflow TEXT, outputs TEXT NOT NULL, nodeErrors TEXT, timeoutMs INTEGER, webhookUrl TEXT)`);
-    // Databases from before nodeErrors was kept, before workflows had a time limit, and before webhooks.
+      prompt TEXT NOT NULL, uiWorkflow TEXT, outputs TEXT NOT NULL, nodeErrors TEXT, timeoutMs INTEGER, webhookUrl TEXT, labels TEXT)`);
+    // Databases from before nodeErrors was kept, before workflows had a time limit, webhooks and labels.
     addColumnIfMissing(this.#db, "workflows", "nodeErrors", "TEXT");
     addColumnIfMissing(this.#db, "workflows", "timeoutMs", "INTEGER");
     addColumnIfMissing(this.#db, "workflows", "webhookUrl", "TEXT");
+    addColumnIfMissing(this.#db, "workflows", "labels", "TEXT");
     this.#createOutputsTable();
     this.#db.exec("CREATE INDEX IF NOT EXISTS outputs_by_time ON comfy_outputs (createdAt DESC)");
     this.#db.exec("CREATE INDEX IF NOT EXISTS workflows_by_time ON workflows (queuedAt DESC, workflowId DESC)");
@@ -146,8 +150,8 @@ export class WorkflowStore {
   }
 
   /** Newest first, optionally only those in some statuses, paged by cursor (see db.ts). */
-  list(q: { statuses?: readonly WorkflowStatus[]; limit: number; cursor?: string }): { workflows: WorkflowRecord[]; nextCursor: string | null } {
-    const { rows, nextCursor } = page<WorkflowRecord>(this.#db, BY_QUEUED, { status: q.statuses }, q.limit, q.cursor);
+  list(q: { statuses?: readonly WorkflowStatus[]; labels?: Labels; limit: number; cursor?: string }): { workflows: WorkflowRecord[]; nextCursor: string | null } {
+    const { rows, nextCursor } = page<WorkflowRecord>(this.#db, BY_QUEUED, { status: q.statuses }, q.limit, q.cursor, labelsWhere(q.labels));
     return { workflows: rows, nextCursor };
   }
 

@@ -59,6 +59,8 @@ export interface StartInput {
   files?: readonly DecodedInput[];
   /** Where the task's end is POSTed. */
   webhookUrl?: string | null;
+  /** The client's labels, as stored (labels.ts). */
+  labels?: string | null;
 }
 
 export type StartResult =
@@ -200,6 +202,7 @@ export class TaskSupervisor {
       timeoutMs: input.timeoutMs,
       continuedFrom: input.continues?.taskId ?? null,
       webhookUrl: input.webhookUrl ?? null,
+      labels: input.labels ?? null,
     };
     if (!busy) return this.#launch(record, provider, input.continues?.sessionId ?? "", true);
     try {

@@ -16,11 +16,21 @@ import { durationSeconds, type TaskRecord } from "./task.ts";
 import type { WebhookEvent } from "../webhooks/webhook-sender.ts";
 import type { Delivery, WebhookStore } from "../webhooks/webhook-store.ts";
 import { webhookView } from "../webhooks/webhook-view.ts";
+import { parseLabels, storeLabels, type Labels } from "../labels.ts";
 
 const LOG_TAIL_LINES = 50;
 
 export type { Actor };
 const encoder = new TextEncoder();
+
+/** What a request may add to a task it starts, new or continued. */
+interface StartOptions {
+  timeoutSeconds?: number;
+  files?: InputFile[];
+  queue?: boolean;
+  webhookUrl?: string | null;
+  labels?: Labels | null;
+}
 
 export interface TaskServiceOptions {
   store: TaskStore;
@@ -82,6 +92,7 @@ export function taskView(t: TaskRecord, ctx: ViewContext) {
     queuePosition: t.status === "queued" ? ctx.queued.indexOf(t.taskId) + 1 || null : null,
     error: t.error,
     result: resultView(t, ctx.full === true),
+    labels: parseLabels(t.labels),
     webhook: webhookView(t.webhookUrl, ctx.delivery),
     taskDir: t.taskDir,
     logFile: t.logFile,
@@ -136,7 +147,7 @@ export class TaskService {
     return this.#o.store.queuedIds();
   }
 
-  create(input: { agent: string; task: string; provider?: string; timeoutSeconds?: number; files?: InputFile[]; queue?: boolean; webhookUrl?: string | null }, who: Actor) {
+  create(input: { agent: string; task: string; provider?: string } & StartOptions, who: Actor) {
     const keyId = who.keyId;
     const provider = input.provider ?? this.#o.defaultProvider;
     if (!providerNamed(this.#o.supervisor.providers, provider)) {
@@ -145,14 +156,14 @@ export class TaskService {
     // timeoutSeconds 0 asks for no limit, whatever TASK_TIMEOUT says.
     const timeoutMs = input.timeoutSeconds === undefined ? (this.#o.defaultTimeoutMs ?? null) : input.timeoutSeconds * 1000 || null;
     const files = decodeInputs(input.files);
-    return this.#started(this.#o.supervisor.start({ agent: input.agent, task: input.task, provider, createdBy: keyId, timeoutMs, files, queue: input.queue, webhookUrl: input.webhookUrl }), who, "task.create");
+    return this.#started(this.#o.supervisor.start({ agent: input.agent, task: input.task, provider, createdBy: keyId, timeoutMs, files, queue: input.queue, webhookUrl: input.webhookUrl, labels: storeLabels(input.labels) }), who, "task.create");
   }
 
   /**
    * A new task that goes on with an earlier one's agent session, in its folder: same agent and
-   * provider, the earlier task's time limit and webhook URL unless the request sets them.
+   * provider, the earlier task's time limit, webhook URL and labels unless the request sets them.
    */
-  continue(taskId: string, input: { task: string; timeoutSeconds?: number; files?: InputFile[]; queue?: boolean; webhookUrl?: string | null }, who: Actor) {
+  continue(taskId: string, input: { task: string } & StartOptions, who: Actor) {
     const earlier = this.get(taskId);
     const files = decodeInputs(input.files);
     const running = this.#o.store.runningIn(earlier.taskDir);
@@ -165,7 +176,10 @@ export class TaskService {
     if (earlier.sessionId === null) throw new ApiError(422, `Task ${taskId} left no session to continue: its agent reported none (a claude session reports one when it ends)`);
     const timeoutMs = input.timeoutSeconds === undefined ? earlier.timeoutMs : input.timeoutSeconds * 1000 || null;
     const continues = { taskId, taskDir: earlier.taskDir, sessionId: earlier.sessionId };
-    return this.#started(this.#o.supervisor.start({ agent: earlier.agent, task: input.task, provider: earlier.provider, createdBy: who.keyId, timeoutMs, continues, files, queue: input.queue, webhookUrl: input.webhookUrl === undefined ? earlier.webhookUrl : input.webhookUrl }), who, "task.continue");
+    const webhookUrl = input.webhookUrl === undefined ? earlier.webhookUrl : input.webhookUrl;
+    const labels = input.labels === undefined ? earlier.labels : storeLabels(input.labels);
+    const start = { agent: earlier.agent, task: input.task, provider: earlier.provider, createdBy: who.keyId, timeoutMs, continues, files, queue: input.queue, webhookUrl, labels };
+    return this.#started(this.#o.supervisor.start(start), who, "task.continue");
   }
 
   /** The task a start made, or the ApiError that says why there is none. */
@@ -180,7 +194,7 @@ export class TaskService {
     }
     if (!result.ok && result.reason === "inputs") throw new ApiError(409, `body/files: ${result.error}`);
     const { task } = result;
-    const from = task.continuedFrom ? { continuedFrom: task.continuedFrom } : {};
+    const from = { ...(task.continuedFrom ? { continuedFrom: task.continuedFrom } : {}), ...(task.labels ? { labels: parseLabels(task.labels) } : {}) };
     this.#o.logger.info({ audit: true, action, reqId: who.reqId, taskId: task.taskId, provider: task.provider, agent: task.agent, keyId: who.keyId, ...from, started: result.ok }, "task created");
     if (!result.ok) throw new ApiError(500, "Failed to start task", { details: result.error, extra: { taskId: task.taskId } });
     return task;
@@ -234,11 +248,11 @@ export class TaskService {
   }
 
   /** Stops every running (or queued) task, of one agent or provider if given: each as stop() stops one. */
-  stopMany(q: { statuses: readonly ("running" | "queued")[]; agent?: string; provider?: string }, who: Actor): TaskRecord[] {
-    const running = this.#o.store.list({ statuses: q.statuses, agent: q.agent, provider: q.provider, limit: Number.MAX_SAFE_INTEGER }).tasks;
+  stopMany(q: { statuses: readonly ("running" | "queued")[]; agent?: string; provider?: string; labels?: Labels }, who: Actor): TaskRecord[] {
+    const running = this.#o.store.list({ statuses: q.statuses, agent: q.agent, provider: q.provider, labels: q.labels, limit: Number.MAX_SAFE_INTEGER }).tasks;
     const stopped = running.filter((t) => this.#o.supervisor.isLive(t.taskId)).map((t) => this.#o.supervisor.stop(t.taskId) ?? t);
     const taskIds = stopped.map((t) => t.taskId);
-    this.#o.logger.info({ audit: true, action: "task.stop", reqId: who.reqId, taskIds, agent: q.agent, provider: q.provider, keyId: who.keyId }, "task stops requested");
+    this.#o.logger.info({ audit: true, action: "task.stop", reqId: who.reqId, taskIds, agent: q.agent, provider: q.provider, labels: q.labels, keyId: who.keyId }, "task stops requested");
     return stopped;
   }
 

@@ -2,6 +2,7 @@
 import type { Database } from "bun:sqlite";
 import { addColumnIfMissing, insertRow, page, updateRow, type PageOrder } from "../db.ts";
 import type { TaskRecord, TaskStatus } from "./task.ts";
+import { labelsWhere, type Labels } from "../labels.ts";
 
 export interface ListQuery {
   /** Tasks in any of these statuses; all of them when absent. */
@@ -11,6 +12,8 @@ export interface ListQuery {
   provider?: string;
   /** Only the tasks that continued this one. */
   continuedFrom?: string;
+  /** Only those carrying every one of these labels. */
+  labels?: Labels;
   limit: number;
   cursor?: string;
 }
@@ -28,6 +31,7 @@ const ADDED_COLUMNS = {
   cacheReadTokens: "INTEGER",
   cacheCreationTokens: "INTEGER",
   webhookUrl: "TEXT",
+  labels: "TEXT",
 };
 
 /** The task list's order, which its index covers. */
@@ -43,7 +47,7 @@ export class TaskStore {
       status TEXT NOT NULL, startTime INTEGER NOT NULL, exitTime INTEGER, exitCode INTEGER,
       signal TEXT, error TEXT, taskDir TEXT NOT NULL, logFile TEXT NOT NULL, pid INTEGER,
       stopRequestedAt INTEGER, createdBy TEXT, timeoutMs INTEGER, continuedFrom TEXT, resultText TEXT, costUsd REAL, turns INTEGER,
-      sessionId TEXT, inputTokens INTEGER, outputTokens INTEGER, cacheReadTokens INTEGER, cacheCreationTokens INTEGER, webhookUrl TEXT)`);
+      sessionId TEXT, inputTokens INTEGER, outputTokens INTEGER, cacheReadTokens INTEGER, cacheCreationTokens INTEGER, webhookUrl TEXT, labels TEXT)`);
     // Databases from before tasks had a time limit, or an agent's result.
     for (const [column, type] of Object.entries(ADDED_COLUMNS)) addColumnIfMissing(this.#db, "tasks", column, type);
     this.#db.exec("CREATE INDEX IF NOT EXISTS tasks_by_start ON tasks (startTime DESC, taskId DESC)");
@@ -72,7 +76,7 @@ export class TaskStore {
 
   /** Newest first, filtered by status, agent and provider, paged by cursor. */
   list(q: ListQuery): { tasks: TaskRecord[]; nextCursor: string | null } {
-    const { rows, nextCursor } = page<TaskRecord>(this.#db, BY_START, { status: q.statuses, agent: q.agent, provider: q.provider, continuedFrom: q.continuedFrom }, q.limit, q.cursor);
+    const { rows, nextCursor } = page<TaskRecord>(this.#db, BY_START, { status: q.statuses, agent: q.agent, provider: q.provider, continuedFrom: q.continuedFrom }, q.limit, q.cursor, labelsWhere(q.labels));
     return { tasks: rows, nextCursor };
   }
 

@@ -37,6 +37,8 @@ export interface TaskRecord {
   continuedFrom: string | null;
   /** Where the task's end is POSTed (the webhook outbox, src/webhooks); null: nowhere. */
   webhookUrl: string | null;
+  /** The client's labels, a JSON object (labels.ts); null: none. */
+  labels: string | null;
   // What a claude session's final result event says (final-event.ts); null for any other end.
   /** Its final answer (the first 64 KiB). */
   resultText: string | null;

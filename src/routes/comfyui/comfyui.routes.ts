@@ -1,5 +1,6 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { WebhookSchema, webhookUrlField } from "../../webhooks/webhook-view.ts";
+import { labelQuery, labelsField } from "../../labels.ts";
 import { cursorQuery, errorResponses, jsonResponse, PROTECTED_ERRORS, requiredStatusListQuery, statusListQuery, timeoutSecondsField } from "../../http/openapi.ts";
 import { IdempotencyHeaders } from "../../http/idempotency.ts";
 import { waitQuery } from "../../http/long-poll.ts";
@@ -51,6 +52,7 @@ export const SubmitBody = z
       "Interrupt the workflow (as failed) once it has run this long in ComfyUI, counted from its start (not its wait in the queue); 0 for no limit. Default: WORKFLOW_TIMEOUT (none unless set)",
     ),
     inputs: inputOverrides,
+    labels: labelsField("Your own names for the workflow (`{\"batch\": \"7\"}`): shown with it and in its webhook; `?label=batch=7` finds or cancels the workflows that carry them"),
     webhookUrl: webhookUrlField(
       "POSTed the workflow's end (`workflow.completed`, `workflow.failed`, `workflow.cancelled`, with the workflow as GET returns it), signed with WEBHOOK_SECRET; tried again for hours until a 2xx",
     ),
@@ -79,6 +81,7 @@ export const WorkflowSchema = z
       .record(z.string(), z.unknown())
       .nullable()
       .openapi({ description: "ComfyUI accepted the workflow but dropped the output nodes that failed validation: its node_errors for them (the others run); null when every output runs" }),
+    labels: z.record(z.string(), z.string()).openapi({ description: "The labels its request gave ({} for none)" }),
     webhook: WebhookSchema,
   })
   .openapi("Workflow");
@@ -192,6 +195,7 @@ export const RetryBody = z
     gpu: z.enum(["local", "salad"]).optional().openapi({ description: "Default: the backend it ran on" }),
     timeoutSeconds: timeoutSecondsField("Its time limit, from its start; 0 for none. Default: the workflow's own"),
     inputs: inputOverrides,
+    labels: labelsField("The new workflow's labels. Default: the workflow's own; null for none"),
     webhookUrl: webhookUrlField("POSTed the new workflow's end, as for a submission. Default: the workflow's own; null for none"),
   })
   .strict()
@@ -214,6 +218,7 @@ export const ListWorkflowsQuery = z.object({
   status: statusListQuery(["queued", "running", "completed", "cancelled", "failed"], "Workflows in this status, or in any of several: `queued,running` for those not finished"),
   limit: z.coerce.number().int().min(1).max(200).default(20).optional(),
   cursor: cursorQuery,
+  label: labelQuery,
 });
 
 export const listWorkflowsRoute = createRoute({
@@ -242,6 +247,7 @@ export const cancelWorkflowsRoute = createRoute({
     query: z.object({
       status: requiredStatusListQuery(["queued", "running"], "Cancel the workflows in this status, or in either: `queued,running`"),
       gpu: z.enum(["local", "salad"]).optional().openapi({ description: "Only this backend's (default: every backend's)" }),
+      label: labelQuery,
     }),
   },
   responses: {

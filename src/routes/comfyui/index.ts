@@ -33,12 +33,12 @@ export function comfyuiRoutes(d: ComfyRouteDeps) {
     })
     .openapi(listWorkflowsRoute, async (c) => {
       const q = c.req.valid("query");
-      return c.json(await d.comfy.list({ statuses: q.status, limit: q.limit ?? 20, cursor: q.cursor }), 200);
+      return c.json(await d.comfy.list({ statuses: q.status, labels: q.label, limit: q.limit ?? 20, cursor: q.cursor }), 200);
     })
     .openapi(cancelWorkflowsRoute, async (c) => {
       const q = c.req.valid("query");
       if (q.gpu) d.comfy.backend(q.gpu); // a 400 when that target is not configured, as elsewhere
-      return c.json(await d.comfy.cancelMany({ statuses: q.status, gpu: q.gpu }, actorOf(c)), 200);
+      return c.json(await d.comfy.cancelMany({ statuses: q.status, gpu: q.gpu, labels: q.label }, actorOf(c)), 200);
     })
     .openapi(getWorkflowRoute, async (c) => {
       const { workflowId } = c.req.valid("param");

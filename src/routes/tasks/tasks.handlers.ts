@@ -39,7 +39,7 @@ export function taskHandlers(tasks: TaskService, idempotency: IdempotencyStore) 
     const q = c.req.valid("query");
     const status = q.status ?? ["running"];
     const statuses = status.includes("all") ? undefined : (status as TaskStatus[]);
-    const page = tasks.list({ statuses, agent: q.agent, provider: q.provider, continuedFrom: q.continuedFrom, limit: q.limit ?? 100, cursor: q.cursor });
+    const page = tasks.list({ statuses, agent: q.agent, provider: q.provider, continuedFrom: q.continuedFrom, labels: q.label, limit: q.limit ?? 100, cursor: q.cursor });
     const views = page.tasks;
     return c.json(
       {
@@ -64,8 +64,8 @@ export function taskHandlers(tasks: TaskService, idempotency: IdempotencyStore) 
   };
 
   const stopMany: H<typeof stopTasksRoute> = (c) => {
-    const { status, agent, provider } = c.req.valid("query");
-    const stopped = tasks.stopMany({ statuses: status, agent, provider }, actorOf(c));
+    const { status, agent, provider, label } = c.req.valid("query");
+    const stopped = tasks.stopMany({ statuses: status, agent, provider, labels: label }, actorOf(c));
     return c.json({ stopped: stopped.length, taskIds: stopped.map((t) => t.taskId) }, 200);
   };
 

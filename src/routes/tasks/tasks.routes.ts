@@ -4,6 +4,7 @@ import { IdempotencyHeaders } from "../../http/idempotency.ts";
 import { waitQuery } from "../../http/long-poll.ts";
 import { TASK_STATUSES } from "../../tasks/task.ts";
 import { WebhookSchema, webhookUrlField } from "../../webhooks/webhook-view.ts";
+import { labelQuery, labelsField } from "../../labels.ts";
 
 const UUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
 
@@ -57,6 +58,7 @@ export const CreateTaskBody = z
     timeoutSeconds: timeoutSecondsField("Stop the task (as failed) once it has run this long; 0 for no limit. Default: TASK_TIMEOUT (none unless set)"),
     files: inputFiles,
     queue: queueField,
+    labels: labelsField("Your own names for the task (`{\"job\": \"1234\"}`): shown with it and in its webhook; `?label=job=1234` finds or stops the tasks that carry them"),
     webhookUrl: webhookUrlField("POSTed the task's end (`task.completed`, `task.failed`, `task.stopped`, with the task as GET returns it), signed with WEBHOOK_SECRET; tried again for hours until a 2xx"),
   })
   .strict()
@@ -68,6 +70,7 @@ export const ContinueTaskBody = z
     timeoutSeconds: timeoutSecondsField("Stop the task (as failed) once it has run this long; 0 for no limit. Default: the earlier task's own"),
     files: inputFiles,
     queue: queueField,
+    labels: labelsField("The new task's labels. Default: the earlier task's own; null for none"),
     webhookUrl: webhookUrlField("POSTed the new task's end, as for a new task. Default: the earlier task's own; null for none"),
   })
   .strict()
@@ -127,6 +130,7 @@ export const TaskSchema = z
     result: AgentResultSchema.nullable().openapi({
       description: "What the agent said of its end: a claude session's final result event (its final answer, cost, turns, session id, tokens); null for other agents, and while it runs",
     }),
+    labels: z.record(z.string(), z.string()).openapi({ description: "The labels its request gave ({} for none)" }),
     webhook: WebhookSchema,
     taskDir: z.string(),
     logFile: z.string(),
@@ -150,6 +154,7 @@ export const ListQuery = z.object({
   agent: z.string().max(100).optional().openapi({ description: "Only this agent's tasks", example: "coder" }),
   provider: z.string().max(64).optional().openapi({ description: "Only tasks run by this provider", example: "claude-flow" }),
   continuedFrom: z.string().regex(UUID, "must be a UUID").toLowerCase().optional().openapi({ description: "Only the tasks that continued this one (its follow-ups)" }),
+  label: labelQuery,
 });
 
 export const StopResultSchema = z
@@ -231,7 +236,7 @@ export const stopTasksRoute = createRoute({
   method: "delete",
   path: "/v1/tasks",
   tags: ["Tasks"],
-  summary: "Stop every running (or queued) task, or an agent's, or a provider's, at once",
+  summary: "Stop every running (or queued) task, or an agent's, a provider's, or those labelled so, at once",
   description:
     "For agents gone wrong, or before maintenance: one request, where a DELETE each would use up the rate limit. Each is stopped as " +
     "`DELETE /v1/tasks/{taskId}` stops one. `status=running` is required, so that nothing is stopped by accident.",
@@ -240,6 +245,7 @@ export const stopTasksRoute = createRoute({
       status: requiredStatusListQuery(["running", "queued"], "Stop the tasks in this status, or in either: `running,queued` (a queued one leaves the queue without running)"),
       agent: ListQuery.shape.agent,
       provider: ListQuery.shape.provider,
+      label: labelQuery,
     }),
   },
   responses: {
