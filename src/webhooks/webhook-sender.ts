@@ -119,6 +119,9 @@ export class WebhookSender {
       this.#o.logger.error({ err, subject: d.subject }, `sending a webhook failed unexpectedly; trying again in ${HOLD_AFTER_ERROR_MS / 1000} s`);
     } finally {
       this.#inFlight.delete(d.subject);
+      // Its slot is free: the next one due goes now, not at the next poll (a batch of a thousand ends
+      // would otherwise go at `concurrency` a poll).
+      this.poll();
     }
   }
 

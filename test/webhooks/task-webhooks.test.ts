@@ -161,3 +161,24 @@ describe("a task's webhook", () => {
     }
   });
 });
+
+describe("many webhooks at once", () => {
+  test("a batch goes as fast as the receiver takes it, not a few per poll", async () => {
+    const r = webhookReceiver();
+    // One poll every 3 s: 20 notifications, 8 at a time, would take three polls if each waited for one.
+    const slow = testApp({}, { webhookPollMs: 3000, webhookRetryDelaysMs: [50], webhookTimeoutMs: 2000 });
+    try {
+      const ids: string[] = [];
+      for (let i = 0; i < 20; i++) ids.push((await start({ webhookUrl: r.url(), queue: true }, slow)).body.taskId);
+      await waitFor(async () => (await Promise.all(ids.map((id) => get(id, slow)))).every((x) => x.exitTime), 20_000);
+      await waitFor(() => r.received.length >= 1, 10_000);
+      const first = Date.now();
+      await waitFor(() => r.received.length === 20, 10_000);
+      expect(Date.now() - first).toBeLessThan(2500);
+      expect(new Set(r.events().map((e) => e.data.taskId)).size).toBe(20);
+    } finally {
+      slow.close();
+      r.stop();
+    }
+  });
+});
