@@ -41,7 +41,7 @@ export function createApp(services: Services) {
   if (services.status) app.route("/", statusRoutes(services.status));
   if (services.comfyui) {
     const { service, store, hub } = services.comfyui;
-    app.route("/", comfyuiRoutes({ comfy: service, store, hub, idempotency: services.idempotency, modelsDir: config.comfyui.modelsDir, outputDir: config.comfyui.outputDir, stopping: services.lifecycle.stopping }));
+    app.route("/", comfyuiRoutes({ comfy: service, store, hub, idempotency: services.idempotency, modelsDir: config.comfyui.modelsDir, outputDir: config.comfyui.outputDir, stopping: services.lifecycle.stopping, heartbeatMs: config.tasks.heartbeatMs }));
   }
 
   registerDashboard(app);

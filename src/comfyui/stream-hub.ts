@@ -1,7 +1,7 @@
 /**
- * Fan-out of workflow events to API WebSocket clients, and of workflows' ends to the requests that
- * wait for them (`?wait=`). Each socket subscribes to workflow ids or `*`; an event is serialised
- * once and sent to every interested socket.
+ * Fan-out of workflow events to API WebSocket clients and event streams (SSE), and of workflows'
+ * ends to the requests that wait for them (`?wait=`). Each socket subscribes to workflow ids or `*`;
+ * an event is serialised once and sent to every interested socket and stream.
  */
 import type { ServerWebSocket } from "bun";
 import { preview } from "../http/openapi.ts";
@@ -21,17 +21,22 @@ export interface SocketData {
 
 type Socket = ServerWebSocket<SocketData>;
 
+/** An event stream's listener: the event's type and its JSON (`{type, workflowId, data, timestamp}`). */
+export type Follower = (type: WorkflowEvent["type"] | "shutdown", json: string) => void;
+
 /** Workflow ids one socket may follow: each is held in memory for as long as the socket lives. */
 export const MAX_SUBSCRIPTIONS = 1000;
 
 /** A workflow's state as the `subscribed` reply carries it; undefined for an id we do not know. */
 export type StateOf = (workflowId: string) => Record<string, unknown> | undefined;
 
-const ENDS: ReadonlySet<WorkflowEvent["type"]> = new Set(["workflow:completed", "workflow:failed", "workflow:cancelled"]);
+export const ENDS: ReadonlySet<WorkflowEvent["type"]> = new Set(["workflow:completed", "workflow:failed", "workflow:cancelled"]);
 
 export class StreamHub {
   readonly #sockets = new Set<Socket>();
   readonly #endWaiters = new OnceListeners<void>();
+  /** Event streams, by the workflow each follows: each gets the serialised event. */
+  readonly #followers = new Map<string, Set<Follower>>();
   readonly #stateOf: StateOf;
 
   /**
@@ -99,6 +104,29 @@ export class StreamHub {
     ws.send(JSON.stringify({ type: "error", message }));
   }
 
+  /** The workflow's state now (as the `subscribed` reply carries it); undefined for an unknown id. */
+  stateOf(workflowId: string) {
+    return this.#stateOf(workflowId);
+  }
+
+  /** Calls `fn` with each event of one workflow (and a shutdown); returns what undoes it. */
+  follow(workflowId: string, fn: Follower): () => void {
+    let set = this.#followers.get(workflowId);
+    if (!set) this.#followers.set(workflowId, (set = new Set()));
+    set.add(fn);
+    return () => {
+      set.delete(fn);
+      if (!set.size && this.#followers.get(workflowId) === set) this.#followers.delete(workflowId);
+    };
+  }
+
+  /** Event streams open (for leak checks). */
+  get followerCount() {
+    let n = 0;
+    for (const set of this.#followers.values()) n += set.size;
+    return n;
+  }
+
   /** Calls `fn` once the workflow ends (completed, failed or cancelled); returns what undoes it. */
   onEnded(workflowId: string, fn: () => void): () => void {
     return this.#endWaiters.add(workflowId, fn);
@@ -111,8 +139,10 @@ export class StreamHub {
 
   publish(event: WorkflowEvent) {
     if (ENDS.has(event.type)) this.#endWaiters.fire(event.workflowId);
-    if (!this.#sockets.size) return;
+    const followers = this.#followers.get(event.workflowId);
+    if (!this.#sockets.size && !followers) return;
     const text = JSON.stringify({ ...event, timestamp: new Date().toISOString() });
+    for (const fn of [...(followers ?? [])]) fn(event.type, text);
     for (const ws of this.#sockets) {
       if (ws.data.subs.has(event.workflowId) || ws.data.subs.has("*")) ws.send(text);
     }
@@ -121,6 +151,7 @@ export class StreamHub {
   /** Says goodbye to every socket (shutdown). */
   closeAll(reason: string) {
     const text = JSON.stringify({ type: "shutdown", message: reason, timestamp: new Date().toISOString() });
+    for (const set of [...this.#followers.values()]) for (const fn of [...set]) fn("shutdown", text);
     for (const ws of [...this.#sockets]) {
       ws.send(text);
       ws.close(1001, reason);

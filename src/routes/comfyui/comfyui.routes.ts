@@ -270,6 +270,24 @@ export const getWorkflowRoute = createRoute({
   responses: { 200: jsonResponse(WorkflowSchema, "The workflow"), ...errors(400, 404) },
 });
 
+export const workflowEventsRoute = createRoute({
+  operationId: "streamWorkflow",
+  method: "get",
+  path: "/v1/comfyui/workflow/{workflowId}/events",
+  tags: ["ComfyUI"],
+  summary: "Follow one workflow's progress (Server-Sent Events)",
+  description:
+    "For clients without a WebSocket (`curl -N`, EventSource): `event: state` first, with its status, progress, currentNode, outputs and " +
+    "error now; then `event: workflow:started|progress|completed|failed|cancelled`, each with the WebSocket's `{type, workflowId, data, timestamp}`. " +
+    "The stream ends after the workflow's end, or right after `state` when it had ended already (an EventSource should close on either); " +
+    "`event: shutdown` when the server stops. `: heartbeat` comments keep it open.",
+  request: { params: WorkflowIdParam, query: z.object({ token: z.string().optional().openapi({ description: "API key, for EventSource clients that cannot send headers" }) }) },
+  responses: {
+    200: { description: "An event stream", content: { "text/event-stream": { schema: z.string() } } },
+    ...errors(400, 404),
+  },
+});
+
 export const cancelWorkflowRoute = createRoute({
   operationId: "cancelWorkflow",
   method: "delete",

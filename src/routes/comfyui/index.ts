@@ -12,7 +12,8 @@ import type { AppEnv } from "../../http/types.ts";
 import { uploadInput } from "../../comfyui/uploads.ts";
 import { freeMemory } from "../../comfyui/free-memory.ts";
 import { outputsArchive } from "../../comfyui/output-archive.ts";
-import { cancelWorkflowRoute, cancelWorkflowsRoute, freeRoute, retryWorkflowRoute, getWorkflowRoute, listWorkflowsRoute, modelsRoute, outputFileRoute, outputsRoute, streamRoute, submitRoute, uploadRoute, workflowArchiveRoute } from "./comfyui.routes.ts";
+import { cancelWorkflowRoute, cancelWorkflowsRoute, freeRoute, retryWorkflowRoute, getWorkflowRoute, listWorkflowsRoute, modelsRoute, outputFileRoute, outputsRoute, streamRoute, submitRoute, uploadRoute, workflowArchiveRoute, workflowEventsRoute } from "./comfyui.routes.ts";
+import { workflowEventStream } from "../../comfyui/event-stream.ts";
 
 export interface ComfyRouteDeps {
   comfy: ComfyService;
@@ -23,6 +24,8 @@ export interface ComfyRouteDeps {
   outputDir: string | undefined;
   /** Aborts at shutdown: requests waiting for a workflow's end answer then. */
   stopping: AbortSignal;
+  /** Interval of an event stream's heartbeat comments (SSE_HEARTBEAT_MS). */
+  heartbeatMs: number;
 }
 
 export function comfyuiRoutes(d: ComfyRouteDeps) {
@@ -77,6 +80,15 @@ export function comfyuiRoutes(d: ComfyRouteDeps) {
     .openapi(outputFileRoute, async (c) => {
       const ref = { ...c.req.valid("query"), ...c.req.valid("param") };
       return (await outputFile(d.store, d.comfy.backends, ref, d.outputDir, c.req.header("range"))) as never;
+    })
+    .openapi(workflowEventsRoute, (c) => {
+      const { workflowId } = c.req.valid("param");
+      if (!d.store.get(workflowId)) throw new ApiError(404, `Workflow ${workflowId} not found`);
+      // Progress may pause for long (a model loading): no idle timeout for this request.
+      c.env?.timeout?.(c.req.raw, 0);
+      return new Response(workflowEventStream(d.hub, workflowId, d.heartbeatMs), {
+        headers: { "Content-Type": "text/event-stream; charset=utf-8", "Cache-Control": "no-cache, no-store, no-transform", Connection: "keep-alive", "X-Accel-Buffering": "no" },
+      }) as never;
     })
     .openapi(streamRoute, (c) => {
       if (c.req.header("upgrade")?.toLowerCase() !== "websocket" || !c.env?.upgrade) {

@@ -40,6 +40,7 @@ function endpointMap(services: Services): Record<string, Record<string, string>>
       upload: "POST /v1/comfyui/upload",
       free: "POST /v1/comfyui/free",
       stream: "WS /v1/comfyui/stream",
+      events: "GET /v1/comfyui/workflow/{workflowId}/events",
     };
   }
   return map;
