@@ -5,7 +5,8 @@
  */
 import type { Logger } from "pino";
 import { ApiError } from "../http/errors.ts";
-import { ComfyRefusedError, ComfyUnavailableError, ComfyValidationError, credentialsHint, redactUrl, retryAfterMs, URL_SETTING } from "./backend-errors.ts";
+import { ComfyRefusedError, ComfyUnavailableError, ComfyValidationError, credentialsHint, URL_SETTING } from "./backend-errors.ts";
+import { redactUrl, retryAfterMs } from "../outbound.ts";
 import type { ObjectInfo } from "./convert.ts";
 
 export type BackendName = "local" | "salad";

@@ -40,7 +40,7 @@ export function workflowEventStream(hub: StreamHub, workflowId: string, heartbea
         };
         controller.enqueue(encoder.encode(`retry: 2000\n: connected to workflow ${workflowId}\n\n`));
         // Followed before the state is read: no event can fall between the two.
-        unfollow = hub.follow(workflowId, (type, json) => {
+        unfollow = hub.follow(workflowId, ({ type, json }) => {
           send(type, json);
           if (type === "shutdown" || ENDS.has(type)) end();
         });

@@ -5,7 +5,7 @@
  */
 import type { ServerWebSocket } from "bun";
 import { preview } from "../http/openapi.ts";
-import { OnceListeners } from "../once-listeners.ts";
+import { KeyedListeners, OnceListeners } from "../once-listeners.ts";
 
 export interface WorkflowEvent {
   type: `workflow:${"queued" | "started" | "progress" | "completed" | "failed" | "cancelled"}`;
@@ -21,8 +21,8 @@ export interface SocketData {
 
 type Socket = ServerWebSocket<SocketData>;
 
-/** An event stream's listener: the event's type and its JSON (`{type, workflowId, data, timestamp}`). */
-export type Follower = (type: WorkflowEvent["type"] | "shutdown", json: string) => void;
+/** What an event stream is told: a workflow's events, and the server's shutdown. */
+export type FollowedType = WorkflowEvent["type"] | "shutdown";
 
 /** Workflow ids one socket may follow: each is held in memory for as long as the socket lives. */
 export const MAX_SUBSCRIPTIONS = 1000;
@@ -35,8 +35,8 @@ export const ENDS: ReadonlySet<WorkflowEvent["type"]> = new Set(["workflow:compl
 export class StreamHub {
   readonly #sockets = new Set<Socket>();
   readonly #endWaiters = new OnceListeners<void>();
-  /** Event streams, by the workflow each follows: each gets the serialised event. */
-  readonly #followers = new Map<string, Set<Follower>>();
+  /** Event streams, by the workflow each follows: each gets the event's type and its JSON. */
+  readonly #followers = new KeyedListeners<{ type: FollowedType; json: string }>();
   readonly #stateOf: StateOf;
 
   /**
@@ -109,22 +109,14 @@ export class StreamHub {
     return this.#stateOf(workflowId);
   }
 
-  /** Calls `fn` with each event of one workflow (and a shutdown); returns what undoes it. */
-  follow(workflowId: string, fn: Follower): () => void {
-    let set = this.#followers.get(workflowId);
-    if (!set) this.#followers.set(workflowId, (set = new Set()));
-    set.add(fn);
-    return () => {
-      set.delete(fn);
-      if (!set.size && this.#followers.get(workflowId) === set) this.#followers.delete(workflowId);
-    };
+  /** Calls `fn` with each event of one workflow (and a shutdown): its type and its JSON; returns what undoes it. */
+  follow(workflowId: string, fn: (event: { type: FollowedType; json: string }) => void): () => void {
+    return this.#followers.add(workflowId, fn);
   }
 
   /** Event streams open (for leak checks). */
   get followerCount() {
-    let n = 0;
-    for (const set of this.#followers.values()) n += set.size;
-    return n;
+    return this.#followers.size;
   }
 
   /** Calls `fn` once the workflow ends (completed, failed or cancelled); returns what undoes it. */
@@ -139,10 +131,10 @@ export class StreamHub {
 
   publish(event: WorkflowEvent) {
     if (ENDS.has(event.type)) this.#endWaiters.fire(event.workflowId);
-    const followers = this.#followers.get(event.workflowId);
-    if (!this.#sockets.size && !followers) return;
+    const followed = this.#followers.has(event.workflowId);
+    if (!this.#sockets.size && !followed) return;
     const text = JSON.stringify({ ...event, timestamp: new Date().toISOString() });
-    for (const fn of [...(followers ?? [])]) fn(event.type, text);
+    if (followed) this.#followers.fire(event.workflowId, { type: event.type, json: text });
     for (const ws of this.#sockets) {
       if (ws.data.subs.has(event.workflowId) || ws.data.subs.has("*")) ws.send(text);
     }
@@ -151,7 +143,7 @@ export class StreamHub {
   /** Says goodbye to every socket (shutdown). */
   closeAll(reason: string) {
     const text = JSON.stringify({ type: "shutdown", message: reason, timestamp: new Date().toISOString() });
-    for (const set of [...this.#followers.values()]) for (const fn of [...set]) fn("shutdown", text);
+    this.#followers.fireAll({ type: "shutdown", json: text });
     for (const ws of [...this.#sockets]) {
       ws.send(text);
       ws.close(1001, reason);

@@ -5,7 +5,7 @@
  * was under way at shutdown is made again at the next start, with the same `webhook-id`.
  */
 import type { Logger } from "pino";
-import { retryAfterMs } from "../comfyui/backend-errors.ts";
+import { retryAfterMs } from "../outbound.ts";
 import type { Metrics } from "../metrics.ts";
 import { signature } from "./signature.ts";
 import type { Delivery, WebhookStore } from "./webhook-store.ts";
@@ -95,11 +95,6 @@ export class WebhookSender {
     } catch (err) {
       this.#o.logger.error({ err }, "reading the webhook outbox failed; trying again at the next poll");
     }
-  }
-
-  /** Notifications in flight (for tests and shutdown). */
-  get inFlight() {
-    return this.#inFlight.size;
   }
 
   async #attempt(d: Delivery) {

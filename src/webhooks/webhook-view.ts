@@ -1,6 +1,7 @@
 /** The `webhookUrl` a request may give, and the `webhook` a task or workflow shows. */
 import { z } from "@hono/zod-openapi";
 import type { Delivery } from "./webhook-store.ts";
+import { redactUrl } from "../outbound.ts";
 
 /** The request field: where the end of the task or workflow is POSTed. */
 export function webhookUrlField(description: string) {
@@ -22,7 +23,7 @@ export function webhookUrlField(description: string) {
 
 export const WebhookSchema = z
   .object({
-    url: z.string().openapi({ description: "The webhookUrl of the request (a password in it shown as ****)" }),
+    url: z.string().openapi({ description: "The webhookUrl of the request (a password in it shown as ***)" }),
     status: z.enum(["waiting", "sending", "delivered", "failed"]).openapi({
       description: "`waiting` for the end; `sending` (its next attempt at nextAttemptAt); `delivered` (a 2xx came back); `failed` (given up after 8 attempts, or a 410)",
     }),
@@ -37,23 +38,11 @@ export const WebhookSchema = z
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
-/** A URL as shown back: whoever reads the task need not read the password its receiver takes. */
-export function maskPassword(url: string): string {
-  try {
-    const u = new URL(url);
-    if (!u.password) return url;
-    u.password = "****";
-    return u.href;
-  } catch {
-    return url;
-  }
-}
-
 /** The `webhook` of a task or workflow: null without a webhookUrl, `waiting` until it ends. */
 export function webhookView(url: string | null, d: Delivery | undefined): z.infer<typeof WebhookSchema> {
   if (url === null) return null;
   return {
-    url: maskPassword(url),
+    url: redactUrl(url),
     status: d?.status ?? "waiting",
     attempts: d?.attempts ?? 0,
     lastAttemptAt: iso(d?.lastAttemptAt ?? null),

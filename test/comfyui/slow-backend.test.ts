@@ -1,7 +1,8 @@
 /** A ComfyUI that is up but slow or busy: /object_info with many custom nodes, a gateway refusing for a while. */
 import { describe, expect, test } from "bun:test";
 import pino from "pino";
-import { ComfyUnavailableError, retryAfterMs } from "../../src/comfyui/backend-errors.ts";
+import { ComfyUnavailableError } from "../../src/comfyui/backend-errors.ts";
+import { retryAfterMs } from "../../src/outbound.ts";
 import { ComfyBackend } from "../../src/comfyui/backend.ts";
 import { FakeComfyUI } from "../fake-comfyui.ts";
 import { AUTH, FIXTURES, silentLogger, waitFor } from "../helpers.ts";
