@@ -93,6 +93,40 @@ export function taskProcesses(taskId: string): number[] {
   return found;
 }
 
+/** What a running task's processes use now. */
+export interface TaskUsage {
+  /** Live processes of the task (its own, and the descendants that left its group). */
+  processes: number;
+  /** The sum of their resident memory (pages they share counted in each). */
+  memoryBytes: number;
+  /** CPU time they, and the children they have reaped, have used so far. */
+  cpuSeconds: number;
+}
+
+/** USER_HZ, the unit of /proc's CPU times: 100 on every Linux architecture Bun runs on. */
+const CLOCK_TICKS = 100;
+
+/** What the task's processes use (taskProcesses finds them); zeros where /proc cannot say. */
+export function taskUsage(taskId: string): TaskUsage {
+  const usage: TaskUsage = { processes: 0, memoryBytes: 0, cpuSeconds: 0 };
+  let ticks = 0;
+  for (const pid of taskProcesses(taskId)) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+      // Fields after the command name: utime, stime, cutime and cstime are the 12th to 15th.
+      const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      const rssKiB = Number(/^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? 0);
+      ticks += Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]);
+      usage.memoryBytes += rssKiB * 1024;
+      usage.processes++;
+    } catch {
+      // gone meanwhile
+    }
+  }
+  usage.cpuSeconds = Math.round((ticks / CLOCK_TICKS) * 100) / 100;
+  return usage;
+}
+
 /** Sends a signal to each pid; the ones that are gone are skipped. */
 export function signalEach(pids: number[], signal: NodeJS.Signals) {
   for (const pid of pids) {

@@ -17,6 +17,7 @@ import type { WebhookEvent } from "../webhooks/webhook-sender.ts";
 import type { Delivery, WebhookStore } from "../webhooks/webhook-store.ts";
 import { webhookView } from "../webhooks/webhook-view.ts";
 import { parseLabels, storeLabels, type Labels } from "../labels.ts";
+import { taskUsage, type TaskUsage } from "./process-group.ts";
 
 const LOG_TAIL_LINES = 50;
 
@@ -72,6 +73,8 @@ export interface ViewContext {
   logTail?: string[];
   /** The notification of its end, if one was made. */
   delivery?: Delivery;
+  /** What its processes use now (GET /v1/tasks/{taskId}); null when it has none. */
+  resources?: TaskUsage | null;
 }
 
 /** The public view of a task, as the API returns it. */
@@ -96,6 +99,7 @@ export function taskView(t: TaskRecord, ctx: ViewContext) {
     webhook: webhookView(t.webhookUrl, ctx.delivery),
     taskDir: t.taskDir,
     logFile: t.logFile,
+    ...(ctx.resources !== undefined ? { resources: ctx.resources } : {}),
     ...(ctx.logTail ? { logTail: ctx.logTail } : {}),
   };
 }
@@ -214,7 +218,9 @@ export class TaskService {
     }
     const t = this.get(taskId);
     const logTail = await tailLines(t.logFile, LOG_TAIL_LINES);
-    return taskView(t, { queued: t.status === "queued" ? this.queuedIds() : [], full: true, logTail, delivery: this.#deliveryOf(t) });
+    // Its processes may outlive a stop for the grace period: counted until its end is recorded.
+    const resources = t.exitTime === null && t.pid !== null ? taskUsage(t.taskId) : null;
+    return taskView(t, { queued: t.status === "queued" ? this.queuedIds() : [], full: true, logTail, delivery: this.#deliveryOf(t), resources });
   }
 
   /** A page of tasks, newest first, as the API shows them. */

@@ -134,6 +134,15 @@ export const TaskSchema = z
     webhook: WebhookSchema,
     taskDir: z.string(),
     logFile: z.string(),
+    resources: z
+      .object({
+        processes: z.number().int().openapi({ description: "Its live processes: its own, and the descendants that left its process group" }),
+        memoryBytes: z.number().int().openapi({ description: "The sum of their resident memory (pages they share counted in each)" }),
+        cpuSeconds: z.number().openapi({ description: "CPU time they, and the children they reaped, have used so far" }),
+      })
+      .nullable()
+      .optional()
+      .openapi({ description: "Only in GET /v1/tasks/{taskId}: what the task's processes use now; null once it has ended, and while it is queued" }),
     logTail: z.array(z.string()).optional().openapi({ description: "Last 50 log lines, from at most the log's last 256 KiB; a line over 8 KiB is cut and says so" }),
   })
   .openapi("Task");
@@ -141,7 +150,7 @@ export const TaskSchema = z
 export const TaskListSchema = z
   .object({
     activeTasks: z.array(z.object({ taskId: z.string(), agent: z.string(), startTime: z.string(), duration: z.number() })),
-    tasks: z.array(TaskSchema.omit({ logTail: true })),
+    tasks: z.array(TaskSchema.omit({ logTail: true, resources: true })),
     count: z.number().int(),
     nextCursor: z.string().nullable(),
   })
