@@ -240,7 +240,7 @@ export class TaskService {
   webhookEvent(taskId: string): WebhookEvent | undefined {
     const t = this.#o.store.get(taskId);
     if (!t || t.exitTime === null) return undefined;
-    return { type: `task.${t.status}`, timestamp: new Date(t.exitTime).toISOString(), data: taskView(t, { queued: [], full: true, delivery: this.#deliveryOf(t) }) };
+    return { type: `task.${t.status}`, timestamp: new Date(t.exitTime).toISOString(), data: taskView(t, { queued: [], full: true, delivery: this.#deliveryOf(t), resources: null }) };
   }
 
   stop(taskId: string, who: Actor): TaskRecord {
