@@ -26,7 +26,9 @@ import { applyInputs, type InputOverrides } from "./overrides.ts";
 import type { StreamHub, WorkflowEvent } from "./stream-hub.ts";
 import { FINAL, newWorkflow, type OutputFile, type Priority, type WorkflowRecord, type WorkflowStatus, type WorkflowStore } from "./workflow-store.ts";
 import { workflowView } from "./views.ts";
-import type { WebhookEvent } from "../webhooks/webhook-sender.ts";
+import { urlForLog, type WebhookEvent } from "../webhooks/webhook-sender.ts";
+import { resendWebhook } from "../webhooks/resend.ts";
+import { webhookView } from "../webhooks/webhook-view.ts";
 import type { WebhookStore } from "../webhooks/webhook-store.ts";
 import { hasLabels, parseLabels, storeLabels, type Labels } from "../labels.ts";
 
@@ -237,6 +239,17 @@ export class ComfyService {
   async #view(w: WorkflowRecord) {
     const delivery = w.webhookUrl !== null && w.completionTime !== null ? this.#o.webhooks?.get(`workflow:${w.workflowId}`) : undefined;
     return workflowView(w, await this.#positions.of(w, this.backends.get(w.backend)), delivery);
+  }
+
+  /** Sends an ended workflow's notification again, to `url` (which becomes its webhookUrl) or its own. */
+  resendWebhook(workflowId: string, url: string | undefined, who?: Actor) {
+    const w = this.#o.store.get(workflowId);
+    if (!w) throw new ApiError(404, `Workflow ${workflowId} not found`);
+    if (!this.#o.webhooks) throw new Error("no webhook outbox");
+    const delivery = resendWebhook(this.#o.webhooks, `workflow:${workflowId}`, `Workflow ${workflowId}`, { webhookUrl: w.webhookUrl, ended: w.completionTime !== null }, url);
+    if (delivery.url !== w.webhookUrl) this.#o.store.update(workflowId, { webhookUrl: delivery.url });
+    this.#o.logger.info({ audit: true, action: "webhook.resend", reqId: who?.reqId, keyId: who?.keyId, workflowId, url: urlForLog(delivery.url) }, "webhook to be sent again");
+    return webhookView(delivery.url, delivery)!;
   }
 
   /** The notification of an ended workflow's end (its view as GET returns it), or undefined once it is gone. */

@@ -13,7 +13,8 @@ import { decodeInputs, type InputFile } from "./task-inputs.ts";
 import type { StartResult, TaskSupervisor } from "./supervisor.ts";
 import type { ListQuery, TaskStore } from "./task-store.ts";
 import { durationSeconds, type TaskRecord } from "./task.ts";
-import type { WebhookEvent } from "../webhooks/webhook-sender.ts";
+import { urlForLog, type WebhookEvent } from "../webhooks/webhook-sender.ts";
+import { resendWebhook } from "../webhooks/resend.ts";
 import type { Delivery, WebhookStore } from "../webhooks/webhook-store.ts";
 import { webhookView } from "../webhooks/webhook-view.ts";
 import { parseLabels, storeLabels, type Labels } from "../labels.ts";
@@ -234,6 +235,16 @@ export class TaskService {
 
   #deliveryOf(t: TaskRecord): Delivery | undefined {
     return t.webhookUrl !== null && t.exitTime !== null ? this.#o.webhooks?.get(`task:${t.taskId}`) : undefined;
+  }
+
+  /** Sends an ended task's notification again, to `url` (which becomes its webhookUrl) or its own. */
+  resendWebhook(taskId: string, url: string | undefined, who: Actor) {
+    const t = this.get(taskId);
+    if (!this.#o.webhooks) throw new Error("no webhook outbox");
+    const delivery = resendWebhook(this.#o.webhooks, `task:${taskId}`, `Task ${taskId}`, { webhookUrl: t.webhookUrl, ended: t.exitTime !== null }, url);
+    if (delivery.url !== t.webhookUrl) this.#o.store.update(taskId, { webhookUrl: delivery.url });
+    this.#o.logger.info({ audit: true, action: "webhook.resend", reqId: who.reqId, keyId: who.keyId, taskId, url: urlForLog(delivery.url) }, "webhook to be sent again");
+    return webhookView(delivery.url, delivery)!;
   }
 
   /** The notification of an ended task's end (its view as GET returns it, less the log's tail), or undefined once it is gone. */

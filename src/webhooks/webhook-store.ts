@@ -111,6 +111,19 @@ export class WebhookStore {
     updateRow(this.#db, "webhook_deliveries", "subject", subject, fields);
   }
 
+  /** Makes the notification of `subject` due now, to `url`, as a new one (its webhook-id kept, or made). */
+  resend(subject: string, url: string, now: number): Delivery {
+    this.#db
+      .query(
+        `INSERT INTO webhook_deliveries (subject, webhookId, url, status, attempts, nextAttemptAt, createdAt)
+         VALUES (?1, 'msg_' || lower(hex(randomblob(16))), ?2, 'sending', 0, ?3, ?3)
+         ON CONFLICT (subject) DO UPDATE SET url = excluded.url, status = 'sending', attempts = 0,
+           nextAttemptAt = excluded.nextAttemptAt, lastAttemptAt = NULL, lastError = NULL, deliveredAt = NULL`,
+      )
+      .run(subject, url, now);
+    return this.get(subject)!;
+  }
+
   delete(subject: string) {
     this.#db.query("DELETE FROM webhook_deliveries WHERE subject = ?").run(subject);
   }

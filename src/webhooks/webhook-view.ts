@@ -3,23 +3,31 @@ import { z } from "@hono/zod-openapi";
 import type { Delivery } from "./webhook-store.ts";
 import { redactUrl } from "../outbound.ts";
 
+/** Where a notification may go: an absolute http(s) URL. */
+const webhookUrl = z
+  .string()
+  .max(2048)
+  .refine((v) => {
+    try {
+      const u = new URL(v);
+      return (u.protocol === "http:" || u.protocol === "https:") && u.hostname !== "";
+    } catch {
+      return false;
+    }
+  }, "must be an absolute http:// or https:// URL");
+
 /** The request field: where the end of the task or workflow is POSTed. */
 export function webhookUrlField(description: string) {
-  return z
-    .string()
-    .max(2048)
-    .refine((v) => {
-      try {
-        const u = new URL(v);
-        return (u.protocol === "http:" || u.protocol === "https:") && u.hostname !== "";
-      } catch {
-        return false;
-      }
-    }, "must be an absolute http:// or https:// URL")
-    .nullable()
-    .optional()
-    .openapi({ description, example: "https://ci.example.com/hooks/agent-done" });
+  return webhookUrl.nullable().optional().openapi({ description, example: "https://ci.example.com/hooks/agent-done" });
 }
+
+/** The body of a request to send an ended one's notification again. */
+export const ResendWebhookBody = z
+  .object({
+    url: webhookUrl.optional().openapi({ description: "Send it here, and make this its webhookUrl. Default: its own webhookUrl", example: "https://ci.example.com/hooks/agent-done" }),
+  })
+  .strict()
+  .openapi("ResendWebhookRequest");
 
 export const WebhookSchema = z
   .object({

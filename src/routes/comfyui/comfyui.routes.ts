@@ -1,5 +1,6 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { labelQuery } from "../../labels.ts";
+import { ResendWebhookBody, WebhookSchema } from "../../webhooks/webhook-view.ts";
 import { cursorQuery, errorResponses, jsonResponse, PROTECTED_ERRORS, requiredStatusListQuery, statusListQuery } from "../../http/openapi.ts";
 import { RetryBody, SubmitBody, UUID, WorkflowIdParam, WorkflowSchema } from "./comfyui.schemas.ts";
 import { IdempotencyHeaders } from "../../http/idempotency.ts";
@@ -195,6 +196,19 @@ export const workflowEventsRoute = createRoute({
     200: { description: "An event stream", content: { "text/event-stream": { schema: z.string() } } },
     ...errors(400, 404),
   },
+});
+
+export const resendWorkflowWebhookRoute = createRoute({
+  operationId: "resendWorkflowWebhook",
+  method: "post",
+  path: "/v1/comfyui/workflow/{workflowId}/webhook",
+  tags: ["ComfyUI"],
+  summary: "Send an ended workflow's webhook again (after its receiver's outage, or to a new URL)",
+  description:
+    "Its notification is due again now, with the same webhook-id, and is tried again as at first. `{}` sends it to the workflow's own " +
+    "webhookUrl; `{url}` to another, which becomes the workflow's. 409 while the workflow runs or its notification is still being sent; 422 without a URL.",
+  request: { params: WorkflowIdParam, body: { required: true, content: { "application/json": { schema: ResendWebhookBody } } } },
+  responses: { 202: jsonResponse(WebhookSchema.unwrap(), "To be sent now"), ...errors(400, 404, 409, 413, 415, 422, 507) },
 });
 
 export const cancelWorkflowRoute = createRoute({

@@ -12,7 +12,7 @@ import type { AppEnv } from "../../http/types.ts";
 import { uploadInput } from "../../comfyui/uploads.ts";
 import { freeMemory } from "../../comfyui/free-memory.ts";
 import { outputsArchive } from "../../comfyui/output-archive.ts";
-import { cancelWorkflowRoute, cancelWorkflowsRoute, freeRoute, retryWorkflowRoute, getWorkflowRoute, listWorkflowsRoute, modelsRoute, outputFileRoute, outputsRoute, streamRoute, submitRoute, uploadRoute, workflowArchiveRoute, workflowEventsRoute } from "./comfyui.routes.ts";
+import { cancelWorkflowRoute, cancelWorkflowsRoute, freeRoute, retryWorkflowRoute, getWorkflowRoute, listWorkflowsRoute, modelsRoute, outputFileRoute, outputsRoute, streamRoute, submitRoute, uploadRoute, workflowArchiveRoute, workflowEventsRoute, resendWorkflowWebhookRoute } from "./comfyui.routes.ts";
 import { workflowEventStream } from "../../comfyui/event-stream.ts";
 
 export interface ComfyRouteDeps {
@@ -81,6 +81,7 @@ export function comfyuiRoutes(d: ComfyRouteDeps) {
       const ref = { ...c.req.valid("query"), ...c.req.valid("param") };
       return (await outputFile(d.store, d.comfy.backends, ref, d.outputDir, c.req.header("range"))) as never;
     })
+    .openapi(resendWorkflowWebhookRoute, (c) => c.json(d.comfy.resendWebhook(c.req.valid("param").workflowId, c.req.valid("json").url, actorOf(c)), 202))
     .openapi(workflowEventsRoute, (c) => {
       const { workflowId } = c.req.valid("param");
       if (!d.store.get(workflowId)) throw new ApiError(404, `Workflow ${workflowId} not found`);

@@ -22,6 +22,7 @@ function endpointMap(services: Services): Record<string, Record<string, string>>
       files: "GET /v1/tasks/{taskId}/files",
       file: "GET /v1/tasks/{taskId}/file",
       archive: "GET /v1/tasks/{taskId}/archive",
+      resendWebhook: "POST /v1/tasks/{taskId}/webhook",
     };
   }
   if (services.status) map.monitoring = { status: "GET /v1/status" };
@@ -41,6 +42,7 @@ function endpointMap(services: Services): Record<string, Record<string, string>>
       free: "POST /v1/comfyui/free",
       stream: "WS /v1/comfyui/stream",
       events: "GET /v1/comfyui/workflow/{workflowId}/events",
+      resendWebhook: "POST /v1/comfyui/workflow/{workflowId}/webhook",
     };
   }
   return map;

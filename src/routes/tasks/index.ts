@@ -3,7 +3,7 @@ import type { AppEnv } from "../../http/types.ts";
 import type { IdempotencyStore } from "../../http/idempotency.ts";
 import type { TaskService } from "../../tasks/task-service.ts";
 import { taskHandlers } from "./tasks.handlers.ts";
-import { continueTaskRoute, createTaskRoute, getTaskArchiveRoute, getTaskFileRoute, stopTasksRoute, getTaskLogRoute, getTaskRoute, listTaskFilesRoute, listTasksRoute, stopTaskRoute, streamTaskLogsRoute } from "./tasks.routes.ts";
+import { continueTaskRoute, createTaskRoute, getTaskArchiveRoute, getTaskFileRoute, stopTasksRoute, getTaskLogRoute, getTaskRoute, listTaskFilesRoute, listTasksRoute, resendTaskWebhookRoute, stopTaskRoute, streamTaskLogsRoute } from "./tasks.routes.ts";
 
 export function taskRoutes(tasks: TaskService, idempotency: IdempotencyStore) {
   const h = taskHandlers(tasks, idempotency);
@@ -14,6 +14,7 @@ export function taskRoutes(tasks: TaskService, idempotency: IdempotencyStore) {
     .openapi(getTaskRoute, h.get)
     .openapi(stopTaskRoute, h.stop)
     .openapi(stopTasksRoute, h.stopMany)
+    .openapi(resendTaskWebhookRoute, h.resendWebhook)
     .openapi(streamTaskLogsRoute, h.stream)
     .openapi(getTaskLogRoute, h.log)
     .openapi(listTaskFilesRoute, h.files)

@@ -6,7 +6,7 @@ import type { AppEnv } from "../../http/types.ts";
 import type { TaskRecord, TaskStatus } from "../../tasks/task.ts";
 import { actorOf } from "../../http/request-context.ts";
 import type { TaskService } from "../../tasks/task-service.ts";
-import type { continueTaskRoute, createTaskRoute, getTaskArchiveRoute, getTaskFileRoute, stopTasksRoute, getTaskLogRoute, getTaskRoute, listTaskFilesRoute, listTasksRoute, stopTaskRoute, streamTaskLogsRoute } from "./tasks.routes.ts";
+import type { continueTaskRoute, createTaskRoute, getTaskArchiveRoute, getTaskFileRoute, stopTasksRoute, getTaskLogRoute, getTaskRoute, listTaskFilesRoute, listTasksRoute, resendTaskWebhookRoute, stopTaskRoute, streamTaskLogsRoute } from "./tasks.routes.ts";
 import { listTaskFiles, taskFilePath } from "../../tasks/task-files.ts";
 import { tarFolder, tarGzResponse } from "../../tasks/tar.ts";
 
@@ -69,6 +69,9 @@ export function taskHandlers(tasks: TaskService, idempotency: IdempotencyStore) 
     return c.json({ stopped: stopped.length, taskIds: stopped.map((t) => t.taskId) }, 200);
   };
 
+  const resendWebhook: H<typeof resendTaskWebhookRoute> = (c) =>
+    c.json(tasks.resendWebhook(c.req.valid("param").taskId, c.req.valid("json").url, actorOf(c)), 202);
+
   const stream: H<typeof streamTaskLogsRoute> = async (c) => {
     const { taskId } = c.req.valid("param");
     const resume = c.req.header("last-event-id") ?? c.req.valid("query").lastEventId;
@@ -120,5 +123,5 @@ export function taskHandlers(tasks: TaskService, idempotency: IdempotencyStore) 
     return tarGzResponse(tarFolder(await dirOf(taskId), taskId), taskId) as never;
   };
 
-  return { create, continue: continueTask, list, get, stop, stopMany, stream, log, files, file, archive };
+  return { create, continue: continueTask, list, get, stop, stopMany, resendWebhook, stream, log, files, file, archive };
 }

@@ -3,7 +3,7 @@ import { cursorQuery, errorResponses, jsonResponse, PROTECTED_ERRORS, requiredSt
 import { IdempotencyHeaders } from "../../http/idempotency.ts";
 import { waitQuery } from "../../http/long-poll.ts";
 import { TASK_STATUSES } from "../../tasks/task.ts";
-import { WebhookSchema, webhookUrlField } from "../../webhooks/webhook-view.ts";
+import { ResendWebhookBody, WebhookSchema, webhookUrlField } from "../../webhooks/webhook-view.ts";
 import { labelQuery, labelsField } from "../../labels.ts";
 
 const UUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
@@ -261,6 +261,19 @@ export const stopTasksRoute = createRoute({
     200: jsonResponse(z.object({ stopped: z.number().int(), taskIds: z.array(z.string()) }).openapi("StoppedTasks"), "What was asked to stop (SIGTERM now, SIGKILL after TASK_STOP_GRACE_MS)"),
     ...errors(400, 507),
   },
+});
+
+export const resendTaskWebhookRoute = createRoute({
+  operationId: "resendTaskWebhook",
+  method: "post",
+  path: "/v1/tasks/{taskId}/webhook",
+  tags: ["Tasks"],
+  summary: "Send an ended task's webhook again (after its receiver's outage, or to a new URL)",
+  description:
+    "Its notification is due again now, with the same webhook-id, and is tried again as at first. `{}` sends it to the task's own " +
+    "webhookUrl; `{url}` to another, which becomes the task's. 409 while the task runs or its notification is still being sent; 422 without a URL.",
+  request: { params: TaskIdParam, body: { required: true, content: { "application/json": { schema: ResendWebhookBody } } } },
+  responses: { 202: jsonResponse(WebhookSchema.unwrap(), "To be sent now"), ...errors(400, 404, 409, 413, 415, 422, 507) },
 });
 
 export const streamTaskLogsRoute = createRoute({
