@@ -234,6 +234,15 @@ describe("dashboard", () => {
     await waitText(row.locator(".badge"), "stopped");
   });
 
+  test("a task's labels show beside its agent: the first three, every one on hover", async () => {
+    const labels = { job: "1234", repo: "shop", stage: "lint", extra: "x" };
+    const id = (await (await fetch(`${d.base}/v1/tasks`, { method: "POST", headers: { Authorization: `Bearer ${KEY}`, "Content-Type": "application/json" }, body: JSON.stringify({ agent: "labelled", task: "x", provider: "demo", labels }) })).json()).taskId;
+    const cell = d.page.locator(`#task-table tbody tr[data-task="${id}"] td`).first();
+    await waitText(cell, "labelled");
+    expect(await cell.locator(".label").allTextContents()).toEqual(["job=1234", "repo=shop", "stage=lint", "+1"]);
+    expect(await cell.getAttribute("title")).toBe("job=1234\nrepo=shop\nstage=lint\nextra=x");
+  });
+
   test("a poll answered after a Stop's own refresh does not draw the task running again", async () => {
     const id = (await (await fetch(`${d.base}/v1/tasks`, { method: "POST", headers: { Authorization: `Bearer ${KEY}`, "Content-Type": "application/json" }, body: JSON.stringify({ agent: "race", task: "x", provider: "sleeper" }) })).json()).taskId;
     const row = d.page.locator(`#task-table tbody tr[data-task="${id}"]`);

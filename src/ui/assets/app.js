@@ -148,6 +148,12 @@ function costCell(r) {
   return h("td", title ? { title } : {}, `$${r.costUsd.toFixed(4)}`);
 }
 
+/** The agent, and the labels a script gave the task (the first three shown, all of them on hover). */
+function agentCell(t) {
+  const labels = Object.entries(t.labels ?? {}).map(([k, v]) => `${k}=${v}`);
+  return h("td", labels.length ? { title: labels.join("\n") } : {}, t.agent, ...labels.slice(0, 3).map((l) => h("span", { class: "label" }, l)), labels.length > 3 ? h("span", { class: "label" }, `+${labels.length - 3}`) : null);
+}
+
 /** Task list requests made so far: an answer to one that a later one overtook is stale. */
 let tasksAsked = 0;
 
@@ -169,7 +175,7 @@ const refreshTasks = guard(async () => {
   for (const t of tasks) tasksShown.set(t.taskId, t);
   const shown = (id, act) => () => tasksShown.has(id) && act(tasksShown.get(id));
   morphList($("#task-table tbody"), tasks.map((t) => h("tr", { "data-task": t.taskId },
-    h("td", {}, t.agent), h("td", {}, t.provider), h("td", t.error ? { title: t.error } : {}, badge(t.status)), h("td", {}, fmtDuration(t.duration)), h("td", {}, t.signal ?? (t.exitCode ?? "")), costCell(t.result),
+    agentCell(t), h("td", {}, t.provider), h("td", t.error ? { title: t.error } : {}, badge(t.status)), h("td", {}, fmtDuration(t.duration)), h("td", {}, t.signal ?? (t.exitCode ?? "")), costCell(t.result),
     h("td", {}, h("button", { type: "button", "data-action": "log", onclick: shown(t.taskId, openLog) }, "Log"), " ",
       isOpen(t) ? h("button", { type: "button", class: "danger", "data-action": "stop", onclick: shown(t.taskId, stopTask) }, "Stop") : null,
       canContinue(t) ? h("button", { type: "button", "data-action": "continue", onclick: shown(t.taskId, continueTask) }, "Continue") : null))), "data-task");
