@@ -48,7 +48,7 @@ export interface ComfyServiceOptions {
   /** Time limit of a workflow whose request sets none (WORKFLOW_TIMEOUT); undefined: none. */
   defaultTimeoutMs?: number;
   /** The webhook outbox, for the state of each workflow's notification. */
-  webhooks?: WebhookStore;
+  webhooks: WebhookStore;
 }
 
 /** What a request may add to a workflow it queues, new or again. */
@@ -237,7 +237,7 @@ export class ComfyService {
   }
 
   async #view(w: WorkflowRecord) {
-    const delivery = w.webhookUrl !== null && w.completionTime !== null ? this.#o.webhooks?.get(`workflow:${w.workflowId}`) : undefined;
+    const delivery = w.webhookUrl !== null && w.completionTime !== null ? this.#o.webhooks.get(`workflow:${w.workflowId}`) : undefined;
     return workflowView(w, await this.#positions.of(w, this.backends.get(w.backend)), delivery);
   }
 
@@ -245,7 +245,6 @@ export class ComfyService {
   resendWebhook(workflowId: string, url: string | undefined, who?: Actor) {
     const w = this.#o.store.get(workflowId);
     if (!w) throw new ApiError(404, `Workflow ${workflowId} not found`);
-    if (!this.#o.webhooks) throw new Error("no webhook outbox");
     const delivery = resendWebhook(this.#o.webhooks, `workflow:${workflowId}`, `Workflow ${workflowId}`, { webhookUrl: w.webhookUrl, ended: w.completionTime !== null }, url);
     if (delivery.url !== w.webhookUrl) this.#o.store.update(workflowId, { webhookUrl: delivery.url });
     this.#o.logger.info({ audit: true, action: "webhook.resend", reqId: who?.reqId, keyId: who?.keyId, workflowId, url: urlForLog(delivery.url) }, "webhook to be sent again");

@@ -46,7 +46,7 @@ export interface TaskServiceOptions {
   defaultTimeoutMs: number | undefined;
   defaultProvider: string;
   /** The webhook outbox, for the state of each task's notification. */
-  webhooks?: WebhookStore;
+  webhooks: WebhookStore;
 }
 
 /**
@@ -229,18 +229,17 @@ export class TaskService {
     const page = this.#o.store.list(q);
     const queued = page.tasks.some((t) => t.status === "queued") ? this.queuedIds() : [];
     const withWebhook = page.tasks.filter((t) => t.webhookUrl !== null && t.exitTime !== null);
-    const deliveries = withWebhook.length && this.#o.webhooks ? this.#o.webhooks.getMany(withWebhook.map((t) => `task:${t.taskId}`)) : undefined;
+    const deliveries = withWebhook.length ? this.#o.webhooks.getMany(withWebhook.map((t) => `task:${t.taskId}`)) : undefined;
     return { tasks: page.tasks.map((t) => taskView(t, { queued, delivery: deliveries?.get(`task:${t.taskId}`) })), nextCursor: page.nextCursor };
   }
 
   #deliveryOf(t: TaskRecord): Delivery | undefined {
-    return t.webhookUrl !== null && t.exitTime !== null ? this.#o.webhooks?.get(`task:${t.taskId}`) : undefined;
+    return t.webhookUrl !== null && t.exitTime !== null ? this.#o.webhooks.get(`task:${t.taskId}`) : undefined;
   }
 
   /** Sends an ended task's notification again, to `url` (which becomes its webhookUrl) or its own. */
   resendWebhook(taskId: string, url: string | undefined, who: Actor) {
     const t = this.get(taskId);
-    if (!this.#o.webhooks) throw new Error("no webhook outbox");
     const delivery = resendWebhook(this.#o.webhooks, `task:${taskId}`, `Task ${taskId}`, { webhookUrl: t.webhookUrl, ended: t.exitTime !== null }, url);
     if (delivery.url !== t.webhookUrl) this.#o.store.update(taskId, { webhookUrl: delivery.url });
     this.#o.logger.info({ audit: true, action: "webhook.resend", reqId: who.reqId, keyId: who.keyId, taskId, url: urlForLog(delivery.url) }, "webhook to be sent again");
