@@ -74,18 +74,13 @@ export function taskProcesses(taskId: string): number[] {
   } catch {
     return [];
   }
-  const marker = Buffer.from(`TASK_ID=${taskId}\0`);
   const found: number[] = [];
   for (const e of entries) {
     if (!/^\d+$/.test(e)) continue;
     const pid = Number(e);
     if (pid === process.pid) continue;
     try {
-      const env = readFileSync(`/proc/${pid}/environ`);
-      const at = env.indexOf(marker);
-      // A whole entry: at the start, or right after the NUL that ends the previous one.
-      if (at === -1 || (at > 0 && env[at - 1] !== 0)) continue;
-      if (readStat(pid)?.state !== "Z") found.push(pid);
+      if (taskIdIn(readFileSync(`/proc/${pid}/environ`)) === taskId && readStat(pid)?.state !== "Z") found.push(pid);
     } catch {
       // gone, or not ours to read
     }
@@ -106,25 +101,57 @@ export interface TaskUsage {
 /** USER_HZ, the unit of /proc's CPU times: 100 on every Linux architecture Bun runs on. */
 const CLOCK_TICKS = 100;
 
-/** What the task's processes use (taskProcesses finds them); zeros where /proc cannot say. */
-export function taskUsage(taskId: string): TaskUsage {
-  const usage: TaskUsage = { processes: 0, memoryBytes: 0, cpuSeconds: 0 };
-  let ticks = 0;
-  for (const pid of taskProcesses(taskId)) {
+const TASK_ID_ENTRY = Buffer.from("TASK_ID=");
+
+/** The TASK_ID entry of a process's environment (NUL-separated), if it has one. */
+function taskIdIn(environ: Buffer): string | undefined {
+  // A whole entry: at the start, or right after the NUL that ends the previous one.
+  let at = 0;
+  if (!environ.subarray(0, TASK_ID_ENTRY.length).equals(TASK_ID_ENTRY)) {
+    const nul = environ.indexOf("\0TASK_ID=");
+    if (nul === -1) return undefined;
+    at = nul + 1;
+  }
+  const end = environ.indexOf(0, at);
+  return environ.toString("latin1", at + TASK_ID_ENTRY.length, end === -1 ? undefined : end);
+}
+
+/**
+ * What the processes of each of `taskIds` use, in one pass over /proc (found by the TASK_ID they
+ * inherit, as taskProcesses finds them); zeros for a task with none, or where /proc cannot say.
+ */
+export function tasksUsage(taskIds: Iterable<string>): Map<string, TaskUsage> {
+  const usage = new Map<string, TaskUsage & { ticks: number }>();
+  for (const id of taskIds) usage.set(id, { processes: 0, memoryBytes: 0, cpuSeconds: 0, ticks: 0 });
+  let entries: string[] = [];
+  try {
+    entries = usage.size ? readdirSync("/proc") : [];
+  } catch {
+    // no /proc
+  }
+  for (const e of entries) {
+    if (!/^\d+$/.test(e) || Number(e) === process.pid) continue;
     try {
-      const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-      // Fields after the command name: utime, stime, cutime and cstime are the 12th to 15th.
+      const u = usage.get(taskIdIn(readFileSync(`/proc/${e}/environ`)) ?? "");
+      if (!u) continue;
+      const stat = readFileSync(`/proc/${e}/stat`, "utf8");
+      // Fields after the command name: the state is the 1st; utime, stime, cutime and cstime the 12th to 15th.
       const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      const rssKiB = Number(/^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? 0);
-      ticks += Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]);
-      usage.memoryBytes += rssKiB * 1024;
-      usage.processes++;
+      if (f[0] === "Z") continue;
+      const rssKiB = Number(/^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${e}/status`, "utf8"))?.[1] ?? 0);
+      u.ticks += Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]);
+      u.memoryBytes += rssKiB * 1024;
+      u.processes++;
     } catch {
-      // gone meanwhile
+      // gone meanwhile, or not ours to read
     }
   }
-  usage.cpuSeconds = Math.round((ticks / CLOCK_TICKS) * 100) / 100;
-  return usage;
+  return new Map([...usage].map(([id, { ticks, ...u }]) => [id, { ...u, cpuSeconds: Math.round((ticks / CLOCK_TICKS) * 100) / 100 }]));
+}
+
+/** What one task's processes use now. */
+export function taskUsage(taskId: string): TaskUsage {
+  return tasksUsage([taskId]).get(taskId)!;
 }
 
 /** Sends a signal to each pid; the ones that are gone are skipped. */
