@@ -105,6 +105,11 @@ export const SETTINGS = {
   TASK_RETENTION: { help: "How long finished tasks and their logs are kept (e.g. 7d, 12h; 0 keeps them forever)", default: "7d", schema: durationOrNone },
   WORKFLOW_TIMEOUT: { help: "Longest a ComfyUI workflow may run (from its start, not its wait in the queue) before it is interrupted and failed, unless its request sets timeoutSeconds (e.g. 30m; 0: no limit)", default: "0", schema: durationOrNone },
   WORKFLOW_RETENTION: { help: "How long finished ComfyUI workflow records (and their output listings) are kept (0: forever)", default: "7d", schema: durationOrNone },
+  TASK_MEMORY_MAX_BYTES: {
+    help: "Most resident memory a task's processes may hold together; a task holding more is stopped and marked failed, before the kernel's OOM killer picks a process (ComfyUI, the largest, first). 0: no limit",
+    default: "0",
+    schema: intIn(0, Number.MAX_SAFE_INTEGER),
+  },
   TASK_LOG_MAX_BYTES: { help: "Largest task log; a task writing more is stopped and marked failed", default: String(100 * 1024 * 1024), schema: intIn(1024, Number.MAX_SAFE_INTEGER) },
   PROVIDERS_FILE: { help: "JSON file overriding or adding task providers", schema: z.string().min(1) },
   TASK_ENV: {
@@ -165,6 +170,8 @@ export interface Config {
     /** Time limit of a task whose request sets none; undefined: no limit. */
     timeoutMs: number | undefined;
     logMaxBytes: number;
+    /** Most resident memory a task's processes may hold together; undefined: no limit. */
+    memoryMaxBytes: number | undefined;
     providersFile: string | undefined;
     /** TASK_ENV: names or "PREFIX_*" entries every task gets when set. */
     taskEnv: string[];
@@ -313,6 +320,7 @@ export function loadConfig(given: Record<string, string | undefined>, runtime: {
         retentionMs: s.TASK_RETENTION,
         timeoutMs: s.TASK_TIMEOUT,
         logMaxBytes: s.TASK_LOG_MAX_BYTES,
+        memoryMaxBytes: s.TASK_MEMORY_MAX_BYTES || undefined,
         providersFile: s.PROVIDERS_FILE,
         taskEnv: s.TASK_ENV,
         claudePermissionMode: s.CLAUDE_PERMISSION_MODE,

@@ -72,6 +72,7 @@ export function buildServices(config: Config, logger: Logger, options: BuildOpti
     maxActive: config.tasks.maxActive,
     stopGraceMs: config.tasks.stopGraceMs,
     logMaxBytes: config.tasks.logMaxBytes,
+    memoryMaxBytes: config.tasks.memoryMaxBytes,
     claudePermissionMode: config.tasks.claudePermissionMode,
     metrics,
     logger,

@@ -35,6 +35,8 @@ export interface SupervisorOptions {
   maxActive: number;
   stopGraceMs: number;
   logMaxBytes: number;
+  /** Most resident memory a task's processes may hold together (TASK_MEMORY_MAX_BYTES); undefined: no limit. */
+  memoryMaxBytes?: number;
   claudePermissionMode: string;
   metrics: Metrics;
   logger: Logger;
@@ -100,6 +102,7 @@ export class TaskSupervisor {
       stop: (taskId, reason) => this.stop(taskId, reason),
       exitFile: (taskId) => this.#paths.exit(taskId),
       logMaxBytes: options.logMaxBytes,
+      memoryMaxBytes: options.memoryMaxBytes,
       logger: options.logger,
       pollMs: options.pollMs,
     });

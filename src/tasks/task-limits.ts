@@ -1,4 +1,4 @@
-/** The limits a running task is held to: its time limit and its log's size. */
+/** The limits a running task is held to: its time limit, its log's size and its processes' memory. */
 import { statSync } from "node:fs";
 import type { TaskRecord } from "./task.ts";
 
@@ -12,10 +12,24 @@ export interface Breach {
  * The first limit `t` is past at `now`, if any. The time limit is in the record, so it holds for
  * tasks adopted after a restart too.
  */
-export function limitBreach(t: TaskRecord, logMaxBytes: number, now = Date.now()): Breach | undefined {
+export function limitBreach(
+  t: TaskRecord,
+  limits: { logMaxBytes: number; memoryMaxBytes?: number },
+  measured: { memoryBytes?: number } = {},
+  now = Date.now(),
+): Breach | undefined {
   if (t.timeoutMs !== null && now - t.startTime >= t.timeoutMs) {
     return { error: `Timed out after ${t.timeoutMs / 1000} s; task stopped`, details: { timeoutMs: t.timeoutMs } };
   }
+  const { memoryMaxBytes } = limits;
+  if (memoryMaxBytes !== undefined && measured.memoryBytes !== undefined && measured.memoryBytes > memoryMaxBytes) {
+    const mib = (n: number) => `${Math.round(n / 1048576)} MiB`;
+    return {
+      error: `Its processes held ${mib(measured.memoryBytes)} of memory, past TASK_MEMORY_MAX_BYTES (${mib(memoryMaxBytes)}); task stopped`,
+      details: { memoryBytes: measured.memoryBytes, memoryMaxBytes },
+    };
+  }
+  const { logMaxBytes } = limits;
   let size = 0;
   try {
     size = statSync(t.logFile).size;

@@ -1,11 +1,11 @@
 /**
  * The periodic check of running tasks (every 0.5 s while any runs): an adopted task
  * (re-attached after a restart, whose exit the API cannot await) is looked up through its exit file,
- * and every task is held to its limits (time, log size).
+ * and every task is held to its limits (time, log size, memory).
  */
 import { appendFileSync } from "node:fs";
 import type { Logger } from "pino";
-import { processMatches } from "./process-group.ts";
+import { processMatches, tasksUsage } from "./process-group.ts";
 import { readExitFile } from "./spawn.ts";
 import { limitBreach } from "./task-limits.ts";
 import type { TaskRecord, TaskStatus } from "./task.ts";
@@ -21,6 +21,8 @@ export interface WatchDeps {
   stop(taskId: string, reason: { status: TaskStatus; error?: string }): void;
   exitFile(taskId: string): string;
   logMaxBytes: number;
+  /** Most resident memory a task's processes may hold together; undefined: not checked. */
+  memoryMaxBytes?: number;
   logger: Logger;
   pollMs?: number;
 }
@@ -53,9 +55,11 @@ export class TaskWatch {
 
   #poll() {
     const live = this.#d.live();
+    // One pass over /proc for every task, and only when a limit asks for it.
+    const usage = this.#d.memoryMaxBytes === undefined ? undefined : tasksUsage(live.filter((t) => t.stopRequestedAt === null).map((t) => t.taskId));
     for (const t of live) {
       try {
-        this.#check(t);
+        this.#check(t, usage?.get(t.taskId)?.memoryBytes);
         this.#failed.delete(t.taskId);
       } catch (err) {
         // From a timer an exception would end the process, and the next start would meet the same task.
@@ -67,7 +71,7 @@ export class TaskWatch {
     if (this.#d.live().length === 0) this.close();
   }
 
-  #check(t: TaskRecord) {
+  #check(t: TaskRecord, memoryBytes: number | undefined) {
     // Tasks we spawned report their end through the exit promise; only adopted ones are looked up.
     if (!this.#d.owns(t)) {
       const exit = readExitFile(this.#d.exitFile(t.taskId));
@@ -78,7 +82,7 @@ export class TaskWatch {
       }
     }
     if (t.stopRequestedAt !== null) return;
-    const breach = limitBreach(t, this.#d.logMaxBytes);
+    const breach = limitBreach(t, { logMaxBytes: this.#d.logMaxBytes, memoryMaxBytes: this.#d.memoryMaxBytes }, { memoryBytes });
     if (!breach) return;
     this.#d.logger.warn({ taskId: t.taskId, ...breach.details, reason: breach.error }, "task past a limit; stopping it");
     this.#failWithNote(t, breach.error);
