@@ -26,9 +26,8 @@ import { applyInputs, type InputOverrides } from "./overrides.ts";
 import type { StreamHub, WorkflowEvent } from "./stream-hub.ts";
 import { FINAL, newWorkflow, type OutputFile, type Priority, type WorkflowRecord, type WorkflowStatus, type WorkflowStore } from "./workflow-store.ts";
 import { workflowView } from "./views.ts";
-import { urlForLog, type WebhookEvent } from "../webhooks/webhook-sender.ts";
+import type { WebhookEvent } from "../webhooks/webhook-sender.ts";
 import { resendWebhook } from "../webhooks/resend.ts";
-import { webhookView } from "../webhooks/webhook-view.ts";
 import type { WebhookStore } from "../webhooks/webhook-store.ts";
 import { hasLabels, parseLabels, storeLabels, type Labels } from "../labels.ts";
 
@@ -245,10 +244,8 @@ export class ComfyService {
   resendWebhook(workflowId: string, url: string | undefined, who?: Actor) {
     const w = this.#o.store.get(workflowId);
     if (!w) throw new ApiError(404, `Workflow ${workflowId} not found`);
-    const delivery = resendWebhook(this.#o.webhooks, `workflow:${workflowId}`, `Workflow ${workflowId}`, { webhookUrl: w.webhookUrl, ended: w.completionTime !== null }, url);
-    if (delivery.url !== w.webhookUrl) this.#o.store.update(workflowId, { webhookUrl: delivery.url });
-    this.#o.logger.info({ audit: true, action: "webhook.resend", reqId: who?.reqId, keyId: who?.keyId, workflowId, url: urlForLog(delivery.url) }, "webhook to be sent again");
-    return webhookView(delivery.url, delivery)!;
+    const target = { subject: `workflow:${workflowId}`, what: `Workflow ${workflowId}`, ids: { workflowId }, webhookUrl: w.webhookUrl, ended: w.completionTime !== null };
+    return resendWebhook({ store: this.#o.webhooks, logger: this.#o.logger }, { ...target, setUrl: (webhookUrl) => this.#o.store.update(workflowId, { webhookUrl }) }, url, who);
   }
 
   /** The notification of an ended workflow's end (its view as GET returns it), or undefined once it is gone. */

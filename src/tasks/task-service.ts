@@ -13,7 +13,7 @@ import { decodeInputs, type InputFile } from "./task-inputs.ts";
 import type { StartResult, TaskSupervisor } from "./supervisor.ts";
 import type { ListQuery, TaskStore } from "./task-store.ts";
 import { durationSeconds, type TaskRecord } from "./task.ts";
-import { urlForLog, type WebhookEvent } from "../webhooks/webhook-sender.ts";
+import type { WebhookEvent } from "../webhooks/webhook-sender.ts";
 import { resendWebhook } from "../webhooks/resend.ts";
 import type { Delivery, WebhookStore } from "../webhooks/webhook-store.ts";
 import { webhookView } from "../webhooks/webhook-view.ts";
@@ -240,10 +240,8 @@ export class TaskService {
   /** Sends an ended task's notification again, to `url` (which becomes its webhookUrl) or its own. */
   resendWebhook(taskId: string, url: string | undefined, who: Actor) {
     const t = this.get(taskId);
-    const delivery = resendWebhook(this.#o.webhooks, `task:${taskId}`, `Task ${taskId}`, { webhookUrl: t.webhookUrl, ended: t.exitTime !== null }, url);
-    if (delivery.url !== t.webhookUrl) this.#o.store.update(taskId, { webhookUrl: delivery.url });
-    this.#o.logger.info({ audit: true, action: "webhook.resend", reqId: who.reqId, keyId: who.keyId, taskId, url: urlForLog(delivery.url) }, "webhook to be sent again");
-    return webhookView(delivery.url, delivery)!;
+    const target = { subject: `task:${taskId}`, what: `Task ${taskId}`, ids: { taskId }, webhookUrl: t.webhookUrl, ended: t.exitTime !== null };
+    return resendWebhook({ store: this.#o.webhooks, logger: this.#o.logger }, { ...target, setUrl: (webhookUrl) => this.#o.store.update(taskId, { webhookUrl }) }, url, who);
   }
 
   /** The notification of an ended task's end (its view as GET returns it, less the log's tail), or undefined once it is gone. */
