@@ -5,7 +5,7 @@
  */
 import type { ServerWebSocket } from "bun";
 import { preview } from "../http/openapi.ts";
-import { KeyedListeners, OnceListeners } from "../once-listeners.ts";
+import { KeyedListeners, OnceListeners } from "../keyed-listeners.ts";
 
 export interface WorkflowEvent {
   type: `workflow:${"queued" | "started" | "progress" | "completed" | "failed" | "cancelled"}`;

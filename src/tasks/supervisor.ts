@@ -11,7 +11,7 @@ import { recordAgentUsage, type Metrics } from "../metrics.ts";
 import { groupAlive, processMatches, signalEach, signalGroup, taskProcesses } from "./process-group.ts";
 import { LocalPorts } from "./local-port.ts";
 import { buildArgv, buildEnv, providerNamed, usesPort, type Provider } from "./providers.ts";
-import { OnceListeners } from "../once-listeners.ts";
+import { OnceListeners } from "../keyed-listeners.ts";
 import { pruneTasks } from "./prune.ts";
 import { TaskQueue } from "./task-queue.ts";
 import { TaskWatch } from "./task-watch.ts";
