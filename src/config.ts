@@ -102,6 +102,11 @@ export const SETTINGS = {
   MAX_ACTIVE_TASKS: { help: "Most tasks running at once; more get 503", default: "10", schema: intIn(1, 10_000) },
   TASK_STOP_GRACE_MS: { help: "Time between SIGTERM and SIGKILL when stopping a task", default: "10000", schema: intIn(0, 600_000) },
   TASK_TIMEOUT: { help: "Longest a task may run before it is stopped as failed, unless its request sets timeoutSeconds (e.g. 2h; 0: no limit)", default: "0", schema: durationOrNone },
+  TASK_NO_OUTPUT_TIMEOUT: {
+    help: "Longest a task may go without new output in its log before it is stopped as failed, unless its request sets noOutputTimeoutSeconds (e.g. 10m; 0: no limit)",
+    default: "0",
+    schema: durationOrNone,
+  },
   TASK_RETENTION: { help: "How long finished tasks and their logs are kept (e.g. 7d, 12h; 0 keeps them forever)", default: "7d", schema: durationOrNone },
   WORKFLOW_TIMEOUT: { help: "Longest a ComfyUI workflow may run (from its start, not its wait in the queue) before it is interrupted and failed, unless its request sets timeoutSeconds (e.g. 30m; 0: no limit)", default: "0", schema: durationOrNone },
   WORKFLOW_RETENTION: { help: "How long finished ComfyUI workflow records (and their output listings) are kept (0: forever)", default: "7d", schema: durationOrNone },
@@ -169,6 +174,8 @@ export interface Config {
     retentionMs: number | undefined;
     /** Time limit of a task whose request sets none; undefined: no limit. */
     timeoutMs: number | undefined;
+    /** No-output limit of a task whose request sets none; undefined: no limit. */
+    noOutputTimeoutMs: number | undefined;
     logMaxBytes: number;
     /** Most resident memory a task's processes may hold together; undefined: no limit. */
     memoryMaxBytes: number | undefined;
@@ -319,6 +326,7 @@ export function loadConfig(given: Record<string, string | undefined>, runtime: {
         stopGraceMs: s.TASK_STOP_GRACE_MS,
         retentionMs: s.TASK_RETENTION,
         timeoutMs: s.TASK_TIMEOUT,
+        noOutputTimeoutMs: s.TASK_NO_OUTPUT_TIMEOUT,
         logMaxBytes: s.TASK_LOG_MAX_BYTES,
         memoryMaxBytes: s.TASK_MEMORY_MAX_BYTES || undefined,
         providersFile: s.PROVIDERS_FILE,

@@ -86,6 +86,7 @@ export function buildServices(config: Config, logger: Logger, options: BuildOpti
     heartbeatMs: config.tasks.heartbeatMs,
     retentionMs: config.tasks.retentionMs,
     defaultTimeoutMs: config.tasks.timeoutMs,
+    defaultNoOutputTimeoutMs: config.tasks.noOutputTimeoutMs,
     defaultProvider: providers[DEFAULT_PROVIDER] ? DEFAULT_PROVIDER : Object.keys(providers)[0]!,
     webhooks: webhookStore,
   });

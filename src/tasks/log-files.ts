@@ -1,4 +1,5 @@
 /** Reading task logs without loading them whole. */
+import { statSync } from "node:fs";
 import { open } from "node:fs/promises";
 
 /** Bounds for `tailLines`: a task's record must stay small whatever its log holds. */
@@ -52,6 +53,16 @@ export async function tailLines(path: string, n: number, limits: TailLimits = {}
     return lines.slice(-n).map((l) => (l.length > maxLineChars ? `${l.slice(0, maxLineChars)}… [line cut: ${l.length} characters]` : l));
   } finally {
     await fh.close();
+  }
+}
+
+/** When a file was last written, epoch ms; null while it is empty, or when it cannot be read. */
+export function lastWrite(path: string): number | null {
+  try {
+    const st = statSync(path);
+    return st.size > 0 ? st.mtimeMs : null;
+  } catch {
+    return null;
   }
 }
 

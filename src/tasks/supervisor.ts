@@ -53,6 +53,8 @@ export interface StartInput {
   createdBy: string | null;
   /** Longest the task may run; null for no limit. */
   timeoutMs: number | null;
+  /** Longest the task may go without writing to its log; null for no limit. */
+  noOutputTimeoutMs?: number | null;
   /** With every slot busy, wait in the queue (up to MAX_QUEUED tasks, task-queue.ts) rather than be refused. */
   queue?: boolean;
   /** An earlier task whose agent session this one goes on with, in that task's folder. */
@@ -203,6 +205,7 @@ export class TaskSupervisor {
       logFile: this.#paths.log(taskId),
       createdBy: input.createdBy,
       timeoutMs: input.timeoutMs,
+      noOutputTimeoutMs: input.noOutputTimeoutMs ?? null,
       continuedFrom: input.continues?.taskId ?? null,
       webhookUrl: input.webhookUrl ?? null,
       labels: input.labels ?? null,

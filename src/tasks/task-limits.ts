@@ -1,4 +1,4 @@
-/** The limits a running task is held to: its time limit, its log's size and its processes' memory. */
+/** The limits a running task is held to: its time limit, its processes' memory, its log's size and the time since its last output. */
 import { statSync } from "node:fs";
 import type { TaskRecord } from "./task.ts";
 
@@ -29,13 +29,18 @@ export function limitBreach(
       details: { memoryBytes: measured.memoryBytes, memoryMaxBytes },
     };
   }
-  const { logMaxBytes } = limits;
-  let size = 0;
+  let log: { size: number; mtimeMs: number };
   try {
-    size = statSync(t.logFile).size;
+    log = statSync(t.logFile);
   } catch {
     return undefined;
   }
-  if (size > logMaxBytes) return { error: `Log exceeded TASK_LOG_MAX_BYTES (${logMaxBytes} bytes); task stopped`, details: { size } };
+  if (log.size > limits.logMaxBytes) return { error: `Log exceeded TASK_LOG_MAX_BYTES (${limits.logMaxBytes} bytes); task stopped`, details: { size: log.size } };
+  // The log's modification time is its last output: kept on disk, it holds across a restart of the API too.
+  // Counted from the start at the earliest, as a queued task's log was made when it was queued.
+  const lastOutput = Math.max(t.startTime, log.mtimeMs);
+  if (t.noOutputTimeoutMs !== null && now - lastOutput >= t.noOutputTimeoutMs) {
+    return { error: `No output for ${t.noOutputTimeoutMs / 1000} s; task stopped`, details: { noOutputTimeoutMs: t.noOutputTimeoutMs, lastOutput } };
+  }
   return undefined;
 }

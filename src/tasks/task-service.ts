@@ -6,7 +6,7 @@ import { preview } from "../http/openapi.ts";
 import type { Actor } from "../http/types.ts";
 import type { Lifecycle } from "../lifecycle.ts";
 import { startSweeping } from "../retention.ts";
-import { fileSize, lastLinesStart, tailLines } from "./log-files.ts";
+import { fileSize, lastLinesStart, lastWrite, tailLines } from "./log-files.ts";
 import { LogFollower, type Subscriber } from "./log-follower.ts";
 import { providerNamed } from "./providers.ts";
 import { decodeInputs, type InputFile } from "./task-inputs.ts";
@@ -28,6 +28,7 @@ const encoder = new TextEncoder();
 /** What a request may add to a task it starts, new or continued. */
 interface StartOptions {
   timeoutSeconds?: number;
+  noOutputTimeoutSeconds?: number;
   files?: InputFile[];
   queue?: boolean;
   webhookUrl?: string | null;
@@ -44,6 +45,8 @@ export interface TaskServiceOptions {
   retentionMs: number | undefined;
   /** Time limit of a task whose request sets none (TASK_TIMEOUT); undefined: none. */
   defaultTimeoutMs: number | undefined;
+  /** No-output limit of a task whose request sets none (TASK_NO_OUTPUT_TIMEOUT); undefined: none. */
+  defaultNoOutputTimeoutMs: number | undefined;
   defaultProvider: string;
   /** The webhook outbox, for the state of each task's notification. */
   webhooks: WebhookStore;
@@ -76,6 +79,8 @@ export interface ViewContext {
   delivery?: Delivery;
   /** What its processes use now (GET /v1/tasks/{taskId}); null when it has none. */
   resources?: TaskUsage | null;
+  /** When its log last grew, epoch ms (GET /v1/tasks/{taskId}); null before its first output. */
+  lastOutput?: number | null;
 }
 
 /** The public view of a task, as the API returns it. */
@@ -92,6 +97,7 @@ export function taskView(t: TaskRecord, ctx: ViewContext) {
     signal: t.signal,
     duration: durationSeconds(t),
     timeoutSeconds: t.timeoutMs === null ? null : t.timeoutMs / 1000,
+    noOutputTimeoutSeconds: t.noOutputTimeoutMs === null ? null : t.noOutputTimeoutMs / 1000,
     continuedFrom: t.continuedFrom,
     queuePosition: t.status === "queued" ? ctx.queued.indexOf(t.taskId) + 1 || null : null,
     error: t.error,
@@ -101,9 +107,13 @@ export function taskView(t: TaskRecord, ctx: ViewContext) {
     taskDir: t.taskDir,
     logFile: t.logFile,
     ...(ctx.resources !== undefined ? { resources: ctx.resources } : {}),
+    ...(ctx.lastOutput !== undefined ? { lastOutputTime: ctx.lastOutput === null ? null : new Date(ctx.lastOutput).toISOString() } : {}),
     ...(ctx.logTail ? { logTail: ctx.logTail } : {}),
   };
 }
+
+/** A request's limit in seconds as stored: absent keeps `fallback`, 0 asks for none. */
+const limitMs = (seconds: number | undefined, fallback: number | null) => (seconds === undefined ? fallback : seconds * 1000 || null);
 
 const sse = (event: string, data: unknown) => encoder.encode(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
 
@@ -158,15 +168,16 @@ export class TaskService {
     if (!providerNamed(this.#o.supervisor.providers, provider)) {
       throw new ApiError(400, `body/provider must be one of: ${this.providerNames.join(", ")}; got ${preview(provider)}`);
     }
-    // timeoutSeconds 0 asks for no limit, whatever TASK_TIMEOUT says.
-    const timeoutMs = input.timeoutSeconds === undefined ? (this.#o.defaultTimeoutMs ?? null) : input.timeoutSeconds * 1000 || null;
+    // A limit of 0 seconds asks for none, whatever TASK_TIMEOUT or TASK_NO_OUTPUT_TIMEOUT says.
+    const timeoutMs = limitMs(input.timeoutSeconds, this.#o.defaultTimeoutMs ?? null);
+    const noOutputTimeoutMs = limitMs(input.noOutputTimeoutSeconds, this.#o.defaultNoOutputTimeoutMs ?? null);
     const files = decodeInputs(input.files);
-    return this.#started(this.#o.supervisor.start({ agent: input.agent, task: input.task, provider, createdBy: keyId, timeoutMs, files, queue: input.queue, webhookUrl: input.webhookUrl, labels: storeLabels(input.labels) }), who, "task.create");
+    return this.#started(this.#o.supervisor.start({ agent: input.agent, task: input.task, provider, createdBy: keyId, timeoutMs, noOutputTimeoutMs, files, queue: input.queue, webhookUrl: input.webhookUrl, labels: storeLabels(input.labels) }), who, "task.create");
   }
 
   /**
    * A new task that goes on with an earlier one's agent session, in its folder: same agent and
-   * provider, the earlier task's time limit, webhook URL and labels unless the request sets them.
+   * provider, the earlier task's time limits, webhook URL and labels unless the request sets them.
    */
   continue(taskId: string, input: { task: string } & StartOptions, who: Actor) {
     const earlier = this.get(taskId);
@@ -179,11 +190,12 @@ export class TaskService {
       throw new ApiError(422, `Task ${taskId} ran with provider '${earlier.provider}', which cannot continue a session (a provider needs "resume" arguments, as claude-flow has)`);
     }
     if (earlier.sessionId === null) throw new ApiError(422, `Task ${taskId} left no session to continue: its agent reported none (a claude session reports one when it ends)`);
-    const timeoutMs = input.timeoutSeconds === undefined ? earlier.timeoutMs : input.timeoutSeconds * 1000 || null;
+    const timeoutMs = limitMs(input.timeoutSeconds, earlier.timeoutMs);
+    const noOutputTimeoutMs = limitMs(input.noOutputTimeoutSeconds, earlier.noOutputTimeoutMs);
     const continues = { taskId, taskDir: earlier.taskDir, sessionId: earlier.sessionId };
     const webhookUrl = input.webhookUrl === undefined ? earlier.webhookUrl : input.webhookUrl;
     const labels = input.labels === undefined ? earlier.labels : storeLabels(input.labels);
-    const start = { agent: earlier.agent, task: input.task, provider: earlier.provider, createdBy: who.keyId, timeoutMs, continues, files, queue: input.queue, webhookUrl, labels };
+    const start = { agent: earlier.agent, task: input.task, provider: earlier.provider, createdBy: who.keyId, timeoutMs, noOutputTimeoutMs, continues, files, queue: input.queue, webhookUrl, labels };
     return this.#started(this.#o.supervisor.start(start), who, "task.continue");
   }
 
@@ -221,7 +233,8 @@ export class TaskService {
     const logTail = await tailLines(t.logFile, LOG_TAIL_LINES);
     // Its processes may outlive a stop for the grace period: counted until its end is recorded.
     const resources = t.exitTime === null && t.pid !== null ? taskUsage(t.taskId) : null;
-    return taskView(t, { queued: t.status === "queued" ? this.queuedIds() : [], full: true, logTail, delivery: this.#deliveryOf(t), resources });
+    const lastOutput = t.status === "queued" ? null : lastWrite(t.logFile);
+    return taskView(t, { queued: t.status === "queued" ? this.queuedIds() : [], full: true, logTail, delivery: this.#deliveryOf(t), resources, lastOutput });
   }
 
   /** A page of tasks, newest first, as the API shows them. */
@@ -248,7 +261,7 @@ export class TaskService {
   webhookEvent(taskId: string): WebhookEvent | undefined {
     const t = this.#o.store.get(taskId);
     if (!t || t.exitTime === null) return undefined;
-    return { type: `task.${t.status}`, timestamp: new Date(t.exitTime).toISOString(), data: taskView(t, { queued: [], full: true, delivery: this.#deliveryOf(t), resources: null }) };
+    return { type: `task.${t.status}`, timestamp: new Date(t.exitTime).toISOString(), data: taskView(t, { queued: [], full: true, delivery: this.#deliveryOf(t), resources: null, lastOutput: lastWrite(t.logFile) }) };
   }
 
   stop(taskId: string, who: Actor): TaskRecord {

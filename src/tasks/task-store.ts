@@ -32,6 +32,7 @@ const ADDED_COLUMNS = {
   cacheCreationTokens: "INTEGER",
   webhookUrl: "TEXT",
   labels: "TEXT",
+  noOutputTimeoutMs: "INTEGER",
 };
 
 /** The task list's order, which its index covers. */
@@ -47,7 +48,7 @@ export class TaskStore {
       status TEXT NOT NULL, startTime INTEGER NOT NULL, exitTime INTEGER, exitCode INTEGER,
       signal TEXT, error TEXT, taskDir TEXT NOT NULL, logFile TEXT NOT NULL, pid INTEGER,
       stopRequestedAt INTEGER, createdBy TEXT, timeoutMs INTEGER, continuedFrom TEXT, resultText TEXT, costUsd REAL, turns INTEGER,
-      sessionId TEXT, inputTokens INTEGER, outputTokens INTEGER, cacheReadTokens INTEGER, cacheCreationTokens INTEGER, webhookUrl TEXT, labels TEXT)`);
+      sessionId TEXT, inputTokens INTEGER, outputTokens INTEGER, cacheReadTokens INTEGER, cacheCreationTokens INTEGER, webhookUrl TEXT, labels TEXT, noOutputTimeoutMs INTEGER)`);
     // Databases from before tasks had a time limit, or an agent's result.
     for (const [column, type] of Object.entries(ADDED_COLUMNS)) addColumnIfMissing(this.#db, "tasks", column, type);
     this.#db.exec("CREATE INDEX IF NOT EXISTS tasks_by_start ON tasks (startTime DESC, taskId DESC)");

@@ -33,6 +33,8 @@ export interface TaskRecord {
   createdBy: string | null;
   /** The task is stopped (and `failed`) once it has run this long; null: no limit. */
   timeoutMs: number | null;
+  /** The task is stopped (and `failed`) once its log has not grown for this long; null: no limit. */
+  noOutputTimeoutMs: number | null;
   /** The earlier task whose session and folder this one went on with (POST /v1/tasks/{taskId}/continue). */
   continuedFrom: string | null;
   /** Where the task's end is POSTed (the webhook outbox, src/webhooks); null: nowhere. */

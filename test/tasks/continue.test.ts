@@ -74,12 +74,15 @@ describe("continuing a task", () => {
     await ended(next);
   });
 
-  test("the earlier task's time limit holds unless the request sets one", async () => {
-    const limited = await t.request("/v1/tasks", { method: "POST", headers: json, body: JSON.stringify({ agent: "a", task: "x", provider: "claude-session", timeoutSeconds: 600 }) });
+  test("the earlier task's time limits hold unless the request sets them", async () => {
+    const body = { agent: "a", task: "x", provider: "claude-session", timeoutSeconds: 600, noOutputTimeoutSeconds: 300 };
+    const limited = await t.request("/v1/tasks", { method: "POST", headers: json, body: JSON.stringify(body) });
     const first = await ended((await limited.json()).taskId);
-    expect((await ended((await follow(first.taskId, { task: "y" })).body.taskId)).timeoutSeconds).toBe(600);
-    const second = await ended((await follow(first.taskId, { task: "z", timeoutSeconds: 0 })).body.taskId);
-    expect(second.timeoutSeconds).toBeNull();
+    expect(await ended((await follow(first.taskId, { task: "y" })).body.taskId)).toMatchObject({ timeoutSeconds: 600, noOutputTimeoutSeconds: 300 });
+    const second = await ended((await follow(first.taskId, { task: "z", timeoutSeconds: 0, noOutputTimeoutSeconds: 0 })).body.taskId);
+    expect(second).toMatchObject({ timeoutSeconds: null, noOutputTimeoutSeconds: null });
+    const third = await ended((await follow(first.taskId, { task: "w", noOutputTimeoutSeconds: 60 })).body.taskId);
+    expect(third).toMatchObject({ timeoutSeconds: 600, noOutputTimeoutSeconds: 60 });
   });
 
   test("Idempotency-Key: a retried continuation starts one task; the same key for another task is a 422", async () => {

@@ -56,6 +56,9 @@ export const CreateTaskBody = z
     task: taskText.openapi({ example: "Write a hello-world HTTP server in Go" }),
     provider: z.string().min(1).max(64).optional().openapi({ description: "A configured provider (default claude-flow)", example: "demo" }),
     timeoutSeconds: timeoutSecondsField("Stop the task (as failed) once it has run this long; 0 for no limit. Default: TASK_TIMEOUT (none unless set)"),
+    noOutputTimeoutSeconds: timeoutSecondsField(
+      "Stop the task (as failed) once its log has had no new output for this long: an agent stuck on a prompt or a hung call, found in minutes rather than at its time limit; 0 for no limit. Default: TASK_NO_OUTPUT_TIMEOUT (none unless set)",
+    ),
     files: inputFiles,
     queue: queueField,
     labels: labelsField("Your own names for the task (`{\"job\": \"1234\"}`): shown with it and in its webhook; `?label=job=1234` finds or stops the tasks that carry them"),
@@ -68,6 +71,7 @@ export const ContinueTaskBody = z
   .object({
     task: taskText.openapi({ description: "What the agent does next, in the session it left", example: "Now add tests for it" }),
     timeoutSeconds: timeoutSecondsField("Stop the task (as failed) once it has run this long; 0 for no limit. Default: the earlier task's own"),
+    noOutputTimeoutSeconds: timeoutSecondsField("Stop the task (as failed) once its log has had no new output for this long; 0 for no limit. Default: the earlier task's own"),
     files: inputFiles,
     queue: queueField,
     labels: labelsField("The new task's labels. Default: the earlier task's own; null for none"),
@@ -121,6 +125,10 @@ export const TaskSchema = z
     signal: z.string().nullable(),
     duration: z.number().openapi({ description: "Seconds; stops growing at exit" }),
     timeoutSeconds: z.number().nullable().openapi({ description: "The task's time limit in seconds (null: none); past it the task is stopped and failed" }),
+    noOutputTimeoutSeconds: z
+      .number()
+      .nullable()
+      .openapi({ description: "How long the task may go without new output in its log, in seconds (null: no limit); past it the task is stopped and failed" }),
     queuePosition: z.number().int().nullable().openapi({ description: "While queued: its place in the queue (1 starts next); null otherwise" }),
     continuedFrom: z.string().nullable().openapi({ description: "The earlier task whose session and folder this one went on with (POST /v1/tasks/{taskId}/continue); null for a new session" }),
     error: z
@@ -143,6 +151,11 @@ export const TaskSchema = z
       .nullable()
       .optional()
       .openapi({ description: "Only in GET /v1/tasks/{taskId}: what the task's processes use now; null once it has ended, and while it is queued" }),
+    lastOutputTime: z
+      .string()
+      .nullable()
+      .optional()
+      .openapi({ format: "date-time", description: "Only in GET /v1/tasks/{taskId}: when its log last grew (the agent's last output); null before its first" }),
     logTail: z.array(z.string()).optional().openapi({ description: "Last 50 log lines, from at most the log's last 256 KiB; a line over 8 KiB is cut and says so" }),
   })
   .openapi("Task");
@@ -150,7 +163,7 @@ export const TaskSchema = z
 export const TaskListSchema = z
   .object({
     activeTasks: z.array(z.object({ taskId: z.string(), agent: z.string(), startTime: z.string(), duration: z.number() })),
-    tasks: z.array(TaskSchema.omit({ logTail: true, resources: true })),
+    tasks: z.array(TaskSchema.omit({ logTail: true, resources: true, lastOutputTime: true })),
     count: z.number().int(),
     nextCursor: z.string().nullable(),
   })
