@@ -85,6 +85,12 @@ export const SETTINGS = {
   // Trimmed: a secret mounted from a file often ends in a newline, which no header value can carry.
   MANAGEMENT_API_KEY: { help: "API key accepted as Bearer token or X-API-Key", default: DEFAULT_API_KEY, schema: z.string().trim().min(1), secret: true },
   MANAGEMENT_API_KEYS: { help: "Extra accepted keys, comma-separated (rotate without downtime; set alone, they replace the default key)", default: "", schema: list, secret: true },
+  MANAGEMENT_API_READONLY_KEYS: {
+    help: "Keys that may only read (GET and HEAD: lists, logs, status, files, streams), comma-separated: for dashboards, monitoring and colleagues who watch but do not start or stop work",
+    default: "",
+    schema: list,
+    secret: true,
+  },
   DATA_DIR: { help: "Directory for state (sqlite), logs and task directories", default: "./data", schema: z.string().min(1) },
   WORKSPACE: { help: "Directory holding task working directories (default DATA_DIR/workspace)", schema: z.string().min(1) },
   LOGS_DIR: { help: "Directory holding task logs (default DATA_DIR/logs)", schema: z.string().min(1) },
@@ -154,6 +160,8 @@ export interface Config {
   port: number;
   host: string;
   apiKeys: string[];
+  /** Keys accepted for GET and HEAD only. */
+  readOnlyKeys: string[];
   usingDefaultKey: boolean;
   dataDir: string;
   workspaceDir: string;
@@ -267,6 +275,14 @@ export function loadConfig(given: Record<string, string | undefined>, runtime: {
   // MANAGEMENT_API_KEYS alone does not also mean to accept the well-known default.
   const primary = env.MANAGEMENT_API_KEY?.trim() || s.MANAGEMENT_API_KEYS.length === 0 ? [s.MANAGEMENT_API_KEY] : [];
   const apiKeys = [...new Set([...primary, ...s.MANAGEMENT_API_KEYS])];
+  const readOnlyKeys = [...new Set(s.MANAGEMENT_API_READONLY_KEYS)];
+  const keyErrors = [
+    ...(readOnlyKeys.includes(DEFAULT_API_KEY) ? [`MANAGEMENT_API_READONLY_KEYS: the well-known default key "${DEFAULT_API_KEY}" cannot be one; use a secret of your own`] : []),
+    ...(readOnlyKeys.some((k) => apiKeys.includes(k))
+      ? ["MANAGEMENT_API_READONLY_KEYS: a key listed there is also a full key (MANAGEMENT_API_KEY or MANAGEMENT_API_KEYS); give each key one kind of access"]
+      : []),
+  ];
+  if (keyErrors.length) return { ok: false, errors: keyErrors };
   const usingDefaultKey = apiKeys.includes(DEFAULT_API_KEY);
   if (usingDefaultKey) {
     if (!isLoopbackHost(s.HOST)) {
@@ -281,7 +297,7 @@ export function loadConfig(given: Record<string, string | undefined>, runtime: {
     warnings.push(`Using the default API key "${DEFAULT_API_KEY}": anyone on this machine can use the API. Set MANAGEMENT_API_KEY.`);
   }
   // Each guess costs one request of the rate limit, so a short key falls in days; said, not refused.
-  const short = apiKeys.filter((k) => k !== DEFAULT_API_KEY && k.length < MIN_KEY_LENGTH).length;
+  const short = [...apiKeys, ...readOnlyKeys].filter((k) => k !== DEFAULT_API_KEY && k.length < MIN_KEY_LENGTH).length;
   if (short) {
     warnings.push(`${short === 1 ? "An API key has" : `${short} API keys have`} fewer than ${MIN_KEY_LENGTH} characters: easy to guess. Use random ones, e.g. \`openssl rand -hex 32\`.`);
   }
@@ -303,6 +319,7 @@ export function loadConfig(given: Record<string, string | undefined>, runtime: {
       port: s.PORT,
       host: s.HOST,
       apiKeys,
+      readOnlyKeys,
       usingDefaultKey,
       dataDir,
       workspaceDir: resolve(s.WORKSPACE ?? join(dataDir, "workspace")),

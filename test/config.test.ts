@@ -108,6 +108,25 @@ describe("loadConfig", () => {
     expect(r.config.childEnvSource.OPENAI_API_KEY).toBe("o");
   });
 
+  test("MANAGEMENT_API_READONLY_KEYS: read-only keys beside the full ones, never a full key too, never the default, never passed to a task", () => {
+    const r = loadConfig({ MANAGEMENT_API_KEY: "full-key-0123456789", MANAGEMENT_API_READONLY_KEYS: "watch-key-0123456789, ,grafana-key-0123456789", OPENAI_API_KEY: "o" });
+    if (!r.ok) throw new Error(r.errors.join());
+    expect([r.config.apiKeys, r.config.readOnlyKeys, r.warnings]).toEqual([["full-key-0123456789"], ["watch-key-0123456789", "grafana-key-0123456789"], []]);
+    expect(r.config.childEnvSource.MANAGEMENT_API_READONLY_KEYS).toBeUndefined();
+    expect(r.config.childEnvSource.OPENAI_API_KEY).toBe("o");
+    // Read-only keys alone do not replace the default full key: someone still has to be able to start work.
+    const alone = loadConfig({ MANAGEMENT_API_READONLY_KEYS: "watch-key-0123456789" });
+    expect(alone.ok && alone.config.apiKeys).toEqual([DEFAULT_API_KEY]);
+    const both = loadConfig({ MANAGEMENT_API_KEY: "full-key-0123456789", MANAGEMENT_API_READONLY_KEYS: "full-key-0123456789" });
+    expect(!both.ok && both.errors).toEqual([
+      "MANAGEMENT_API_READONLY_KEYS: a key listed there is also a full key (MANAGEMENT_API_KEY or MANAGEMENT_API_KEYS); give each key one kind of access",
+    ]);
+    const known = loadConfig({ MANAGEMENT_API_KEY: "full-key-0123456789", MANAGEMENT_API_READONLY_KEYS: DEFAULT_API_KEY });
+    expect(!known.ok && known.errors).toEqual([`MANAGEMENT_API_READONLY_KEYS: the well-known default key "${DEFAULT_API_KEY}" cannot be one; use a secret of your own`]);
+    const short = loadConfig({ MANAGEMENT_API_KEY: "full-key-0123456789", MANAGEMENT_API_READONLY_KEYS: "ro" });
+    expect(short.ok && short.warnings).toEqual(["An API key has fewer than 16 characters: easy to guess. Use random ones, e.g. `openssl rand -hex 32`."]);
+  });
+
   test("keys shorter than 16 characters are accepted with a warning that they are easy to guess", () => {
     const one = loadConfig({ MANAGEMENT_API_KEY: "short", MANAGEMENT_API_KEYS: "long-enough-0123456789" });
     expect(one.ok && one.warnings).toEqual(["An API key has fewer than 16 characters: easy to guess. Use random ones, e.g. `openssl rand -hex 32`."]);
@@ -154,9 +173,17 @@ describe("loadConfig", () => {
     writeFileSync(join(dir, "key"), "from-a-file\n");
     writeFileSync(join(dir, "keys"), "rotated-1\nrotated-2\n");
     writeFileSync(join(dir, "salad"), "salad-key\n");
-    const r = loadConfig({ MANAGEMENT_API_KEY_FILE: join(dir, "key"), MANAGEMENT_API_KEYS_FILE: join(dir, "keys"), SALAD_API_KEY_FILE: join(dir, "salad") });
+    writeFileSync(join(dir, "watchers"), "watch-key-0123456789\n");
+    const r = loadConfig({
+      MANAGEMENT_API_KEY_FILE: join(dir, "key"),
+      MANAGEMENT_API_KEYS_FILE: join(dir, "keys"),
+      MANAGEMENT_API_READONLY_KEYS_FILE: join(dir, "watchers"),
+      SALAD_API_KEY_FILE: join(dir, "salad"),
+    });
     if (!r.ok) throw new Error(r.errors.join());
     expect(r.config.apiKeys).toEqual(["from-a-file", "rotated-1", "rotated-2"]);
+    expect(r.config.readOnlyKeys).toEqual(["watch-key-0123456789"]);
+    expect(r.config.childEnvSource.MANAGEMENT_API_READONLY_KEYS_FILE).toBeUndefined();
     expect(r.config.comfyui.saladApiKey).toBe("salad-key");
     // The key file's path is kept from tasks as the key is.
     expect(r.config.childEnvSource.MANAGEMENT_API_KEY_FILE).toBeUndefined();

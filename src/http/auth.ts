@@ -57,19 +57,26 @@ function presentedToken(req: { header(n: string): string | undefined; query(n: s
   throw new ApiError(401, "Missing Authorization header");
 }
 
+/** What a read-only key may do: read, and ask which methods a path takes. */
+const READ_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
+
 /**
  * Builds the authentication check: passes exempt requests, throws 401 for missing or malformed
- * credentials and 403 for a wrong token, and records the matching key's id as `keyId`.
+ * credentials and 403 for a wrong token, or for a read-only key's request to change something, and
+ * records the matching key's id as `keyId`.
  */
-export function authenticator(keys: readonly string[]): (c: Context<AppEnv>) => void {
-  const accepted = keys.map((k) => ({ hash: digest(k), id: keyId(k) }));
+export function authenticator(keys: readonly string[], readOnlyKeys: readonly string[] = []): (c: Context<AppEnv>) => void {
+  const accepted = [...keys.map((k) => ({ k, readOnly: false })), ...readOnlyKeys.map((k) => ({ k, readOnly: true }))].map(({ k, readOnly }) => ({ hash: digest(k), id: keyId(k), readOnly }));
   return function authenticate(c) {
-    if (isExempt(c.req.method, c.req.path)) return;
+    const method = c.req.method;
+    if (isExempt(method, c.req.path)) return;
     const presented = digest(presentedToken(c.req, c.req.path));
     // Compare against every key without stopping early, so timing says nothing about which matched.
-    let match: string | undefined;
-    for (const k of accepted) if (timingSafeEqual(k.hash, presented)) match ??= k.id;
+    let match: (typeof accepted)[number] | undefined;
+    for (const k of accepted) if (timingSafeEqual(k.hash, presented)) match ??= k;
     if (!match) throw new ApiError(403, "Invalid API token");
-    c.set("keyId", match);
+    // Before routing, as for a wrong key: a read-only key learns nothing of what it may not do.
+    if (match.readOnly && !READ_METHODS.has(method)) throw new ApiError(403, `This API key is read-only: ${method} is not allowed (only GET and HEAD)`);
+    c.set("keyId", match.id);
   };
 }

@@ -66,7 +66,7 @@ export function registerDocs(app: OpenAPIHono<AppEnv>, info: DocInfo) {
   app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
     type: "http",
     scheme: "bearer",
-    description: "Authorization: Bearer <MANAGEMENT_API_KEY>",
+    description: "Authorization: Bearer <MANAGEMENT_API_KEY>. A key from MANAGEMENT_API_READONLY_KEYS may only GET and HEAD (403 otherwise)",
   });
   app.openAPIRegistry.registerComponent("securitySchemes", "apiKeyAuth", {
     type: "apiKey",

@@ -39,7 +39,7 @@ import { isPage, pageSecurityHeaders } from "./security-headers.ts";
 import type { AppEnv } from "./types.ts";
 
 export interface PipelineOptions {
-  config: Pick<Config, "apiKeys" | "corsOrigins" | "rateLimit" | "bodyLimit" | "uploadLimit">;
+  config: Pick<Config, "apiKeys" | "readOnlyKeys" | "corsOrigins" | "rateLimit" | "bodyLimit" | "uploadLimit">;
   logger: Logger;
   metrics: Metrics;
 }
@@ -94,7 +94,7 @@ export function pipeline({ config, logger, metrics }: PipelineOptions): Pipeline
   const cors = corsFor(config.corsOrigins);
   const pageHeaders = pageSecurityHeaders();
   const limits = rateLimit(config.rateLimit);
-  const authenticate = authenticator(config.apiKeys);
+  const authenticate = authenticator(config.apiKeys, config.readOnlyKeys);
   const limitTo = (maxSize: number, setting: string) =>
     bodyLimit({
       maxSize,

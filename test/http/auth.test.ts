@@ -3,7 +3,8 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { openApiDocument } from "../../src/http/docs.ts";
 import { AUTH, KEY, testApp } from "../helpers.ts";
 
-const t = testApp({ MANAGEMENT_API_KEYS: "rotated-key-2" });
+const READ_ONLY_KEY = "read-only-key-0123456789";
+const t = testApp({ MANAGEMENT_API_KEYS: "rotated-key-2", MANAGEMENT_API_READONLY_KEYS: READ_ONLY_KEY });
 afterAll(() => t.close());
 
 const doc = openApiDocument(t.app, { title: "t", version: "0", description: "" });
@@ -51,6 +52,24 @@ describe.each(protectedOps)("$method $path", ({ method, path }) => {
       await res.body?.cancel();
     }
   });
+  const reads = method === "GET" || method === "HEAD";
+  test(`a read-only key ${reads ? "passes auth" : "-> 403, before anything is done"}`, async () => {
+    for (const h of [{ Authorization: `Bearer ${READ_ONLY_KEY}` }, { "X-API-Key": READ_ONLY_KEY }] as Record<string, string>[]) {
+      const res = await t.request(path, { method, body, headers: headers(h) });
+      if (reads) {
+        expect([401, 403]).not.toContain(res.status);
+        await res.body?.cancel();
+      } else {
+        expect(res.status).toBe(403);
+        expect(await res.json()).toMatchObject({ error: "Forbidden", message: `This API key is read-only: ${method} is not allowed (only GET and HEAD)`, statusCode: 403 });
+      }
+    }
+    if (reads && isStreaming(path)) {
+      const res = await t.request(`${path}?token=${READ_ONLY_KEY}`, { method });
+      expect([401, 403]).not.toContain(res.status);
+      await res.body?.cancel();
+    }
+  });
   test(`?token= is accepted ${isStreaming(path) ? "here (streaming route)" : "only on streaming routes"}`, async () => {
     const res = await t.request(`${path}?token=${KEY}`, { method, body, headers: headers({}) });
     if (isStreaming(path)) expect([401, 403]).not.toContain(res.status);
@@ -76,6 +95,19 @@ describe("exempt routes", () => {
   test("non-GET methods on exempt paths still need a token", async () => {
     const res = await t.request("/health", { method: "POST", headers: { "Content-Type": "application/json" }, body: "{}" });
     expect(res.status).toBe(401);
+  });
+  test("a read-only key reads, asks OPTIONS, and is refused any change, even to a path that does not exist", async () => {
+    const ro = { Authorization: `Bearer ${READ_ONLY_KEY}` };
+    expect((await t.request("/v1/tasks", { headers: ro })).status).toBe(200);
+    expect((await t.request("/v1/tasks", { method: "HEAD", headers: ro })).status).toBe(200);
+    expect((await t.request("/v1/tasks", { method: "OPTIONS", headers: ro })).status).toBe(204);
+    expect((await t.request("/v1/nothing-here", { headers: ro })).status).toBe(404);
+    const post = await t.request("/v1/nothing-here", { method: "POST", headers: { ...ro, "Content-Type": "application/json" }, body: "{}" });
+    expect(post.status).toBe(403);
+    // A task asked for with it is not started.
+    const start = await t.request("/v1/tasks", { method: "POST", headers: { ...ro, "Content-Type": "application/json" }, body: JSON.stringify({ agent: "a", task: "x", provider: "exit0" }) });
+    expect(start.status).toBe(403);
+    expect((await (await t.request("/v1/tasks?status=all", { headers: AUTH })).json()).count).toBe(0);
   });
   test("unknown paths need a token before they 404", async () => {
     expect((await t.request("/v1/nothing-here")).status).toBe(401);

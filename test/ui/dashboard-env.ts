@@ -18,6 +18,8 @@ export const artifact = (name: string) => join(ARTIFACTS, name);
 
 type Locator = ReturnType<Page["locator"]>;
 export const authorized = { Authorization: `Bearer ${KEY}`, "Content-Type": "application/json" };
+/** A key of MANAGEMENT_API_READONLY_KEYS: it may look, not change. */
+export const READ_ONLY_KEY = "dashboard-read-only-0123456789";
 
 /** The API, its fake ComfyUI and the browser page, set up before a test file's tests and torn down after. */
 export class Dashboard {
@@ -42,7 +44,7 @@ export class Dashboard {
     this.fake = new FakeComfyUI({ nodeMs: 150 }).start();
     this.fake.systemStats = { system: { comfyui_version: "0.8.0" }, devices: [{ name: "cuda:0 NVIDIA L40S : cudaMallocAsync", type: "cuda", index: 0, vram_total: 48305799168, vram_free: 47185920000 }] };
     const smi = fakeNvidiaSmi({ csv: "two-gpus.csv" });
-    const config = testConfig({ COMFYUI_URL: this.fake.url, PATH: `${smi}:${process.env.PATH}`, NVIDIA_SMI_PATH: "nvidia-smi", STATUS_CACHE_MS: "1000", TASK_STOP_GRACE_MS: "500" });
+    const config = testConfig({ COMFYUI_URL: this.fake.url, PATH: `${smi}:${process.env.PATH}`, NVIDIA_SMI_PATH: "nvidia-smi", STATUS_CACHE_MS: "1000", TASK_STOP_GRACE_MS: "500", MANAGEMENT_API_READONLY_KEYS: READ_ONLY_KEY });
     this.server = await createServer(config, silentLogger, { comfyBackoffMs: 50 });
     this.context = await chromium.launchPersistentContext(tempDir("chromium-profile-"), {
       executablePath,

@@ -7,7 +7,7 @@ import { describe, expect, test } from "bun:test";
 import { createServer } from "../../src/server.ts";
 import { KEY, silentLogger, testConfig, waitFor } from "../helpers.ts";
 import { chain, mediaPrompt } from "../comfyui/helpers.ts";
-import { artifact, useDashboard, waitText } from "./dashboard-env.ts";
+import { artifact, authorized, READ_ONLY_KEY, useDashboard, waitText } from "./dashboard-env.ts";
 
 const d = useDashboard();
 
@@ -469,4 +469,26 @@ describe("dashboard and the rate limit", () => {
       await limited.shutdown();
     }
   }, 30_000);
+});
+
+describe("dashboard with a read-only key", () => {
+  test("it shows everything; a Stop is refused with a message that says why, and the session stays", async () => {
+    const id = (await (await fetch(`${d.base}/v1/tasks`, { method: "POST", headers: authorized, body: JSON.stringify({ agent: "watched", task: "x", provider: "sleeper" }) })).json()).taskId;
+    try {
+      await d.page.goto(`${d.base}/ui`);
+      await d.page.getByLabel("API key").fill(READ_ONLY_KEY);
+      await d.page.getByRole("button", { name: "Sign in" }).click();
+      await d.page.locator("#main").waitFor({ state: "visible" });
+      await d.page.locator(".card.gpu").first().waitFor();
+      const row = d.page.locator(`#task-table tbody tr[data-task="${id}"]`);
+      await row.getByRole("button", { name: "Stop" }).click({ timeout: 10_000 });
+      await waitText(d.page.getByRole("alert"), "403 Forbidden: This API key is read-only: DELETE is not allowed (only GET and HEAD) — Sign in with a full key to change anything.");
+      expect(await d.page.locator("#main").isVisible()).toBe(true);
+      expect((await (await fetch(`${d.base}/v1/tasks/${id}`, { headers: authorized })).json()).status).toBe("running");
+      await Bun.sleep(1500); // the next polls still go out with the key: it was not signed out
+      expect(await d.page.evaluate(() => sessionStorage.getItem("mapi.key"))).toBe(READ_ONLY_KEY);
+    } finally {
+      await fetch(`${d.base}/v1/tasks/${id}`, { method: "DELETE", headers: authorized });
+    }
+  });
 });

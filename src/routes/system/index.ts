@@ -61,6 +61,7 @@ export function systemRoutes(services: Services) {
       header: "Authorization: Bearer <MANAGEMENT_API_KEY>",
       alternative: "X-API-Key: <MANAGEMENT_API_KEY>",
       streaming: "SSE and WebSocket routes also accept ?token=<MANAGEMENT_API_KEY>; WebSocket also Sec-WebSocket-Protocol: Bearer, <key>",
+      readOnly: "Keys in MANAGEMENT_API_READONLY_KEYS may only GET and HEAD; anything else is 403",
       exempt: ["GET /", "GET /health", "GET /ready", "GET /metrics", "GET /docs", "GET /ui", "GET /favicon.ico"],
     },
   };

@@ -8,7 +8,7 @@ export const ApiInfoSchema = z
     description: z.string(),
     endpoints: z.record(z.string(), z.record(z.string(), z.string())),
     documentation: z.object({ swagger: z.string(), openapi: z.string(), openapiYaml: z.string(), dashboard: z.string() }),
-    authentication: z.object({ type: z.string(), header: z.string(), alternative: z.string(), streaming: z.string(), exempt: z.array(z.string()) }),
+    authentication: z.object({ type: z.string(), header: z.string(), alternative: z.string(), streaming: z.string(), readOnly: z.string(), exempt: z.array(z.string()) }),
   })
   .openapi("ApiInfo");
 

@@ -7,7 +7,8 @@ const KEY_STORE = "mapi.key";
  * The key lives in this tab's sessionStorage and is sent as a bearer header. The dashboard's
  * polling shares the client's rate limit (RATE_LIMIT_MAX per window) with everything else from
  * this address: it stops while the tab is hidden, and after a 429 until Retry-After
- * (`pausedUntil`). `onUnauthorized` is what a 401 or 403 does (sign out).
+ * (`pausedUntil`). `onUnauthorized` is what a 401 or 403 does (sign out), unless the 403 only
+ * says the key is read-only.
  */
 export const session = {
   key: sessionStorage.getItem(KEY_STORE),
@@ -50,9 +51,14 @@ export async function api(path, options = {}) {
   let body = {};
   try { body = await res.json(); } catch {}
   if (res.status === 429) session.pausedUntil = Date.now() + 1000 * Number(res.headers.get("Retry-After") ?? body.retryAfter ?? 10);
-  const hint = { 401: "Sign in with a valid API key.", 403: "This API key is not accepted.", 429: `Too many requests; retry in ${body.retryAfter ?? "a few"} s.` }[res.status] ?? "";
+  // A read-only key (MANAGEMENT_API_READONLY_KEYS) is a good key that may not change anything: it stays signed in.
+  const readOnly = res.status === 403 && /read-only/.test(body.message ?? "");
+  const hint = readOnly
+    ? "Sign in with a full key to change anything."
+    : ({ 401: "Sign in with a valid API key.", 403: "This API key is not accepted.", 429: `Too many requests; retry in ${body.retryAfter ?? "a few"} s.` }[res.status] ?? "");
   const err = new Error(`${res.status} ${body.error ?? res.statusText}: ${body.message ?? "request failed"}${hint ? ` — ${hint}` : ""}`);
   err.status = res.status;
+  err.readOnly = readOnly;
   throw err;
 }
 
@@ -94,7 +100,7 @@ export function soon(refresh, delayMs) {
 export const guard = (fn) => async (...args) => {
   try { await fn(...args); } catch (err) {
     showError(err.message);
-    if (err.status === 401 || err.status === 403) session.onUnauthorized();
+    if (err.status === 401 || (err.status === 403 && !err.readOnly)) session.onUnauthorized();
   }
 };
 
