@@ -49,6 +49,12 @@ export function createMetrics() {
       labelNames: ["status"] as const,
       registers,
     }),
+    tasksStoppedByLimit: new Counter({
+      name: "tasks_stopped_by_limit_total",
+      help: "Agent tasks stopped as failed for going past a limit: time (timeoutSeconds), memory, log_size or no_output",
+      labelNames: ["limit"] as const,
+      registers,
+    }),
     taskDuration: new Histogram({
       name: "task_duration_seconds",
       help: "Run time of agent tasks in seconds",

@@ -106,6 +106,7 @@ export class TaskSupervisor {
       logMaxBytes: options.logMaxBytes,
       memoryMaxBytes: options.memoryMaxBytes,
       logger: options.logger,
+      metrics: options.metrics,
       pollMs: options.pollMs,
     });
     this.#queue = new TaskQueue({

@@ -5,6 +5,7 @@
  */
 import { appendFileSync } from "node:fs";
 import type { Logger } from "pino";
+import type { Metrics } from "../metrics.ts";
 import { processMatches, tasksUsage } from "./process-group.ts";
 import { readExitFile } from "./spawn.ts";
 import { limitBreach } from "./task-limits.ts";
@@ -24,6 +25,7 @@ export interface WatchDeps {
   /** Most resident memory a task's processes may hold together; undefined: not checked. */
   memoryMaxBytes?: number;
   logger: Logger;
+  metrics: Metrics;
   pollMs?: number;
 }
 
@@ -84,7 +86,8 @@ export class TaskWatch {
     if (t.stopRequestedAt !== null) return;
     const breach = limitBreach(t, { logMaxBytes: this.#d.logMaxBytes, memoryMaxBytes: this.#d.memoryMaxBytes }, { memoryBytes });
     if (!breach) return;
-    this.#d.logger.warn({ taskId: t.taskId, ...breach.details, reason: breach.error }, "task past a limit; stopping it");
+    this.#d.logger.warn({ taskId: t.taskId, limit: breach.limit, ...breach.details, reason: breach.error }, "task past a limit; stopping it");
+    this.#d.metrics.tasksStoppedByLimit.inc({ limit: breach.limit });
     this.#failWithNote(t, breach.error);
   }
 

@@ -26,6 +26,7 @@ describe("TASK_MEMORY_MAX_BYTES", () => {
     await waitFor(() => taskProcesses(hog).length === 0, 5000);
     // The small one was checked all along, and runs on.
     expect((await get(small)).status).toBe("running");
+    expect(await (await t.request("/metrics")).text()).toContain('tasks_stopped_by_limit_total{limit="memory"} 1\n');
     await t.request(`/v1/tasks/${small}`, { method: "DELETE", headers: AUTH });
     expect((await ended(small)).status).toBe("stopped");
   });

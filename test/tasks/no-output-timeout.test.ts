@@ -47,6 +47,7 @@ describe("no-output limit", () => {
     expect(log.startsWith("sleeping\n")).toBe(true);
     expect(log).toContain("[management-api] No output for 1 s; task stopped");
     expect(groupAlive(t.services.tasks!.get(body.taskId).pid!)).toBe(false);
+    expect(await (await t.request("/metrics")).text()).toContain('tasks_stopped_by_limit_total{limit="no_output"} 1\n');
   });
 
   test("output keeps a task going past the limit: only silence counts", async () => {

@@ -348,6 +348,7 @@ describe("limits, listing, retention and metrics", () => {
     expect(done.status).toBe("failed");
     expect(done.error).toContain("TASK_LOG_MAX_BYTES");
     expect(readFileSync(body.logFile, "utf8")).toContain("[management-api] Log exceeded TASK_LOG_MAX_BYTES");
+    expect(await (await capped.request("/metrics")).text()).toContain('tasks_stopped_by_limit_total{limit="log_size"} 1\n');
     capped.close();
   });
 

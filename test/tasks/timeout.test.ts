@@ -35,7 +35,10 @@ describe("task time limits", () => {
     expect(done.duration).toBeLessThan(5);
     expect(readFileSync(body.logFile, "utf8")).toContain("[management-api] Timed out after 1 s; task stopped");
     expect(groupAlive(t.services.tasks!.get(body.taskId).pid!)).toBe(false);
-    expect(await (await t.request("/metrics")).text()).toContain('completed_tasks_total{status="failed"} 1');
+    const metrics = await (await t.request("/metrics")).text();
+    expect(metrics).toContain('completed_tasks_total{status="failed"} 1');
+    // Counted once, though the task took a while to end after the stop.
+    expect(metrics).toContain('tasks_stopped_by_limit_total{limit="time"} 1\n');
   });
 
   test("without a limit a task runs on; timeoutSeconds is null", async () => {
