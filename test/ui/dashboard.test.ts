@@ -171,6 +171,15 @@ describe("dashboard", () => {
     await d.page.locator("#task-form").getByLabel("Time limit (min)").fill("");
   });
 
+  test("a task given a no-output limit is stopped once it has been silent that long", async () => {
+    await d.page.locator("#provider").selectOption("sleeper"); // one line, then silence
+    await d.page.locator("#task-form").getByLabel("No output limit (min)").fill("0.02"); // 1 s
+    await d.page.getByRole("button", { name: "Start task" }).click();
+    await waitText(d.page.locator("#log-status"), "No output for 1 s; task stopped");
+    await waitText(d.page.locator("#log"), "[management-api] No output for 1 s; task stopped");
+    await d.page.locator("#task-form").getByLabel("No output limit (min)").fill("");
+  });
+
   test("a chatty task's log shows its last 2000 lines and says so; Download saves all of it", async () => {
     await d.page.locator("#provider").selectOption("chatty");
     await d.page.locator("#task-form textarea[name=task]").fill("30000");

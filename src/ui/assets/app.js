@@ -1,7 +1,7 @@
 // Dashboard: plain ES modules over the public API (client.js holds the session and the calls).
 // EventSource and WebSocket, which cannot send headers, use ?token= and the "Bearer, <key>"
 // subprotocol. Nothing protected is called before sign-in.
-import { $, api, apiUrl, badge, fmtDuration, guard, h, morphList, newestFirst, onSubmit, polled, save, session, showError, timeLimit } from "./client.js";
+import { $, api, apiUrl, badge, fmtDuration, guard, h, morphList, newestFirst, noOutputLimit, onSubmit, polled, save, session, showError, timeLimit } from "./client.js";
 import { refreshOutputs } from "./gallery.js";
 import { connectEvents, disconnectEvents, refreshWorkflows } from "./queue.js";
 import { readable } from "./agent-log.js";
@@ -216,7 +216,7 @@ async function inputFiles(form) {
 
 onSubmit($("#task-form"), async (f) => {
   const files = await inputFiles(f);
-  const body = { agent: f.get("agent"), task: f.get("task"), provider: f.get("provider"), ...timeLimit(f), ...(files.length ? { files } : {}), ...(f.get("queue") ? { queue: true } : {}) };
+  const body = { agent: f.get("agent"), task: f.get("task"), provider: f.get("provider"), ...timeLimit(f), ...noOutputLimit(f), ...(files.length ? { files } : {}), ...(f.get("queue") ? { queue: true } : {}) };
   const t = await api("/v1/tasks", { method: "POST", body: JSON.stringify(body) });
   await refreshTasks();
   openLog({ taskId: t.taskId, agent: f.get("agent"), status: "running" });

@@ -115,11 +115,17 @@ export const onSubmit = (form, fn) => form.addEventListener("submit", guard(asyn
   try { await fn(new FormData(form)); } finally { button.disabled = false; }
 }));
 
-/** A form's "Time limit (min)" as the API takes it: empty for the server's default, 0 for none. */
-export const timeLimit = (form) => {
-  const minutes = form.get("timeout");
-  return minutes === "" || minutes === null ? {} : { timeoutSeconds: Math.round(Number(minutes) * 60) };
+/** A form's field of minutes (`name`) as the API's `key` in seconds: empty for the server's default, 0 for none. */
+const minutesAs = (form, name, key) => {
+  const minutes = form.get(name);
+  return minutes === "" || minutes === null ? {} : { [key]: Math.round(Number(minutes) * 60) };
 };
+
+/** A form's "Time limit (min)" as the API takes it. */
+export const timeLimit = (form) => minutesAs(form, "timeout", "timeoutSeconds");
+
+/** A task form's "No output limit (min)": how long its agent may stay silent. */
+export const noOutputLimit = (form) => minutesAs(form, "noOutputTimeout", "noOutputTimeoutSeconds");
 
 export const h = (tag, attrs = {}, ...children) => {
   const el = document.createElement(tag);
