@@ -54,8 +54,11 @@ export function buildServices(config: Config, logger: Logger, options: BuildOpti
   const lifecycle = new Lifecycle();
   const providers = loadProviders(config.tasks.providersFile);
   const db = openDatabase(config.dbPath, options.dbBusyTimeoutMs);
-  const store = new TaskStore(db);
-  const workflowStore = new WorkflowStore(db);
+  // An end recorded (its notification made in the same write) sends it at once; the poll is the net.
+  let webhooks: WebhookSender | undefined;
+  const endRecorded = () => webhooks?.kick();
+  const store = new TaskStore(db, endRecorded);
+  const workflowStore = new WorkflowStore(db, endRecorded);
   // Before anything can record an end (recover() does, as the task service starts): its triggers make the notifications.
   const webhookStore = new WebhookStore(db, [
     { kind: "task", table: "tasks", id: "taskId", endTime: "exitTime" },
@@ -114,7 +117,7 @@ export function buildServices(config: Config, logger: Logger, options: BuildOpti
     webhooks: webhookStore,
   });
   comfy.start();
-  const webhooks = new WebhookSender({
+  webhooks = new WebhookSender({
     store: webhookStore,
     describe: (subject) => {
       const [kind, id] = subject.split(":") as [string, string];

@@ -79,9 +79,12 @@ const OUTPUTS_BY_TIME: PageOrder = { table: "comfy_outputs", time: "createdAt", 
 
 export class WorkflowStore {
   readonly #db: Database;
+  readonly #onEnd: (() => void) | undefined;
 
-  constructor(db: Database) {
+  /** `onEnd` is called after each write that records a workflow's end (the webhook sender's cue). */
+  constructor(db: Database, onEnd?: () => void) {
     this.#db = db;
+    this.#onEnd = onEnd;
     this.#db.exec(`CREATE TABLE IF NOT EXISTS workflows (
       workflowId TEXT PRIMARY KEY, backend TEXT NOT NULL, priority TEXT NOT NULL, status TEXT NOT NULL,
       submitted INTEGER NOT NULL, number REAL NOT NULL, progress REAL NOT NULL, currentNode TEXT,
@@ -134,10 +137,12 @@ export class WorkflowStore {
 
   insert(w: WorkflowRecord) {
     insertRow(this.#db, "workflows", w);
+    if (w.completionTime !== null) this.#onEnd?.();
   }
 
   update(id: string, fields: Partial<WorkflowRecord>) {
     updateRow(this.#db, "workflows", "workflowId", id, fields);
+    if (fields.completionTime != null) this.#onEnd?.();
   }
 
   /** Deletes a workflow that ComfyUI refused, with nothing else to keep. */

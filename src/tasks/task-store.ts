@@ -40,9 +40,12 @@ const BY_START: PageOrder = { table: "tasks", time: "startTime", id: "taskId" };
 
 export class TaskStore {
   readonly #db: Database;
+  readonly #onEnd: (() => void) | undefined;
 
-  constructor(db: Database) {
+  /** `onEnd` is called after each write that records a task's end (the webhook sender's cue). */
+  constructor(db: Database, onEnd?: () => void) {
     this.#db = db;
+    this.#onEnd = onEnd;
     this.#db.exec(`CREATE TABLE IF NOT EXISTS tasks (
       taskId TEXT PRIMARY KEY, agent TEXT NOT NULL, task TEXT NOT NULL, provider TEXT NOT NULL,
       status TEXT NOT NULL, startTime INTEGER NOT NULL, exitTime INTEGER, exitCode INTEGER,
@@ -59,11 +62,13 @@ export class TaskStore {
 
   insert(t: TaskRecord) {
     insertRow(this.#db, "tasks", t);
+    if (t.exitTime !== null) this.#onEnd?.();
   }
 
   /** Updates the given fields of one task. */
   update(taskId: string, fields: Partial<Omit<TaskRecord, "taskId">>) {
     updateRow(this.#db, "tasks", "taskId", taskId, fields);
+    if (fields.exitTime != null) this.#onEnd?.();
   }
 
   get(taskId: string): TaskRecord | undefined {

@@ -62,6 +62,7 @@ export class WebhookSender {
   readonly #delays: readonly number[];
   readonly #timeoutMs: number;
   #timer: Timer | undefined;
+  #kicked = false;
   #closed = false;
 
   constructor(options: WebhookSenderOptions) {
@@ -74,6 +75,19 @@ export class WebhookSender {
     this.#timer = setInterval(() => this.poll(), this.#o.pollMs ?? 1000);
     this.#timer.unref?.();
     this.poll();
+  }
+
+  /**
+   * Looks at the outbox as soon as the current work is done: an end was just recorded, and its
+   * notification need not wait for the next poll. Calls in one turn make one look.
+   */
+  kick() {
+    if (this.#kicked || this.#closed) return;
+    this.#kicked = true;
+    setTimeout(() => {
+      this.#kicked = false;
+      this.poll();
+    }, 0);
   }
 
   /** Sends what is due now (also called on a timer). */

@@ -162,6 +162,25 @@ describe("a task's webhook", () => {
   });
 });
 
+describe("how soon a webhook goes", () => {
+  test("at a task's end, not at the next look at the outbox", async () => {
+    const r = webhookReceiver();
+    // The outbox is looked at once a minute here: only the end itself can send these in time.
+    const lazy = testApp({}, { webhookPollMs: 60_000, webhookRetryDelaysMs: [50], webhookTimeoutMs: 2000 });
+    try {
+      await Bun.sleep(50); // past the first look, at start
+      const { body } = await start({ webhookUrl: r.url("/task") }, lazy);
+      const ended = await waitFor(async () => (await get(body.taskId, lazy)).exitTime, 10_000);
+      await waitFor(() => r.received.length === 1, 3000);
+      expect(r.events()[0]).toMatchObject({ type: "task.completed", data: { taskId: body.taskId } });
+      expect(Date.now() - Date.parse(ended)).toBeLessThan(3000);
+    } finally {
+      lazy.close();
+      r.stop();
+    }
+  });
+});
+
 describe("many webhooks at once", () => {
   test("a batch goes as fast as the receiver takes it, not a few per poll", async () => {
     const r = webhookReceiver();

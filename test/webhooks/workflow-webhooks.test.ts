@@ -7,6 +7,22 @@ import { webhookReceiver } from "./receiver.ts";
 const FAST = { webhookPollMs: 20, webhookRetryDelaysMs: [50], webhookTimeoutMs: 2000 };
 
 describe("a workflow's webhook", () => {
+  test("goes at the workflow's end, not at the next look at the outbox", async () => {
+    const r = webhookReceiver();
+    const s = await comfyStack({ nodeMs: 20, server: { webhookPollMs: 60_000, webhookRetryDelaysMs: [50], webhookTimeoutMs: 2000 } });
+    try {
+      await Bun.sleep(50); // past the first look, at start
+      const id = (await s.submit(BASIC, { webhookUrl: r.url("/soon") })).body.workflowId;
+      await s.until(id, ["completed"]);
+      await waitFor(() => r.received.length === 1, 3000);
+      expect(r.events()[0]).toMatchObject({ type: "workflow.completed", data: { workflowId: id } });
+    } finally {
+      await s.close();
+      r.stop();
+    }
+  });
+
+
   test("completed, with its outputs; cancelled; a retry keeps the URL unless told otherwise", async () => {
     const r = webhookReceiver();
     const s = await comfyStack({ nodeMs: 80, server: FAST });
