@@ -125,12 +125,30 @@ export async function waitFor<T>(fn: () => T | Promise<T>, ms = 10_000, every = 
   }
 }
 
-/** A directory holding a fake `nvidia-smi` that prints a fixture, fails, or hangs. */
-export function fakeNvidiaSmi(mode: { csv: string } | { fail: string } | { hang: true } | { stuck: true }): string {
+/**
+ * A directory holding a fake `nvidia-smi` that prints a fixture, fails, or hangs. With `csv`, its
+ * `--query-compute-apps` prints `apps` (a fixture's name or a file's path, read at each run; no
+ * processes without it), or fails with `appsFail`, and refuses a field list other than the API's,
+ * as the real one refuses a field it does not know.
+ */
+export function fakeNvidiaSmi(mode: { csv: string; apps?: string; appsFail?: string } | { fail: string } | { hang: true } | { stuck: true }): string {
   const dir = tempDir("nvsmi-");
   mkdirSync(dir, { recursive: true });
   let body: string;
-  if ("csv" in mode) body = `cat '${join(FIXTURES, "nvidia-smi", mode.csv)}'`;
+  if ("csv" in mode) {
+    const apps = mode.appsFail
+      ? `echo '${mode.appsFail}' >&2; exit 6`
+      : mode.apps
+        ? `cat '${mode.apps.includes("/") ? mode.apps : join(FIXTURES, "nvidia-smi", mode.apps)}'`
+        : "true";
+    body = [
+      'case "$1" in',
+      `  --query-compute-apps=gpu_uuid,pid,used_memory,process_name) ${apps} ;;`,
+      `  --query-compute-apps=*) echo "Field \"\${1#*=}\" is not a valid field to query." >&2; exit 2 ;;`,
+      `  *) cat '${join(FIXTURES, "nvidia-smi", mode.csv)}' ;;`,
+      "esac",
+    ].join("\n");
+  }
   else if ("fail" in mode) body = `cat >&2 <<'MSG'\n${mode.fail}\nMSG\nexit 9`;
   else if ("hang" in mode) body = "exec sleep 30";
   // As one stuck in the kernel: SIGKILL ends the process we started, but the run does not finish

@@ -16,7 +16,19 @@ export interface GpuInfo {
   power: { draw: number | null; limit: number | null };
 }
 
-export type GpuStatus = { available: true; gpus: GpuInfo[] } | { available: false; error: string; gpus: [] };
+/** A process using a GPU, as `--query-compute-apps` lists it. */
+export interface GpuProcess {
+  pid: number;
+  name: string;
+  /** MiB of the GPU's memory it holds; null where the driver does not say (MIG, some containers). */
+  memory: number | null;
+  /** The task it belongs to, when it is one of ours. */
+  taskId: string | null;
+}
+
+export type GpuStatus =
+  | { available: true; gpus: (GpuInfo & { processes: GpuProcess[] | null })[] }
+  | { available: false; error: string; gpus: [] };
 
 const num = (s: string | undefined): number | null => {
   if (s === undefined) return null;
@@ -54,11 +66,38 @@ export function parseGpuCsv(text: string): GpuInfo[] {
   return gpus;
 }
 
+export const APPS_QUERY = "gpu_uuid,pid,used_memory,process_name";
+
+interface GpuProcessRow {
+  gpuUuid: string;
+  pid: number;
+  name: string;
+  memory: number | null;
+}
+
+/**
+ * Parses `--query-compute-apps` output in APPS_QUERY's order. The name comes last, as it may
+ * contain commas (a path, a command line). No processes is no lines (older drivers say so in words).
+ */
+export function parseAppsCsv(text: string): GpuProcessRow[] {
+  const rows: GpuProcessRow[] = [];
+  for (const line of text.split(/\r?\n/)) {
+    if (!line.trim() || /^no running (compute )?processes found/i.test(line.trim())) continue;
+    const f = line.split(",");
+    const pid = num(f[1]);
+    if (f.length < 4 || pid === null || !Number.isInteger(pid)) throw new Error(`unexpected nvidia-smi output: ${JSON.stringify(line.slice(0, 200))}`);
+    rows.push({ gpuUuid: f[0]!.trim(), pid, memory: num(f[2]), name: f.slice(3).join(",").trim() });
+  }
+  return rows;
+}
+
 export interface NvidiaSmiOptions {
   path: string;
   timeoutMs: number;
   /** PATH used to find the executable. */
   searchPath: string | undefined;
+  /** The task a process belongs to, if any (process-group.ts reads its TASK_ID). */
+  taskOf?: (pid: number) => string | null;
 }
 
 /**
@@ -76,13 +115,42 @@ export class GpuProbe {
     this.#o = o;
   }
 
+  /** The GPUs, then the processes using each (a second run, made only when the first answered). */
   async query(): Promise<GpuStatus> {
+    const o = this.#o;
+    const gpuRun = await this.#run([`--query-gpu=${GPU_QUERY}`, "--format=csv,noheader,nounits"]);
+    if (!gpuRun.ok) return { available: false, error: gpuRun.error, gpus: [] };
+    let gpus: GpuInfo[];
+    try {
+      gpus = parseGpuCsv(gpuRun.stdout);
+    } catch (err) {
+      return { available: false, error: (err as Error).message, gpus: [] };
+    }
+    if (!gpus.length) return { available: false, error: "nvidia-smi reported no GPUs", gpus: [] };
+    const appsRun = await this.#run([`--query-compute-apps=${APPS_QUERY}`, "--format=csv,noheader,nounits"]);
+    let apps: GpuProcessRow[] | undefined;
+    try {
+      if (appsRun.ok) apps = parseAppsCsv(appsRun.stdout);
+    } catch {
+      // Said below as processes: null, the GPU figures being good.
+    }
+    const taskOf = o.taskOf ?? (() => null);
+    return {
+      available: true,
+      gpus: gpus.map((g) => ({
+        ...g,
+        processes: apps?.filter((a) => a.gpuUuid === g.uuid).map(({ pid, name, memory }) => ({ pid, name, memory, taskId: taskOf(pid) })) ?? null,
+      })),
+    };
+  }
+
+  async #run(args: string[]): Promise<Run> {
     const o = this.#o;
     if (this.#unfinishedSince !== undefined) {
       const ago = Math.round((Date.now() - this.#unfinishedSince) / 1000);
-      return { available: false, error: `${o.path} started ${ago} s ago has still not finished, even after SIGKILL (a hung GPU driver?); no other is started until it does`, gpus: [] };
+      return { ok: false, error: `${o.path} started ${ago} s ago has still not finished, even after SIGKILL (a hung GPU driver?); no other is started until it does` };
     }
-    return queryGpus(o, (output, since) => {
+    return runNvidiaSmi(o, args, (output, since) => {
       this.#unfinishedSince = since;
       const done = () => {
         if (this.#unfinishedSince === since) this.#unfinishedSince = undefined;
@@ -92,21 +160,23 @@ export class GpuProbe {
   }
 }
 
+type Run = { ok: true; stdout: string } | { ok: false; error: string };
+
 /** One run of nvidia-smi; `onTimeout` gets what is still to finish, and when the run started, if it did not answer in time. */
-async function queryGpus(o: NvidiaSmiOptions, onTimeout: (unfinished: Promise<unknown>, startedAt: number) => void): Promise<GpuStatus> {
+async function runNvidiaSmi(o: NvidiaSmiOptions, args: string[], onTimeout: (unfinished: Promise<unknown>, startedAt: number) => void): Promise<Run> {
   const startedAt = Date.now();
   const exe = o.path.includes("/") ? o.path : Bun.which(o.path, { PATH: o.searchPath ?? "" });
-  if (!exe) return { available: false, error: `${o.path} not found on PATH`, gpus: [] };
+  if (!exe) return { ok: false, error: `${o.path} not found on PATH` };
   let proc;
   try {
-    proc = Bun.spawn([exe, `--query-gpu=${GPU_QUERY}`, "--format=csv,noheader,nounits"], {
+    proc = Bun.spawn([exe, ...args], {
       stdin: "ignore",
       stdout: "pipe",
       stderr: "pipe",
       env: { PATH: o.searchPath ?? "/usr/bin:/bin", LC_ALL: "C" },
     });
   } catch (err) {
-    return { available: false, error: `cannot run ${o.path}: ${(err as Error).message}`, gpus: [] };
+    return { ok: false, error: `cannot run ${o.path}: ${(err as Error).message}` };
   }
   let timer: Timer | undefined;
   const timedOut = new Promise<"timeout">((r) => (timer = setTimeout(() => r("timeout"), o.timeoutMs)));
@@ -116,18 +186,12 @@ async function queryGpus(o: NvidiaSmiOptions, onTimeout: (unfinished: Promise<un
   if (result === "timeout") {
     proc.kill("SIGKILL");
     onTimeout(output, startedAt);
-    return { available: false, error: `${o.path} did not answer within ${o.timeoutMs} ms`, gpus: [] };
+    return { ok: false, error: `${o.path} did not answer within ${o.timeoutMs} ms` };
   }
   const [stdout, stderr, code] = result;
   if (code !== 0) {
     const why = (stderr.trim() || stdout.trim()).split("\n")[0]?.slice(0, 300) || "no output";
-    return { available: false, error: `${o.path} exited with code ${code}: ${why}`, gpus: [] };
+    return { ok: false, error: `${o.path} exited with code ${code}: ${why}` };
   }
-  try {
-    const gpus = parseGpuCsv(stdout);
-    if (!gpus.length) return { available: false, error: "nvidia-smi reported no GPUs", gpus: [] };
-    return { available: true, gpus };
-  } catch (err) {
-    return { available: false, error: (err as Error).message, gpus: [] };
-  }
+  return { ok: true, stdout };
 }

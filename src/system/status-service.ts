@@ -9,6 +9,7 @@ import type { Metrics } from "../metrics.ts";
 import { CLAUDE_LOGIN_ENV, type Provider } from "../tasks/providers.ts";
 import { resolveCommand } from "../tasks/spawn.ts";
 import { VERSION } from "../version.ts";
+import { taskOfProcess } from "../tasks/process-group.ts";
 import { hostStats } from "./host-stats.ts";
 import { GpuProbe, type GpuStatus } from "./nvidia-smi.ts";
 import type { ComfySystem } from "../comfyui/backend.ts";
@@ -55,7 +56,7 @@ export class StatusService {
   constructor(deps: StatusDeps) {
     this.#d = deps;
     const { system, childEnvSource } = deps.config;
-    this.#gpu = new GpuProbe({ path: system.nvidiaSmiPath, timeoutMs: system.nvidiaSmiTimeoutMs, searchPath: childEnvSource.PATH });
+    this.#gpu = new GpuProbe({ path: system.nvidiaSmiPath, timeoutMs: system.nvidiaSmiTimeoutMs, searchPath: childEnvSource.PATH, taskOf: taskOfProcess });
     // Scrapes read the same cached sample, so GPU gauges are never older than the status cache.
     // Both gauges wait for it: prom-client reads all metrics at once, so a gauge without its own
     // `collect` would be read before the sample lands (empty on a first scrape, a sample behind after).

@@ -116,6 +116,15 @@ function taskIdIn(environ: Buffer): string | undefined {
   return environ.toString("latin1", at + TASK_ID_ENTRY.length, end === -1 ? undefined : end);
 }
 
+/** The task a process belongs to (the TASK_ID it inherited), or null: none, gone, or not ours to read. */
+export function taskOfProcess(pid: number): string | null {
+  try {
+    return taskIdIn(readFileSync(`/proc/${pid}/environ`)) ?? null;
+  } catch {
+    return null;
+  }
+}
+
 /**
  * What the processes of each of `taskIds` use, in one pass over /proc (found by the TASK_ID they
  * inherit, as taskProcesses finds them); zeros for a task with none, or where /proc cannot say.

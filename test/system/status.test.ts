@@ -1,6 +1,6 @@
 /** /v1/status from real sources, with a fake nvidia-smi first on PATH. */
 import { describe, expect, test } from "bun:test";
-import { parseGpuCsv } from "../../src/system/nvidia-smi.ts";
+import { parseAppsCsv, parseGpuCsv } from "../../src/system/nvidia-smi.ts";
 import { humanSize } from "../../src/system/host-stats.ts";
 import { StatusSchema } from "../../src/routes/status/status.routes.ts";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -36,6 +36,17 @@ describe("nvidia-smi parsing", () => {
   });
   test("garbage is an error, not a wrong number", () => {
     expect(() => parseGpuCsv("this is not csv")).toThrow("unexpected nvidia-smi output");
+    expect(() => parseAppsCsv("GPU-1, not-a-pid, 10, python")).toThrow("unexpected nvidia-smi output");
+    expect(() => parseAppsCsv("GPU-1, 12")).toThrow("unexpected nvidia-smi output");
+  });
+  test("compute processes: a name with commas survives, [N/A] memory is null, none is no rows", async () => {
+    expect(parseAppsCsv(await Bun.file(`${FIXTURES}/nvidia-smi/two-gpus-apps.csv`).text())).toEqual([
+      { gpuUuid: "GPU-11111111-2222-3333-4444-555555555555", pid: 4242, memory: 40960, name: "/usr/bin/python3" },
+      { gpuUuid: "GPU-11111111-2222-3333-4444-555555555555", pid: 4343, memory: 12288, name: "/opt/venv/bin/python train.py --name a,b" },
+      { gpuUuid: "GPU-66666666-7777-8888-9999-000000000000", pid: 5151, memory: null, name: "/usr/bin/python3" },
+    ]);
+    expect(parseAppsCsv("")).toEqual([]);
+    expect(parseAppsCsv("No running processes found\n")).toEqual([]);
   });
 });
 
@@ -166,6 +177,38 @@ describe("GET /v1/status", () => {
     await status(fresh);
     expect(fresh.services.status!.gpuQueries).toBe(2);
     fresh.close();
+  });
+
+  test("each GPU lists the processes using it, and which task a process belongs to", async () => {
+    const apps = join(tempDir(), "apps.csv");
+    const t = withSmi(fakeNvidiaSmi({ csv: "two-gpus.csv", apps }), { STATUS_CACHE_MS: "0" });
+    try {
+      // A task's process on GPU 1 beside a stranger's on GPU 0 (a pid that is not ours).
+      const started = await (await t.request("/v1/tasks", { method: "POST", headers: { ...AUTH, "Content-Type": "application/json" }, body: JSON.stringify({ agent: "trainer", task: "x", provider: "sleeper" }) })).json();
+      const pid = t.services.tasks!.get(started.taskId).pid!;
+      writeFileSync(apps, `GPU-11111111-2222-3333-4444-555555555555, 999999999, 40960, /usr/bin/python3\nGPU-66666666-7777-8888-9999-000000000000, ${pid}, 2048, /bin/sh\n`);
+      const body = await status(t);
+      expect(StatusSchema.safeParse(body).success).toBe(true);
+      expect(body.gpu.gpus.map((g: { processes: unknown }) => g.processes)).toEqual([
+        [{ pid: 999999999, name: "/usr/bin/python3", memory: 40960, taskId: null }],
+        [{ pid, name: "/bin/sh", memory: 2048, taskId: started.taskId }],
+      ]);
+      writeFileSync(apps, "");
+      expect((await status(t)).gpu.gpus.map((g: { processes: unknown }) => g.processes)).toEqual([[], []]);
+      await t.request(`/v1/tasks/${started.taskId}`, { method: "DELETE", headers: AUTH });
+    } finally {
+      t.close();
+    }
+  });
+
+  test("an nvidia-smi that cannot list processes still gives the GPUs; processes is null", async () => {
+    const t = withSmi(fakeNvidiaSmi({ csv: "two-gpus.csv", appsFail: "Unable to query compute applications" }));
+    try {
+      const body = await status(t);
+      expect(body.gpu).toMatchObject({ available: true, gpus: [{ index: 0, utilization: 98, processes: null }, { index: 1, processes: null }] });
+    } finally {
+      t.close();
+    }
   });
 
   test("active and queued task counts", async () => {

@@ -4,13 +4,13 @@
  * Screenshots go to test-artifacts/.
  */
 import { afterAll, beforeAll } from "bun:test";
-import { mkdirSync } from "node:fs";
+import { copyFileSync, mkdirSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { chromium, type BrowserContext, type Page } from "playwright-core";
 import { createServer, type RunningServer } from "../../src/server.ts";
 import { ensureProgram } from "../debian.ts";
 import { FakeComfyUI } from "../fake-comfyui.ts";
-import { KEY, fakeNvidiaSmi, silentLogger, tempDir, testConfig } from "../helpers.ts";
+import { FIXTURES, KEY, fakeNvidiaSmi, silentLogger, tempDir, testConfig } from "../helpers.ts";
 
 const ARTIFACTS = resolve(import.meta.dir, "../../test-artifacts");
 /** Where a screenshot called `name` goes. */
@@ -33,6 +33,8 @@ export class Dashboard {
   /** The full URLs of the log streams it opened. */
   readonly streamUrls: string[] = [];
   readonly consoleErrors: string[] = [];
+  /** What the fake nvidia-smi lists as the GPUs' processes (a test may write its own). */
+  readonly gpuApps = join(tempDir("gpu-apps-"), "apps.csv");
 
   get base() {
     return `http://127.0.0.1:${this.server.port}`;
@@ -43,7 +45,8 @@ export class Dashboard {
     mkdirSync(ARTIFACTS, { recursive: true });
     this.fake = new FakeComfyUI({ nodeMs: 150 }).start();
     this.fake.systemStats = { system: { comfyui_version: "0.8.0" }, devices: [{ name: "cuda:0 NVIDIA L40S : cudaMallocAsync", type: "cuda", index: 0, vram_total: 48305799168, vram_free: 47185920000 }] };
-    const smi = fakeNvidiaSmi({ csv: "two-gpus.csv" });
+    copyFileSync(join(FIXTURES, "nvidia-smi", "two-gpus-apps.csv"), this.gpuApps);
+    const smi = fakeNvidiaSmi({ csv: "two-gpus.csv", apps: this.gpuApps });
     const config = testConfig({ COMFYUI_URL: this.fake.url, PATH: `${smi}:${process.env.PATH}`, NVIDIA_SMI_PATH: "nvidia-smi", STATUS_CACHE_MS: "1000", TASK_STOP_GRACE_MS: "500", MANAGEMENT_API_READONLY_KEYS: READ_ONLY_KEY });
     this.server = await createServer(config, silentLogger, { comfyBackoffMs: 50 });
     this.context = await chromium.launchPersistentContext(tempDir("chromium-profile-"), {

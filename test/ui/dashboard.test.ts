@@ -55,9 +55,25 @@ describe("dashboard", () => {
     await d.page.locator(".card.gpu").nth(1).waitFor();
     expect(await d.page.locator(".card.gpu h3").allTextContents()).toEqual(["GPU 0 · NVIDIA A100-SXM4-80GB", "GPU 1 · NVIDIA A100-SXM4-80GB"]);
     await waitText(d.page.locator(".card.gpu"), "Utilization 98%");
+    // Who holds each GPU's memory, the largest first.
+    expect(await d.page.locator(".card.gpu").nth(0).locator(".procs li").allTextContents()).toEqual(["python3 · 40960 MiB", "python · 12288 MiB"]);
+    expect(await d.page.locator(".card.gpu").nth(1).locator(".procs li").allTextContents()).toEqual(["python3 · ? MiB"]);
     // ComfyUI's own view of its GPU, from its /system_stats.
     await waitText(d.page.locator(".card", { hasText: "Providers" }), "local: up (v0.8.0), queue 0, cuda:0 NVIDIA L40S 45000 of 46068 MiB free");
     expect(await d.page.evaluate(() => sessionStorage.getItem("mapi.key"))).toBe(KEY);
+  });
+
+  test("a task's process on a GPU is named by its task's agent", async () => {
+    const { taskId } = await (await fetch(`${d.base}/v1/tasks`, { method: "POST", headers: authorized, body: JSON.stringify({ agent: "trainer", task: "x", provider: "sleeper" }) })).json();
+    const pid = d.server.services.tasks!.get(taskId).pid!;
+    const fixture = await Bun.file(d.gpuApps).text();
+    await Bun.write(d.gpuApps, `${fixture}GPU-66666666-7777-8888-9999-000000000000, ${pid}, 2048, /usr/bin/python3\n`);
+    try {
+      await waitText(d.page.locator(".card.gpu").nth(1).locator(".procs"), "task trainer (python3) · 2048 MiB");
+    } finally {
+      await Bun.write(d.gpuApps, fixture);
+      await fetch(`${d.base}/v1/tasks/${taskId}`, { method: "DELETE", headers: authorized });
+    }
   });
 
   test("text selected in a panel (a GPU's name, to copy it) stays selected through the 5 s refresh", async () => {

@@ -12,6 +12,17 @@ export const GpuSchema = z
     memory: z.object({ used: nullableNum, total: nullableNum, percentUsed: nullableNum }).openapi({ description: "MiB" }),
     temperature: nullableNum.openapi({ description: "Degrees Celsius" }),
     power: z.object({ draw: nullableNum, limit: nullableNum }).openapi({ description: "Watts" }),
+    processes: z
+      .array(
+        z.object({
+          pid: z.number().int().openapi({ description: "As nvidia-smi sees it: in a container without the host's PID namespace, a host pid" }),
+          name: z.string().openapi({ example: "/usr/bin/python3" }),
+          memory: nullableNum.openapi({ description: "MiB of this GPU's memory it holds; null where the driver does not say (MIG, some containers)" }),
+          taskId: z.string().nullable().openapi({ description: "The task it belongs to, when it is one of this API's" }),
+        }),
+      )
+      .nullable()
+      .openapi({ description: "The processes using this GPU (nvidia-smi --query-compute-apps): ComfyUI, a task's training run, another program. null when nvidia-smi could not say" }),
   })
   .openapi("Gpu");
 

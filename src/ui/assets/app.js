@@ -113,7 +113,8 @@ const refreshStatus = guard(async () => {
         h("h3", {}, `GPU ${g.index} · ${g.name}`),
         h("div", {}, `Utilization ${g.utilization ?? "n/a"}%`), meter(g.utilization, `GPU ${g.index} utilization`), sparkline(hist.util, "#5aa9ff"),
         h("div", {}, `VRAM ${g.memory.used ?? "?"} / ${g.memory.total ?? "?"} MiB`), meter(g.memory.percentUsed, `GPU ${g.index} memory`), sparkline(hist.mem, "#d29922"),
-        h("div", { class: "muted" }, `${g.temperature ?? "?"} °C · ${g.power.draw ?? "?"} / ${g.power.limit ?? "?"} W`));
+        h("div", { class: "muted" }, `${g.temperature ?? "?"} °C · ${g.power.draw ?? "?"} / ${g.power.limit ?? "?"} W`),
+        gpuProcesses(g.processes));
     }), "data-card");
   }
   const { cpu, memory, disk } = s.system;
@@ -128,6 +129,18 @@ const refreshStatus = guard(async () => {
     h("div", { class: "card", "data-card": "providers" }, h("h3", {}, "Providers & ComfyUI"), h("div", { class: "muted" }, providers), h("div", { class: "muted" }, `ComfyUI ${backends}`), h("div", {}, `Active tasks: ${s.tasks.active}${s.tasks.queued ? `, ${s.tasks.queued} queued` : ""}`)),
   ], "data-card");
 });
+
+/** Who holds a GPU's memory: each process, the largest first, named by its task when it is one. */
+function gpuProcesses(processes) {
+  if (!processes?.length) return null;
+  const named = (p) => {
+    const task = p.taskId && tasksShown.get(p.taskId);
+    const base = p.name.split(/[\\/]/).pop().split(" ")[0];
+    return p.taskId ? `task ${task ? task.agent : p.taskId.slice(0, 8)} (${base})` : base;
+  };
+  const sorted = [...processes].sort((a, b) => (b.memory ?? -1) - (a.memory ?? -1));
+  return h("ul", { class: "procs" }, ...sorted.map((p) => h("li", { title: `pid ${p.pid}: ${p.name}` }, `${named(p)} · ${p.memory === null ? "?" : p.memory} MiB`)));
+}
 
 // ---- tasks ------------------------------------------------------------------------------------
 const isRunning = (x) => x.status === "running";
