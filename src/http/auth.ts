@@ -66,7 +66,8 @@ const READ_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
  * records the matching key's id as `keyId`.
  */
 export function authenticator(keys: readonly string[], readOnlyKeys: readonly string[] = []): (c: Context<AppEnv>) => void {
-  const accepted = [...keys.map((k) => ({ k, readOnly: false })), ...readOnlyKeys.map((k) => ({ k, readOnly: true }))].map(({ k, readOnly }) => ({ hash: digest(k), id: keyId(k), readOnly }));
+  const entry = (key: string, readOnly: boolean) => ({ hash: digest(key), id: keyId(key), readOnly });
+  const accepted = [...keys.map((k) => entry(k, false)), ...readOnlyKeys.map((k) => entry(k, true))];
   return function authenticate(c) {
     const method = c.req.method;
     if (isExempt(method, c.req.path)) return;
