@@ -164,7 +164,7 @@ function costCell(r) {
 /** The agent, and the labels a script gave the task (the first three shown, all of them on hover). */
 function agentCell(t) {
   const labels = Object.entries(t.labels ?? {}).map(([k, v]) => `${k}=${v}`);
-  return h("td", labels.length ? { title: labels.join("\n") } : {}, t.agent, ...labels.slice(0, 3).map((l) => h("span", { class: "label" }, l)), labels.length > 3 ? h("span", { class: "label" }, `+${labels.length - 3}`) : null);
+  return h("td", { class: "agent", ...(labels.length ? { title: labels.join("\n") } : {}) }, t.agent, ...labels.slice(0, 3).map((l) => h("span", { class: "label" }, l)), labels.length > 3 ? h("span", { class: "label" }, `+${labels.length - 3}`) : null);
 }
 
 /** Task list requests made so far: an answer to one that a later one overtook is stale. */
