@@ -8,6 +8,7 @@ import type { Lifecycle } from "../lifecycle.ts";
 import { startSweeping } from "../retention.ts";
 import { fileSize, lastLinesStart, lastWrite, tailLines } from "./log-files.ts";
 import { LogFollower, type Subscriber } from "./log-follower.ts";
+import { followFile } from "./log-tail.ts";
 import { providerNamed } from "./providers.ts";
 import { decodeInputs, type InputFile } from "./task-inputs.ts";
 import type { StartResult, TaskSupervisor } from "./supervisor.ts";
@@ -281,6 +282,18 @@ export class TaskService {
     const taskIds = stopped.map((t) => t.taskId);
     this.#o.logger.info({ audit: true, action: "task.stop", reqId: who.reqId, taskIds, agent: q.agent, provider: q.provider, labels: q.labels, keyId: who.keyId }, "task stops requested");
     return stopped;
+  }
+
+  /**
+   * The log as raw bytes from byte `from` (or its last `lastLines` lines), going on as it grows
+   * until the task's end; ended at shutdown.
+   */
+  async followLog(taskId: string, start: { from: number } | { lastLines: number }): Promise<ReadableStream<Uint8Array>> {
+    const t = this.get(taskId);
+    const from = "from" in start ? start.from : await lastLinesStart(t.logFile, start.lastLines);
+    let unsubscribe: (() => void) | undefined;
+    const ended = this.#o.supervisor.isLive(taskId) ? new Promise<unknown>((resolve) => (unsubscribe = this.#o.supervisor.onEnded(taskId, resolve))) : Promise.resolve();
+    return followFile(t.logFile, { from, ended, stop: this.#o.lifecycle.stopping, onClose: () => unsubscribe?.() });
   }
 
   /** The log as SSE: after a byte offset the client has seen (0: all of it), or from its last `lastLines` lines. */

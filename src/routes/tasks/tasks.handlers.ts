@@ -9,6 +9,7 @@ import type { TaskService } from "../../tasks/task-service.ts";
 import type { continueTaskRoute, createTaskRoute, getTaskArchiveRoute, getTaskFileRoute, stopTasksRoute, getTaskLogRoute, getTaskRoute, listTaskFilesRoute, listTasksRoute, resendTaskWebhookRoute, stopTaskRoute, streamTaskLogsRoute } from "./tasks.routes.ts";
 import { listTaskFiles, taskFilePath } from "../../tasks/task-files.ts";
 import { tarFolder, tarGzResponse } from "../../tasks/tar.ts";
+import { lastLinesStart } from "../../tasks/log-files.ts";
 
 const QUEUED = "Task queued: every MAX_ACTIVE_TASKS slot is busy, and it starts when one frees (GET it for its status)";
 
@@ -96,7 +97,17 @@ export function taskHandlers(tasks: TaskService, idempotency: IdempotencyStore) 
     const file = Bun.file(t.logFile);
     if (!(await file.exists())) throw new ApiError(404, `The log of task ${t.taskId} is gone`);
     const headers = { "Content-Type": "text/plain; charset=utf-8", "Cache-Control": "no-store", "Content-Disposition": contentDisposition("inline", `${t.taskId}.log`) };
-    return fileResponse(file, c.req.header("range"), headers, `the log of task ${t.taskId}`) as never;
+    const { follow, tail } = c.req.valid("query");
+    const range = c.req.header("range");
+    if (follow !== "true" && tail === undefined) return fileResponse(file, range, headers, `the log of task ${t.taskId}`) as never;
+    if (range !== undefined && tail !== undefined) throw new ApiError(400, "query/tail cannot be combined with a Range header: the range already says where to start");
+    if (follow !== "true") return new Response(file.slice(await lastLinesStart(t.logFile, tail!)), { headers }) as never;
+    const from = range === undefined ? undefined : openRangeStart(range, file.size, t.taskId);
+    const body = await tasks.followLog(t.taskId, from === undefined ? (tail ? { lastLines: tail } : { from: 0 }) : { from });
+    // A followed log may stay quiet for long: no idle timeout for this request.
+    c.env?.timeout?.(c.req.raw, 0);
+    // no-transform: a compressed stream would hold lines back until a block fills.
+    return new Response(body, { headers: { ...headers, "Cache-Control": "no-cache, no-store, no-transform", "X-Accel-Buffering": "no" } }) as never;
   };
 
   /** The task's directory, or a 404 once retention deleted it. */
@@ -124,4 +135,13 @@ export function taskHandlers(tasks: TaskService, idempotency: IdempotencyStore) 
   };
 
   return { create, continue: continueTask, list, get, stop, stopMany, resendWebhook, stream, log, files, file, archive };
+}
+
+/** Where `Range: bytes=<offset>-` asks a followed log to start: the one form a stream that goes on can take. */
+function openRangeStart(range: string, size: number, taskId: string): number {
+  const m = /^bytes=(\d{1,15})-$/.exec(range.trim());
+  if (!m) throw new ApiError(400, "With follow=true, Range must be bytes=<offset>- (from an offset to whatever the task writes)");
+  const from = Number(m[1]);
+  if (from > size) throw new ApiError(416, `The range ${range} is not in the log of task ${taskId} (${size} bytes)`, { headers: { "Content-Range": `bytes */${size}` } });
+  return from;
 }

@@ -310,6 +310,18 @@ export const streamTaskLogsRoute = createRoute({
   },
 });
 
+export const LogQuery = z.object({
+  follow: z
+    .enum(["true", "false"])
+    .optional()
+    .openapi({
+      description:
+        "true: keep the answer open and send what the task writes as it writes it, until its end (as `tail -f`, `docker logs -f`): " +
+        "`curl -N …/logs?follow=true`. With `Range: bytes=<offset>-` it starts there",
+    }),
+  tail: z.coerce.number().int().min(1).max(100_000).optional().openapi({ description: "Only the last N lines (to follow from there, with follow=true)", example: 100 }),
+});
+
 export const getTaskLogRoute = createRoute({
   operationId: "getTaskLog",
   method: "get",
@@ -318,10 +330,11 @@ export const getTaskLogRoute = createRoute({
   summary: "A task's whole log as plain text (stdout and stderr as written)",
   description:
     "The log file as it stands, for `curl -o`; a running task's grows. `Range: bytes=<offset>-` fetches what was " +
-    "written since an earlier read (206), for scripts that poll instead of following the stream.",
-  request: { params: TaskIdParam },
+    "written since an earlier read (206), for scripts that poll instead of following the stream. `?follow=true` " +
+    "goes on sending the log as it grows until the task ends; `?tail=N` starts at its last N lines.",
+  request: { params: TaskIdParam, query: LogQuery },
   responses: {
-    200: { description: "The log", content: { "text/plain": { schema: z.string() } } },
+    200: { description: "The log (with follow=true, streamed until the task ends)", content: { "text/plain": { schema: z.string() } } },
     206: { description: "The part of the log a Range header asked for", content: { "text/plain": { schema: z.string() } } },
     ...errors(400, 404, 416),
   },
