@@ -1,7 +1,8 @@
 import { describe, expect, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { DEFAULT_API_KEY, helpText, loadConfig, localUrl, parseDuration, SETTINGS } from "../src/config.ts";
+import { helpText, loadConfig, localUrl } from "../src/config.ts";
+import { DEFAULT_API_KEY, parseDuration, SETTINGS } from "../src/settings.ts";
 import { tempDir } from "./helpers.ts";
 
 describe("loadConfig", () => {
