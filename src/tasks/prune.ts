@@ -1,5 +1,6 @@
-/** Finished tasks past TASK_RETENTION go: their folders, logs and exit files, then their records. */
+/** Finished tasks past TASK_RETENTION go (or one at a client's word): their folders, logs and exit files, then their records. */
 import type { Logger } from "pino";
+import type { TaskRecord } from "./task.ts";
 import type { TaskStore } from "./task-store.ts";
 
 export interface PruneDeps {
@@ -24,10 +25,7 @@ export async function pruneTasks(d: PruneDeps, retentionMs: number): Promise<num
   for (const t of d.store.finishedBefore(Date.now() - retentionMs)) {
     if (d.closed()) break;
     try {
-      // A folder that later tasks went on working in stays until the last of them goes.
-      if (!d.store.sharesFolder(t)) await d.remove(t.taskDir);
-      await d.remove(t.logFile);
-      await d.remove(d.exitFile(t.taskId));
+      await deleteTaskFiles(d, t);
     } catch (err) {
       d.logger.warn({ taskId: t.taskId, taskDir: t.taskDir, err: (err as Error).message }, "could not delete a finished task's files; keeping its record and trying again next sweep");
       continue;
@@ -37,4 +35,18 @@ export async function pruneTasks(d: PruneDeps, retentionMs: number): Promise<num
     deleted++;
   }
   return deleted;
+}
+
+/**
+ * Deletes a finished task's folder (unless another task works, or worked, in it: a continuation's
+ * folder stays until the last of them goes), its log and its exit file. Throws when one cannot be
+ * deleted; its record is the caller's to delete once this has succeeded. Resolves to whether the
+ * folder went.
+ */
+export async function deleteTaskFiles(d: Pick<PruneDeps, "store" | "exitFile" | "remove">, t: TaskRecord): Promise<boolean> {
+  const shared = d.store.sharesFolder(t);
+  if (!shared) await d.remove(t.taskDir);
+  await d.remove(t.logFile);
+  await d.remove(d.exitFile(t.taskId));
+  return !shared;
 }

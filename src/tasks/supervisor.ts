@@ -12,7 +12,7 @@ import { groupAlive, processMatches, signalEach, signalGroup, taskProcesses } fr
 import { LocalPorts } from "./local-port.ts";
 import { buildArgv, buildEnv, providerNamed, usesPort, type Provider } from "./providers.ts";
 import { OnceListeners } from "../keyed-listeners.ts";
-import { pruneTasks } from "./prune.ts";
+import { deleteTaskFiles, pruneTasks } from "./prune.ts";
 import { TaskQueue } from "./task-queue.ts";
 import { TaskWatch } from "./task-watch.ts";
 import { removeTree } from "./remove-tree.ts";
@@ -353,6 +353,16 @@ export class TaskSupervisor {
   /** Deletes finished tasks past their retention (see prune.ts); resolves to how many were deleted. */
   prune(retentionMs: number): Promise<number> {
     return pruneTasks({ store: this.#o.store, exitFile: (id) => this.#paths.exit(id), remove: this.#remove, logger: this.#o.logger, closed: () => this.#closed }, retentionMs);
+  }
+
+  /**
+   * Deletes an ended task now: its files as retention deletes them, then its record. Throws when a
+   * file cannot be deleted (the record stays, to try again). Resolves to whether its folder went.
+   */
+  async purge(t: TaskRecord): Promise<boolean> {
+    const folderDeleted = await deleteTaskFiles({ store: this.#o.store, exitFile: (id) => this.#paths.exit(id), remove: this.#remove }, t);
+    this.#o.store.delete(t.taskId);
+    return folderDeleted;
   }
 
   /** Stops watching; running tasks keep running and are re-attached by the next start. */

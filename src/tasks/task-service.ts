@@ -275,6 +275,26 @@ export class TaskService {
     return stopped;
   }
 
+  /**
+   * Deletes an ended task now (DELETE /v1/tasks/{taskId}?purge=true): its record, log and folder, as
+   * TASK_RETENTION would later; the folder stays while another task works, or worked, in it.
+   */
+  async purge(taskId: string, who: Actor): Promise<{ folderDeleted: boolean }> {
+    const t = this.get(taskId);
+    if (t.exitTime === null || this.#o.supervisor.isLive(taskId)) {
+      throw new ApiError(409, `Task ${taskId} is ${t.status}: stop it, and purge it once it has ended`, { extra: { currentStatus: t.status } });
+    }
+    let folderDeleted: boolean;
+    try {
+      folderDeleted = await this.#o.supervisor.purge(t);
+    } catch (err) {
+      this.#o.logger.error({ taskId, err }, "could not delete a task's files; its record is kept");
+      throw new ApiError(500, `Could not delete the files of task ${taskId} (${(err as Error).message}); its record is kept, to try again`);
+    }
+    this.#o.logger.info({ audit: true, action: "task.purge", reqId: who.reqId, taskId, folderDeleted, keyId: who.keyId }, "task purged");
+    return { folderDeleted };
+  }
+
   /** Stops every running (or queued) task, of one agent or provider if given: each as stop() stops one. */
   stopMany(q: { statuses: readonly ("running" | "queued")[]; agent?: string; provider?: string; labels?: Labels }, who: Actor): TaskRecord[] {
     const running = this.#o.store.list({ statuses: q.statuses, agent: q.agent, provider: q.provider, labels: q.labels, limit: Number.MAX_SAFE_INTEGER }).tasks;

@@ -259,6 +259,20 @@ describe("dashboard", () => {
     await waitText(row.locator(".badge"), "stopped");
   });
 
+  test("Delete, in an ended task's log panel, deletes it after confirmation: its row goes", async () => {
+    await d.page.locator("#provider").selectOption("exit0");
+    await d.page.getByRole("button", { name: "Start task" }).click(); // its log opens
+    await d.page.locator("#log-delete").waitFor({ state: "visible" });
+    const taskId: string = (await d.get("/v1/tasks?status=all&limit=1")).tasks[0].taskId; // the newest
+    expect((await d.page.locator("#log-title").textContent())!).toEndWith(taskId.slice(0, 8));
+    const row = d.page.locator(`#task-table tbody tr[data-task="${taskId}"]`);
+    await row.waitFor();
+    await d.page.locator("#log-delete").click();
+    await row.waitFor({ state: "detached" });
+    expect(await d.page.locator("#log-panel").isVisible()).toBe(false);
+    expect((await fetch(`${d.base}/v1/tasks/${taskId}`, { headers: authorized })).status).toBe(404);
+  });
+
   test("a task's labels show beside its agent: the first three, every one on hover", async () => {
     const labels = { job: "1234", repo: "shop", stage: "lint", extra: "x" };
     const id = (await (await fetch(`${d.base}/v1/tasks`, { method: "POST", headers: { Authorization: `Bearer ${KEY}`, "Content-Type": "application/json" }, body: JSON.stringify({ agent: "labelled", task: "x", provider: "demo", labels }) })).json()).taskId;

@@ -58,8 +58,14 @@ export function taskHandlers(tasks: TaskService, idempotency: IdempotencyStore) 
     return c.json(await tasks.detail(c.req.valid("param").taskId, (wait ?? 0) * 1000), 200);
   };
 
-  const stop: H<typeof stopTaskRoute> = (c) => {
-    const t = tasks.stop(c.req.valid("param").taskId, actorOf(c));
+  const stop: H<typeof stopTaskRoute> = async (c) => {
+    const { taskId } = c.req.valid("param");
+    if (c.req.valid("query").purge === "true") {
+      const { folderDeleted } = await tasks.purge(taskId, actorOf(c));
+      const message = folderDeleted ? "Task deleted: its record, log and folder" : "Task deleted: its record and log; its folder stays, as another task works or worked in it";
+      return c.json({ taskId, deleted: true as const, folderDeleted, message }, 200);
+    }
+    const t = tasks.stop(taskId, actorOf(c));
     const message = t.pid === null ? "Task removed from the queue; it never ran" : "Task stop requested: SIGTERM sent to its process group";
     return c.json({ taskId: t.taskId, status: t.status, message }, 200);
   };

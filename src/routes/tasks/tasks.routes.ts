@@ -10,6 +10,8 @@ import {
   CreateTaskBody,
   ListQuery,
   LogQuery,
+  PurgeResultSchema,
+  StopQuery,
   StopResultSchema,
   StreamQuery,
   TaskAcceptedSchema,
@@ -72,9 +74,12 @@ export const stopTaskRoute = createRoute({
   method: "delete",
   path: "/v1/tasks/{taskId}",
   tags: ["Tasks"],
-  summary: "Stop a running task (SIGTERM to its process group, SIGKILL after TASK_STOP_GRACE_MS)",
-  request: { params: TaskIdParam },
-  responses: { 200: jsonResponse(StopResultSchema, "Stop under way"), ...errors(400, 404, 409, 507) },
+  summary: "Stop a running task (SIGTERM to its process group, SIGKILL after TASK_STOP_GRACE_MS); with ?purge=true, delete an ended one",
+  request: { params: TaskIdParam, query: StopQuery },
+  responses: {
+    200: jsonResponse(z.union([StopResultSchema, PurgeResultSchema]), "Stop under way (TaskStopped), or the ended task deleted (TaskPurged)"),
+    ...errors(400, 404, 409, 507),
+  },
 });
 
 export const stopTasksRoute = createRoute({

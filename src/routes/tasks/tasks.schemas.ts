@@ -182,6 +182,22 @@ export const StopResultSchema = z
   .object({ taskId: z.string(), status: StatusEnum, message: z.string() })
   .openapi("TaskStopped");
 
+export const PurgeResultSchema = z
+  .object({
+    taskId: z.string(),
+    deleted: z.literal(true),
+    folderDeleted: z.boolean().openapi({ description: "false when another task works, or worked, in the same folder (a continuation): it stays until the last of them goes" }),
+    message: z.string(),
+  })
+  .openapi("TaskPurged");
+
+export const StopQuery = z.object({
+  purge: z
+    .enum(["true", "false"])
+    .optional()
+    .openapi({ description: "true: delete an ended task now, its record, log and folder, as TASK_RETENTION would later (409 while it runs: stop it first)" }),
+});
+
 export const StreamQuery = z.object({
   token: z.string().optional().openapi({ description: "API key, for EventSource clients that cannot send headers" }),
   lastEventId: z.string().regex(/^\d+$/).optional().openapi({ description: "Resume after this event id (same as the Last-Event-ID header)" }),

@@ -272,6 +272,7 @@ function openLog(t) {
   $("#log-panel").hidden = false;
   $("#log-title").textContent = `Log · ${t.agent} · ${t.taskId.slice(0, 8)}`;
   $("#log-status").replaceChildren(badge(t.status));
+  $("#log-delete").hidden = true; // until the stream says the task has ended
   $("#task-files").replaceChildren();
   showTaskFiles(t.taskId);
   const view = logView;
@@ -305,6 +306,7 @@ function openLog(t) {
     // Why it failed, where the task says (a claude session's reason included); else how it exited.
     $("#log-status").replaceChildren(badge(d.status), d.error ? ` ${d.error}` : d.exitCode !== null ? ` exit ${d.exitCode}` : d.signal ? ` ${d.signal}` : "");
     logSource.close();
+    $("#log-delete").hidden = view !== logView;
     refreshTasks();
     showTaskFiles(view.task.taskId);
   });
@@ -325,6 +327,13 @@ const showTaskFiles = guard(async (taskId) => {
 });
 $("#files-archive").addEventListener("click", guard(() => save(`/v1/tasks/${logView.task.taskId}/archive`, `${logView.task.taskId}.tar.gz`)));
 $("#log-close").addEventListener("click", () => { logSource?.close(); $("#log-panel").hidden = true; });
+$("#log-delete").addEventListener("click", guard(async () => {
+  const t = logView.task;
+  if (!confirm(`Delete task ${t.agent} (${t.taskId.slice(0, 8)}) now: its record, its log and the files in its folder?`)) return;
+  await api(`/v1/tasks/${t.taskId}?purge=true`, { method: "DELETE" });
+  $("#log-panel").hidden = true;
+  await refreshTasks();
+}));
 // The log is shown again from its tail the other way.
 $("#log-raw").addEventListener("change", () => logView.task && openLog(logView.task));
 
