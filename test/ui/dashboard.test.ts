@@ -261,10 +261,13 @@ describe("dashboard", () => {
 
   test("Delete, in an ended task's log panel, deletes it after confirmation: its row goes", async () => {
     await d.page.locator("#provider").selectOption("exit0");
-    await d.page.getByRole("button", { name: "Start task" }).click(); // its log opens
+    const before = await d.page.locator("#log-title").textContent();
+    await d.page.getByRole("button", { name: "Start task" }).click();
+    // Its log opens in place of the one shown (whose task had ended too: Delete showed already).
+    await d.page.waitForFunction((old) => document.getElementById("log-title")!.textContent !== old, before);
     await d.page.locator("#log-delete").waitFor({ state: "visible" });
-    const taskId: string = (await d.get("/v1/tasks?status=all&limit=1")).tasks[0].taskId; // the newest
-    expect((await d.page.locator("#log-title").textContent())!).toEndWith(taskId.slice(0, 8));
+    const shortId = (await d.page.locator("#log-title").textContent())!.split(" · ").pop()!;
+    const taskId: string = (await d.get("/v1/tasks?status=all&limit=20")).tasks.map((x: { taskId: string }) => x.taskId).find((id: string) => id.startsWith(shortId));
     const row = d.page.locator(`#task-table tbody tr[data-task="${taskId}"]`);
     await row.waitFor();
     await d.page.locator("#log-delete").click();
