@@ -49,7 +49,7 @@ export function killLeftoverTasks() {
 
 /** Providers that run the fixture agents (name -> script). */
 export function fixtureProvidersFile(dir: string): string {
-  const providers: Record<string, { command: string[]; env?: string[]; setEnv?: Record<string, string>; resume?: string[] }> = {};
+  const providers: Record<string, { command: string[]; env?: string[]; setEnv?: Record<string, string>; resume?: string[]; modelArgs?: string[] }> = {};
   for (const name of ["exit0", "exit3", "ignore-term", "forker", "escaper", "chatty", "slow", "sleeper", "env-dump", "partial", "writer", "reader", "claude-stream", "claude-login-fail", "hog"]) {
     providers[name] = { command: [join(AGENTS, `${name}.sh`), "{agent}", "{task}"] };
   }
@@ -59,7 +59,7 @@ export function fixtureProvidersFile(dir: string): string {
   providers["env-dump"] = { command: [join(AGENTS, "env-dump.sh")], env: ["ANTHROPIC_*", "MANAGEMENT_API_KEY", "MANAGEMENT_*"] };
   providers["missing-cli"] = { command: ["definitely-not-installed-cli", "{task}"] };
   // Goes on with its session when a task continues it.
-  providers["claude-session"] = { command: [join(AGENTS, "claude-session.sh"), "{agent}", "{task}"], resume: ["--resume", "{sessionId}"] };
+  providers["claude-session"] = { command: [join(AGENTS, "claude-session.sh"), "{agent}", "{task}"], resume: ["--resume", "{sessionId}"], modelArgs: ["--model", "{model}"] };
   // As agentic-flow's proxy takes one: a free port of its own for each task.
   providers["port-dump"] = { command: [join(AGENTS, "env-dump.sh")], setEnv: { PROXY_PORT: "{port}" } };
   const file = join(dir, "providers.json");

@@ -109,7 +109,7 @@ export class StatusService {
         Object.entries(this.#d.taskProviders()).map(([name, p]) => {
           const command = p.command[0]!;
           // The same test a task's start makes: a file at that path, or a command on PATH.
-          return [name, { command, installed: resolveCommand(command, { PATH: env.PATH ?? "" }, config.workspaceDir), resumes: p.resume !== undefined, description: p.description }];
+          return [name, { command, installed: resolveCommand(command, { PATH: env.PATH ?? "" }, config.workspaceDir), resumes: p.resume !== undefined, takesModel: p.modelArgs !== undefined, description: p.description }];
         }),
       ),
       system: hostStats(config.workspaceDir),

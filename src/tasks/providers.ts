@@ -8,7 +8,7 @@ import { API_KEY_VARIABLES, ENV_NAME, ENV_NAME_OR_PREFIX } from "../env-names.ts
 
 export const ProviderSchema = z
   .object({
-    /** argv template; placeholders {agent} {task} {prompt} {taskId} {taskDir} {permissionMode}, {port} and {sessionId}. */
+    /** argv template; placeholders {agent} {task} {prompt} {taskId} {taskDir} {permissionMode}, {port}, {sessionId} and {model}. */
     command: z.array(z.string().min(1)).min(1),
     /** Environment variables passed through to the child when set; "PREFIX_*" passes all that start so. */
     env: z.array(ENV_NAME_OR_PREFIX).default([]),
@@ -26,6 +26,11 @@ export const ProviderSchema = z
      * without it cannot continue one.
      */
     resume: z.array(z.string().min(1)).optional(),
+    /**
+     * Arguments added to the command when a task names a model (`model` in its request), with the
+     * command's placeholders and {model}: `["--model", "{model}"]`. A provider without them takes none.
+     */
+    modelArgs: z.array(z.string().min(1)).optional(),
   })
   .strict();
 export type Provider = z.infer<typeof ProviderSchema>;
@@ -91,6 +96,8 @@ export const DEFAULT_PROVIDERS: Record<string, Provider> = {
     command: ["claude", "-p", "{prompt}", "--output-format", "stream-json", "--verbose", "--permission-mode", "{permissionMode}"],
     env: CLAUDE_ENV,
     resume: ["--resume", "{sessionId}"],
+    // An alias (sonnet, opus, haiku) or a full name, as `claude --model` takes it.
+    modelArgs: ["--model", "{model}"],
     description: "Claude Code CLI, headless, with the task as its prompt",
   }),
   gemini: builtIn({
@@ -99,6 +106,8 @@ export const DEFAULT_PROVIDERS: Record<string, Provider> = {
     // agentic-flow reads only GOOGLE_GEMINI_API_KEY; Google's own tools, and /v1/status, take GEMINI_API_KEY too.
     envAliases: { GOOGLE_GEMINI_API_KEY: "GEMINI_API_KEY" },
     setEnv: AGENTIC_FLOW_PROXY,
+    // agentic-flow's own default otherwise (gemini-2.0-flash-exp), which no variable changes.
+    modelArgs: ["--model", "{model}"],
     description: "agentic-flow with the Gemini provider",
   }),
   openai: builtIn({
@@ -145,6 +154,8 @@ export interface TemplateVars {
   port: string;
   /** The agent session a continuation goes on with ("" otherwise). */
   sessionId: string;
+  /** The model the task's request named ("" for the provider's own default). */
+  model?: string;
 }
 
 /** The prompt given to CLIs that take one: where to work, then what to do. */
@@ -154,14 +165,17 @@ export function buildPrompt(v: Pick<TemplateVars, "task" | "taskDir">): string {
 
 /** Fills one template; a placeholder expands within its own string, never into new arguments. */
 function fill(template: string, v: Partial<TemplateVars>): string {
-  return template.replace(/\{(agent|task|prompt|taskId|taskDir|permissionMode|port|sessionId)\}/g, (_, k: keyof TemplateVars | "prompt") =>
+  return template.replace(/\{(agent|task|prompt|taskId|taskDir|permissionMode|port|sessionId|model)\}/g, (_, k: keyof TemplateVars | "prompt") =>
     k === "prompt" ? buildPrompt({ task: v.task ?? "", taskDir: v.taskDir ?? "" }) : (v[k] ?? ""),
   );
 }
 
-/** Fills the argv template, and the provider's `resume` arguments for a task that continues a session. */
+/**
+ * Fills the argv template, the provider's `resume` arguments for a task that continues a session,
+ * and its `modelArgs` for a task that names a model.
+ */
 export function buildArgv(provider: Provider, v: TemplateVars, resuming = false): string[] {
-  return [...provider.command, ...(resuming ? (provider.resume ?? []) : [])].map((arg) => fill(arg, v));
+  return [...provider.command, ...(resuming ? (provider.resume ?? []) : []), ...(v.model ? (provider.modelArgs ?? []) : [])].map((arg) => fill(arg, v));
 }
 
 /** Whether a provider's command or variables take a {port}. */

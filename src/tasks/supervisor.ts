@@ -55,6 +55,8 @@ export interface StartInput {
   timeoutMs: number | null;
   /** Longest the task may go without writing to its log; null for no limit. */
   noOutputTimeoutMs?: number | null;
+  /** The model to run it with (the provider's modelArgs); null for the provider's default. */
+  model?: string | null;
   /** With every slot busy, wait in the queue (up to MAX_QUEUED tasks, task-queue.ts) rather than be refused. */
   queue?: boolean;
   /** An earlier task whose agent session this one goes on with, in that task's folder. */
@@ -207,6 +209,7 @@ export class TaskSupervisor {
       createdBy: input.createdBy,
       timeoutMs: input.timeoutMs,
       noOutputTimeoutMs: input.noOutputTimeoutMs ?? null,
+      model: input.model ?? null,
       continuedFrom: input.continues?.taskId ?? null,
       webhookUrl: input.webhookUrl ?? null,
       labels: input.labels ?? null,
@@ -226,7 +229,7 @@ export class TaskSupervisor {
   #launch(record: TaskRecord, provider: Provider, sessionId: string, fresh: boolean): StartResult {
     const { taskId, taskDir, logFile } = record;
     const port = usesPort(provider) ? String(this.#ports.take()) : "";
-    const vars = { agent: record.agent, task: record.task, taskId, taskDir, permissionMode: this.#o.claudePermissionMode, port, sessionId };
+    const vars = { agent: record.agent, task: record.task, taskId, taskDir, permissionMode: this.#o.claudePermissionMode, port, sessionId, model: record.model ?? "" };
     const argv = buildArgv(provider, vars, record.continuedFrom !== null);
     const env = buildEnv(provider, this.#o.envSource, vars, this.#o.taskEnv);
     const save = ({ taskId: _, ...fields }: TaskRecord) => (fresh ? this.#o.store.insert({ taskId, ...fields }) : this.#o.store.update(taskId, fields));

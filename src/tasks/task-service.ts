@@ -9,7 +9,7 @@ import { startSweeping } from "../retention.ts";
 import { fileSize, lastLinesStart, lastWrite, tailLines } from "./log-files.ts";
 import { LogFollower, type Subscriber } from "./log-follower.ts";
 import { followFile } from "./log-tail.ts";
-import { providerNamed } from "./providers.ts";
+import { providerNamed, type Provider } from "./providers.ts";
 import { decodeInputs, type InputFile } from "./task-inputs.ts";
 import type { StartResult, TaskSupervisor } from "./supervisor.ts";
 import type { ListQuery, TaskStore } from "./task-store.ts";
@@ -30,6 +30,8 @@ const encoder = new TextEncoder();
 interface StartOptions {
   timeoutSeconds?: number;
   noOutputTimeoutSeconds?: number;
+  /** The model to run with; null: the provider's default. */
+  model?: string | null;
   files?: InputFile[];
   queue?: boolean;
   webhookUrl?: string | null;
@@ -99,6 +101,7 @@ export function taskView(t: TaskRecord, ctx: ViewContext) {
     duration: durationSeconds(t),
     timeoutSeconds: t.timeoutMs === null ? null : t.timeoutMs / 1000,
     noOutputTimeoutSeconds: t.noOutputTimeoutMs === null ? null : t.noOutputTimeoutMs / 1000,
+    model: t.model,
     continuedFrom: t.continuedFrom,
     queuePosition: t.status === "queued" ? ctx.queued.indexOf(t.taskId) + 1 || null : null,
     error: t.error,
@@ -111,6 +114,14 @@ export function taskView(t: TaskRecord, ctx: ViewContext) {
     ...(ctx.lastOutput !== undefined ? { lastOutputTime: ctx.lastOutput === null ? null : new Date(ctx.lastOutput).toISOString() } : {}),
     ...(ctx.logTail ? { logTail: ctx.logTail } : {}),
   };
+}
+
+/** The model a task asks for, if its provider can take one (its `modelArgs`); else the 422 that says so. */
+function modelFor(name: string, provider: Provider, model: string | null): string | null {
+  if (model !== null && !provider.modelArgs) {
+    throw new ApiError(422, `Provider '${name}' cannot pick a model: it has no "modelArgs" (as claude-flow has: ["--model", "{model}"])`);
+  }
+  return model;
 }
 
 /** A request's limit in seconds as stored: absent keeps `fallback`, 0 asks for none. */
@@ -166,19 +177,19 @@ export class TaskService {
   create(input: { agent: string; task: string; provider?: string } & StartOptions, who: Actor) {
     const keyId = who.keyId;
     const provider = input.provider ?? this.#o.defaultProvider;
-    if (!providerNamed(this.#o.supervisor.providers, provider)) {
-      throw new ApiError(400, `body/provider must be one of: ${this.providerNames.join(", ")}; got ${preview(provider)}`);
-    }
+    const p = providerNamed(this.#o.supervisor.providers, provider);
+    if (!p) throw new ApiError(400, `body/provider must be one of: ${this.providerNames.join(", ")}; got ${preview(provider)}`);
+    const model = modelFor(provider, p, input.model ?? null);
     // A limit of 0 seconds asks for none, whatever TASK_TIMEOUT or TASK_NO_OUTPUT_TIMEOUT says.
     const timeoutMs = limitMs(input.timeoutSeconds, this.#o.defaultTimeoutMs ?? null);
     const noOutputTimeoutMs = limitMs(input.noOutputTimeoutSeconds, this.#o.defaultNoOutputTimeoutMs ?? null);
     const files = decodeInputs(input.files);
-    return this.#started(this.#o.supervisor.start({ agent: input.agent, task: input.task, provider, createdBy: keyId, timeoutMs, noOutputTimeoutMs, files, queue: input.queue, webhookUrl: input.webhookUrl, labels: storeLabels(input.labels) }), who, "task.create");
+    return this.#started(this.#o.supervisor.start({ agent: input.agent, task: input.task, provider, createdBy: keyId, timeoutMs, noOutputTimeoutMs, model, files, queue: input.queue, webhookUrl: input.webhookUrl, labels: storeLabels(input.labels) }), who, "task.create");
   }
 
   /**
    * A new task that goes on with an earlier one's agent session, in its folder: same agent and
-   * provider, the earlier task's time limits, webhook URL and labels unless the request sets them.
+   * provider, the earlier task's time limits, model, webhook URL and labels unless the request sets them.
    */
   continue(taskId: string, input: { task: string } & StartOptions, who: Actor) {
     const earlier = this.get(taskId);
@@ -193,10 +204,11 @@ export class TaskService {
     if (earlier.sessionId === null) throw new ApiError(422, `Task ${taskId} left no session to continue: its agent reported none (a claude session reports one when it ends)`);
     const timeoutMs = limitMs(input.timeoutSeconds, earlier.timeoutMs);
     const noOutputTimeoutMs = limitMs(input.noOutputTimeoutSeconds, earlier.noOutputTimeoutMs);
+    const model = modelFor(earlier.provider, provider, input.model === undefined ? earlier.model : input.model);
     const continues = { taskId, taskDir: earlier.taskDir, sessionId: earlier.sessionId };
     const webhookUrl = input.webhookUrl === undefined ? earlier.webhookUrl : input.webhookUrl;
     const labels = input.labels === undefined ? earlier.labels : storeLabels(input.labels);
-    const start = { agent: earlier.agent, task: input.task, provider: earlier.provider, createdBy: who.keyId, timeoutMs, noOutputTimeoutMs, continues, files, queue: input.queue, webhookUrl, labels };
+    const start = { agent: earlier.agent, task: input.task, provider: earlier.provider, createdBy: who.keyId, timeoutMs, noOutputTimeoutMs, model, continues, files, queue: input.queue, webhookUrl, labels };
     return this.#started(this.#o.supervisor.start(start), who, "task.continue");
   }
 

@@ -33,6 +33,7 @@ const ADDED_COLUMNS = {
   webhookUrl: "TEXT",
   labels: "TEXT",
   noOutputTimeoutMs: "INTEGER",
+  model: "TEXT",
 };
 
 /** The task list's order, which its index covers. */
@@ -51,7 +52,7 @@ export class TaskStore {
       status TEXT NOT NULL, startTime INTEGER NOT NULL, exitTime INTEGER, exitCode INTEGER,
       signal TEXT, error TEXT, taskDir TEXT NOT NULL, logFile TEXT NOT NULL, pid INTEGER,
       stopRequestedAt INTEGER, createdBy TEXT, timeoutMs INTEGER, continuedFrom TEXT, resultText TEXT, costUsd REAL, turns INTEGER,
-      sessionId TEXT, inputTokens INTEGER, outputTokens INTEGER, cacheReadTokens INTEGER, cacheCreationTokens INTEGER, webhookUrl TEXT, labels TEXT, noOutputTimeoutMs INTEGER)`);
+      sessionId TEXT, inputTokens INTEGER, outputTokens INTEGER, cacheReadTokens INTEGER, cacheCreationTokens INTEGER, webhookUrl TEXT, labels TEXT, noOutputTimeoutMs INTEGER, model TEXT)`);
     // Databases from before tasks had a time limit, or an agent's result.
     for (const [column, type] of Object.entries(ADDED_COLUMNS)) addColumnIfMissing(this.#db, "tasks", column, type);
     this.#db.exec("CREATE INDEX IF NOT EXISTS tasks_by_start ON tasks (startTime DESC, taskId DESC)");

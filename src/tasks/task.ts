@@ -35,6 +35,8 @@ export interface TaskRecord {
   timeoutMs: number | null;
   /** The task is stopped (and `failed`) once its log has not grown for this long; null: no limit. */
   noOutputTimeoutMs: number | null;
+  /** The model its request named (the provider's `modelArgs` pass it on); null: the provider's default. */
+  model: string | null;
   /** The earlier task whose session and folder this one went on with (POST /v1/tasks/{taskId}/continue). */
   continuedFrom: string | null;
   /** Where the task's end is POSTed (the webhook outbox, src/webhooks); null: nowhere. */

@@ -142,6 +142,7 @@ describe("no-output limit", () => {
       createdBy: null,
       timeoutMs: null,
       noOutputTimeoutMs,
+      model: null,
       continuedFrom: null,
       webhookUrl: null,
       labels: null,

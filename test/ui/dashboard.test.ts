@@ -187,6 +187,14 @@ describe("dashboard", () => {
     await d.page.locator("#task-form").getByLabel("Time limit (min)").fill("");
   });
 
+  test("a model named in the form reaches the agent's command line", async () => {
+    await d.page.locator("#provider").selectOption("claude-session");
+    await d.page.locator("#task-form").getByLabel("Model").fill("haiku");
+    await d.page.getByRole("button", { name: "Start task" }).click();
+    await waitText(d.page.locator("#log"), "model haiku");
+    await d.page.locator("#task-form").getByLabel("Model").fill("");
+  });
+
   test("a task given a no-output limit is stopped once it has been silent that long", async () => {
     await d.page.locator("#provider").selectOption("sleeper"); // one line, then silence
     await d.page.locator("#task-form").getByLabel("No output limit (min)").fill("0.02"); // 1 s

@@ -67,7 +67,7 @@ describe("the webhook outbox", () => {
     const outbox = new WebhookStore(db, [{ kind: "task", table: "tasks", id: "taskId", endTime: "exitTime" }]);
     // A second start makes the same triggers again, not a second set.
     new WebhookStore(db, [{ kind: "task", table: "tasks", id: "taskId", endTime: "exitTime" }]);
-    const base: TaskRecord = { ...NOT_STARTED, taskId: "t1", agent: "a", task: "x", provider: "p", status: "running", startTime: 1, taskDir: "/d", logFile: "/l", createdBy: null, timeoutMs: null, noOutputTimeoutMs: null, continuedFrom: null, webhookUrl: "http://127.0.0.1:1/h", labels: null };
+    const base: TaskRecord = { ...NOT_STARTED, taskId: "t1", agent: "a", task: "x", provider: "p", status: "running", startTime: 1, taskDir: "/d", logFile: "/l", createdBy: null, timeoutMs: null, noOutputTimeoutMs: null, model: null, continuedFrom: null, webhookUrl: "http://127.0.0.1:1/h", labels: null };
     tasks.insert(base);
     tasks.insert({ ...base, taskId: "t2", webhookUrl: null });
     tasks.insert({ ...base, taskId: "t3", status: "failed", exitTime: 5 }); // failed to start

@@ -63,6 +63,7 @@ export const StatusSchema = z
         command: z.string(),
         installed: z.boolean(),
         resumes: z.boolean().openapi({ description: "Whether its tasks can be continued (POST /v1/tasks/{taskId}/continue): it has `resume` arguments" }),
+        takesModel: z.boolean().openapi({ description: "Whether a task of it may name a `model`: it has `modelArgs`" }),
         description: z.string().openapi({ description: "What the provider runs (from PROVIDERS_FILE for one added there)" }),
       }),
     ),

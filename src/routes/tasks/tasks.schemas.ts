@@ -39,6 +39,16 @@ const inputFiles = z
   .optional()
   .openapi({ description: `Files put in the task's folder before its agent starts (at most ${MAX_INPUT_FILES}, within BODY_LIMIT): what it is to work on` });
 
+/** A model as the CLIs name them: an alias (sonnet), a full name, a Bedrock ARN or a Vertex name@version. */
+const modelField = (description: string) =>
+  z
+    .string()
+    .max(200)
+    .regex(/^[A-Za-z0-9][A-Za-z0-9._:\/@-]*$/, "must be a model name: letters, digits and . _ : / @ -, not starting with '-'")
+    .nullable()
+    .optional()
+    .openapi({ description, example: "sonnet" });
+
 const queueField = z
   .boolean()
   .optional()
@@ -58,6 +68,9 @@ export const CreateTaskBody = z
     noOutputTimeoutSeconds: timeoutSecondsField(
       "Stop the task (as failed) once its log has had no new output for this long: an agent stuck on a prompt or a hung call, found in minutes rather than at its time limit; 0 for no limit. Default: TASK_NO_OUTPUT_TIMEOUT (none unless set)",
     ),
+    model: modelField(
+      "The model the agent runs with, passed by the provider's `modelArgs` (claude-flow: `claude --model <model>`, an alias such as sonnet or opus, or a full name); a provider without them is a 422. Default: the provider's own",
+    ),
     files: inputFiles,
     queue: queueField,
     labels: labelsField("Your own names for the task (`{\"job\": \"1234\"}`): shown with it and in its webhook; `?label=job=1234` finds or stops the tasks that carry them"),
@@ -71,6 +84,7 @@ export const ContinueTaskBody = z
     task: taskText.openapi({ description: "What the agent does next, in the session it left", example: "Now add tests for it" }),
     timeoutSeconds: timeoutSecondsField("Stop the task (as failed) once it has run this long; 0 for no limit. Default: the earlier task's own"),
     noOutputTimeoutSeconds: timeoutSecondsField("Stop the task (as failed) once its log has had no new output for this long; 0 for no limit. Default: the earlier task's own"),
+    model: modelField("The model the agent goes on with. Default: the earlier task's own; null for the provider's default"),
     files: inputFiles,
     queue: queueField,
     labels: labelsField("The new task's labels. Default: the earlier task's own; null for none"),
@@ -128,6 +142,7 @@ export const TaskSchema = z
       .number()
       .nullable()
       .openapi({ description: "How long the task may go without new output in its log, in seconds (null: no limit); past it the task is stopped and failed" }),
+    model: z.string().nullable().openapi({ description: "The model its request named; null: the provider's default" }),
     queuePosition: z.number().int().nullable().openapi({ description: "While queued: its place in the queue (1 starts next); null otherwise" }),
     continuedFrom: z.string().nullable().openapi({ description: "The earlier task whose session and folder this one went on with (POST /v1/tasks/{taskId}/continue); null for a new session" }),
     error: z

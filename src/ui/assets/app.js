@@ -229,7 +229,7 @@ async function inputFiles(form) {
 
 onSubmit($("#task-form"), async (f) => {
   const files = await inputFiles(f);
-  const body = { agent: f.get("agent"), task: f.get("task"), provider: f.get("provider"), ...timeLimit(f), ...noOutputLimit(f), ...(files.length ? { files } : {}), ...(f.get("queue") ? { queue: true } : {}) };
+  const body = { agent: f.get("agent"), task: f.get("task"), provider: f.get("provider"), ...(f.get("model").trim() ? { model: f.get("model").trim() } : {}), ...timeLimit(f), ...noOutputLimit(f), ...(files.length ? { files } : {}), ...(f.get("queue") ? { queue: true } : {}) };
   const t = await api("/v1/tasks", { method: "POST", body: JSON.stringify(body) });
   await refreshTasks();
   openLog({ taskId: t.taskId, agent: f.get("agent"), status: "running" });
