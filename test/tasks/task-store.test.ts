@@ -3,7 +3,7 @@ import { expect, test } from "bun:test";
 import { join } from "node:path";
 import { openDatabase } from "../../src/db.ts";
 import { TaskStore } from "../../src/tasks/task-store.ts";
-import { resultView, taskView } from "../../src/tasks/task-service.ts";
+import { resultView, taskView } from "../../src/tasks/task-view.ts";
 import { tempDir } from "../helpers.ts";
 
 test("a tasks table from the first version gains the later columns; its tasks read as before, with no result", () => {
