@@ -141,6 +141,7 @@ export function buildServices(config: Config, logger: Logger, options: BuildOpti
     queuedTasks: () => tasks.queuedCount(),
     webhooksPending: () => webhookStore.sendingCount(),
     taskProviders: () => supervisor.providers,
+    activeByProvider: () => supervisor.activeByProvider(),
     comfyui: () => backendsView(comfy.backends.values()),
   });
   return {

@@ -24,6 +24,8 @@ export interface StatusDeps {
   /** Tasks waiting for a slot. */
   queuedTasks: () => number;
   taskProviders: () => Record<string, Provider>;
+  /** Running tasks by provider. */
+  activeByProvider?: () => Record<string, number>;
   /** Webhook notifications not yet delivered nor given up. */
   webhooksPending?: () => number;
   comfyui?: () => Promise<Record<string, BackendStatus>>;
@@ -90,6 +92,7 @@ export class StatusService {
     this.#recordGpuMetrics(gpu);
     this.#recordBackendMetrics(comfyui);
     const env = config.childEnvSource;
+    const activeByProvider = this.#d.activeByProvider?.() ?? {};
     const value = {
       timestamp: new Date().toISOString(),
       api: { uptime: Math.round((Date.now() - this.#d.startedAt) / 1000), version: VERSION, pid: process.pid },
@@ -107,9 +110,10 @@ export class StatusService {
       },
       taskProviders: Object.fromEntries(
         Object.entries(this.#d.taskProviders()).map(([name, p]) => {
+          const active = activeByProvider[name] ?? 0;
           const command = p.command[0]!;
           // The same test a task's start makes: a file at that path, or a command on PATH.
-          return [name, { command, installed: resolveCommand(command, { PATH: env.PATH ?? "" }, config.workspaceDir), resumes: p.resume !== undefined, takesModel: p.modelArgs !== undefined, description: p.description }];
+          return [name, { command, installed: resolveCommand(command, { PATH: env.PATH ?? "" }, config.workspaceDir), resumes: p.resume !== undefined, takesModel: p.modelArgs !== undefined, active, maxActive: p.maxActive ?? null, description: p.description }];
         }),
       ),
       system: hostStats(config.workspaceDir),

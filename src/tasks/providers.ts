@@ -31,12 +31,18 @@ export const ProviderSchema = z
      * command's placeholders and {model}: `["--model", "{model}"]`. A provider without them takes none.
      */
     modelArgs: z.array(z.string().min(1)).optional(),
+    /**
+     * Most of its tasks running at once, within MAX_ACTIVE_TASKS: an API's rate limit, a CLI that
+     * takes the GPU. Past it a task waits in the queue (with `queue`) or is refused with a 503.
+     */
+    maxActive: z.number().int().min(1).max(10_000).optional(),
   })
   .strict();
 export type Provider = z.infer<typeof ProviderSchema>;
 
 const NAME_RULE = "a provider name is a letter or digit, then up to 63 of A-Z a-z 0-9 . _ -";
-const ProvidersFileSchema = z.record(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, NAME_RULE), ProviderSchema);
+/** An entry as the file gives it: checked in full once merged with the built-in provider it changes, if any. */
+const ProvidersFileSchema = z.record(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, NAME_RULE), z.record(z.string(), z.unknown()));
 
 /** The provider of that name, if one is configured: "toString" names no provider, whatever Object.prototype holds. */
 export function providerNamed(providers: Readonly<Record<string, Provider>>, name: string): Provider | undefined {
@@ -88,19 +94,18 @@ const NETWORK_ENV = [
  */
 const AGENTIC_FLOW_PROXY = { PROXY_PORT: "{port}" };
 
-/** A built-in provider, with the schema's defaults for what it leaves out. */
-const builtIn = (p: z.input<typeof ProviderSchema>): Provider => ProviderSchema.parse(p);
 
-export const DEFAULT_PROVIDERS: Record<string, Provider> = {
-  "claude-flow": builtIn({
+/** The built-in providers as written, before the schema's defaults: what a file's entry without a command changes. */
+const BUILT_IN: Record<string, z.input<typeof ProviderSchema>> = {
+  "claude-flow": {
     command: ["claude", "-p", "{prompt}", "--output-format", "stream-json", "--verbose", "--permission-mode", "{permissionMode}"],
     env: CLAUDE_ENV,
     resume: ["--resume", "{sessionId}"],
     // An alias (sonnet, opus, haiku) or a full name, as `claude --model` takes it.
     modelArgs: ["--model", "{model}"],
     description: "Claude Code CLI, headless, with the task as its prompt",
-  }),
-  gemini: builtIn({
+  },
+  gemini: {
     command: ["agentic-flow", "--agent", "{agent}", "--task", "{task}", "--provider", "gemini"],
     env: ["GOOGLE_GEMINI_API_KEY", "GEMINI_API_KEY", "OPENROUTER_API_KEY"],
     // agentic-flow reads only GOOGLE_GEMINI_API_KEY; Google's own tools, and /v1/status, take GEMINI_API_KEY too.
@@ -109,24 +114,31 @@ export const DEFAULT_PROVIDERS: Record<string, Provider> = {
     // agentic-flow's own default otherwise (gemini-2.0-flash-exp), which no variable changes.
     modelArgs: ["--model", "{model}"],
     description: "agentic-flow with the Gemini provider",
-  }),
-  openai: builtIn({
+  },
+  openai: {
     // agentic-flow 2.x has no provider of that name: it runs the task on OpenRouter when
     // OPENROUTER_API_KEY is set (the model is COMPLETION_MODEL, e.g. openai/gpt-4o, else its default).
     command: ["agentic-flow", "--agent", "{agent}", "--task", "{task}", "--provider", "openai"],
     env: ["OPENAI_API_KEY", "OPENROUTER_API_KEY", "COMPLETION_MODEL"],
     setEnv: AGENTIC_FLOW_PROXY,
     description: "agentic-flow asked for OpenAI (it runs the task on OpenRouter: OPENROUTER_API_KEY, model COMPLETION_MODEL)",
-  }),
-  demo: builtIn({
+  },
+  demo: {
     command: ["sh", "-c", DEMO_SCRIPT, "demo", "{agent}", "{task}"],
     description: "Built-in demo: prints a few lines over a few seconds; needs nothing installed",
-  }),
+  },
 };
+
+/** The built-in providers, with the schema's defaults for what they leave out. */
+export const DEFAULT_PROVIDERS: Record<string, Provider> = Object.fromEntries(Object.entries(BUILT_IN).map(([name, p]) => [name, ProviderSchema.parse(p)]));
 
 export const DEFAULT_PROVIDER = "claude-flow";
 
-/** Built-in providers merged with those of PROVIDERS_FILE (which win). Throws with a clear message. */
+/**
+ * Built-in providers merged with those of PROVIDERS_FILE (which win). An entry with a `command` is a
+ * whole provider; one without changes the built-in provider of its name, field by field
+ * (`{"claude-flow": {"maxActive": 2}}`). Throws with a clear message.
+ */
 export function loadProviders(file: string | undefined): Record<string, Provider> {
   if (!file) return { ...DEFAULT_PROVIDERS };
   let json: unknown;
@@ -137,11 +149,24 @@ export function loadProviders(file: string | undefined): Record<string, Provider
   }
   // zod drops a "__proto__" key without a word (it guards the prototype); the operator hears of it.
   if (json !== null && typeof json === "object" && Object.hasOwn(json, "__proto__")) throw new Error(`PROVIDERS_FILE: __proto__: ${NAME_RULE}`);
+  const issues = (e: z.ZodError, at: (string | number | symbol)[] = []) =>
+    e.issues.map((i) => `${[...at, ...i.path].map(String).join(".")}: ${i.code === "invalid_key" ? NAME_RULE : i.message}`);
   const parsed = ProvidersFileSchema.safeParse(json);
-  if (!parsed.success) {
-    throw new Error(`PROVIDERS_FILE: ${parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.code === "invalid_key" ? NAME_RULE : i.message}`).join("; ")}`);
+  if (!parsed.success) throw new Error(`PROVIDERS_FILE: ${issues(parsed.error).join("; ")}`);
+  const providers: Record<string, Provider> = { ...DEFAULT_PROVIDERS };
+  const errors: string[] = [];
+  for (const [name, entry] of Object.entries(parsed.data)) {
+    const base = "command" in entry ? undefined : Object.hasOwn(BUILT_IN, name) ? BUILT_IN[name] : undefined;
+    if (!("command" in entry) && !base) {
+      errors.push(`${name}.command: required (only a built-in provider, ${Object.keys(BUILT_IN).join(", ")}, can be changed without one)`);
+      continue;
+    }
+    const provider = ProviderSchema.safeParse({ ...base, ...entry });
+    if (provider.success) providers[name] = provider.data;
+    else errors.push(...issues(provider.error, [name]));
   }
-  return { ...DEFAULT_PROVIDERS, ...parsed.data };
+  if (errors.length) throw new Error(`PROVIDERS_FILE: ${errors.join("; ")}`);
+  return providers;
 }
 
 export interface TemplateVars {

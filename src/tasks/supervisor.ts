@@ -71,7 +71,8 @@ export interface StartInput {
 
 export type StartResult =
   | { ok: true; task: TaskRecord }
-  | { ok: false; reason: "busy" }
+  /** Every MAX_ACTIVE_TASKS slot is taken (`provider` undefined), or every one of the provider's maxActive. */
+  | { ok: false; reason: "busy"; provider?: { name: string; maxActive: number } }
   | { ok: false; reason: "start-failed"; task: TaskRecord; error: string }
   /** The task's folder or log could not be made (a full disk, a read-only one): nothing was recorded. */
   | { ok: false; reason: "storage"; error: string; code: string | undefined }
@@ -117,6 +118,7 @@ export class TaskSupervisor {
       metrics: options.metrics,
       logger: options.logger,
       hasRoom: () => !this.#closed && !this.#recovering && this.#live.size < this.#o.maxActive,
+      hasRoomFor: (name) => !this.#providerFull(name),
       launch: (t, provider, sessionId) => this.#launch(t, provider, sessionId, false),
       ended: (t) => this.#endListeners.fire(t.taskId, t),
     });
@@ -132,6 +134,22 @@ export class TaskSupervisor {
 
   activeCount(): number {
     return this.#live.size;
+  }
+
+  /** Running tasks by provider (those with none running left out). */
+  activeByProvider(): Record<string, number> {
+    const counts: Record<string, number> = {};
+    for (const t of this.#live.values()) counts[t.provider] = (counts[t.provider] ?? 0) + 1;
+    return counts;
+  }
+
+  /** Whether the provider has as many tasks running as its maxActive allows. */
+  #providerFull(name: string): boolean {
+    const max = providerNamed(this.#o.providers, name)?.maxActive;
+    if (max === undefined) return false;
+    let n = 0;
+    for (const t of this.#live.values()) if (t.provider === name && ++n >= max) return true;
+    return false;
   }
 
   queuedCount(): number {
@@ -181,10 +199,13 @@ export class TaskSupervisor {
    * now). Never throws for the task's own failures: those are recorded on the task.
    */
   start(input: StartInput): StartResult {
-    const busy = this.#live.size >= this.#o.maxActive;
-    if (busy && (!input.queue || this.#queue.isFull())) return { ok: false, reason: "busy" };
     const provider = providerNamed(this.#o.providers, input.provider);
     if (!provider) throw new Error(`No provider named ${input.provider}`);
+    const providerFull = this.#providerFull(input.provider);
+    const busy = this.#live.size >= this.#o.maxActive || providerFull;
+    if (busy && (!input.queue || this.#queue.isFull())) {
+      return { ok: false, reason: "busy", ...(providerFull && this.#live.size < this.#o.maxActive ? { provider: { name: input.provider, maxActive: provider.maxActive! } } : {}) };
+    }
     const taskId = crypto.randomUUID();
     const taskDir = input.continues?.taskDir ?? this.#paths.dir(taskId);
     try {

@@ -19,6 +19,8 @@ export interface QueueDeps {
   logger: Logger;
   /** Whether a slot is free now. */
   hasRoom(): boolean;
+  /** Whether the provider is below its own maxActive. */
+  hasRoomFor(provider: string): boolean;
   /** Starts a queued task with what its command needs. Throws when its start cannot be recorded. */
   launch(t: TaskRecord, provider: Provider, sessionId: string): void;
   /** Tells those waiting for the task's end. */
@@ -46,10 +48,14 @@ export class TaskQueue {
     return t?.status === "queued" ? t : undefined;
   }
 
-  /** Starts the queued tasks that free slots allow, the first queued first. */
+  /**
+   * Starts the queued tasks that free slots allow, the first queued first; one whose provider is at
+   * its maxActive waits, and those behind it of other providers go ahead.
+   */
   drain() {
     for (const t of this.#d.store.queued()) {
       if (!this.#d.hasRoom()) return;
+      if (!this.#d.hasRoomFor(t.provider)) continue;
       const provider = providerNamed(this.#d.providers, t.provider);
       // The session a queued continuation goes on with is the earlier task's, as it ended.
       const sessionId = t.continuedFrom === null ? "" : (this.#d.store.get(t.continuedFrom)?.sessionId ?? null);

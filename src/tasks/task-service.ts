@@ -154,7 +154,10 @@ export class TaskService {
   /** The task a start made, or the ApiError that says why there is none. */
   #started(result: StartResult, who: Actor, action: string): TaskRecord {
     if (!result.ok && result.reason === "busy") {
-      throw new ApiError(503, `Too many active tasks (MAX_ACTIVE_TASKS is ${this.#o.supervisor.maxActive}); try again later`, { headers: { "Retry-After": "10" } });
+      const why = result.provider
+        ? `Provider ${result.provider.name} is at its maxActive (${result.provider.maxActive} running)`
+        : `Too many active tasks (MAX_ACTIVE_TASKS is ${this.#o.supervisor.maxActive})`;
+      throw new ApiError(503, `${why}; try again later, or ask with "queue": true`, { headers: { "Retry-After": "10" } });
     }
     if (!result.ok && result.reason === "storage") {
       // A full disk is common on a GPU box (models are large); say so rather than "unexpected error".

@@ -62,8 +62,8 @@ describe("GET /v1/status", () => {
     expect(JSON.stringify(body)).not.toContain("sk-x");
     expect(JSON.stringify(body)).not.toContain("comfy-org-x");
     expect(body.api).toMatchObject({ version: (await import("../../package.json")).version, pid: process.pid });
-    expect(body.taskProviders.demo).toEqual({ command: "sh", installed: true, resumes: false, takesModel: false, description: "Built-in demo: prints a few lines over a few seconds; needs nothing installed" });
-    expect(body.taskProviders["missing-cli"]).toEqual({ command: "definitely-not-installed-cli", installed: false, resumes: false, takesModel: false, description: "" });
+    expect(body.taskProviders.demo).toEqual({ command: "sh", installed: true, resumes: false, takesModel: false, active: 0, maxActive: null, description: "Built-in demo: prints a few lines over a few seconds; needs nothing installed" });
+    expect(body.taskProviders["missing-cli"]).toEqual({ command: "definitely-not-installed-cli", installed: false, resumes: false, takesModel: false, active: 0, maxActive: null, description: "" });
     // Tasks of these can be continued.
     expect([body.taskProviders["claude-flow"].resumes, body.taskProviders["claude-session"].resumes]).toEqual([true, true]);
     // What a provider really does is said where one is picked: agentic-flow has no openai of its own.

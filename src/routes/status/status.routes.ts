@@ -64,6 +64,8 @@ export const StatusSchema = z
         installed: z.boolean(),
         resumes: z.boolean().openapi({ description: "Whether its tasks can be continued (POST /v1/tasks/{taskId}/continue): it has `resume` arguments" }),
         takesModel: z.boolean().openapi({ description: "Whether a task of it may name a `model`: it has `modelArgs`" }),
+        active: z.number().int().openapi({ description: "Its tasks running now" }),
+        maxActive: z.number().int().nullable().openapi({ description: "Most of its tasks that may run at once (PROVIDERS_FILE); null: only MAX_ACTIVE_TASKS holds" }),
         description: z.string().openapi({ description: "What the provider runs (from PROVIDERS_FILE for one added there)" }),
       }),
     ),
