@@ -143,7 +143,7 @@ export const TaskSchema = z
       .nullable()
       .openapi({ description: "How long the task may go without new output in its log, in seconds (null: no limit); past it the task is stopped and failed" }),
     model: z.string().nullable().openapi({ description: "The model its request named; null: the provider's default" }),
-    queuePosition: z.number().int().nullable().openapi({ description: "While queued: its place in the queue (1 starts next); null otherwise" }),
+    queuePosition: z.number().int().nullable().openapi({ description: "While queued: its place in the queue (1 starts next, unless its provider is at its maxActive: then those behind it of other providers go first); null otherwise" }),
     continuedFrom: z.string().nullable().openapi({ description: "The earlier task whose session and folder this one went on with (POST /v1/tasks/{taskId}/continue); null for a new session" }),
     error: z
       .string()
