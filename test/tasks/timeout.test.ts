@@ -27,6 +27,21 @@ const ended = (app: App, id: string) =>
     return b.exitTime ? b : undefined;
   });
 
+/** A task started with `limit` by one API, which then goes down, is stopped by the next with `error`. */
+async function stoppedAfterRestart(limit: Record<string, number>, error: string) {
+  const first = testApp({ TASK_STOP_GRACE_MS: "300" });
+  const { body } = await start(first, limit);
+  await waitFor(async () => (await get(first, body.taskId)).lastOutputTime); // it has started and written
+  first.close(); // the task runs on, as when the API goes down
+  const second = testApp({ DATA_DIR: first.config.dataDir, TASK_STOP_GRACE_MS: "300" });
+  try {
+    expect(await ended(second, body.taskId)).toMatchObject({ status: "failed", error });
+    expect(groupAlive(second.services.tasks!.get(body.taskId).pid!)).toBe(false);
+  } finally {
+    second.close();
+  }
+}
+
 const stop = (app: App, id: string) => app.request(`/v1/tasks/${id}`, { method: "DELETE", headers: AUTH });
 
 const t = testApp({ TASK_STOP_GRACE_MS: "300" });
@@ -78,19 +93,7 @@ describe("task time limits", () => {
     expect((await (await t.request("/v1/tasks", { headers: AUTH })).json()).count).toBe(0);
   });
 
-  test("the limit holds across a restart of the API", async () => {
-    const first = testApp({ TASK_STOP_GRACE_MS: "300" });
-    const { body } = await start(first, { timeoutSeconds: 2 });
-    first.close(); // the task runs on, as when the API goes down
-    const second = testApp({ DATA_DIR: first.config.dataDir, TASK_STOP_GRACE_MS: "300" });
-    try {
-      const done = await ended(second, body.taskId);
-      expect(done).toMatchObject({ status: "failed", error: "Timed out after 2 s; task stopped" });
-      expect(groupAlive(second.services.tasks!.get(body.taskId).pid!)).toBe(false);
-    } finally {
-      second.close();
-    }
-  });
+  test("the limit holds across a restart of the API", () => stoppedAfterRestart({ timeoutSeconds: 2 }, "Timed out after 2 s; task stopped"));
 
   test("a database from before time limits gains the column; its tasks have none", () => {
     const db = new Database(join(tempDir(), "old.sqlite"));
@@ -187,20 +190,8 @@ describe("no-output limit", () => {
     }
   });
 
-  test("the limit holds across a restart of the API, counted from the log's last write", async () => {
-    const first = testApp({ TASK_STOP_GRACE_MS: "300" });
-    const { body } = await start(first, { noOutputTimeoutSeconds: 2 });
-    await waitFor(async () => (await get(first, body.taskId)).lastOutputTime);
-    first.close(); // the task runs on, as when the API goes down
-    const second = testApp({ DATA_DIR: first.config.dataDir, TASK_STOP_GRACE_MS: "300" });
-    try {
-      const done = await ended(second, body.taskId);
-      expect(done).toMatchObject({ status: "failed", error: "No output for 2 s; task stopped" });
-      expect(groupAlive(second.services.tasks!.get(body.taskId).pid!)).toBe(false);
-    } finally {
-      second.close();
-    }
-  });
+  test("the limit holds across a restart of the API, counted from the log's last write", () =>
+    stoppedAfterRestart({ noOutputTimeoutSeconds: 2 }, "No output for 2 s; task stopped"));
 
   test("silence is counted from the later of the start and the log's last write", () => {
     const log = join(tempDir(), "task.log");
