@@ -49,12 +49,13 @@ export function killLeftoverTasks() {
 
 /** Providers that run the fixture agents (name -> script). */
 export function fixtureProvidersFile(dir: string): string {
-  const providers: Record<string, { command: string[]; env?: string[]; setEnv?: Record<string, string>; resume?: string[]; modelArgs?: string[] }> = {};
+  const providers: Record<string, { command: string[]; env?: string[]; setEnv?: Record<string, string>; resume?: string[]; modelArgs?: string[]; maxActive?: number }> = {};
   for (const name of ["exit0", "exit3", "ignore-term", "forker", "escaper", "chatty", "slow", "sleeper", "env-dump", "partial", "writer", "reader", "claude-stream", "claude-login-fail", "hog"]) {
     providers[name] = { command: [join(AGENTS, `${name}.sh`), "{agent}", "{task}"] };
   }
   providers["chatty"] = { command: [join(AGENTS, "chatty.sh"), "{task}"] };
-  providers["slow"] = { command: [join(AGENTS, "slow.sh"), "{task}"] };
+  // A cap of its own, far above what tests start at once: the dashboard shows it.
+  providers["slow"] = { command: [join(AGENTS, "slow.sh"), "{task}"], maxActive: 50 };
   // Asks for the API's key by name and by prefix: it must get neither.
   providers["env-dump"] = { command: [join(AGENTS, "env-dump.sh")], env: ["ANTHROPIC_*", "MANAGEMENT_API_KEY", "MANAGEMENT_*"] };
   providers["missing-cli"] = { command: ["definitely-not-installed-cli", "{task}"] };

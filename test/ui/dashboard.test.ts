@@ -60,6 +60,8 @@ describe("dashboard", () => {
     expect(await d.page.locator(".card.gpu").nth(1).locator(".procs li").allTextContents()).toEqual(["python3 · ? MiB"]);
     // ComfyUI's own view of its GPU, from its /system_stats.
     await waitText(d.page.locator(".card", { hasText: "Providers" }), "local: up (v0.8.0), queue 0, cuda:0 NVIDIA L40S 45000 of 46068 MiB free");
+    // Task providers with a cap of their own (maxActive) say how full they are.
+    await waitText(d.page.locator(".card", { hasText: "Providers" }).locator("[data-limits]"), "slow: 0 of 50 running");
     expect(await d.page.evaluate(() => sessionStorage.getItem("mapi.key"))).toBe(KEY);
   });
 
@@ -193,6 +195,9 @@ describe("dashboard", () => {
     await d.page.getByRole("button", { name: "Start task" }).click();
     await waitText(d.page.locator("#log"), "model haiku");
     await d.page.locator("#task-form").getByLabel("Model").fill("");
+    // On the task's row, its agent's hover says which.
+    const row = d.page.locator("#task-table tbody tr", { hasText: "claude-session" }).first();
+    await waitFor(async () => (await row.locator("td.agent").getAttribute("title")) === "model haiku");
   });
 
   test("a task given a no-output limit is stopped once it has been silent that long", async () => {

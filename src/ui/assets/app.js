@@ -126,9 +126,15 @@ const refreshStatus = guard(async () => {
     h("div", { class: "card", "data-card": "cpu" }, h("h3", {}, "CPU"), `Load ${cpu.loadAverage.load1} / ${cpu.loadAverage.load5} / ${cpu.loadAverage.load15} (${cpu.cores} cores${cpu.limit === null ? "" : `, limited to ${cpu.limit}`})`),
     h("div", { class: "card", "data-card": "memory" }, h("h3", {}, memory.source === "cgroup" ? "Memory (container limit)" : "Memory"), `${memory.used} / ${memory.total} MiB`, meter(memory.percentUsed, "Memory used")),
     h("div", { class: "card", "data-card": "disk" }, h("h3", {}, "Disk"), `${disk.used} / ${disk.size} (${disk.available} free)`, meter(disk.percentUsed, "Disk used")),
-    h("div", { class: "card", "data-card": "providers" }, h("h3", {}, "Providers & ComfyUI"), h("div", { class: "muted" }, providers), h("div", { class: "muted" }, `ComfyUI ${backends}`), h("div", {}, `Active tasks: ${s.tasks.active}${s.tasks.queued ? `, ${s.tasks.queued} queued` : ""}`)),
+    h("div", { class: "card", "data-card": "providers" }, h("h3", {}, "Providers & ComfyUI"), h("div", { class: "muted" }, providers), h("div", { class: "muted" }, `ComfyUI ${backends}`), h("div", {}, `Active tasks: ${s.tasks.active}${s.tasks.queued ? `, ${s.tasks.queued} queued` : ""}`), providerLimits(s.taskProviders)),
   ], "data-card");
 });
+
+/** The task providers that cap their own running tasks (maxActive), with how many run now. */
+function providerLimits(taskProviders) {
+  const capped = Object.entries(taskProviders).filter(([, p]) => p.maxActive !== null);
+  return capped.length ? h("div", { class: "muted", "data-limits": "" }, capped.map(([name, p]) => `${name}: ${p.active} of ${p.maxActive} running`).join(" · ")) : null;
+}
 
 /** Who holds a GPU's memory: each process, the largest first, named by its task when it is one. */
 function gpuProcesses(processes) {
@@ -164,7 +170,8 @@ function costCell(r) {
 /** The agent, and the labels a script gave the task (the first three shown, all of them on hover). */
 function agentCell(t) {
   const labels = Object.entries(t.labels ?? {}).map(([k, v]) => `${k}=${v}`);
-  return h("td", { class: "agent", ...(labels.length ? { title: labels.join("\n") } : {}) }, t.agent, ...labels.slice(0, 3).map((l) => h("span", { class: "label" }, l)), labels.length > 3 ? h("span", { class: "label" }, `+${labels.length - 3}`) : null);
+  const title = [...(t.model ? [`model ${t.model}`] : []), ...labels].join("\n");
+  return h("td", { class: "agent", ...(title ? { title } : {}) }, t.agent, ...labels.slice(0, 3).map((l) => h("span", { class: "label" }, l)), labels.length > 3 ? h("span", { class: "label" }, `+${labels.length - 3}`) : null);
 }
 
 /** Task list requests made so far: an answer to one that a later one overtook is stale. */
