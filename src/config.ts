@@ -65,6 +65,8 @@ export interface Config {
     modelsDir: string | undefined;
     outputDir: string | undefined;
   };
+  /** Where an end goes when its request names no webhookUrl (WEBHOOK_URL); undefined: nowhere. */
+  webhookDefaultUrl: string | undefined;
   /** WEBHOOK_SECRET's bytes, which sign each webhook; undefined: unsigned. */
   webhookSecret: Uint8Array | undefined;
   /** Environment of this process minus our own secrets: providers pick the variables they name. */
@@ -225,6 +227,7 @@ export function loadConfig(given: Record<string, string | undefined>, runtime: {
         outputDir: s.COMFYUI_OUTPUT_DIR,
       },
       webhookSecret: s.WEBHOOK_SECRET,
+      webhookDefaultUrl: s.WEBHOOK_URL,
       childEnvSource,
     },
   };

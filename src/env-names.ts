@@ -20,4 +20,6 @@ export const API_KEY_VARIABLES: ReadonlySet<string> = new Set([
   "MANAGEMENT_API_READONLY_KEYS_FILE",
   "WEBHOOK_SECRET",
   "WEBHOOK_SECRET_FILE",
+  "WEBHOOK_URL",
+  "WEBHOOK_URL_FILE",
 ]);

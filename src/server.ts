@@ -89,6 +89,7 @@ export function buildServices(config: Config, logger: Logger, options: BuildOpti
     heartbeatMs: config.tasks.heartbeatMs,
     retentionMs: config.tasks.retentionMs,
     defaultTimeoutMs: config.tasks.timeoutMs,
+    defaultWebhookUrl: config.webhookDefaultUrl,
     defaultNoOutputTimeoutMs: config.tasks.noOutputTimeoutMs,
     defaultProvider: providers[DEFAULT_PROVIDER] ? DEFAULT_PROVIDER : Object.keys(providers)[0]!,
     webhooks: webhookStore,
@@ -114,6 +115,7 @@ export function buildServices(config: Config, logger: Logger, options: BuildOpti
     objectInfoWaitMs: options.comfyObjectInfoWaitMs,
     retentionMs: config.comfyui.retentionMs,
     defaultTimeoutMs: config.comfyui.timeoutMs,
+    defaultWebhookUrl: config.webhookDefaultUrl,
     webhooks: webhookStore,
   });
   comfy.start();

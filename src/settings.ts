@@ -139,6 +139,11 @@ export const SETTINGS = {
     secret: true,
     aliases: ["API_KEY_COMFY_ORG"],
   },
+  WEBHOOK_URL: {
+    help: "Where the end of every task and workflow whose request names no webhookUrl is POSTed, as its own would be (a request's null opts out): a channel for all of them, e.g. a chat bot's",
+    schema: z.url({ protocol: /^https?$/, hostname: /./ }),
+    secret: true,
+  },
   WEBHOOK_SECRET: {
     help: 'Signs every webhook (Standard Webhooks: the webhook-signature header): "whsec_" and the base64 of 24 to 64 random bytes, e.g. "whsec_$(openssl rand -base64 32)" (unset: webhooks go unsigned)',
     schema: webhookSecret,

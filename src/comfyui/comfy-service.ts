@@ -46,6 +46,8 @@ export interface ComfyServiceOptions {
   retentionMs?: number;
   /** Time limit of a workflow whose request sets none (WORKFLOW_TIMEOUT); undefined: none. */
   defaultTimeoutMs?: number;
+  /** Where an end goes when the request names no webhookUrl (WEBHOOK_URL). */
+  defaultWebhookUrl?: string;
   /** The webhook outbox, for the state of each workflow's notification. */
   webhooks: WebhookStore;
 }
@@ -153,7 +155,7 @@ export class ComfyService {
     const { prompt, ui } = await promptFor(input.workflow, backend);
     // timeoutSeconds 0 asks for no limit, whatever WORKFLOW_TIMEOUT says.
     const timeoutMs = input.timeoutSeconds === undefined ? (this.#o.defaultTimeoutMs ?? null) : input.timeoutSeconds * 1000 || null;
-    return this.#enqueue(backend, { prompt: applyInputs(prompt, input.inputs), ui, priority: input.priority ?? "normal", timeoutMs, webhookUrl: input.webhookUrl ?? null, labels: storeLabels(input.labels) }, who);
+    return this.#enqueue(backend, { prompt: applyInputs(prompt, input.inputs), ui, priority: input.priority ?? "normal", timeoutMs, webhookUrl: input.webhookUrl === undefined ? (this.#o.defaultWebhookUrl ?? null) : input.webhookUrl, labels: storeLabels(input.labels) }, who);
   }
 
   /**

@@ -53,6 +53,8 @@ export interface TaskServiceOptions {
   defaultProvider: string;
   /** The webhook outbox, for the state of each task's notification. */
   webhooks: WebhookStore;
+  /** Where an end goes when the request names no webhookUrl (WEBHOOK_URL). */
+  defaultWebhookUrl?: string;
 }
 
 /** The model a task asks for, if its provider can take one (its `modelArgs`); else the 422 that says so. */
@@ -123,7 +125,7 @@ export class TaskService {
     const timeoutMs = limitMs(input.timeoutSeconds, this.#o.defaultTimeoutMs ?? null);
     const noOutputTimeoutMs = limitMs(input.noOutputTimeoutSeconds, this.#o.defaultNoOutputTimeoutMs ?? null);
     const files = decodeInputs(input.files);
-    return this.#started(this.#o.supervisor.start({ agent: input.agent, task: input.task, provider, createdBy: keyId, timeoutMs, noOutputTimeoutMs, model, files, queue: input.queue, webhookUrl: input.webhookUrl, labels: storeLabels(input.labels) }), who, "task.create");
+    return this.#started(this.#o.supervisor.start({ agent: input.agent, task: input.task, provider, createdBy: keyId, timeoutMs, noOutputTimeoutMs, model, files, queue: input.queue, webhookUrl: input.webhookUrl === undefined ? (this.#o.defaultWebhookUrl ?? null) : input.webhookUrl, labels: storeLabels(input.labels) }), who, "task.create");
   }
 
   /**

@@ -52,7 +52,7 @@ export const SubmitBody = z
     inputs: inputOverrides,
     labels: labelsField("Your own names for the workflow (`{\"batch\": \"7\"}`): shown with it and in its webhook; `?label=batch=7` finds or cancels the workflows that carry them"),
     webhookUrl: webhookUrlField(
-      "POSTed the workflow's end (`workflow.completed`, `workflow.failed`, `workflow.cancelled`, with the workflow as GET returns it), signed with WEBHOOK_SECRET; tried again for hours until a 2xx",
+      "POSTed the workflow's end (`workflow.completed`, `workflow.failed`, `workflow.cancelled`, with the workflow as GET returns it), signed with WEBHOOK_SECRET; tried again for hours until a 2xx. Default: WEBHOOK_URL (none unless set); null for none",
     ),
   })
   .strict()

@@ -74,7 +74,7 @@ export const CreateTaskBody = z
     files: inputFiles,
     queue: queueField,
     labels: labelsField("Your own names for the task (`{\"job\": \"1234\"}`): shown with it and in its webhook; `?label=job=1234` finds or stops the tasks that carry them"),
-    webhookUrl: webhookUrlField("POSTed the task's end (`task.completed`, `task.failed`, `task.stopped`, with the task as GET returns it), signed with WEBHOOK_SECRET; tried again for hours until a 2xx"),
+    webhookUrl: webhookUrlField("POSTed the task's end (`task.completed`, `task.failed`, `task.stopped`, with the task as GET returns it), signed with WEBHOOK_SECRET; tried again for hours until a 2xx. Default: WEBHOOK_URL (none unless set); null for none"),
   })
   .strict()
   .openapi("CreateTaskRequest");
