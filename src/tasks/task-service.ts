@@ -200,7 +200,9 @@ export class TaskService {
     const queued = page.tasks.some((t) => t.status === "queued") ? this.queuedIds() : [];
     const withWebhook = page.tasks.filter((t) => t.webhookUrl !== null && t.exitTime !== null);
     const deliveries = withWebhook.length ? this.#o.webhooks.getMany(withWebhook.map((t) => `task:${t.taskId}`)) : undefined;
-    return { tasks: page.tasks.map((t) => taskView(t, { queued, delivery: deliveries?.get(`task:${t.taskId}`) })), nextCursor: page.nextCursor };
+    // A running task's last output (one stat each, running ones only): a stuck agent shows in the list.
+    const view = (t: TaskRecord) => taskView(t, { queued, delivery: deliveries?.get(`task:${t.taskId}`), ...(t.status === "running" ? { lastOutput: lastWrite(t.logFile) } : {}) });
+    return { tasks: page.tasks.map(view), nextCursor: page.nextCursor };
   }
 
   #deliveryOf(t: TaskRecord): Delivery | undefined {

@@ -150,11 +150,16 @@ describe("no-output limit", () => {
       const first = await start(one);
       const queued = await start(one, { queue: true });
       expect(await get(one, queued.body.taskId)).toMatchObject({ status: "queued", lastOutputTime: null });
-      // Lists leave it out, as they leave out resources: it costs a look at each log.
-      const list = await (await one.request("/v1/tasks?status=all", { headers: AUTH })).json();
-      expect(list.tasks[0]).not.toHaveProperty("lastOutputTime");
+      // Lists give it for running tasks only: a look at each of their logs, and no more.
+      await waitFor(async () => (await get(one, first.body.taskId)).lastOutputTime);
+      const listed = async () => new Map((await (await one.request("/v1/tasks?status=all", { headers: AUTH })).json()).tasks.map((x: { taskId: string }) => [x.taskId, x]));
+      const list = await listed();
+      expect((list.get(first.body.taskId) as { lastOutputTime: string }).lastOutputTime).toBe((await get(one, first.body.taskId)).lastOutputTime);
+      expect(list.get(queued.body.taskId)).not.toHaveProperty("lastOutputTime");
       await stop(one, queued.body.taskId);
       await stop(one, first.body.taskId);
+      await waitFor(async () => (await get(one, first.body.taskId)).exitTime);
+      expect((await listed()).get(first.body.taskId)).not.toHaveProperty("lastOutputTime");
     } finally {
       one.close();
     }

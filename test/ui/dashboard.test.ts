@@ -4,6 +4,7 @@
  * (dashboard-lists.test.ts: the task and queue lists at scale.)
  */
 import { describe, expect, test } from "bun:test";
+import { utimesSync } from "node:fs";
 import { createServer } from "../../src/server.ts";
 import { KEY, silentLogger, testConfig, waitFor } from "../helpers.ts";
 import { chain, mediaPrompt } from "../comfyui/helpers.ts";
@@ -287,6 +288,19 @@ describe("dashboard", () => {
     await row.waitFor({ state: "detached" });
     expect(await d.page.locator("#log-panel").isVisible()).toBe(false);
     expect((await fetch(`${d.base}/v1/tasks/${taskId}`, { headers: authorized })).status).toBe(404);
+  });
+
+  test("a running task quiet for a minute or more says so beside its duration", async () => {
+    const { taskId, logFile } = await (await fetch(`${d.base}/v1/tasks`, { method: "POST", headers: authorized, body: JSON.stringify({ agent: "stuck", task: "x", provider: "sleeper" }) })).json();
+    try {
+      await waitFor(async () => (await d.get(`/v1/tasks/${taskId}`)).lastOutputTime);
+      const old = new Date(Date.now() - 5 * 60_000);
+      utimesSync(logFile, old, old); // its last output five minutes back
+      const cell = d.page.locator(`#task-table tbody tr[data-task="${taskId}"] td`).nth(3);
+      await waitText(cell, "· quiet 5 min", 15_000);
+    } finally {
+      await fetch(`${d.base}/v1/tasks/${taskId}`, { method: "DELETE", headers: authorized });
+    }
   });
 
   test("a task's labels show beside its agent: the first three, every one on hover", async () => {

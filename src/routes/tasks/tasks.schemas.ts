@@ -169,7 +169,10 @@ export const TaskSchema = z
       .string()
       .nullable()
       .optional()
-      .openapi({ format: "date-time", description: "Only in GET /v1/tasks/{taskId}: when its log last grew (the agent's last output); null before its first" }),
+      .openapi({
+        format: "date-time",
+        description: "When its log last grew (the agent's last output); null before its first. In GET /v1/tasks/{taskId}, and in lists for running tasks (a stuck agent shows there)",
+      }),
     logTail: z.array(z.string()).optional().openapi({ description: "Last 50 log lines, from at most the log's last 256 KiB; a line over 8 KiB is cut and says so" }),
   })
   .openapi("Task");
@@ -177,7 +180,7 @@ export const TaskSchema = z
 export const TaskListSchema = z
   .object({
     activeTasks: z.array(z.object({ taskId: z.string(), agent: z.string(), startTime: z.string(), duration: z.number() })),
-    tasks: z.array(TaskSchema.omit({ logTail: true, resources: true, lastOutputTime: true })),
+    tasks: z.array(TaskSchema.omit({ logTail: true, resources: true })),
     count: z.number().int(),
     nextCursor: z.string().nullable(),
   })

@@ -167,6 +167,19 @@ function costCell(r) {
   return h("td", title ? { title } : {}, `$${r.costUsd.toFixed(4)}`);
 }
 
+/** Silence past this, in a running task, is worth a look: an agent waiting on a prompt, a hung call. */
+const QUIET_NOTE_S = 60;
+
+/**
+ * How long the task has run and, while it runs, how long it has been quiet, if long: measured on the
+ * server's clock alone (its start plus its duration is the server's now), whatever the browser's says.
+ */
+function durationCell(t) {
+  const quietS = t.lastOutputTime ? (Date.parse(t.startTime) + t.duration * 1000 - Date.parse(t.lastOutputTime)) / 1000 : 0;
+  const quiet = quietS >= QUIET_NOTE_S ? h("span", { class: "muted", title: `No output since ${t.lastOutputTime}` }, ` · quiet ${fmtDuration(Math.round(quietS))}`) : null;
+  return h("td", {}, fmtDuration(t.duration), quiet);
+}
+
 /** The agent, and the labels a script gave the task (the first three shown, all of them on hover). */
 function agentCell(t) {
   const labels = Object.entries(t.labels ?? {}).map(([k, v]) => `${k}=${v}`);
@@ -195,7 +208,7 @@ const refreshTasks = guard(async () => {
   for (const t of tasks) tasksShown.set(t.taskId, t);
   const shown = (id, act) => () => tasksShown.has(id) && act(tasksShown.get(id));
   morphList($("#task-table tbody"), tasks.map((t) => h("tr", { "data-task": t.taskId },
-    agentCell(t), h("td", {}, t.provider), h("td", t.error ? { title: t.error } : {}, badge(t.status)), h("td", {}, fmtDuration(t.duration)), h("td", {}, t.signal ?? (t.exitCode ?? "")), costCell(t.result),
+    agentCell(t), h("td", {}, t.provider), h("td", t.error ? { title: t.error } : {}, badge(t.status)), durationCell(t), h("td", {}, t.signal ?? (t.exitCode ?? "")), costCell(t.result),
     h("td", {}, h("button", { type: "button", "data-action": "log", onclick: shown(t.taskId, openLog) }, "Log"), " ",
       isOpen(t) ? h("button", { type: "button", class: "danger", "data-action": "stop", onclick: shown(t.taskId, stopTask) }, "Stop") : null,
       canContinue(t) ? h("button", { type: "button", "data-action": "continue", onclick: shown(t.taskId, continueTask) }, "Continue") : null))), "data-task");
