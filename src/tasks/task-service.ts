@@ -125,7 +125,9 @@ export class TaskService {
     const timeoutMs = limitMs(input.timeoutSeconds, this.#o.defaultTimeoutMs ?? null);
     const noOutputTimeoutMs = limitMs(input.noOutputTimeoutSeconds, this.#o.defaultNoOutputTimeoutMs ?? null);
     const files = decodeInputs(input.files);
-    return this.#started(this.#o.supervisor.start({ agent: input.agent, task: input.task, provider, createdBy: keyId, timeoutMs, noOutputTimeoutMs, model, files, queue: input.queue, webhookUrl: input.webhookUrl === undefined ? (this.#o.defaultWebhookUrl ?? null) : input.webhookUrl, labels: storeLabels(input.labels) }), who, "task.create");
+    const webhookUrl = input.webhookUrl === undefined ? (this.#o.defaultWebhookUrl ?? null) : input.webhookUrl;
+    const start = { agent: input.agent, task: input.task, provider, createdBy: keyId, timeoutMs, noOutputTimeoutMs, model, files, queue: input.queue, webhookUrl, labels: storeLabels(input.labels) };
+    return this.#started(this.#o.supervisor.start(start), who, "task.create");
   }
 
   /**
@@ -190,8 +192,7 @@ export class TaskService {
     const logTail = await tailLines(t.logFile, LOG_TAIL_LINES);
     // Its processes may outlive a stop for the grace period: counted until its end is recorded.
     const resources = t.exitTime === null && t.pid !== null ? taskUsage(t.taskId) : null;
-    const lastOutput = t.status === "queued" ? null : lastWrite(t.logFile);
-    return taskView(t, { queued: t.status === "queued" ? this.queuedIds() : [], full: true, logTail, delivery: this.#deliveryOf(t), resources, lastOutput });
+    return taskView(t, { queued: t.status === "queued" ? this.queuedIds() : [], full: true, logTail, delivery: this.#deliveryOf(t), resources, lastOutput: lastWrite(t.logFile) });
   }
 
   /** A page of tasks, newest first, as the API shows them. */
