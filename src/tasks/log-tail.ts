@@ -27,6 +27,7 @@ export function followFile(path: string, o: FollowOptions): ReadableStream<Uint8
   let pos = o.from;
   let fh: FileHandle | undefined;
   let ended = false;
+  let closed = false;
   /** Cuts the current pause short. */
   let wake: (() => void) | undefined;
   const onEnd = () => {
@@ -47,6 +48,9 @@ export function followFile(path: string, o: FollowOptions): ReadableStream<Uint8
       };
     });
   const close = async () => {
+    if (closed) return;
+    closed = true;
+    wake?.(); // a read waiting out a pause stops there
     o.stop.removeEventListener("abort", onStop);
     o.onClose?.();
     const h = fh;
@@ -57,10 +61,12 @@ export function followFile(path: string, o: FollowOptions): ReadableStream<Uint8
     {
       async pull(controller) {
         fh ??= await open(path, "r");
+        // Reused while the file is quiet; a new one once a chunk has gone out in it.
+        const buf = Buffer.allocUnsafe(READ_BYTES);
         for (;;) {
+          if (closed || !fh) return;
           // Taken before the read: what the task wrote before its end was recorded is read too.
           const last = ended || o.stop.aborted;
-          const buf = Buffer.allocUnsafe(READ_BYTES);
           const { bytesRead } = await fh.read(buf, 0, READ_BYTES, pos);
           if (bytesRead > 0) {
             pos += bytesRead;
