@@ -146,10 +146,7 @@ export class TaskSupervisor {
   /** Whether the provider has as many tasks running as its maxActive allows. */
   #providerFull(name: string): boolean {
     const max = providerNamed(this.#o.providers, name)?.maxActive;
-    if (max === undefined) return false;
-    let n = 0;
-    for (const t of this.#live.values()) if (t.provider === name && ++n >= max) return true;
-    return false;
+    return max !== undefined && (this.activeByProvider()[name] ?? 0) >= max;
   }
 
   queuedCount(): number {
@@ -201,10 +198,11 @@ export class TaskSupervisor {
   start(input: StartInput): StartResult {
     const provider = providerNamed(this.#o.providers, input.provider);
     if (!provider) throw new Error(`No provider named ${input.provider}`);
-    const providerFull = this.#providerFull(input.provider);
-    const busy = this.#live.size >= this.#o.maxActive || providerFull;
+    const allFull = this.#live.size >= this.#o.maxActive;
+    const providerFull = !allFull && this.#providerFull(input.provider);
+    const busy = allFull || providerFull;
     if (busy && (!input.queue || this.#queue.isFull())) {
-      return { ok: false, reason: "busy", ...(providerFull && this.#live.size < this.#o.maxActive ? { provider: { name: input.provider, maxActive: provider.maxActive! } } : {}) };
+      return { ok: false, reason: "busy", ...(providerFull ? { provider: { name: input.provider, maxActive: provider.maxActive! } } : {}) };
     }
     const taskId = crypto.randomUUID();
     const taskDir = input.continues?.taskDir ?? this.#paths.dir(taskId);
