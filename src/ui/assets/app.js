@@ -141,7 +141,8 @@ function gpuProcesses(processes) {
   if (!processes?.length) return null;
   const named = (p) => {
     const task = p.taskId && tasksShown.get(p.taskId);
-    const base = p.name.split(/[\\/]/).pop().split(" ")[0];
+    // The program's own name: the first word (a command line may follow), without its folder.
+    const base = p.name.split(" ")[0].split("/").pop();
     return p.taskId ? `task ${task ? task.agent : p.taskId.slice(0, 8)} (${base})` : base;
   };
   const sorted = [...processes].sort((a, b) => (b.memory ?? -1) - (a.memory ?? -1));
