@@ -42,6 +42,12 @@ export function createMetrics() {
       registers,
     }),
     activeTasks: new Gauge({ name: "active_tasks_total", help: "Agent tasks currently running", registers }),
+    providerActiveTasks: new Gauge({
+      name: "provider_active_tasks",
+      help: "Agent tasks currently running, by provider (every configured provider, 0 included): against its maxActive, a saturated one shows",
+      labelNames: ["provider"] as const,
+      registers,
+    }),
     queuedTasks: new Gauge({ name: "queued_tasks", help: "Agent tasks waiting for a MAX_ACTIVE_TASKS slot", registers }),
     completedTasks: new Counter({
       name: "completed_tasks_total",

@@ -9,7 +9,7 @@ test("every family is registered up front, with the spec's names and buckets", a
   const text = await (await t.request("/metrics")).text();
   for (const family of [
     "http_request_duration_seconds histogram", "http_requests_total counter", "api_errors_total counter",
-    "active_tasks_total gauge", "completed_tasks_total counter", "tasks_stopped_by_limit_total counter", "task_duration_seconds histogram",
+    "active_tasks_total gauge", "provider_active_tasks gauge", "completed_tasks_total counter", "tasks_stopped_by_limit_total counter", "task_duration_seconds histogram",
     "agent_cost_usd_total counter", "agent_tokens_total counter", "queued_tasks gauge",
     "mcp_tool_calls_total counter", "mcp_tool_duration_seconds histogram",
     "comfyui_workflow_total counter", "comfyui_workflow_duration_seconds histogram", "comfyui_workflow_errors_total counter",

@@ -333,8 +333,11 @@ export class TaskSupervisor {
   }
 
   #updateGauge() {
-    this.#o.metrics.activeTasks.set(this.#live.size);
-    this.#o.metrics.queuedTasks.set(this.#queue.length);
+    const m = this.#o.metrics;
+    m.activeTasks.set(this.#live.size);
+    m.queuedTasks.set(this.#queue.length);
+    const active = this.activeByProvider();
+    for (const provider of Object.keys(this.#o.providers)) m.providerActiveTasks.set({ provider }, active[provider] ?? 0);
   }
 
   /** Records of processes this API spawned itself (the others were adopted after a restart). */

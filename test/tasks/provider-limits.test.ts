@@ -43,6 +43,8 @@ describe("a provider's maxActive", () => {
     expect(status.taskProviders.gpu).toMatchObject({ active: 1, maxActive: 1 });
     expect(status.taskProviders.sleeper).toMatchObject({ active: 1, maxActive: null });
     expect(status.tasks).toEqual({ active: 2, queued: 1 });
+    const metrics = await (await t.request("/metrics")).text();
+    for (const line of ['provider_active_tasks{provider="gpu"} 1', 'provider_active_tasks{provider="sleeper"} 1', 'provider_active_tasks{provider="demo"} 0']) expect(metrics).toContain(`${line}\n`);
 
     // A slot of MAX_ACTIVE_TASKS freed is not the provider's: the gpu task still waits.
     await stop(other.body.taskId);
