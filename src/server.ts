@@ -55,9 +55,14 @@ export function buildServices(config: Config, logger: Logger, options: BuildOpti
   const providers = loadProviders(config.tasks.providersFile);
   const db = openDatabase(config.dbPath, options.dbBusyTimeoutMs);
   // An end recorded (its notification made in the same write) sends it at once; the poll is the net.
+  // Bound once the services exist: a change made while they are built has no listener yet anyway.
   let webhooks: WebhookSender | undefined;
+  let tasks: TaskService | undefined;
   const endRecorded = () => webhooks?.kick();
-  const store = new TaskStore(db, endRecorded);
+  const store = new TaskStore(db, (taskId, ended) => {
+    if (ended) endRecorded();
+    tasks?.changed(taskId);
+  });
   const workflowStore = new WorkflowStore(db, endRecorded);
   // Before anything can record an end (recover() does, as the task service starts): its triggers make the notifications.
   const webhookStore = new WebhookStore(db, [
@@ -81,7 +86,7 @@ export function buildServices(config: Config, logger: Logger, options: BuildOpti
     logger,
     removePath: options.removePath,
   });
-  const tasks = new TaskService({
+  tasks = new TaskService({
     store,
     supervisor,
     lifecycle,

@@ -12,7 +12,7 @@ const EXEMPT = new Set(["/", "/health", "/ready", "/metrics", "/docs", "/docs/js
 /** Static docs and dashboard assets: a single, plain file name under the prefix. */
 const EXEMPT_ASSET = /^\/(docs|ui)\/[A-Za-z0-9_-][A-Za-z0-9._-]*$/;
 /** Routes a browser opens with EventSource/WebSocket, which cannot send headers. */
-const STREAMING = /^\/v1\/(tasks\/[^/]+\/logs\/stream|comfyui\/stream|comfyui\/workflow\/[^/]+\/events)$/;
+const STREAMING = /^\/v1\/(tasks\/events|tasks\/[^/]+\/logs\/stream|comfyui\/stream|comfyui\/workflow\/[^/]+\/events)$/;
 
 /** Whether a request may pass without credentials. */
 export function isExempt(method: string, path: string): boolean {

@@ -9,6 +9,7 @@ import { startSweeping } from "../retention.ts";
 import { fileSize, lastLinesStart, lastWrite, tailLines } from "./log-files.ts";
 import { LogFollower, type Subscriber } from "./log-follower.ts";
 import { followFile } from "./log-tail.ts";
+import { TaskEvents } from "./task-events.ts";
 import { providerNamed, type Provider } from "./providers.ts";
 import { decodeInputs, type InputFile } from "./task-inputs.ts";
 import type { TaskSupervisor } from "./supervisor.ts";
@@ -75,9 +76,11 @@ export class TaskService {
   readonly #o: TaskServiceOptions;
   readonly #followers = new Map<string, LogFollower>();
   readonly #pruner: Timer | undefined;
+  readonly #events: TaskEvents;
 
   constructor(options: TaskServiceOptions) {
     this.#o = options;
+    this.#events = new TaskEvents({ heartbeatMs: options.heartbeatMs, stopping: options.lifecycle.stopping });
     options.supervisor.recover();
     if (options.retentionMs !== undefined) {
       this.#pruner = startSweeping(options.retentionMs, () => this.prune(), (err) => options.logger.error({ err }, "deleting tasks past TASK_RETENTION failed; trying again next sweep"));
@@ -205,6 +208,18 @@ export class TaskService {
     // A running task's last output (one stat each, running ones only): a stuck agent shows in the list.
     const view = (t: TaskRecord) => taskView(t, { queued, delivery: deliveries?.get(`task:${t.taskId}`), ...(t.status === "running" ? { lastOutput: lastWrite(t.logFile) } : {}) });
     return { tasks: page.tasks.map(view), nextCursor: page.nextCursor };
+  }
+
+  /** The store wrote a change of the task's status (or its end): those following task events hear of it. */
+  changed(taskId: string) {
+    if (!this.#events.listening) return;
+    const t = this.#o.store.get(taskId);
+    if (t) this.#events.publish(t, taskView(t, { queued: [], delivery: this.#deliveryOf(t) }));
+  }
+
+  /** Every task change from now on, as SSE (GET /v1/tasks/events), of the tasks carrying all of `labels`. */
+  eventStream(labels: Labels | undefined): ReadableStream<Uint8Array> {
+    return this.#events.stream(labels);
   }
 
   #deliveryOf(t: TaskRecord): Delivery | undefined {

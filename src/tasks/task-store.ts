@@ -41,12 +41,15 @@ const BY_START: PageOrder = { table: "tasks", time: "startTime", id: "taskId" };
 
 export class TaskStore {
   readonly #db: Database;
-  readonly #onEnd: (() => void) | undefined;
+  readonly #onChange: ((taskId: string, ended: boolean) => void) | undefined;
 
-  /** `onEnd` is called after each write that records a task's end (the webhook sender's cue). */
-  constructor(db: Database, onEnd?: () => void) {
+  /**
+   * `onChange` is called after each write that makes a task or changes its status or end: `ended`
+   * when it records the end (the webhook sender's cue), and for the task events stream either way.
+   */
+  constructor(db: Database, onChange?: (taskId: string, ended: boolean) => void) {
     this.#db = db;
-    this.#onEnd = onEnd;
+    this.#onChange = onChange;
     this.#db.exec(`CREATE TABLE IF NOT EXISTS tasks (
       taskId TEXT PRIMARY KEY, agent TEXT NOT NULL, task TEXT NOT NULL, provider TEXT NOT NULL,
       status TEXT NOT NULL, startTime INTEGER NOT NULL, exitTime INTEGER, exitCode INTEGER,
@@ -63,13 +66,13 @@ export class TaskStore {
 
   insert(t: TaskRecord) {
     insertRow(this.#db, "tasks", t);
-    if (t.exitTime !== null) this.#onEnd?.();
+    this.#onChange?.(t.taskId, t.exitTime !== null);
   }
 
   /** Updates the given fields of one task. */
   update(taskId: string, fields: Partial<Omit<TaskRecord, "taskId">>) {
     updateRow(this.#db, "tasks", "taskId", taskId, fields);
-    if (fields.exitTime != null) this.#onEnd?.();
+    if (fields.status !== undefined || fields.exitTime != null) this.#onChange?.(taskId, fields.exitTime != null);
   }
 
   get(taskId: string): TaskRecord | undefined {

@@ -14,7 +14,7 @@ const operations = Object.entries(doc.paths ?? {}).flatMap(([path, item]) =>
     .filter(([m]) => ["get", "post", "put", "patch", "delete"].includes(m))
     .map(([method, op]) => ({ method: method.toUpperCase(), path: path.replace(/\{[^}]+\}/g, SAMPLE_ID), open: Array.isArray(op.security) && op.security.length === 0 })),
 );
-const isStreaming = (p: string) => /\/logs\/stream$|\/comfyui\/stream$|\/comfyui\/workflow\/[^/]+\/events$/.test(p);
+const isStreaming = (p: string) => /\/logs\/stream$|\/comfyui\/stream$|\/comfyui\/workflow\/[^/]+\/events$|^\/v1\/tasks\/events$/.test(p);
 const protectedOps = operations.filter((o) => !o.open);
 
 test("the document lists protected and public operations", () => {

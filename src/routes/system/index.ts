@@ -23,6 +23,7 @@ function endpointMap(services: Services): Record<string, Record<string, string>>
       file: "GET /v1/tasks/{taskId}/file",
       archive: "GET /v1/tasks/{taskId}/archive",
       resendWebhook: "POST /v1/tasks/{taskId}/webhook",
+      events: "GET /v1/tasks/events",
     };
   }
   if (services.status) map.monitoring = { status: "GET /v1/status" };

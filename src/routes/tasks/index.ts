@@ -3,7 +3,7 @@ import type { AppEnv } from "../../http/types.ts";
 import type { IdempotencyStore } from "../../http/idempotency.ts";
 import type { TaskService } from "../../tasks/task-service.ts";
 import { taskHandlers } from "./tasks.handlers.ts";
-import { continueTaskRoute, createTaskRoute, getTaskArchiveRoute, getTaskFileRoute, stopTasksRoute, getTaskLogRoute, getTaskRoute, listTaskFilesRoute, listTasksRoute, resendTaskWebhookRoute, stopTaskRoute, streamTaskLogsRoute } from "./tasks.routes.ts";
+import { taskEventsRoute, continueTaskRoute, createTaskRoute, getTaskArchiveRoute, getTaskFileRoute, stopTasksRoute, getTaskLogRoute, getTaskRoute, listTaskFilesRoute, listTasksRoute, resendTaskWebhookRoute, stopTaskRoute, streamTaskLogsRoute } from "./tasks.routes.ts";
 
 export function taskRoutes(tasks: TaskService, idempotency: IdempotencyStore) {
   const h = taskHandlers(tasks, idempotency);
@@ -11,6 +11,8 @@ export function taskRoutes(tasks: TaskService, idempotency: IdempotencyStore) {
     .openapi(createTaskRoute, h.create)
     .openapi(continueTaskRoute, h.continue)
     .openapi(listTasksRoute, h.list)
+    // Before /v1/tasks/{taskId}, which would take "events" for an id.
+    .openapi(taskEventsRoute, h.events)
     .openapi(getTaskRoute, h.get)
     .openapi(stopTaskRoute, h.stop)
     .openapi(stopTasksRoute, h.stopMany)

@@ -6,7 +6,7 @@ import type { AppEnv } from "../../http/types.ts";
 import type { TaskRecord, TaskStatus } from "../../tasks/task.ts";
 import { actorOf } from "../../http/request-context.ts";
 import type { TaskService } from "../../tasks/task-service.ts";
-import type { continueTaskRoute, createTaskRoute, getTaskArchiveRoute, getTaskFileRoute, stopTasksRoute, getTaskLogRoute, getTaskRoute, listTaskFilesRoute, listTasksRoute, resendTaskWebhookRoute, stopTaskRoute, streamTaskLogsRoute } from "./tasks.routes.ts";
+import type { taskEventsRoute, continueTaskRoute, createTaskRoute, getTaskArchiveRoute, getTaskFileRoute, stopTasksRoute, getTaskLogRoute, getTaskRoute, listTaskFilesRoute, listTasksRoute, resendTaskWebhookRoute, stopTaskRoute, streamTaskLogsRoute } from "./tasks.routes.ts";
 import { listTaskFiles, taskFilePath } from "../../tasks/task-files.ts";
 import { tarFolder, tarGzResponse } from "../../tasks/tar.ts";
 import { lastLinesStart } from "../../tasks/log-files.ts";
@@ -98,6 +98,13 @@ export function taskHandlers(tasks: TaskService, idempotency: IdempotencyStore) 
     }) as never;
   };
 
+  const events: H<typeof taskEventsRoute> = (c) => {
+    // Quiet for as long as no task changes: no idle timeout for this request.
+    c.env?.timeout?.(c.req.raw, 0);
+    const headers = { "Content-Type": "text/event-stream; charset=utf-8", "Cache-Control": "no-cache, no-store, no-transform", Connection: "keep-alive", "X-Accel-Buffering": "no" };
+    return new Response(tasks.eventStream(c.req.valid("query").label), { status: 200, headers }) as never;
+  };
+
   const log: H<typeof getTaskLogRoute> = async (c) => {
     const t = tasks.get(c.req.valid("param").taskId);
     const file = Bun.file(t.logFile);
@@ -140,7 +147,7 @@ export function taskHandlers(tasks: TaskService, idempotency: IdempotencyStore) 
     return tarGzResponse(tarFolder(await dirOf(taskId), taskId), taskId) as never;
   };
 
-  return { create, continue: continueTask, list, get, stop, stopMany, resendWebhook, stream, log, files, file, archive };
+  return { create, continue: continueTask, list, get, stop, stopMany, resendWebhook, stream, events, log, files, file, archive };
 }
 
 /** Where `Range: bytes=<offset>-` asks a followed log to start: the one form a stream that goes on can take. */

@@ -118,6 +118,24 @@ export const resendTaskWebhookRoute = createRoute({
   responses: { 202: jsonResponse(WebhookSchema.unwrap(), "To be sent now"), ...errors(400, 404, 409, 413, 415, 422, 507) },
 });
 
+export const taskEventsRoute = createRoute({
+  operationId: "streamTaskEvents",
+  method: "get",
+  path: "/v1/tasks/events",
+  tags: ["Tasks"],
+  summary: "Follow every task's changes (Server-Sent Events): queued, running, stopping, ended",
+  description:
+    "From now on, each change of a task's status as an event named by its type (`task.queued`, `task.running`, `task.stopping`, " +
+    "`task.completed`, `task.failed`, `task.stopped`) with `{type, timestamp, data}`, `data` the task as lists show it: for a dashboard or a bot " +
+    "that follows all the work. `?label=name=value` (repeatable) keeps to the tasks carrying them. `: heartbeat` comments keep it open; " +
+    "`event: shutdown` ends it.",
+  request: { query: z.object({ label: labelQuery, token: StreamQuery.shape.token }) },
+  responses: {
+    200: { description: "An event stream", content: { "text/event-stream": { schema: z.string() } } },
+    ...errors(400),
+  },
+});
+
 export const streamTaskLogsRoute = createRoute({
   operationId: "streamTaskLogs",
   method: "get",
