@@ -34,7 +34,7 @@ describe("a provider's maxActive", () => {
     expect(refused.res.headers.get("Retry-After")).toBe("10");
     expect(refused.body.message).toBe('Provider gpu is at its maxActive (1 running); try again later, or ask with "queue": true');
     const waiting = await start("gpu", true);
-    expect(waiting.body.status).toBe("accepted");
+    expect(waiting.body).toMatchObject({ status: "accepted", message: "Task queued: no slot is free for it (MAX_ACTIVE_TASKS, or its provider's maxActive), and it starts when one frees (GET it for its status)" });
     expect(await get(waiting.body.taskId)).toMatchObject({ status: "queued", queuePosition: 1 });
     // Queued behind the gpu task, another provider's task does not wait for it.
     const other = await start("sleeper", true);

@@ -11,7 +11,7 @@ import { listTaskFiles, taskFilePath } from "../../tasks/task-files.ts";
 import { tarFolder, tarGzResponse } from "../../tasks/tar.ts";
 import { lastLinesStart } from "../../tasks/log-files.ts";
 
-const QUEUED = "Task queued: every MAX_ACTIVE_TASKS slot is busy, and it starts when one frees (GET it for its status)";
+const QUEUED = "Task queued: no slot is free for it (MAX_ACTIVE_TASKS, or its provider's maxActive), and it starts when one frees (GET it for its status)";
 
 type H<R extends Parameters<typeof import("@hono/zod-openapi").createRoute>[0]> = RouteHandler<R, AppEnv>;
 
