@@ -52,7 +52,7 @@ const modelField = (description: string) =>
 const queueField = z
   .boolean()
   .optional()
-  .openapi({ description: "When every MAX_ACTIVE_TASKS slot is busy, wait in the queue (the first queued starts first; at most 1,000 wait) rather than get a 503. Default false" });
+  .openapi({ description: "When every MAX_ACTIVE_TASKS slot, or every one of its provider's maxActive, is busy, wait in the queue (the first queued starts first; at most 1,000 wait) rather than get a 503. Default false" });
 
 export const CreateTaskBody = z
   .object({
