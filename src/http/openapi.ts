@@ -53,6 +53,9 @@ export function jsonResponse<T extends z.ZodType>(schema: T, description: string
   return { description, content: { "application/json": { schema } } };
 }
 
+/** The 200 of a Server-Sent Events route. */
+export const eventStreamDoc = { description: "An event stream", content: { "text/event-stream": { schema: z.string() } } };
+
 const TARGET_NAMES: Record<string, string> = { json: "body", query: "query", param: "path", header: "header" };
 
 type Issue = {

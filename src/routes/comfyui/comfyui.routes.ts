@@ -1,7 +1,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { labelQuery } from "../../labels.ts";
 import { ResendWebhookBody, WebhookSchema } from "../../webhooks/webhook-view.ts";
-import { cursorQuery, errorResponses, jsonResponse, PROTECTED_ERRORS, requiredStatusListQuery, statusListQuery } from "../../http/openapi.ts";
+import { cursorQuery, errorResponses, eventStreamDoc, jsonResponse, PROTECTED_ERRORS, requiredStatusListQuery, statusListQuery } from "../../http/openapi.ts";
 import { RetryBody, SubmitBody, UUID, WorkflowIdParam, WorkflowSchema } from "./comfyui.schemas.ts";
 import { IdempotencyHeaders } from "../../http/idempotency.ts";
 import { waitQuery } from "../../http/long-poll.ts";
@@ -193,7 +193,7 @@ export const workflowEventsRoute = createRoute({
     "`event: shutdown` when the server stops. `: heartbeat` comments keep it open.",
   request: { params: WorkflowIdParam, query: z.object({ token: z.string().optional().openapi({ description: "API key, for EventSource clients that cannot send headers" }) }) },
   responses: {
-    200: { description: "An event stream", content: { "text/event-stream": { schema: z.string() } } },
+    200: eventStreamDoc,
     ...errors(400, 404),
   },
 });

@@ -9,6 +9,7 @@ import { idempotent, type IdempotencyStore } from "../../http/idempotency.ts";
 import { waitUntil } from "../../http/long-poll.ts";
 import { actorOf } from "../../http/request-context.ts";
 import type { AppEnv } from "../../http/types.ts";
+import { eventStreamResponse } from "../../http/streaming.ts";
 import { uploadInput } from "../../comfyui/uploads.ts";
 import { freeMemory } from "../../comfyui/free-memory.ts";
 import { outputsArchive } from "../../comfyui/output-archive.ts";
@@ -85,11 +86,7 @@ export function comfyuiRoutes(d: ComfyRouteDeps) {
     .openapi(workflowEventsRoute, (c) => {
       const { workflowId } = c.req.valid("param");
       if (!d.store.get(workflowId)) throw new ApiError(404, `Workflow ${workflowId} not found`);
-      // Progress may pause for long (a model loading): no idle timeout for this request.
-      c.env?.timeout?.(c.req.raw, 0);
-      return new Response(workflowEventStream(d.hub, workflowId, d.heartbeatMs), {
-        headers: { "Content-Type": "text/event-stream; charset=utf-8", "Cache-Control": "no-cache, no-store, no-transform", Connection: "keep-alive", "X-Accel-Buffering": "no" },
-      }) as never;
+      return eventStreamResponse(c, workflowEventStream(d.hub, workflowId, d.heartbeatMs)) as never;
     })
     .openapi(streamRoute, (c) => {
       if (c.req.header("upgrade")?.toLowerCase() !== "websocket" || !c.env?.upgrade) {

@@ -1,6 +1,7 @@
 import type { RouteHandler } from "@hono/zod-openapi";
 import { ApiError } from "../../http/errors.ts";
 import { contentDisposition, fileResponse } from "../../http/file-response.ts";
+import { eventStreamResponse, streamResponse } from "../../http/streaming.ts";
 import { idempotent, type IdempotencyStore } from "../../http/idempotency.ts";
 import type { AppEnv } from "../../http/types.ts";
 import type { TaskRecord, TaskStatus } from "../../tasks/task.ts";
@@ -85,25 +86,10 @@ export function taskHandlers(tasks: TaskService, idempotency: IdempotencyStore) 
     if (resume !== undefined && !/^\d{1,15}$/.test(resume.trim())) throw new ApiError(400, "Last-Event-ID must be an event id received from this stream");
     const tail = c.req.valid("query").tail;
     const body = await tasks.stream(taskId, resume ? { after: Number(resume) } : tail ? { lastLines: tail } : { after: 0 });
-    // A log stream may stay quiet for long: no idle timeout for this request.
-    c.env?.timeout?.(c.req.raw, 0);
-    return new Response(body, {
-      status: 200,
-      headers: {
-        "Content-Type": "text/event-stream; charset=utf-8",
-        "Cache-Control": "no-cache, no-store, no-transform",
-        Connection: "keep-alive",
-        "X-Accel-Buffering": "no",
-      },
-    }) as never;
+    return eventStreamResponse(c, body) as never;
   };
 
-  const events: H<typeof taskEventsRoute> = (c) => {
-    // Quiet for as long as no task changes: no idle timeout for this request.
-    c.env?.timeout?.(c.req.raw, 0);
-    const headers = { "Content-Type": "text/event-stream; charset=utf-8", "Cache-Control": "no-cache, no-store, no-transform", Connection: "keep-alive", "X-Accel-Buffering": "no" };
-    return new Response(tasks.eventStream(c.req.valid("query").label), { status: 200, headers }) as never;
-  };
+  const events: H<typeof taskEventsRoute> = (c) => eventStreamResponse(c, tasks.eventStream(c.req.valid("query").label)) as never;
 
   const log: H<typeof getTaskLogRoute> = async (c) => {
     const t = tasks.get(c.req.valid("param").taskId);
@@ -117,10 +103,7 @@ export function taskHandlers(tasks: TaskService, idempotency: IdempotencyStore) 
     if (follow !== "true") return new Response(file.slice(await lastLinesStart(t.logFile, tail!)), { headers }) as never;
     const from = range === undefined ? undefined : openRangeStart(range, file.size, t.taskId);
     const body = await tasks.followLog(t.taskId, from === undefined ? (tail ? { lastLines: tail } : { from: 0 }) : { from });
-    // A followed log may stay quiet for long: no idle timeout for this request.
-    c.env?.timeout?.(c.req.raw, 0);
-    // no-transform: a compressed stream would hold lines back until a block fills.
-    return new Response(body, { headers: { ...headers, "Cache-Control": "no-cache, no-store, no-transform", "X-Accel-Buffering": "no" } }) as never;
+    return streamResponse(c, body, headers) as never;
   };
 
   /** The task's directory, or a 404 once retention deleted it. */

@@ -1,6 +1,6 @@
 /** The task routes' OpenAPI definitions (their shapes are in tasks.schemas.ts). */
 import { createRoute, z } from "@hono/zod-openapi";
-import { errorResponses, jsonResponse, PROTECTED_ERRORS, requiredStatusListQuery } from "../../http/openapi.ts";
+import { errorResponses, eventStreamDoc, jsonResponse, PROTECTED_ERRORS, requiredStatusListQuery } from "../../http/openapi.ts";
 import { IdempotencyHeaders } from "../../http/idempotency.ts";
 import { waitQuery } from "../../http/long-poll.ts";
 import { labelQuery } from "../../labels.ts";
@@ -131,7 +131,7 @@ export const taskEventsRoute = createRoute({
     "`event: shutdown` ends it.",
   request: { query: z.object({ label: labelQuery, token: StreamQuery.shape.token }) },
   responses: {
-    200: { description: "An event stream", content: { "text/event-stream": { schema: z.string() } } },
+    200: eventStreamDoc,
     ...errors(400),
   },
 });
@@ -152,7 +152,7 @@ export const streamTaskLogsRoute = createRoute({
     headers: z.object({ "last-event-id": z.string().optional().openapi({ description: "Resume after this event id" }) }),
   },
   responses: {
-    200: { description: "An event stream", content: { "text/event-stream": { schema: z.string() } } },
+    200: eventStreamDoc,
     ...errors(400, 404),
   },
 });
