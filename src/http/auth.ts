@@ -77,7 +77,10 @@ export function authenticator(keys: readonly string[], readOnlyKeys: readonly st
     for (const k of accepted) if (timingSafeEqual(k.hash, presented)) match ??= k;
     if (!match) throw new ApiError(403, "Invalid API token");
     // Before routing, as for a wrong key: a read-only key learns nothing of what it may not do.
-    if (match.readOnly && !READ_METHODS.has(method)) throw new ApiError(403, `This API key is read-only: ${method} is not allowed (only GET and HEAD)`);
+    if (match.readOnly && !READ_METHODS.has(method)) {
+      // `details` says so to programs (the dashboard keeps such a key signed in), not only the message.
+      throw new ApiError(403, `This API key is read-only: ${method} is not allowed (only GET and HEAD)`, { details: { keyAccess: "read-only" } });
+    }
     c.set("keyId", match.id);
   };
 }

@@ -52,7 +52,7 @@ export async function api(path, options = {}) {
   try { body = await res.json(); } catch {}
   if (res.status === 429) session.pausedUntil = Date.now() + 1000 * Number(res.headers.get("Retry-After") ?? body.retryAfter ?? 10);
   // A read-only key (MANAGEMENT_API_READONLY_KEYS) is a good key that may not change anything: it stays signed in.
-  const readOnly = res.status === 403 && /read-only/.test(body.message ?? "");
+  const readOnly = res.status === 403 && body.details?.keyAccess === "read-only";
   const hint = readOnly
     ? "Sign in with a full key to change anything."
     : ({ 401: "Sign in with a valid API key.", 403: "This API key is not accepted.", 429: `Too many requests; retry in ${body.retryAfter ?? "a few"} s.` }[res.status] ?? "");
