@@ -10,6 +10,7 @@ import { fileSize, lastLinesStart, lastWrite, tailLines } from "./log-files.ts";
 import { LogFollower, type Subscriber } from "./log-follower.ts";
 import { followFile } from "./log-tail.ts";
 import { TaskEvents } from "./task-events.ts";
+import { purgeTask, purgeTasks, type PurgedTasks, type PurgeQuery } from "./task-purge.ts";
 import { providerNamed, type Provider } from "./providers.ts";
 import { decodeInputs, type InputFile } from "./task-inputs.ts";
 import type { TaskSupervisor } from "./supervisor.ts";
@@ -250,24 +251,14 @@ export class TaskService {
     return stopped;
   }
 
-  /**
-   * Deletes an ended task now (DELETE /v1/tasks/{taskId}?purge=true): its record, log and folder, as
-   * TASK_RETENTION would later; the folder stays while another task works, or worked, in it.
-   */
-  async purge(taskId: string, who: Actor): Promise<{ folderDeleted: boolean }> {
-    const t = this.get(taskId);
-    if (t.exitTime === null || this.#o.supervisor.isLive(taskId)) {
-      throw new ApiError(409, `Task ${taskId} is ${t.status}: stop it, and purge it once it has ended`, { extra: { currentStatus: t.status } });
-    }
-    let folderDeleted: boolean;
-    try {
-      folderDeleted = await this.#o.supervisor.purge(t);
-    } catch (err) {
-      this.#o.logger.error({ taskId, err }, "could not delete a task's files; its record is kept");
-      throw new ApiError(500, `Could not delete the files of task ${taskId} (${(err as Error).message}); its record is kept, to try again`);
-    }
-    this.#o.logger.info({ audit: true, action: "task.purge", reqId: who.reqId, taskId, folderDeleted, keyId: who.keyId }, "task purged");
-    return { folderDeleted };
+  /** Deletes an ended task now (DELETE /v1/tasks/{taskId}?purge=true): see task-purge.ts. */
+  purge(taskId: string, who: Actor): Promise<{ folderDeleted: boolean }> {
+    return purgeTask(this.#o, this.get(taskId), who);
+  }
+
+  /** Deletes every ended task the query names (DELETE /v1/tasks?status=…&purge=true): see task-purge.ts. */
+  purgeMany(q: PurgeQuery, who: Actor): Promise<PurgedTasks> {
+    return purgeTasks(this.#o, q, who);
   }
 
   /** Stops every running (or queued) task, of one agent or provider if given: each as stop() stops one. */

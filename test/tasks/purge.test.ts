@@ -88,3 +88,93 @@ describe("purge", () => {
     expect((await get(task.taskId)).status).toBe(200);
   });
 });
+
+describe("bulk purge: DELETE /v1/tasks?status=…&purge=true", () => {
+  const startLabelled = async (provider: string, batch: string) => {
+    const res = await t.request("/v1/tasks", { method: "POST", headers: json, body: JSON.stringify({ agent: "a", task: "x", provider, labels: { batch } }) });
+    return (await res.json()) as { taskId: string; taskDir: string; logFile: string };
+  };
+  const purgeAll = (query: string) => t.request(`/v1/tasks?${query}`, { method: "DELETE", headers: AUTH });
+  const ids = (xs: { taskId: string }[]) => xs.map((x) => x.taskId).sort();
+
+  test("the ended tasks named go, files and all; a running one, another batch and other statuses stay", async () => {
+    const done = [await startLabelled("writer", "b1"), await startLabelled("exit0", "b1")];
+    const failed = await startLabelled("exit3", "b1");
+    const other = await startLabelled("exit0", "b2");
+    const running = await startLabelled("sleeper", "b1");
+    for (const x of [...done, failed, other]) await ended(x.taskId);
+    const res = await purgeAll("status=completed&label=batch=b1&purge=true");
+    expect(res.status).toBe(200);
+    const body = await res.json();
+    expect({ ...body, taskIds: body.taskIds.sort() }).toEqual({ purged: 2, taskIds: ids(done), foldersKept: [] });
+    for (const x of done) {
+      expect((await get(x.taskId)).status).toBe(404);
+      expect([existsSync(x.taskDir), existsSync(x.logFile), existsSync(exitFile(x.taskId))]).toEqual([false, false, false]);
+    }
+    for (const x of [failed, other, running]) expect([x.taskId, (await get(x.taskId)).status]).toEqual([x.taskId, 200]);
+    expect(existsSync(other.taskDir)).toBe(true);
+    // Several statuses at once; the running task is never among them.
+    const rest = await (await purgeAll("status=completed,failed,stopped&label=batch=b1&purge=true")).json();
+    expect(rest).toEqual({ purged: 1, taskIds: [failed.taskId], foldersKept: [] });
+    expect((await get(running.taskId)).status).toBe(200);
+    // Nothing left to match: an empty answer, not an error.
+    expect(await (await purgeAll("status=completed,failed&label=batch=b1&purge=true")).json()).toEqual({ purged: 0, taskIds: [], foldersKept: [] });
+    await purgeAll("status=running&label=batch=b1");
+    await ended(running.taskId);
+    expect((await (await purgeAll("status=stopped&label=batch=b1&purge=true")).json()).taskIds).toEqual([running.taskId]);
+  });
+
+  test("a session and its continuation go together, and the folder with the last of them", async () => {
+    const first = await startLabelled("claude-session", "b3");
+    await ended(first.taskId);
+    const next = await (await t.request(`/v1/tasks/${first.taskId}/continue`, { method: "POST", headers: json, body: JSON.stringify({ task: "more" }) })).json();
+    await ended(next.taskId);
+    const body = await (await purgeAll("status=completed&label=batch=b3&purge=true")).json();
+    expect(body.purged).toBe(2);
+    // Newest first: the continuation found its folder shared, the session took it.
+    expect(body.foldersKept).toEqual([next.taskId]);
+    expect(existsSync(first.taskDir)).toBe(false);
+  });
+
+  test("a task whose folder cannot be deleted is kept; the others go, and a 500 lists both", async () => {
+    const kept = await startLabelled("exit0", "b4");
+    const gone = await startLabelled("exit0", "b4");
+    for (const x of [kept, gone]) await ended(x.taskId);
+    stuck = kept.taskDir;
+    try {
+      const res = await purgeAll("status=completed&label=batch=b4&purge=true");
+      expect(res.status).toBe(500);
+      const body = await res.json();
+      expect(body.message).toBe("Could not delete the files of 1 of 2 tasks; their records are kept, to try again (the others are deleted)");
+      expect(body.details).toEqual({
+        purged: [gone.taskId],
+        failed: [{ taskId: kept.taskId, message: `Could not delete the files of task ${kept.taskId} (EACCES: permission denied, rmdir '${kept.taskDir}/readonly')` }],
+      });
+      expect([(await get(gone.taskId)).status, (await get(kept.taskId)).status]).toEqual([404, 200]);
+      expect(existsSync(kept.logFile)).toBe(true);
+    } finally {
+      stuck = "";
+    }
+    expect(await (await purgeAll("status=completed&label=batch=b4&purge=true")).json()).toEqual({ purged: 1, taskIds: [kept.taskId], foldersKept: [] });
+  });
+
+  test("statuses that do not fit the verb are a 400 that says which do; nothing is stopped or deleted", async () => {
+    const running = await startLabelled("sleeper", "b5");
+    const done = await startLabelled("exit0", "b5");
+    await ended(done.taskId);
+    const cases: [string, string][] = [
+      ["status=running&label=batch=b5&purge=true", "query/status must be completed, failed or stopped (or several) with purge=true; got running: stop running and queued tasks first, without purge=true"],
+      ["status=completed,queued&label=batch=b5&purge=true", "query/status must be completed, failed or stopped (or several) with purge=true; got queued: stop running and queued tasks first, without purge=true"],
+      ["status=completed&label=batch=b5", "query/status must be running or queued (or both) to stop tasks; got completed: ended tasks are deleted with purge=true"],
+      ["status=running,failed&label=batch=b5&purge=false", "query/status must be running or queued (or both) to stop tasks; got failed: ended tasks are deleted with purge=true"],
+    ];
+    for (const [query, message] of cases) {
+      const res = await purgeAll(query);
+      expect([query, res.status, (await res.json()).message]).toEqual([query, 400, message]);
+    }
+    expect((await purgeAll("label=batch=b5&purge=true")).status).toBe(400); // status is required
+    expect((await (await get(running.taskId)).json()).status).toBe("running");
+    expect((await get(done.taskId)).status).toBe(200);
+    await purgeAll("status=running&label=batch=b5");
+  });
+});

@@ -11,8 +11,13 @@ import type { taskEventsRoute, continueTaskRoute, createTaskRoute, getTaskArchiv
 import { listTaskFiles, taskFilePath } from "../../tasks/task-files.ts";
 import { tarFolder, tarGzResponse } from "../../tasks/tar.ts";
 import { lastLinesStart } from "../../tasks/log-files.ts";
+import { ENDED_STATUSES, type EndedStatus } from "../../tasks/task-purge.ts";
 
 const QUEUED = "Task queued: no slot is free for it (MAX_ACTIVE_TASKS, or its provider's maxActive), and it starts when one frees (GET it for its status)";
+
+/** The statuses a bulk stop takes. */
+const LIVE_STATUSES = ["running", "queued"] as const;
+type LiveStatus = (typeof LIVE_STATUSES)[number];
 
 type H<R extends Parameters<typeof import("@hono/zod-openapi").createRoute>[0]> = RouteHandler<R, AppEnv>;
 
@@ -71,9 +76,21 @@ export function taskHandlers(tasks: TaskService, idempotency: IdempotencyStore) 
     return c.json({ taskId: t.taskId, status: t.status, message }, 200);
   };
 
-  const stopMany: H<typeof stopTasksRoute> = (c) => {
-    const { status, agent, provider, label } = c.req.valid("query");
-    const stopped = tasks.stopMany({ statuses: status, agent, provider, labels: label }, actorOf(c));
+  const stopMany: H<typeof stopTasksRoute> = async (c) => {
+    const { status, agent, provider, label, purge } = c.req.valid("query");
+    const purging = purge === "true";
+    const wanted: readonly string[] = purging ? ENDED_STATUSES : LIVE_STATUSES;
+    const wrong = status.filter((s) => !wanted.includes(s));
+    if (wrong.length) {
+      throw new ApiError(400, purging
+        ? `query/status must be completed, failed or stopped (or several) with purge=true; got ${wrong.join(",")}: stop running and queued tasks first, without purge=true`
+        : `query/status must be running or queued (or both) to stop tasks; got ${wrong.join(",")}: ended tasks are deleted with purge=true`);
+    }
+    if (purging) {
+      const done = await tasks.purgeMany({ statuses: status as EndedStatus[], agent, provider, labels: label }, actorOf(c));
+      return c.json({ purged: done.taskIds.length, ...done }, 200);
+    }
+    const stopped = tasks.stopMany({ statuses: status as LiveStatus[], agent, provider, labels: label }, actorOf(c));
     return c.json({ stopped: stopped.length, taskIds: stopped.map((t) => t.taskId) }, 200);
   };
 

@@ -10,8 +10,10 @@ import {
   CreateTaskBody,
   ListQuery,
   LogQuery,
+  PurgedTasksSchema,
   PurgeResultSchema,
   StopQuery,
+  StoppedTasksSchema,
   StopResultSchema,
   StreamQuery,
   TaskAcceptedSchema,
@@ -87,20 +89,34 @@ export const stopTasksRoute = createRoute({
   method: "delete",
   path: "/v1/tasks",
   tags: ["Tasks"],
-  summary: "Stop every running (or queued) task, or an agent's, a provider's, or those labelled so, at once",
+  summary: "Stop every running (or queued) task, or an agent's, a provider's, or those labelled so, at once; with ?purge=true, delete ended ones",
   description:
     "For agents gone wrong, or before maintenance: one request, where a DELETE each would use up the rate limit. Each is stopped as " +
-    "`DELETE /v1/tasks/{taskId}` stops one. `status=running` is required, so that nothing is stopped by accident.",
+    "`DELETE /v1/tasks/{taskId}` stops one. `status` is required, so that nothing goes by accident: `running` and `queued` to stop, " +
+    "and with `purge=true` `completed`, `failed` and `stopped`, whose tasks are deleted as `?purge=true` deletes one (a finished batch: " +
+    "`?status=completed,failed,stopped&label=batch=42&purge=true`). A task whose files cannot be deleted is kept, to try again, and the " +
+    "answer is then a 500 whose `details` list what was deleted (`purged`) and what was not (`failed`).",
   request: {
     query: z.object({
-      status: requiredStatusListQuery(["running", "queued"], "Stop the tasks in this status, or in either: `running,queued` (a queued one leaves the queue without running)"),
+      status: requiredStatusListQuery(
+        ["running", "queued", "completed", "failed", "stopped"],
+        "The tasks in these statuses: `running`, `queued` or both to stop them (a queued one leaves the queue without running); " +
+          "with purge=true, any of `completed`, `failed` and `stopped` to delete them",
+      ),
       agent: ListQuery.shape.agent,
       provider: ListQuery.shape.provider,
       label: labelQuery,
+      purge: z
+        .enum(["true", "false"])
+        .optional()
+        .openapi({ description: "true: delete the ended tasks the other parameters name, their records, logs and folders, as TASK_RETENTION would later" }),
     }),
   },
   responses: {
-    200: jsonResponse(z.object({ stopped: z.number().int(), taskIds: z.array(z.string()) }).openapi("StoppedTasks"), "What was asked to stop (SIGTERM now, SIGKILL after TASK_STOP_GRACE_MS)"),
+    200: jsonResponse(
+      z.union([StoppedTasksSchema, PurgedTasksSchema]),
+      "What was asked to stop (StoppedTasks: SIGTERM now, SIGKILL after TASK_STOP_GRACE_MS), or what was deleted (PurgedTasks)",
+    ),
     ...errors(400, 507),
   },
 });

@@ -209,6 +209,16 @@ export const PurgeResultSchema = z
   })
   .openapi("TaskPurged");
 
+export const StoppedTasksSchema = z.object({ stopped: z.number().int(), taskIds: z.array(z.string()) }).openapi("StoppedTasks");
+
+export const PurgedTasksSchema = z
+  .object({
+    purged: z.number().int(),
+    taskIds: z.array(z.string()).openapi({ description: "The tasks deleted: record, log and folder" }),
+    foldersKept: z.array(z.string()).openapi({ description: "Of those, the ones whose folder stays, as a task not deleted works or worked in it (a continuation)" }),
+  })
+  .openapi("PurgedTasks");
+
 export const StopQuery = z.object({
   purge: z
     .enum(["true", "false"])
