@@ -21,7 +21,9 @@ export async function promptFor(workflow: Record<string, unknown>, backend: Comf
     info = await backend.objectInfo();
   } catch (err) {
     if (err instanceof ComfyUnavailableError) {
-      throw new ApiError(503, `${err.message}. A UI-format workflow is converted with /object_info, and no copy is cached yet: retry shortly, or submit the API format`, { headers: { "Retry-After": "10" } });
+      // The cause may end a sentence itself (Bun's connection errors end with a question).
+      const cause = /[.?!]$/.test(err.message) ? err.message : `${err.message}.`;
+      throw new ApiError(503, `${cause} A UI-format workflow is converted with /object_info, and no copy is cached yet: retry shortly, or submit the API format`, { headers: { "Retry-After": "10" } });
     }
     throw err;
   }

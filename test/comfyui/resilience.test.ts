@@ -87,6 +87,9 @@ describe("backend failures", () => {
     const { res, body } = await s.submit(ui);
     expect(res.status).toBe(503);
     expect(body.message).toContain("object_info");
+    // One full stop between the cause and the advice, whatever punctuation the cause ends with.
+    expect(body.message).not.toMatch(/[.?!]\./);
+    expect(body.message).toMatch(/is unreachable: .+[.?!] A UI-format workflow is converted with \/object_info/);
     expect(res.headers.get("Retry-After")).toBeTruthy();
     await s.server.shutdown();
   });
