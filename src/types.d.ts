@@ -32,3 +32,7 @@ declare module "*/agent-log.js" {
   const path: string;
   export default path;
 }
+declare module "*/cells.js" {
+  const path: string;
+  export default path;
+}

@@ -299,8 +299,12 @@ describe("compiled binary", () => {
     expect((await docs.arrayBuffer()).byteLength).toBeGreaterThan(100_000);
     const ui = await fetch(`${api.base}/ui`);
     expect(await ui.text()).toContain('<script type="module" src="ui/app.js">');
-    expect(await (await fetch(`${api.base}/ui/app.js`)).text()).toContain('from "./client.js"');
-    // The modules app.js imports are in the binary too.
+    const appJs = await (await fetch(`${api.base}/ui/app.js`)).text();
+    expect(appJs).toContain('from "./client.js"');
+    // The modules app.js imports are in the binary too, each of them.
+    const modules = [...appJs.matchAll(/from "\.\/([\w-]+\.js)"/g)].map((m) => m[1]!);
+    expect(modules).toEqual(expect.arrayContaining(["client.js", "gallery.js", "queue.js", "agent-log.js", "cells.js"]));
+    for (const m of modules) expect([m, (await fetch(`${api.base}/ui/${m}`)).status]).toEqual([m, 200]);
     expect(await (await fetch(`${api.base}/ui/client.js`)).text()).toContain("sessionStorage");
     expect((await fetch(`${api.base}/ui/gallery.js`)).status).toBe(200);
     expect(await (await fetch(`${api.base}/ui/queue.js`)).text()).toContain("export function connectEvents");

@@ -116,6 +116,56 @@ describe("dashboard lists", () => {
     await row.waitFor({ state: "detached", timeout: 10_000 });
   }, 40_000);
 
+  test("the task list filters by status and label, and shows more than the 50 newest on request", async () => {
+    const start = async (provider: string, labels?: Record<string, string>) => {
+      const res = await fetch(`${d.base}/v1/tasks`, { method: "POST", headers: authorized, body: JSON.stringify({ agent: "filtered", task: "x", provider, labels, queue: true }) });
+      return (await res.json()).taskId as string;
+    };
+    const failedF1 = [await start("exit3", { lot: "f1" }), await start("exit3", { lot: "f1" })];
+    const completedF1 = await start("exit0", { lot: "f1" });
+    const failedF2 = await start("exit3", { lot: "f2" });
+    const newer: string[] = [];
+    for (let i = 0; i < 50; i++) newer.push(await start("exit0"));
+    const all = [...failedF1, completedF1, failedF2, ...newer];
+    await waitFor(async () => (await Promise.all(all.map(async (id) => (await d.get(`/v1/tasks/${id}`)).exitTime))).every(Boolean), 20_000);
+    const rows = () => d.page.locator("#task-table tbody tr").evaluateAll((els) => els.map((el) => el.getAttribute("data-task")!));
+    const badges = () => d.page.locator("#task-table tbody tr .badge").allTextContents();
+    const label = d.page.locator("#task-label");
+    const applyLabel = async (text: string) => {
+      await label.fill(text);
+      await label.press("Enter");
+    };
+    // Every status: the 50 newest, which the labelled tasks are older than; Show more brings them.
+    await d.page.reload(); // rather than wait for the next poll, up to 10 s away while nothing runs
+    await waitFor(async () => (await rows()).includes(newer[49]!));
+    expect(await rows()).not.toContain(failedF1[0]);
+    await d.page.getByRole("button", { name: "Show more" }).click();
+    await waitFor(async () => (await rows()).includes(failedF1[0]!));
+    // Failed ones only, of any label.
+    await d.page.getByLabel("Show").selectOption("failed");
+    await waitFor(async () => (await rows()).includes(failedF2) && !(await rows()).includes(completedF1));
+    expect(new Set(await badges())).toEqual(new Set(["failed"]));
+    // And with a label.
+    await applyLabel("lot=f1");
+    await waitFor(async () => (await rows()).toSorted().join() === failedF1.toSorted().join());
+    // A label the API refuses: its 400 shown, the field marked, nothing listed; a good one clears them.
+    await applyLabel("nonsense");
+    await waitText(d.page.locator("#alert"), "must be name=value");
+    expect([await rows(), await label.getAttribute("aria-invalid")]).toEqual([[], "true"]);
+    await applyLabel("lot=f2");
+    await waitFor(async () => (await rows()).join() === failedF2);
+    expect([await d.page.locator("#alert").isHidden(), await label.getAttribute("aria-invalid")]).toEqual([true, null]);
+    // Nothing matching says so.
+    await d.page.getByLabel("Show").selectOption("completed");
+    await d.page.locator("#tasks-none").waitFor({ state: "visible" });
+    expect(await rows()).toEqual([]);
+    // Back to every task, for the tests after this one.
+    await applyLabel("");
+    await d.page.getByLabel("Show").selectOption("all");
+    await waitFor(async () => (await rows()).includes(newer[49]!));
+    expect(await d.page.locator("#tasks-none").isHidden()).toBe(true);
+  }, 60_000);
+
   test("while no task runs the task list is asked for every 10 s, not every 3 s; one started elsewhere still shows within seconds", async () => {
     await waitFor(async () => (await d.get(`/v1/tasks`)).count === 0, 15_000);
     await Bun.sleep(5500); // the dashboard hears it from /v1/status too

@@ -40,7 +40,7 @@ describe("dashboard", () => {
     await d.page.goto(`${d.base}/ui`);
     await d.page.waitForLoadState("networkidle");
     expect(d.requests.filter((r) => r.includes("/v1/"))).toEqual([]);
-    expect(d.requests).toEqual(expect.arrayContaining(["GET /ui", "GET /ui/app.js", "GET /ui/client.js", "GET /ui/gallery.js", "GET /ui/queue.js", "GET /ui/agent-log.js", "GET /ui/app.css"]));
+    expect(d.requests).toEqual(expect.arrayContaining(["GET /ui", "GET /ui/app.js", "GET /ui/client.js", "GET /ui/gallery.js", "GET /ui/queue.js", "GET /ui/agent-log.js", "GET /ui/cells.js", "GET /ui/app.css"]));
     expect(d.consoleErrors).toEqual([]);
     await d.page.getByLabel("API key").fill("wrong-key");
     await d.page.getByRole("button", { name: "Sign in" }).click();

@@ -5,6 +5,7 @@ import { $, api, apiUrl, badge, fmtDuration, guard, h, morphList, newestFirst, n
 import { refreshOutputs } from "./gallery.js";
 import { connectEvents, disconnectEvents, refreshWorkflows } from "./queue.js";
 import { readable } from "./agent-log.js";
+import { agentCell, costCell, durationCell, meter, providerLimits, sparkline } from "./cells.js";
 
 const timers = [];
 let logSource;
@@ -68,22 +69,6 @@ document.addEventListener("visibilitychange", () => {
 });
 
 // ---- system -----------------------------------------------------------------------------------
-function sparkline(values, color) {
-  const w = 120, hgt = 30;
-  const pts = values.map((v, i) => `${(i / Math.max(1, values.length - 1)) * w},${hgt - (Math.min(100, v ?? 0) / 100) * hgt}`).join(" ");
-  const svg = document.createElementNS("http://www.w3.org/2000/svg", "svg");
-  svg.setAttribute("viewBox", `0 0 ${w} ${hgt}`);
-  svg.setAttribute("class", "spark");
-  svg.setAttribute("preserveAspectRatio", "none");
-  svg.setAttribute("aria-hidden", "true");
-  const line = document.createElementNS("http://www.w3.org/2000/svg", "polyline");
-  line.setAttribute("points", pts);
-  line.setAttribute("stroke", color);
-  svg.append(line);
-  return svg;
-}
-const meter = (pct, label) => h("div", { class: "meter", role: "meter", "aria-valuemin": 0, "aria-valuemax": 100, "aria-valuenow": Math.round(pct ?? 0), "aria-label": label }, h("span", { style: `width:${Math.min(100, pct ?? 0)}%` }));
-
 /** Provider -> whether its tasks can be continued, from /v1/status (unknown until it answers: the API then decides). */
 const providerResumes = new Map();
 const canContinue = (t) => !isOpen(t) && !!t.result?.sessionId && providerResumes.get(t.provider) !== false;
@@ -130,12 +115,6 @@ const refreshStatus = guard(async () => {
   ], "data-card");
 });
 
-/** The task providers that cap their own running tasks (maxActive), with how many run now. */
-function providerLimits(taskProviders) {
-  const capped = Object.entries(taskProviders).filter(([, p]) => p.maxActive !== null);
-  return capped.length ? h("div", { class: "muted", "data-limits": "" }, capped.map(([name, p]) => `${name}: ${p.active} of ${p.maxActive} running`).join(" · ")) : null;
-}
-
 /** Who holds a GPU's memory: each process, the largest first, named by its task when it is one. */
 function gpuProcesses(processes) {
   if (!processes?.length) return null;
@@ -154,50 +133,53 @@ const isRunning = (x) => x.status === "running";
 /** Yet to end: running, or waiting in the queue for a slot. */
 const isOpen = (x) => x.status === "running" || x.status === "queued";
 
-/**
- * The 50 newest tasks, and every running one however old (an agent may run for hours while dozens
- * of short tasks start after it): those are asked for only when /v1/status counts more running
- * tasks than the 50 show, so the usual refresh stays one request. Running tasks come first.
- */
-/** What a claude session reported it cost, its turns and tokens on hover; empty for other agents. */
-function costCell(r) {
-  if (!r || r.costUsd === null) return h("td", {});
-  const u = r.usage;
-  const tokens = [["in", u.inputTokens], ["out", u.outputTokens], ["cache read", u.cacheReadInputTokens], ["cache write", u.cacheCreationInputTokens]].filter(([, n]) => n !== null);
-  const title = [r.turns !== null && `${r.turns} turns`, tokens.length && `tokens: ${tokens.map(([k, n]) => `${n.toLocaleString()} ${k}`).join(", ")}`].filter(Boolean).join("; ");
-  return h("td", title ? { title } : {}, `$${r.costUsd.toFixed(4)}`);
-}
+/** Tasks a list shows at first, and how many more each "Show more" adds (up to the API's 500). */
+const TASK_PAGE = 50;
+const TASK_LIMIT_MAX = 500;
+let taskLimit = TASK_PAGE;
 
-/** Silence past this, in a running task, is worth a look: an agent waiting on a prompt, a hung call. */
-const QUIET_NOTE_S = 60;
-
-/**
- * How long the task has run and, while it runs, how long it has been quiet, if long: measured on the
- * server's clock alone (its start plus its duration is the server's now), whatever the browser's says.
- */
-function durationCell(t) {
-  const quietS = t.lastOutputTime ? (Date.parse(t.startTime) + t.duration * 1000 - Date.parse(t.lastOutputTime)) / 1000 : 0;
-  const quiet = quietS >= QUIET_NOTE_S ? h("span", { class: "muted", title: `No output since ${t.lastOutputTime}` }, ` · quiet ${fmtDuration(Math.round(quietS))}`) : null;
-  return h("td", {}, fmtDuration(t.duration), quiet);
-}
-
-/** The agent, and the labels a script gave the task (the first three shown, all of them on hover). */
-function agentCell(t) {
-  const labels = Object.entries(t.labels ?? {}).map(([k, v]) => `${k}=${v}`);
-  const title = [...(t.model ? [`model ${t.model}`] : []), ...labels].join("\n");
-  return h("td", { class: "agent", ...(title ? { title } : {}) }, t.agent, ...labels.slice(0, 3).map((l) => h("span", { class: "label" }, l)), labels.length > 3 ? h("span", { class: "label" }, `+${labels.length - 3}`) : null);
+/** The list's filter as query parameters: the status picked, and a label (name=value) if given. */
+function taskFilter() {
+  const label = $("#task-label").value.trim();
+  return { status: $("#task-status").value, label: label ? `&label=${encodeURIComponent(label)}` : "" };
 }
 
 /** Task list requests made so far: an answer to one that a later one overtook is stale. */
 let tasksAsked = 0;
+/** Whether the API refused the label filter (its error is shown until a list comes back). */
+let labelRefused = false;
 
+/**
+ * The newest tasks the filter lets through (50, more on request), and unfiltered, every running one
+ * however old (an agent may run for hours while dozens of short tasks start after it): those are
+ * asked for only when /v1/status counts more running tasks than the page shows, so the usual refresh
+ * stays one request. (With a label, "running or queued" lists them all.) Open tasks come first.
+ */
 const refreshTasks = guard(async () => {
   const asked = ++tasksAsked;
-  const recent = await api("/v1/tasks?status=all&limit=50");
+  const { status, label } = taskFilter();
+  let recent;
+  try {
+    recent = await api(`/v1/tasks?status=${status}&limit=${taskLimit}${label}`);
+  } catch (err) {
+    if (err.status === 400 && label && asked === tasksAsked) {
+      // A label the API refuses: nothing listed, rather than the rows of the filter before passing for its answer.
+      labelRefused = true;
+      $("#task-label").setAttribute("aria-invalid", "true");
+      tasksShown.clear();
+      morphList($("#task-table tbody"), [], "data-task");
+    }
+    throw err;
+  }
+  if (labelRefused) {
+    labelRefused = false;
+    $("#task-label").removeAttribute("aria-invalid");
+    showError("");
+  }
   let tasks = recent.tasks;
-  if (recent.nextCursor && (activeTasks === null || activeTasks > tasks.filter(isRunning).length)) {
+  if (status === "all" && !label && recent.nextCursor && (activeTasks === null || activeTasks > tasks.filter(isRunning).length)) {
     const shown = new Set(tasks.map((t) => t.taskId));
-    const { tasks: older } = await api("/v1/tasks?status=running&limit=500");
+    const { tasks: older } = await api(`/v1/tasks?status=running&limit=${TASK_LIMIT_MAX}`);
     tasks = tasks.concat(older.filter((t) => !shown.has(t.taskId)));
   }
   // A poll under way when a task was stopped or started answers after the refresh that followed it:
@@ -207,12 +189,27 @@ const refreshTasks = guard(async () => {
   tasksRefreshedAt = Date.now();
   tasksShown.clear();
   for (const t of tasks) tasksShown.set(t.taskId, t);
+  const more = $("#tasks-more");
+  more.hidden = !recent.nextCursor || taskLimit >= TASK_LIMIT_MAX;
+  $("#tasks-none").hidden = tasks.length > 0;
   const shown = (id, act) => () => tasksShown.has(id) && act(tasksShown.get(id));
   morphList($("#task-table tbody"), tasks.map((t) => h("tr", { "data-task": t.taskId },
     agentCell(t), h("td", {}, t.provider), h("td", t.error ? { title: t.error } : {}, badge(t.status)), durationCell(t), h("td", {}, t.signal ?? (t.exitCode ?? "")), costCell(t.result),
     h("td", {}, h("button", { type: "button", "data-action": "log", onclick: shown(t.taskId, openLog) }, "Log"), " ",
       isOpen(t) ? h("button", { type: "button", class: "danger", "data-action": "stop", onclick: shown(t.taskId, stopTask) }, "Stop") : null,
       canContinue(t) ? h("button", { type: "button", "data-action": "continue", onclick: shown(t.taskId, continueTask) }, "Continue") : null))), "data-task");
+});
+
+/** A new filter starts again from the first page; a label is taken once typed (Enter, or leaving the field). */
+const refilter = () => {
+  taskLimit = TASK_PAGE;
+  refreshTasks();
+};
+$("#task-status").addEventListener("change", refilter);
+$("#task-label").addEventListener("change", refilter);
+$("#tasks-more").addEventListener("click", () => {
+  taskLimit = Math.min(TASK_LIMIT_MAX, taskLimit + TASK_PAGE);
+  refreshTasks();
 });
 
 $("#stop-running").addEventListener("click", guard(async () => {
