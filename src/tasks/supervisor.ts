@@ -12,7 +12,7 @@ import { groupAlive, processMatches, signalEach, signalGroup, taskProcesses } fr
 import { LocalPorts } from "./local-port.ts";
 import { buildArgv, buildEnv, providerNamed, usesPort, type Provider } from "./providers.ts";
 import { OnceListeners } from "../keyed-listeners.ts";
-import { deleteTaskFiles, pruneTasks } from "./prune.ts";
+import { pruneTasks, TaskDeleter, type TaskDeleted } from "./prune.ts";
 import { TaskQueue } from "./task-queue.ts";
 import { TaskWatch } from "./task-watch.ts";
 import { removeTree } from "./remove-tree.ts";
@@ -49,8 +49,8 @@ export interface SupervisorOptions {
 
 export class TaskSupervisor {
   readonly #o: SupervisorOptions;
-  /** Deletes a task's files (removeTree unless a test gives another). */
-  readonly #remove: (path: string) => void | Promise<void>;
+  /** Deletes ended tasks, one at a time (see prune.ts). */
+  readonly #deleter: TaskDeleter;
   /** Tasks whose processes may be alive, by id. */
   readonly #live = new Map<string, TaskRecord>();
   readonly #endListeners = new OnceListeners<TaskRecord>();
@@ -66,7 +66,8 @@ export class TaskSupervisor {
 
   constructor(options: SupervisorOptions) {
     this.#o = options;
-    this.#remove = options.removePath ?? removeTree;
+    // Files are deleted by removeTree unless a test gives another remover.
+    this.#deleter = new TaskDeleter({ store: options.store, exitFile: (id) => this.#paths.exit(id), remove: options.removePath ?? removeTree, closed: () => this.#closed });
     this.#paths = new TaskPaths(options.workspaceDir, options.logsDir);
     this.#watch = new TaskWatch({
       live: () => [...this.#live.values()],
@@ -345,17 +346,16 @@ export class TaskSupervisor {
 
   /** Deletes finished tasks past their retention (see prune.ts); resolves to how many were deleted. */
   prune(retentionMs: number): Promise<number> {
-    return pruneTasks({ store: this.#o.store, exitFile: (id) => this.#paths.exit(id), remove: this.#remove, logger: this.#o.logger, closed: () => this.#closed }, retentionMs);
+    return pruneTasks({ store: this.#o.store, deleter: this.#deleter, logger: this.#o.logger }, retentionMs);
   }
 
   /**
    * Deletes an ended task now: its files as retention deletes them, then its record. Throws when a
-   * file cannot be deleted (the record stays, to try again). Resolves to whether its folder went.
+   * file cannot be deleted (the record stays, to try again). Resolves to whether its folder went, or
+   * null when it was deleted meanwhile (by a retention sweep).
    */
-  async purge(t: TaskRecord): Promise<boolean> {
-    const folderDeleted = await deleteTaskFiles({ store: this.#o.store, exitFile: (id) => this.#paths.exit(id), remove: this.#remove }, t);
-    this.#o.store.delete(t.taskId);
-    return folderDeleted;
+  purge(t: TaskRecord): Promise<TaskDeleted | null> {
+    return this.#deleter.delete(t.taskId);
   }
 
   /** Stops watching; running tasks keep running and are re-attached by the next start. */

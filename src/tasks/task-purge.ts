@@ -7,6 +7,7 @@ import type { Logger } from "pino";
 import { ApiError } from "../http/errors.ts";
 import type { Actor } from "../http/types.ts";
 import type { Labels } from "../labels.ts";
+import type { TaskDeleted } from "./prune.ts";
 import type { TaskSupervisor } from "./supervisor.ts";
 import type { TaskStore } from "./task-store.ts";
 import type { TaskRecord, TaskStatus } from "./task.ts";
@@ -46,13 +47,16 @@ export async function purgeTask(d: PurgeDeps, t: TaskRecord, who: Actor): Promis
   if (!hasEnded(d, t)) {
     throw new ApiError(409, `Task ${t.taskId} is ${t.status}: stop it, and purge it once it has ended`, { extra: { currentStatus: t.status } });
   }
-  let folderDeleted: boolean;
+  let deleted: TaskDeleted | null;
   try {
-    folderDeleted = await d.supervisor.purge(t);
+    deleted = await d.supervisor.purge(t);
   } catch (err) {
     d.logger.error({ taskId: t.taskId, err }, "could not delete a task's files; its record is kept");
     throw new ApiError(500, `${notDeleted(t.taskId, err)}; its record is kept, to try again`);
   }
+  // A retention sweep deleted it meanwhile: gone, as for a second purge.
+  if (!deleted) throw new ApiError(404, `Task ${t.taskId} not found`);
+  const { folderDeleted } = deleted;
   d.logger.info({ audit: true, action: "task.purge", reqId: who.reqId, taskId: t.taskId, folderDeleted, keyId: who.keyId }, "task purged");
   return { folderDeleted };
 }
@@ -69,9 +73,10 @@ export async function purgeTasks(d: PurgeDeps, q: PurgeQuery, who: Actor): Promi
   for (const t of found) {
     if (!hasEnded(d, t)) continue;
     try {
-      const folderDeleted = await d.supervisor.purge(t);
+      const deleted = await d.supervisor.purge(t);
+      if (!deleted) continue; // a retention sweep's meanwhile
       done.taskIds.push(t.taskId);
-      if (!folderDeleted) done.foldersKept.push(t.taskId);
+      if (!deleted.folderDeleted) done.foldersKept.push(t.taskId);
     } catch (err) {
       d.logger.error({ taskId: t.taskId, err }, "could not delete a task's files; its record is kept");
       failed.push({ taskId: t.taskId, message: notDeleted(t.taskId, err) });

@@ -178,3 +178,34 @@ describe("bulk purge: DELETE /v1/tasks?status=…&purge=true", () => {
     await purgeAll("status=running&label=batch=b5");
   });
 });
+
+describe("purge beside a retention sweep", () => {
+  test("a session and its continuation deleted by both at once: their folder still goes, with the last of them", async () => {
+    // Slow deletions, as on a big folder, so that the purge and the sweep overlap.
+    const slow = testApp({ TASK_RETENTION: "1s" }, { removePath: async (path) => { await Bun.sleep(40); rmSync(path, { recursive: true, force: true }); } });
+    try {
+      const first = await start("claude-session", "write hello.py", slow);
+      const getIn = async (id: string) => (await slow.request(`/v1/tasks/${id}`, { headers: AUTH })).json();
+      await waitFor(async () => (await getIn(first.taskId)).exitTime);
+      const next = await (await slow.request(`/v1/tasks/${first.taskId}/continue`, { method: "POST", headers: json, body: JSON.stringify({ task: "more" }) })).json();
+      await waitFor(async () => (await getIn(next.taskId)).exitTime);
+      await Bun.sleep(1100); // both past TASK_RETENTION
+      const purging = (async () => (await slow.request(`/v1/tasks?status=completed&provider=claude-session&purge=true`, { method: "DELETE", headers: AUTH })).json())();
+      const [purged, pruned] = await Promise.all([purging, slow.services.tasks!.prune()]);
+      // Each task went once, by one of the two, and the folder with the last.
+      expect(purged.purged + pruned).toBe(2);
+      expect(existsSync(first.taskDir)).toBe(false);
+      expect((await (await slow.request(`/v1/tasks?status=all`, { headers: AUTH })).json()).tasks).toEqual([]);
+      // A purge that waited for the sweep to delete its task: gone, a 404 as for a second purge.
+      const one = await start("exit0", "x", slow);
+      await waitFor(async () => (await getIn(one.taskId)).exitTime);
+      await Bun.sleep(1100);
+      const sweep = slow.services.tasks!.prune();
+      const res = await slow.request(`/v1/tasks/${one.taskId}?purge=true`, { method: "DELETE", headers: AUTH });
+      expect([res.status, (await res.json()).message, await sweep]).toEqual([404, `Task ${one.taskId} not found`, 1]);
+      expect(existsSync(one.taskDir)).toBe(false);
+    } finally {
+      slow.close();
+    }
+  });
+});
