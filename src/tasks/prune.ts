@@ -33,6 +33,8 @@ export class DeleterClosedError extends Error {
 export class TaskDeleter {
   readonly #d: DeleterDeps;
   #turn: Promise<unknown> = Promise.resolve();
+  /** Tasks whose deletion is asked for and not yet done. */
+  readonly #pending = new Set<string>();
 
   constructor(deps: DeleterDeps) {
     this.#d = deps;
@@ -44,9 +46,18 @@ export class TaskDeleter {
    * deleted (the record stays, to try again) or the supervisor has closed.
    */
   delete(taskId: string): Promise<TaskDeleted | null> {
-    const run = this.#turn.then(() => this.#deleteNow(taskId));
+    this.#pending.add(taskId);
+    const run = this.#turn.then(() => this.#deleteNow(taskId)).finally(() => this.#pending.delete(taskId));
     this.#turn = run.catch(() => {});
     return run;
+  }
+
+  /**
+   * Whether the task's deletion is asked for and not done: no continuation may start in its folder
+   * then, which its deletion may have found unshared and be removing.
+   */
+  isDeleting(taskId: string): boolean {
+    return this.#pending.has(taskId);
   }
 
   async #deleteNow(taskId: string): Promise<TaskDeleted | null> {

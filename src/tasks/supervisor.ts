@@ -358,6 +358,11 @@ export class TaskSupervisor {
     return this.#deleter.delete(t.taskId);
   }
 
+  /** Whether the task is being deleted (purged, or past its retention). */
+  isDeleting(taskId: string): boolean {
+    return this.#deleter.isDeleting(taskId);
+  }
+
   /** Stops watching; running tasks keep running and are re-attached by the next start. */
   close() {
     this.#closed = true;

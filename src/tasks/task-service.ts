@@ -141,6 +141,8 @@ export class TaskService {
    */
   continue(taskId: string, input: { task: string } & StartOptions, who: Actor) {
     const earlier = this.get(taskId);
+    // Its folder may be going with it: a continuation would start in a folder being removed.
+    if (this.#o.supervisor.isDeleting(taskId)) throw new ApiError(409, `Task ${taskId} is being deleted: its folder cannot be continued in`, { extra: { currentStatus: earlier.status } });
     const files = decodeInputs(input.files);
     const running = this.#o.store.runningIn(earlier.taskDir);
     if (running) throw new ApiError(409, `Task ${running.taskId} is still ${running.status} in this task's folder; continue once it has ended`, { extra: { currentStatus: running.status } });

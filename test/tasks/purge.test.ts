@@ -179,33 +179,45 @@ describe("bulk purge: DELETE /v1/tasks?status=…&purge=true", () => {
   });
 });
 
-describe("purge beside a retention sweep", () => {
-  test("a session and its continuation deleted by both at once: their folder still goes, with the last of them", async () => {
-    // Slow deletions, as on a big folder, so that the purge and the sweep overlap.
-    const slow = testApp({ TASK_RETENTION: "1s" }, { removePath: async (path) => { await Bun.sleep(40); rmSync(path, { recursive: true, force: true }); } });
-    try {
-      const first = await start("claude-session", "write hello.py", slow);
-      const getIn = async (id: string) => (await slow.request(`/v1/tasks/${id}`, { headers: AUTH })).json();
-      await waitFor(async () => (await getIn(first.taskId)).exitTime);
-      const next = await (await slow.request(`/v1/tasks/${first.taskId}/continue`, { method: "POST", headers: json, body: JSON.stringify({ task: "more" }) })).json();
-      await waitFor(async () => (await getIn(next.taskId)).exitTime);
-      await Bun.sleep(1100); // both past TASK_RETENTION
-      const purging = (async () => (await slow.request(`/v1/tasks?status=completed&provider=claude-session&purge=true`, { method: "DELETE", headers: AUTH })).json())();
-      const [purged, pruned] = await Promise.all([purging, slow.services.tasks!.prune()]);
-      // Each task went once, by one of the two, and the folder with the last.
-      expect(purged.purged + pruned).toBe(2);
-      expect(existsSync(first.taskDir)).toBe(false);
-      expect((await (await slow.request(`/v1/tasks?status=all`, { headers: AUTH })).json()).tasks).toEqual([]);
-      // A purge that waited for the sweep to delete its task: gone, a 404 as for a second purge.
-      const one = await start("exit0", "x", slow);
-      await waitFor(async () => (await getIn(one.taskId)).exitTime);
-      await Bun.sleep(1100);
-      const sweep = slow.services.tasks!.prune();
-      const res = await slow.request(`/v1/tasks/${one.taskId}?purge=true`, { method: "DELETE", headers: AUTH });
-      expect([res.status, (await res.json()).message, await sweep]).toEqual([404, `Task ${one.taskId} not found`, 1]);
-      expect(existsSync(one.taskDir)).toBe(false);
-    } finally {
-      slow.close();
-    }
+describe("deletions side by side", () => {
+  // Slow deletions, as of a big folder, so that a purge and a retention sweep overlap.
+  const slow = testApp({ TASK_RETENTION: "1s" }, { removePath: async (path) => { await Bun.sleep(40); rmSync(path, { recursive: true, force: true }); } });
+  afterAll(() => slow.close());
+  const getIn = async (id: string) => (await slow.request(`/v1/tasks/${id}`, { headers: AUTH })).json();
+  const endedIn = (id: string) => waitFor(async () => (await getIn(id)).exitTime);
+
+  test("a session and its continuation deleted by a purge and a sweep at once: each once, and their folder with the last", async () => {
+    const first = await start("claude-session", "write hello.py", slow);
+    await endedIn(first.taskId);
+    const next = await (await slow.request(`/v1/tasks/${first.taskId}/continue`, { method: "POST", headers: json, body: JSON.stringify({ task: "more" }) })).json();
+    await endedIn(next.taskId);
+    await Bun.sleep(1100); // both past TASK_RETENTION
+    const purging = (async () => (await slow.request(`/v1/tasks?status=completed&provider=claude-session&purge=true`, { method: "DELETE", headers: AUTH })).json())();
+    const [purged, pruned] = await Promise.all([purging, slow.services.tasks!.prune()]);
+    expect(purged.purged + pruned).toBe(2);
+    expect(existsSync(first.taskDir)).toBe(false);
+    expect((await (await slow.request(`/v1/tasks?status=all`, { headers: AUTH })).json()).tasks).toEqual([]);
+  });
+
+  test("a purge that waited for a sweep to delete its task: gone, a 404 as for a second purge", async () => {
+    const one = await start("exit0", "x", slow);
+    await endedIn(one.taskId);
+    await Bun.sleep(1100);
+    const sweep = slow.services.tasks!.prune();
+    const res = await slow.request(`/v1/tasks/${one.taskId}?purge=true`, { method: "DELETE", headers: AUTH });
+    expect([res.status, (await res.json()).message, await sweep]).toEqual([404, `Task ${one.taskId} not found`, 1]);
+    expect(existsSync(one.taskDir)).toBe(false);
+  });
+
+  test("a session being deleted cannot be continued: its folder may be going with it", async () => {
+    const session = await start("claude-session", "write hello.py", slow);
+    await endedIn(session.taskId);
+    const deleting = slow.request(`/v1/tasks/${session.taskId}?purge=true`, { method: "DELETE", headers: AUTH });
+    const follow = () => slow.request(`/v1/tasks/${session.taskId}/continue`, { method: "POST", headers: json, body: JSON.stringify({ task: "more" }) });
+    const during = await follow();
+    expect([during.status, (await during.json()).message]).toEqual([409, `Task ${session.taskId} is being deleted: its folder cannot be continued in`]);
+    expect((await deleting).status).toBe(200);
+    expect((await follow()).status).toBe(404);
+    expect(existsSync(session.taskDir)).toBe(false);
   });
 });

@@ -45,7 +45,7 @@ export const continueTaskRoute = createRoute({
     "A follow-up instruction for the agent that ran the task: a new task, with the same agent and provider, runs in the earlier " +
     "task's folder (its files are there) and resumes its session (claude-flow: `claude --resume <sessionId>`), so the agent " +
     "remembers the conversation. 422 when the task left no session (its agent reported none) or its provider cannot resume one; " +
-    "409 while a task is running in that folder.",
+    "409 while a task is running in that folder, or while the task is being deleted.",
   request: { params: TaskIdParam, headers: IdempotencyHeaders, body: { required: true, content: { "application/json": { schema: ContinueTaskBody } } } },
   responses: { 202: jsonResponse(TaskAcceptedSchema, "The new task, started (or, for a repeated Idempotency-Key, the first start's answer)"), ...errors(400, 404, 409, 413, 415, 422, 503, 507) },
 });
