@@ -189,8 +189,7 @@ const refreshTasks = guard(async () => {
   tasksRefreshedAt = Date.now();
   tasksShown.clear();
   for (const t of tasks) tasksShown.set(t.taskId, t);
-  const more = $("#tasks-more");
-  more.hidden = !recent.nextCursor || taskLimit >= TASK_LIMIT_MAX;
+  $("#tasks-more").hidden = !recent.nextCursor || taskLimit >= TASK_LIMIT_MAX;
   $("#tasks-none").hidden = tasks.length > 0;
   const shown = (id, act) => () => tasksShown.has(id) && act(tasksShown.get(id));
   morphList($("#task-table tbody"), tasks.map((t) => h("tr", { "data-task": t.taskId },
