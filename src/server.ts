@@ -59,9 +59,12 @@ export function buildServices(config: Config, logger: Logger, options: BuildOpti
   let webhooks: WebhookSender | undefined;
   let tasks: TaskService | undefined;
   const endRecorded = () => webhooks?.kick();
-  const store = new TaskStore(db, (taskId, ended) => {
-    if (ended) endRecorded();
-    tasks?.changed(taskId);
+  const store = new TaskStore(db, {
+    changed: (taskId, ended) => {
+      if (ended) endRecorded();
+      tasks?.changed(taskId);
+    },
+    deleting: (t) => tasks?.deleting(t),
   });
   const workflowStore = new WorkflowStore(db, endRecorded);
   // Before anything can record an end (recover() does, as the task service starts): its triggers make the notifications.

@@ -1,7 +1,8 @@
 /**
  * Every task's changes as Server-Sent Events (GET /v1/tasks/events): queued, running, stopping and
  * its end, for a dashboard or a bot that follows all the work without polling the list or giving
- * each task a webhook. Fed by the store, after each write that changes a status (task-store.ts).
+ * each task a webhook. Fed by the store, after each write that changes a status and after each
+ * deletion (task-store.ts).
  */
 import { hasLabels, type Labels } from "../labels.ts";
 import type { TaskRecord } from "./task.ts";
@@ -43,9 +44,8 @@ export class TaskEvents {
     return this.#subs.size > 0;
   }
 
-  /** Sends a task's change to those whose label filter it passes; `data` is the task as lists show it. */
-  publish(t: TaskRecord, data: unknown) {
-    const type = changeType(t);
+  /** Sends a task's change (`type`: as its record says, or `task.deleted`) to those whose label filter it passes; `data` is the task as lists show it. */
+  publish(t: TaskRecord, data: unknown, type = changeType(t)) {
     let json: string | undefined;
     for (const s of this.#subs) {
       if (!hasLabels(t.labels, s.labels)) continue;

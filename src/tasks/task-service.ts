@@ -220,6 +220,16 @@ export class TaskService {
     if (t) this.#events.publish(t, taskView(t, { queued: [], delivery: this.#deliveryOf(t) }));
   }
 
+  /**
+   * The store is deleting a task (a purge, or its retention): those following task events hear of it
+   * once it is gone, as lists showed it last.
+   */
+  deleting(t: TaskRecord): (() => void) | undefined {
+    if (!this.#events.listening) return undefined;
+    const view = taskView(t, { queued: [], delivery: this.#deliveryOf(t) });
+    return () => this.#events.publish(t, view, "task.deleted");
+  }
+
   /** Every task change from now on, as SSE (GET /v1/tasks/events), of the tasks carrying all of `labels`. */
   eventStream(labels: Labels | undefined): ReadableStream<Uint8Array> {
     return this.#events.stream(labels);

@@ -39,17 +39,27 @@ const ADDED_COLUMNS = {
 /** The task list's order, which its index covers. */
 const BY_START: PageOrder = { table: "tasks", time: "startTime", id: "taskId" };
 
+/** What the store tells of its writes, for the webhook sender and the task events stream. */
+export interface TaskStoreHooks {
+  /** After each write that makes a task or changes its status or end; `ended` when it records the end (the webhook sender's cue). */
+  changed?: (taskId: string, ended: boolean) => void;
+  /**
+   * Right before a task's record is deleted (purged, or past its retention), with the record and
+   * while what refers to it (its webhook's delivery) is still there; what it returns is called once
+   * the record is gone.
+   */
+  deleting?: (t: TaskRecord) => (() => void) | undefined;
+}
+
 export class TaskStore {
   readonly #db: Database;
-  readonly #onChange: ((taskId: string, ended: boolean) => void) | undefined;
+  readonly #onChange: TaskStoreHooks["changed"];
+  readonly #onDeleting: TaskStoreHooks["deleting"];
 
-  /**
-   * `onChange` is called after each write that makes a task or changes its status or end: `ended`
-   * when it records the end (the webhook sender's cue), and for the task events stream either way.
-   */
-  constructor(db: Database, onChange?: (taskId: string, ended: boolean) => void) {
+  constructor(db: Database, hooks: TaskStoreHooks = {}) {
     this.#db = db;
-    this.#onChange = onChange;
+    this.#onChange = hooks.changed;
+    this.#onDeleting = hooks.deleting;
     this.#db.exec(`CREATE TABLE IF NOT EXISTS tasks (
       taskId TEXT PRIMARY KEY, agent TEXT NOT NULL, task TEXT NOT NULL, provider TEXT NOT NULL,
       status TEXT NOT NULL, startTime INTEGER NOT NULL, exitTime INTEGER, exitCode INTEGER,
@@ -121,6 +131,10 @@ export class TaskStore {
   }
 
   delete(taskId: string) {
+    // Read first only for a listener, which hears of the task as it was once it is gone.
+    const gone = this.#onDeleting ? this.get(taskId) : undefined;
+    const deleted = gone && this.#onDeleting?.(gone);
     this.#db.query("DELETE FROM tasks WHERE taskId = ?").run(taskId);
+    deleted?.();
   }
 }

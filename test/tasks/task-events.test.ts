@@ -59,6 +59,52 @@ describe("task events", () => {
     ]);
   });
 
+  test("a purged task, alone or in bulk, is task.deleted with the task as lists showed it last; label filters apply", async () => {
+    const ended = (id: string) => waitFor(async () => (await (await fetch(`${base}/v1/tasks/${id}`, { headers: AUTH })).json()).exitTime);
+    await waitFor(async () => (await (await fetch(`${base}/v1/status`, { headers: AUTH })).json()).tasks.active === 0);
+    const hook = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: () => new Response("ok") });
+    try {
+      const one = await start("exit0", { labels: { lot: "d1" }, webhookUrl: `http://127.0.0.1:${hook.port}/hook` });
+      await ended(one);
+      // Its notification delivered first, so the event can show it so.
+      await waitFor(async () => (await (await fetch(`${base}/v1/tasks/${one}`, { headers: AUTH })).json()).webhook.status === "delivered");
+      const batch = [await start("exit3", { labels: { lot: "d2" } })];
+      await ended(batch[0]!);
+      batch.push(await start("exit0", { labels: { lot: "d2" } }));
+      await ended(batch[1]!);
+      const all = await fetch(`${base}/v1/tasks/events`, { headers: AUTH });
+      const d2 = await fetch(`${base}/v1/tasks/events?label=lot=d2`, { headers: AUTH });
+      const readAll = readSse(all, (ev) => changes(ev).length === 3);
+      const readD2 = readSse(d2, (ev) => changes(ev).length === 2);
+      await Bun.sleep(100);
+      expect((await fetch(`${base}/v1/tasks/${one}?purge=true`, { method: "DELETE", headers: AUTH })).status).toBe(200);
+      expect((await (await fetch(`${base}/v1/tasks?status=completed,failed&label=lot=d2&purge=true`, { method: "DELETE", headers: AUTH })).json()).purged).toBe(2);
+      const events = await readAll;
+      expect(changes(events)).toEqual([["task.deleted", one], ["task.deleted", batch[1]!], ["task.deleted", batch[0]!]]);
+      expect(changes(await readD2)).toEqual([["task.deleted", batch[1]!], ["task.deleted", batch[0]!]]);
+      const first = JSON.parse(events.find((e) => e.event === "task.deleted")!.data);
+      expect(first.data).toMatchObject({ taskId: one, status: "completed", labels: { lot: "d1" }, webhook: { status: "delivered" } });
+    } finally {
+      hook.stop(true);
+    }
+  });
+
+  test("a task past TASK_RETENTION is task.deleted too, when the sweep deletes it", async () => {
+    const own = await createServer(testConfig({ TASK_RETENTION: "1s" }), silentLogger);
+    const url = `http://127.0.0.1:${own.port}`;
+    try {
+      const id = await start("exit0", {}, url);
+      await waitFor(async () => (await (await fetch(`${url}/v1/tasks/${id}`, { headers: AUTH })).json()).exitTime);
+      await Bun.sleep(1100);
+      const read = readSse(await fetch(`${url}/v1/tasks/events`, { headers: AUTH }), (ev) => changes(ev).length === 1);
+      await Bun.sleep(100);
+      expect(await own.services.tasks!.prune()).toBe(1);
+      expect(changes(await read)).toEqual([["task.deleted", id]]);
+    } finally {
+      await own.shutdown();
+    }
+  });
+
   test("a bad label filter is a 400; without a key, a 401", async () => {
     expect((await fetch(`${base}/v1/tasks/events?label=nope`, { headers: AUTH })).status).toBe(400);
     expect((await fetch(`${base}/v1/tasks/events`)).status).toBe(401);

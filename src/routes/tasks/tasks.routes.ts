@@ -139,11 +139,11 @@ export const taskEventsRoute = createRoute({
   method: "get",
   path: "/v1/tasks/events",
   tags: ["Tasks"],
-  summary: "Follow every task's changes (Server-Sent Events): queued, running, stopping, ended",
+  summary: "Follow every task's changes (Server-Sent Events): queued, running, stopping, ended, deleted",
   description:
     "From now on, each change of a task's status as an event named by its type (`task.queued`, `task.running`, `task.stopping`, " +
     "`task.completed`, `task.failed`, `task.stopped`) with `{type, timestamp, data}`, `data` the task as lists show it: for a dashboard or a bot " +
-    "that follows all the work. `?label=name=value` (repeatable) keeps to the tasks carrying them. `: heartbeat` comments keep it open; " +
+    "that follows all the work. `task.deleted` tells of a task purged or past TASK_RETENTION, `data` the task as lists showed it last. `?label=name=value` (repeatable) keeps to the tasks carrying them. `: heartbeat` comments keep it open; " +
     "`event: shutdown` ends it.",
   request: { query: z.object({ label: labelQuery, token: StreamQuery.shape.token }) },
   responses: {
