@@ -1,6 +1,6 @@
 /**
- * Every task's changes as Server-Sent Events (GET /v1/tasks/events): queued, running, stopping and
- * its end, for a dashboard or a bot that follows all the work without polling the list or giving
+ * Every task's changes as Server-Sent Events (GET /v1/tasks/events): queued, running, stopping, its
+ * end and its deletion, for a dashboard or a bot that follows all the work without polling the list or giving
  * each task a webhook. Fed by the store, after each write that changes a status and after each
  * deletion (task-store.ts).
  */
