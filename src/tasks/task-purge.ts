@@ -39,24 +39,29 @@ export interface PurgedTasks {
 
 const hasEnded = (d: PurgeDeps, t: TaskRecord) => t.exitTime !== null && !d.supervisor.isLive(t.taskId);
 
-/** The message of a task whose files could not be deleted. */
-const notDeleted = (taskId: string, err: unknown) => `Could not delete the files of task ${taskId} (${(err as Error).message})`;
+/**
+ * Deletes an ended task's files, then its record: what went (null when a retention sweep deleted it
+ * meanwhile), or, logged, why its files could not be deleted (its record is kept).
+ */
+async function deleteEnded(d: PurgeDeps, t: TaskRecord): Promise<{ deleted: TaskDeleted | null } | { failed: string }> {
+  try {
+    return { deleted: await d.supervisor.purge(t) };
+  } catch (err) {
+    d.logger.error({ taskId: t.taskId, err }, "could not delete a task's files; its record is kept");
+    return { failed: `Could not delete the files of task ${t.taskId} (${(err as Error).message})` };
+  }
+}
 
 /** Deletes one ended task; a 409 while it runs, a 500 (record kept) when a file cannot be deleted. */
 export async function purgeTask(d: PurgeDeps, t: TaskRecord, who: Actor): Promise<{ folderDeleted: boolean }> {
   if (!hasEnded(d, t)) {
     throw new ApiError(409, `Task ${t.taskId} is ${t.status}: stop it, and purge it once it has ended`, { extra: { currentStatus: t.status } });
   }
-  let deleted: TaskDeleted | null;
-  try {
-    deleted = await d.supervisor.purge(t);
-  } catch (err) {
-    d.logger.error({ taskId: t.taskId, err }, "could not delete a task's files; its record is kept");
-    throw new ApiError(500, `${notDeleted(t.taskId, err)}; its record is kept, to try again`);
-  }
+  const outcome = await deleteEnded(d, t);
+  if ("failed" in outcome) throw new ApiError(500, `${outcome.failed}; its record is kept, to try again`);
   // A retention sweep deleted it meanwhile: gone, as for a second purge.
-  if (!deleted) throw new ApiError(404, `Task ${t.taskId} not found`);
-  const { folderDeleted } = deleted;
+  if (!outcome.deleted) throw new ApiError(404, `Task ${t.taskId} not found`);
+  const { folderDeleted } = outcome.deleted;
   d.logger.info({ audit: true, action: "task.purge", reqId: who.reqId, taskId: t.taskId, folderDeleted, keyId: who.keyId }, "task purged");
   return { folderDeleted };
 }
@@ -72,15 +77,12 @@ export async function purgeTasks(d: PurgeDeps, q: PurgeQuery, who: Actor): Promi
   const failed: { taskId: string; message: string }[] = [];
   for (const t of found) {
     if (!hasEnded(d, t)) continue;
-    try {
-      const deleted = await d.supervisor.purge(t);
-      if (!deleted) continue; // a retention sweep's meanwhile
+    const outcome = await deleteEnded(d, t);
+    if ("failed" in outcome) failed.push({ taskId: t.taskId, message: outcome.failed });
+    else if (outcome.deleted) {
       done.taskIds.push(t.taskId);
-      if (!deleted.folderDeleted) done.foldersKept.push(t.taskId);
-    } catch (err) {
-      d.logger.error({ taskId: t.taskId, err }, "could not delete a task's files; its record is kept");
-      failed.push({ taskId: t.taskId, message: notDeleted(t.taskId, err) });
-    }
+      if (!outcome.deleted.folderDeleted) done.foldersKept.push(t.taskId);
+    } // else a retention sweep's meanwhile
   }
   const { agent, provider, labels } = q;
   d.logger.info({ audit: true, action: "task.purge", reqId: who.reqId, taskIds: done.taskIds, failed: failed.map((f) => f.taskId), statuses: q.statuses, agent, provider, labels, keyId: who.keyId }, "tasks purged");
