@@ -36,3 +36,7 @@ declare module "*/cells.js" {
   const path: string;
   export default path;
 }
+declare module "*/task-log.js" {
+  const path: string;
+  export default path;
+}

@@ -7,6 +7,7 @@ import galleryPath from "./assets/gallery.js" with { type: "file" };
 import queuePath from "./assets/queue.js" with { type: "file" };
 import agentLogPath from "./assets/agent-log.js" with { type: "file" };
 import cellsPath from "./assets/cells.js" with { type: "file" };
+import taskLogPath from "./assets/task-log.js" with { type: "file" };
 import cssPath from "./assets/app.css" with { type: "file" };
 import type { AppEnv } from "../http/types.ts";
 
@@ -19,6 +20,7 @@ const FILES: [string, string, string][] = [
   ["/ui/queue.js", queuePath, "text/javascript; charset=utf-8"],
   ["/ui/agent-log.js", agentLogPath, "text/javascript; charset=utf-8"],
   ["/ui/cells.js", cellsPath, "text/javascript; charset=utf-8"],
+  ["/ui/task-log.js", taskLogPath, "text/javascript; charset=utf-8"],
   ["/ui/app.css", cssPath, "text/css; charset=utf-8"],
 ];
 

@@ -4,7 +4,7 @@
  * (dashboard-lists.test.ts: the task and queue lists at scale.)
  */
 import { describe, expect, test } from "bun:test";
-import { utimesSync } from "node:fs";
+import { readdirSync, utimesSync } from "node:fs";
 import { createServer } from "../../src/server.ts";
 import { KEY, silentLogger, testConfig, waitFor } from "../helpers.ts";
 import { chain, mediaPrompt } from "../comfyui/helpers.ts";
@@ -40,7 +40,7 @@ describe("dashboard", () => {
     await d.page.goto(`${d.base}/ui`);
     await d.page.waitForLoadState("networkidle");
     expect(d.requests.filter((r) => r.includes("/v1/"))).toEqual([]);
-    expect(d.requests).toEqual(expect.arrayContaining(["GET /ui", "GET /ui/app.js", "GET /ui/client.js", "GET /ui/gallery.js", "GET /ui/queue.js", "GET /ui/agent-log.js", "GET /ui/cells.js", "GET /ui/app.css"]));
+    expect(d.requests).toEqual(expect.arrayContaining(["GET /ui", "GET /ui/app.js", "GET /ui/client.js", "GET /ui/gallery.js", "GET /ui/queue.js", "GET /ui/agent-log.js", "GET /ui/cells.js", "GET /ui/task-log.js", "GET /ui/app.css"]));
     expect(d.consoleErrors).toEqual([]);
     await d.page.getByLabel("API key").fill("wrong-key");
     await d.page.getByRole("button", { name: "Sign in" }).click();
@@ -534,9 +534,10 @@ describe("signing out", () => {
 
 describe("dashboard and the rate limit", () => {
   test("after a 429 it says so and stops polling until Retry-After", async () => {
-    // The page, its six files, GET / and the browser's favicon take nine d.requests, sign-in a tenth:
-    // the first polls go past 10.
-    const limited = await createServer(testConfig({ RATE_LIMIT_ALLOWLIST: "", RATE_LIMIT_MAX: "10", COMFYUI_URL: d.fake.url }), silentLogger);
+    // The page and each of its files (all of src/ui/assets), then GET / and sign-in: the first polls
+    // go past the limit. (The page names its icon inline: no favicon request.)
+    const beforePolls = readdirSync(new URL("../../src/ui/assets", import.meta.url)).length + 2;
+    const limited = await createServer(testConfig({ RATE_LIMIT_ALLOWLIST: "", RATE_LIMIT_MAX: String(beforePolls), COMFYUI_URL: d.fake.url }), silentLogger);
     try {
       await d.page.goto(`http://127.0.0.1:${limited.port}/ui`); // another origin: sign in again
       await d.page.getByLabel("API key").fill(KEY);
