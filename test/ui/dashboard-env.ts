@@ -61,11 +61,18 @@ export class Dashboard {
       if (r.url().includes("/logs/stream")) this.streamUrls.push(r.url());
     });
     this.page.on("console", (m) => m.type() === "error" && this.consoleErrors.push(m.text()));
-    this.page.on("dialog", (d) => d.accept(d.type() === "prompt" ? this.promptAnswer : undefined));
+    this.page.on("dialog", (d) => {
+      this.dialogs.push(d.message());
+      return d.type() === "confirm" && !this.confirmAnswer ? d.dismiss() : d.accept(d.type() === "prompt" ? this.promptAnswer : undefined);
+    });
   }
 
   /** What a prompt() dialog is answered with. */
   promptAnswer = "";
+  /** Whether a confirm() dialog is accepted. */
+  confirmAnswer = true;
+  /** The messages of the dialogs the page opened. */
+  readonly dialogs: string[] = [];
 
   async stop() {
     await this.context?.close();

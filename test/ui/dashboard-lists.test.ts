@@ -166,6 +166,66 @@ describe("dashboard lists", () => {
     expect(await d.page.locator("#tasks-none").isHidden()).toBe(true);
   }, 60_000);
 
+  test("Delete these deletes every ended task the filter shows, after confirmation; running ones and others stay", async () => {
+    const start = async (provider: string, lot: string) => {
+      const res = await fetch(`${d.base}/v1/tasks`, { method: "POST", headers: authorized, body: JSON.stringify({ agent: "purged", task: "x", provider, labels: { lot } }) });
+      return (await res.json()).taskId as string;
+    };
+    const ended = [await start("exit3", "p1"), await start("exit0", "p1"), await start("exit3", "p1")];
+    const otherLot = await start("exit3", "p2");
+    const running = await start("sleeper", "p1");
+    await waitFor(async () => (await Promise.all([...ended, otherLot].map(async (id) => (await d.get(`/v1/tasks/${id}`)).exitTime))).every(Boolean), 20_000);
+    const rows = () => d.page.locator("#task-table tbody tr").evaluateAll((els) => els.map((el) => el.getAttribute("data-task")!));
+    const button = d.page.getByRole("button", { name: "Delete these" });
+    const label = d.page.locator("#task-label");
+    try {
+      // Not offered for the whole list, nor for running tasks.
+      expect(await button.isHidden()).toBe(true);
+      await d.page.getByLabel("Show").selectOption("running,queued");
+      await label.fill("lot=p1");
+      await label.press("Enter");
+      await waitFor(async () => (await rows()).join() === running);
+      expect(await button.isHidden()).toBe(true);
+      // Every ended task of the label: offered. Declined, nothing goes.
+      await d.page.getByLabel("Show").selectOption("all");
+      await waitFor(async () => (await rows()).length === 4);
+      await d.page.locator(`#task-table tbody tr[data-task="${ended[0]}"]`).getByRole("button", { name: "Log" }).click();
+      await waitText(d.page.locator("#log-status"), "failed");
+      d.confirmAnswer = false;
+      await button.click();
+      await waitFor(() => d.dialogs.at(-1)?.startsWith("Delete every completed, failed, stopped task labelled lot=p1 (3 listed here, and any past the list)"));
+      d.confirmAnswer = true;
+      await Bun.sleep(300);
+      expect([(await d.get(`/v1/tasks/${ended[0]}`)).status, (await rows()).length]).toEqual(["failed", 4]);
+      // Accepted: the three go, with the log panel that showed one; the running one and the other lot stay.
+      await button.click();
+      await waitText(d.page.locator("#tasks-purged"), "Deleted 3 tasks.");
+      await waitFor(async () => (await rows()).join() === running);
+      expect(await d.page.locator("#log-panel").isHidden()).toBe(true);
+      for (const id of ended) expect((await fetch(`${d.base}/v1/tasks/${id}`, { headers: authorized })).status).toBe(404);
+      expect((await d.get(`/v1/tasks/${otherLot}`)).status).toBe("failed");
+      expect((await d.get(`/v1/tasks/${running}`)).status).toBe("running");
+      // Only the failed of a lot, when Show says failed.
+      await applyFilter("failed", "lot=p2");
+      await waitFor(async () => (await rows()).join() === otherLot);
+      await button.click();
+      await waitText(d.page.locator("#tasks-purged"), "Deleted 1 task.");
+      await d.page.locator("#tasks-none").waitFor({ state: "visible" });
+    } finally {
+      // Back to every task, for the tests after this one; the message of the last filter goes.
+      await fetch(`${d.base}/v1/tasks/${running}`, { method: "DELETE", headers: authorized });
+      d.confirmAnswer = true;
+      await applyFilter("all", "");
+    }
+    expect([await button.isHidden(), await d.page.locator("#tasks-purged").textContent()]).toEqual([true, ""]);
+
+    async function applyFilter(status: string, text: string) {
+      await d.page.getByLabel("Show").selectOption(status);
+      await label.fill(text);
+      await label.press("Enter");
+    }
+  }, 60_000);
+
   test("while no task runs the task list is asked for every 10 s, not every 3 s; one started elsewhere still shows within seconds", async () => {
     await waitFor(async () => (await d.get(`/v1/tasks`)).count === 0, 15_000);
     await Bun.sleep(5500); // the dashboard hears it from /v1/status too

@@ -4,7 +4,7 @@
 import { $, api, apiUrl, badge, fmtDuration, guard, h, morphList, newestFirst, noOutputLimit, onSubmit, polled, save, session, showError, timeLimit } from "./client.js";
 import { refreshOutputs } from "./gallery.js";
 import { connectEvents, disconnectEvents, refreshWorkflows } from "./queue.js";
-import { closeLog, onTasksChanged, openLog } from "./task-log.js";
+import { closeLog, onTasksChanged, openLog, taskShown } from "./task-log.js";
 import { agentCell, costCell, durationCell, meter, providerLimits, sparkline } from "./cells.js";
 
 const timers = [];
@@ -200,9 +200,19 @@ const refreshTasks = guard(async () => {
 
 onTasksChanged(refreshTasks);
 
-/** A new filter starts again from the first page; a label is taken once typed (Enter, or leaving the field). */
+/** The ended statuses the filter shows ("all tasks": every ended one), or null for running or queued. */
+const ENDED = ["completed", "failed", "stopped"];
+const endedShown = (status) => (status === "all" ? ENDED.join(",") : ENDED.includes(status) ? status : null);
+
+/**
+ * A new filter starts again from the first page; a label is taken once typed (Enter, or leaving the
+ * field). "Delete these" is offered for a filter of ended tasks, not for the whole unfiltered list.
+ */
 const refilter = () => {
   taskLimit = TASK_PAGE;
+  const { status, label } = taskFilter();
+  $("#tasks-purge").hidden = !endedShown(status) || (status === "all" && !label);
+  $("#tasks-purged").textContent = "";
   refreshTasks();
 };
 $("#task-status").addEventListener("change", refilter);
@@ -217,6 +227,28 @@ $("#stop-running").addEventListener("click", guard(async () => {
   if (!confirm(`Stop every running or queued task${open ? ` (${open} listed here)` : ""}? Their processes get SIGTERM, then SIGKILL.`)) return;
   await api("/v1/tasks?status=running,queued", { method: "DELETE" });
   await refreshTasks();
+}));
+
+// Every ended task the filter shows, past the rows listed too (the API deletes them all at once).
+$("#tasks-purge").addEventListener("click", guard(async () => {
+  const { status, label } = taskFilter();
+  const statuses = endedShown(status);
+  const labelText = $("#task-label").value.trim();
+  const listed = [...tasksShown.values()].filter((t) => !isOpen(t)).length;
+  if (!statuses || !confirm(`Delete every ${statuses.replaceAll(",", ", ")} task${labelText ? ` labelled ${labelText}` : ""} (${listed} listed here, and any past the list): their records, logs and folders? This cannot be undone.`)) return;
+  $("#tasks-purged").textContent = "";
+  // Some deleted and some kept (their files would not go) is a 500 that lists both.
+  const deleted = (ids) => ids?.includes(taskShown()) && closeLog();
+  try {
+    const purged = await api(`/v1/tasks?status=${statuses}&purge=true${label}`, { method: "DELETE" });
+    deleted(purged.taskIds);
+    $("#tasks-purged").textContent = `Deleted ${purged.purged} task${purged.purged === 1 ? "" : "s"}.`;
+  } catch (err) {
+    deleted(err.details?.purged);
+    throw err;
+  } finally {
+    refreshTasks();
+  }
 }));
 
 /** A follow-up for a finished agent session: a new task resumes it in the same folder. */

@@ -59,6 +59,7 @@ export async function api(path, options = {}) {
   const err = new Error(`${res.status} ${body.error ?? res.statusText}: ${body.message ?? "request failed"}${hint ? ` — ${hint}` : ""}`);
   err.status = res.status;
   err.readOnly = readOnly;
+  err.details = body.details;
   throw err;
 }
 

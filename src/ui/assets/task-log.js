@@ -120,3 +120,6 @@ export function closeLog() {
   logSource?.close();
   $("#log-panel").hidden = true;
 }
+
+/** The id of the task the log panel shows, if it is open. */
+export const taskShown = () => ($("#log-panel").hidden ? undefined : logView.task?.taskId);
