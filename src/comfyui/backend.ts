@@ -8,25 +8,9 @@ import { ApiError } from "../http/errors.ts";
 import { ComfyRefusedError, ComfyUnavailableError, ComfyValidationError, credentialsHint, URL_SETTING } from "./backend-errors.ts";
 import { redactUrl, retryAfterMs } from "../outbound.ts";
 import type { ObjectInfo } from "./convert.ts";
+import { readQueue, readSystemStats, type ComfySystem, type HistoryEntry, type QueueSnapshot } from "./comfy-wire.ts";
 
 export type BackendName = "local" | "salad";
-
-export interface QueueSnapshot {
-  running: { number: number; promptId: string }[];
-  pending: { number: number; promptId: string }[];
-  at: number;
-}
-
-export type HistoryEntry = {
-  outputs?: Record<string, Record<string, unknown>>;
-  status?: { status_str?: string; completed?: boolean; messages?: [string, Record<string, unknown>][] };
-};
-
-/** What /system_stats says: the version, and each device's memory in bytes. */
-export interface ComfySystem {
-  version: string | null;
-  devices: { name: string; type: string; vramTotal: number | null; vramFree: number | null }[];
-}
 
 /** How long a status waits for /system_stats: a status must not hang on a busy backend. */
 const STATS_TIMEOUT_MS = 2_000;
@@ -278,13 +262,7 @@ export class ComfyBackend {
 
   /** ComfyUI's queue, in run order; `timeoutMs` bounds the wait (the request timeout by default). */
   async queue(timeoutMs?: number): Promise<QueueSnapshot> {
-    const q = await this.#json<{ queue_running: unknown[][]; queue_pending: unknown[][] }>("/queue", undefined, timeoutMs);
-    const item = (e: unknown[]) => ({ number: Number(e[0]), promptId: String(e[1]) });
-    return {
-      running: (q.queue_running ?? []).map(item),
-      pending: (q.queue_pending ?? []).map(item).sort((a, b) => a.number - b.number),
-      at: Date.now(),
-    };
+    return readQueue(await this.#json("/queue", undefined, timeoutMs));
   }
 
   async history(promptId: string): Promise<HistoryEntry | undefined> {
@@ -349,17 +327,7 @@ export class ComfyBackend {
   async systemStats(): Promise<ComfySystem> {
     const res = await this.#fetch("/system_stats", {}, "body", STATS_TIMEOUT_MS);
     if (!res.ok) throw this.#failure(res, "GET /system_stats");
-    const s = this.#parse(res, await res.text(), "GET /system_stats") as { system?: { comfyui_version?: unknown }; devices?: Record<string, unknown>[] };
-    const bytes = (v: unknown) => (typeof v === "number" && Number.isFinite(v) && v >= 0 ? v : null);
-    return {
-      version: typeof s.system?.comfyui_version === "string" ? s.system.comfyui_version : null,
-      devices: (Array.isArray(s.devices) ? s.devices : []).map((d) => ({
-        name: String(d.name ?? "unknown"),
-        type: String(d.type ?? "unknown"),
-        vramTotal: bytes(d.vram_total),
-        vramFree: bytes(d.vram_free),
-      })),
-    };
+    return readSystemStats(this.#parse(res, await res.text(), "GET /system_stats"));
   }
 
   /** Model file names in a ComfyUI models folder; undefined when ComfyUI has no such folder. */

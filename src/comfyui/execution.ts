@@ -1,6 +1,6 @@
 /** What ComfyUI's execution messages and history entries mean for a workflow (pure functions). */
 import { isSafeSubfolder, SAFE_FILENAME } from "./assets.ts";
-import type { HistoryEntry } from "./backend.ts";
+import type { HistoryEntry } from "./comfy-wire.ts";
 import type { OutputFile, WorkflowStatus } from "./workflow-store.ts";
 
 /** Live execution state of a running prompt (not persisted: rebuilt from messages). */

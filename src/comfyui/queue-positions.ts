@@ -5,7 +5,8 @@
  * or busy: ComfyUI answers nothing while it builds an /object_info for a browser (seconds to
  * minutes with many custom nodes), and a position is not worth holding every status request 10 s.
  */
-import type { ComfyBackend, BackendName, QueueSnapshot } from "./backend.ts";
+import type { ComfyBackend, BackendName } from "./backend.ts";
+import type { QueueSnapshot } from "./comfy-wire.ts";
 import { FINAL, type WorkflowRecord, type WorkflowStore } from "./workflow-store.ts";
 
 /** How long a position waits for ComfyUI's /queue before the last snapshot serves. */

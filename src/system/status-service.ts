@@ -12,7 +12,7 @@ import { VERSION } from "../version.ts";
 import { taskOfProcess } from "../tasks/process-group.ts";
 import { hostStats } from "./host-stats.ts";
 import { GpuProbe, type GpuStatus } from "./nvidia-smi.ts";
-import type { ComfySystem } from "../comfyui/backend.ts";
+import type { ComfySystem } from "../comfyui/comfy-wire.ts";
 
 type BackendStatus = { url: string; reachable: boolean; queueLength: number | null; version: string | null; devices: ComfySystem["devices"] | null };
 
