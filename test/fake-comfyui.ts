@@ -29,6 +29,9 @@ interface Item {
   sensitive: Record<string, unknown>;
 }
 
+/** ComfyUI 0.8.0's model folders, as its GET /models lists them (fixtures/comfyui-protocol/01). */
+export const COMFY_MODEL_FOLDERS = ["checkpoints", "configs", "loras", "vae", "text_encoders", "diffusion_models", "clip_vision", "style_models", "embeddings", "diffusers", "vae_approx", "controlnet", "gligen", "upscale_models", "latent_upscale_models", "custom_nodes", "hypernetworks", "photomaker", "classifiers", "model_patches", "audio_encoders"];
+
 /** ComfyUI's execution.SENSITIVE_EXTRA_DATA_KEYS. */
 const SENSITIVE_KEYS = ["auth_token_comfy_org", "api_key_comfy_org"];
 type History = { prompt: unknown[]; outputs: Record<string, unknown>; status: { status_str: string; completed: boolean; messages: [string, unknown][] }; meta: Record<string, unknown> };
@@ -36,6 +39,7 @@ type History = { prompt: unknown[]; outputs: Record<string, unknown>; status: { 
 export interface FakeComfyOptions {
   port?: number;
   nodeMs?: number;
+  /** The files of model folders (every folder of COMFY_MODEL_FOLDERS is there, empty unless named here). */
   models?: Record<string, string[]>;
   /** Stands in for a gateway in front of ComfyUI (Salad's): requests without this Salad-Api-Key get 401. */
   requireApiKey?: string;
@@ -81,7 +85,7 @@ export class FakeComfyUI {
 
   constructor(o: FakeComfyOptions = {}) {
     this.nodeMs = o.nodeMs ?? 30;
-    this.models = o.models ?? { checkpoints: ["sd15.safetensors", "sdxl/base.safetensors"], loras: [], vae: [], controlnet: [], upscale_models: ["4x.pth"] };
+    this.models = o.models ?? { checkpoints: ["sd15.safetensors", "sdxl/base.safetensors"], upscale_models: ["4x.pth"], diffusion_models: ["flux1-dev.safetensors"], text_encoders: ["t5xxl_fp16.safetensors", "clip_l.safetensors"] };
     this.port = o.port ?? 0;
     this.#requireApiKey = o.requireApiKey;
     this.#requireBasicAuth = o.requireBasicAuth;
@@ -195,9 +199,12 @@ export class FakeComfyUI {
         const h = this.history.get(id);
         return Response.json(h ? { [id]: h } : {});
       }
+      const folders = [...new Set([...COMFY_MODEL_FOLDERS, ...Object.keys(this.models)])];
+      if (p === "/models") return Response.json(folders);
       if (p.startsWith("/models/")) {
-        const list = this.models[p.slice(8)];
-        return list ? Response.json(list) : new Response("404: Not Found", { status: 404 });
+        const folder = p.slice(8);
+        // An unknown folder: 404 with an empty body, as recorded.
+        return folders.includes(folder) ? Response.json(this.models[folder] ?? []) : new Response(null, { status: 404, headers: { "Content-Type": "application/octet-stream" } });
       }
       if (p === "/view") {
         const name = url.searchParams.get("filename") ?? "";

@@ -7,8 +7,14 @@ import type { BackendName, ComfyBackend } from "./backend.ts";
 import { orRetryLater } from "./backend-errors.ts";
 import type { OutputRow, WorkflowStore } from "./workflow-store.ts";
 
-export const MODEL_FOLDERS = { checkpoints: "checkpoints", loras: "loras", vae: "vae", controlnet: "controlnet", upscale: "upscale_models" } as const;
-export type ModelType = keyof typeof MODEL_FOLDERS;
+/**
+ * Model types that are not ComfyUI's folder names: the spec's `upscale`, and the folders that
+ * ComfyUI renamed (it still reads the old directories, but GET /models/clip is a 404).
+ */
+export const MODEL_TYPE_ALIASES: Readonly<Record<string, string>> = { upscale: "upscale_models", clip: "text_encoders", unet: "diffusion_models" };
+
+/** Where ComfyUI also looks for a folder's files, under models/: the directories it had before a rename. */
+const LEGACY_DIRS: Readonly<Record<string, readonly string[]>> = { text_encoders: ["clip"], diffusion_models: ["unet"] };
 
 /**
  * A plain file name as ComfyUI writes them: a filename_prefix may hold any character (accents, CJK,
@@ -50,12 +56,33 @@ export function contentTypeOf(filename: string): string {
  */
 const sizeOf = (path: string): Promise<number | null> => stat(path).then((s) => s.size, () => null);
 
-/** The models of a type, with their sizes when COMFYUI_MODELS_DIR is set (read together: a folder holds hundreds). */
-export async function listModels(backend: ComfyBackend, type: ModelType, modelsDir: string | undefined) {
-  const folder = MODEL_FOLDERS[type];
-  const names = (await orRetryLater(backend.models(folder))) ?? [];
-  const sizeAt = (name: string) => (modelsDir ? sizeOf(join(modelsDir, folder, name)) : null);
+/**
+ * The models of a type: any folder ComfyUI has (`checkpoints`, `loras`, `diffusion_models`,
+ * `text_encoders`, …) or an alias of one. With COMFYUI_MODELS_DIR, their sizes (read together: a
+ * folder holds hundreds). A type ComfyUI has no folder for is a 400 that lists those it has.
+ */
+export async function listModels(backend: ComfyBackend, type: string, modelsDir: string | undefined) {
+  const folder = Object.hasOwn(MODEL_TYPE_ALIASES, type) ? MODEL_TYPE_ALIASES[type]! : type;
+  const names = await orRetryLater(backend.models(folder));
+  if (!names) throw await unknownModelType(backend, type);
+  const dirs = [folder, ...(LEGACY_DIRS[folder] ?? [])];
+  const sizeAt = async (name: string) => {
+    if (!modelsDir) return null;
+    for (const dir of dirs) {
+      const size = await sizeOf(join(modelsDir, dir, name));
+      if (size !== null) return size;
+    }
+    return null;
+  };
   return Promise.all(names.map(async (name) => ({ name, type, size: await sizeAt(name), hash: null })));
+}
+
+/** The 400 for a model type ComfyUI has no folder for, naming the ones it has (when it says). */
+async function unknownModelType(backend: ComfyBackend, type: string): Promise<ApiError> {
+  const folders = await backend.modelFolders().catch(() => undefined);
+  const known = folders ? `one of ComfyUI's model folders (${folders.join(", ")}) or ${Object.keys(MODEL_TYPE_ALIASES).join(", ")}` : "a model folder of ComfyUI's";
+  const message = `query/type must be ${known}; got '${type}'`;
+  return new ApiError(400, message, { details: [{ location: "query", path: ["type"], code: "invalid_value", message }] });
 }
 
 /**

@@ -330,6 +330,11 @@ export class ComfyBackend {
     return readSystemStats(this.#parse(res, await res.text(), "GET /system_stats"));
   }
 
+  /** The model folders ComfyUI knows (GET /models): checkpoints, loras, text_encoders, diffusion_models, … */
+  async modelFolders(): Promise<string[]> {
+    return this.#json<string[]>("/models");
+  }
+
   /** Model file names in a ComfyUI models folder; undefined when ComfyUI has no such folder. */
   async models(folder: string): Promise<string[] | undefined> {
     const res = await this.#fetch(`/models/${encodeURIComponent(folder)}`);

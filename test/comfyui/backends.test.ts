@@ -211,6 +211,11 @@ describe("backends and folders", () => {
     const modelsDir = tempDir("comfy-models-");
     mkdirSync(join(modelsDir, "checkpoints", "sdxl"), { recursive: true });
     writeFileSync(join(modelsDir, "checkpoints", "sd15.safetensors"), Buffer.alloc(1234));
+    // ComfyUI still reads the directories of renamed folders: models/clip for text_encoders.
+    mkdirSync(join(modelsDir, "text_encoders"));
+    mkdirSync(join(modelsDir, "clip"));
+    writeFileSync(join(modelsDir, "text_encoders", "t5xxl_fp16.safetensors"), Buffer.alloc(99));
+    writeFileSync(join(modelsDir, "clip", "clip_l.safetensors"), Buffer.alloc(42));
     const s = await comfyStack({ env: { COMFYUI_OUTPUT_DIR: outDir, COMFYUI_MODELS_DIR: modelsDir } });
     const { body } = await s.submit(BASIC);
     const done = await s.until(body.workflowId, ["completed"]);
@@ -225,6 +230,8 @@ describe("backends and folders", () => {
       { name: "sd15.safetensors", type: "checkpoints", size: 1234, hash: null },
       { name: "sdxl/base.safetensors", type: "checkpoints", size: null, hash: null },
     ]);
+    const encoders = await (await fetch(`${s.base}/v1/comfyui/models?type=text_encoders`, { headers: AUTH })).json();
+    expect(encoders.models.map((m: { size: number }) => m.size)).toEqual([99, 42]);
     await s.close();
   });
 

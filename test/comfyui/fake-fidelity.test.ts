@@ -12,6 +12,22 @@ const load = (f: string) => Bun.file(`${FIXTURES}/comfyui-protocol/${f}`).json()
 type Ev = { kind: string; ws?: string; request?: { method: string; path: string; json?: unknown; raw_body?: string }; response?: { status: number; json?: any }; json?: { type: string; data: any } };
 
 describe("fake ComfyUI against the recordings", () => {
+  test("01: model folders and an unknown one get the recorded answers", async () => {
+    const rec = await load("01_rest_info.json");
+    const gets = (rec.events as Ev[]).filter((e) => e.kind === "http" && e.request!.path.startsWith("/models"));
+    expect(gets.map((e) => e.request!.path)).toEqual(["/models", "/models/checkpoints", "/models/no_such_folder"]);
+    const empty = new FakeComfyUI({ models: {} }).start();
+    try {
+      for (const e of gets) {
+        const res = await fetch(`${empty.url}${e.request!.path}`);
+        const text = await res.text();
+        expect([e.request!.path, res.status, text === "" ? undefined : JSON.parse(text)]).toEqual([e.request!.path, e.response!.status, e.response!.json]);
+      }
+    } finally {
+      empty.stop();
+    }
+  });
+
   test("04: every invalid prompt gets the recorded status and error type", async () => {
     const rec = await load("04_invalid_prompts.json");
     const posts = (rec.events as Ev[]).filter((e) => e.kind === "http" && e.request!.path === "/prompt");

@@ -284,7 +284,7 @@ describe("priority, progress and cancel", () => {
 });
 
 describe("models and outputs", () => {
-  test("models by type, with upscale -> upscale_models; unknown type 400", async () => {
+  test("models by type: any folder ComfyUI has, and upscale, clip, unet for upscale_models, text_encoders, diffusion_models; another 400 listing ComfyUI's", async () => {
     const ck = await (await fetch(`${s.base}/v1/comfyui/models?type=checkpoints`, { headers: AUTH })).json();
     expect(ck.models).toEqual([
       { name: "sd15.safetensors", type: "checkpoints", size: null, hash: null },
@@ -292,7 +292,27 @@ describe("models and outputs", () => {
     ]);
     const up = await (await fetch(`${s.base}/v1/comfyui/models?type=upscale`, { headers: AUTH })).json();
     expect(up.models.map((m: { name: string }) => m.name)).toEqual(["4x.pth"]);
-    expect((await fetch(`${s.base}/v1/comfyui/models?type=embeddings`, { headers: AUTH })).status).toBe(400);
+    // The folders of newer models (Flux, Wan, SD3), by their names or the ones ComfyUI had before.
+    const names = async (type: string) => ((await (await fetch(`${s.base}/v1/comfyui/models?type=${type}`, { headers: AUTH })).json()).models as { name: string; type: string }[]).map((m) => `${m.type}:${m.name}`);
+    expect(await names("diffusion_models")).toEqual(["diffusion_models:flux1-dev.safetensors"]);
+    expect(await names("unet")).toEqual(["unet:flux1-dev.safetensors"]);
+    expect(await names("clip")).toEqual(["clip:t5xxl_fp16.safetensors", "clip:clip_l.safetensors"]);
+    expect(await names("embeddings")).toEqual([]);
+    // A folder ComfyUI does not have: a 400 naming those it has, having asked it.
+    const asked = s.fake.gets.length;
+    const unknown = await fetch(`${s.base}/v1/comfyui/models?type=no_such_folder`, { headers: AUTH });
+    const body = await unknown.json();
+    expect([unknown.status, body.details[0].path]).toEqual([400, ["type"]]);
+    expect(body.message).toStartWith("query/type must be one of ComfyUI's model folders (checkpoints, configs, loras, vae, text_encoders, diffusion_models,");
+    expect(body.message).toEndWith(") or upscale, clip, unet; got 'no_such_folder'");
+    const modelGets = () => s.fake.gets.slice(asked).filter((p) => p.startsWith("/models"));
+    expect(modelGets()).toEqual(["/models/no_such_folder", "/models"]);
+    // What could not be a folder's name is refused before ComfyUI is asked.
+    for (const bad of ["Checkpoints", "..%2Fx", "a-b", "", "x".repeat(65)]) {
+      const res = await fetch(`${s.base}/v1/comfyui/models?type=${bad}`, { headers: AUTH });
+      expect([bad, res.status]).toEqual([bad, 400]);
+    }
+    expect(modelGets().length).toBe(2);
   });
 
   test("output names: traversal and odd names 400, unknown 404; newest first, limit after filter", async () => {

@@ -9,7 +9,17 @@ import { waitQuery } from "../../http/long-poll.ts";
 const errors = (...s: number[]) => errorResponses(...PROTECTED_ERRORS, ...s);
 
 export const ModelsQuery = z.object({
-  type: z.enum(["checkpoints", "loras", "vae", "controlnet", "upscale"]).default("checkpoints").optional(),
+  type: z
+    .string()
+    .regex(/^[a-z0-9_]{1,64}$/, "must be a model folder's name: lowercase letters, digits and _")
+    .default("checkpoints")
+    .optional()
+    .openapi({
+      description:
+        "A model folder of ComfyUI's (GET /models there): `checkpoints` (the default), `loras`, `vae`, `controlnet`, `upscale_models`, `diffusion_models`, `text_encoders`, `clip_vision`, `embeddings`, …; " +
+        "or `upscale` (upscale_models), `clip` (text_encoders), `unet` (diffusion_models). One ComfyUI has no folder for is a 400 that lists those it has",
+      example: "loras",
+    }),
 });
 export const ModelsSchema = z
   .object({ models: z.array(z.object({ name: z.string(), type: z.string(), size: z.number().nullable(), hash: z.string().nullable() })) })
