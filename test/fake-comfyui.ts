@@ -102,6 +102,8 @@ export class FakeComfyUI {
   refusal: { status: number; retryAfter?: string } = { status: 503 };
   /** Path -> how long a GET of it takes to answer (/object_info: tens of seconds with many custom nodes). */
   getDelayMs: Record<string, number> = {};
+  /** GET routes this ComfyUI lacks (an older one): aiohttp's 404 for a path it has no route for. */
+  withoutRoutes = new Set<string>();
 
   /** Files in the input folder as LoadImage names them ("masks/cat.png"). */
   inputFiles(): string[] {
@@ -192,6 +194,7 @@ export class FakeComfyUI {
     if (req.method === "GET") {
       this.gets.push(p);
       if (this.getDelayMs[p]) await Bun.sleep(this.getDelayMs[p]);
+      if (this.withoutRoutes.has(p)) return new Response("404: Not Found", { status: 404, headers: { "Content-Type": "text/plain; charset=utf-8" } });
       if (p === "/object_info") return Response.json(this.objectInfo());
       if (p === "/queue") return Response.json({ queue_running: this.running ? [this.#tuple(this.running)] : [], queue_pending: this.queue.map((i) => this.#tuple(i)) });
       if (p.startsWith("/history/")) {

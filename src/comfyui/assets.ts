@@ -77,11 +77,13 @@ export async function listModels(backend: ComfyBackend, type: string, modelsDir:
   return Promise.all(names.map(async (name) => ({ name, type, size: await sizeAt(name), hash: null })));
 }
 
-/** The 400 for a model type ComfyUI has no folder for, naming the ones it has (when it says). */
+/**
+ * The 400 for a model type ComfyUI has no folder for, naming the ones it has. A ComfyUI that cannot
+ * say (one older than its GET /models) is the backend's failure, not the request's: that is thrown.
+ */
 async function unknownModelType(backend: ComfyBackend, type: string): Promise<ApiError> {
-  const folders = await backend.modelFolders().catch(() => undefined);
-  const known = folders ? `one of ComfyUI's model folders (${folders.join(", ")}) or ${Object.keys(MODEL_TYPE_ALIASES).join(", ")}` : "a model folder of ComfyUI's";
-  const message = `query/type must be ${known}; got '${type}'`;
+  const folders = await orRetryLater(backend.modelFolders());
+  const message = `query/type must be one of ComfyUI's model folders (${folders.join(", ")}) or ${Object.keys(MODEL_TYPE_ALIASES).join(", ")}; got '${type}'`;
   return new ApiError(400, message, { details: [{ location: "query", path: ["type"], code: "invalid_value", message }] });
 }
 

@@ -313,6 +313,14 @@ describe("models and outputs", () => {
       expect([bad, res.status]).toEqual([bad, 400]);
     }
     expect(modelGets().length).toBe(2);
+    // A ComfyUI without model listings at all (older than GET /models) fails as a backend, not as the request.
+    s.fake.withoutRoutes = new Set(["/models", "/models/checkpoints"]);
+    try {
+      const old = await fetch(`${s.base}/v1/comfyui/models`, { headers: AUTH });
+      expect([old.status, (await old.json()).message]).toEqual([502, "ComfyUI (local) answered 404 to GET /models"]);
+    } finally {
+      s.fake.withoutRoutes = new Set();
+    }
   });
 
   test("output names: traversal and odd names 400, unknown 404; newest first, limit after filter", async () => {
