@@ -40,3 +40,7 @@ declare module "*/task-log.js" {
   const path: string;
   export default path;
 }
+declare module "*/models.js" {
+  const path: string;
+  export default path;
+}

@@ -302,14 +302,14 @@ describe("compiled binary", () => {
     const appJs = await (await fetch(`${api.base}/ui/app.js`)).text();
     expect(appJs).toContain('from "./client.js"');
     // The modules app.js imports, and those they import, are in the binary too, each of them.
-    const imports = (js: string) => [...js.matchAll(/from "\.\/([\w-]+\.js)"/g)].map((m) => m[1]!);
+    const imports = (js: string) => [...js.matchAll(/(?:from|import) "\.\/([\w-]+\.js)"/g)].map((m) => m[1]!);
     const modules = new Set(imports(appJs));
     for (const m of modules) {
       const res = await fetch(`${api.base}/ui/${m}`);
       expect([m, res.status]).toEqual([m, 200]);
       for (const next of imports(await res.text())) modules.add(next);
     }
-    expect([...modules]).toEqual(expect.arrayContaining(["client.js", "gallery.js", "queue.js", "agent-log.js", "cells.js", "task-log.js"]));
+    expect([...modules]).toEqual(expect.arrayContaining(["client.js", "gallery.js", "queue.js", "agent-log.js", "cells.js", "task-log.js", "models.js"]));
     expect(await (await fetch(`${api.base}/ui/client.js`)).text()).toContain("sessionStorage");
     expect((await fetch(`${api.base}/ui/gallery.js`)).status).toBe(200);
     expect(await (await fetch(`${api.base}/ui/queue.js`)).text()).toContain("export function connectEvents");

@@ -8,6 +8,7 @@ import queuePath from "./assets/queue.js" with { type: "file" };
 import agentLogPath from "./assets/agent-log.js" with { type: "file" };
 import cellsPath from "./assets/cells.js" with { type: "file" };
 import taskLogPath from "./assets/task-log.js" with { type: "file" };
+import modelsPath from "./assets/models.js" with { type: "file" };
 import cssPath from "./assets/app.css" with { type: "file" };
 import type { AppEnv } from "../http/types.ts";
 
@@ -21,6 +22,7 @@ const FILES: [string, string, string][] = [
   ["/ui/agent-log.js", agentLogPath, "text/javascript; charset=utf-8"],
   ["/ui/cells.js", cellsPath, "text/javascript; charset=utf-8"],
   ["/ui/task-log.js", taskLogPath, "text/javascript; charset=utf-8"],
+  ["/ui/models.js", modelsPath, "text/javascript; charset=utf-8"],
   ["/ui/app.css", cssPath, "text/css; charset=utf-8"],
 ];
 

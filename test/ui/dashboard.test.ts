@@ -40,7 +40,7 @@ describe("dashboard", () => {
     await d.page.goto(`${d.base}/ui`);
     await d.page.waitForLoadState("networkidle");
     expect(d.requests.filter((r) => r.includes("/v1/"))).toEqual([]);
-    expect(d.requests).toEqual(expect.arrayContaining(["GET /ui", "GET /ui/app.js", "GET /ui/client.js", "GET /ui/gallery.js", "GET /ui/queue.js", "GET /ui/agent-log.js", "GET /ui/cells.js", "GET /ui/task-log.js", "GET /ui/app.css"]));
+    expect(d.requests).toEqual(expect.arrayContaining(["GET /ui", "GET /ui/app.js", "GET /ui/client.js", "GET /ui/gallery.js", "GET /ui/queue.js", "GET /ui/agent-log.js", "GET /ui/cells.js", "GET /ui/task-log.js", "GET /ui/models.js", "GET /ui/app.css"]));
     expect(d.consoleErrors).toEqual([]);
     await d.page.getByLabel("API key").fill("wrong-key");
     await d.page.getByRole("button", { name: "Sign in" }).click();
@@ -345,6 +345,24 @@ describe("dashboard", () => {
     release();
     await Bun.sleep(500);
     expect(await row.locator(".badge").textContent()).toBe("stopped");
+  });
+
+  test("Models on ComfyUI lists a folder's file names when opened, and another folder's when picked; never polled", async () => {
+    const asked = () => d.requests.filter((r) => r === "GET /v1/comfyui/models").length;
+    expect(asked()).toBe(0);
+    await d.page.getByText("Models on ComfyUI").click();
+    const list = d.page.getByRole("list", { name: "Model files" });
+    await waitText(list, "sdxl/base.safetensors");
+    expect(await list.locator("li").allTextContents()).toEqual(["sd15.safetensors", "sdxl/base.safetensors"]);
+    await d.page.getByLabel("Model folder").selectOption("diffusion_models");
+    await waitText(list, "flux1-dev.safetensors");
+    await d.page.locator("#comfyui").screenshot({ path: artifact("04-models.png") });
+    await d.page.getByLabel("Model folder").selectOption("embeddings");
+    await waitText(list, "No files in ComfyUI's embeddings folder.");
+    expect(asked()).toBe(3);
+    await d.page.getByText("Models on ComfyUI").click(); // closed again
+    await Bun.sleep(500);
+    expect(asked()).toBe(3);
   });
 
   test("a ComfyUI workflow reaches 100% and its image appears in the gallery", async () => {

@@ -5,6 +5,7 @@ import { $, api, apiUrl, badge, fmtDuration, guard, h, morphList, newestFirst, n
 import { refreshOutputs } from "./gallery.js";
 import { connectEvents, disconnectEvents, refreshWorkflows } from "./queue.js";
 import { closeLog, onTasksChanged, openLog, taskShown } from "./task-log.js";
+import "./models.js";
 import { agentCell, costCell, durationCell, meter, providerLimits, sparkline } from "./cells.js";
 
 const timers = [];

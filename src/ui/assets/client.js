@@ -175,5 +175,5 @@ export function morphList(container, next, attr) {
 
 export const badge = (status) => h("span", { class: `badge ${status}` }, status);
 export const newestFirst = (key) => (a, b) => Date.parse(b[key]) - Date.parse(a[key]);
-export const fmtBytes = (n) => (n < 1024 * 1024 ? `${Math.ceil(n / 1024)} KiB` : `${(n / 1024 / 1024).toFixed(1)} MiB`);
+export const fmtBytes = (n) => (n < 1024 * 1024 ? `${Math.ceil(n / 1024)} KiB` : n < 1024 ** 3 ? `${(n / 1024 / 1024).toFixed(1)} MiB` : `${(n / 1024 ** 3).toFixed(1)} GiB`);
 export const fmtDuration = (s) => (s < 60 ? `${s.toFixed(1)} s` : `${Math.floor(s / 60)} min ${Math.round(s % 60)} s`);
