@@ -1,7 +1,7 @@
 // Dashboard: plain ES modules over the public API (client.js holds the session and the calls).
 // EventSource and WebSocket, which cannot send headers, use ?token= and the "Bearer, <key>"
 // subprotocol. Nothing protected is called before sign-in.
-import { $, api, apiUrl, badge, fmtDuration, guard, h, morphList, newestFirst, noOutputLimit, onSubmit, polled, save, session, showError, timeLimit } from "./client.js";
+import { $, api, apiUrl, badge, fmtDuration, guard, h, morphList, newestFirst, noOutputLimit, onSubmit, polled, session, showError, timeLimit } from "./client.js";
 import { refreshOutputs } from "./gallery.js";
 import { connectEvents, disconnectEvents, refreshWorkflows } from "./queue.js";
 import { closeLog, onTasksChanged, openLog, taskShown } from "./task-log.js";
