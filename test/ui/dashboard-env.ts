@@ -4,7 +4,7 @@
  * Screenshots go to test-artifacts/.
  */
 import { afterAll, beforeAll } from "bun:test";
-import { copyFileSync, mkdirSync } from "node:fs";
+import { closeSync, copyFileSync, mkdirSync, openSync, truncateSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { chromium, type BrowserContext, type Page } from "playwright-core";
 import { createServer, type RunningServer } from "../../src/server.ts";
@@ -47,7 +47,12 @@ export class Dashboard {
     this.fake.systemStats = { system: { comfyui_version: "0.8.0" }, devices: [{ name: "cuda:0 NVIDIA L40S : cudaMallocAsync", type: "cuda", index: 0, vram_total: 48305799168, vram_free: 47185920000 }] };
     copyFileSync(join(FIXTURES, "nvidia-smi", "two-gpus-apps.csv"), this.gpuApps);
     const smi = fakeNvidiaSmi({ csv: "two-gpus.csv", apps: this.gpuApps });
-    const config = testConfig({ COMFYUI_URL: this.fake.url, PATH: `${smi}:${process.env.PATH}`, NVIDIA_SMI_PATH: "nvidia-smi", STATUS_CACHE_MS: "1000", TASK_STOP_GRACE_MS: "500", MANAGEMENT_API_READONLY_KEYS: READ_ONLY_KEY });
+    // A checkpoint of 6.5 GiB, as sized on disk (sparse: it takes no room).
+    const modelsDir = tempDir("comfy-models-");
+    mkdirSync(join(modelsDir, "checkpoints"));
+    closeSync(openSync(join(modelsDir, "checkpoints", "sd15.safetensors"), "w"));
+    truncateSync(join(modelsDir, "checkpoints", "sd15.safetensors"), 6.5 * 1024 ** 3);
+    const config = testConfig({ COMFYUI_URL: this.fake.url, COMFYUI_MODELS_DIR: modelsDir, PATH: `${smi}:${process.env.PATH}`, NVIDIA_SMI_PATH: "nvidia-smi", STATUS_CACHE_MS: "1000", TASK_STOP_GRACE_MS: "500", MANAGEMENT_API_READONLY_KEYS: READ_ONLY_KEY });
     this.server = await createServer(config, silentLogger, { comfyBackoffMs: 50 });
     this.context = await chromium.launchPersistentContext(tempDir("chromium-profile-"), {
       executablePath,

@@ -353,7 +353,8 @@ describe("dashboard", () => {
     await d.page.getByText("Models on ComfyUI").click();
     const list = d.page.getByRole("list", { name: "Model files" });
     await waitText(list, "sdxl/base.safetensors");
-    expect(await list.locator("li").allTextContents()).toEqual(["sd15.safetensors", "sdxl/base.safetensors"]);
+    // Sizes where COMFYUI_MODELS_DIR has the file.
+    expect(await list.locator("li").allTextContents()).toEqual(["sd15.safetensors 6.5 GiB", "sdxl/base.safetensors"]);
     await d.page.getByLabel("Model folder").selectOption("diffusion_models");
     await waitText(list, "flux1-dev.safetensors");
     await d.page.locator("#comfyui").screenshot({ path: artifact("04-models.png") });
