@@ -235,6 +235,33 @@ describe("backends and folders", () => {
     await s.close();
   });
 
+  test("models of a backend: ?gpu=salad lists the remote one's (with Salad-Api-Key), never sized from the local disk; an unconfigured one is a 400", async () => {
+    const salad = new FakeComfyUI({ nodeMs: 5, models: { loras: ["style.safetensors"], checkpoints: ["sd15.safetensors"] } }).start();
+    const modelsDir = tempDir("comfy-models-");
+    mkdirSync(join(modelsDir, "checkpoints"));
+    writeFileSync(join(modelsDir, "checkpoints", "sd15.safetensors"), Buffer.alloc(1234));
+    const s = await comfyStack({ env: { SALAD_COMFYUI_URL: salad.url, SALAD_API_KEY: "salad-secret", COMFYUI_MODELS_DIR: modelsDir } });
+    try {
+      const models = async (query: string) => (await (await fetch(`${s.base}/v1/comfyui/models${query}`, { headers: AUTH })).json()).models;
+      expect(await models("?gpu=salad&type=loras")).toEqual([{ name: "style.safetensors", type: "loras", size: null, hash: null }]);
+      expect(salad.gets.at(-1)).toBe("/models/loras");
+      expect(salad.apiKeys.at(-1)).toBe("salad-secret");
+      // The same name on both: sized on the local one only, since COMFYUI_MODELS_DIR is its folder.
+      expect(await models("?gpu=salad")).toEqual([{ name: "sd15.safetensors", type: "checkpoints", size: null, hash: null }]);
+      expect((await models("?gpu=local"))[0]).toEqual({ name: "sd15.safetensors", type: "checkpoints", size: 1234, hash: null });
+    } finally {
+      await s.close();
+      salad.stop();
+    }
+    const alone = await comfyStack();
+    try {
+      const res = await fetch(`${alone.base}/v1/comfyui/models?gpu=salad`, { headers: AUTH });
+      expect([res.status, (await res.json()).message]).toEqual([400, 'GPU target "salad" is not configured (set SALAD_COMFYUI_URL)']);
+    } finally {
+      await alone.close();
+    }
+  });
+
   test("one name in two subfolders, or on two backends: each URL downloads its own file, the bare name never guesses", async () => {
     const salad = new FakeComfyUI({ nodeMs: 5 }).start();
     const outDir = tempDir("comfy-out-");

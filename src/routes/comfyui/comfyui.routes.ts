@@ -20,6 +20,7 @@ export const ModelsQuery = z.object({
         "or `upscale` (upscale_models), `clip` (text_encoders), `unet` (diffusion_models). One ComfyUI has no folder for is a 400 that lists those it has",
       example: "loras",
     }),
+  gpu: z.enum(["local", "salad"]).optional().openapi({ description: "Which backend's models: local (the default) or salad. Sizes (COMFYUI_MODELS_DIR) are the local one's only" }),
 });
 export const ModelsSchema = z
   .object({ models: z.array(z.object({ name: z.string(), type: z.string(), size: z.number().nullable(), hash: z.string().nullable() })) })
@@ -236,7 +237,7 @@ export const modelsRoute = createRoute({
   method: "get",
   path: "/v1/comfyui/models",
   tags: ["ComfyUI"],
-  summary: "Models the local backend has, by type",
+  summary: "Models a backend has (the local one by default), by type",
   request: { query: ModelsQuery },
   responses: { 200: jsonResponse(ModelsSchema, "Models"), ...errors(400, 502, 503) },
 });

@@ -58,8 +58,10 @@ export function comfyuiRoutes(d: ComfyRouteDeps) {
     })
     .openapi(cancelWorkflowRoute, async (c) => c.json(await d.comfy.cancel(c.req.valid("param").workflowId, actorOf(c)), 200))
     .openapi(modelsRoute, async (c) => {
-      const local = d.comfy.backends.get("local")!;
-      return c.json({ models: await listModels(local, c.req.valid("query").type ?? "checkpoints", d.modelsDir) }, 200);
+      const q = c.req.valid("query");
+      const backend = d.comfy.backend(q.gpu ?? "local");
+      // COMFYUI_MODELS_DIR is the local ComfyUI's folder: another backend's sizes are not read from it.
+      return c.json({ models: await listModels(backend, q.type ?? "checkpoints", backend.name === "local" ? d.modelsDir : undefined) }, 200);
     })
     .openapi(outputsRoute, async (c) => {
       const q = c.req.valid("query");
