@@ -360,10 +360,22 @@ describe("dashboard", () => {
     await d.page.locator("#comfyui").screenshot({ path: artifact("04-models.png") });
     await d.page.getByLabel("Model folder").selectOption("embeddings");
     await waitText(list, "No files in ComfyUI's embeddings folder.");
-    expect(asked()).toBe(3);
+    // The target the workflow form names: one not configured says so, and lists nothing.
+    const target = d.page.locator("#wf-form").getByLabel("Target");
+    await target.selectOption("salad");
+    await waitText(d.page.getByRole("alert"), 'GPU target "salad" is not configured (set SALAD_COMFYUI_URL)');
+    expect(await list.locator("li").count()).toBe(0);
+    await target.selectOption("local");
+    await waitText(list, "No files in ComfyUI's embeddings folder.");
+    await d.page.evaluate(() => document.querySelector("#alert")!.setAttribute("hidden", ""));
+    // The browser's own line for that 400 (one), taken out of the page's errors.
+    const badRequest = (e: string) => e.includes("status of 400 (Bad Request)");
+    expect(d.consoleErrors.filter(badRequest)).toHaveLength(1);
+    d.consoleErrors.splice(0, d.consoleErrors.length, ...d.consoleErrors.filter((e) => !badRequest(e)));
+    expect(asked()).toBe(5);
     await d.page.getByText("Models on ComfyUI").click(); // closed again
     await Bun.sleep(500);
-    expect(asked()).toBe(3);
+    expect(asked()).toBe(5);
   });
 
   test("a ComfyUI workflow reaches 100% and its image appears in the gallery", async () => {
