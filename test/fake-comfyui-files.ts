@@ -6,6 +6,8 @@
 import { FIXTURES } from "./helpers.ts";
 
 export const PNG = new Uint8Array(await Bun.file(`${FIXTURES}/comfyui-protocol/02_view_output.png`).arrayBuffer());
+/** What /view answered for that PNG with `preview=webp;90`: ComfyUI's WebP rendering of it. */
+export const PNG_PREVIEW = new Uint8Array(await Bun.file(`${FIXTURES}/comfyui-protocol/02_view_output_preview.webp`).arrayBuffer());
 /** Stand-ins for media the fake "saves": only their names and types matter to the API. */
 const MEDIA: Record<string, Uint8Array> = { png: PNG, webm: new TextEncoder().encode("fake webm"), flac: new TextEncoder().encode("fake flac") };
 const MIME: Record<string, string> = { png: "image/png", webm: "video/webm", flac: "audio/flac" };
@@ -41,6 +43,17 @@ export function viewResponse(bytes: Uint8Array, name: string, range: string | nu
     return new Response("416: Range Not Satisfiable", { status: 416, headers: { "Content-Range": `bytes */${size}` } });
   }
   return new Response(bytes.slice(start, end + 1) as BodyInit, { status: 206, headers: { ...headers, "Content-Range": `bytes ${start}-${end}/${size}` } });
+}
+
+/**
+ * A /view answer with `preview=<format>;<quality>`, as ComfyUI's view_image gives it: the image
+ * re-encoded by PIL (here, the recorded WebP, whatever the image), typed `image/<format>` (webp
+ * unless jpeg), with the original name. A file PIL cannot open as an image fails with aiohttp's 500.
+ */
+export function previewResponse(name: string, preview: string): Response {
+  if (!mimeOf(name).startsWith("image/")) return new Response("500 Internal Server Error\n\nServer got itself in trouble", { status: 500, headers: { "Content-Type": "text/plain; charset=utf-8" } });
+  const format = preview.split(";")[0] === "jpeg" ? "jpeg" : "webp";
+  return new Response(PNG_PREVIEW as BodyInit, { headers: { "Content-Type": `image/${format}`, "Content-Disposition": `filename="${name}"` } });
 }
 
 export class FakeFiles extends Map<string, Uint8Array> {

@@ -7,7 +7,7 @@
  */
 import type { ServerWebSocket } from "bun";
 import { dependencies, validatePrompt } from "./fake-comfyui-validation.ts";
-import { FakeFiles, SAVERS, viewResponse } from "./fake-comfyui-files.ts";
+import { FakeFiles, previewResponse, SAVERS, viewResponse } from "./fake-comfyui-files.ts";
 import { FIXTURES } from "./helpers.ts";
 
 const objectInfo: Record<string, { input?: { required?: Record<string, unknown[]> }; output_node?: boolean }> = await Bun.file(
@@ -102,6 +102,8 @@ export class FakeComfyUI {
   refusal: { status: number; retryAfter?: string } = { status: 503 };
   /** Path -> how long a GET of it takes to answer (/object_info: tens of seconds with many custom nodes). */
   getDelayMs: Record<string, number> = {};
+  /** The `preview` of each /view that asked for one (`webp;90`). */
+  previews: string[] = [];
   /** GET routes this ComfyUI lacks (an older one): aiohttp's 404 for a path it has no route for. */
   withoutRoutes = new Set<string>();
 
@@ -213,7 +215,10 @@ export class FakeComfyUI {
         const name = url.searchParams.get("filename") ?? "";
         if (name.includes("..") || name.startsWith("/")) return new Response("", { status: 400 });
         const file = this.files.get(`${url.searchParams.get("type") ?? "output"}/${url.searchParams.get("subfolder") ?? ""}/${name}`);
-        return file ? viewResponse(file, name, req.headers.get("range")) : new Response("", { status: 404 });
+        if (!file) return new Response("", { status: 404 });
+        const preview = url.searchParams.get("preview");
+        if (preview !== null) this.previews.push(preview);
+        return preview !== null ? previewResponse(name, preview) : viewResponse(file, name, req.headers.get("range"));
       }
       if (p === "/system_stats") return Response.json(this.systemStats);
     }

@@ -128,6 +128,33 @@ export interface OutputRef {
   filename: string;
   subfolder?: string;
   gpu?: BackendName;
+  /** A WebP rendering of the image at this quality (1-100), rather than the file. */
+  preview?: { format: "webp"; quality: number };
+}
+
+/** Images ComfyUI can render as a preview (PIL opens them; a GIF's is its first frame). */
+const PREVIEWABLE = new Set(["image/png", "image/jpeg", "image/webp", "image/gif"]);
+
+/**
+ * An output image as ComfyUI renders it for a preview (its /view with `preview=webp;<quality>`):
+ * a fraction of a PNG's size, for a thumbnail or a slow link. ComfyUI makes it, so it comes from
+ * the backend even where COMFYUI_OUTPUT_DIR holds the file. Whole, never a range.
+ */
+async function outputPreview(backends: Map<string, ComfyBackend>, row: OutputRow, preview: NonNullable<OutputRef["preview"]>): Promise<Response> {
+  const type = contentTypeOf(row.filename);
+  if (!PREVIEWABLE.has(type)) throw new ApiError(400, `query/preview is for images (PNG, JPEG, WebP, GIF); ${row.filename} is ${type}`);
+  const backend = backends.get(row.backend);
+  if (!backend) throw new ApiError(404, `Output ${row.filename} came from backend ${row.backend}, which is not configured`);
+  const res = await orRetryLater(backend.view(row, undefined, `${preview.format};${preview.quality}`));
+  if (res.status === 404) throw new ApiError(404, `ComfyUI no longer has ${row.filename}`);
+  if (!res.ok) {
+    await res.body?.cancel();
+    throw new ApiError(502, `ComfyUI answered ${res.status} when asked for a preview of ${row.filename}`);
+  }
+  const name = `${row.filename.replace(/\.[^.]*$/, "")}.${preview.format}`;
+  return new Response(await res.arrayBuffer(), {
+    headers: { "Content-Type": `image/${preview.format}`, "Cache-Control": "private, max-age=30", "X-Content-Type-Options": "nosniff", "Content-Disposition": contentDisposition("inline", name) },
+  });
 }
 
 /**
@@ -160,6 +187,7 @@ export async function outputFile(store: WorkflowStore, backends: Map<string, Com
   const { filename } = ref;
   if (!SAFE_FILENAME.test(filename)) throw new ApiError(400, "path/filename must be a plain file name (no path separators, control characters or leading dot)");
   const row = pickOutput(store, ref);
+  if (ref.preview) return outputPreview(backends, row, ref.preview);
   const headers = {
     "Content-Type": contentTypeOf(filename),
     "Cache-Control": "private, max-age=30",

@@ -365,8 +365,10 @@ export class ComfyBackend {
    * An output file through ComfyUI's /view; only the wait for its head is timed (see #fetch). A
    * `range` (a Range header) is passed on: ComfyUI's /view answers it with 206, as a file server does.
    */
-  view(file: { filename: string; subfolder: string; type: string }, range?: string): Promise<Response> {
+  view(file: { filename: string; subfolder: string; type: string }, range?: string, preview?: string): Promise<Response> {
     const q = new URLSearchParams({ filename: file.filename, subfolder: file.subfolder, type: file.type });
+    if (preview) q.set("preview", preview); // "webp;90": ComfyUI re-encodes the image
+
     return this.#fetch(`/view?${q}`, range ? { headers: { Range: range } } : {}, "headers");
   }
 }

@@ -48,6 +48,21 @@ describe("fake ComfyUI against the recordings", () => {
     }
   });
 
+  test("02: /view of an output, and of its preview=webp;90, answer as recorded", async () => {
+    const rec = await load("02_run_empty_image_save_image.json");
+    const views = (rec.events as Ev[]).filter((e) => e.kind === "http" && e.request!.path.startsWith("/view?filename=proto_test_00001_.png"));
+    expect(views.map((e) => new URL(e.request!.path, "http://x").searchParams.get("preview"))).toEqual([null, "webp;90"]);
+    const png = new Uint8Array(await Bun.file(`${FIXTURES}/comfyui-protocol/02_view_output.png`).arrayBuffer());
+    fake.files.set("output//proto_test_00001_.png", png);
+    for (const e of views) {
+      const res = await fetch(`${fake.url}${e.request!.path}`);
+      const recorded = e.response as unknown as { status: number; headers: Record<string, string>; body_saved_to: string };
+      const saved = new Uint8Array(await Bun.file(`${FIXTURES}/comfyui-protocol/${recorded.body_saved_to}`).arrayBuffer());
+      expect([res.status, res.headers.get("content-type")]).toEqual([recorded.status, recorded.headers["Content-Type"]!]);
+      expect(new Uint8Array(await res.arrayBuffer())).toEqual(saved);
+    }
+  });
+
   test("02: a run sends the recorded message sequence to its client, status to everyone", async () => {
     const rec = await load("02_run_empty_image_save_image.json");
     const clientMsgs = (rec.events as Ev[]).filter((e) => e.kind === "ws_text" && e.ws === "ws_client" && e.json!.type !== "progress_state").map((e) => e.json!);

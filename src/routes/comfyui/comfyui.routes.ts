@@ -271,10 +271,14 @@ export const outputFileRoute = createRoute({
     query: z.object({
       subfolder: z.string().optional().openapi({ description: "Subfolder below ComfyUI's output folder", example: "2026-11-27" }),
       gpu: z.enum(["local", "salad"]).optional().openapi({ description: "Backend that made the file" }),
+      preview: z.enum(["webp"]).optional().openapi({
+        description: "Rather than the file, the image as ComfyUI renders it for a preview, in WebP (a fraction of a PNG's size: thumbnails, a slow link). Images only (PNG, JPEG, WebP; a GIF's first frame); made by the backend, so it must be reachable",
+      }),
+      quality: z.coerce.number().int().min(1).max(100).optional().openapi({ description: "The preview's quality, 1 to 100 (default 90, as ComfyUI's)", example: 75 }),
     }),
   },
   responses: {
-    200: { description: "The file, typed by its extension (PNG, JPEG, WebP, GIF, MP4, WebM, WAV, MP3, FLAC, glTF, text, JSON; else octet-stream)", content: FILE_CONTENT },
+    200: { description: "The file, typed by its extension (PNG, JPEG, WebP, GIF, MP4, WebM, WAV, MP3, FLAC, glTF, text, JSON; else octet-stream); with `preview=webp`, its WebP preview", content: FILE_CONTENT },
     206: { description: "The part of the file a `Range: bytes=…` header asked for, with Content-Range", content: FILE_CONTENT },
     ...errors(400, 404, 409, 416, 502, 503),
   },

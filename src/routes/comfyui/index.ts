@@ -81,7 +81,9 @@ export function comfyuiRoutes(d: ComfyRouteDeps) {
       return outputsArchive({ store: d.store, backends: d.comfy.backends, outputDir: d.outputDir, logger: c.get("logger") }, workflowId) as never;
     })
     .openapi(outputFileRoute, async (c) => {
-      const ref = { ...c.req.valid("query"), ...c.req.valid("param") };
+      const { preview, quality, ...q } = c.req.valid("query");
+      if (quality !== undefined && !preview) throw new ApiError(400, "query/quality is the preview's: give preview=webp with it");
+      const ref = { ...q, ...c.req.valid("param"), preview: preview && { format: preview, quality: quality ?? 90 } };
       return (await outputFile(d.store, d.comfy.backends, ref, d.outputDir, c.req.header("range"))) as never;
     })
     .openapi(resendWorkflowWebhookRoute, (c) => c.json(d.comfy.resendWebhook(c.req.valid("param").workflowId, c.req.valid("json").url, actorOf(c)), 202))
