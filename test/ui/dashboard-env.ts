@@ -32,6 +32,8 @@ export class Dashboard {
   readonly requests: string[] = [];
   /** The full URLs of the log streams it opened. */
   readonly streamUrls: string[] = [];
+  /** The output files it asked for, path and query (`?preview=webp` for an image's preview). */
+  readonly outputUrls: string[] = [];
   readonly consoleErrors: string[] = [];
   /** What the fake nvidia-smi lists as the GPUs' processes (a test may write its own). */
   readonly gpuApps = join(tempDir("gpu-apps-"), "apps.csv");
@@ -64,6 +66,7 @@ export class Dashboard {
     this.page.on("request", (r) => {
       this.requests.push(`${r.method()} ${new URL(r.url()).pathname}`);
       if (r.url().includes("/logs/stream")) this.streamUrls.push(r.url());
+      if (r.url().includes("/v1/comfyui/output/")) this.outputUrls.push(`${new URL(r.url()).pathname}${new URL(r.url()).search}`);
     });
     this.page.on("console", (m) => m.type() === "error" && this.consoleErrors.push(m.text()));
     this.page.on("dialog", (d) => {

@@ -497,19 +497,48 @@ describe("dashboard", () => {
     expect(await video.evaluate((el) => (el as HTMLVideoElement & { kept?: true }).kept === true)).toBe(true);
   }, 20_000);
 
-  test("a file too big to show is a download button in the gallery, and is not fetched whole", async () => {
-    const served = (name: string) => d.requests.filter((r) => r === `GET /v1/comfyui/output/${name}`).length;
+  test("an image is shown by its preview, never fetched whole; pressed, the file itself is saved", async () => {
+    const asked = (name: string) => d.outputUrls.filter((u) => u.startsWith(`/v1/comfyui/output/${name}`));
     await d.submit({ "1": { class_type: "EmptyImage", inputs: { width: 64, height: 64, batch_size: 1, color: 3 } }, "2": { class_type: "SaveImage", inputs: { images: ["1", 0], filename_prefix: "huge" } } });
-    // The image becomes 40 MiB before the dashboard fetches it.
+    // The image becomes 40 MiB before the dashboard fetches it: its preview is still small.
     let key: string | undefined;
     const until = Date.now() + 15_000;
     while (!(key = [...d.fake.files.keys()].find((k) => k.startsWith("output//huge_"))) && Date.now() < until) await Bun.sleep(5);
     d.fake.files.set(key!, new Uint8Array(40 * 1024 * 1024));
     const name = key!.slice("output//".length);
     const figure = d.page.locator(".gallery figure", { hasText: name });
+    await figure.locator("img").waitFor({ timeout: 15_000 });
+    expect(asked(name)).toEqual([`/v1/comfyui/output/${name}?preview=webp`]);
+    const saved = await savedBy(() => figure.getByRole("button", { name: `Output ${name}` }).click());
+    expect([saved.name, saved.text.length]).toEqual([name, 40 * 1024 * 1024]);
+    expect(asked(name)).toEqual([`/v1/comfyui/output/${name}?preview=webp`, `/v1/comfyui/output/${name}`]);
+    // Where ComfyUI cannot make a preview just now (a 503), the file itself is shown.
+    await d.page.route("**/v1/comfyui/output/fallback_*preview=webp*", (route) => route.fulfill({ status: 503, contentType: "application/json", headers: { "Retry-After": "1" }, body: JSON.stringify({ error: "Service Unavailable", message: "ComfyUI is busy", statusCode: 503 }) }));
+    try {
+      await d.submit(chain(0, "fallback"));
+      const shown = d.page.locator(".gallery figure", { hasText: "fallback_" }).locator("img");
+      await shown.waitFor({ timeout: 15_000 });
+      const fallback = (await shown.getAttribute("alt"))!.replace("Output ", "");
+      expect(asked(fallback)).toEqual([`/v1/comfyui/output/${fallback}?preview=webp`, `/v1/comfyui/output/${fallback}`]);
+    } finally {
+      await d.page.unroute("**/v1/comfyui/output/fallback_*preview=webp*");
+      d.consoleErrors.splice(0, d.consoleErrors.length, ...d.consoleErrors.filter((e) => !e.includes("status of 503")));
+    }
+  }, 30_000);
+
+  test("a file too big to show (a video has no preview) is a download button in the gallery, and is not fetched whole", async () => {
+    const served = (name: string) => d.requests.filter((r) => r === `GET /v1/comfyui/output/${name}`).length;
+    await d.submit({ "1": { class_type: "EmptyImage", inputs: { width: 64, height: 64, batch_size: 2, color: 3 } }, "2": { class_type: "SaveWEBM", inputs: { images: ["1", 0], filename_prefix: "huge", codec: "vp9", fps: 24, crf: 32 } } });
+    // The video becomes 40 MiB before the dashboard fetches it.
+    let key: string | undefined;
+    const until = Date.now() + 15_000;
+    while (!(key = [...d.fake.files.keys()].find((k) => k.startsWith("output//huge_") && k.endsWith(".webm"))) && Date.now() < until) await Bun.sleep(5);
+    d.fake.files.set(key!, new Uint8Array(40 * 1024 * 1024));
+    const name = key!.slice("output//".length);
+    const figure = d.page.locator(".gallery figure", { hasText: name });
     // Its size is unknown (no COMFYUI_OUTPUT_DIR here, and a relayed download has no length).
     await waitText(figure.getByRole("button"), "download (over 32.0 MiB)");
-    expect(await figure.locator("img").count()).toBe(0);
+    expect(await figure.locator("video").count()).toBe(0);
     // Asked for once; later refreshes do not fetch it again.
     const refreshes = d.requests.filter((r) => r === "GET /v1/comfyui/outputs").length;
     await d.submit(chain(0, "after-huge"));

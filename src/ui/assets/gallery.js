@@ -38,9 +38,22 @@ async function blobUpTo(res, max) {
   return new Blob(chunks, { type: res.headers.get("Content-Type") ?? "" });
 }
 
+/** Images ComfyUI renders a preview of (a GIF is shown as it is: its preview would be one frame). */
+const STILL = /\.(png|jpe?g|webp)$/i;
+const previewOf = (url) => `${url}${url.includes("?") ? "&" : "?"}preview=webp`;
+
+/**
+ * An image is fetched as ComfyUI's WebP preview, a fraction of its size (the file itself is a press
+ * away); where ComfyUI cannot make one just now (a 503) but the file can be had, the file.
+ */
+const fetchShown = (o) =>
+  STILL.test(o.filename)
+    ? api(previewOf(o.url), { raw: true }).catch((err) => (err.status === 503 ? api(o.url, { raw: true }) : Promise.reject(err)))
+    : api(o.url, { raw: true });
+
 async function mediaOf(o) {
   if (!media.has(o.url)) {
-    const res = await api(o.url, { raw: true });
+    const res = await fetchShown(o);
     const blob = await blobUpTo(res, PREVIEW_MAX_BYTES);
     // Bun sends a relayed (streamed) download without its length: then only the listing may know it.
     const size = Number(res.headers.get("Content-Length")) || o.size || null;
@@ -49,12 +62,16 @@ async function mediaOf(o) {
   return media.get(o.url);
 }
 
-/** An output as the browser can show it: image, video, sound, else a download link; too big to show, a download button. */
+/**
+ * An output as the browser can show it: an image (its preview; pressed, the file is saved), a video,
+ * a sound, else a download link; too big to show, a download button.
+ */
 function mediaElement(m, name, url) {
-  if (!m.src) return h("button", { type: "button", class: "link file", onclick: guard(() => save(url, name.split("/").pop())) }, `download (${m.size ? fmtBytes(m.size) : `over ${fmtBytes(PREVIEW_MAX_BYTES)}`})`);
+  const saveFile = guard(() => save(url, name.split("/").pop()));
+  if (!m.src) return h("button", { type: "button", class: "link file", onclick: saveFile }, `download (${m.size ? fmtBytes(m.size) : `over ${fmtBytes(PREVIEW_MAX_BYTES)}`})`);
   const kind = m.type.split("/")[0];
   const label = `Output ${name}`;
-  if (kind === "image") return h("img", { src: m.src, alt: label, loading: "lazy" });
+  if (kind === "image") return h("button", { type: "button", class: "still", title: "Save the full-size file", onclick: saveFile }, h("img", { src: m.src, alt: label, loading: "lazy" }));
   if (kind === "video") return h("video", { src: m.src, "aria-label": label, controls: true, muted: true, loop: true, playsinline: true, preload: "metadata" });
   if (kind === "audio") return h("audio", { src: m.src, "aria-label": label, controls: true, preload: "metadata" });
   return h("a", { href: m.src, download: name, class: "file" }, "download");
