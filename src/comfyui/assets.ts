@@ -132,7 +132,7 @@ export interface OutputRef {
   preview?: { format: "webp"; quality: number };
 }
 
-/** Images ComfyUI can render as a preview (PIL opens them; a GIF's is its first frame). */
+/** Images ComfyUI can render as a preview (PIL opens them; of an animated GIF or WebP, its first frame). */
 const PREVIEWABLE = new Set(["image/png", "image/jpeg", "image/webp", "image/gif"]);
 
 /**

@@ -368,7 +368,6 @@ export class ComfyBackend {
   view(file: { filename: string; subfolder: string; type: string }, range?: string, preview?: string): Promise<Response> {
     const q = new URLSearchParams({ filename: file.filename, subfolder: file.subfolder, type: file.type });
     if (preview) q.set("preview", preview); // "webp;90": ComfyUI re-encodes the image
-
     return this.#fetch(`/view?${q}`, range ? { headers: { Range: range } } : {}, "headers");
   }
 }

@@ -272,7 +272,7 @@ export const outputFileRoute = createRoute({
       subfolder: z.string().optional().openapi({ description: "Subfolder below ComfyUI's output folder", example: "2026-11-27" }),
       gpu: z.enum(["local", "salad"]).optional().openapi({ description: "Backend that made the file" }),
       preview: z.enum(["webp"]).optional().openapi({
-        description: "Rather than the file, the image as ComfyUI renders it for a preview, in WebP (a fraction of a PNG's size: thumbnails, a slow link). Images only (PNG, JPEG, WebP; a GIF's first frame); made by the backend, so it must be reachable",
+        description: "Rather than the file, the image as ComfyUI renders it for a preview, in WebP (a fraction of a PNG's size: thumbnails, a slow link). Images only (PNG, JPEG, WebP, GIF: of an animated one, its first frame); made by the backend, so it must be reachable",
       }),
       quality: z.coerce.number().int().min(1).max(100).optional().openapi({ description: "The preview's quality, 1 to 100 (default 90, as ComfyUI's)", example: 75 }),
     }),

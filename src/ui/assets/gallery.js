@@ -38,8 +38,8 @@ async function blobUpTo(res, max) {
   return new Blob(chunks, { type: res.headers.get("Content-Type") ?? "" });
 }
 
-/** Images ComfyUI renders a preview of (a GIF is shown as it is: its preview would be one frame). */
-const STILL = /\.(png|jpe?g|webp)$/i;
+/** Images shown by their preview: not GIF or WebP, which may be animated (a preview is one frame). */
+const STILL = /\.(png|jpe?g)$/i;
 const previewOf = (url) => `${url}${url.includes("?") ? "&" : "?"}preview=webp`;
 
 /**
