@@ -132,6 +132,21 @@ export interface OutputRef {
   preview?: { format: "webp"; quality: number };
 }
 
+/** The headers an output is served with: typed as `type`, shown inline under `name`, cached briefly. */
+const servedHeaders = (type: string, name: string) => ({
+  "Content-Type": type,
+  "Cache-Control": "private, max-age=30",
+  "X-Content-Type-Options": "nosniff",
+  "Content-Disposition": contentDisposition("inline", name),
+});
+
+/** The backend that made an output; a 404 when it is no longer configured. */
+function backendOf(backends: Map<string, ComfyBackend>, row: OutputRow): ComfyBackend {
+  const backend = backends.get(row.backend);
+  if (!backend) throw new ApiError(404, `Output ${row.filename} came from backend ${row.backend}, which is not configured`);
+  return backend;
+}
+
 /** Images ComfyUI can render as a preview (PIL opens them; of an animated GIF or WebP, its first frame). */
 const PREVIEWABLE = new Set(["image/png", "image/jpeg", "image/webp", "image/gif"]);
 
@@ -143,18 +158,14 @@ const PREVIEWABLE = new Set(["image/png", "image/jpeg", "image/webp", "image/gif
 async function outputPreview(backends: Map<string, ComfyBackend>, row: OutputRow, preview: NonNullable<OutputRef["preview"]>): Promise<Response> {
   const type = contentTypeOf(row.filename);
   if (!PREVIEWABLE.has(type)) throw new ApiError(400, `query/preview is for images (PNG, JPEG, WebP, GIF); ${row.filename} is ${type}`);
-  const backend = backends.get(row.backend);
-  if (!backend) throw new ApiError(404, `Output ${row.filename} came from backend ${row.backend}, which is not configured`);
-  const res = await orRetryLater(backend.view(row, undefined, `${preview.format};${preview.quality}`));
+  const res = await orRetryLater(backendOf(backends, row).view(row, undefined, `${preview.format};${preview.quality}`));
   if (res.status === 404) throw new ApiError(404, `ComfyUI no longer has ${row.filename}`);
   if (!res.ok) {
     await res.body?.cancel();
     throw new ApiError(502, `ComfyUI answered ${res.status} when asked for a preview of ${row.filename}`);
   }
   const name = `${row.filename.replace(/\.[^.]*$/, "")}.${preview.format}`;
-  return new Response(await res.arrayBuffer(), {
-    headers: { "Content-Type": `image/${preview.format}`, "Cache-Control": "private, max-age=30", "X-Content-Type-Options": "nosniff", "Content-Disposition": contentDisposition("inline", name) },
-  });
+  return new Response(await res.arrayBuffer(), { headers: servedHeaders(`image/${preview.format}`, name) });
 }
 
 /**
@@ -188,21 +199,14 @@ export async function outputFile(store: WorkflowStore, backends: Map<string, Com
   if (!SAFE_FILENAME.test(filename)) throw new ApiError(400, "path/filename must be a plain file name (no path separators, control characters or leading dot)");
   const row = pickOutput(store, ref);
   if (ref.preview) return outputPreview(backends, row, ref.preview);
-  const headers = {
-    "Content-Type": contentTypeOf(filename),
-    "Cache-Control": "private, max-age=30",
-    "X-Content-Type-Options": "nosniff",
-    "Content-Disposition": contentDisposition("inline", filename),
-  };
+  const headers = servedHeaders(contentTypeOf(filename), filename);
   if (outputDir && row.backend === "local") {
     const path = diskPath(outputDir, row);
     const file = path ? Bun.file(path) : undefined;
     if (!file || !(await file.exists())) throw new ApiError(404, `Output ${filename} is no longer on disk`);
     return fileResponse(file, range, headers, filename);
   }
-  const backend = backends.get(row.backend);
-  if (!backend) throw new ApiError(404, `Output ${filename} came from backend ${row.backend}, which is not configured`);
-  const res = await orRetryLater(backend.view(row, range));
+  const res = await orRetryLater(backendOf(backends, row).view(row, range));
   if (res.status === 404) throw new ApiError(404, `ComfyUI no longer has ${filename}`);
   // Accept-Ranges only as ComfyUI says it: a gateway in front of it may not pass ranges on.
   const relayed = ["Content-Length", "Content-Range", "Accept-Ranges"].flatMap((h) => (res.headers.get(h) ? [[h, res.headers.get(h)!] as const] : []));
