@@ -20,8 +20,11 @@ export function percentile(sorted: number[], p: number): number {
 
 export const fmt = (n: number, digits = 1) => n.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits });
 
-/** Starts the real API (bun src/main.ts) on a free port with a fresh data dir; resolves when ready. */
-export async function startApi(extraEnv: Record<string, string> = {}) {
+/**
+ * Starts the real API (bun src/main.ts) on a free port with a fresh data dir; resolves when ready.
+ * `runtimeArgs` go to bun before the script (`--preload`).
+ */
+export async function startApi(extraEnv: Record<string, string> = {}, runtimeArgs: string[] = []) {
   const dir = mkdtempSync(join(tmpdir(), "mapi-bench-"));
   const providers = join(dir, "providers.json");
   writeFileSync(
@@ -35,7 +38,7 @@ export async function startApi(extraEnv: Record<string, string> = {}) {
     }),
   );
   const port = freePort();
-  const proc = Bun.spawn([process.execPath, join(ROOT, "src/main.ts")], {
+  const proc = Bun.spawn([process.execPath, ...runtimeArgs, join(ROOT, "src/main.ts")], {
     env: {
       PATH: process.env.PATH ?? "/usr/bin:/bin",
       HOME: dir,

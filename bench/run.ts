@@ -4,11 +4,12 @@
  */
 import { benchHttp } from "./http.ts";
 import { benchIdle } from "./idle.ts";
+import { benchSoak } from "./soak.ts";
 import { benchSseFanout, benchSseRunaway } from "./sse.ts";
 import { benchTaskStart } from "./tasks.ts";
 import { benchWsFanout } from "./ws.ts";
 
-const BENCHES = ["http", "tasks", "sse", "ws", "idle"];
+const BENCHES = ["http", "tasks", "sse", "ws", "idle", "soak"];
 const args = Bun.argv.slice(2);
 const names = args.filter((a) => !/^\d+$/.test(a));
 const unknown = names.filter((n) => !BENCHES.includes(n));
@@ -26,3 +27,4 @@ if (run("sse")) {
 }
 if (run("ws")) await benchWsFanout(clients);
 if (run("idle")) await benchIdle();
+if (run("soak")) await benchSoak();
