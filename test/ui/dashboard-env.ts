@@ -106,9 +106,13 @@ export class Dashboard {
     return (await res.json()).workflowId;
   }
 
-  /** Starts a task through the API; its id. */
-  async startTask(provider: string, agent = "api"): Promise<string> {
-    const res = await fetch(`${this.base}/v1/tasks`, { method: "POST", headers: authorized, body: JSON.stringify({ agent, task: "x", provider }) });
+  /**
+   * Starts a task through the API (`queue`: it waits for a slot rather than being refused); its id.
+   * A refusal throws: a 503 with every slot taken is no task, and a test must not count it as one.
+   */
+  async startTask(provider: string, agent = "api", queue = false): Promise<string> {
+    const res = await fetch(`${this.base}/v1/tasks`, { method: "POST", headers: authorized, body: JSON.stringify({ agent, task: "x", provider, ...(queue ? { queue } : {}) }) });
+    if (res.status !== 202) throw new Error(`POST /v1/tasks answered ${res.status}: ${await res.text()}`);
     return (await res.json()).taskId;
   }
 
