@@ -8,7 +8,15 @@ import { webhookSecret } from "./webhooks/signature.ts";
 
 export const DEFAULT_API_KEY = "change-this-secret-key";
 
-const intIn = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+/** A whole number from `min` to `max`, as Number() reads it; refused with what was given (no secret is a number). */
+const intIn = (min: number, max: number) =>
+  z.string().transform((text, ctx) => {
+    const n = Number(text.trim());
+    if (Number.isInteger(n) && n >= min && n <= max) return n;
+    const range = max === Number.MAX_SAFE_INTEGER ? `of ${min} or more` : `from ${min} to ${max}`;
+    ctx.addIssue({ code: "custom", message: `"${text}" is not a whole number ${range}` });
+    return z.NEVER;
+  });
 const bool = z
   .enum(["true", "false", "1", "0", "yes", "no", "on", "off", ""])
   .transform((v) => ["true", "1", "yes", "on"].includes(v));
@@ -18,7 +26,8 @@ const list = z.string().transform((v) =>
     .map((s) => s.trim())
     .filter(Boolean),
 );
-const url = z.url({ protocol: /^https?$/ }).transform((v) => v.replace(/\/+$/, ""));
+// The value is not repeated in the message: a URL may hold a password.
+const url = z.url({ protocol: /^https?$/, error: "not an http:// or https:// URL (e.g. http://127.0.0.1:8188)" }).transform((v) => v.replace(/\/+$/, ""));
 /**
  * CORS origins as browsers send them: "*" or scheme://host[:port], normalised ("HTTP://Example.com:80/"
  * becomes "http://example.com"). An entry with a path, or no scheme, could never match an Origin header.
@@ -141,7 +150,7 @@ export const SETTINGS = {
   },
   WEBHOOK_URL: {
     help: "Where the end of every task and workflow whose request names no webhookUrl is POSTed, as its own would be (a request's null opts out): a channel for all of them, e.g. a chat bot's",
-    schema: z.url({ protocol: /^https?$/, hostname: /./ }),
+    schema: z.url({ protocol: /^https?$/, hostname: /./, error: "not an http:// or https:// URL" }),
     secret: true,
   },
   WEBHOOK_SECRET: {
