@@ -55,9 +55,9 @@ describe("task labels", () => {
   test("bad labels and label queries are 400s naming the field", async () => {
     const many = Object.fromEntries(Array.from({ length: 33 }, (_, i) => [`k${i}`, "v"]));
     for (const [labels, says] of [
-      [{ "-x": "v" }, "body/labels"],
-      [{ "a b": "v" }, "body/labels"],
-      [{ ["k".repeat(64)]: "v" }, "body/labels"],
+      [{ "-x": "v" }, "body/labels: '-x' is not allowed as a name: a label's name is 1 to 63 letters, digits, '_', '.', '/' or '-', starting with a letter or digit"],
+      [{ "a b": "v" }, "body/labels: 'a b' is not allowed as a name: a label's name"],
+      [{ ["k".repeat(64)]: "v" }, "is not allowed as a name"],
       [{ k: "v".repeat(257) }, "body/labels"],
       [{ k: 1 }, "body/labels"],
       [many, "at most 32 labels"],

@@ -70,6 +70,8 @@ type Issue = {
   minimum?: number | bigint;
   maximum?: number | bigint;
   inclusive?: boolean;
+  /** An invalid_key issue's own: what the record's key schema said of the key. */
+  issues?: { message: string }[];
 };
 
 const UNITS: Record<string, string> = { string: "characters", array: "items", set: "items", file: "bytes" };
@@ -139,6 +141,8 @@ export function describeIssue(target: string, issue: Issue, input?: unknown): st
     const range = limitText(issue);
     if (range) return `${field} must be ${range}, got ${sent(issue, value)}`;
   }
+  // A record's key its key schema refused: zod says only "Invalid key in record"; the rule is inside.
+  if (issue.code === "invalid_key") return `${parent}: '${last}' is not allowed as a name: ${issue.issues?.[0]?.message ?? issue.message}`;
   if (issue.code === "unrecognized_keys") {
     const keys = issue.keys ?? [];
     return `${field} must NOT have additional ${keys.length > 1 ? "properties" : "property"} ${keys.map((k) => `'${k}'`).join(", ")}`;
