@@ -129,7 +129,9 @@ export function describeIssue(target: string, issue: Issue, input?: unknown): st
   if ((issue.code === "invalid_type" || issue.code === "custom") && value === undefined && issue.path.length > 0) return `${parent} must have required property '${last}'`;
   if (issue.code === "invalid_type") {
     if (issue.expected === "int" && typeof value !== "object") return `${field} must be a whole number, got ${preview(value)}`;
-    if (value !== undefined && issue.expected) return `${field} must be ${article(issue.expected)}, got ${preview(value)}`;
+    // JSON has objects; "record" is zod's word for one with any keys.
+    const expected = issue.expected === "record" ? "object" : issue.expected;
+    if (value !== undefined && expected) return `${field} must be ${article(expected)}, got ${preview(value)}`;
   }
   if (issue.code === "invalid_value" && issue.values?.length && value !== undefined) {
     const options = issue.values.map((v) => String(v)).join(", ");

@@ -42,6 +42,9 @@ describe("errors", () => {
     expect((await res.json()).message).toBe("body/agent must be a string, got 5");
     const list = await t.request("/v1/tasks", { method: "POST", headers: json, body: JSON.stringify({ agent: "a", task: ["x"] }) });
     expect((await list.json()).message).toBe("body/task must be a string, got an array");
+    // A record (any keys) is an object to a JSON client: labels' values are strings, their whole an object.
+    const labels = await t.request("/v1/tasks", { method: "POST", headers: json, body: JSON.stringify({ agent: "a", task: "x", labels: "job=1" }) });
+    expect((await labels.json()).message).toBe("body/labels must be an object, got 'job=1'");
     const long = await t.request(`/v1/tasks?limit=${"9x".repeat(50)}`, { headers: AUTH });
     expect((await long.json()).message).toBe(`query/limit must be a number, got '${"9x".repeat(18)}...`);
   });
