@@ -91,7 +91,6 @@ describe("loadConfig", () => {
     expect(r.errors.filter((e) => e.startsWith("TRUSTED_PROXIES")).length).toBe(2);
   });
 
-
   test("a bad number says what was given and what is allowed; a bad URL is not repeated (it may hold a password)", () => {
     const r = loadConfig({ PORT: "http", RATE_LIMIT_MAX: "0", MAX_ACTIVE_TASKS: "2.5", TASK_LOG_MAX_BYTES: "10MiB", COMFYUI_URL: "ftp://user:hunter2@gpu:8188", WEBHOOK_URL: "hooks.example.com/t0ken" });
     expect(r.ok).toBe(false);
@@ -108,6 +107,7 @@ describe("loadConfig", () => {
     const ok = loadConfig({ PORT: " 9191 ", BODY_LIMIT: "1e6" });
     expect(ok.ok && [ok.config.port, ok.config.bodyLimit]).toEqual([9191, 1_000_000]);
   });
+
   test("the default key is refused on a non-loopback address", () => {
     const r = loadConfig({ HOST: "0.0.0.0" });
     expect(r.ok).toBe(false);
