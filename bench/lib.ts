@@ -64,6 +64,15 @@ export async function startApi(extraEnv: Record<string, string> = {}, runtimeArg
   return { proc, base, dir, stop: async () => { proc.kill("SIGTERM"); await proc.exited; } };
 }
 
+/** Waits (up to 5 s) until the API's /ready says its local ComfyUI is reachable. */
+export async function waitForComfyUI(base: string) {
+  for (let i = 0; i < 100; i++) {
+    const ready = (await (await fetch(`${base}/ready`)).json()) as { comfyui?: { local?: { reachable?: boolean } } };
+    if (ready.comfyui?.local?.reachable) return;
+    await Bun.sleep(50);
+  }
+}
+
 /** Resident memory of a process in MiB (Linux). */
 export async function rssMiB(pid: number): Promise<number> {
   const status = await Bun.file(`/proc/${pid}/status`).text();

@@ -10,7 +10,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { FakeComfyUI } from "../test/fake-comfyui.ts";
-import { fmt, KEY, ROOT, rssMiB, startApi } from "./lib.ts";
+import { fmt, KEY, ROOT, rssMiB, startApi, waitForComfyUI } from "./lib.ts";
 
 const ROUNDS = 8;
 const REQUESTS = 20_000;
@@ -49,6 +49,7 @@ async function tasks(api: Api) {
     const started = await Promise.all(
       Array.from({ length: 10 }, async () => {
         const r = await fetch(`${api.base}/v1/tasks`, { method: "POST", headers: JSON_AUTH, body: JSON.stringify({ agent: "soak", task: "x", provider: "stamp" }) });
+        if (r.status !== 202) throw new Error(`task: ${r.status} ${await r.text()}`);
         return ((await r.json()) as { taskId: string }).taskId;
       }),
     );
@@ -108,11 +109,7 @@ export async function benchSoak(rounds = ROUNDS) {
   const probeFile = join(mkdtempSync(join(tmpdir(), "mapi-soak-")), "heap");
   const api = await startApi({ COMFYUI_URL: fake.url, HEAP_PROBE_FILE: probeFile }, ["--preload", join(ROOT, "bench/heap-probe.ts")]);
   try {
-    for (let i = 0; i < 100; i++) {
-      const ready = (await (await fetch(`${api.base}/ready`)).json()) as { comfyui?: { local?: { reachable?: boolean } } };
-      if (ready.comfyui?.local?.reachable) break;
-      await Bun.sleep(50);
-    }
+    await waitForComfyUI(api.base);
     const start = { heap: await liveHeapMiB(api, probeFile), rss: await rssMiB(api.proc.pid) };
     console.log(`Soak: ${rounds} rounds of ${fmt(REQUESTS * 1.2, 0)} requests, ${TASKS} tasks (followed, then purged), ${SOCKETS} WebSockets and ${SOCKETS / 10} event streams dropped, ${WORKFLOWS} workflows`);
     console.log(`  before          heap ${fmt(start.heap, 1).padStart(5)} MiB  rss ${fmt(start.rss, 0)} MiB`);

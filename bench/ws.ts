@@ -1,16 +1,12 @@
 /** WebSocket fan-out: 1,000 sockets subscribed to every workflow event; delay from emit to receipt, server memory. */
 import { FakeComfyUI } from "../test/fake-comfyui.ts";
-import { fmt, KEY, percentile, rssMiB, startApi } from "./lib.ts";
+import { fmt, KEY, percentile, rssMiB, startApi, waitForComfyUI } from "./lib.ts";
 
 export async function benchWsFanout(sockets = 1000, workflows = 10) {
   const fake = new FakeComfyUI({ nodeMs: 100 }).start();
   const api = await startApi({ COMFYUI_URL: fake.url, LOG_LEVEL: "warn" });
   try {
-    for (let i = 0; i < 100; i++) {
-      const r = await (await fetch(`${api.base}/ready`)).json();
-      if (r.comfyui?.local?.reachable) break;
-      await Bun.sleep(50);
-    }
+    await waitForComfyUI(api.base);
     const rssIdle = await rssMiB(api.proc.pid);
     const delays: number[] = [];
     let received = 0;
