@@ -69,7 +69,7 @@ async function waitForPort(port: number) {
 export async function benchHttp() {
   const bin = ensureWrk();
   const children: { name: string; port: number; proc: ReturnType<typeof Bun.spawn> }[] = [];
-  for (const [name, script, extra] of [["raw", "bench/raw-server.ts", []], ["hono", "bench/hono-server.ts", []], ["hono+mw", "bench/hono-server.ts", ["middleware"]]] as const) {
+  for (const [name, script, extra] of [["raw", "bench/raw-server.ts", [KEY]], ["hono", "bench/hono-server.ts", []], ["hono+mw", "bench/hono-server.ts", ["middleware"]]] as const) {
     const port = freePort();
     children.push({ name, port, proc: Bun.spawn([process.execPath, join(ROOT, script), String(port), ...extra], { stdout: "pipe" }) });
   }
@@ -85,6 +85,8 @@ export async function benchHttp() {
     { name: "raw Bun.serve + the API's headers", url: url("raw", "/health/with-api-headers"), pid: pid("raw"), reference: "raw Bun.serve GET /health" },
     { name: "full stack GET /health", url: `${api.base}/health`, pid: api.proc.pid, reference: "raw Bun.serve GET /health" },
     { name: "raw Bun.serve GET /v1/tasks", url: url("raw", "/v1/tasks"), pid: pid("raw"), reference: "" },
+    { name: "raw Bun.serve + peer address", url: url("raw", "/v1/tasks/with-peer-address"), pid: pid("raw"), reference: "raw Bun.serve GET /v1/tasks" },
+    { name: "raw Bun.serve + spec minimum", url: url("raw", "/v1/tasks/spec-minimum"), pid: pid("raw"), headers: { Authorization: `Bearer ${KEY}` }, reference: "raw Bun.serve GET /v1/tasks" },
     { name: "full stack GET /v1/tasks (auth)", url: `${api.base}/v1/tasks`, pid: api.proc.pid, headers: { Authorization: `Bearer ${KEY}` }, reference: "raw Bun.serve GET /v1/tasks" },
   ];
   try {
@@ -92,6 +94,9 @@ export async function benchHttp() {
     const body = await (await fetch(`${api.base}/v1/tasks`, { headers: { Authorization: `Bearer ${KEY}` } })).json();
     const reference = await (await fetch(url("raw", "/v1/tasks"))).json();
     if (JSON.stringify(body) !== JSON.stringify(reference)) throw new Error(`GET /v1/tasks differs from the reference: ${JSON.stringify(body)}`);
+    // The spec-minimum row really checks the token: it must refuse a wrong one.
+    const specMinimumStatus = (token: string) => fetch(url("raw", "/v1/tasks/spec-minimum"), { headers: { Authorization: `Bearer ${token}` } }).then((r) => r.status);
+    if ((await specMinimumStatus(KEY)) !== 200 || (await specMinimumStatus(`${KEY}x`)) !== 403) throw new Error("the spec-minimum reference does not check the token");
     for (const t of targets) wrk(bin, t.url, t.headers, 1); // warm-up
     const runs = new Map<string, Run[]>(targets.map((t) => [t.name, []]));
     for (let round = 0; round < ROUNDS; round++) for (const t of targets) runs.get(t.name)!.push(measure(bin, t));
@@ -113,6 +118,8 @@ export async function benchHttp() {
     }
     const verdict = (name: string) => `${fmt(ratios.get(name)!, 2)}x (${ratios.get(name)! >= 0.6 ? "met" : "NOT met"}; cpu ratio ${fmt(cpuRatios.get(name)!, 2)}x)`;
     console.log(`  target: full stack >= 0.60x raw -> /health ${verdict("full stack GET /health")}, /v1/tasks ${verdict("full stack GET /v1/tasks (auth)")}`);
+    const minimum = "raw Bun.serve + spec minimum";
+    console.log(`  what the spec requires of an authenticated route, alone (peer address, token check, headers): ${fmt(ratios.get(minimum)!, 2)}x of raw (cpu ratio ${fmt(cpuRatios.get(minimum)!, 2)}x)`);
   } finally {
     for (const c of children) c.proc.kill();
     await api.stop();
