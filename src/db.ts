@@ -13,7 +13,13 @@ export class DataDirInUseError extends Error {}
  * with DataDirInUseError. The OS drops the lock when a process dies, even by SIGKILL.
  */
 export function openDatabase(path: string, busyTimeoutMs = 5000): Database {
-  const db = new Database(path, { create: true, strict: true });
+  let db: Database;
+  try {
+    db = new Database(path, { create: true, strict: true });
+  } catch (err) {
+    // SQLite's own words name no file ("unable to open database file").
+    throw new Error(`cannot open the state database ${path}: ${(err as Error).message}`, { cause: err });
+  }
   try {
     db.exec(`PRAGMA busy_timeout = ${busyTimeoutMs}; PRAGMA locking_mode = EXCLUSIVE; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;`);
     db.exec("BEGIN EXCLUSIVE; COMMIT;"); // takes the lock now rather than at the first write
@@ -22,7 +28,7 @@ export function openDatabase(path: string, busyTimeoutMs = 5000): Database {
     if ((err as { code?: string }).code?.startsWith("SQLITE_BUSY")) {
       throw new DataDirInUseError(`${path} is in use by another process (another management-api on the same DATA_DIR?)`);
     }
-    throw err;
+    throw new Error(`cannot use the state database ${path}: ${(err as Error).message}`, { cause: err });
   }
   return db;
 }

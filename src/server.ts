@@ -1,5 +1,4 @@
 /** Builds every service from a Config and serves the app with Bun.serve; used by main and by tests. */
-import { mkdirSync } from "node:fs";
 import type { Server, ServerWebSocket } from "bun";
 import type { Logger } from "pino";
 import { createApp } from "./app.ts";
@@ -16,6 +15,7 @@ import { TaskSupervisor } from "./tasks/supervisor.ts";
 import { TaskService } from "./tasks/task-service.ts";
 import { TaskStore } from "./tasks/task-store.ts";
 import { openDatabase } from "./db.ts";
+import { dataFolders, prepareDataFolders } from "./data-folders.ts";
 import { ComfyService } from "./comfyui/comfy-service.ts";
 import { StreamHub, type SocketData } from "./comfyui/stream-hub.ts";
 import { WorkflowStore } from "./comfyui/workflow-store.ts";
@@ -49,7 +49,7 @@ const PRIVATE_DIR = 0o700;
 export function buildServices(config: Config, logger: Logger, options: BuildOptions = {}): Services & { close(): void } {
   // Prompts, transcripts and what agents made are nobody else's business on a shared machine: the
   // folders are made for this user only. One that exists already keeps the mode it was given.
-  for (const dir of [config.dataDir, config.workspaceDir, config.logsDir]) mkdirSync(dir, { recursive: true, mode: PRIVATE_DIR });
+  prepareDataFolders(dataFolders(config), config.dbPath, PRIVATE_DIR);
   const metrics = createMetrics();
   const lifecycle = new Lifecycle();
   const providers = loadProviders(config.tasks.providersFile);
