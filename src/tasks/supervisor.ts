@@ -267,7 +267,7 @@ export class TaskSupervisor {
         // Not recorded (a full disk): the poller takes it over, as after a restart, and records it when it can.
         this.#o.logger.error({ taskId, err }, "recording a task's end failed; trying again at the next check");
         this.#owned.delete(current);
-        this.#watch.markFailed(taskId);
+        this.#watch.markFailed(taskId, exit);
       }
     });
     return { ok: true, task: record };

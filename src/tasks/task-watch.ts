@@ -34,6 +34,11 @@ export class TaskWatch {
   #timer: Timer | undefined;
   /** Tasks whose last check failed (logged once until one succeeds). */
   readonly #failed = new Set<string>();
+  /**
+   * Exit statuses heard from the process (the API was its parent) that could not be recorded: the
+   * exit file may be missing too, when the same full disk kept the supervisor shell from writing it.
+   */
+  readonly #heard = new Map<string, Exit>();
 
   constructor(deps: WatchDeps) {
     this.#d = deps;
@@ -45,9 +50,13 @@ export class TaskWatch {
     this.#timer = setInterval(() => this.#poll(), this.#d.pollMs ?? 500);
   }
 
-  /** A task whose end could not be recorded (a full disk): checked, and recorded, at the next checks. */
-  markFailed(taskId: string) {
+  /**
+   * A task whose end could not be recorded (a full disk): checked, and recorded, at the next checks,
+   * with the status its process ended with where the exit file lacks it.
+   */
+  markFailed(taskId: string, exit?: Exit) {
     this.#failed.add(taskId);
+    if (exit) this.#heard.set(taskId, exit);
   }
 
   close() {
@@ -76,8 +85,12 @@ export class TaskWatch {
   #check(t: TaskRecord, memoryBytes: number | undefined) {
     // Tasks we spawned report their end through the exit promise; only adopted ones are looked up.
     if (!this.#d.owns(t)) {
-      const exit = readExitFile(this.#d.exitFile(t.taskId));
-      if (exit) return this.#d.finish(t, exit, null);
+      const exit = readExitFile(this.#d.exitFile(t.taskId)) ?? this.#heard.get(t.taskId);
+      if (exit) {
+        this.#d.finish(t, exit, null);
+        this.#heard.delete(t.taskId);
+        return;
+      }
       if (t.pid !== null && !processMatches(t.pid, t.taskId)) {
         const late = readExitFile(this.#d.exitFile(t.taskId));
         return this.#d.finish(t, late ?? { exitCode: null, signal: null }, late ? null : "The task's process ended without recording an exit status");

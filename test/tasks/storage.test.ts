@@ -146,6 +146,27 @@ describe("storage failures", () => {
     }
   });
 
+  test.skipIf(!canMount)("a task that ends while the disk under its exit file is full keeps its real exit status", async () => {
+    const mnt = smallDisk("size=1m");
+    // LOGS_DIR under DATA_DIR, as by default: the exit file is on the full disk too.
+    const providers = join(tempDir(), "providers.json");
+    writeFileSync(providers, JSON.stringify({ late3: { command: ["sh", "-c", "sleep 0.8; exit 3"] } }));
+    const { lines, services, r } = loggedApp({ DATA_DIR: mnt, WORKSPACE: tempDir("ws-"), PROVIDERS_FILE: providers });
+    try {
+      const { body } = await start("late3", "x", "a", r);
+      fill(mnt);
+      await waitFor(() => lines.some((l) => l.msg === "recording a task's end failed; trying again at the next check"), 5000);
+      // The supervisor shell could not write it: only the API, its parent, heard the status.
+      expect(existsSync(body.logFile.replace(/\.log$/, ".exit")) && readFileSync(body.logFile.replace(/\.log$/, ".exit"), "utf8")).toBeOneOf([false, ""]);
+      rmSync(join(mnt, "filler"));
+      const done = await ended(body.taskId, r);
+      expect([done.status, done.exitCode, done.error]).toEqual(["failed", 3, "Exited with code 3"]);
+    } finally {
+      services.close();
+      unmount(mnt);
+    }
+  });
+
   test.skipIf(!canMount)("the API starts on a full disk: a task that ended meanwhile is recorded once there is room", async () => {
     const mnt = smallDisk("size=1m");
     const env = { DATA_DIR: mnt, WORKSPACE: tempDir("ws-"), LOGS_DIR: tempDir("logs-") };
