@@ -158,6 +158,10 @@ export function loadConfig(given: Record<string, string | undefined>, runtime: {
   if (short) {
     warnings.push(`${short === 1 ? "An API key has" : `${short} API keys have`} fewer than ${MIN_KEY_LENGTH} characters: easy to guess. Use random ones, e.g. \`openssl rand -hex 32\`.`);
   }
+  // `docker run --env-file` and some .env loaders keep quotes as part of the value.
+  if ([...apiKeys, ...readOnlyKeys].some((k) => /^(["'`]).+\1$/.test(k))) {
+    warnings.push("An API key begins and ends with a quote, which is part of the key: clients must send it too. (docker run --env-file keeps quotes; write KEY=value without them.)");
+  }
   // claude refuses --dangerously-skip-permissions as root unless told it runs in a sandbox (IS_SANDBOX).
   if (s.CLAUDE_PERMISSION_MODE === "bypassPermissions" && runtime.uid === 0 && !env.IS_SANDBOX) {
     warnings.push(

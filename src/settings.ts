@@ -26,6 +26,26 @@ const list = z.string().transform((v) =>
     .map((s) => s.trim())
     .filter(Boolean),
 );
+/**
+ * What an API key may hold: visible ASCII. A Bearer token cannot carry a space, and a header byte
+ * outside ASCII reaches the server as something else (curl sends UTF-8, the server reads Latin-1),
+ * so a key with either was accepted at start and then refused to every client holding it.
+ */
+const SENDABLE_KEY = /^[\x21-\x7e]+$/;
+const UNSENDABLE_KEY =
+  "only visible ASCII characters may be used (letters, digits, punctuation; no spaces, no accented letters): a client cannot send others in an Authorization header";
+/** A list of keys, each checked (the key itself is never repeated in a message: it is a secret). */
+const keyList = list.superRefine((keys, ctx) => {
+  keys.forEach((key, i) => {
+    if (!SENDABLE_KEY.test(key)) ctx.addIssue({ code: "custom", message: `key ${i + 1} of ${keys.length}: ${UNSENDABLE_KEY}` });
+  });
+});
+const key = z
+  .string()
+  .trim()
+  .min(1)
+  .refine((k) => SENDABLE_KEY.test(k), UNSENDABLE_KEY);
+
 // The value is not repeated in the message: a URL may hold a password.
 const url = z.url({ protocol: /^https?$/, error: "not an http:// or https:// URL (e.g. http://127.0.0.1:8188)" }).transform((v) => v.replace(/\/+$/, ""));
 /**
@@ -88,12 +108,12 @@ export const SETTINGS = {
     aliases: ["MANAGEMENT_API_HOST"],
   },
   // Trimmed: a secret mounted from a file often ends in a newline, which no header value can carry.
-  MANAGEMENT_API_KEY: { help: "API key accepted as Bearer token or X-API-Key", default: DEFAULT_API_KEY, schema: z.string().trim().min(1), secret: true },
-  MANAGEMENT_API_KEYS: { help: "Extra accepted keys, comma-separated (rotate without downtime; set alone, they replace the default key)", default: "", schema: list, secret: true },
+  MANAGEMENT_API_KEY: { help: "API key accepted as Bearer token or X-API-Key", default: DEFAULT_API_KEY, schema: key, secret: true },
+  MANAGEMENT_API_KEYS: { help: "Extra accepted keys, comma-separated (rotate without downtime; set alone, they replace the default key)", default: "", schema: keyList, secret: true },
   MANAGEMENT_API_READONLY_KEYS: {
     help: "Keys that may only read (GET and HEAD: lists, logs, status, files, streams), comma-separated: for dashboards, monitoring and colleagues who watch but do not start or stop work",
     default: "",
-    schema: list,
+    schema: keyList,
     secret: true,
   },
   DATA_DIR: { help: "Directory for state (sqlite), logs and task directories", default: "./data", schema: z.string().min(1) },

@@ -145,6 +145,23 @@ describe("loadConfig", () => {
     expect(short.ok && short.warnings).toEqual(["An API key has fewer than 16 characters: easy to guess. Use random ones, e.g. `openssl rand -hex 32`."]);
   });
 
+  test("a key no client could send (a space, an accented letter) is refused at start, without repeating it; quotes are said to be part of it", () => {
+    const why = "only visible ASCII characters may be used (letters, digits, punctuation; no spaces, no accented letters): a client cannot send others in an Authorization header";
+    for (const k of ["my secret key 0123", "pässwörd-0123456789", "tab\there-0123456789"]) {
+      const r = loadConfig({ MANAGEMENT_API_KEY: k });
+      expect(!r.ok && r.errors).toEqual([`MANAGEMENT_API_KEY: ${why}`]);
+    }
+    const listed = loadConfig({ MANAGEMENT_API_KEY: "full-key-0123456789", MANAGEMENT_API_KEYS: "next-key-0123456789, nächste-0123456789", MANAGEMENT_API_READONLY_KEYS: "watch key 0123456789" });
+    expect(!listed.ok && listed.errors).toEqual([`MANAGEMENT_API_KEYS: key 2 of 2: ${why}`, `MANAGEMENT_API_READONLY_KEYS: key 1 of 1: ${why}`]);
+    expect(JSON.stringify(listed)).not.toContain("nächste");
+    // A secret file's trailing newline (or a CRLF .env) is still just trimmed.
+    expect(loadConfig({ MANAGEMENT_API_KEY: "secret-0123456789\r\n" }).ok).toBe(true);
+    const quoted = loadConfig({ MANAGEMENT_API_KEY: '"quoted-key-0123456789"' });
+    expect(quoted.ok && quoted.warnings).toEqual([
+      "An API key begins and ends with a quote, which is part of the key: clients must send it too. (docker run --env-file keeps quotes; write KEY=value without them.)",
+    ]);
+  });
+
   test("keys shorter than 16 characters are accepted with a warning that they are easy to guess", () => {
     const one = loadConfig({ MANAGEMENT_API_KEY: "short", MANAGEMENT_API_KEYS: "long-enough-0123456789" });
     expect(one.ok && one.warnings).toEqual(["An API key has fewer than 16 characters: easy to guess. Use random ones, e.g. `openssl rand -hex 32`."]);
