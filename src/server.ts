@@ -1,4 +1,6 @@
 /** Builds every service from a Config and serves the app with Bun.serve; used by main and by tests. */
+import { lookup } from "node:dns/promises";
+import { isIP } from "node:net";
 import type { Server, ServerWebSocket } from "bun";
 import type { Logger } from "pino";
 import { createApp } from "./app.ts";
@@ -200,8 +202,30 @@ export function guardSocket<A extends unknown[]>(logger: Logger, event: string, 
   };
 }
 
+/**
+ * A HOST given as a name must resolve before Bun is asked to listen on it: Bun reports a name that
+ * does not as "EINPROGRESS: unknown error, listen".
+ */
+async function checkHostResolves(host: string) {
+  if (isIP(host)) return;
+  try {
+    await lookup(host);
+  } catch (err) {
+    throw new Error(`HOST: the host name ${host} does not resolve (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); use an address such as 127.0.0.1 or 0.0.0.0`, { cause: err });
+  }
+}
+
+/** Bun's listen error, said in terms of the settings where Bun's words do not. */
+function listenError(err: NodeJS.ErrnoException, host: string): Error {
+  if (err.code === "EADDRNOTAVAIL" || /EADDRNOTAVAIL/.test(err.message)) {
+    return new Error(`HOST: ${host} is not an address of this machine (EADDRNOTAVAIL); use 127.0.0.1 (this machine only), 0.0.0.0 (every interface) or one of its own addresses`, { cause: err });
+  }
+  return err;
+}
+
 /** Builds services and the app, and listens. */
 export async function createServer(config: Config, logger: Logger, options: BuildOptions = {}): Promise<RunningServer> {
+  await checkHostResolves(config.host);
   const services = buildServices(config, logger, options);
   const app = createApp(services);
   let server: Server<SocketData>;
@@ -235,7 +259,7 @@ export async function createServer(config: Config, logger: Logger, options: Buil
     });
   } catch (err) {
     services.close(); // the database lock, the task poller and the ComfyUI sockets go with it
-    throw err;
+    throw listenError(err as NodeJS.ErrnoException, config.host);
   }
   services.lifecycle.markReady();
   return {

@@ -2,6 +2,7 @@
  * Every setting the API takes from the environment: its name, help text, default and the zod
  * schema that checks and converts it (config.ts reads the environment against this table).
  */
+import { isIP } from "node:net";
 import { z } from "zod";
 import { ENV_NAME_OR_PREFIX } from "./env-names.ts";
 import { webhookSecret } from "./webhooks/signature.ts";
@@ -26,6 +27,13 @@ const list = z.string().transform((v) =>
     .map((s) => s.trim())
     .filter(Boolean),
 );
+/** An IP address, or a host name of letters, digits and hyphens ("300.1.1.1" is neither). */
+function isHostOrAddress(host: string): boolean {
+  if (isIP(host)) return true;
+  if (/^[\d.]+$/.test(host)) return false;
+  return host.length <= 253 && host.split(".").every((label) => /^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/.test(label));
+}
+
 /**
  * What an API key may hold: visible ASCII. A Bearer token cannot carry a space, and a header byte
  * outside ASCII reaches the server as something else (curl sends UTF-8, the server reads Latin-1),
@@ -104,7 +112,12 @@ export const SETTINGS = {
     help: "Address to bind; the default key is refused on non-loopback addresses",
     default: "127.0.0.1",
     // An IPv6 address may come bracketed, as URLs write it ("[::1]"): the address is what is inside.
-    schema: z.string().min(1).transform((h) => (/^\[.+\]$/.test(h) ? h.slice(1, -1) : h)),
+    schema: z
+      .string()
+      .trim()
+      .min(1)
+      .transform((h) => (/^\[.+\]$/.test(h) ? h.slice(1, -1) : h))
+      .refine(isHostOrAddress, { error: (i) => `"${String(i.input)}" is not an IP address or a host name (e.g. 127.0.0.1, 0.0.0.0, ::)` }),
     aliases: ["MANAGEMENT_API_HOST"],
   },
   // Trimmed: a secret mounted from a file often ends in a newline, which no header value can carry.

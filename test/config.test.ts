@@ -69,6 +69,17 @@ describe("loadConfig", () => {
     expect(!bad.ok && bad.errors.join("\n")).toContain("TASK_ENV");
   });
 
+  test("HOST: surrounding spaces are dropped; what is neither an address nor a host name is refused", () => {
+    const r = loadConfig({ HOST: " 127.0.0.1 " });
+    // Untrimmed, it failed the default key's loopback check and then Bun's listen ("ENOTFOUND  127.0.0.1").
+    expect(r.ok && r.config.host).toBe("127.0.0.1");
+    expect(loadConfig({ HOST: "gpu-box-1.internal", MANAGEMENT_API_KEY: "k".repeat(20) }).ok).toBe(true);
+    for (const HOST of ["300.1.1.1", "bad host", "-dash.example", "http://127.0.0.1"]) {
+      const bad = loadConfig({ HOST, MANAGEMENT_API_KEY: "k".repeat(20) });
+      expect(!bad.ok && bad.errors).toEqual([`HOST: "${HOST}" is not an IP address or a host name (e.g. 127.0.0.1, 0.0.0.0, ::)`]);
+    }
+  });
+
   test("aliases MANAGEMENT_API_PORT / MANAGEMENT_API_HOST", () => {
     const r = loadConfig({ MANAGEMENT_API_PORT: "9191", MANAGEMENT_API_HOST: "::1" });
     expect(r.ok && r.config.port).toBe(9191);

@@ -271,6 +271,14 @@ describe("one server per DATA_DIR and port", () => {
     await api.proc.exited;
   });
 
+  test("a HOST this machine cannot listen on says which setting and why, not Bun's 'EINPROGRESS'", async () => {
+    // 192.0.2.0/24 is for documentation (RFC 5737): no machine has it. ".invalid" never resolves (RFC 6761).
+    await expect(createServer(testConfig({ HOST: "192.0.2.1", MANAGEMENT_API_KEY: KEY }), silentLogger)).rejects.toThrow(
+      "HOST: 192.0.2.1 is not an address of this machine (EADDRNOTAVAIL); use 127.0.0.1 (this machine only), 0.0.0.0 (every interface) or one of its own addresses",
+    );
+    await expect(createServer(testConfig({ HOST: "no-such-host.invalid", MANAGEMENT_API_KEY: KEY }), silentLogger)).rejects.toThrow(/^HOST: the host name no-such-host\.invalid does not resolve \(\w+\); use an address such as 127\.0\.0\.1 or 0\.0\.0\.0$/);
+  });
+
   test("a server that cannot listen closes what it opened: its DATA_DIR is free at once", async () => {
     const busy = await createServer(testConfig(), silentLogger);
     const config = testConfig({ PORT: String(busy.port) });
