@@ -114,7 +114,10 @@ export function loadConfig(given: Record<string, string | undefined>, runtime: {
   }
   for (const [name, setting] of Object.entries(SETTINGS) as [string, Setting][]) {
     const given = [name, ...(setting.aliases ?? [])].find((n) => env[n] !== undefined && env[n] !== "");
-    const value = given ? env[given] : setting.default;
+    // Surrounding whitespace is never meant (a secret file's newline, a CRLF .env, `KEY= value`):
+    // untrimmed, " info" failed as a log level and " ./data" became a folder named so. A value of
+    // whitespace only is still a value given (an empty secret file is refused, not taken as unset).
+    const value = given ? env[given]!.trim() : setting.default;
     if (value === undefined) continue;
     const result = setting.schema.safeParse(value);
     if (result.success) raw[name] = result.data;

@@ -80,6 +80,31 @@ describe("loadConfig", () => {
     }
   });
 
+  test("every setting ignores surrounding whitespace (a CRLF .env, `LOG_LEVEL= info`)", () => {
+    const samples: Record<string, string> = {
+      ...Object.fromEntries(Object.entries(SETTINGS).flatMap(([name, s]) => ("default" in s && s.default ? [[name, s.default]] : []))),
+      LOG_LEVEL: "debug",
+      LOG_FORMAT: "json",
+      CLAUDE_PERMISSION_MODE: "plan",
+      ENABLE_XINFERENCE: "true",
+      WORKSPACE: "/srv/ws",
+      LOGS_DIR: "/srv/logs",
+      COMFYUI_URL: "http://127.0.0.1:8190",
+      WEBHOOK_DEFAULT_URL: "https://hooks.example/x",
+      CORS_ORIGINS: "https://ops.example",
+      TASK_ENV: "HF_TOKEN,AWS_*",
+    };
+    const comparable = (env: Record<string, string>) => {
+      const r = loadConfig({ MANAGEMENT_API_KEY: "k".repeat(20), ...env });
+      if (!r.ok) throw new Error(r.errors.join("\n"));
+      // As JSON: the address lists' matchers are compared by their entries. Tasks get the environment as it was given.
+      return JSON.parse(JSON.stringify({ ...r.config, childEnvSource: undefined }));
+    };
+    for (const [name, value] of Object.entries(samples)) {
+      expect([name, comparable({ [name]: ` ${value}\r\n` })]).toEqual([name, comparable({ [name]: value })]);
+    }
+  });
+
   test("aliases MANAGEMENT_API_PORT / MANAGEMENT_API_HOST", () => {
     const r = loadConfig({ MANAGEMENT_API_PORT: "9191", MANAGEMENT_API_HOST: "::1" });
     expect(r.ok && r.config.port).toBe(9191);
