@@ -3,7 +3,7 @@
  * This is the only module that reads environment variables; everything else receives a `Config`.
  */
 import { resolve, join } from "node:path";
-import { readFileSync } from "node:fs";
+import { accessSync, constants, readFileSync, statSync } from "node:fs";
 import { parseCidrList, type CidrMatcher } from "./http/cidr.ts";
 import { loopbackNoProxy, proxyFor } from "./proxy-env.ts";
 import { API_KEY_VARIABLES } from "./env-names.ts";
@@ -91,6 +91,31 @@ export function isLoopbackHost(host: string): boolean {
   return LOOPBACK.test(host);
 }
 
+/** Whether `path` is a folder this process can list. */
+function readableFolder(path: string): boolean {
+  try {
+    accessSync(path, constants.R_OK | constants.X_OK);
+    return statSync(path).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * ComfyUI's folders, read from disk when set: one this process cannot read (a path of ComfyUI's own
+ * container, not mounted in the API's) otherwise shows only later, as outputs "no longer on disk".
+ */
+function comfyFolderWarnings(outputDir: string | undefined, modelsDir: string | undefined): string[] {
+  const warnings: string[] = [];
+  if (outputDir && !readableFolder(outputDir)) {
+    warnings.push(`COMFYUI_OUTPUT_DIR: ${outputDir} is not a folder this user can read, so the local ComfyUI's outputs will be answered 404. Mount ComfyUI's output folder there, or unset it to fetch outputs from ComfyUI over HTTP.`);
+  }
+  if (modelsDir && !readableFolder(modelsDir)) {
+    warnings.push(`COMFYUI_MODELS_DIR: ${modelsDir} is not a folder this user can read, so model sizes will be missing. Mount ComfyUI's models folder there, or unset it.`);
+  }
+  return warnings;
+}
+
 /**
  * Validates the environment; reports every problem at once, each with the variable's name. A secret
  * may instead come from a file named by NAME_FILE (Docker and Kubernetes secrets are mounted as files).
@@ -172,6 +197,7 @@ export function loadConfig(given: Record<string, string | undefined>, runtime: {
         "Run the server as another user, or set IS_SANDBOX=1 if it really runs in a sandbox.",
     );
   }
+  warnings.push(...comfyFolderWarnings(s.COMFYUI_OUTPUT_DIR, s.COMFYUI_MODELS_DIR));
   const dataDir = resolve(s.DATA_DIR);
   const childEnvSource: Record<string, string> = {};
   for (const [k, v] of Object.entries(env)) if (v !== undefined && !API_KEY_VARIABLES.has(k)) childEnvSource[k] = v;

@@ -105,6 +105,20 @@ describe("loadConfig", () => {
     }
   });
 
+  test("COMFYUI_OUTPUT_DIR / COMFYUI_MODELS_DIR that this user cannot read (ComfyUI's own container path) are warned about at start", () => {
+    const key = { MANAGEMENT_API_KEY: "k".repeat(20) };
+    const present = tempDir();
+    const fine = loadConfig({ ...key, COMFYUI_OUTPUT_DIR: present, COMFYUI_MODELS_DIR: present });
+    expect(fine.ok && fine.warnings).toEqual([]);
+    const file = join(tempDir(), "a-file");
+    writeFileSync(file, "");
+    const r = loadConfig({ ...key, COMFYUI_OUTPUT_DIR: "/opt/ComfyUI/output", COMFYUI_MODELS_DIR: file });
+    expect(r.ok && r.warnings).toEqual([
+      "COMFYUI_OUTPUT_DIR: /opt/ComfyUI/output is not a folder this user can read, so the local ComfyUI's outputs will be answered 404. Mount ComfyUI's output folder there, or unset it to fetch outputs from ComfyUI over HTTP.",
+      `COMFYUI_MODELS_DIR: ${file} is not a folder this user can read, so model sizes will be missing. Mount ComfyUI's models folder there, or unset it.`,
+    ]);
+  });
+
   test("aliases MANAGEMENT_API_PORT / MANAGEMENT_API_HOST", () => {
     const r = loadConfig({ MANAGEMENT_API_PORT: "9191", MANAGEMENT_API_HOST: "::1" });
     expect(r.ok && r.config.port).toBe(9191);
