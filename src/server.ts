@@ -11,8 +11,8 @@ import type { Services } from "./services.ts";
 import { lastResortError } from "./http/errors.ts";
 import { IdempotencyStore } from "./http/idempotency.ts";
 import { StatusService } from "./system/status-service.ts";
-import { DEFAULT_PROVIDER, loadProviders } from "./tasks/providers.ts";
-import { spawnTask, type SpawnFn } from "./tasks/spawn.ts";
+import { DEFAULT_PROVIDER, loadProviders, providerCommands } from "./tasks/providers.ts";
+import { resolveCommand, spawnTask, type SpawnFn } from "./tasks/spawn.ts";
 import { TaskSupervisor } from "./tasks/supervisor.ts";
 import { TaskService } from "./tasks/task-service.ts";
 import { TaskStore } from "./tasks/task-store.ts";
@@ -55,6 +55,10 @@ export function buildServices(config: Config, logger: Logger, options: BuildOpti
   const metrics = createMetrics();
   const lifecycle = new Lifecycle();
   const providers = loadProviders(config.tasks.providersFile);
+  const searchPath = config.childEnvSource.PATH ?? "";
+  const commands = providerCommands(providers, (command) => resolveCommand(command, { PATH: searchPath }, config.workspaceDir));
+  if (Object.keys(commands.missing).length) logger.info({ ...commands, PATH: searchPath }, "task providers; some commands are not on PATH, so their tasks fail until installed");
+  else logger.info(commands, "task providers");
   const db = openDatabase(config.dbPath, options.dbBusyTimeoutMs);
   // An end recorded (its notification made in the same write) sends it at once; the poll is the net.
   // Bound once the services exist: a change made while they are built has no listener yet anyway.

@@ -169,6 +169,22 @@ export function loadProviders(file: string | undefined): Record<string, Provider
   return providers;
 }
 
+/**
+ * Which providers' commands this PATH has, for the line logged at start: a service manager's PATH
+ * (systemd's has no ~/.npm-global/bin) often lacks a CLI the operator's shell finds, and otherwise
+ * that shows only when a task fails.
+ */
+export function providerCommands(providers: Readonly<Record<string, Provider>>, found: (command: string) => boolean) {
+  const available: string[] = [];
+  const missing: Record<string, string> = {};
+  for (const [name, p] of Object.entries(providers)) {
+    const command = p.command[0]!;
+    if (found(command)) available.push(name);
+    else missing[name] = command;
+  }
+  return { available, missing };
+}
+
 export interface TemplateVars {
   agent: string;
   task: string;

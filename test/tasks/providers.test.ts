@@ -1,9 +1,11 @@
 /** PROVIDERS_FILE parsing and provider lookup. */
 import { describe, expect, test } from "bun:test";
-import { writeFileSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { buildArgv, buildEnv, DEFAULT_PROVIDERS, loadProviders, providerNamed, usesPort } from "../../src/tasks/providers.ts";
-import { tempDir } from "../helpers.ts";
+import pino from "pino";
+import { buildServices } from "../../src/server.ts";
+import { tempDir, testConfig } from "../helpers.ts";
 
 const file = (content: string) => {
   const path = join(tempDir("providers-"), "providers.json");
@@ -139,5 +141,38 @@ describe("providers", () => {
     expect(demo).toEqual({ PATH: "/usr/bin", HOME: "/home/api", LANG: "C.UTF-8", TASK_ID: "t", TASK_DIR: "/w/t", HTTPS_PROXY: "http://proxy:3128", no_proxy: "localhost", NODE_USE_ENV_PROXY: "1", ALL_PROXY: "socks5://proxy:1080", REQUESTS_CA_BUNDLE: "/etc/ca.pem", NODE_EXTRA_CA_CERTS: "/etc/ca.pem" });
     for (const env of [claude, demo]) expect(Object.keys(env)).not.toContain("MANAGEMENT_API_KEY");
     expect(Object.keys(claude)).not.toContain("SALAD_API_KEY");
+  });
+});
+
+describe("the start's line about providers", () => {
+  test("names the providers whose command is not on the API's PATH, with that PATH (a service manager's often lacks the CLI)", () => {
+    const lines: Record<string, unknown>[] = [];
+    const logger = pino({ level: "info" }, { write: (line: string) => void lines.push(JSON.parse(line)) });
+    const config = testConfig({ PATH: "/usr/bin:/bin" });
+    const services = buildServices(config, logger);
+    services.close();
+    const line = lines.find((l) => String(l.msg).startsWith("task providers"))!;
+    expect(line.msg).toBe("task providers; some commands are not on PATH, so their tasks fail until installed");
+    expect(line.PATH).toBe("/usr/bin:/bin");
+    expect(line.missing).toMatchObject({ "missing-cli": "definitely-not-installed-cli" });
+    expect(line.available).toContain("exit0"); // a fixture script, named by its path
+    expect(Object.keys(line.missing as object)).not.toContain("exit0");
+  });
+
+  test("all found: one plain line", () => {
+    const lines: Record<string, unknown>[] = [];
+    const logger = pino({ level: "info" }, { write: (line: string) => void lines.push(JSON.parse(line)) });
+    const dir = tempDir();
+    const file = join(dir, "providers.json");
+    writeFileSync(file, JSON.stringify({ shell: { command: ["sh", "-c", "echo {task}"] } }));
+    // The built-in providers' CLIs, as stand-ins.
+    const bin = join(dir, "bin");
+    mkdirSync(bin);
+    for (const cli of ["claude", "agentic-flow"]) writeFileSync(join(bin, cli), "#!/bin/sh\n", { mode: 0o755 });
+    const services = buildServices(testConfig({ PROVIDERS_FILE: file, PATH: `${bin}:/usr/bin:/bin` }), logger);
+    services.close();
+    const line = lines.find((l) => String(l.msg).startsWith("task providers"))!;
+    expect([line.msg, line.missing, line.PATH]).toEqual(["task providers", {}, undefined]);
+    expect(line.available).toContain("shell");
   });
 });
