@@ -3,7 +3,8 @@
  * This is the only module that reads environment variables; everything else receives a `Config`.
  */
 import { resolve, join } from "node:path";
-import { accessSync, constants, readFileSync, statSync } from "node:fs";
+import { accessSync, constants, readFileSync } from "node:fs";
+import { isFolder } from "./data-folders.ts";
 import { parseCidrList, type CidrMatcher } from "./http/cidr.ts";
 import { loopbackNoProxy, proxyFor } from "./proxy-env.ts";
 import { API_KEY_VARIABLES } from "./env-names.ts";
@@ -95,7 +96,7 @@ export function isLoopbackHost(host: string): boolean {
 function readableFolder(path: string): boolean {
   try {
     accessSync(path, constants.R_OK | constants.X_OK);
-    return statSync(path).isDirectory();
+    return isFolder(path);
   } catch {
     return false;
   }

@@ -27,14 +27,16 @@ export interface FolderFs {
   exists(path: string): boolean;
 }
 
-const nodeFs: FolderFs = {
+/** The real file system. */
+export const nodeFolderFs: FolderFs = {
   mkdir: (path, mode) => void mkdirSync(path, { recursive: true, mode }),
-  checkWritable: (path) => accessSync(path, constants.W_OK | (isFolderOnDisk(path) ? constants.X_OK : 0)),
-  isFolder: isFolderOnDisk,
+  checkWritable: (path) => accessSync(path, constants.W_OK | (isFolder(path) ? constants.X_OK : 0)),
+  isFolder,
   exists: existsSync,
 };
 
-function isFolderOnDisk(path: string): boolean {
+/** Whether `path` is a folder; false when it does not exist. */
+export function isFolder(path: string): boolean {
   try {
     return statSync(path).isDirectory();
   } catch {
@@ -76,7 +78,7 @@ export function describeFolderError(setting: string, path: string, err: NodeJS.E
  * Creates each folder (mode `mode`, parents as needed) and checks that the API can write to it and
  * to the state database's files where they exist. Throws DataFolderError for the first that fails.
  */
-export function prepareDataFolders(folders: readonly DataFolder[], dbPath: string, mode: number, fs: FolderFs = nodeFs) {
+export function prepareDataFolders(folders: readonly DataFolder[], dbPath: string, mode: number, fs: FolderFs = nodeFolderFs) {
   for (const { setting, path } of folders) {
     try {
       fs.mkdir(path, mode);

@@ -2,27 +2,15 @@
 import { describe, expect, test } from "bun:test";
 import { chmodSync, mkdirSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { DataFolderError, prepareDataFolders, type FolderFs } from "../src/data-folders.ts";
+import { DataFolderError, nodeFolderFs, prepareDataFolders, type FolderFs } from "../src/data-folders.ts";
 import { tempDir, testEnv } from "./helpers.ts";
 import { MAIN, ROOT } from "./process.ts";
 
 const errno = (code: string) => Object.assign(new Error(`${code}: refused`), { code });
 
-/** The real file system, except for the calls `overrides` replaces. */
+/** The real file system, except for the calls `overrides` replaces: every path writable, no database yet. */
 function fsWith(overrides: Partial<FolderFs>): FolderFs {
-  return {
-    mkdir: (path, mode) => void mkdirSync(path, { recursive: true, mode }),
-    checkWritable: () => {},
-    isFolder: (path) => {
-      try {
-        return statSync(path).isDirectory();
-      } catch {
-        return false;
-      }
-    },
-    exists: () => false,
-    ...overrides,
-  };
+  return { ...nodeFolderFs, checkWritable: () => {}, exists: () => false, ...overrides };
 }
 
 function folders(root: string) {
@@ -68,7 +56,7 @@ describe("prepareDataFolders", () => {
     const fs = fsWith({
       mkdir: (path, mode) => {
         if (path === logs) throw errno("EACCES");
-        mkdirSync(path, { recursive: true, mode });
+        nodeFolderFs.mkdir(path, mode);
       },
     });
     expect(failure(() => prepareDataFolders(folders(root), join(root, "state.sqlite"), 0o700, fs))).toStartWith(`LOGS_DIR: uid ${uid} may not write to ${logs}.`);

@@ -157,7 +157,8 @@ describe("storage failures", () => {
       fill(mnt);
       await waitFor(() => lines.some((l) => l.msg === "recording a task's end failed; trying again at the next check"), 5000);
       // The supervisor shell could not write it: only the API, its parent, heard the status.
-      expect(existsSync(body.logFile.replace(/\.log$/, ".exit")) && readFileSync(body.logFile.replace(/\.log$/, ".exit"), "utf8")).toBeOneOf([false, ""]);
+      const exitFile = body.logFile.replace(/\.log$/, ".exit");
+      expect(existsSync(exitFile) && readFileSync(exitFile, "utf8")).toBeOneOf([false, ""]);
       rmSync(join(mnt, "filler"));
       const done = await ended(body.taskId, r);
       expect([done.status, done.exitCode, done.error]).toEqual(["failed", 3, "Exited with code 3"]);
