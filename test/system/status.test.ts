@@ -28,6 +28,13 @@ describe("nvidia-smi parsing", () => {
       power: { draw: 132.98, limit: 700 },
     });
   });
+  test("a real H100 capture, with the process that held its memory", async () => {
+    const [gpu] = parseGpuCsv(await Bun.file(`${FIXTURES}/nvidia-smi/h100-real-busy.csv`).text());
+    expect(gpu).toMatchObject({ index: 0, name: "NVIDIA H100 80GB HBM3", memory: { used: 2575, total: 81559, percentUsed: 3.2 }, power: { draw: 107.12, limit: 700 } });
+    expect(parseAppsCsv(await Bun.file(`${FIXTURES}/nvidia-smi/h100-real-apps.csv`).text())).toEqual([
+      { gpuUuid: gpu!.uuid, pid: 463, memory: 2566, name: "python3" },
+    ]);
+  });
   test("[N/A] and [Not Supported] become null; names with commas survive", async () => {
     const [na] = parseGpuCsv(await Bun.file(`${FIXTURES}/nvidia-smi/na-fields.csv`).text());
     expect(na).toMatchObject({ utilization: null, temperature: null, power: { draw: null, limit: null }, memory: { used: 512, total: 15360, percentUsed: 3.3 } });
