@@ -87,6 +87,17 @@ const NETWORK_ENV = [
 ];
 
 /**
+ * Passed to every task when set: which GPUs it may use and where CUDA lives. An operator who gives
+ * the API `CUDA_VISIBLE_DEVICES=1` to keep agents off ComfyUI's GPU 0 means its tasks too: without
+ * it a task's CUDA program sees every GPU and starts on device 0. CUDA images set the others
+ * (`LD_LIBRARY_PATH` holds the driver's libraries where ldconfig does not know them). None is a secret.
+ */
+const GPU_ENV = [
+  "CUDA_VISIBLE_DEVICES", "CUDA_DEVICE_ORDER", "NVIDIA_VISIBLE_DEVICES", "NVIDIA_DRIVER_CAPABILITIES",
+  "HIP_VISIBLE_DEVICES", "ROCR_VISIBLE_DEVICES", "CUDA_HOME", "CUDA_PATH", "LD_LIBRARY_PATH",
+];
+
+/**
  * agentic-flow serves a local proxy for its Gemini and OpenRouter runs on PROXY_PORT, 3000 unless
  * set. On a shared port, a second task's proxy fails to bind without a word and its requests go to
  * the first task's proxy (its key, its model) until that task ends; and 3000 is often taken
@@ -227,14 +238,14 @@ export function usesPort(provider: Provider): boolean {
 const ours = (name: string) => API_KEY_VARIABLES.has(name);
 
 /**
- * The child's whole environment: a minimal base, the network settings, what the provider names,
+ * The child's whole environment: a minimal base, the network and GPU settings, what the provider names,
  * aliases and sets. Never our API keys.
  */
 export function buildEnv(
   provider: Provider,
   source: Readonly<Record<string, string>>,
   task: Pick<TemplateVars, "taskId" | "taskDir"> & Partial<TemplateVars>,
-  /** TASK_ENV: what the operator passes to every task besides the network settings. */
+  /** TASK_ENV: what the operator passes to every task besides the network and GPU settings. */
   taskEnv: readonly string[] = [],
 ) {
   const env: Record<string, string> = {
@@ -244,7 +255,7 @@ export function buildEnv(
     TASK_ID: task.taskId,
     TASK_DIR: task.taskDir,
   };
-  for (const entry of [...NETWORK_ENV, ...taskEnv, ...provider.env]) {
+  for (const entry of [...NETWORK_ENV, ...GPU_ENV, ...taskEnv, ...provider.env]) {
     if (entry.endsWith("*")) {
       const prefix = entry.slice(0, -1);
       for (const [name, value] of Object.entries(source)) if (name.startsWith(prefix) && !ours(name) && value !== undefined) env[name] = value;
