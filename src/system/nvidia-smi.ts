@@ -26,8 +26,19 @@ export interface GpuProcess {
   taskId: string | null;
 }
 
+/** What a GPU's process list says about its memory. */
+export interface GpuProcesses {
+  processes: GpuProcess[] | null;
+  /**
+   * MiB of the GPU's memory that no listed process holds: the driver's own (a few MiB) and, in a
+   * container with its own PID namespace, the processes outside it, which the driver does not list
+   * there (ComfyUI in another container). null where a figure it needs is unknown.
+   */
+  unlistedMemory: number | null;
+}
+
 export type GpuStatus =
-  | { available: true; gpus: (GpuInfo & { processes: GpuProcess[] | null })[] }
+  | { available: true; gpus: (GpuInfo & GpuProcesses)[] }
   | { available: false; error: string; gpus: [] };
 
 const num = (s: string | undefined): number | null => {
@@ -91,6 +102,11 @@ export function parseAppsCsv(text: string): GpuProcessRow[] {
   return rows;
 }
 
+function unlistedMemory(used: number | null, processes: GpuProcess[] | null): number | null {
+  if (used === null || processes === null || processes.some((p) => p.memory === null)) return null;
+  return Math.max(0, used - processes.reduce((sum, p) => sum + p.memory!, 0));
+}
+
 export interface NvidiaSmiOptions {
   path: string;
   timeoutMs: number;
@@ -137,10 +153,10 @@ export class GpuProbe {
     const taskOf = o.taskOf ?? (() => null);
     return {
       available: true,
-      gpus: gpus.map((g) => ({
-        ...g,
-        processes: apps?.filter((a) => a.gpuUuid === g.uuid).map(({ pid, name, memory }) => ({ pid, name, memory, taskId: taskOf(pid) })) ?? null,
-      })),
+      gpus: gpus.map((g) => {
+        const processes = apps?.filter((a) => a.gpuUuid === g.uuid).map(({ pid, name, memory }) => ({ pid, name, memory, taskId: taskOf(pid) })) ?? null;
+        return { ...g, processes, unlistedMemory: unlistedMemory(g.memory.used, processes) };
+      }),
     };
   }
 

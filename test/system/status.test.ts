@@ -200,8 +200,16 @@ describe("GET /v1/status", () => {
         [{ pid: 999999999, name: "/usr/bin/python3", memory: 40960, taskId: null }],
         [{ pid, name: "/bin/sh", memory: 2048, taskId: started.taskId }],
       ]);
+      // What the GPU's used memory (79000 and 3 MiB) holds beyond its listed processes.
+      expect(body.gpu.gpus.map((g: { unlistedMemory: unknown }) => g.unlistedMemory)).toEqual([79000 - 40960, 0]);
       writeFileSync(apps, "");
-      expect((await status(t)).gpu.gpus.map((g: { processes: unknown }) => g.processes)).toEqual([[], []]);
+      const none = await status(t);
+      expect(none.gpu.gpus.map((g: { processes: unknown }) => g.processes)).toEqual([[], []]);
+      // In a container, ComfyUI's processes in another one are not listed: their memory is all unlisted.
+      expect(none.gpu.gpus.map((g: { unlistedMemory: unknown }) => g.unlistedMemory)).toEqual([79000, 3]);
+      // A process whose memory the driver does not give leaves the rest unknown.
+      writeFileSync(apps, "GPU-11111111-2222-3333-4444-555555555555, 999999999, [N/A], /usr/bin/python3\n");
+      expect((await status(t)).gpu.gpus.map((g: { unlistedMemory: unknown }) => g.unlistedMemory)).toEqual([null, 3]);
       await t.request(`/v1/tasks/${started.taskId}`, { method: "DELETE", headers: AUTH });
     } finally {
       t.close();
@@ -212,7 +220,7 @@ describe("GET /v1/status", () => {
     const t = withSmi(fakeNvidiaSmi({ csv: "two-gpus.csv", appsFail: "Unable to query compute applications" }));
     try {
       const body = await status(t);
-      expect(body.gpu).toMatchObject({ available: true, gpus: [{ index: 0, utilization: 98, processes: null }, { index: 1, processes: null }] });
+      expect(body.gpu).toMatchObject({ available: true, gpus: [{ index: 0, utilization: 98, processes: null, unlistedMemory: null }, { index: 1, processes: null, unlistedMemory: null }] });
     } finally {
       t.close();
     }

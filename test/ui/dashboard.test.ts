@@ -56,8 +56,8 @@ describe("dashboard", () => {
     await d.page.locator(".card.gpu").nth(1).waitFor();
     expect(await d.page.locator(".card.gpu h3").allTextContents()).toEqual(["GPU 0 · NVIDIA A100-SXM4-80GB", "GPU 1 · NVIDIA A100-SXM4-80GB"]);
     await waitText(d.page.locator(".card.gpu"), "Utilization 98%");
-    // Who holds each GPU's memory, the largest first.
-    expect(await d.page.locator(".card.gpu").nth(0).locator(".procs li").allTextContents()).toEqual(["python3 · 40960 MiB", "python · 12288 MiB"]);
+    // Who holds each GPU's memory, the largest first; then what none of them holds (79000 MiB used).
+    expect(await d.page.locator(".card.gpu").nth(0).locator(".procs li").allTextContents()).toEqual(["python3 · 40960 MiB", "python · 12288 MiB", "not listed here · 25752 MiB"]);
     expect(await d.page.locator(".card.gpu").nth(1).locator(".procs li").allTextContents()).toEqual(["python3 · ? MiB"]);
     // ComfyUI's own view of its GPU, from its /system_stats.
     await waitText(d.page.locator(".card", { hasText: "Providers" }), "local: up (v0.8.0), queue 0, cuda:0 NVIDIA L40S 45000 of 46068 MiB free");

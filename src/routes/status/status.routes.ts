@@ -15,14 +15,18 @@ export const GpuSchema = z
     processes: z
       .array(
         z.object({
-          pid: z.number().int().openapi({ description: "As nvidia-smi sees it: in a container without the host's PID namespace, a host pid" }),
+          pid: z.number().int().openapi({ description: "In the API's PID namespace (a container's own, where it has one), as the driver gives it" }),
           name: z.string().openapi({ example: "/usr/bin/python3" }),
           memory: nullableNum.openapi({ description: "MiB of this GPU's memory it holds; null where the driver does not say (MIG, some containers)" }),
           taskId: z.string().nullable().openapi({ description: "The task it belongs to, when it is one of this API's" }),
         }),
       )
       .nullable()
-      .openapi({ description: "The processes using this GPU (nvidia-smi --query-compute-apps): ComfyUI, a task's training run, another program. null when nvidia-smi could not say" }),
+      .openapi({ description: "The processes using this GPU (nvidia-smi --query-compute-apps): ComfyUI, a task's training run, another program. In a container with its own PID namespace, only that namespace's. null when nvidia-smi could not say" }),
+    unlistedMemory: nullableNum.openapi({
+      description:
+        "MiB of this GPU's memory that no listed process holds: the driver's own (a few MiB) and, in a container with its own PID namespace, the processes outside it, which the driver does not list there (ComfyUI in another container). null where processes or a process's memory is unknown",
+    }),
   })
   .openapi("Gpu");
 

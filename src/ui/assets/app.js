@@ -99,7 +99,7 @@ const refreshStatus = guard(async () => {
         h("div", {}, `Utilization ${g.utilization ?? "n/a"}%`), meter(g.utilization, `GPU ${g.index} utilization`), sparkline(hist.util, "#5aa9ff"),
         h("div", {}, `VRAM ${g.memory.used ?? "?"} / ${g.memory.total ?? "?"} MiB`), meter(g.memory.percentUsed, `GPU ${g.index} memory`), sparkline(hist.mem, "#d29922"),
         h("div", { class: "muted" }, `${g.temperature ?? "?"} °C · ${g.power.draw ?? "?"} / ${g.power.limit ?? "?"} W`),
-        gpuProcesses(g.processes));
+        gpuProcesses(g));
     }), "data-card");
   }
   const { cpu, memory, disk } = s.system;
@@ -115,9 +115,17 @@ const refreshStatus = guard(async () => {
   ], "data-card");
 });
 
-/** Who holds a GPU's memory: each process, the largest first, named by its task when it is one. */
-function gpuProcesses(processes) {
-  if (!processes?.length) return null;
+/**
+ * Who holds a GPU's memory: each process, the largest first, named by its task when it is one; then
+ * what no listed process holds, past the driver's own few MiB (another container's processes).
+ */
+const UNLISTED_SHOWN_MIB = 64;
+function gpuProcesses(g) {
+  const processes = g.processes ?? [];
+  const unlisted = (g.unlistedMemory ?? 0) >= UNLISTED_SHOWN_MIB
+    ? [h("li", { class: "muted", title: "Memory no process listed here holds: processes outside this container's PID namespace (ComfyUI in its own container), and the driver's own" }, `not listed here · ${g.unlistedMemory} MiB`)]
+    : [];
+  if (!processes.length && !unlisted.length) return null;
   const named = (p) => {
     const task = p.taskId && tasksShown.get(p.taskId);
     // The program's own name: the first word (a command line may follow), without its folder.
@@ -125,7 +133,7 @@ function gpuProcesses(processes) {
     return p.taskId ? `task ${task ? task.agent : p.taskId.slice(0, 8)} (${base})` : base;
   };
   const sorted = [...processes].sort((a, b) => (b.memory ?? -1) - (a.memory ?? -1));
-  return h("ul", { class: "procs" }, ...sorted.map((p) => h("li", { title: `pid ${p.pid}: ${p.name}` }, `${named(p)} · ${p.memory === null ? "?" : p.memory} MiB`)));
+  return h("ul", { class: "procs" }, ...sorted.map((p) => h("li", { title: `pid ${p.pid}: ${p.name}` }, `${named(p)} · ${p.memory === null ? "?" : p.memory} MiB`)), ...unlisted);
 }
 
 // ---- tasks ------------------------------------------------------------------------------------
