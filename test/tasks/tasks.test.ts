@@ -158,9 +158,16 @@ describe("stop", () => {
     await waitFor(() => readFileSync(body.logFile, "utf8").includes("ignoring"));
     const t0 = Date.now();
     await t.request(`/v1/tasks/${body.taskId}`, { method: "DELETE", headers: AUTH });
-    const done = await ended(body.taskId);
+    // Stopped at once, but its processes (and the GPU memory they hold) are not gone yet: no exitTime.
+    const ending = await get(body.taskId);
+    expect(ending).toMatchObject({ status: "stopped", exitTime: null });
+    expect(ending.resources.processes).toBeGreaterThanOrEqual(1);
+    // ?wait answers once they are.
+    const done = await (await t.request(`/v1/tasks/${body.taskId}?wait=30`, { headers: AUTH })).json();
     expect(Date.now() - t0).toBeGreaterThanOrEqual(700);
-    expect(done).toMatchObject({ status: "stopped", signal: "SIGKILL", exitCode: null });
+    expect(done).toMatchObject({ status: "stopped", signal: "SIGKILL", exitCode: null, resources: null });
+    expect(done.exitTime).not.toBeNull();
+    expect(alive(t.services.tasks!.get(body.taskId).pid!)).toEqual([]);
   });
 
   test("grandchildren die with the task, and none is left a zombie", async () => {
