@@ -17,6 +17,8 @@ test("redocly lint: no errors, no warnings", async () => {
     stderr: "pipe",
   });
   const out = run.stdout.toString();
+  // redocly is a Node program: without node on PATH it prints no report, only why.
+  if (!out.includes("{")) throw new Error(`redocly printed no report (exit ${run.exitCode}): ${run.stderr.toString().slice(-1000)}`);
   const report = JSON.parse(out.slice(out.indexOf("{")));
   const problems = (report.problems ?? []).map((p: { ruleId: string; message: string; location?: { pointer: string }[] }) => `${p.ruleId}: ${p.message} at ${p.location?.[0]?.pointer}`);
   expect(problems).toEqual([]);

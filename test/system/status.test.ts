@@ -106,12 +106,13 @@ describe("GET /v1/status", () => {
 
   test("no nvidia-smi, a failing one, a hanging one: available:false, and the rest still answers promptly", async () => {
     const cases = [
-      { dir: "/nonexistent-dir", error: "not found" },
+      // Nothing else on PATH: on a GPU machine the real nvidia-smi is on the usual one.
+      { dir: "/nonexistent-dir", error: "nvidia-smi not found on PATH", path: "/nonexistent-dir" },
       { dir: fakeNvidiaSmi({ fail: "NVIDIA-SMI has failed because it couldn't communicate with the NVIDIA driver." }), error: "exited with code 9: NVIDIA-SMI has failed" },
       { dir: fakeNvidiaSmi({ hang: true }), error: "did not answer within 300 ms" },
     ];
     for (const c of cases) {
-      const t = withSmi(c.dir);
+      const t = withSmi(c.dir, c.path ? { PATH: c.path } : {});
       const t0 = performance.now();
       const body = await status(t);
       expect(performance.now() - t0).toBeLessThan(2000);
