@@ -3,12 +3,15 @@ import type { BunFile } from "bun";
 import { ApiError } from "./errors.ts";
 
 /**
- * Content-Disposition for a file saved under its own name (RFC 6266; RFC 5987 `filename*` carries
- * accents and CJK): `inline` is shown by a browser, an `attachment` only saved.
+ * Content-Disposition for a file saved under its own name (RFC 6266): `inline` is shown by a
+ * browser, an `attachment` only saved. Browsers take RFC 5987's `filename*`, which carries accents
+ * and CJK; `curl -OJ` reads only `filename`, so that comes first, in ASCII (anything else as `_`),
+ * without which curl saved every task file as "file" and every archive as "archive".
  */
 export function contentDisposition(type: "inline" | "attachment", filename: string): string {
+  const ascii = filename.replace(/[^\x20-\x7e]|["\\]/gu, "_");
   const encoded = encodeURIComponent(filename).replace(/['()*]/g, (ch) => `%${ch.charCodeAt(0).toString(16).toUpperCase()}`);
-  return `${type}; filename*=UTF-8''${encoded}`;
+  return `${type}; filename="${ascii}"; filename*=UTF-8''${encoded}`;
 }
 
 /**

@@ -334,8 +334,9 @@ describe("models and outputs", () => {
     expect([file.status, file.headers.get("Content-Type")]).toEqual([200, "image/png"]);
     // Saved by a browser under its own name, accents and CJK included.
     const disposition = file.headers.get("Content-Disposition")!;
-    expect(disposition).toStartWith("inline; filename*=UTF-8''");
-    expect(decodeURIComponent(disposition.slice("inline; filename*=UTF-8''".length))).toBe(made.filename);
+    // curl -OJ reads the ASCII filename: what is not ASCII is a _ there.
+    expect(disposition).toStartWith(`inline; filename="caf_ [v2], ___`);
+    expect(decodeURIComponent(disposition.split("filename*=UTF-8''")[1]!)).toBe(made.filename);
     const ids: string[] = [];
     for (let i = 0; i < 3; i++) {
       const { body } = await s.submit(chain(0, `order${i}`));

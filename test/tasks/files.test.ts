@@ -1,8 +1,10 @@
 /** A task's files: listed and downloaded through the API, never anything outside its directory. */
 import { afterAll, describe, expect, test } from "bun:test";
-import { mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { AUTH, tempDir, testApp, waitFor } from "../helpers.ts";
+import { createServer } from "../../src/server.ts";
+import { ensureProgram } from "../debian.ts";
+import { AUTH, silentLogger, tempDir, testApp, testConfig, waitFor } from "../helpers.ts";
 
 const t = testApp();
 afterAll(() => t.close());
@@ -39,10 +41,31 @@ describe("task files", () => {
   test("a file downloads as an attachment under its own name, with ranges", async () => {
     const id = await finishedWriter();
     const res = await file(id, "src/main.go");
-    expect([res.status, res.headers.get("Content-Disposition"), res.headers.get("Accept-Ranges"), await res.text()]).toEqual([200, "attachment; filename*=UTF-8''main.go", "bytes", "package main\n"]);
+    expect([res.status, res.headers.get("Content-Disposition"), res.headers.get("Accept-Ranges"), await res.text()]).toEqual([200, "attachment; filename=\"main.go\"; filename*=UTF-8''main.go", "bytes", "package main\n"]);
     expect(await (await file(id, "out/task é.txt")).text()).toBe("the task");
     const part = await file(id, "src/main.go", { Range: "bytes=0-6" });
     expect([part.status, await part.text()]).toEqual([206, "package"]);
+  });
+
+  test("curl -OJ saves a file, the archive and the log under their own names (curl reads filename, not filename*)", async () => {
+    const curl = ensureProgram("curl", "curl");
+    const server = await createServer(testConfig(), silentLogger);
+    try {
+      const base = `http://127.0.0.1:${server.port}`;
+      const started = await fetch(`${base}/v1/tasks`, { method: "POST", headers: { ...AUTH, "Content-Type": "application/json" }, body: JSON.stringify({ agent: "writer", task: "the task", provider: "writer" }) });
+      const { taskId } = await started.json();
+      await waitFor(async () => (await (await fetch(`${base}/v1/tasks/${taskId}`, { headers: AUTH })).json()).exitTime);
+      const dir = tempDir("curl-");
+      for (const path of [`file?path=${encodeURIComponent("out/task é.txt")}`, "file?path=src/main.go", "archive", "logs"]) {
+        // Not spawnSync: the server answering it runs on this thread.
+        const run = Bun.spawn([curl, "-sSf", "-OJ", "-H", `Authorization: ${AUTH.Authorization}`, `${base}/v1/tasks/${taskId}/${path}`], { cwd: dir, stderr: "pipe" });
+        expect([path, await run.exited, await new Response(run.stderr).text()]).toEqual([path, 0, ""]);
+      }
+      // Outside ASCII, a name keeps its shape in curl's copy; a browser takes filename* and the é.
+      expect(readdirSync(dir).sort()).toEqual([`${taskId}.log`, `${taskId}.tar.gz`, "main.go", "task _.txt"]);
+    } finally {
+      await server.shutdown();
+    }
   });
 
   test("nothing outside the task's directory: '..' and absolute paths 400, symbolic links 403, folders 400, unknown 404", async () => {
@@ -66,7 +89,7 @@ describe("task files", () => {
     const res = await t.request(`/v1/tasks/${id}/archive`, { headers: { ...AUTH, "Accept-Encoding": "gzip, br" } });
     expect(res.status).toBe(200);
     expect(res.headers.get("Content-Type")).toBe("application/gzip");
-    expect(res.headers.get("Content-Disposition")).toBe(`attachment; filename*=UTF-8''${id}.tar.gz`);
+    expect(res.headers.get("Content-Disposition")).toBe(`attachment; filename="${id}.tar.gz"; filename*=UTF-8''${id}.tar.gz`);
     // Already gzip: not compressed again, whatever the client accepts.
     expect(res.headers.get("Content-Encoding")).toBeNull();
     const dir = tempDir("archive-");
