@@ -50,7 +50,7 @@ export function killLeftoverTasks() {
 /** Providers that run the fixture agents (name -> script). */
 export function fixtureProvidersFile(dir: string): string {
   const providers: Record<string, { command: string[]; env?: string[]; setEnv?: Record<string, string>; resume?: string[]; modelArgs?: string[]; maxActive?: number }> = {};
-  for (const name of ["exit0", "exit3", "ignore-term", "forker", "escaper", "chatty", "slow", "sleeper", "env-dump", "partial", "writer", "reader", "claude-stream", "claude-login-fail", "hog"]) {
+  for (const name of ["exit0", "exit3", "ignore-term", "forker", "escaper", "chatty", "slow", "sleeper", "env-dump", "partial", "writer", "reader", "claude-stream", "claude-login-fail", "hog", "progress"]) {
     providers[name] = { command: [join(AGENTS, `${name}.sh`), "{agent}", "{task}"] };
   }
   providers["chatty"] = { command: [join(AGENTS, "chatty.sh"), "{task}"] };

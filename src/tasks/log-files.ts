@@ -15,6 +15,7 @@ export interface TailLimits {
  * At most `maxBytes` are read: a log whose last lines are huge (a JSON blob on one line, a progress
  * bar redrawn with \r and never a \n) would otherwise be read, and returned, whole. When that window
  * holds no line start, its text is the end of one long line and comes back marked with a leading "…".
+ * A line redrawn after CRs (a progress bar) is shown as a terminal shows it: its last redraw.
  */
 export async function tailLines(path: string, n: number, limits: TailLimits = {}): Promise<string[]> {
   const maxBytes = limits.maxBytes ?? 256 * 1024;
@@ -48,12 +49,21 @@ export async function tailLines(path: string, n: number, limits: TailLimits = {}
     if (pos > 0) {
       // The first piece starts mid-line: drop it, unless it is all there is (one line longer than the window).
       if (lines.length > 1) lines.shift();
-      else if (lines.length === 1) lines[0] = `…${lines[0]!.slice(1 - maxLineChars)}`;
+      else if (lines.length === 1 && !lines[0]!.includes("\r")) lines[0] = `…${lines[0]!.slice(1 - maxLineChars)}`;
     }
-    return lines.slice(-n).map((l) => (l.length > maxLineChars ? `${l.slice(0, maxLineChars)}… [line cut: ${l.length} characters]` : l));
+    return lines
+      .slice(-n)
+      .map(lastRedraw)
+      .map((l) => (l.length > maxLineChars ? `${l.slice(0, maxLineChars)}… [line cut: ${l.length} characters]` : l));
   } finally {
     await fh.close();
   }
+}
+
+/** What a line redrawn after CRs shows last: its last redraw that is not empty. */
+function lastRedraw(line: string): string {
+  if (!line.includes("\r")) return line;
+  return line.split("\r").findLast((part) => part !== "") ?? "";
 }
 
 /** When a file was last written, epoch ms; null while it is empty, or when it cannot be read. */

@@ -23,7 +23,8 @@ const LIVE_READ_BLOCK = 256 * 1024;
 const MAX_QUEUED_BYTES = 16 * 1024 * 1024;
 
 /**
- * Where the follower starts: just after the file's last newline, or past the pieces already cut
+ * Where the follower starts: just after the file's last line end (a newline, or a CR that
+ * linesToEvents takes as one: followed by anything but a newline), or past the pieces already cut
  * from the long line the file ends in. linesToEvents cuts a line every MAX_LINE bytes from its
  * start, so counting from there gives the backlog's cuts; taking the end of the file as a cut, as
  * this did, split a long line still being written where the backlog does not (a stream opened
@@ -37,15 +38,27 @@ export async function lastLineBoundary(path: string): Promise<number> {
     let pos = size;
     let lineStart = 0;
     const buf = Buffer.alloc(64 * 1024);
+    // The byte just after the block being read (the first of the block read before it), if any.
+    let after: number | undefined;
     while (pos > 0) {
       const len = Math.min(buf.length, pos);
       pos -= len;
       await fh.read(buf, 0, len, pos);
-      const i = buf.subarray(0, len).lastIndexOf(10);
-      if (i !== -1) {
-        lineStart = pos + i + 1;
+      const block = buf.subarray(0, len);
+      const lf = block.lastIndexOf(10);
+      let cr = block.lastIndexOf(13);
+      // A CR before a newline is a CRLF's, and one last in the file may yet become one.
+      const endsLine = (i: number) => {
+        const next = i + 1 < len ? block[i + 1] : after;
+        return next !== undefined && next !== 10;
+      };
+      while (cr > lf && !endsLine(cr)) cr = cr > 0 ? block.lastIndexOf(13, cr - 1) : -1;
+      const end = Math.max(lf, cr);
+      if (end !== -1) {
+        lineStart = pos + end + 1;
         break;
       }
+      after = block[0];
     }
     // linesToEvents cuts only once more than MAX_LINE bytes wait: the next byte may end the line.
     let boundary = lineStart;

@@ -95,7 +95,10 @@ function writeNumber(n: number, out: Uint8Array, pos: number): number {
 /**
  * Encodes the complete lines of `buf` (which starts at file offset `base`); `final` flushes a
  * trailing partial line. A line longer than MAX_LINE is cut into pieces of that size; a CR before
- * a newline is dropped.
+ * a newline is dropped. A CR alone ends a line too, and stays at its end: a progress bar (tqdm,
+ * pip, a download) redraws itself after one and may never print a newline, so its line would
+ * otherwise arrive only at the task's end or a megabyte later; the CR tells a viewer that the next
+ * line takes this one's place. A CR last in `buf` waits for the next byte, which may make it a CRLF.
  */
 export function linesToEvents(buf: Buffer, base: number, final: boolean, now = new Date().toISOString()): EncodedLines {
   // First pass: where the lines are, and how many bytes each event takes.
@@ -105,15 +108,28 @@ export function linesToEvents(buf: Buffer, base: number, final: boolean, now = n
   const fixed = ID.length + DATA.length + 2 + STAMP.length + stamp.length + END.length;
   let size = 0;
   let start = 0;
+  // The next \n, and the next \r not followed by one, at or after `start` (-1: none); each is
+  // searched for again only once passed, so a chunk of many lines is scanned once, not once a line.
+  let lf = -2;
+  let cr = -2;
   while (start < buf.length) {
-    let nl = buf.indexOf(10, start);
+    if (lf !== -1 && lf < start) lf = buf.indexOf(10, start);
+    while (cr !== -1 && (cr < start || buf[cr + 1] === 10)) cr = buf.indexOf(13, Math.max(start, cr + 1));
+    let nl = lf;
+    let lone = false;
+    if (cr !== -1 && (lf === -1 || cr < lf)) {
+      lone = cr + 1 < buf.length || final;
+      nl = lone ? cr : -1;
+    }
     if (nl === -1 || nl - start > MAX_LINE) {
+      lone = false;
       if (buf.length - start > MAX_LINE) nl = start + MAX_LINE - 1;
       else if (final) nl = buf.length - 1;
       else break;
     }
-    let lineEnd = buf[nl] === 10 ? nl : nl + 1;
-    if (lineEnd > start && buf[lineEnd - 1] === 13) lineEnd--; // CRLF
+    // A lone CR stays, the line's own; a newline goes, and a CR before it (CRLF).
+    let lineEnd = lone || buf[nl] !== 10 ? nl + 1 : nl;
+    if (!lone && lineEnd > start && buf[lineEnd - 1] === 13) lineEnd--;
     const growth = escapeGrowth(buf, start, lineEnd);
     let body = lineEnd - start + growth;
     if (growth < 0) {

@@ -20,8 +20,9 @@ describe("tailLines", () => {
     expect(await tailLines(join(tempDir(), "nope.log"), 50)).toEqual([]);
   });
 
-  test("CRLF line ends are not part of the lines, as in the log stream; a lone \\r stays", async () => {
-    expect(await tailLines(log("a\r\nb\r\n10%\r20%\r\nend\r"), 50)).toEqual(["a", "b", "10%\r20%", "end\r"]);
+  test("CRLF line ends are not part of the lines, as in the log stream; a line redrawn after CRs shows its last redraw", async () => {
+    expect(await tailLines(log("a\r\nb\r\n10%\r20%\r\nend\r"), 50)).toEqual(["a", "b", "20%", "end"]);
+    expect(await tailLines(log("\rdl 10%\rdl 20%\r\r\nempty\n\r\r\n"), 50)).toEqual(["dl 20%", "empty", ""]);
   });
 
   test("a long line in the tail is cut and says how long it was", async () => {
@@ -36,13 +37,15 @@ describe("tailLines", () => {
     expect(tail).toEqual(["late 1", "late 2"]);
   });
 
-  test("a log that is one endless line (a progress bar redrawn with \\r) gives its end, marked", async () => {
+  test("a log that is one endless line gives its end, marked; a progress bar redrawn with \\r its last redraw", async () => {
     const bar = Array.from({ length: 100_000 }, (_, i) => `\r${i}%`).join("");
-    const tail = await tailLines(log(bar), 50, { maxBytes: 64 * 1024, maxLineChars: 1000 });
+    expect(await tailLines(log(bar), 50, { maxBytes: 64 * 1024, maxLineChars: 1000 })).toEqual(["99999%"]);
+    const endless = Array.from({ length: 100_000 }, (_, i) => ` ${i}%`).join("");
+    const tail = await tailLines(log(endless), 50, { maxBytes: 64 * 1024, maxLineChars: 1000 });
     expect(tail).toHaveLength(1);
     expect(tail[0]!.length).toBe(1000);
     expect(tail[0]!.startsWith("…")).toBe(true);
-    expect(tail[0]!.endsWith("\r99999%")).toBe(true);
+    expect(tail[0]!.endsWith(" 99999%")).toBe(true);
     // The defaults a task's record uses: 256 KiB read, lines of 8 KiB.
     const defaults = await tailLines(log(`${"z".repeat(5_000_000)}\na\n${"z".repeat(100_000)}\nend\n`), 50);
     expect(defaults).toEqual(["a", `${"z".repeat(8192)}… [line cut: 100000 characters]`, "end"]);

@@ -17,6 +17,33 @@ describe("log follower", () => {
     expect(await at(`x\n${"a".repeat(MiB)}`)).toBe(2); // exactly MAX_LINE: the next byte may still end it
     expect(await at(`x\n${"a".repeat(MiB + MiB / 2)}`)).toBe(2 + MiB);
     expect(await at("a".repeat(3 * MiB + 1))).toBe(3 * MiB);
+    // A CR that ends a line (a progress bar's redraw) counts; one of a CRLF, or last in the file, not yet.
+    expect(await at("get\rdl 10%")).toBe(4);
+    expect(await at("get\r\ndl")).toBe(5);
+    expect(await at("get\ndl 10%\r")).toBe(4);
+    expect(await at("dl 10%\r")).toBe(0);
+    // The byte after a CR in an earlier block of the backward read.
+    expect(await at(`${"a".repeat(64 * 1024 - 1)}\r${"b".repeat(64 * 1024)}`)).toBe(64 * 1024);
+  });
+
+  test("started inside a progress bar, it cuts its redraws where the backlog does", async () => {
+    const path = join(tempDir(), "t.log");
+    writeFileSync(path, "x\n\rdl 10%\rdl 2");
+    const follower = new LogFollower({ path, onIdle: () => {}, pollMs: 20 });
+    const received: Uint8Array[] = [];
+    const closed = Promise.withResolvers<void>();
+    await follower.subscribe({ write: (b) => (received.push(b), 1e9), close: () => closed.resolve() }, 0);
+    appendFileSync(path, "0%\r");
+    await Bun.sleep(100);
+    appendFileSync(path, "\ndone\r");
+    await Bun.sleep(100);
+    follower.end(new TextEncoder().encode(""));
+    await closed.promise;
+    const events = Buffer.concat(received).toString().split("\n\n").filter(Boolean);
+    const lines = events.map((e) => JSON.parse(e.split("data: ")[1]!).line);
+    expect(lines).toEqual(["x", "\r", "dl 10%\r", "dl 20%", "done\r"]);
+    const ids = events.map((e) => Number(/^id: (\d+)/.exec(e)![1]));
+    expect(ids).toEqual(linesToEvents(readFileSync(path), 0, true).ends);
   });
 
   test("started inside a long line being written, it cuts it where the backlog does: same pieces, same ids", async () => {

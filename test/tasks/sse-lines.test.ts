@@ -10,14 +10,27 @@ function reference(buf: Buffer, base: number, final: boolean) {
   let text = "";
   let start = 0;
   while (start < buf.length) {
-    let nl = buf.indexOf(10, start);
+    // The first \n, or \r followed by anything but \n (or by nothing, at the end of a final buffer).
+    let nl = -1;
+    let lone = false;
+    for (let i = start; i < buf.length; i++) {
+      if (buf[i] === 10) {
+        nl = i;
+        break;
+      }
+      if (buf[i] === 13 && buf[i + 1] !== 10) {
+        if (i + 1 < buf.length || final) [nl, lone] = [i, true];
+        break;
+      }
+    }
     if (nl === -1 || nl - start > MAX_LINE) {
+      lone = false;
       if (buf.length - start > MAX_LINE) nl = start + MAX_LINE - 1;
       else if (final) nl = buf.length - 1;
       else break;
     }
-    let lineEnd = buf[nl] === 10 ? nl : nl + 1;
-    if (lineEnd > start && buf[lineEnd - 1] === 13) lineEnd--;
+    let lineEnd = lone || buf[nl] !== 10 ? nl + 1 : nl;
+    if (!lone && lineEnd > start && buf[lineEnd - 1] === 13) lineEnd--;
     const line = buf.toString("utf8", start, lineEnd);
     const end = base + nl + 1;
     ends.push(end);
@@ -77,5 +90,21 @@ describe("SSE encoding of log lines", () => {
 
   test("empty input, empty lines and a lone CR", () => {
     for (const text of ["", "\n", "\n\n\r\n", "\r", "a\r\r\n"]) for (const final of [true, false]) expectSame(Buffer.from(text), 0, final);
+  });
+
+  test("a progress bar redrawn after a CR arrives redraw by redraw, each keeping its CR; a CR last waits for the next byte", () => {
+    const lines = (text: string, final: boolean) => {
+      const got = linesToEvents(Buffer.from(text), 0, final, NOW);
+      const events = Buffer.from(got.data).toString().split("\n\n").filter(Boolean);
+      return { lines: events.map((e) => JSON.parse(e.split("data: ")[1]!).line), ends: got.ends, consumed: got.consumed };
+    };
+    expect(lines("get\n\rdl 10%\rdl 20%\r", false)).toEqual({ lines: ["get", "\r", "dl 10%\r"], ends: [4, 5, 12], consumed: 12 });
+    // The next byte says: a newline (CRLF, as ever), or more of the bar.
+    expect(lines("dl 20%\r\n", false)).toEqual({ lines: ["dl 20%"], ends: [8], consumed: 8 });
+    expect(lines("dl 20%\rdl 30%", false)).toEqual({ lines: ["dl 20%\r"], ends: [7], consumed: 7 });
+    // At the task's end, there is no next byte.
+    expect(lines("dl 100%\r", true)).toEqual({ lines: ["dl 100%\r"], ends: [8], consumed: 8 });
+    // Windows line ends are not redraws.
+    expect(lines("a\r\nb\r\n", false).lines).toEqual(["a", "b"]);
   });
 });

@@ -56,6 +56,21 @@ describe("SSE log stream", () => {
     expect(isComplete(rest)).toBe(true);
   });
 
+  test("a progress bar arrives redraw by redraw while the task runs, each ending in the CR that says the next replaces it", async () => {
+    const { taskId } = await start("progress");
+    let runningThen: Promise<boolean> | undefined;
+    const events = await readSse(await stream(taskId), (ev) => {
+      // The first redraw comes once the second begins: a second before the bar's newline.
+      if (!runningThen && sseLines(ev).includes("dl 10%\r")) runningThen = fetch(`${base}/v1/tasks/${taskId}`, { headers: AUTH }).then(async (r) => (await r.json()).exitTime === null);
+      return isComplete(ev);
+    });
+    expect(sseLines(events)).toEqual(["downloading", "\r", "dl 10%\r", "dl 20%\r", "dl 30%\r", "dl 100%", "done"]);
+    expect(await runningThen).toBe(true);
+    // A task's record shows the bar as a terminal does: its last redraw.
+    const task = await (await fetch(`${base}/v1/tasks/${taskId}`, { headers: AUTH })).json();
+    expect(task.logTail).toEqual(["downloading", "dl 100%", "done"]);
+  });
+
   test("a finished task replays its log, flushes a last line without newline, and completes", async () => {
     const { taskId } = await start("partial");
     await waitFor(async () => (await (await fetch(`${base}/v1/tasks/${taskId}`, { headers: AUTH })).json()).exitTime);

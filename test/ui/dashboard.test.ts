@@ -103,6 +103,17 @@ describe("dashboard", () => {
     await d.shot("02-task-completed");
   });
 
+  test("a progress bar is redrawn in place, as on a terminal: one line, its latest state", async () => {
+    await d.page.locator("#provider").selectOption("progress");
+    await d.page.locator("#task-form textarea[name=task]").fill("a download");
+    await d.page.getByRole("button", { name: "Start task" }).click();
+    await waitText(d.page.locator("#log"), "dl 20%");
+    const running = (await d.page.locator("#log").textContent())!.trim().split("\n");
+    expect([running.length, running[0], running[1]]).toEqual([2, "downloading", expect.stringMatching(/^dl [23]0%$/)]);
+    await waitText(d.page.locator("#log-status"), "completed", 15_000);
+    expect((await d.page.locator("#log").textContent())!.trim().split("\n")).toEqual(["downloading", "dl 100%", "done"]);
+  });
+
   test("a claude session's log reads as text; Raw shows the events as written", async () => {
     await d.page.locator("#provider").selectOption("claude-stream");
     await d.page.getByRole("button", { name: "Start task" }).click();

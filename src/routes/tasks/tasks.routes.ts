@@ -163,7 +163,8 @@ export const streamTaskLogsRoute = createRoute({
   summary: "Follow a task's log (Server-Sent Events)",
   description:
     "Sends the log so far, then follows it live. Each line is `data: {\"line\",\"timestamp\"}` with an `id:` " +
-    "(byte offset) for resuming with `Last-Event-ID`; `: heartbeat` comments keep the connection open; " +
+    "(byte offset) for resuming with `Last-Event-ID`. A carriage return alone ends a line too and stays at its end (`\"dl 20%\\r\"`): " +
+    "a progress bar's redraw, which the next line replaces, as on a terminal. `: heartbeat` comments keep the connection open; " +
     "`event: task-complete` with `{status, exitCode, signal, error, result, timestamp}` ends the stream (`error` and `result` as in the task: why it failed, what a claude session reported).",
   request: {
     params: TaskIdParam,

@@ -20,7 +20,9 @@ export function onTasksChanged(fn) {
  */
 const LOG_LINES = 2000;
 const utf8 = new TextEncoder();
-const newLogView = (task) => ({ task, raw: $("#log-raw").checked, pending: [], earlier: false, drawing: false });
+// redraw: the last line ended in a CR (a progress bar), so the next takes its place; dropLast: that
+// line is already drawn, and goes at the next frame.
+const newLogView = (task) => ({ task, raw: $("#log-raw").checked, pending: [], earlier: false, drawing: false, redraw: false, dropLast: false });
 let logView = newLogView(null);
 
 function drawLog() {
@@ -30,6 +32,8 @@ function drawLog() {
   const atBottom = log.scrollTop + log.clientHeight >= log.scrollHeight - 4;
   // A text node a line, added to what is there: rewriting the whole text would drop the reader's
   // selection (to copy a line) with every line that arrives. Past LOG_LINES the oldest go.
+  if (v.dropLast) log.lastChild?.remove();
+  v.dropLast = false;
   log.append(...v.pending.map((line) => `${line}\n`));
   v.pending = [];
   for (let extra = log.childNodes.length - LOG_LINES; extra > 0; extra--) {
@@ -65,9 +69,17 @@ export function openLog(t) {
     // Ids are where lines end: a first line that ends past its own length had lines before it.
     if (lastId === -1 && id > utf8.encode(line).length + 2) view.earlier = true;
     lastId = id;
+    // A line ending in a CR is a progress bar's redraw: the next line takes its place, as on a terminal.
+    const redrawn = line.endsWith("\r");
+    const text = redrawn ? line.slice(0, -1) : line;
     // claude's stream-json events read as text unless Raw is ticked; some show nothing at all.
-    const shown = view.raw ? line : readable(line);
+    const shown = view.raw ? text : readable(text);
     if (shown === null) return;
+    if (view.redraw) {
+      if (view.pending.length) view.pending.pop();
+      else view.dropLast = true;
+    }
+    view.redraw = redrawn;
     view.pending.push(shown);
     // A hidden tab draws no frames: what could never be shown is let go at once.
     if (view.pending.length >= 2 * LOG_LINES) {
