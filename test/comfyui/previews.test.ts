@@ -26,7 +26,7 @@ describe("output previews", () => {
     const { image } = await outputs();
     const asked = s.fake.previews.length;
     const res = await get(image.url, "preview=webp");
-    const named = (await get(image.url, "")).headers.get("content-disposition")!.replace(".png", ".webp");
+    const named = (await get(image.url, "")).headers.get("content-disposition")!.replaceAll(".png", ".webp");
     expect([res.status, res.headers.get("content-type"), res.headers.get("content-disposition")]).toEqual([200, "image/webp", named]);
     expect(named).toContain("thumb_");
     expect(new Uint8Array(await res.arrayBuffer())).toEqual(PNG_PREVIEW);
