@@ -80,9 +80,11 @@ export function lastWrite(path: string): number | null {
  * The byte offset where the last `n` whole lines of a file begin (0 when it has no more than
  * that), for a log stream that starts there rather than at the top of a huge log. At most
  * `maxBytes` are read, backwards: past that the stream starts at the earliest line start seen, or
- * at the end when a single line is longer than that.
+ * at the end when a single line is longer than that. With `carriageReturns`, a CR alone ends a
+ * line too, as in the SSE stream (sse-lines.ts): the last n redraws of an hours-long progress bar,
+ * not the whole of it; without, lines are what `tail -n` counts.
  */
-export async function lastLinesStart(path: string, n: number, maxBytes = 16 * 1024 * 1024): Promise<number> {
+export async function lastLinesStart(path: string, n: number, { maxBytes = 16 * 1024 * 1024, carriageReturns = false } = {}): Promise<number> {
   let fh;
   try {
     fh = await open(path, "r");
@@ -95,16 +97,22 @@ export async function lastLinesStart(path: string, n: number, maxBytes = 16 * 10
     let pos = size;
     let found = 0;
     let earliest = size;
+    // The first byte of the block read before this one (the byte after this block's last).
+    let after = -1;
     while (pos > 0 && size - pos < maxBytes) {
       const len = Math.min(buf.length, pos);
       pos -= len;
       await fh.read(buf, 0, len, pos);
       for (let i = len - 1; i >= 0; i--) {
-        // The newline that ends the file ends its last line; it starts none.
-        if (buf[i] !== 10 || pos + i === size - 1) continue;
+        const b = buf[i];
+        // The newline that ends the file ends its last line; it starts none. A CR there may yet
+        // become a CRLF's, and a CR before a newline is one.
+        if ((b !== 10 && !(carriageReturns && b === 13)) || pos + i === size - 1) continue;
+        if (b === 13 && (i + 1 < len ? buf[i + 1] : after) === 10) continue;
         earliest = pos + i + 1;
         if (++found === n) return earliest;
       }
+      after = buf[0]!;
     }
     return pos === 0 ? 0 : earliest;
   } finally {

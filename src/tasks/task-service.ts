@@ -302,7 +302,7 @@ export class TaskService {
       const size = await fileSize(t.logFile);
       if (start.after > size) throw new ApiError(400, `Last-Event-ID ${start.after} is beyond the end of the log (${size} bytes)`);
       from = start.after;
-    } else from = await lastLinesStart(t.logFile, start.lastLines);
+    } else from = await lastLinesStart(t.logFile, start.lastLines, { carriageReturns: true });
     let follower = this.#followers.get(taskId);
     if (!follower || follower.closed) {
       const created = new LogFollower({ path: t.logFile, onIdle: () => this.#followers.get(taskId) === created && this.#followers.delete(taskId) });

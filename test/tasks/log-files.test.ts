@@ -2,7 +2,7 @@
 import { describe, expect, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { tailLines } from "../../src/tasks/log-files.ts";
+import { lastLinesStart, tailLines } from "../../src/tasks/log-files.ts";
 import { tempDir } from "../helpers.ts";
 
 const log = (text: string) => {
@@ -49,5 +49,23 @@ describe("tailLines", () => {
     // The defaults a task's record uses: 256 KiB read, lines of 8 KiB.
     const defaults = await tailLines(log(`${"z".repeat(5_000_000)}\na\n${"z".repeat(100_000)}\nend\n`), 50);
     expect(defaults).toEqual(["a", `${"z".repeat(8192)}… [line cut: 100000 characters]`, "end"]);
+  });
+});
+
+describe("lastLinesStart", () => {
+  test("where the last n lines begin; with carriageReturns, a CR alone ends a line as in the log stream", async () => {
+    const bar = log("x\n\ra\rb\rc");
+    expect([await lastLinesStart(bar, 1), await lastLinesStart(bar, 5)]).toEqual([2, 0]);
+    expect(await Promise.all([1, 2, 4, 5].map((n) => lastLinesStart(bar, n, { carriageReturns: true })))).toEqual([7, 5, 2, 0]);
+    // A CRLF's CR ends nothing; nor does a CR last in the file, which may yet become one.
+    expect(await lastLinesStart(log("a\r\nb\r\nc"), 1, { carriageReturns: true })).toBe(6);
+    expect(await lastLinesStart(log("x\ny\r"), 1, { carriageReturns: true })).toBe(2);
+    // The byte after a CR in the block read before (64 KiB blocks, read backwards).
+    const across = log(`${"a".repeat(64 * 1024 - 1)}\r${"b".repeat(64 * 1024)}`);
+    expect(await lastLinesStart(across, 1, { carriageReturns: true })).toBe(64 * 1024);
+    // The CR last in one block, its newline first in the next.
+    const crlfAcross = log(`x\n${"a".repeat(64 * 1024 - 3)}\r\n${"b".repeat(64 * 1024 - 1)}`);
+    expect(await lastLinesStart(crlfAcross, 1, { carriageReturns: true })).toBe(64 * 1024 + 1);
+    expect(await lastLinesStart(crlfAcross, 2, { carriageReturns: true })).toBe(2);
   });
 });

@@ -69,6 +69,9 @@ describe("SSE log stream", () => {
     // A task's record shows the bar as a terminal does: its last redraw.
     const task = await (await fetch(`${base}/v1/tasks/${taskId}`, { headers: AUTH })).json();
     expect(task.logTail).toEqual(["downloading", "dl 100%", "done"]);
+    // ?tail counts the stream's lines: the last redraws of an hours-long bar, not all of it.
+    const tailed = await readSse(await fetch(`${base}/v1/tasks/${taskId}/logs/stream?tail=3`, { headers: AUTH }));
+    expect(sseLines(tailed)).toEqual(["dl 30%\r", "dl 100%", "done"]);
   });
 
   test("a finished task replays its log, flushes a last line without newline, and completes", async () => {
