@@ -235,7 +235,7 @@ export const StreamQuery = z.object({
     .min(1)
     .max(100_000)
     .optional()
-    .openapi({ description: "Start with the last N lines rather than the whole log (a resume with Last-Event-ID goes on from there instead)", example: 2000 }),
+    .openapi({ description: "Start with the last N lines rather than the whole log, lines as this stream sends them (a progress bar's redraws each count); a resume with Last-Event-ID goes on from there instead", example: 2000 }),
 });
 
 export const LogQuery = z.object({
