@@ -87,14 +87,18 @@ const NETWORK_ENV = [
 ];
 
 /**
- * Passed to every task when set: which GPUs it may use and where CUDA lives. An operator who gives
- * the API `CUDA_VISIBLE_DEVICES=1` to keep agents off ComfyUI's GPU 0 means its tasks too: without
- * it a task's CUDA program sees every GPU and starts on device 0. CUDA images set the others
- * (`LD_LIBRARY_PATH` holds the driver's libraries where ldconfig does not know them). None is a secret.
+ * Passed to every task when set: which GPUs it may use, where CUDA lives and where models are
+ * kept. An operator who gives the API `CUDA_VISIBLE_DEVICES=1` to keep agents off ComfyUI's GPU 0
+ * means its tasks too: without it a task's CUDA program sees every GPU and starts on device 0.
+ * CUDA images set the next ones (`LD_LIBRARY_PATH` holds the driver's libraries where ldconfig
+ * does not know them). None is a secret.
  */
 const GPU_ENV = [
   "CUDA_VISIBLE_DEVICES", "CUDA_DEVICE_ORDER", "NVIDIA_VISIBLE_DEVICES", "NVIDIA_DRIVER_CAPABILITIES",
   "HIP_VISIBLE_DEVICES", "ROCR_VISIBLE_DEVICES", "CUDA_HOME", "CUDA_PATH", "LD_LIBRARY_PATH",
+  // Where downloaded models live: set for the machine (a big disk) so that every program shares
+  // them, where a task without them would fetch its own copy, gigabytes each, into its HOME.
+  "HF_HOME", "HF_HUB_CACHE", "TORCH_HOME", "XDG_CACHE_HOME",
 ];
 
 /**

@@ -4,7 +4,7 @@ import { existsSync, linkSync, mkdirSync, readFileSync, writeFileSync } from "no
 import { groupMembers } from "../../src/tasks/process-group.ts";
 import { AUTH, testApp, waitFor } from "../helpers.ts";
 
-const t = testApp({ ANTHROPIC_API_KEY: "sk-ant-test", TASK_STOP_GRACE_MS: "800", TASK_ENV: "PIP_*,HF_TOKEN,MANAGEMENT_*", PIP_INDEX_URL: "https://pypi.corp.example/simple", HF_TOKEN: "hf_x", PIP_CACHE_DIR: "/cache/pip", CUDA_VISIBLE_DEVICES: "1", LD_LIBRARY_PATH: "/usr/local/nvidia/lib64" });
+const t = testApp({ ANTHROPIC_API_KEY: "sk-ant-test", TASK_STOP_GRACE_MS: "800", TASK_ENV: "PIP_*,HF_TOKEN,MANAGEMENT_*", PIP_INDEX_URL: "https://pypi.corp.example/simple", HF_TOKEN: "hf_x", PIP_CACHE_DIR: "/cache/pip", CUDA_VISIBLE_DEVICES: "1", LD_LIBRARY_PATH: "/usr/local/nvidia/lib64", HF_HOME: "/models/hf" });
 afterAll(() => t.close());
 const json = { ...AUTH, "Content-Type": "application/json" };
 
@@ -104,6 +104,8 @@ describe("create and complete", () => {
     // The GPUs the API was given are the tasks' GPUs too; CUDA's libraries are where the API's are.
     expect(log).toContain("CUDA_VISIBLE_DEVICES=1\n");
     expect(log).toContain("LD_LIBRARY_PATH=/usr/local/nvidia/lib64\n");
+    // Models are fetched once for the machine, not once a task.
+    expect(log).toContain("HF_HOME=/models/hf\n");
     expect(log).not.toContain("MANAGEMENT_API_KEY");
     expect(log).not.toContain("test-key-0123456789");
     expect(names).not.toContain("DATA_DIR");
