@@ -97,7 +97,7 @@ const GPU_ENV = [
   "CUDA_VISIBLE_DEVICES", "CUDA_DEVICE_ORDER", "NVIDIA_VISIBLE_DEVICES", "NVIDIA_DRIVER_CAPABILITIES",
   "HIP_VISIBLE_DEVICES", "ROCR_VISIBLE_DEVICES", "CUDA_HOME", "CUDA_PATH", "LD_LIBRARY_PATH",
   // Where downloaded models live: set for the machine (a big disk) so that every program shares
-  // them, where a task without them would fetch its own copy, gigabytes each, into its HOME.
+  // them, where a task without them would fetch those models again, gigabytes each, into its HOME.
   "HF_HOME", "HF_HUB_CACHE", "TORCH_HOME", "XDG_CACHE_HOME",
 ];
 
