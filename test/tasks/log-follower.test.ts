@@ -46,6 +46,36 @@ describe("log follower", () => {
     expect(ids).toEqual(linesToEvents(readFileSync(path), 0, true).ends);
   });
 
+  test("following a log written in random pieces (CRs, CRLFs split between writes), it sends what the backlog gives", async () => {
+    let seed = 11;
+    const next = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+    const PIECES = ["text ", "dl 42%", "\r", "\r", "\n", "\r\n", "\r\r", "é"];
+    for (let round = 0; round < 4; round++) {
+      const path = join(tempDir(), "t.log");
+      const text = Array.from({ length: 400 }, () => PIECES[Math.floor(next() * PIECES.length)]).join("");
+      const bytes = Buffer.from(text);
+      // Some already there when the follower starts, the rest appended in pieces of any size.
+      let at = Math.floor(next() * 200);
+      writeFileSync(path, bytes.subarray(0, at));
+      const follower = new LogFollower({ path, onIdle: () => {}, pollMs: 5 });
+      const received: Uint8Array[] = [];
+      const closed = Promise.withResolvers<void>();
+      await follower.subscribe({ write: (b) => (received.push(b), 1e9), close: () => closed.resolve() }, 0);
+      while (at < bytes.length) {
+        const to = Math.min(bytes.length, at + 1 + Math.floor(next() * 40));
+        appendFileSync(path, bytes.subarray(at, to));
+        at = to;
+        await Bun.sleep(next() < 0.5 ? 0 : 8);
+      }
+      await Bun.sleep(30);
+      follower.end(new TextEncoder().encode(""));
+      await closed.promise;
+      const whole = linesToEvents(readFileSync(path), 0, true, "T");
+      const stamps = (b: Uint8Array) => Buffer.from(b).toString().replace(/"timestamp":"[^"]*"/g, "");
+      expect([round, stamps(Buffer.concat(received))]).toEqual([round, stamps(whole.data)]);
+    }
+  });
+
   test("started inside a long line being written, it cuts it where the backlog does: same pieces, same ids", async () => {
     const path = join(tempDir(), "t.log");
     writeFileSync(path, `x\n${"a".repeat(MiB + MiB / 2)}`); // the task is mid-way through the line
