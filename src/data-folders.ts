@@ -47,7 +47,6 @@ export function isFolder(path: string): boolean {
 /** The SQLite files of the state database: the database, its write-ahead log and its shared memory. */
 export const stateFiles = (dbPath: string) => [dbPath, `${dbPath}-wal`, `${dbPath}-shm`];
 
-
 /**
  * Says what went wrong with `path` (chosen by `setting`) in words an operator can act on. `what`
  * names the path when it is not the setting's folder itself ("state.sqlite, the state database").

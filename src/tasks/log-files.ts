@@ -1,6 +1,6 @@
 /** Reading task logs without loading them whole. */
 import { statSync } from "node:fs";
-import { open } from "node:fs/promises";
+import { open, type FileHandle } from "node:fs/promises";
 
 /** Bounds for `tailLines`: a task's record must stay small whatever its log holds. */
 export interface TailLimits {
@@ -77,6 +77,43 @@ export function lastWrite(path: string): number | null {
 }
 
 /**
+ * Where the lines of an open file start, the last first, read backwards in blocks from its end
+ * while fewer than `maxBytes` have been read: just past each line end, then 0 once the read reaches
+ * the file's start. A line end is a newline, or with `carriageReturns` a CR followed by anything but
+ * a newline, as sse-lines.ts cuts the log stream (a CR before a newline is a CRLF's; one last in the
+ * file may yet become one). A newline last in the file gives the file's size.
+ */
+export async function* lineStartsBackward(fh: FileHandle, size: number, { carriageReturns = false, maxBytes = Infinity } = {}): AsyncGenerator<number> {
+  const buf = Buffer.alloc(64 * 1024);
+  let pos = size;
+  // The byte just after the block being read (the first of the block read before it), if any.
+  let after: number | undefined;
+  while (pos > 0 && size - pos < maxBytes) {
+    const len = Math.min(buf.length, pos);
+    pos -= len;
+    await fh.read(buf, 0, len, pos);
+    const endsLine = (i: number) => {
+      const next = i + 1 < len ? buf[i + 1] : after;
+      return next !== undefined && next !== 10;
+    };
+    // lastIndexOf from len - 1: past it the buffer holds the block read before.
+    const before = (byte: number, from: number) => (from >= 0 ? buf.lastIndexOf(byte, from) : -1);
+    let lf = before(10, len - 1);
+    let cr = carriageReturns ? before(13, len - 1) : -1;
+    for (;;) {
+      while (cr > lf && !endsLine(cr)) cr = before(13, cr - 1);
+      const end = Math.max(lf, cr);
+      if (end === -1) break;
+      yield pos + end + 1;
+      if (end === lf) lf = before(10, lf - 1);
+      else cr = before(13, cr - 1);
+    }
+    after = buf[0];
+  }
+  if (pos === 0) yield 0;
+}
+
+/**
  * The byte offset where the last `n` whole lines of a file begin (0 when it has no more than
  * that), for a log stream that starts there rather than at the top of a huge log. At most
  * `maxBytes` are read, backwards: past that the stream starts at the earliest line start seen, or
@@ -93,28 +130,15 @@ export async function lastLinesStart(path: string, n: number, { maxBytes = 16 * 
   }
   try {
     const size = (await fh.stat()).size;
-    const buf = Buffer.alloc(64 * 1024);
-    let pos = size;
     let found = 0;
     let earliest = size;
-    // The first byte of the block read before this one (the byte after this block's last).
-    let after = -1;
-    while (pos > 0 && size - pos < maxBytes) {
-      const len = Math.min(buf.length, pos);
-      pos -= len;
-      await fh.read(buf, 0, len, pos);
-      for (let i = len - 1; i >= 0; i--) {
-        const b = buf[i];
-        // The newline that ends the file ends its last line; it starts none. A CR there may yet
-        // become a CRLF's, and a CR before a newline is one.
-        if ((b !== 10 && !(carriageReturns && b === 13)) || pos + i === size - 1) continue;
-        if (b === 13 && (i + 1 < len ? buf[i + 1] : after) === 10) continue;
-        earliest = pos + i + 1;
-        if (++found === n) return earliest;
-      }
-      after = buf[0]!;
+    for await (const start of lineStartsBackward(fh, size, { carriageReturns, maxBytes })) {
+      // The newline that ends the file ends its last line; it starts none.
+      if (start === size) continue;
+      earliest = start;
+      if (++found === n) break;
     }
-    return pos === 0 ? 0 : earliest;
+    return earliest;
   } finally {
     await fh.close();
   }

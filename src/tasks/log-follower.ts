@@ -9,7 +9,7 @@
  */
 import { watch, type FSWatcher } from "node:fs";
 import { open, type FileHandle } from "node:fs/promises";
-import { fileSize, readRange } from "./log-files.ts";
+import { fileSize, lineStartsBackward, readRange } from "./log-files.ts";
 import { linesToEvents, MAX_LINE } from "./sse-lines.ts";
 
 /**
@@ -35,30 +35,10 @@ export async function lastLineBoundary(path: string): Promise<number> {
   const fh = await open(path, "r").catch(() => undefined);
   if (!fh) return 0;
   try {
-    let pos = size;
     let lineStart = 0;
-    const buf = Buffer.alloc(64 * 1024);
-    // The byte just after the block being read (the first of the block read before it), if any.
-    let after: number | undefined;
-    while (pos > 0) {
-      const len = Math.min(buf.length, pos);
-      pos -= len;
-      await fh.read(buf, 0, len, pos);
-      const block = buf.subarray(0, len);
-      const lf = block.lastIndexOf(10);
-      let cr = block.lastIndexOf(13);
-      // A CR before a newline is a CRLF's, and one last in the file may yet become one.
-      const endsLine = (i: number) => {
-        const next = i + 1 < len ? block[i + 1] : after;
-        return next !== undefined && next !== 10;
-      };
-      while (cr > lf && !endsLine(cr)) cr = cr > 0 ? block.lastIndexOf(13, cr - 1) : -1;
-      const end = Math.max(lf, cr);
-      if (end !== -1) {
-        lineStart = pos + end + 1;
-        break;
-      }
-      after = block[0];
+    for await (const start of lineStartsBackward(fh, size, { carriageReturns: true })) {
+      lineStart = start;
+      break;
     }
     // linesToEvents cuts only once more than MAX_LINE bytes wait: the next byte may end the line.
     let boundary = lineStart;
