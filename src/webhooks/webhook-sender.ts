@@ -161,8 +161,7 @@ export class WebhookSender {
     } catch (err) {
       if (stop.aborted) return undefined;
       if (timeout.aborted) return { ok: false, kind: "timeout", error: `No answer within ${this.#timeoutMs / 1000} s` };
-      const e = err as { code?: string; message?: string };
-      return { ok: false, kind: "network_error", error: `${e.code ? `${e.code}: ` : ""}${e.message ?? String(err)}`.slice(0, 500) };
+      return { ok: false, kind: "network_error", error: networkErrorText(err).slice(0, 500) };
     }
   }
 
@@ -195,4 +194,14 @@ export class WebhookSender {
     clearInterval(this.#timer);
     for (const a of this.#inFlight.values()) a.abort();
   }
+}
+
+/**
+ * A failed fetch as one line: its code, unless the message already names it (Bun's ECONNREFUSED
+ * message starts with the code; its ENOTFOUND one has it inside).
+ */
+export function networkErrorText(err: unknown): string {
+  const { code, message } = err as { code?: unknown; message?: unknown };
+  const text = typeof message === "string" ? message : String(err);
+  return typeof code === "string" && !text.includes(code) ? `${code}: ${text}` : text;
 }

@@ -1,6 +1,7 @@
 /** Webhooks on a task's end: signed, tried again, given up, and shown on the task. */
 import { afterAll, describe, expect, test } from "bun:test";
 import { Webhook } from "standardwebhooks";
+import { networkErrorText } from "../../src/webhooks/webhook-sender.ts";
 import { AUTH, testApp, waitFor } from "../helpers.ts";
 import { webhookReceiver } from "./receiver.ts";
 
@@ -91,6 +92,8 @@ describe("a task's webhook", () => {
       const given = await webhookOf(lost, "failed");
       expect(given.webhook.attempts).toBe(4); // the first and one after each of the three delays
       expect(given.webhook.lastError).toMatch(/ConnectionRefused|ECONNREFUSED|Unable to connect/);
+      // The code once, though Bun's message starts with it too.
+      expect(given.webhook.lastError).not.toMatch(/(\w+): \1:/);
       const metrics = await (await t.request("/metrics")).text();
       expect(metrics).toMatch(/webhook_deliveries_total\{status="failed"\} [1-9]/);
       expect(metrics).toMatch(/webhook_attempts_total\{outcome="timeout"\} [1-9]/);
@@ -199,5 +202,16 @@ describe("many webhooks at once", () => {
       slow.close();
       r.stop();
     }
+  });
+});
+
+describe("a failed delivery's lastError", () => {
+  test("names the error's code once: before a message that lacks it, not again where the message has it", () => {
+    const err = (code: unknown, message: string) => Object.assign(new TypeError(message), { code });
+    expect(networkErrorText(err("ECONNREFUSED", "ECONNREFUSED: Unable to connect."))).toBe("ECONNREFUSED: Unable to connect.");
+    expect(networkErrorText(err("ENOTFOUND", "getaddrinfo ENOTFOUND hooks.invalid"))).toBe("getaddrinfo ENOTFOUND hooks.invalid");
+    expect(networkErrorText(err("ECONNRESET", "The socket closed."))).toBe("ECONNRESET: The socket closed.");
+    expect(networkErrorText(err(23, "The operation timed out."))).toBe("The operation timed out.");
+    expect(networkErrorText("plain")).toBe("plain");
   });
 });
