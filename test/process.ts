@@ -1,9 +1,18 @@
 /** Runs the real entry point (bun src/main.ts) as a child process, for restart and signal tests. */
 import { resolve } from "node:path";
 import type { Subprocess } from "bun";
+import pkg from "../package.json" with { type: "json" };
 
 export const ROOT = resolve(import.meta.dir, "..");
 export const MAIN = resolve(ROOT, "src/main.ts");
+
+/** The words of an npm script of ours, this bun for `bun`: what `npm run <name>` runs (in ROOT). */
+export function npmScript(name: "start" | "build"): string[] {
+  return pkg.scripts[name].split(" ").map((word) => (word === "bun" ? process.execPath : word === "src/main.ts" ? MAIN : word));
+}
+
+/** The server as `npm start` runs it. */
+export const START = npmScript("start");
 
 /** A free TCP port on 127.0.0.1. */
 export function freePort(): number {
@@ -29,11 +38,11 @@ export function killStartedApis() {
   for (const proc of running) proc.kill("SIGKILL");
 }
 
-/** Starts the API with `env` and waits until /ready answers 200. */
-export async function startApi(env: Record<string, string | undefined>, cmd: string[] = [process.execPath, MAIN]): Promise<ApiProcess> {
+/** Starts the API with `env` (in `cwd`, ROOT by default) and waits until /ready answers 200. */
+export async function startApi(env: Record<string, string | undefined>, cmd: string[] = START, cwd = ROOT): Promise<ApiProcess> {
   const port = freePort();
   const proc = Bun.spawn(cmd, {
-    cwd: ROOT,
+    cwd,
     env: { ...env, PORT: String(port) } as Record<string, string>,
     stdin: "ignore",
     stdout: "pipe",

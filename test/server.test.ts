@@ -1,6 +1,6 @@
 /** The real entry point and the compiled binary, as an operator runs them. */
 import { describe, expect, test } from "bun:test";
-import { chmodSync, existsSync, mkdirSync, statSync, symlinkSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import pkg from "../package.json" with { type: "json" };
 import pino from "pino";
@@ -9,11 +9,11 @@ import { lastResortError } from "../src/http/errors.ts";
 import { createServer } from "../src/server.ts";
 import { ignoredAtStart } from "../src/signals.ts";
 import { AUTH, KEY, silentLogger, tempDir, testConfig, testEnv, testServer, waitFor } from "./helpers.ts";
-import { MAIN, ROOT, startApi } from "./process.ts";
+import { ROOT, START, npmScript, startApi } from "./process.ts";
 import { BASIC } from "./comfyui/helpers.ts";
 import { FakeComfyUI } from "./fake-comfyui.ts";
 
-const run = (args: string[], env: Record<string, string | undefined> = {}, cmd = [process.execPath, MAIN]) =>
+const run = (args: string[], env: Record<string, string | undefined> = {}, cmd = START) =>
   Bun.spawnSync([...cmd, ...args], { cwd: ROOT, env: env as Record<string, string>, stdout: "pipe", stderr: "pipe" });
 
 describe("command line", () => {
@@ -191,7 +191,7 @@ describe("running server", () => {
     expect(ignoredAtStart(1, "Name:\tbun\nSigIgn:\t0000000001001001\n")).toBe(true);
     expect(ignoredAtStart(1, "SigIgn:\t0000000001001000\n")).toBe(false);
     expect(ignoredAtStart(13, "SigIgn:\t0000000000001000\n")).toBe(true); // SIGPIPE
-    const api = await startApi(testEnv({ LOG_LEVEL: "info", LOG_FORMAT: "json" }), ["nohup", process.execPath, MAIN]);
+    const api = await startApi(testEnv({ LOG_LEVEL: "info", LOG_FORMAT: "json" }), ["nohup", ...START]);
     try {
       api.proc.kill("SIGHUP");
       await Bun.sleep(300);
@@ -289,12 +289,21 @@ describe("one server per DATA_DIR and port", () => {
   });
 });
 
+/** The binary `npm run build` makes (its own flags), built once into a temporary folder. */
+let built: string | undefined;
+function buildBinary(): string {
+  if (built) return built;
+  const cmd = npmScript("build");
+  cmd[cmd.indexOf("--outfile") + 1] = join(tempDir(), "bin", "management-api");
+  const build = Bun.spawnSync(cmd, { cwd: ROOT, stdout: "pipe", stderr: "pipe" });
+  expect(build.exitCode).toBe(0);
+  const bin = build.stdout.toString().match(/compile\s+(\S+)/)?.[1] ?? "";
+  return (built = existsSync(bin) ? bin : join(ROOT, bin));
+}
+
 describe("compiled binary", () => {
   test("npm run build makes one binary that runs without bun or node on PATH", async () => {
-    const build = Bun.spawnSync([process.execPath, "build", "--compile", "src/main.ts", "--outfile", join(tempDir(), "bin", "management-api")], { cwd: ROOT, stdout: "pipe", stderr: "pipe" });
-    expect(build.exitCode).toBe(0);
-    const bin = build.stdout.toString().match(/compile\s+(\S+)/)?.[1] ?? "";
-    const path = existsSync(bin) ? bin : join(ROOT, bin);
+    const path = buildBinary();
     // A PATH with only what the demo task needs: no bun, no node.
     const bare = tempDir("path-");
     for (const tool of ["sh", "sleep"]) symlinkSync(Bun.which(tool)!, join(bare, tool));
@@ -333,5 +342,25 @@ describe("compiled binary", () => {
     expect(done.logTail.at(-1)).toBe("done");
     api.proc.kill("SIGTERM");
     expect(await api.proc.exited).toBe(0);
+  }, 60_000);
+
+  test("the binary and npm start take their settings from the environment alone: not from a .env (nor the binary from a bunfig.toml) where they start", async () => {
+    // Bun reads both by default, bunfig.toml's preload being code it runs: a folder's stray files
+    // would configure (or run inside) the API, and a .env's ANTHROPIC_API_KEY reach its agents.
+    // (npm start runs in this repository, whose bunfig.toml is its own.)
+    const dir = tempDir("cwd-");
+    const ran = join(dir, "preload-ran");
+    writeFileSync(join(dir, ".env"), "MANAGEMENT_API_KEYS=key-from-dotenv\n");
+    writeFileSync(join(dir, "preload.ts"), `require("node:fs").writeFileSync(${JSON.stringify(ran)}, "")\n`);
+    writeFileSync(join(dir, "bunfig.toml"), 'preload = ["./preload.ts"]\n');
+    for (const cmd of [[buildBinary()], START]) {
+      if (cmd === START) rmSync(join(dir, "bunfig.toml"));
+      const api = await startApi(testEnv(), cmd, dir);
+      expect((await fetch(`${api.base}/v1/tasks`, { headers: AUTH })).status).toBe(200);
+      expect((await fetch(`${api.base}/v1/tasks`, { headers: { Authorization: "Bearer key-from-dotenv" } })).status).toBe(403);
+      api.proc.kill("SIGTERM");
+      expect(await api.proc.exited).toBe(0);
+      expect([cmd[0], existsSync(ran)]).toEqual([cmd[0], false]);
+    }
   }, 60_000);
 });
