@@ -1,5 +1,6 @@
 /** pino logger. No transports: they use worker threads, which do not work in the compiled binary. */
 import { tracingChannel } from "node:diagnostics_channel";
+import { writeSync } from "node:fs";
 import pino, { type Logger } from "pino";
 import pretty from "pino-pretty";
 import type { Config } from "./config.ts";
@@ -62,28 +63,46 @@ export interface LogWriter {
  * at the latest, on `logger.flush()` and at exit. Bun's FileSink alone issued one write(2) per line
  * under load (strace: one per request), a system call on every request's path. Works in the
  * compiled binary (no worker thread).
+ *
+ * A failed write never reaches the API: its lines are dropped, and once the reader is gone for good
+ * (EPIPE: `| head`, a log collector that exited) so is every later line, as pino's own destinations
+ * do. Bun's FileSink throws such errors from `write` and `flush`; they used to surface as an uncaught
+ * exception that left the API neither serving nor exited.
  */
-export function batchedDestination(writer: LogWriter, options: { maxBytes?: number; maxDelayMs?: number } = {}) {
+export function batchedDestination(writer: LogWriter, options: { maxBytes?: number; maxDelayMs?: number; onError?: (err: Error) => void } = {}) {
   const maxBytes = options.maxBytes ?? 64 * 1024;
   const maxDelayMs = options.maxDelayMs ?? 100;
   let pending = "";
   let timer: ReturnType<typeof setTimeout> | undefined;
-  const drain = () => {
+  let closed = false;
+  const failed = (err: unknown) => {
+    if (closed) return;
+    if ((err as { code?: string }).code === "EPIPE") closed = true;
+    options.onError?.(err as Error);
+  };
+  const drain = (): unknown => {
     if (timer) clearTimeout(timer);
     timer = undefined;
-    if (!pending) return writer.flush();
-    writer.write(pending);
+    const text = pending;
     pending = "";
-    return writer.flush();
+    if (closed) return;
+    try {
+      if (text) writer.write(text);
+      const flushed = writer.flush();
+      return flushed instanceof Promise ? flushed.catch(failed) : flushed;
+    } catch (err) {
+      failed(err);
+    }
   };
   return {
     write(line: string) {
+      if (closed) return;
       pending += line;
       if (pending.length >= maxBytes) drain();
       else if (!timer) (timer = setTimeout(drain, maxDelayMs)).unref?.();
     },
     flush(cb?: (err?: Error) => void) {
-      Promise.resolve(drain()).then(() => cb?.(), (err) => cb?.(err));
+      Promise.resolve(drain()).then(() => cb?.());
     },
     /** Hands over what is pending now (for the exit handler, which cannot wait). */
     drain,
@@ -91,7 +110,18 @@ export function batchedDestination(writer: LogWriter, options: { maxBytes?: numb
 }
 
 function stdoutSink() {
-  const destination = batchedDestination(Bun.stdout.writer({ highWaterMark: 1024 * 1024 }));
+  // Said once on stderr, which may still be read (a log collector of stdout alone).
+  let told = false;
+  const onError = (err: Error) => {
+    if (told) return;
+    told = true;
+    try {
+      writeSync(2, `management-api: writing logs to stdout failed (${(err as { code?: string }).code ?? err.message}); the lines are dropped\n`);
+    } catch {
+      // stderr is gone too
+    }
+  };
+  const destination = batchedDestination(Bun.stdout.writer({ highWaterMark: 1024 * 1024 }), { onError });
   process.on("exit", () => destination.drain());
   return destination;
 }
@@ -104,8 +134,13 @@ function stdoutSink() {
 export function exitOnCrash(logger: Logger) {
   const crash = (what: string) => (err: unknown) => {
     process.exitCode = 1; // also when the loop empties before the flush calls back
-    logger.fatal({ err }, `${what}; exiting`);
-    logger.flush(() => process.exit(1));
+    try {
+      logger.fatal({ err }, `${what}; exiting`);
+      logger.flush(() => process.exit(1));
+    } catch {
+      // Not even the log works: exit all the same, rather than run on half-dead.
+      process.exit(1);
+    }
   };
   process.on("uncaughtException", crash("uncaught exception"));
   process.on("unhandledRejection", crash("unhandled promise rejection"));

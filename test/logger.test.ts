@@ -48,6 +48,61 @@ describe("logger", () => {
     expect(flushes).toBeGreaterThanOrEqual(3);
   });
 
+  test("a failed write never throws: its lines are dropped, and after EPIPE (the reader is gone) every later line", async () => {
+    const fail = (code: string) => Object.assign(new Error(`${code}: write failed`), { code });
+    const chunks: string[] = [];
+    const errors: string[] = [];
+    let failNext: string | undefined = "ENOSPC";
+    const writer = {
+      write: (c: string) => {
+        if (failNext) throw fail(failNext);
+        chunks.push(c);
+      },
+      flush: () => 0,
+    };
+    const dest = batchedDestination(writer, { maxBytes: 4, maxDelayMs: 10, onError: (e) => errors.push((e as Error & { code: string }).code) });
+    expect(() => dest.write("lost\n")).not.toThrow(); // over maxBytes: written (and failed) at once
+    failNext = undefined;
+    dest.write("kept\n"); // a full disk may have room again
+    failNext = "EPIPE";
+    dest.write("gone\n");
+    failNext = undefined;
+    dest.write("after\n");
+    dest.write("a"); // pending, then drained by the timer and by flush
+    await Bun.sleep(30);
+    await new Promise<void>((resolve) => dest.flush(() => resolve()));
+    expect(() => dest.drain()).not.toThrow();
+    expect(chunks).toEqual(["kept\n"]);
+    expect(errors).toEqual(["ENOSPC", "EPIPE"]);
+    // Bun's FileSink may also fail later, from the promise its flush returns.
+    const unhandled: unknown[] = [];
+    const onUnhandled = (e: unknown) => unhandled.push(e);
+    process.on("unhandledRejection", onUnhandled);
+    try {
+      const late: string[] = [];
+      const asyncFail = batchedDestination({ write: (c) => late.push(c), flush: () => Promise.reject(fail("EPIPE")) }, { onError: (e) => errors.push((e as Error & { code: string }).code) });
+      asyncFail.write("first\n");
+      await new Promise<void>((resolve) => asyncFail.flush(() => resolve()));
+      asyncFail.write("second\n");
+      await new Promise<void>((resolve) => asyncFail.flush(() => resolve()));
+      expect(late).toEqual(["first\n"]);
+      expect(errors).toEqual(["ENOSPC", "EPIPE", "EPIPE"]);
+    } finally {
+      process.off("unhandledRejection", onUnhandled);
+    }
+    expect(unhandled).toEqual([]);
+  });
+
+  test("a crash exits 1 even when the log cannot be written", () => {
+    const script = `import { createLogger, exitOnCrash } from ${JSON.stringify(import.meta.dir + "/../src/logger.ts")};
+      const broken = { write() { throw Object.assign(new Error("EPIPE: broken pipe"), { code: "EPIPE" }); } };
+      exitOnCrash(createLogger({ logLevel: "info", logFormat: "json" }, false, broken));
+      setInterval(() => {}, 1000);
+      setTimeout(() => { throw new Error("boom"); }, 5);`;
+    const r = Bun.spawnSync([process.execPath, "-e", script], { stdout: "pipe", stderr: "pipe", timeout: 10_000 });
+    expect(r.exitCode).toBe(1); // not killed at the timeout, still running
+  });
+
   test("pending lines still come out when the process exits right after logging", () => {
     const script = `import { createLogger } from ${JSON.stringify(import.meta.dir + "/../src/logger.ts")};
       const logger = createLogger({ logLevel: "info", logFormat: "json" }, false);

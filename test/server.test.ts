@@ -177,6 +177,24 @@ describe("running server", () => {
     expect(JSON.stringify(lines)).not.toContain(KEY);
   });
 
+  test("once nothing reads its stdout (EPIPE: `| head`, a log collector gone), it goes on serving and supervising, says so once on stderr, and exits 0 on SIGTERM", async () => {
+    const api = await startApi(testEnv({ LOG_LEVEL: "info", LOG_FORMAT: "json" }));
+    const reader = api.proc.stdout.getReader();
+    expect(new TextDecoder().decode((await reader.read()).value)).toStartWith("{");
+    await reader.cancel(); // closes the pipe's read end
+    for (let i = 0; i < 4; i++) {
+      expect((await fetch(`${api.base}/health`)).status).toBe(200);
+      await Bun.sleep(150); // past the batch delay: each batch of lines meets the closed pipe
+    }
+    const created = await fetch(`${api.base}/v1/tasks`, { method: "POST", headers: { ...AUTH, "Content-Type": "application/json" }, body: JSON.stringify({ agent: "a", task: "x", provider: "exit0" }) });
+    const { taskId } = await created.json();
+    const ended = await (await fetch(`${api.base}/v1/tasks/${taskId}?wait=10`, { headers: AUTH })).json();
+    expect(ended).toMatchObject({ status: "completed", exitCode: 0 });
+    api.proc.kill("SIGTERM");
+    expect(await api.proc.exited).toBe(0);
+    expect(await new Response(api.proc.stderr).text()).toBe("management-api: writing logs to stdout failed (EPIPE); the lines are dropped\n");
+  });
+
   test("SIGHUP (a closed terminal) shuts down as SIGTERM does: exit 0, no log line lost", async () => {
     const api = await startApi(testEnv({ LOG_LEVEL: "info", LOG_FORMAT: "json" }));
     await fetch(`${api.base}/v1/tasks`, { headers: { ...AUTH, "x-request-id": "req-before-hup" } });
