@@ -4,7 +4,7 @@ import { chmodSync, mkdirSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { DataFolderError, nodeFolderFs, prepareDataFolders, type FolderFs } from "../src/data-folders.ts";
 import { tempDir, testEnv } from "./helpers.ts";
-import { MAIN, ROOT } from "./process.ts";
+import { MAIN, ROOT, START } from "./process.ts";
 
 const errno = (code: string) => Object.assign(new Error(`${code}: refused`), { code });
 
@@ -116,7 +116,7 @@ describe("the real entry point", () => {
   test("a DATA_DIR with a file in the way: one fatal line that says so, exit 1", () => {
     const file = join(tempDir(), "data");
     writeFileSync(file, "");
-    const r = Bun.spawnSync([process.execPath, MAIN], { cwd: ROOT, env: testEnv({ DATA_DIR: file, LOG_LEVEL: "info", LOG_FORMAT: "json" }) as Record<string, string>, stdout: "pipe", stderr: "pipe" });
+    const r = Bun.spawnSync(START, { cwd: ROOT, env: testEnv({ DATA_DIR: file, LOG_LEVEL: "info", LOG_FORMAT: "json" }) as Record<string, string>, stdout: "pipe", stderr: "pipe" });
     expect(r.exitCode).toBe(1);
     const fatal = r.stdout.toString().trim().split("\n").map((l) => JSON.parse(l)).find((l) => l.level === 60);
     expect(fatal.msg).toBe(`cannot start: DATA_DIR: ${file} cannot be a folder: a file is in the way (at that path or above it).`);
@@ -128,7 +128,7 @@ describe("the real entry point", () => {
     mkdirSync(data, { mode: 0o755 });
     if (uid !== 0) chmodSync(data, 0o555);
     const env = { ...testEnv({ DATA_DIR: data, LOG_LEVEL: "info", LOG_FORMAT: "json" }), HOME: "/tmp" };
-    const r = Bun.spawnSync([...prefix!, process.execPath, MAIN], { cwd: ROOT, env: env as Record<string, string>, stdout: "pipe", stderr: "pipe" });
+    const r = Bun.spawnSync([...prefix!, ...START], { cwd: ROOT, env: env as Record<string, string>, stdout: "pipe", stderr: "pipe" });
     expect(r.exitCode).toBe(1);
     const fatal = r.stdout.toString().trim().split("\n").map((l) => JSON.parse(l)).find((l) => l.level === 60);
     const who = uid === 0 ? 65534 : uid;

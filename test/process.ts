@@ -1,4 +1,4 @@
-/** Runs the real entry point (bun src/main.ts) as a child process, for restart and signal tests. */
+/** Runs the real entry point as `npm start` runs it (or another command: the binary), for restart and signal tests. */
 import { resolve } from "node:path";
 import type { Subprocess } from "bun";
 import pkg from "../package.json" with { type: "json" };
