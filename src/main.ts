@@ -36,6 +36,12 @@ if (!result.ok) {
 const logger = createLogger(result.config, Boolean(process.stdout.isTTY));
 exitOnCrash(logger);
 for (const w of result.warnings) logger.warn(w);
+// PID 1 adopts every orphaned process, and only an init waits for them. Bun waits for its own
+// children alone, so what agents leave behind (a background server, a detached tool) would stay a
+// zombie for good, each holding a pid.
+if (process.pid === 1) {
+  logger.warn("Running as PID 1: processes that agents leave behind are never reaped and stay as zombies. Run under an init: the image's ENTRYPOINT (tini), `docker run --init`, or in Kubernetes `args` rather than `command`.");
+}
 
 const server = await createServer(result.config, logger).catch((err: Error) => {
   // A port in use, a DATA_DIR held by another server, an unreadable PROVIDERS_FILE: one line that

@@ -1,6 +1,6 @@
 /** The real entry point and the compiled binary, as an operator runs them. */
 import { describe, expect, test } from "bun:test";
-import { chmodSync, existsSync, mkdirSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import pkg from "../package.json" with { type: "json" };
 import pino from "pino";
@@ -193,6 +193,20 @@ describe("running server", () => {
     api.proc.kill("SIGTERM");
     expect(await api.proc.exited).toBe(0);
     expect(await new Response(api.proc.stderr).text()).toBe("management-api: writing logs to stdout failed (EPIPE); the lines are dropped\n");
+  });
+
+  // A PID namespace of its own, as a container without an init gives: where unshare may make one.
+  const pidNamespace = Bun.spawnSync(["unshare", "--pid", "--fork", "--mount-proc", "true"], { stdout: "ignore", stderr: "ignore" }).exitCode === 0;
+  test.skipIf(!pidNamespace)("as PID 1 (a container with no init): it warns that orphans go unreaped, and SIGTERM still shuts it down", async () => {
+    const api = await startApi(testEnv({ LOG_LEVEL: "info", LOG_FORMAT: "json" }), ["unshare", "--pid", "--fork", "--mount-proc", ...START]);
+    // unshare does not pass signals on: signal the server, its child (PID 1 in there).
+    const pid = Number(readFileSync(`/proc/${api.proc.pid}/task/${api.proc.pid}/children`, "utf8").trim());
+    expect((await (await fetch(`${api.base}/v1/status`, { headers: AUTH })).json()).api.pid).toBe(1);
+    process.kill(pid, "SIGTERM");
+    expect(await api.proc.exited).toBe(0);
+    const lines = (await api.output()).trim().split("\n").map((l) => JSON.parse(l));
+    expect(lines.find((l) => l.msg.startsWith("Running as PID 1"))).toMatchObject({ level: 40 });
+    expect(lines.at(-1)).toMatchObject({ msg: "shutdown complete" });
   });
 
   test("SIGHUP (a closed terminal) shuts down as SIGTERM does: exit 0, no log line lost", async () => {
