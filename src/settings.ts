@@ -162,7 +162,7 @@ export const SETTINGS = {
   TASK_LOG_MAX_BYTES: { help: "Largest task log; a task writing more is stopped and marked failed", default: String(100 * 1024 * 1024), schema: intIn(1024, Number.MAX_SAFE_INTEGER) },
   PROVIDERS_FILE: { help: "JSON file overriding or adding task providers", schema: z.string().min(1) },
   TASK_ENV: {
-    help: "Variables every task gets when set, besides the network and GPU settings (CUDA_VISIBLE_DEVICES, HF_HOME and the like): names, or prefixes ending in * (e.g. PIP_*,NPM_CONFIG_*,HF_TOKEN)",
+    help: "Variables every task gets when set, besides the network, machine and GPU settings (HTTPS_PROXY, TMPDIR, CUDA_VISIBLE_DEVICES, HF_HOME and the like): names, or prefixes ending in * (e.g. PIP_*,NPM_CONFIG_*,HF_TOKEN)",
     default: "",
     schema: list.pipe(z.array(ENV_NAME_OR_PREFIX)),
   },

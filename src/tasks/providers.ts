@@ -77,13 +77,15 @@ export const CLAUDE_ENV = [
 ];
 
 /**
- * Passed to every task when set: how this machine reaches the network (a proxy, a company CA) and
- * its time zone. Without them every agent CLI behind a proxy fails to reach its API. Node's fetch
- * (agentic-flow's, gemini-cli's) follows the proxy variables only with NODE_USE_ENV_PROXY=1.
+ * Passed to every task when set: how this machine reaches the network (a proxy, a company CA), its
+ * time zone, locale and folder for temporary files. Without them every agent CLI behind a proxy
+ * fails to reach its API. Node's fetch (agentic-flow's, gemini-cli's) follows the proxy variables
+ * only with NODE_USE_ENV_PROXY=1. A TMPDIR on a big disk matters where /tmp is a small tmpfs or the
+ * container's layer: pip and compilers put gigabytes there.
  */
-const NETWORK_ENV = [
+const MACHINE_ENV = [
   "HTTPS_PROXY", "HTTP_PROXY", "NO_PROXY", "ALL_PROXY", "https_proxy", "http_proxy", "no_proxy", "all_proxy", "NODE_USE_ENV_PROXY",
-  "SSL_CERT_FILE", "SSL_CERT_DIR", "NODE_EXTRA_CA_CERTS", "REQUESTS_CA_BUNDLE", "TZ",
+  "SSL_CERT_FILE", "SSL_CERT_DIR", "NODE_EXTRA_CA_CERTS", "REQUESTS_CA_BUNDLE", "TZ", "LC_ALL", "LC_CTYPE", "TMPDIR",
 ];
 
 /**
@@ -242,14 +244,14 @@ export function usesPort(provider: Provider): boolean {
 const ours = (name: string) => API_KEY_VARIABLES.has(name);
 
 /**
- * The child's whole environment: a minimal base, the network and GPU settings, what the provider names,
+ * The child's whole environment: a minimal base, the machine's and the GPU settings, what the provider names,
  * aliases and sets. Never our API keys.
  */
 export function buildEnv(
   provider: Provider,
   source: Readonly<Record<string, string>>,
   task: Pick<TemplateVars, "taskId" | "taskDir"> & Partial<TemplateVars>,
-  /** TASK_ENV: what the operator passes to every task besides the network and GPU settings. */
+  /** TASK_ENV: what the operator passes to every task besides the network, machine and GPU settings. */
   taskEnv: readonly string[] = [],
 ) {
   const env: Record<string, string> = {
@@ -259,7 +261,7 @@ export function buildEnv(
     TASK_ID: task.taskId,
     TASK_DIR: task.taskDir,
   };
-  for (const entry of [...NETWORK_ENV, ...GPU_ENV, ...taskEnv, ...provider.env]) {
+  for (const entry of [...MACHINE_ENV, ...GPU_ENV, ...taskEnv, ...provider.env]) {
     if (entry.endsWith("*")) {
       const prefix = entry.slice(0, -1);
       for (const [name, value] of Object.entries(source)) if (name.startsWith(prefix) && !ours(name) && value !== undefined) env[name] = value;

@@ -4,7 +4,7 @@ import { existsSync, linkSync, mkdirSync, readFileSync, writeFileSync } from "no
 import { groupMembers } from "../../src/tasks/process-group.ts";
 import { AUTH, testApp, waitFor } from "../helpers.ts";
 
-const t = testApp({ ANTHROPIC_API_KEY: "sk-ant-test", TASK_STOP_GRACE_MS: "800", TASK_ENV: "PIP_*,HF_TOKEN,MANAGEMENT_*", PIP_INDEX_URL: "https://pypi.corp.example/simple", HF_TOKEN: "hf_x", PIP_CACHE_DIR: "/cache/pip", CUDA_VISIBLE_DEVICES: "1", LD_LIBRARY_PATH: "/usr/local/nvidia/lib64", HF_HOME: "/models/hf" });
+const t = testApp({ ANTHROPIC_API_KEY: "sk-ant-test", TASK_STOP_GRACE_MS: "800", TASK_ENV: "PIP_*,HF_TOKEN,MANAGEMENT_*", PIP_INDEX_URL: "https://pypi.corp.example/simple", HF_TOKEN: "hf_x", PIP_CACHE_DIR: "/cache/pip", CUDA_VISIBLE_DEVICES: "1", LD_LIBRARY_PATH: "/usr/local/nvidia/lib64", HF_HOME: "/models/hf", TMPDIR: "/scratch/tmp", LC_ALL: "C.UTF-8" });
 afterAll(() => t.close());
 const json = { ...AUTH, "Content-Type": "application/json" };
 
@@ -106,6 +106,9 @@ describe("create and complete", () => {
     expect(log).toContain("LD_LIBRARY_PATH=/usr/local/nvidia/lib64\n");
     // Models are fetched once for the machine, not once a task.
     expect(log).toContain("HF_HOME=/models/hf\n");
+    // Temporary files go where the machine keeps them (a big disk, not a small /tmp); its locale too.
+    expect(log).toContain("TMPDIR=/scratch/tmp\n");
+    expect(log).toContain("LC_ALL=C.UTF-8\n");
     expect(log).not.toContain("MANAGEMENT_API_KEY");
     expect(log).not.toContain("test-key-0123456789");
     expect(names).not.toContain("DATA_DIR");
