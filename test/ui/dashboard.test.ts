@@ -397,12 +397,15 @@ describe("dashboard", () => {
     await waitText(item.locator(".badge"), "running");
     await waitText(item.locator(".badge"), "completed", 15_000);
     expect(await item.locator("progress").getAttribute("value")).toBe("100");
-    const img = d.page.locator(".gallery img").first();
-    await img.waitFor({ timeout: 15_000 }).catch(async (err) => {
+    // Shown, not only listed: the <img> is in the page before its blob is decoded, so wait for that too.
+    const shown = () => {
+      const img = document.querySelector<HTMLImageElement>(".gallery img");
+      return img !== null && img.complete && img.naturalWidth > 0;
+    };
+    await d.page.waitForFunction(shown, undefined, { timeout: 15_000 }).catch(async (err) => {
       await d.shot("99-gallery-failure");
       throw err;
     });
-    expect(await img.evaluate((el: HTMLImageElement) => el.complete && el.naturalWidth > 0)).toBe(true);
     await waitText(d.page.locator(".gallery figcaption"), "browser_");
     // Its files, all at once.
     const all = await savedBy(() => item.getByRole("button", { name: "save all" }).click());

@@ -99,9 +99,12 @@ describe("behind a proxy's path", () => {
     await page.locator("#wf-form textarea[name=workflow]").fill(JSON.stringify(chain(2, "proxied")));
     await page.getByRole("button", { name: "Queue workflow" }).click();
     await page.locator("#queue li .badge", { hasText: "completed" }).first().waitFor({ timeout: 15_000 });
-    const img = page.locator(".gallery img").first();
-    await img.waitFor({ timeout: 15_000 });
-    expect(await img.evaluate((el: HTMLImageElement) => el.complete && el.naturalWidth > 0)).toBe(true);
+    // Shown, not only listed: the <img> is in the page before its blob is decoded.
+    const shown = () => {
+      const img = document.querySelector<HTMLImageElement>(".gallery img");
+      return img !== null && img.complete && img.naturalWidth > 0;
+    };
+    await page.waitForFunction(shown, undefined, { timeout: 15_000 });
 
     expect(sockets).toContain(`${PREFIX}/v1/comfyui/stream`);
     expect(frames.some((f) => f.includes('"workflow:progress"'))).toBe(true);
