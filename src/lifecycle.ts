@@ -5,7 +5,8 @@ export type LifecycleState = "starting" | "ready" | "stopping";
 export class Lifecycle {
   #state: LifecycleState = "starting";
   readonly #stopping = new AbortController();
-  readonly startedAt = Date.now();
+  /** When the server started, on the monotonic clock (performance.now()): uptime does not jump with the wall clock. */
+  readonly startedAt = performance.now();
 
   get state(): LifecycleState {
     return this.#state;

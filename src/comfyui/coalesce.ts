@@ -13,10 +13,11 @@ export function coalesced(job: () => Promise<unknown>, minIntervalMs: number): (
     busy = true;
     try {
       do {
-        const wait = lastStart + minIntervalMs - Date.now();
+        // The monotonic clock: a wall clock stepped back would otherwise make this wait as long as the step.
+        const wait = lastStart + minIntervalMs - performance.now();
         if (wait > 0) await Bun.sleep(wait);
         again = false; // triggers until now are served by this run
-        lastStart = Date.now();
+        lastStart = performance.now();
         await job();
       } while (again);
     } finally {

@@ -4,6 +4,7 @@
 export interface QueueSnapshot {
   running: { number: number; promptId: string }[];
   pending: { number: number; promptId: string }[];
+  /** When it was read, on the monotonic clock (performance.now()). */
   at: number;
 }
 
@@ -25,7 +26,7 @@ export function readQueue(q: { queue_running?: unknown[][]; queue_pending?: unkn
   return {
     running: (q.queue_running ?? []).map(item),
     pending: (q.queue_pending ?? []).map(item).sort((a, b) => a.number - b.number),
-    at: Date.now(),
+    at: performance.now(), // its age is measured on the monotonic clock
   };
 }
 

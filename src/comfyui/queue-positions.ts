@@ -33,7 +33,7 @@ export class QueuePositions {
 
   async #snapshot(backend: ComfyBackend, maxAgeMs = 250): Promise<QueueSnapshot | undefined> {
     const s = this.#snapshots.get(backend.name);
-    if (s && Date.now() - s.at <= maxAgeMs) return s;
+    if (s && performance.now() - s.at <= maxAgeMs) return s;
     if (!backend.connected && s) return s;
     let fetching = this.#fetching.get(backend.name);
     if (!fetching) {

@@ -27,7 +27,7 @@ export class StopRequests {
 
   /** ComfyUI answered the cancel of this workflow. */
   told(workflowId: string) {
-    const now = Date.now();
+    const now = performance.now(); // monotonic: how long a cancel is remembered does not move with the wall clock
     for (const [id, at] of this.#told) {
       if (now - at < REMEMBERED_MS) break; // in the order they were told
       this.#told.delete(id);

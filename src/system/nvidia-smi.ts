@@ -163,7 +163,7 @@ export class GpuProbe {
   async #run(args: string[]): Promise<Run> {
     const o = this.#o;
     if (this.#unfinishedSince !== undefined) {
-      const ago = Math.round((Date.now() - this.#unfinishedSince) / 1000);
+      const ago = Math.round((performance.now() - this.#unfinishedSince) / 1000);
       return { ok: false, error: `${o.path} started ${ago} s ago has still not finished, even after SIGKILL (a hung GPU driver?); no other is started until it does` };
     }
     return runNvidiaSmi(o, args, (output, since) => {
@@ -180,7 +180,7 @@ type Run = { ok: true; stdout: string } | { ok: false; error: string };
 
 /** One run of nvidia-smi; `onTimeout` gets what is still to finish, and when the run started, if it did not answer in time. */
 async function runNvidiaSmi(o: NvidiaSmiOptions, args: string[], onTimeout: (unfinished: Promise<unknown>, startedAt: number) => void): Promise<Run> {
-  const startedAt = Date.now();
+  const startedAt = performance.now();
   const exe = o.path.includes("/") ? o.path : Bun.which(o.path, { PATH: o.searchPath ?? "" });
   if (!exe) return { ok: false, error: `${o.path} not found on PATH` };
   let proc;

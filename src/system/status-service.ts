@@ -71,7 +71,8 @@ export class StatusService {
 
   /** The status, from cache when fresh. */
   async get() {
-    const now = Date.now();
+    // Ages on the monotonic clock: a wall clock stepped back (NTP, a restored VM) must not keep an old status for that long.
+    const now = performance.now();
     if (this.#cache && now - this.#cache.at < this.#d.config.system.statusCacheMs) return this.#cache.value;
     this.#inflight ??= this.compute().finally(() => (this.#inflight = undefined));
     const value = await this.#inflight;
@@ -80,7 +81,7 @@ export class StatusService {
 
   /** Age in seconds of the cached status, for Age headers. */
   get cacheAge() {
-    return this.#cache ? Math.floor((Date.now() - this.#cache.at) / 1000) : 0;
+    return this.#cache ? Math.floor((performance.now() - this.#cache.at) / 1000) : 0;
   }
 
   async compute() {
@@ -95,7 +96,7 @@ export class StatusService {
     const activeByProvider = this.#d.activeByProvider?.() ?? {};
     const value = {
       timestamp: new Date().toISOString(),
-      api: { uptime: Math.round((Date.now() - this.#d.startedAt) / 1000), version: VERSION, pid: process.pid },
+      api: { uptime: Math.round((performance.now() - this.#d.startedAt) / 1000), version: VERSION, pid: process.pid },
       tasks: { active: this.#d.activeTasks(), queued: this.#d.queuedTasks() },
       webhooks: { signed: config.webhookSecret !== undefined, pending: this.#d.webhooksPending?.() ?? 0 },
       gpu,
@@ -122,7 +123,7 @@ export class StatusService {
         Object.entries(comfyui).map(([name, b]) => [name, { ...b, devices: b.devices?.map((d) => ({ ...d, vramTotal: toMiB(d.vramTotal), vramFree: toMiB(d.vramFree) })) ?? null }]),
       ),
     };
-    this.#cache = { at: Date.now(), value };
+    this.#cache = { at: performance.now(), value };
     return value;
   }
 

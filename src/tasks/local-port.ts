@@ -14,14 +14,14 @@ export function freeLocalPort(): number {
  * together were given the same one (seen in a test run), the collision the port is there to avoid.
  */
 export class LocalPorts {
-  readonly #handedOut = new Map<number, number>(); // port -> held until (epoch ms)
+  readonly #handedOut = new Map<number, number>(); // port -> held until (performance.now() ms)
 
   constructor(
     private readonly holdMs = 5 * 60_000,
     private readonly probe: () => number = freeLocalPort,
   ) {}
 
-  take(now = Date.now()): number {
+  take(now = performance.now()): number {
     for (const [port, until] of this.#handedOut) if (until <= now) this.#handedOut.delete(port);
     for (let tries = 0; tries < 100; tries++) {
       const port = this.probe();

@@ -98,7 +98,8 @@ export class WebhookSender {
       this.#o.metrics.webhooksSending.set(this.#o.store.sendingCount());
       if (room <= 0) return;
       const now = Date.now();
-      for (const [subject, until] of this.#held) if (until <= now) this.#held.delete(subject);
+      const mono = performance.now();
+      for (const [subject, until] of this.#held) if (until <= mono) this.#held.delete(subject);
       let started = 0;
       for (const d of this.#o.store.due(now, room + this.#inFlight.size + this.#held.size)) {
         if (started === room) break;
@@ -124,7 +125,7 @@ export class WebhookSender {
       this.#record(d, event.type, outcome);
     } catch (err) {
       if (this.#closed) return;
-      this.#held.set(d.subject, Date.now() + HOLD_AFTER_ERROR_MS);
+      this.#held.set(d.subject, performance.now() + HOLD_AFTER_ERROR_MS);
       this.#o.logger.error({ err, subject: d.subject }, `sending a webhook failed unexpectedly; trying again in ${HOLD_AFTER_ERROR_MS / 1000} s`);
     } finally {
       this.#inFlight.delete(d.subject);

@@ -1,5 +1,5 @@
 /** coalesced(): one run at a time, triggers during a run folded into one more, a minimum interval. */
-import { describe, expect, test } from "bun:test";
+import { describe, expect, setSystemTime, test } from "bun:test";
 import { coalesced } from "../../src/comfyui/coalesce.ts";
 
 describe("coalesced", () => {
@@ -26,5 +26,21 @@ describe("coalesced", () => {
     await Bun.sleep(10);
     expect(starts).toHaveLength(3);
     expect(starts[2]! - before).toBeLessThan(10);
+  });
+
+  test("a wall clock stepped back (NTP, a restored VM) does not hold the next run back by the step", async () => {
+    let runs = 0;
+    const trigger = coalesced(async () => void runs++, 100);
+    trigger();
+    await Bun.sleep(10);
+    expect(runs).toBe(1);
+    try {
+      setSystemTime(new Date(Date.now() - 3_600_000));
+      trigger(); // due 100 ms after the first run, not an hour and 100 ms
+      await Bun.sleep(300);
+      expect(runs).toBe(2);
+    } finally {
+      setSystemTime();
+    }
   });
 });

@@ -1,5 +1,5 @@
 /** /v1/status from real sources, with a fake nvidia-smi first on PATH. */
-import { describe, expect, test } from "bun:test";
+import { describe, expect, setSystemTime, test } from "bun:test";
 import { parseAppsCsv, parseGpuCsv } from "../../src/system/nvidia-smi.ts";
 import { humanSize } from "../../src/system/host-stats.ts";
 import { StatusSchema } from "../../src/routes/status/status.routes.ts";
@@ -185,6 +185,26 @@ describe("GET /v1/status", () => {
     await status(fresh);
     expect(fresh.services.status!.gpuQueries).toBe(2);
     fresh.close();
+  });
+
+  test("a wall clock stepped back (NTP, a restored VM) does not keep a status past its cache period", async () => {
+    const t = withSmi(fakeNvidiaSmi({ csv: "one-gpu.csv" }), { STATUS_CACHE_MS: "300" });
+    try {
+      await status(t);
+      expect(t.services.status!.gpuQueries).toBe(1);
+      setSystemTime(new Date(Date.now() - 3_600_000));
+      const cached = await t.request("/v1/status", { headers: AUTH });
+      expect(cached.headers.get("Age")).toBe("0");
+      const { api } = await cached.json();
+      expect(api.uptime).toBeGreaterThanOrEqual(0);
+      expect(api.uptime).toBeLessThan(60);
+      await Bun.sleep(400);
+      await status(t);
+      expect(t.services.status!.gpuQueries).toBe(2);
+    } finally {
+      setSystemTime();
+      t.close();
+    }
   });
 
   test("each GPU lists the processes using it, and which task a process belongs to", async () => {
