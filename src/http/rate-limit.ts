@@ -3,6 +3,7 @@ import type { Context } from "hono";
 import { rateLimiter } from "hono-rate-limiter";
 import { errorResponse } from "./errors.ts";
 import { subnetKey, type CidrMatcher } from "./cidr.ts";
+import { MonotonicMemoryStore } from "./rate-limit-store.ts";
 import type { AppEnv } from "./types.ts";
 
 /** Probes are never limited: an orchestrator polling them must not lock out real clients. */
@@ -35,6 +36,7 @@ export function rateLimit(options: RateLimitOptions): RateLimit {
     windowMs: options.windowMs,
     limit: options.max,
     standardHeaders: false,
+    store: new MonotonicMemoryStore(),
     keyGenerator: (c) => subnetKey(c.get("clientIp"), options.ipv6Subnet),
     handler: (c) => {
       const info = c.get("rateLimit" as never) as Info;

@@ -1,4 +1,4 @@
-import { describe, expect, test } from "bun:test";
+import { describe, expect, setSystemTime, test } from "bun:test";
 import { AUTH, peer, testApp } from "../helpers.ts";
 
 const far = peer("203.0.113.7");
@@ -28,6 +28,27 @@ describe("rate limiting", () => {
     // Another client is unaffected.
     expect((await t.request("/v1/tasks", { headers: AUTH }, peer("203.0.113.8"))).status).toBe(200);
     t.close();
+  });
+
+  test("a wall clock stepped back (NTP, a restored VM) does not stretch a window: a client is let in again when it ends", async () => {
+    const t = testApp({ RATE_LIMIT_MAX: "2", RATE_LIMIT_WINDOW_MS: "400" });
+    const get = () => t.request("/v1/tasks", { headers: AUTH }, far);
+    try {
+      expect([(await get()).status, (await get()).status, (await get()).status]).toEqual([200, 200, 429]);
+      setSystemTime(new Date(Date.now() - 3_600_000));
+      const limited = await get();
+      expect(limited.status).toBe(429);
+      // Its reset and Retry-After are on the clock as it now reads: under a second away, not an hour.
+      expect(Number(limited.headers.get("X-RateLimit-Reset"))).toBeLessThanOrEqual(Math.ceil(Date.now() / 1000) + 1);
+      expect(limited.headers.get("Retry-After")).toBe("1");
+      await Bun.sleep(450);
+      const again = await get();
+      expect(again.status).toBe(200);
+      expect(again.headers.get("X-RateLimit-Remaining")).toBe("1");
+    } finally {
+      setSystemTime();
+      t.close();
+    }
   });
 
   test("IPv6 clients are counted per /56 (RATE_LIMIT_IPV6_SUBNET), so rotating addresses gains nothing", async () => {
