@@ -241,4 +241,21 @@ describe("dashboard lists", () => {
     await fetch(`${d.base}/v1/tasks/${id}`, { method: "DELETE", headers: authorized });
     await waitText(row.locator(".badge"), "stopped");
   }, 40_000);
+
+  test("the computer's clock set back an hour (NTP, waking from sleep) does not stall the page: an idle task list is still asked for every 10 s", async () => {
+    await waitFor(async () => (await d.get(`/v1/tasks?status=running`)).count === 0, 15_000);
+    const asked = () => d.requests.filter((r) => r === "GET /v1/tasks").length;
+    await d.page.evaluate(() => {
+      const real = Date.now;
+      Object.assign(window, { realNow: real });
+      Date.now = () => real() - 3_600_000;
+    });
+    try {
+      const before = asked();
+      await Bun.sleep(12_500); // one 10 s period and a 3 s tick
+      expect(asked() - before).toBeGreaterThanOrEqual(1);
+    } finally {
+      await d.page.evaluate(() => (Date.now = (window as unknown as { realNow: () => number }).realNow));
+    }
+  }, 30_000);
 });

@@ -52,7 +52,7 @@ function refreshAll() {
  */
 const pollTasks = () => {
   const idle = activeTasks === 0 && ![...tasksShown.values()].some(isOpen);
-  if (idle && Date.now() - tasksRefreshedAt < 9_500) return;
+  if (idle && performance.now() - tasksRefreshedAt < 9_500) return;
   refreshTasks();
 };
 
@@ -65,7 +65,7 @@ function start() {
 }
 
 document.addEventListener("visibilitychange", () => {
-  if (!document.hidden && session.key && Date.now() >= session.pausedUntil) refreshAll();
+  if (!document.hidden && session.key && performance.now() >= session.pausedUntil) refreshAll();
 });
 
 // ---- system -----------------------------------------------------------------------------------
@@ -194,7 +194,7 @@ const refreshTasks = guard(async () => {
   // drawn, it would show the list as it was before.
   if (asked !== tasksAsked) return;
   tasks.sort((a, b) => isOpen(b) - isOpen(a) || newestFirst("startTime")(a, b));
-  tasksRefreshedAt = Date.now();
+  tasksRefreshedAt = performance.now();
   tasksShown.clear();
   for (const t of tasks) tasksShown.set(t.taskId, t);
   $("#tasks-more").hidden = !recent.nextCursor || taskLimit >= TASK_LIMIT_MAX;

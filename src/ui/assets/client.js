@@ -7,7 +7,8 @@ const KEY_STORE = "mapi.key";
  * The key lives in this tab's sessionStorage and is sent as a bearer header. The dashboard's
  * polling shares the client's rate limit (RATE_LIMIT_MAX per window) with everything else from
  * this address: it stops while the tab is hidden, and after a 429 until Retry-After
- * (`pausedUntil`). `onUnauthorized` is what a 401 or 403 does (sign out), unless the 403 only
+ * (`pausedUntil`, on performance.now(): the page times its polling by the monotonic clock, so a
+ * computer's clock set back does not stall it). `onUnauthorized` is what a 401 or 403 does (sign out), unless the 403 only
  * says the key is read-only.
  */
 export const session = {
@@ -50,7 +51,7 @@ export async function api(path, options = {}) {
   if (res.ok) return !options.raw && res.headers.get("Content-Type")?.includes("json") ? res.json() : res;
   let body = {};
   try { body = await res.json(); } catch {}
-  if (res.status === 429) session.pausedUntil = Date.now() + 1000 * Number(res.headers.get("Retry-After") ?? body.retryAfter ?? 10);
+  if (res.status === 429) session.pausedUntil = performance.now() + 1000 * Number(res.headers.get("Retry-After") ?? body.retryAfter ?? 10);
   // A read-only key (MANAGEMENT_API_READONLY_KEYS) is a good key that may not change anything: it stays signed in.
   const readOnly = res.status === 403 && body.details?.keyAccess === "read-only";
   const hint = readOnly
@@ -77,7 +78,7 @@ export async function save(path, name) {
 
 /** A refresh for a timer: skipped while the tab is hidden or the rate limit asks us to wait, and once signed out. */
 export const polled = (refresh) => () => {
-  if (!session.key || document.hidden || Date.now() < session.pausedUntil) return;
+  if (!session.key || document.hidden || performance.now() < session.pausedUntil) return;
   refresh();
 };
 

@@ -94,7 +94,7 @@ async function renderGallery() {
 let galleryRun = Promise.resolve();
 let lastRefresh = 0;
 export const refreshOutputs = () => {
-  lastRefresh = Date.now();
+  lastRefresh = performance.now();
   return (galleryRun = galleryRun.then(guard(renderGallery)));
 };
 
@@ -105,4 +105,4 @@ const EVENT_GAP_MS = 3000;
  * 3 s are up. A batch completes a workflow every second or faster (ComfyUI answers a repeated one
  * from its cache), and a refresh each would spend the client's rate limit.
  */
-export const refreshOutputsSoon = soon(refreshOutputs, () => lastRefresh + EVENT_GAP_MS - Date.now());
+export const refreshOutputsSoon = soon(refreshOutputs, () => lastRefresh + EVENT_GAP_MS - performance.now());
