@@ -4,6 +4,7 @@
  * (dashboard-lists.test.ts: the task and queue lists at scale.)
  */
 import { describe, expect, test } from "bun:test";
+import type { Route } from "playwright-core";
 import { readdirSync, utimesSync } from "node:fs";
 import { createServer } from "../../src/server.ts";
 import { KEY, silentLogger, testConfig, waitFor } from "../helpers.ts";
@@ -71,18 +72,33 @@ describe("dashboard", () => {
     expect(await d.page.evaluate(() => sessionStorage.getItem("mapi.key"))).toBe(KEY);
   });
 
-  test("a task's process on a GPU is named by its task's agent", async () => {
+  test("a task's process on a GPU is named by its task's agent as soon as the task list has it, not at the next status", async () => {
+    // The page's task lists are held until the GPU card has shown the process by its task's id alone.
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    const hold = async (route: Route) => {
+      await held;
+      await route.continue().catch(() => {}); // the page may have gone on meanwhile
+    };
+    const lists = /\/v1\/tasks\?/;
+    await d.page.route(lists, hold);
     const { taskId } = await (await fetch(`${d.base}/v1/tasks`, { method: "POST", headers: authorized, body: JSON.stringify({ agent: "trainer", task: "x", provider: "sleeper" }) })).json();
     const pid = d.server.services.tasks!.get(taskId).pid!;
     const fixture = await Bun.file(d.gpuApps).text();
     await Bun.write(d.gpuApps, `${fixture}GPU-66666666-7777-8888-9999-000000000000, ${pid}, 2048, /usr/bin/python3\n`);
+    const procs = d.page.locator(".card.gpu").nth(1).locator(".procs");
     try {
-      await waitText(d.page.locator(".card.gpu").nth(1).locator(".procs"), "task trainer (python3) · 2048 MiB");
+      await waitText(procs, `task ${taskId.slice(0, 8)} (python3) · 2048 MiB`, 15_000);
+      // A status has just been drawn: the next is 5 s away, so what names the process now is the task list.
+      release();
+      await waitText(procs, "task trainer (python3) · 2048 MiB", 2_000);
     } finally {
+      release();
+      await d.page.unroute(lists, hold);
       await Bun.write(d.gpuApps, fixture);
       await fetch(`${d.base}/v1/tasks/${taskId}`, { method: "DELETE", headers: authorized });
     }
-  });
+  }, 30_000);
 
   test("text selected in a panel (a GPU's name, to copy it) stays selected through the 5 s refresh", async () => {
     const selected = await d.select(".card.gpu h3");

@@ -85,23 +85,13 @@ const refreshStatus = guard(async () => {
     const p = s.taskProviders;
     providerSelect.replaceChildren(...names.map((n) => h("option", { value: n, title: p[n].description || undefined, selected: n === (current || "demo") }, `${n}${p[n].installed ? "" : " (not installed)"}`)));
   }
-  // Panels are patched, not rebuilt, every 5 s: a figure being selected (to copy it) stays so.
-  const gpus = $("#gpus");
-  if (!s.gpu.available) morphList(gpus, [h("div", { class: "card", "data-card": "no-gpu" }, h("h3", {}, "GPU"), h("p", { class: "muted" }, `No GPU data: ${s.gpu.error}`))], "data-card");
-  else {
-    morphList(gpus, s.gpu.gpus.map((g) => {
-      const hist = gpuHistory.get(g.uuid) ?? { util: [], mem: [] };
-      hist.util = [...hist.util, g.utilization ?? 0].slice(-60);
-      hist.mem = [...hist.mem, g.memory.percentUsed ?? 0].slice(-60);
-      gpuHistory.set(g.uuid, hist);
-      return h("div", { class: "card gpu", "data-gpu": g.index, "data-card": `gpu-${g.uuid}` },
-        h("h3", {}, `GPU ${g.index} · ${g.name}`),
-        h("div", {}, `Utilization ${g.utilization ?? "n/a"}%`), meter(g.utilization, `GPU ${g.index} utilization`), sparkline(hist.util, "#5aa9ff"),
-        h("div", {}, `VRAM ${g.memory.used ?? "?"} / ${g.memory.total ?? "?"} MiB`), meter(g.memory.percentUsed, `GPU ${g.index} memory`), sparkline(hist.mem, "#d29922"),
-        h("div", { class: "muted" }, `${g.temperature ?? "?"} °C · ${g.power.draw ?? "?"} / ${g.power.limit ?? "?"} W`),
-        gpuProcesses(g));
-    }), "data-card");
+  for (const g of s.gpu.available ? s.gpu.gpus : []) {
+    const hist = gpuHistory.get(g.uuid) ?? { util: [], mem: [] };
+    hist.util = [...hist.util, g.utilization ?? 0].slice(-60);
+    hist.mem = [...hist.mem, g.memory.percentUsed ?? 0].slice(-60);
+    gpuHistory.set(g.uuid, hist);
   }
+  renderGpus(s.gpu);
   const { cpu, memory, disk } = s.system;
   const providers = Object.entries(s.providers).map(([k, v]) => `${k}: ${v}`).join(" · ");
   // Each backend's devices as ComfyUI reports them: for a remote one (salad), the only view of its GPU.
@@ -114,6 +104,25 @@ const refreshStatus = guard(async () => {
     h("div", { class: "card", "data-card": "providers" }, h("h3", {}, "Providers & ComfyUI"), h("div", { class: "muted" }, providers), h("div", { class: "muted" }, `ComfyUI ${backends}`), h("div", {}, `Active tasks: ${s.tasks.active}${s.tasks.queued ? `, ${s.tasks.queued} queued` : ""}`), providerLimits(s.taskProviders)),
   ], "data-card");
 });
+
+/** The GPU section of the last /v1/status, drawn again when the task list changes (it names a GPU's processes). */
+let gpuShown;
+
+/** The GPU cards. Patched, not rebuilt, every 5 s: a figure being selected (to copy it) stays so. */
+function renderGpus(gpu) {
+  gpuShown = gpu;
+  const gpus = $("#gpus");
+  if (!gpu.available) return morphList(gpus, [h("div", { class: "card", "data-card": "no-gpu" }, h("h3", {}, "GPU"), h("p", { class: "muted" }, `No GPU data: ${gpu.error}`))], "data-card");
+  morphList(gpus, gpu.gpus.map((g) => {
+    const hist = gpuHistory.get(g.uuid) ?? { util: [], mem: [] };
+    return h("div", { class: "card gpu", "data-gpu": g.index, "data-card": `gpu-${g.uuid}` },
+      h("h3", {}, `GPU ${g.index} · ${g.name}`),
+      h("div", {}, `Utilization ${g.utilization ?? "n/a"}%`), meter(g.utilization, `GPU ${g.index} utilization`), sparkline(hist.util, "#5aa9ff"),
+      h("div", {}, `VRAM ${g.memory.used ?? "?"} / ${g.memory.total ?? "?"} MiB`), meter(g.memory.percentUsed, `GPU ${g.index} memory`), sparkline(hist.mem, "#d29922"),
+      h("div", { class: "muted" }, `${g.temperature ?? "?"} °C · ${g.power.draw ?? "?"} / ${g.power.limit ?? "?"} W`),
+      gpuProcesses(g));
+  }), "data-card");
+}
 
 /**
  * Who holds a GPU's memory: each process, the largest first, named by its task when it is one; then
@@ -197,6 +206,8 @@ const refreshTasks = guard(async () => {
   tasksRefreshedAt = performance.now();
   tasksShown.clear();
   for (const t of tasks) tasksShown.set(t.taskId, t);
+  // A GPU process of a task just listed is named by its agent now, not at the next status in up to 5 s.
+  if (gpuShown) renderGpus(gpuShown);
   $("#tasks-more").hidden = !recent.nextCursor || taskLimit >= TASK_LIMIT_MAX;
   $("#tasks-none").hidden = tasks.length > 0;
   const shown = (id, act) => () => tasksShown.has(id) && act(tasksShown.get(id));
