@@ -48,7 +48,7 @@ function refreshAll() {
 
 /**
  * The task list every 3 s while a task runs (its duration, its end), else every 10 s: a task started
- * elsewhere shows within 5 s all the same, since /v1/status (every 5 s) counts it running.
+ * or ended elsewhere shows within 5 s all the same, as /v1/status (every 5 s) counts it (refreshStatus).
  */
 const pollTasks = () => {
   const idle = activeTasks === 0 && ![...tasksShown.values()].some(isOpen);
@@ -75,6 +75,8 @@ const canContinue = (t) => !isOpen(t) && !!t.result?.sessionId && providerResume
 
 const refreshStatus = guard(async () => {
   const s = await api("/v1/status");
+  // A task started or ended elsewhere: listed now, not at the next tick (up to 3 s on, 10 s idle).
+  if (activeTasks !== null && s.tasks.active !== activeTasks) refreshTasks();
   activeTasks = s.tasks.active;
   $("#version").textContent = `v${s.api.version} · up ${fmtDuration(s.api.uptime)}`;
   const providerSelect = $("#provider");
