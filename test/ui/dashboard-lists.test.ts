@@ -42,7 +42,7 @@ describe("dashboard lists", () => {
     const galleryFrom = d.requests.length;
     await waitFor(async () => (await d.get(`/v1/comfyui/workflows?status=queued,running`)).workflows.length === 0, 20_000);
     expect(d.requests.slice(galleryFrom).filter((r) => r === "GET /v1/comfyui/outputs").length).toBeLessThanOrEqual(5);
-    await waitText(d.page.locator(".gallery figcaption").first(), "batch-20_", 5000);
+    await waitText(d.page.locator(".gallery figcaption").first(), "batch-20_", 8000); // its 3 s gap, then 24 previews fetched
   }, 40_000);
 
   test("workflows queued elsewhere are shown from their events alone, with no list request", async () => {
