@@ -19,6 +19,7 @@ type BackendStatus = { url: string; reachable: boolean; queueLength: number | nu
 export interface StatusDeps {
   config: Config;
   metrics: Metrics;
+  /** When the server started, on the monotonic clock (performance.now()), for its uptime. */
   startedAt: number;
   activeTasks: () => number;
   /** Tasks waiting for a slot. */

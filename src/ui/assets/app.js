@@ -75,9 +75,10 @@ const canContinue = (t) => !isOpen(t) && !!t.result?.sessionId && providerResume
 
 const refreshStatus = guard(async () => {
   const s = await api("/v1/status");
-  // A task started or ended elsewhere: listed now, not at the next tick (up to 3 s on, 10 s idle).
-  if (activeTasks !== null && s.tasks.active !== activeTasks) refreshTasks();
+  // A task started or ended elsewhere: listed now, not at the list's next tick (3 s on, or 10 s when idle).
+  const changed = activeTasks !== null && s.tasks.active !== activeTasks;
   activeTasks = s.tasks.active;
+  if (changed) refreshTasks();
   $("#version").textContent = `v${s.api.version} · up ${fmtDuration(s.api.uptime)}`;
   const providerSelect = $("#provider");
   const names = Object.keys(s.taskProviders);
