@@ -13,6 +13,7 @@ import { FakeComfyUI } from "../fake-comfyui.ts";
 import { FIXTURES, KEY, fakeNvidiaSmi, silentLogger, tempDir, testConfig } from "../helpers.ts";
 
 const ARTIFACTS = resolve(import.meta.dir, "../../test-artifacts");
+const AXE_SCRIPT = Bun.resolveSync("axe-core/axe.min.js", import.meta.dir);
 /** Where a screenshot called `name` goes. */
 export const artifact = (name: string) => join(ARTIFACTS, name);
 
@@ -94,6 +95,19 @@ export class Dashboard {
     await this.page.getByLabel("API key").fill(KEY);
     await this.page.getByRole("button", { name: "Sign in" }).click();
     await this.page.locator("#main").waitFor({ state: "visible" });
+  }
+
+  /**
+   * What axe-core (the rules Lighthouse's accessibility audit runs) finds wrong in the page as it is
+   * now: one line per rule broken, naming its elements. Its script is evaluated over DevTools, as the
+   * page's CSP rightly refuses one it did not serve.
+   */
+  async accessibilityProblems(): Promise<string[]> {
+    if (await this.page.evaluate(() => !("axe" in window))) await this.page.evaluate(await Bun.file(AXE_SCRIPT).text());
+    return this.page.evaluate(async () => {
+      const { violations } = await (window as unknown as { axe: typeof import("axe-core") }).axe.run(document, { resultTypes: ["violations"] });
+      return violations.map((v) => `${v.id} (${v.impact}): ${v.help}: ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`);
+    });
   }
 
   shot(name: string) {

@@ -50,6 +50,10 @@ describe("dashboard", () => {
     await d.page.getByLabel("API key").fill("wrong-key");
     await d.page.getByRole("button", { name: "Sign in" }).click();
     await waitText(d.page.getByRole("alert"), "403 Forbidden: Invalid API token");
+    // What it says before sign-in, in a main landmark (a screen reader's first stop).
+    await waitText(d.page.getByRole("main"), "Any key the server accepts will do");
+    expect(await d.page.getByRole("link", { name: "documentation" }).getAttribute("href")).toBe("docs");
+    expect(await d.accessibilityProblems()).toEqual([]);
     await d.shot("01-wrong-key");
   });
 
@@ -118,6 +122,8 @@ describe("dashboard", () => {
     await waitText(d.page.locator("#log-status"), "completed", 15_000);
     const lines = (await d.page.locator("#log").textContent())!.trim().split("\n");
     expect(lines).toEqual([expect.stringContaining("demo agent coder starting"), "task: hello from the browser", "step 1/5", "step 2/5", "step 3/5", "step 4/5", "step 5/5", "done"]);
+    // Signed in, a task listed and its log open: every control labelled, contrast enough, no broken ARIA.
+    expect(await d.accessibilityProblems()).toEqual([]);
     await d.shot("02-task-completed");
   });
 
@@ -513,6 +519,7 @@ describe("dashboard", () => {
     expect(await d.page.locator(".gallery img").count()).toBe(21);
     // The earlier image left the list: its blob URL was released, and only it.
     expect(await d.page.evaluate(() => (window as unknown as { revoked: string[] }).revoked)).toEqual([firstSrc]);
+    expect(await d.accessibilityProblems()).toEqual([]); // images, a video and a sound, a file marked unavailable
     await d.shot("04-gallery-media");
   }, 30_000);
 

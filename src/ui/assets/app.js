@@ -25,6 +25,7 @@ async function signIn(candidate) {
   showError("");
   $("#signin").hidden = true;
   $("#signedin").hidden = false;
+  $("#welcome").hidden = true;
   $("#main").hidden = false;
   start();
 }
@@ -36,6 +37,7 @@ function signOut() {
   closeLog();
   $("#signin").hidden = false;
   $("#signedin").hidden = true;
+  $("#welcome").hidden = false;
   $("#main").hidden = true;
 }
 
@@ -336,4 +338,7 @@ $("#signin").addEventListener("submit", (e) => {
 $("#signout").addEventListener("click", signOut);
 session.onUnauthorized = signOut;
 fetch(apiUrl("/")).then((r) => r.json()).then((info) => ($("#version").textContent = `v${info.version}`), () => {});
-if (session.key) signIn(session.key).catch((err) => { signOut(); showError(err.message); });
+if (session.key) {
+  $("#welcome").hidden = true; // a reload while signed in: no flash of the welcome while the key is checked
+  signIn(session.key).catch((err) => { signOut(); showError(err.message); });
+}
