@@ -57,7 +57,7 @@ export function urlForLog(url: string): string {
 export class WebhookSender {
   readonly #o: WebhookSenderOptions;
   readonly #inFlight = new Map<string, AbortController>();
-  /** Notifications whose attempt could not be recorded (a full disk), held back until then rather than sent every poll. */
+  /** Notifications whose attempt could not be recorded (a full disk), held back until then (performance.now() ms) rather than sent every poll. */
   readonly #held = new Map<string, number>();
   readonly #delays: readonly number[];
   readonly #timeoutMs: number;

@@ -170,6 +170,15 @@ export function useDashboard(): Dashboard {
   return d;
 }
 
+/** Waits until the gallery's first image is shown, not only listed: its <img> is in the page before its blob is decoded. */
+export async function galleryImageShown(page: Page, timeout = 15_000) {
+  const shown = () => {
+    const img = document.querySelector<HTMLImageElement>(".gallery img");
+    return img !== null && img.complete && img.naturalWidth > 0;
+  };
+  await page.waitForFunction(shown, undefined, { timeout });
+}
+
 /** Waits until the locator's text contains `text`. */
 export async function waitText(locator: Locator, text: string, timeout = 10_000) {
   const until = Date.now() + timeout;

@@ -8,7 +8,7 @@ import { readdirSync, utimesSync } from "node:fs";
 import { createServer } from "../../src/server.ts";
 import { KEY, silentLogger, testConfig, waitFor } from "../helpers.ts";
 import { chain, mediaPrompt } from "../comfyui/helpers.ts";
-import { artifact, authorized, READ_ONLY_KEY, useDashboard, waitText } from "./dashboard-env.ts";
+import { artifact, authorized, galleryImageShown, READ_ONLY_KEY, useDashboard, waitText } from "./dashboard-env.ts";
 
 const d = useDashboard();
 
@@ -421,12 +421,7 @@ describe("dashboard", () => {
     await waitText(item.locator(".badge"), "running");
     await waitText(item.locator(".badge"), "completed", 15_000);
     expect(await item.locator("progress").getAttribute("value")).toBe("100");
-    // Shown, not only listed: the <img> is in the page before its blob is decoded, so wait for that too.
-    const shown = () => {
-      const img = document.querySelector<HTMLImageElement>(".gallery img");
-      return img !== null && img.complete && img.naturalWidth > 0;
-    };
-    await d.page.waitForFunction(shown, undefined, { timeout: 15_000 }).catch(async (err) => {
+    await galleryImageShown(d.page).catch(async (err) => {
       await d.shot("99-gallery-failure");
       throw err;
     });

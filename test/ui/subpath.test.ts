@@ -12,6 +12,7 @@ import { FakeComfyUI } from "../fake-comfyui.ts";
 import { KEY, silentLogger, tempDir, testConfig } from "../helpers.ts";
 import { freePort } from "../process.ts";
 import { chain } from "../comfyui/helpers.ts";
+import { galleryImageShown } from "./dashboard-env.ts";
 import { tryItOut } from "./swagger-page.ts";
 
 const PREFIX = "/proxy/9090";
@@ -99,12 +100,7 @@ describe("behind a proxy's path", () => {
     await page.locator("#wf-form textarea[name=workflow]").fill(JSON.stringify(chain(2, "proxied")));
     await page.getByRole("button", { name: "Queue workflow" }).click();
     await page.locator("#queue li .badge", { hasText: "completed" }).first().waitFor({ timeout: 15_000 });
-    // Shown, not only listed: the <img> is in the page before its blob is decoded.
-    const shown = () => {
-      const img = document.querySelector<HTMLImageElement>(".gallery img");
-      return img !== null && img.complete && img.naturalWidth > 0;
-    };
-    await page.waitForFunction(shown, undefined, { timeout: 15_000 });
+    await galleryImageShown(page);
 
     expect(sockets).toContain(`${PREFIX}/v1/comfyui/stream`);
     expect(frames.some((f) => f.includes('"workflow:progress"'))).toBe(true);
