@@ -18,15 +18,20 @@ let activeTasks = null;
 let tasksRefreshedAt = 0;
 
 // ---- sign-in --------------------------------------------------------------------------------
+/** The header's sign-in form and the welcome, or the signed-in panels and the sign-out button. */
+function showSignedIn(on) {
+  $("#signin").hidden = on;
+  $("#welcome").hidden = on;
+  $("#signedin").hidden = !on;
+  $("#main").hidden = !on;
+}
+
 async function signIn(candidate) {
   session.key = candidate;
   await api("/v1/status"); // throws 401/403 for a bad key
   session.remember();
   showError("");
-  $("#signin").hidden = true;
-  $("#signedin").hidden = false;
-  $("#welcome").hidden = true;
-  $("#main").hidden = false;
+  showSignedIn(true);
   start();
 }
 
@@ -35,10 +40,7 @@ function signOut() {
   for (const t of timers.splice(0)) clearInterval(t);
   disconnectEvents();
   closeLog();
-  $("#signin").hidden = false;
-  $("#signedin").hidden = true;
-  $("#welcome").hidden = false;
-  $("#main").hidden = true;
+  showSignedIn(false);
 }
 
 function refreshAll() {
