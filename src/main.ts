@@ -49,7 +49,10 @@ const server = await createServer(result.config, logger).catch((err: Error) => {
   logger.fatal({ err }, `cannot start: ${err.message}`);
   return logger.flush(() => process.exit(1)) as never;
 });
-logger.info({ url: server.url, version: VERSION }, `${API_NAME} listening`);
+// Where state lives, as absolute paths: DATA_DIR's default is relative to the working directory,
+// which a service manager may set to "/" without saying so.
+const { dataDir, workspaceDir, logsDir } = result.config;
+logger.info({ url: server.url, version: VERSION, dataDir, workspaceDir, logsDir }, `${API_NAME} listening`);
 
 let stopping = false;
 // SIGHUP too: a closed terminal or SSH session sends it, and Bun's default for it is to die at once,

@@ -260,6 +260,16 @@ describe("running server", () => {
     await api.proc.exited;
     expect(await api.output()).toContain("default API key");
   });
+
+  test("the start line says where state lives, as absolute paths: a relative DATA_DIR follows the working directory", async () => {
+    const cwd = tempDir();
+    const api = await startApi({ ...testEnv({ LOG_LEVEL: "info", LOG_FORMAT: "json" }), DATA_DIR: "state", WORKSPACE: undefined, LOGS_DIR: undefined }, START, cwd);
+    api.proc.kill("SIGTERM");
+    await api.proc.exited;
+    const start = (await api.output()).split("\n").map((l) => (l.startsWith("{") ? JSON.parse(l) : {})).find((l) => String(l.msg).endsWith("listening"));
+    expect(start).toMatchObject({ dataDir: join(cwd, "state"), workspaceDir: join(cwd, "state/workspace"), logsDir: join(cwd, "state/logs") });
+    expect(statSync(join(cwd, "state/state.sqlite")).isFile()).toBe(true);
+  });
 });
 
 describe("data folders", () => {
