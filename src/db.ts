@@ -28,6 +28,14 @@ export function openDatabase(path: string, busyTimeoutMs = 5000): Database {
     if ((err as { code?: string }).code?.startsWith("SQLITE_BUSY")) {
       throw new DataDirInUseError(`${path} is in use by another process (another management-api on the same DATA_DIR?)`);
     }
+    const code = (err as { code?: string }).code ?? "";
+    if (code === "SQLITE_NOTADB" || code.startsWith("SQLITE_CORRUPT")) {
+      // SQLite's words alone ("file is not a database") leave the operator guessing what to do.
+      throw new Error(
+        `the state database ${path} is damaged (${(err as Error).message}). Restore it from a backup, or move it aside with its -wal and -shm files: the API then starts with no task or workflow records (task folders and logs stay where they are).`,
+        { cause: err },
+      );
+    }
     throw new Error(`cannot use the state database ${path}: ${(err as Error).message}`, { cause: err });
   }
   return db;

@@ -38,6 +38,17 @@ export function isoTimeCached(now: () => number = Date.now): () => string {
   };
 }
 
+/**
+ * pino's error serializer, keeping the error's own message: pino appends each cause's message to
+ * it, and ours already quote their cause ("... is damaged (file is not a database): file is not a
+ * database"). The cause is still in `stack`, after "caused by".
+ */
+function errorWithOwnMessage(err: unknown) {
+  const out = pino.stdSerializers.err(err as Error);
+  if (err instanceof Error) out.message = err.message;
+  return out;
+}
+
 /** JSON lines by default; human-readable when LOG_FORMAT=pretty or (unset) on a terminal. */
 export function createLogger(config: Pick<Config, "logLevel" | "logFormat">, isTTY: boolean, destination?: NodeJS.WritableStream): Logger {
   ensureTracingChannelHasSubscribers();
@@ -45,6 +56,7 @@ export function createLogger(config: Pick<Config, "logLevel" | "logFormat">, isT
     level: config.logLevel,
     base: { service: "management-api" },
     timestamp: isoTimeCached(),
+    serializers: { err: errorWithOwnMessage },
   };
   const format = config.logFormat ?? (isTTY ? "pretty" : "json");
   if (format === "pretty") return pino(options, pretty({ sync: true, colorize: isTTY, translateTime: "SYS:HH:MM:ss.l", destination: destination ?? 1 }));

@@ -300,6 +300,18 @@ describe("one server per DATA_DIR and port", () => {
     await third.shutdown();
   });
 
+  test("a damaged state database: one fatal line that says what to do, its message said once; exit 1", () => {
+    const env = testEnv({ LOG_LEVEL: "info", LOG_FORMAT: "json" });
+    mkdirSync(env.DATA_DIR!, { recursive: true });
+    writeFileSync(join(env.DATA_DIR!, "state.sqlite"), "SQLite format 3\0 and then not a database at all");
+    const r = Bun.spawnSync(START, { cwd: ROOT, env: { ...env, PORT: "0" } as Record<string, string>, stdout: "pipe", stderr: "pipe", timeout: 15_000 });
+    expect(r.exitCode).toBe(1);
+    const fatal = r.stdout.toString().trim().split("\n").map((l) => JSON.parse(l)).filter((l) => l.level === 60);
+    const message = `the state database ${join(env.DATA_DIR!, "state.sqlite")} is damaged (file is not a database). Restore it from a backup, or move it aside with its -wal and -shm files: the API then starts with no task or workflow records (task folders and logs stay where they are).`;
+    expect(fatal).toMatchObject([{ msg: `cannot start: ${message}`, err: { message } }]);
+    expect(fatal[0].err.stack).toContain("caused by: SQLiteError: file is not a database");
+  });
+
   test("a port in use: the process says so in one fatal line and exits 1", async () => {
     const api = await startApi(testEnv({ LOG_LEVEL: "info", LOG_FORMAT: "json" }));
     const port = new URL(api.base).port;
