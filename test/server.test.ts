@@ -1,7 +1,8 @@
 /** The real entry point and the compiled binary, as an operator runs them. */
 import { describe, expect, test } from "bun:test";
-import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { Database } from "bun:sqlite";
 import pkg from "../package.json" with { type: "json" };
 import pino from "pino";
 import { DataDirInUseError } from "../src/db.ts";
@@ -298,6 +299,23 @@ describe("one server per DATA_DIR and port", () => {
     await first.shutdown();
     const third = await createServer(config, silentLogger, { dbBusyTimeoutMs: 100 });
     await third.shutdown();
+  });
+
+  test("while it runs, no other process can read the database; after SIGTERM, state.sqlite alone (no -wal) holds every record: a backup is a copy of it", async () => {
+    const env = testEnv();
+    const api = await startApi(env);
+    const created = await fetch(`${api.base}/v1/tasks`, { method: "POST", headers: { ...AUTH, "Content-Type": "application/json" }, body: JSON.stringify({ agent: "a", task: "x", provider: "exit0" }) });
+    const { taskId } = await created.json();
+    const db = join(env.DATA_DIR!, "state.sqlite");
+    expect(() => new Database(db, { readonly: true }).query("SELECT 1 FROM tasks").get()).toThrow("database is locked");
+    api.proc.kill("SIGTERM");
+    expect(await api.proc.exited).toBe(0);
+    expect(existsSync(`${db}-wal`)).toBe(false);
+    const copy = join(tempDir(), "backup.sqlite");
+    copyFileSync(db, copy);
+    const backup = new Database(copy, { readonly: true });
+    expect(backup.query("SELECT taskId, agent FROM tasks").all()).toEqual([{ taskId, agent: "a" }]);
+    backup.close();
   });
 
   test("a damaged state database: one fatal line that says what to do, its message said once; exit 1", () => {
