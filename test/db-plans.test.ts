@@ -7,7 +7,6 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { Database } from "bun:sqlite";
-import { AUTH } from "./helpers.ts";
 import { BASIC, chain, comfyStack, json } from "./comfyui/helpers.ts";
 import { waitFor } from "./helpers.ts";
 
