@@ -262,7 +262,9 @@ export class ComfyBackend {
 
   /** ComfyUI's queue, in run order; `timeoutMs` bounds the wait (the request timeout by default). */
   async queue(timeoutMs?: number): Promise<QueueSnapshot> {
-    return readQueue(await this.#json("/queue", undefined, timeoutMs));
+    const start = performance.now();
+    const raw = await this.#json<Parameters<typeof readQueue>[0]>("/queue", undefined, timeoutMs);
+    return readQueue(raw, performance.now() - start);
   }
 
   async history(promptId: string): Promise<HistoryEntry | undefined> {

@@ -7,18 +7,18 @@ import type { Actor } from "../http/types.ts";
 import type { BackendName, ComfyBackend } from "./backend.ts";
 import { ComfyUnavailableError } from "./backend-errors.ts";
 import type { StopRequests } from "./stop-requests.ts";
-import type { WorkflowRecord } from "./workflow-store.ts";
+import type { OpenWorkflow } from "./workflow-store.ts";
 
 export interface CancelDeps {
   backends: ReadonlyMap<BackendName, ComfyBackend>;
   stops: StopRequests;
   logger: Logger;
   /** Records one as cancelled; false for one that ended meanwhile, which keeps how it ended. */
-  finish(w: WorkflowRecord): boolean;
+  finish(w: OpenWorkflow): boolean;
 }
 
 /** Cancels one workflow (queued or running). */
-export async function cancelOne(d: CancelDeps, w: WorkflowRecord, who?: Actor) {
+export async function cancelOne(d: CancelDeps, w: OpenWorkflow, who?: Actor) {
   const backend = d.backends.get(w.backend);
   if (backend && w.submitted) {
     try {
@@ -44,7 +44,7 @@ export async function cancelOne(d: CancelDeps, w: WorkflowRecord, who?: Actor) {
  * would take ten minutes of a remote client's rate limit, and ComfyUI takes the whole list in one
  * POST /queue {delete}. Running ones are interrupted.
  */
-export async function cancelAll(d: CancelDeps, workflows: WorkflowRecord[], who?: Actor): Promise<string[]> {
+export async function cancelAll(d: CancelDeps, workflows: OpenWorkflow[], who?: Actor): Promise<string[]> {
   const byBackend = Map.groupBy(workflows, (w) => w.backend);
   for (const [name, ws] of byBackend) {
     const backend = d.backends.get(name);

@@ -222,7 +222,7 @@ export class ComfyService {
       this.#o.store.update(record.workflowId, { nodeErrors: JSON.stringify(dropped) });
       this.#o.logger.warn({ workflowId: record.workflowId, backend: backend.name, nodes: Object.keys(dropped) }, "ComfyUI dropped some output nodes at validation; the others run");
     }
-    this.#positions.forget(backend.name);
+    this.#positions.sent(backend.name, record.workflowId, record.number);
   }
 
   async view(workflowId: string) {
@@ -282,7 +282,7 @@ export class ComfyService {
   }
 
   /** Records a final status once (false when it had one); later messages about the workflow do not change it. */
-  #finish(w: WorkflowRecord, status: WorkflowStatus, extra: { error?: string | null; outputs?: OutputFile[]; errorType?: string }): boolean {
+  #finish(w: Pick<WorkflowRecord, "workflowId" | "backend">, status: WorkflowStatus, extra: { error?: string | null; outputs?: OutputFile[]; errorType?: string }): boolean {
     const current = this.#o.store.get(w.workflowId);
     if (!current || FINAL.has(current.status)) return false;
     this.#deadlines.clear(w.workflowId);
@@ -321,7 +321,7 @@ export class ComfyService {
   #onMessage(backend: ComfyBackend, msg: { type: string; data: Record<string, unknown> }) {
     if (this.#closed) return;
     if (msg.type === "status") {
-      this.#positions.forget(backend.name);
+      this.#positions.changed(backend.name, backend.queueRemaining);
       this.#updateQueueGauge();
       this.#reconciler.queueChanged(backend.name);
       return;
@@ -329,7 +329,10 @@ export class ComfyService {
     const id = msg.data?.prompt_id;
     if (typeof id !== "string") return;
     const w = this.#o.store.get(id);
-    if (w) this.#tracker.onMessage(backend, w, msg);
+    if (!w) return;
+    // A start leaves ComfyUI's count as it was: no status message would show the line moved.
+    if (msg.type === "execution_start") this.#positions.started(backend.name, id);
+    this.#tracker.onMessage(backend, w, msg);
   }
 
   /** A workflow past its time limit: failed here, and interrupted in ComfyUI (at its next message again if ComfyUI cannot be told now). */

@@ -6,6 +6,8 @@ export interface QueueSnapshot {
   pending: { number: number; promptId: string }[];
   /** When it was read, on the monotonic clock (performance.now()). */
   at: number;
+  /** How long fetching and reading it took, in ms: /queue carries every queued prompt whole. */
+  fetchMs: number;
 }
 
 /** One prompt's entry in GET /history/{id}. */
@@ -21,12 +23,13 @@ export interface ComfySystem {
 }
 
 /** GET /queue's `[number, prompt_id, prompt, extra_data, outputs]` tuples, pending sorted by number (ComfyUI lists them in its heap's order). */
-export function readQueue(q: { queue_running?: unknown[][]; queue_pending?: unknown[][] }): QueueSnapshot {
+export function readQueue(q: { queue_running?: unknown[][]; queue_pending?: unknown[][] }, fetchMs = 0): QueueSnapshot {
   const item = (e: unknown[]) => ({ number: Number(e[0]), promptId: String(e[1]) });
   return {
     running: (q.queue_running ?? []).map(item),
     pending: (q.queue_pending ?? []).map(item).sort((a, b) => a.number - b.number),
     at: performance.now(), // its age is measured on the monotonic clock
+    fetchMs,
   };
 }
 

@@ -10,10 +10,14 @@ import { ComfyUnavailableError, ComfyValidationError } from "./backend-errors.ts
 import { coalesced } from "./coalesce.ts";
 import { verdictFromHistory } from "./execution.ts";
 import { rejectionMessage } from "./prompt.ts";
-import type { QueuePositions } from "./queue-positions.ts";
+import { FETCH_SHARE, type QueuePositions } from "./queue-positions.ts";
 import { FINAL, type OutputFile, type WorkflowRecord, type WorkflowStatus, type WorkflowStore } from "./workflow-store.ts";
 
-/** At most one queue check per backend this often: ComfyUI says `status` two or three times per workflow. */
+/**
+ * At most one queue check per backend this often: ComfyUI says `status` two or three times per
+ * workflow. Less often when /queue is slow to fetch (it carries every queued prompt whole): at most
+ * a FETCH_SHARE-th of the time goes to it.
+ */
 const QUEUE_CHECK_INTERVAL_MS = 500;
 /** First wait before sending again what waits for a connected backend; it doubles up to RESEND_MAX_MS. */
 const RESEND_FIRST_MS = 1_000;
@@ -28,7 +32,7 @@ export interface ReconcilerDeps {
   send(backend: ComfyBackend, w: WorkflowRecord): Promise<void>;
   /** Whether the workflow's POST /prompt is in flight: it must not be sent a second time. */
   sending(workflowId: string): boolean;
-  finish(w: WorkflowRecord, status: WorkflowStatus, extra: { error?: string | null; outputs?: OutputFile[] }): void;
+  finish(w: Pick<WorkflowRecord, "workflowId" | "backend">, status: WorkflowStatus, extra: { error?: string | null; outputs?: OutputFile[] }): void;
   closed(): boolean;
 }
 
@@ -37,6 +41,8 @@ export class Reconciler {
   /** Backends whose reconnect reconciliation is running: it settles what is missing, as lost to a restart. */
   readonly #reconciling = new Set<BackendName>();
   readonly #queueChecks = new Map<BackendName, () => void>();
+  /** How long the last /queue fetch of each backend's queue check took. */
+  readonly #queueFetchMs = new Map<BackendName, number>();
 
   constructor(d: ReconcilerDeps) {
     this.#d = d;
@@ -83,9 +89,10 @@ export class Reconciler {
     // timed out while ComfyUI was busy) is known there already: noted as sent, never sent twice.
     const queued = waiting.length ? await backend.queue() : undefined;
     const known = new Set([...(queued?.running ?? []), ...(queued?.pending ?? [])].map((e) => e.promptId));
-    for (const w of waiting) {
+    for (const o of waiting) {
+      const w = store.get(o.workflowId);
       // Cancelled while earlier ones were sent: never sent.
-      if (FINAL.has(store.get(w.workflowId)?.status ?? "cancelled")) continue;
+      if (!w || FINAL.has(w.status)) continue;
       if (known.has(w.workflowId) || (await backend.history(w.workflowId))) {
         store.update(w.workflowId, { submitted: 1 });
         continue;
@@ -142,7 +149,7 @@ export class Reconciler {
   /** ComfyUI said its queue changed: check it (coalesced, at most every QUEUE_CHECK_INTERVAL_MS). */
   queueChanged(name: BackendName) {
     let check = this.#queueChecks.get(name);
-    if (!check) this.#queueChecks.set(name, (check = coalesced(() => this.#checkQueue(name), QUEUE_CHECK_INTERVAL_MS)));
+    if (!check) this.#queueChecks.set(name, (check = coalesced(() => this.#checkQueue(name), () => Math.max(QUEUE_CHECK_INTERVAL_MS, FETCH_SHARE * (this.#queueFetchMs.get(name) ?? 0)))));
     check();
   }
 
@@ -167,11 +174,13 @@ export class Reconciler {
     const candidates = store.open().filter((o) => o.backend === backend.name && o.submitted);
     if (candidates.length === 0 && after === "queue change") return;
     const snap = await backend.queue();
+    this.#queueFetchMs.set(backend.name, snap.fetchMs);
     positions.remember(backend.name, snap);
     const inQueue = new Set([...snap.running, ...snap.pending].map((e) => e.promptId));
     for (const c of candidates) {
+      if (inQueue.has(c.workflowId)) continue;
       const w = store.get(c.workflowId);
-      if (!w || FINAL.has(w.status) || inQueue.has(w.workflowId)) continue;
+      if (!w || FINAL.has(w.status)) continue;
       const h = await backend.history(w.workflowId);
       if (h) {
         const verdict = verdictFromHistory(h);

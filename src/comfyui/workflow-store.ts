@@ -44,6 +44,9 @@ export interface WorkflowRecord {
   labels: string | null;
 }
 
+/** What open() reads of an unfinished workflow: not its prompt and UI JSON, often tens of KB each. */
+export type OpenWorkflow = Pick<WorkflowRecord, "workflowId" | "backend" | "status" | "submitted" | "number" | "labels">;
+
 /** The record of a workflow just submitted: queued, not yet taken by ComfyUI. */
 export function newWorkflow(w: Pick<WorkflowRecord, "backend" | "priority" | "number" | "prompt" | "uiWorkflow" | "timeoutMs" | "webhookUrl" | "labels">): WorkflowRecord {
   return {
@@ -175,9 +178,9 @@ export class WorkflowStore {
     return (this.#db.query("SELECT COUNT(*) AS n FROM workflows WHERE status = 'queued' AND submitted = 0").get() as { n: number }).n;
   }
 
-  /** Workflows not yet finished. */
-  open(): WorkflowRecord[] {
-    return this.#db.query("SELECT * FROM workflows WHERE status IN ('queued','running') ORDER BY number").all() as WorkflowRecord[];
+  /** Workflows not yet finished, in ComfyUI's run order, without their prompts: read at every queue change. */
+  open(): OpenWorkflow[] {
+    return this.#db.query("SELECT workflowId, backend, status, submitted, number, labels FROM workflows WHERE status IN ('queued','running') ORDER BY number").all() as OpenWorkflow[];
   }
 
   addOutput(o: OutputRow) {

@@ -28,6 +28,21 @@ describe("coalesced", () => {
     expect(starts[2]! - before).toBeLessThan(10);
   });
 
+  test("an interval given as a function is asked before each run: one that follows the job's cost", async () => {
+    const starts: number[] = [];
+    let gap = 0;
+    const trigger = coalesced(async () => void starts.push(performance.now()), () => gap);
+    trigger();
+    await Bun.sleep(5);
+    gap = 150;
+    trigger();
+    await Bun.sleep(50);
+    expect(starts).toHaveLength(1); // held back by the new gap
+    await Bun.sleep(250);
+    expect(starts).toHaveLength(2);
+    expect(starts[1]! - starts[0]!).toBeGreaterThanOrEqual(145);
+  });
+
   test("a wall clock stepped back (NTP, a restored VM) does not hold the next run back by the step", async () => {
     let runs = 0;
     const trigger = coalesced(async () => void runs++, 100);

@@ -213,6 +213,34 @@ describe("priority, progress and cancel", () => {
     s.fake.nodeMs = 20;
   });
 
+  test("a batch queued behind a running workflow: true positions, ComfyUI's own queue counted, /queue fetched a few times, not once per submission", async () => {
+    s.fake.nodeMs = 60;
+    const first = await s.submit(chain(12, "b0"));
+    await s.until(first.body.workflowId, ["running"]);
+    s.fake.gets.length = 0;
+    const batch: string[] = [];
+    for (let i = 1; i <= 30; i++) {
+      const { body } = await s.submit(chain(1, `b${i}`));
+      // ComfyUI numbers its own prompts below our bands: theirs runs ahead of ours.
+      expect(body.queuePosition).toBe(i <= 15 ? i : i + 1);
+      batch.push(body.workflowId);
+      if (i === 15) {
+        // Another client queues in ComfyUI itself: ours count it.
+        const theirs = await fetch(`${s.fake.url}/prompt`, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ prompt: chain(1, "theirs"), client_id: "someone-else" }) });
+        expect(theirs.status).toBe(200);
+        await waitFor(() => s.server.services.comfyui!.service.backends.get("local")!.queueRemaining === 17);
+        // Once its snapshot is past its short window (ten times its fetch took), ours move back one.
+        await waitFor(async () => (await s.get(batch[14]!)).queuePosition === 16);
+      }
+    }
+    const queueGets = s.fake.gets.filter((p) => p === "/queue").length;
+    expect(queueGets).toBeLessThanOrEqual(6);
+    expect((await s.get(batch[29]!)).queuePosition).toBe(31);
+    const cancelled = await fetch(`${s.base}/v1/comfyui/workflows?status=queued,running`, { method: "DELETE", headers: AUTH });
+    expect((await cancelled.json()).cancelled).toBe(31);
+    s.fake.nodeMs = 20;
+  });
+
   test("progress counts executing nodes (cached excluded) with the node's value/max", async () => {
     s.fake.nodeMs = 80;
     const prompt: Record<string, { class_type: string; inputs: Record<string, unknown> }> = { ...chain(1, "steps"), "50": { class_type: "ImageBlur", inputs: { image: ["10", 0], blur_radius: 1, sigma: 1, steps: 4 } } };
