@@ -24,20 +24,31 @@ export const FETCH_SHARE = 10;
 /** When a snapshot's fetch started: what happened before then, it shows. */
 const fetchStart = (s: QueueSnapshot) => s.at - s.fetchMs;
 
+/** What we know of one backend's line. */
+interface Line {
+  /** ComfyUI's queue as last fetched, with what we sent and started since put in. */
+  snapshot?: QueueSnapshot;
+  /** Prompts we sent that no snapshot fetched after their sending shows yet, and when. */
+  sent: Map<string, { number: number; at: number }>;
+  /** How many prompts ComfyUI last said it holds, running ones included. */
+  remaining?: number;
+  /** How many we sent since ComfyUI last said so, whose status message may yet come. */
+  unannounced: number;
+  fetching?: Promise<QueueSnapshot | undefined>;
+}
+
 export class QueuePositions {
   readonly #store: WorkflowStore;
-  /** Per backend: ComfyUI's queue as last fetched, with what we sent since merged in. */
-  readonly #snapshots = new Map<BackendName, QueueSnapshot>();
-  /** Per backend: prompts we sent that no snapshot fetched after their sending shows yet, and when. */
-  readonly #sent = new Map<BackendName, Map<string, { number: number; at: number }>>();
-  /** Per backend: how many prompts ComfyUI last said it holds, running ones included. */
-  readonly #remaining = new Map<BackendName, number>();
-  /** Per backend: how many we sent since ComfyUI last said so, whose status message may yet come. */
-  readonly #unannounced = new Map<BackendName, number>();
-  readonly #fetching = new Map<BackendName, Promise<QueueSnapshot | undefined>>();
+  readonly #lines = new Map<BackendName, Line>();
 
   constructor(store: WorkflowStore) {
     this.#store = store;
+  }
+
+  #line(backend: BackendName): Line {
+    let line = this.#lines.get(backend);
+    if (!line) this.#lines.set(backend, (line = { sent: new Map(), unannounced: 0 }));
+    return line;
   }
 
   /**
@@ -47,62 +58,62 @@ export class QueuePositions {
    * it answers our POST, that is, before we know what we sent.
    */
   changed(backend: BackendName, remaining: number) {
-    this.#remaining.set(backend, remaining);
-    this.#unannounced.set(backend, 0);
+    const line = this.#line(backend);
+    line.remaining = remaining;
+    line.unannounced = 0;
   }
 
   /** We sent ComfyUI this prompt: it waits in line by its number, as ComfyUI keeps it. */
   sent(backend: BackendName, promptId: string, number: number) {
-    let sent = this.#sent.get(backend);
-    if (!sent) this.#sent.set(backend, (sent = new Map()));
-    sent.set(promptId, { number, at: performance.now() });
-    this.#unannounced.set(backend, (this.#unannounced.get(backend) ?? 0) + 1);
-    const s = this.#snapshots.get(backend);
-    if (s) this.#snapshots.set(backend, withSent(s, sent));
+    const line = this.#line(backend);
+    line.sent.set(promptId, { number, at: performance.now() });
+    line.unannounced++;
+    if (line.snapshot) line.snapshot = withSent(line.snapshot, line.sent);
   }
 
   /** ComfyUI started this prompt of ours: it runs, and the one that ran before it has ended (ComfyUI runs one at a time). */
   started(backend: BackendName, promptId: string) {
-    const s = this.#snapshots.get(backend);
+    const line = this.#line(backend);
+    const s = line.snapshot;
     const e = s?.pending.find((p) => p.promptId === promptId);
-    if (s && e) this.#snapshots.set(backend, { ...s, running: [e], pending: s.pending.filter((p) => p !== e) });
+    if (s && e) line.snapshot = { ...s, running: [e], pending: s.pending.filter((p) => p !== e) };
   }
 
   /** A snapshot fetched elsewhere (reconciliation) serves the next positions too. */
   remember(backend: BackendName, snap: QueueSnapshot) {
-    const sent = this.#sent.get(backend);
+    const line = this.#line(backend);
     // What it shows of ours, or not (run and gone), it knows better than we do.
-    for (const [id, e] of sent ?? []) if (e.at <= fetchStart(snap)) sent!.delete(id);
-    this.#snapshots.set(backend, sent?.size ? withSent(snap, sent) : snap);
+    for (const [id, e] of line.sent) if (e.at <= fetchStart(snap)) line.sent.delete(id);
+    line.snapshot = withSent(snap, line.sent);
+  }
+
+  /** How long the last look at the backend's /queue took to fetch, in ms (0 before the first). */
+  fetchMs(backend: BackendName): number {
+    return this.#lines.get(backend)?.snapshot?.fetchMs ?? 0;
   }
 
   /**
-   * Whether ComfyUI's last count fits `s`: as many, or fewer by at most the prompts we sent since
-   * (ComfyUI's status message about a prompt comes before or after its POST's answer).
+   * Whether ComfyUI's last count fits the snapshot: as many, or fewer by at most the prompts we sent
+   * since (ComfyUI's status message about a prompt comes before or after its POST's answer).
    */
-  #agrees(backend: BackendName, s: QueueSnapshot): boolean {
-    const remaining = this.#remaining.get(backend);
+  #agrees(line: Line, s: QueueSnapshot): boolean {
     const size = s.running.length + s.pending.length;
-    return remaining === undefined || (remaining <= size && remaining >= size - (this.#unannounced.get(backend) ?? 0));
+    return line.remaining === undefined || (line.remaining <= size && line.remaining >= size - line.unannounced);
   }
 
   async #snapshot(backend: ComfyBackend, maxAgeMs = 250): Promise<QueueSnapshot | undefined> {
-    const s = this.#snapshots.get(backend.name);
-    const agrees = s && this.#agrees(backend.name, s);
-    if (s && performance.now() - s.at <= FETCH_SHARE * s.fetchMs + (agrees ? maxAgeMs : 0)) return s;
+    const line = this.#line(backend.name);
+    const s = line.snapshot;
+    if (s && performance.now() - s.at <= FETCH_SHARE * s.fetchMs + (this.#agrees(line, s) ? maxAgeMs : 0)) return s;
     if (!backend.connected && s) return s;
-    let fetching = this.#fetching.get(backend.name);
-    if (!fetching) {
-      fetching = backend
-        .queue(QUEUE_WAIT_MS)
-        .then(
-          (fresh) => (this.remember(backend.name, fresh), this.#snapshots.get(backend.name)),
-          () => this.#snapshots.get(backend.name),
-        )
-        .finally(() => this.#fetching.delete(backend.name));
-      this.#fetching.set(backend.name, fetching);
-    }
-    return fetching;
+    line.fetching ??= backend
+      .queue(QUEUE_WAIT_MS)
+      .then(
+        (fresh) => (this.remember(backend.name, fresh), line.snapshot),
+        () => line.snapshot,
+      )
+      .finally(() => (line.fetching = undefined));
+    return line.fetching;
   }
 
   /** The workflow's position on `backend` (undefined when that backend is not configured). */
@@ -121,7 +132,7 @@ export class QueuePositions {
     }
     // Waiting here for an unreachable backend: behind what ComfyUI already holds.
     const waiting = this.#store.open().filter((o) => o.backend === w.backend && !o.submitted);
-    const snap = this.#snapshots.get(w.backend);
+    const snap = this.#lines.get(w.backend)?.snapshot;
     return (snap?.pending.length ?? 0) + waiting.findIndex((o) => o.workflowId === w.workflowId) + 1;
   }
 }

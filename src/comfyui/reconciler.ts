@@ -41,8 +41,6 @@ export class Reconciler {
   /** Backends whose reconnect reconciliation is running: it settles what is missing, as lost to a restart. */
   readonly #reconciling = new Set<BackendName>();
   readonly #queueChecks = new Map<BackendName, () => void>();
-  /** How long the last /queue fetch of each backend's queue check took. */
-  readonly #queueFetchMs = new Map<BackendName, number>();
 
   constructor(d: ReconcilerDeps) {
     this.#d = d;
@@ -149,7 +147,7 @@ export class Reconciler {
   /** ComfyUI said its queue changed: check it (coalesced, at most every QUEUE_CHECK_INTERVAL_MS). */
   queueChanged(name: BackendName) {
     let check = this.#queueChecks.get(name);
-    if (!check) this.#queueChecks.set(name, (check = coalesced(() => this.#checkQueue(name), () => Math.max(QUEUE_CHECK_INTERVAL_MS, FETCH_SHARE * (this.#queueFetchMs.get(name) ?? 0)))));
+    if (!check) this.#queueChecks.set(name, (check = coalesced(() => this.#checkQueue(name), () => Math.max(QUEUE_CHECK_INTERVAL_MS, FETCH_SHARE * this.#d.positions.fetchMs(name)))));
     check();
   }
 
@@ -174,7 +172,6 @@ export class Reconciler {
     const candidates = store.open().filter((o) => o.backend === backend.name && o.submitted);
     if (candidates.length === 0 && after === "queue change") return;
     const snap = await backend.queue();
-    this.#queueFetchMs.set(backend.name, snap.fetchMs);
     positions.remember(backend.name, snap);
     const inQueue = new Set([...snap.running, ...snap.pending].map((e) => e.promptId));
     for (const c of candidates) {
