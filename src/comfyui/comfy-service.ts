@@ -298,6 +298,7 @@ export class ComfyService {
     };
     this.#o.store.update(w.workflowId, fields);
     this.#tracker.forget(w.workflowId);
+    this.#positions.ended(w.backend, w.workflowId);
     // What a failed or cancelled run saved before it stopped is on disk too, and listed with it.
     for (const o of outputs as OutputFile[]) {
       if (o.type !== "output") continue;

@@ -79,6 +79,14 @@ export class QueuePositions {
     if (s && e) line.snapshot = { ...s, running: [e], pending: s.pending.filter((p) => p !== e) };
   }
 
+  /** This prompt of ours ended (completed, failed, cancelled: deleted from ComfyUI's queue or interrupted): out of line. */
+  ended(backend: BackendName, promptId: string) {
+    const line = this.#line(backend);
+    line.sent.delete(promptId);
+    const s = line.snapshot;
+    if (s) line.snapshot = { ...s, running: s.running.filter((e) => e.promptId !== promptId), pending: s.pending.filter((e) => e.promptId !== promptId) };
+  }
+
   /** A snapshot fetched elsewhere (reconciliation) serves the next positions too. */
   remember(backend: BackendName, snap: QueueSnapshot) {
     const line = this.#line(backend);

@@ -57,6 +57,17 @@ describe("queue positions", () => {
     expect(b.fetches).toBe(1);
   });
 
+  test("one of ours that ended (here cancelled: deleted from ComfyUI's queue) leaves the line, though a send hides the count's drop", async () => {
+    const positions = new QueuePositions({} as WorkflowStore);
+    const b = backend(() => snapshot([entry(0)], [entry(1), entry(2)]));
+    const at = (id: string) => positions.of(queued(id), b as unknown as ComfyBackend);
+    expect(await at("w2")).toBe(2);
+    positions.ended("local", "w1");
+    positions.sent("local", "w3", 1003); // its POST answered before ComfyUI's status message about w1
+    expect([await at("w2"), await at("w3")]).toEqual([1, 2]);
+    expect(b.fetches).toBe(1);
+  });
+
   test("a status count the snapshot does not show (a prompt queued in ComfyUI itself, one ended) asks again", async () => {
     const positions = new QueuePositions({} as WorkflowStore);
     // Fetched in no time: a snapshot that no longer agrees is fetched again at once.
