@@ -25,10 +25,10 @@ export function openDatabase(path: string, busyTimeoutMs = 5000): Database {
     db.exec("BEGIN EXCLUSIVE; COMMIT;"); // takes the lock now rather than at the first write
   } catch (err) {
     db.close();
-    if ((err as { code?: string }).code?.startsWith("SQLITE_BUSY")) {
+    const code = (err as { code?: string }).code ?? "";
+    if (code.startsWith("SQLITE_BUSY")) {
       throw new DataDirInUseError(`${path} is in use by another process (another management-api on the same DATA_DIR?)`);
     }
-    const code = (err as { code?: string }).code ?? "";
     if (code === "SQLITE_NOTADB" || code.startsWith("SQLITE_CORRUPT")) {
       // SQLite's words alone ("file is not a database") leave the operator guessing what to do.
       throw new Error(
