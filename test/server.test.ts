@@ -114,6 +114,33 @@ describe("running server", () => {
     }
   });
 
+  test("a file deleted between its handler's look and its sending is the common 404, logged as a warning", async () => {
+    const lines: Record<string, unknown>[] = [];
+    const logger = pino({ level: "info" }, { write: (line: string) => void lines.push(JSON.parse(line)) });
+    const path = join(tempDir(), "task-output.txt");
+    const server = Bun.serve({
+      port: 0,
+      hostname: "127.0.0.1",
+      fetch: async () => {
+        await Bun.write(path, "made by an agent");
+        const file = Bun.file(path);
+        const response = new Response(file, { headers: { "Content-Length": String(file.size) } });
+        rmSync(path); // a purge, between the handler's answer and Bun opening the file
+        return response;
+      },
+      error: lastResortError(logger),
+    });
+    try {
+      const res = await fetch(`http://127.0.0.1:${server.port}/`);
+      expect(res.status).toBe(404);
+      const body = await res.json();
+      expect(body).toEqual({ error: "Not Found", message: "The file was deleted before it could be sent", statusCode: 404, requestId: res.headers.get("x-request-id") });
+      expect(lines.find((l) => l.reqId === body.requestId)).toMatchObject({ level: 40, path });
+    } finally {
+      server.stop(true);
+    }
+  });
+
   test("a body declared larger than Bun's own cap (128 MiB) still gets the common 413, naming the setting", async () => {
     const server = await testServer({ UPLOAD_LIMIT: String(150 * 1024 * 1024) });
     /** Sends only the head of a request that declares `length` bytes; resolves with the raw answer. */

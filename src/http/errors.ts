@@ -94,12 +94,21 @@ export function onError(err: Error, c: Context<AppEnv>) {
  * whatever its handlers throw with `onError`). Without it Bun answers with a page of its own, which
  * outside production mode shows the error's message and stack. The answer is the common format,
  * under a new request id that its log line carries too.
+ *
+ * One such error is no fault: a file answered whole (a task's file or log, an output) that was
+ * deleted after its handler looked at it and before Bun opened it to send (a purge, retention,
+ * someone's `rm`). That is the 404 the request would have had a moment later.
  */
 export function lastResortError(logger: Logger) {
   return function serverError(err: Error): Response {
     const requestId = crypto.randomUUID();
+    const headers = { "Cache-Control": "no-store", "x-request-id": requestId, ...Object.fromEntries(API_SECURITY_HEADERS) };
+    if ((err as { code?: unknown }).code === "ENOENT") {
+      logger.warn({ reqId: requestId, path: (err as { path?: unknown }).path }, "a file was deleted before it could be sent");
+      return Response.json(errorBody(404, "The file was deleted before it could be sent", requestId), { status: 404, headers });
+    }
     logger.error({ err, reqId: requestId }, "unhandled error outside the app");
-    return Response.json(errorBody(500, "An unexpected error occurred", requestId), { status: 500, headers: { "Cache-Control": "no-store", "x-request-id": requestId, ...Object.fromEntries(API_SECURITY_HEADERS) } });
+    return Response.json(errorBody(500, "An unexpected error occurred", requestId), { status: 500, headers });
   };
 }
 

@@ -142,10 +142,16 @@ export async function* tar(entries: AsyncIterable<Entry>): AsyncGenerator<Uint8A
   yield new Uint8Array(BLOCK * 2);
 }
 
-/** The tar stream of everything below `dir`, under a top folder named `root`. */
-export async function* tarFolder(dir: string, root: string): AsyncGenerator<Uint8Array> {
-  const top = await lstat(dir);
-  yield* tar(
+/**
+ * The tar stream of everything below `dir`, under a top folder named `root`; undefined when `dir`
+ * is no folder. The folder is looked at before the answer starts: one deleted while its archive was
+ * being asked for (a purge, retention) then gives a 404, or an archive of what was left, where the
+ * stream used to fail at its first read and the client's connection was reset.
+ */
+export async function tarFolder(dir: string, root: string): Promise<AsyncGenerator<Uint8Array> | undefined> {
+  const top = await lstat(dir).catch(() => undefined);
+  if (!top?.isDirectory()) return undefined;
+  return tar(
     (async function* () {
       yield { name: `${root}/`, type: "5", mode: top.mode, size: 0, mtime: top.mtimeMs } satisfies Entry;
       yield* folderEntries(dir, root);

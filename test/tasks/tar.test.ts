@@ -1,6 +1,6 @@
 /** The tar stream of a task's folder, unpacked by GNU tar and read by Python's tarfile. */
 import { describe, expect, test } from "bun:test";
-import { chmodSync, lstatSync, mkdirSync, readFileSync, readlinkSync, statSync, symlinkSync, truncateSync, writeFileSync } from "node:fs";
+import { chmodSync, lstatSync, mkdirSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, truncateSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { gzipped, tarFolder } from "../../src/tasks/tar.ts";
 import { tempDir } from "../helpers.ts";
@@ -34,7 +34,7 @@ describe("tar of a folder", () => {
     symlinkSync(`${"../".repeat(40)}target`, join(src, "long-link"));
 
     const archive = join(tempDir("tar-out-"), "t.tar.gz");
-    await Bun.write(archive, new Response(gzipped(tarFolder(src, "task-1"))));
+    await Bun.write(archive, new Response(gzipped((await tarFolder(src, "task-1"))!)));
     const dest = tempDir("tar-dest-");
     run(["tar", "-xzf", archive, "-C", dest]);
     const out = join(dest, "task-1");
@@ -56,7 +56,7 @@ describe("tar of a folder", () => {
     writeFileSync(join(src, "a.log"), "x".repeat(10_000));
     writeFileSync(join(src, "b.txt"), "after\n");
     const chunks: Uint8Array[] = [];
-    for await (const chunk of tarFolder(src, "t")) {
+    for await (const chunk of (await tarFolder(src, "t"))!) {
       chunks.push(chunk);
       // Right after a.log's header, before its bytes are read.
       if (chunks.length === 2) truncateSync(join(src, "a.log"), 100);
@@ -69,5 +69,16 @@ describe("tar of a folder", () => {
     expect(a.length).toBe(10_000);
     expect(a.subarray(0, 100).toString()).toBe("x".repeat(100));
     expect(readFileSync(join(dest, "t", "b.txt"), "utf8")).toBe("after\n");
+  });
+
+  test("a folder deleted once its archive has begun (a purge meanwhile) gives a whole archive of what was left; one already gone, none", async () => {
+    const src = tempDir("tar-gone-");
+    writeFileSync(join(src, "a.txt"), "made by an agent\n");
+    const blocks = await tarFolder(src, "t");
+    rmSync(src, { recursive: true }); // after the answer started, before its first block was read
+    const archive = join(tempDir("tar-gone-out-"), "t.tar.gz");
+    await Bun.write(archive, new Response(gzipped(blocks!)));
+    expect(run(["tar", "-tzf", archive]).trim()).toBe("t/");
+    expect(await tarFolder(src, "t")).toBeUndefined();
   });
 });

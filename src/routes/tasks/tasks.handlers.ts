@@ -123,10 +123,12 @@ export function taskHandlers(tasks: TaskService, idempotency: IdempotencyStore) 
     return streamResponse(c, body, headers) as never;
   };
 
+  const folderGone = (taskId: string) => new ApiError(404, `The directory of task ${taskId} is gone`);
+
   /** The task's directory, or a 404 once retention deleted it. */
   const dirOf = async (taskId: string) => {
     const t = tasks.get(taskId);
-    if (!(await Bun.file(t.taskDir).stat().catch(() => undefined))) throw new ApiError(404, `The directory of task ${t.taskId} is gone`);
+    if (!(await Bun.file(t.taskDir).stat().catch(() => undefined))) throw folderGone(t.taskId);
     return t.taskDir;
   };
 
@@ -143,8 +145,10 @@ export function taskHandlers(tasks: TaskService, idempotency: IdempotencyStore) 
   };
 
   const archive: H<typeof getTaskArchiveRoute> = async (c) => {
-    const { taskId } = c.req.valid("param");
-    return tarGzResponse(tarFolder(await dirOf(taskId), taskId), taskId) as never;
+    const t = tasks.get(c.req.valid("param").taskId);
+    const blocks = await tarFolder(t.taskDir, t.taskId);
+    if (!blocks) throw folderGone(t.taskId);
+    return tarGzResponse(blocks, t.taskId) as never;
   };
 
   return { create, continue: continueTask, list, get, stop, stopMany, resendWebhook, stream, events, log, files, file, archive };
