@@ -1,13 +1,20 @@
 /**
  * Cancels: a workflow leaves ComfyUI's queue, or is interrupted there, and is cancelled here either
  * way. When ComfyUI cannot be told, StopRequests interrupts it should it start or go on running.
+ *
+ * A running workflow is not cancelled the moment ComfyUI is told: ComfyUI stops at its next node or
+ * sampler step, and one whose last node (a SaveImage) was already running completes, its files
+ * saved. So a cancel of a running workflow waits a little for ComfyUI's own word of how it ended,
+ * and takes that; only when none comes in time is the workflow marked cancelled (and interrupted
+ * again should it go on). Marking it cancelled at once listed a workflow whose images were saved
+ * as cancelled, without them.
  */
 import type { Logger } from "pino";
 import type { Actor } from "../http/types.ts";
 import type { BackendName, ComfyBackend } from "./backend.ts";
 import { ComfyUnavailableError } from "./backend-errors.ts";
 import type { StopRequests } from "./stop-requests.ts";
-import type { OpenWorkflow } from "./workflow-store.ts";
+import type { OpenWorkflow, WorkflowStatus } from "./workflow-store.ts";
 
 export interface CancelDeps {
   backends: ReadonlyMap<BackendName, ComfyBackend>;
@@ -15,11 +22,23 @@ export interface CancelDeps {
   logger: Logger;
   /** Records one as cancelled; false for one that ended meanwhile, which keeps how it ended. */
   finish(w: OpenWorkflow): boolean;
+  /** The workflow's status now (its start, or its end, may have come since it was looked at). */
+  statusOf(workflowId: string): WorkflowStatus | undefined;
+  /** Resolves once the workflow has ended here, or after `ms`, or at shutdown. */
+  ended(workflowId: string, ms: number): Promise<void>;
 }
+
+/**
+ * How long a running workflow's cancel waits for ComfyUI to report how it stopped: a sampler step
+ * of an image model takes well under a second; a step of a large video model may take longer than
+ * this, and such a workflow is marked cancelled when the wait ends.
+ */
+export const CANCEL_CONFIRM_MS = 3_000;
 
 /** Cancels one workflow (queued or running). */
 export async function cancelOne(d: CancelDeps, w: OpenWorkflow, who?: Actor) {
   const backend = d.backends.get(w.backend);
+  let told = false;
   if (backend && w.submitted) {
     try {
       if (w.status === "running") await backend.interrupt(w.workflowId);
@@ -29,11 +48,13 @@ export async function cancelOne(d: CancelDeps, w: OpenWorkflow, who?: Actor) {
         await backend.interrupt(w.workflowId);
       }
       d.stops.told(w.workflowId);
+      told = true;
     } catch (err) {
       if (!(err instanceof ComfyUnavailableError)) throw err;
       d.logger.warn({ workflowId: w.workflowId, err: err.message }, "ComfyUI could not be told of the cancel; the workflow is marked cancelled, and interrupted if it starts there");
     }
   }
+  if (told && d.statusOf(w.workflowId) === "running") await d.ended(w.workflowId, CANCEL_CONFIRM_MS);
   d.logger.info({ audit: true, action: "workflow.cancel", reqId: who?.reqId, keyId: who?.keyId, workflowId: w.workflowId, backend: w.backend, was: w.status }, "workflow cancel requested");
   d.finish(w);
 }
@@ -46,6 +67,7 @@ export async function cancelOne(d: CancelDeps, w: OpenWorkflow, who?: Actor) {
  */
 export async function cancelAll(d: CancelDeps, workflows: OpenWorkflow[], who?: Actor): Promise<string[]> {
   const byBackend = Map.groupBy(workflows, (w) => w.backend);
+  const interrupted: string[] = [];
   for (const [name, ws] of byBackend) {
     const backend = d.backends.get(name);
     if (!backend) continue;
@@ -57,12 +79,16 @@ export async function cancelAll(d: CancelDeps, workflows: OpenWorkflow[], who?: 
       for (const w of ws.filter((w) => w.status === "running")) {
         await backend.interrupt(w.workflowId);
         d.stops.told(w.workflowId);
+        interrupted.push(w.workflowId);
       }
     } catch (err) {
       if (!(err instanceof ComfyUnavailableError)) throw err;
       d.logger.warn({ backend: name, err: err.message }, "ComfyUI could not be told of the cancels; the workflows are marked cancelled, and interrupted if they start there");
     }
   }
+  await Promise.all(interrupted.filter((id) => d.statusOf(id) === "running").map((id) => d.ended(id, CANCEL_CONFIRM_MS)));
   d.logger.info({ audit: true, action: "workflow.cancelMany", reqId: who?.reqId, keyId: who?.keyId, workflows: workflows.length }, "workflows cancelled together");
-  return workflows.filter((w) => d.finish(w)).map((w) => w.workflowId);
+  // Cancelled here, or ended by our interrupt (ComfyUI said so): not one that ended otherwise meanwhile.
+  const ours = (w: OpenWorkflow) => d.finish(w) || (interrupted.includes(w.workflowId) && d.statusOf(w.workflowId) === "cancelled");
+  return workflows.filter(ours).map((w) => w.workflowId);
 }

@@ -16,6 +16,7 @@ import { startSweeping } from "../retention.ts";
 import { ComfyBackend, type BackendName } from "./backend.ts";
 import { ComfyUnavailableError, ComfyValidationError } from "./backend-errors.ts";
 import { cancelAll, cancelOne, type CancelDeps } from "./cancels.ts";
+import { waitUntil } from "../http/long-poll.ts";
 import { promptFor, rejectionMessage } from "./prompt.ts";
 import { QueuePositions } from "./queue-positions.ts";
 import { Reconciler } from "./reconciler.ts";
@@ -77,7 +78,14 @@ export class ComfyService {
     this.#o = o;
     this.#positions = new QueuePositions(o.store);
     this.#stops = new StopRequests(o.logger);
-    this.#cancels = { backends: this.backends, stops: this.#stops, logger: o.logger, finish: (w) => this.#finish(w, "cancelled", { error: null }) };
+    this.#cancels = {
+      backends: this.backends,
+      stops: this.#stops,
+      logger: o.logger,
+      finish: (w) => this.#finish(w, "cancelled", { error: null }),
+      statusOf: (id) => o.store.get(id)?.status,
+      ended: (id, ms) => waitUntil(ms, this.#closing.signal, (wake) => o.hub.onEnded(id, wake)),
+    };
     this.#tracker = new RunTracker({ store: o.store, deadlines: this.#deadlines, stops: this.#stops, publish: (type, id, data) => this.#publish(type, id, data), finish: (w, status, extra) => this.#finish(w, status, extra) });
     const clientId = o.store.meta("comfyui.clientId", () => `management-api-${crypto.randomUUID()}`);
     this.#seq = Number(o.store.meta("comfyui.seq", () => "0"));
@@ -127,6 +135,7 @@ export class ComfyService {
 
   close() {
     this.#closed = true;
+    this.#closing.abort();
     clearInterval(this.#pruner);
     this.#reconciler.close();
     this.#deadlines.close();
@@ -134,6 +143,7 @@ export class ComfyService {
   }
 
   #closed = false;
+  readonly #closing = new AbortController();
 
   /** The backend a request names; a 400 saying which setting to set when it is not configured. */
   backend(name: BackendName): ComfyBackend {
@@ -260,6 +270,8 @@ export class ComfyService {
   async cancel(workflowId: string, who?: Actor) {
     const w = this.#known(workflowId, false);
     await cancelOne(this.#cancels, w, who);
+    const status = this.#o.store.get(workflowId)?.status;
+    if (status && status !== "cancelled") throw new ApiError(409, `Workflow ${workflowId} ${status} before the cancel reached ComfyUI`, { extra: { currentStatus: status } });
     return this.view(workflowId);
   }
 

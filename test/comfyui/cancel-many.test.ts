@@ -54,6 +54,21 @@ describe("cancelling many workflows", () => {
     }
   });
 
+  test("a running one whose last node ComfyUI finishes before the interrupt takes is completed, with its files, and not counted", async () => {
+    const s = await comfyStack({ nodeMs: 300 });
+    try {
+      const running = (await s.submit(chain(1, "finishing"))).body.workflowId;
+      await waitFor(async () => (await s.get(running)).currentNode === "2"); // SaveImage, the last
+      const queued = (await s.submit(chain(1, "queued"))).body.workflowId;
+      const { body } = await cancelAll(s.base, "status=queued,running");
+      expect(body).toEqual({ cancelled: 1, workflowIds: [queued] });
+      const done = await s.get(running);
+      expect([done.status, done.outputs.length]).toEqual(["completed", 1]);
+    } finally {
+      await s.close();
+    }
+  });
+
   test("workflows waiting for an unreachable ComfyUI are cancelled here and never sent when it returns", async () => {
     const s = await comfyStack();
     try {

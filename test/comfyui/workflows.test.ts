@@ -302,13 +302,44 @@ describe("priority, progress and cancel", () => {
     await s.until(body.workflowId, ["running"]);
     const res = await fetch(`${s.base}/v1/comfyui/workflow/${body.workflowId}`, { method: "DELETE", headers: AUTH });
     expect((await res.json()).status).toBe("cancelled");
-    await waitFor(() => s.fake.history.get(body.workflowId)?.status.messages.some(([t]) => t === "execution_interrupted"));
+    // The answer came once ComfyUI said so.
+    expect(s.fake.history.get(body.workflowId)?.status.messages.map(([t]) => t)).toContain("execution_interrupted");
     expect((await s.get(body.workflowId)).status).toBe("cancelled");
     const again = await fetch(`${s.base}/v1/comfyui/workflow/${body.workflowId}`, { method: "DELETE", headers: AUTH });
     expect(again.status).toBe(409);
     expect((await again.json()).currentStatus).toBe("cancelled");
     s.fake.nodeMs = 20;
   });
+
+  test("a cancel that reaches ComfyUI while the last node runs: ComfyUI completes the workflow, and so does the API, with its files (409 says so)", async () => {
+    s.fake.nodeMs = 300;
+    const { body } = await s.submit(chain(1, "too-late"));
+    await waitFor(async () => (await s.get(body.workflowId)).currentNode === "2"); // SaveImage, the last
+    const res = await fetch(`${s.base}/v1/comfyui/workflow/${body.workflowId}`, { method: "DELETE", headers: AUTH });
+    expect(res.status).toBe(409);
+    expect(await res.json()).toMatchObject({ message: `Workflow ${body.workflowId} completed before the cancel reached ComfyUI`, currentStatus: "completed" });
+    expect(s.fake.history.get(body.workflowId)?.status.status_str).toBe("success");
+    const done = await s.get(body.workflowId);
+    expect([done.status, done.outputs.length]).toEqual(["completed", 1]);
+    const listed = await (await fetch(`${s.base}/v1/comfyui/outputs?workflowId=${body.workflowId}`, { headers: AUTH })).json();
+    expect(listed.outputs).toHaveLength(1);
+    s.fake.nodeMs = 20;
+  });
+
+  test("a cancel ComfyUI does not confirm within 3 s (a long node) answers cancelled then, and the workflow stays cancelled", async () => {
+    s.fake.nodeMs = 5000;
+    const { body } = await s.submit(chain(1, "long-node"));
+    await s.until(body.workflowId, ["running"]);
+    const started = performance.now();
+    const res = await fetch(`${s.base}/v1/comfyui/workflow/${body.workflowId}`, { method: "DELETE", headers: AUTH });
+    const seconds = (performance.now() - started) / 1000;
+    expect([res.status, (await res.json()).status]).toEqual([200, "cancelled"]);
+    expect(seconds).toBeGreaterThan(2.5);
+    expect(seconds).toBeLessThan(4.9);
+    await waitFor(() => s.fake.history.get(body.workflowId)?.status.messages.some(([t]) => t === "execution_interrupted"), 10_000);
+    expect((await s.get(body.workflowId)).status).toBe("cancelled");
+    s.fake.nodeMs = 20;
+  }, 20_000);
 });
 
 describe("models and outputs", () => {

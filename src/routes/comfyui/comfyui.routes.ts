@@ -163,7 +163,8 @@ export const cancelWorkflowsRoute = createRoute({
   summary: "Cancel every workflow queued (or running), at once",
   description:
     "For a batch gone wrong: one request, where a DELETE each would use up the rate limit. The queued ones leave ComfyUI's queue " +
-    "in one request; running ones are interrupted. `status` is required, so that nothing is cancelled by accident.",
+    "in one request; running ones are interrupted, and the answer waits up to 3 s for ComfyUI to say they stopped (one it completes " +
+    "meanwhile is not counted). `status` is required, so that nothing is cancelled by accident.",
   request: {
     query: z.object({
       status: requiredStatusListQuery(["queued", "running"], "Cancel the workflows in this status, or in either: `queued,running`"),
@@ -228,6 +229,10 @@ export const cancelWorkflowRoute = createRoute({
   path: "/v1/comfyui/workflow/{workflowId}",
   tags: ["ComfyUI"],
   summary: "Cancel: remove from the queue, or interrupt if running",
+  description:
+    "ComfyUI stops a running workflow at its next node or sampling step: the answer waits for its word, up to 3 s (then the workflow is " +
+    "cancelled all the same, and interrupted again should it go on). One whose last node was already running completes, its files " +
+    "saved: it is then `completed`, and the answer a 409 with `currentStatus`, as for any workflow that had ended.",
   request: { params: WorkflowIdParam },
   responses: { 200: jsonResponse(WorkflowSchema, "Cancelled"), ...errors(400, 404, 409, 502, 507) },
 });
