@@ -95,6 +95,23 @@ describe("errors", () => {
       expect(task.task).toBe("café ☕ 日本");
     }
   });
+  test('a "__proto__" key, in any spelling, is 400 rather than dropped without a word; the word in a value is taken', async () => {
+    const count = async () => (await (await t.request("/v1/tasks?status=all", { headers: AUTH })).json()).count as number;
+    const before = await count();
+    for (const body of [
+      '{"agent":"a","task":"x","provider":"exit0","labels":{"__proto__":"x","job":"1"}}',
+      '{"agent":"a","task":"x","provider":"exit0","labels":{"__\\u0070roto__":"x"}}',
+      '{"agent":"a","task":"x","provider":"exit0","__proto__":{"queue":true}}',
+    ]) {
+      const res = await t.request("/v1/tasks", { method: "POST", headers: json, body });
+      expect([res.status, (await res.json()).message]).toEqual([400, 'Request body has a "__proto__" key, which no field takes as a name']);
+    }
+    expect(await count()).toBe(before);
+    const res = await t.request("/v1/tasks", { method: "POST", headers: json, body: '{"agent":"a","task":"explain __proto__ and \\u0070rototypes","provider":"exit0","labels":{"topic":"__proto__"}}' });
+    expect(res.status).toBe(202);
+    const task = await (await t.request(`/v1/tasks/${(await res.json()).taskId}`, { headers: AUTH })).json();
+    expect([task.task, task.labels]).toEqual(["explain __proto__ and prototypes", { topic: "__proto__" }]);
+  });
   test("a body that is not JSON is 415, saying what is taken", async () => {
     const res = await t.request("/v1/tasks", { method: "POST", headers: { ...AUTH, "Content-Type": "text/plain" }, body: "hi" });
     expect(res.status).toBe(415);
