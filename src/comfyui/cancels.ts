@@ -22,6 +22,8 @@ export interface CancelDeps {
   logger: Logger;
   /** Records one as cancelled; false for one that ended meanwhile, which keeps how it ended. */
   finish(w: OpenWorkflow): boolean;
+  /** Notes durably, before ComfyUI is told, that these are being cancelled (see WorkflowRecord.cancelRequestedAt). */
+  requested(workflowIds: readonly string[]): void;
   /** The workflow's status now (its start, or its end, may have come since it was looked at). */
   statusOf(workflowId: string): WorkflowStatus | undefined;
   /** Resolves once the workflow has ended here, or after `ms`, or at shutdown. */
@@ -38,6 +40,7 @@ export const CANCEL_CONFIRM_MS = 3_000;
 /** Cancels one workflow (queued or running). */
 export async function cancelOne(d: CancelDeps, w: OpenWorkflow, who?: Actor) {
   const backend = d.backends.get(w.backend);
+  d.requested([w.workflowId]);
   let told = false;
   if (backend && w.submitted) {
     try {
@@ -66,6 +69,7 @@ export async function cancelOne(d: CancelDeps, w: OpenWorkflow, who?: Actor) {
  * POST /queue {delete}. Running ones are interrupted.
  */
 export async function cancelAll(d: CancelDeps, workflows: OpenWorkflow[], who?: Actor): Promise<string[]> {
+  d.requested(workflows.map((w) => w.workflowId));
   const byBackend = Map.groupBy(workflows, (w) => w.backend);
   const interrupted: string[] = [];
   for (const [name, ws] of byBackend) {

@@ -83,6 +83,7 @@ export class ComfyService {
       stops: this.#stops,
       logger: o.logger,
       finish: (w) => this.#finish(w, "cancelled", { error: null }),
+      requested: (ids) => o.store.cancelRequested(ids),
       statusOf: (id) => o.store.get(id)?.status,
       ended: (id, ms) => waitUntil(ms, this.#closing.signal, (wake) => o.hub.onEnded(id, wake)),
     };

@@ -91,6 +91,11 @@ export class Reconciler {
       const w = store.get(o.workflowId);
       // Cancelled while earlier ones were sent: never sent.
       if (!w || FINAL.has(w.status)) continue;
+      // A cancel asked for before the API stopped, not yet recorded: never sent either.
+      if (w.cancelRequestedAt !== null) {
+        this.#d.finish(w, "cancelled", { error: null });
+        continue;
+      }
       if (known.has(w.workflowId) || (await backend.history(w.workflowId))) {
         store.update(w.workflowId, { submitted: 1 });
         continue;
@@ -182,6 +187,10 @@ export class Reconciler {
       if (h) {
         const verdict = verdictFromHistory(h);
         this.#d.finish(w, verdict.status, verdict);
+      } else if (w.cancelRequestedAt !== null) {
+        // Our own cancel took it out of ComfyUI's queue; its end is not recorded yet (it is being,
+        // or the API stopped first).
+        this.#d.finish(w, "cancelled", { error: null });
       } else if (after === "reconnect") {
         this.#d.finish(w, "failed", { error: `ComfyUI (${backend.name}) no longer has this workflow: it restarted or its queue was cleared before the workflow finished` });
       } else {

@@ -42,6 +42,11 @@ export interface WorkflowRecord {
   webhookUrl: string | null;
   /** The client's labels, a JSON object (labels.ts); null: none. */
   labels: string | null;
+  /**
+   * When a client asked to cancel it, recorded before ComfyUI is told: an API stopped between the
+   * two (a crash, a SIGKILL) finds it gone from ComfyUI's queue at its next start, and knows why.
+   */
+  cancelRequestedAt: number | null;
 }
 
 /** What open() reads of an unfinished workflow: not its prompt and UI JSON, often tens of KB each. */
@@ -62,6 +67,7 @@ export function newWorkflow(w: Pick<WorkflowRecord, "backend" | "priority" | "nu
     error: null,
     outputs: "[]",
     nodeErrors: null,
+    cancelRequestedAt: null,
   };
 }
 
@@ -92,12 +98,15 @@ export class WorkflowStore {
       workflowId TEXT PRIMARY KEY, backend TEXT NOT NULL, priority TEXT NOT NULL, status TEXT NOT NULL,
       submitted INTEGER NOT NULL, number REAL NOT NULL, progress REAL NOT NULL, currentNode TEXT,
       queuedAt INTEGER NOT NULL, startTime INTEGER, completionTime INTEGER, error TEXT,
-      prompt TEXT NOT NULL, uiWorkflow TEXT, outputs TEXT NOT NULL, nodeErrors TEXT, timeoutMs INTEGER, webhookUrl TEXT, labels TEXT)`);
-    // Databases from before nodeErrors was kept, before workflows had a time limit, webhooks and labels.
+      prompt TEXT NOT NULL, uiWorkflow TEXT, outputs TEXT NOT NULL, nodeErrors TEXT, timeoutMs INTEGER, webhookUrl TEXT, labels TEXT,
+      cancelRequestedAt INTEGER)`);
+    // Databases from before nodeErrors was kept, before workflows had a time limit, webhooks, labels
+    // and a durable cancel request.
     addColumnIfMissing(this.#db, "workflows", "nodeErrors", "TEXT");
     addColumnIfMissing(this.#db, "workflows", "timeoutMs", "INTEGER");
     addColumnIfMissing(this.#db, "workflows", "webhookUrl", "TEXT");
     addColumnIfMissing(this.#db, "workflows", "labels", "TEXT");
+    addColumnIfMissing(this.#db, "workflows", "cancelRequestedAt", "INTEGER");
     this.#createOutputsTable();
     this.#db.exec("CREATE INDEX IF NOT EXISTS outputs_by_time ON comfy_outputs (createdAt DESC)");
     this.#db.exec("CREATE INDEX IF NOT EXISTS workflows_by_time ON workflows (queuedAt DESC, workflowId DESC)");
@@ -179,6 +188,14 @@ export class WorkflowStore {
   }
 
   /** Workflows not yet finished, in ComfyUI's run order, without their prompts: read at every queue change. */
+  /** Notes that a client asked to cancel these (unfinished) workflows, in one write. */
+  cancelRequested(ids: readonly string[], at = Date.now()) {
+    const mark = this.#db.query("UPDATE workflows SET cancelRequestedAt = ? WHERE workflowId = ? AND status IN ('queued','running')");
+    this.#db.transaction(() => {
+      for (const id of ids) mark.run(at, id);
+    })();
+  }
+
   open(): OpenWorkflow[] {
     return this.#db.query("SELECT workflowId, backend, status, submitted, number, labels FROM workflows WHERE status IN ('queued','running') ORDER BY number").all() as OpenWorkflow[];
   }

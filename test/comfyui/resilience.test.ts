@@ -257,4 +257,40 @@ describe("restart of our API", () => {
     await again.shutdown();
     fake.stop();
   });
+
+  test("a cancel is noted before ComfyUI is told: one under way when the API stopped ends cancelled at the next start, not failed as lost, and is never sent", async () => {
+    const fake = new FakeComfyUI({ nodeMs: 150 }).start();
+    const s = await comfyStack({ fake });
+    await s.submit(chain(4, "ahead")); // keeps the others waiting in ComfyUI's queue
+    const cancelled = (await s.submit(chain(1, "cancelled"))).body.workflowId;
+    const res = await fetch(`${s.base}/v1/comfyui/workflow/${cancelled}`, { method: "DELETE", headers: AUTH });
+    expect(res.status).toBe(200);
+    const told = fake.received.find((r) => r.path === "/queue" && JSON.stringify(r.body).includes(cancelled))!;
+    const noted = s.server.services.comfyui!.store.get(cancelled)!.cancelRequestedAt!;
+    expect(noted).toBeLessThanOrEqual(told.at);
+
+    const sent = (await s.submit(chain(1, "sent"))).body.workflowId;
+    const waiting = (await s.submit(chain(2, "waiting"))).body.workflowId;
+    await s.server.shutdown();
+    // As if the API had died mid-cancel: ComfyUI took both out of its queue; our records say only
+    // that a cancel was asked for. One of them had not even been noted as sent.
+    fake.queue = fake.queue.filter((i) => i.id !== sent && i.id !== waiting);
+    const db = new Database(s.config.dbPath);
+    db.query("UPDATE workflows SET cancelRequestedAt = ? WHERE workflowId IN (?, ?)").run(Date.now(), sent, waiting);
+    db.query("UPDATE workflows SET submitted = 0 WHERE workflowId = ?").run(waiting);
+    db.close();
+
+    const again = await createServer(s.config, silentLogger, { comfyBackoffMs: 50 });
+    const get = async (id: string) => (await fetch(`http://127.0.0.1:${again.port}/v1/comfyui/workflow/${id}`, { headers: AUTH })).json();
+    for (const id of [sent, waiting]) {
+      const w = await waitFor(async () => {
+        const w = await get(id);
+        return w.status !== "queued" ? w : undefined;
+      });
+      expect([w.status, w.error]).toEqual(["cancelled", null]);
+    }
+    expect(fake.received.filter((r) => r.path === "/prompt" && (r.body as { prompt_id: string }).prompt_id === waiting)).toHaveLength(1);
+    await again.shutdown();
+    fake.stop();
+  });
 });

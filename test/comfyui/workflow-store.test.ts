@@ -36,7 +36,7 @@ describe("workflow store outputs", () => {
     expect(store.outputs({ limit: 10 }).outputs.length).toBe(2);
   });
 
-  test("a workflows table from before nodeErrors gains the column, keeping its rows", () => {
+  test("a workflows table from before nodeErrors (and the later columns) gains them, keeping its rows", () => {
     const db = new Database(":memory:");
     db.exec(`CREATE TABLE workflows (
       workflowId TEXT PRIMARY KEY, backend TEXT NOT NULL, priority TEXT NOT NULL, status TEXT NOT NULL,
@@ -45,6 +45,6 @@ describe("workflow store outputs", () => {
       prompt TEXT NOT NULL, uiWorkflow TEXT, outputs TEXT NOT NULL)`);
     db.exec("INSERT INTO workflows VALUES ('w1', 'local', 'normal', 'completed', 1, 1, 100, NULL, 1, 1, 2, NULL, '{}', NULL, '[]')");
     const store = new WorkflowStore(db);
-    expect(store.get("w1")).toMatchObject({ status: "completed", nodeErrors: null });
+    expect(store.get("w1")).toMatchObject({ status: "completed", nodeErrors: null, timeoutMs: null, webhookUrl: null, labels: null, cancelRequestedAt: null });
   });
 });
