@@ -145,6 +145,17 @@ export class FakeComfyUI {
     return this;
   }
 
+  /**
+   * Its WebSocket connections drop, and new ones are refused for `ms`, while HTTP goes on and so
+   * does the queue (a proxy's hiccup): what it says meanwhile reaches no one.
+   */
+  dropWebSockets(ms: number) {
+    this.#wsRefusedUntil = Date.now() + ms;
+    for (const set of this.clients.values()) for (const ws of set) ws.close();
+  }
+
+  #wsRefusedUntil = 0;
+
   /** A crash: sockets drop, the queue and anything running are lost (history survives on disk). */
   stop() {
     this.#life++;
@@ -189,6 +200,7 @@ export class FakeComfyUI {
       return new Response(page, { status: 401, headers: { "Content-Type": "text/html", "WWW-Authenticate": 'Basic realm="ComfyUI"' } });
     }
     if (p === "/ws") {
+      if (Date.now() < this.#wsRefusedUntil) return new Response("502 Bad Gateway", { status: 502 });
       const clientId = url.searchParams.get("clientId") ?? crypto.randomUUID().replaceAll("-", "");
       if (srv.upgrade(req, { data: { clientId } })) return undefined;
       return new Response("upgrade failed", { status: 400 });

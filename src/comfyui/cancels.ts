@@ -37,6 +37,15 @@ export interface CancelDeps {
  */
 export const CANCEL_CONFIRM_MS = 3_000;
 
+/**
+ * Whether a workflow ComfyUI was told to stop may yet end otherwise there: one running, and any
+ * while the WebSocket is down (ComfyUI restarting, a proxy's hiccup), since one we take for queued
+ * may have started unseen. The reconciliation at the reconnect then says how it ended.
+ */
+function unsure(d: CancelDeps, backend: ComfyBackend, workflowId: string): boolean {
+  return d.statusOf(workflowId) === "running" || (!backend.connected && d.statusOf(workflowId) === "queued");
+}
+
 /** Cancels one workflow (queued or running). */
 export async function cancelOne(d: CancelDeps, w: OpenWorkflow, who?: Actor) {
   const backend = d.backends.get(w.backend);
@@ -57,7 +66,7 @@ export async function cancelOne(d: CancelDeps, w: OpenWorkflow, who?: Actor) {
       d.logger.warn({ workflowId: w.workflowId, err: err.message }, "ComfyUI could not be told of the cancel; the workflow is marked cancelled, and interrupted if it starts there");
     }
   }
-  if (told && d.statusOf(w.workflowId) === "running") await d.ended(w.workflowId, CANCEL_CONFIRM_MS);
+  if (told && backend && unsure(d, backend, w.workflowId)) await d.ended(w.workflowId, CANCEL_CONFIRM_MS);
   d.logger.info({ audit: true, action: "workflow.cancel", reqId: who?.reqId, keyId: who?.keyId, workflowId: w.workflowId, backend: w.backend, was: w.status }, "workflow cancel requested");
   d.finish(w);
 }
@@ -71,7 +80,7 @@ export async function cancelOne(d: CancelDeps, w: OpenWorkflow, who?: Actor) {
 export async function cancelAll(d: CancelDeps, workflows: OpenWorkflow[], who?: Actor): Promise<string[]> {
   d.requested(workflows.map((w) => w.workflowId));
   const byBackend = Map.groupBy(workflows, (w) => w.backend);
-  const interrupted: string[] = [];
+  const told: { id: string; backend: ComfyBackend }[] = [];
   for (const [name, ws] of byBackend) {
     const backend = d.backends.get(name);
     if (!backend) continue;
@@ -80,19 +89,21 @@ export async function cancelAll(d: CancelDeps, workflows: OpenWorkflow[], who?: 
       // One that starts before the delete reaches ComfyUI is interrupted at its first message
       // (StopRequests), as a cancel ComfyUI was not told of.
       if (queued.length) await backend.deleteQueued(queued);
+      told.push(...queued.map((id) => ({ id, backend })));
       for (const w of ws.filter((w) => w.status === "running")) {
         await backend.interrupt(w.workflowId);
         d.stops.told(w.workflowId);
-        interrupted.push(w.workflowId);
+        told.push({ id: w.workflowId, backend });
       }
     } catch (err) {
       if (!(err instanceof ComfyUnavailableError)) throw err;
       d.logger.warn({ backend: name, err: err.message }, "ComfyUI could not be told of the cancels; the workflows are marked cancelled, and interrupted if they start there");
     }
   }
-  await Promise.all(interrupted.filter((id) => d.statusOf(id) === "running").map((id) => d.ended(id, CANCEL_CONFIRM_MS)));
+  const waited = new Set(told.filter((t) => unsure(d, t.backend, t.id)).map((t) => t.id));
+  await Promise.all([...waited].map((id) => d.ended(id, CANCEL_CONFIRM_MS)));
   d.logger.info({ audit: true, action: "workflow.cancelMany", reqId: who?.reqId, keyId: who?.keyId, workflows: workflows.length }, "workflows cancelled together");
-  // Cancelled here, or ended by our interrupt (ComfyUI said so): not one that ended otherwise meanwhile.
-  const ours = (w: OpenWorkflow) => d.finish(w) || (interrupted.includes(w.workflowId) && d.statusOf(w.workflowId) === "cancelled");
+  // Cancelled here, or ended by our cancel as ComfyUI said: not one that ended otherwise meanwhile.
+  const ours = (w: OpenWorkflow) => d.finish(w) || (waited.has(w.workflowId) && d.statusOf(w.workflowId) === "cancelled");
   return workflows.filter(ours).map((w) => w.workflowId);
 }

@@ -30,6 +30,28 @@ describe("backend failures", () => {
     fresh.stop();
   });
 
+  test("a cancel while the WebSocket is down takes the reconnect's word: one ComfyUI ran unseen and completed is completed (409), a queued one cancelled", async () => {
+    const s = await comfyStack({ nodeMs: 1000 });
+    try {
+      const backend = s.server.services.comfyui!.service.backends.get("local")!;
+      s.fake.dropWebSockets(2500); // HTTP goes on: what ComfyUI says meanwhile reaches no one
+      await waitFor(() => !backend.connected);
+      const unseen = (await s.submit(chain(0, "unseen"))).body.workflowId; // EmptyImage, then SaveImage: a second each
+      const behind = (await s.submit(chain(0, "behind"))).body.workflowId;
+      const sent = s.fake.received.find((r) => r.path === "/prompt" && (r.body as { prompt_id: string }).prompt_id === unseen)!.at;
+      // During its SaveImage, which an interrupt does not stop (later is the same: it has completed).
+      await Bun.sleep(Math.max(0, sent + 1800 - Date.now()));
+      expect((await s.get(unseen)).status).toBe("queued"); // as far as the API can tell
+      const [late, early] = await Promise.all([unseen, behind].map((id) => fetch(`${s.base}/v1/comfyui/workflow/${id}`, { method: "DELETE", headers: AUTH })));
+      expect([late!.status, (await late!.json()).currentStatus]).toEqual([409, "completed"]);
+      expect([early!.status, (await early!.json()).status]).toEqual([200, "cancelled"]);
+      expect((await s.get(unseen)).outputs).toHaveLength(1);
+      expect(s.fake.history.has(behind)).toBe(false); // never ran
+    } finally {
+      await s.close();
+    }
+  });
+
   test("a waiting workflow cancelled while the ones before it are being sent is never sent", async () => {
     const s = await comfyStack();
     const port = s.fake.port;

@@ -231,8 +231,9 @@ export const cancelWorkflowRoute = createRoute({
   summary: "Cancel: remove from the queue, or interrupt if running",
   description:
     "ComfyUI stops a running workflow at its next node or sampling step: the answer waits for its word, up to 3 s (then the workflow is " +
-    "cancelled all the same, and interrupted again should it go on). One whose last node was already running completes, its files " +
-    "saved: it is then `completed`, and the answer a 409 with `currentStatus`, as for any workflow that had ended.",
+    "cancelled all the same, and interrupted again should it go on); while the API's WebSocket to ComfyUI is down, a queued one may " +
+    "have started unseen, and the answer waits as long for the reconnect to say. One whose last node was already running completes, " +
+    "its files saved: it is then `completed`, and the answer a 409 with `currentStatus`, as for any workflow that had ended.",
   request: { params: WorkflowIdParam },
   responses: { 200: jsonResponse(WorkflowSchema, "Cancelled"), ...errors(400, 404, 409, 502, 507) },
 });
