@@ -273,11 +273,20 @@ export class TaskSupervisor {
     return { ok: true, task: record };
   }
 
-  /** Asks the task to stop: SIGTERM to its group now, SIGKILL after the grace period. */
+  /**
+   * Asks the task to stop: SIGTERM to its group now, SIGKILL after the grace period. One that has
+   * just ended on its own, its exit status written but its end not yet noticed, keeps that end: it
+   * is recorded now, and returned as it ended (not `stopped`).
+   */
   stop(taskId: string, reason: { status: TaskStatus; error?: string } = { status: "stopped" }): TaskRecord | undefined {
     const t = this.#live.get(taskId);
     if (!t) return this.#queue.stop(taskId, reason.status, reason.error ?? null);
-    if (!t || t.stopRequestedAt !== null) return t;
+    if (t.stopRequestedAt !== null) return t;
+    const exit = readExitFile(this.#paths.exit(taskId));
+    if (exit) {
+      this.#finish(t, exit, null);
+      return this.#o.store.get(taskId);
+    }
     t.stopRequestedAt = Date.now();
     t.status = reason.status;
     t.error = reason.error ?? null;

@@ -260,6 +260,7 @@ export class TaskService {
     }
     const stopped = this.#o.supervisor.stop(taskId) ?? t;
     this.#o.logger.info({ audit: true, action: "task.stop", reqId: who.reqId, taskId, keyId: who.keyId }, "task stop requested");
+    if (stopped.status !== "stopped") throw new ApiError(409, `Task ${taskId} ${stopped.status} before it could be stopped`, { extra: { currentStatus: stopped.status } });
     return stopped;
   }
 
@@ -276,7 +277,8 @@ export class TaskService {
   /** Stops every running (or queued) task, of one agent or provider if given: each as stop() stops one. */
   stopMany(q: { statuses: readonly ("running" | "queued")[]; agent?: string; provider?: string; labels?: Labels }, who: Actor): TaskRecord[] {
     const running = this.#o.store.list({ statuses: q.statuses, agent: q.agent, provider: q.provider, labels: q.labels, limit: Number.MAX_SAFE_INTEGER }).tasks;
-    const stopped = running.filter((t) => this.#o.supervisor.isLive(t.taskId)).map((t) => this.#o.supervisor.stop(t.taskId) ?? t);
+    // Not one that ended on its own just before: it keeps that end, and is not counted.
+    const stopped = running.filter((t) => this.#o.supervisor.isLive(t.taskId)).map((t) => this.#o.supervisor.stop(t.taskId) ?? t).filter((t) => t.status === "stopped");
     const taskIds = stopped.map((t) => t.taskId);
     this.#o.logger.info({ audit: true, action: "task.stop", reqId: who.reqId, taskIds, agent: q.agent, provider: q.provider, labels: q.labels, keyId: who.keyId }, "task stops requested");
     return stopped;

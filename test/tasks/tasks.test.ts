@@ -2,6 +2,7 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { existsSync, linkSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { groupMembers } from "../../src/tasks/process-group.ts";
+import { spawnTask } from "../../src/tasks/spawn.ts";
 import { AUTH, testApp, waitFor } from "../helpers.ts";
 
 const t = testApp({ ANTHROPIC_API_KEY: "sk-ant-test", TASK_STOP_GRACE_MS: "800", TASK_ENV: "PIP_*,HF_TOKEN,MANAGEMENT_*", PIP_INDEX_URL: "https://pypi.corp.example/simple", HF_TOKEN: "hf_x", PIP_CACHE_DIR: "/cache/pip", CUDA_VISIBLE_DEVICES: "1", LD_LIBRARY_PATH: "/usr/local/nvidia/lib64", HF_HOME: "/models/hf", TMPDIR: "/scratch/tmp", LC_ALL: "C.UTF-8" });
@@ -142,6 +143,29 @@ describe("stop", () => {
     expect((await ended(b.body.taskId)).status).toBe("stopped");
     // Nothing left to stop: none, and no error.
     expect(await (await t.request("/v1/tasks?status=running&agent=bulk-b", { method: "DELETE", headers: AUTH })).json()).toEqual({ stopped: 0, taskIds: [] });
+  });
+
+  test("a task that ended on its own just before the stop, its end not yet noticed, keeps that end: 409, and not counted", async () => {
+    // Its end noticed late, as under load: the exit status is written, the process's exit not yet seen.
+    const late = testApp({}, { spawn: (req) => {
+      const p = spawnTask(req);
+      return { ...p, exited: p.exited.then(async (x) => (await Bun.sleep(1000), x)) };
+    } });
+    try {
+      const exitFile = (logFile: string) => logFile.replace(/\.log$/, ".exit");
+      const one = (await start("exit0", "x", "ends-first", late)).body;
+      await waitFor(() => existsSync(exitFile(one.logFile)));
+      const res = await late.request(`/v1/tasks/${one.taskId}`, { method: "DELETE", headers: AUTH });
+      expect([res.status, await res.json()]).toEqual([409, expect.objectContaining({ message: `Task ${one.taskId} completed before it could be stopped`, currentStatus: "completed" })]);
+      expect(await get(one.taskId, late)).toMatchObject({ status: "completed", exitCode: 0, signal: null });
+      const two = (await start("exit0", "x", "ends-first", late)).body;
+      await waitFor(() => existsSync(exitFile(two.logFile)));
+      const bulk = await (await late.request("/v1/tasks?status=running&agent=ends-first", { method: "DELETE", headers: AUTH })).json();
+      expect(bulk).toEqual({ stopped: 0, taskIds: [] });
+      expect((await get(two.taskId, late)).status).toBe("completed");
+    } finally {
+      late.close();
+    }
   });
 
   test("SIGTERM stops a task; it stays stopped after it exits; a second stop is 409", async () => {

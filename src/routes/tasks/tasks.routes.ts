@@ -79,7 +79,8 @@ export const stopTaskRoute = createRoute({
   summary: "Stop a running task (SIGTERM to its process group, SIGKILL after TASK_STOP_GRACE_MS); with ?purge=true, delete an ended one",
   description:
     "The task is `stopped` at once; its `exitTime` stays null until its processes are gone, and with them the memory they held (a GPU's too). " +
-    "`GET /v1/tasks/{taskId}?wait=N` answers then: wait for it before starting what needs that memory.",
+    "`GET /v1/tasks/{taskId}?wait=N` answers then: wait for it before starting what needs that memory. One that had ended on its own " +
+    "a moment before, its end not yet recorded, keeps that end: a 409 with `currentStatus`, as for any task that has ended.",
   request: { params: TaskIdParam, query: StopQuery },
   responses: {
     200: jsonResponse(z.union([StopResultSchema, PurgeResultSchema]), "Stop under way (TaskStopped), or the ended task deleted (TaskPurged)"),
