@@ -15,11 +15,13 @@ const timed = async <T>(fn: () => Promise<T>) => {
 };
 
 describe("a task", async () => {
+  // Its 1 s idle timeout may close a pooled connection just as a request reuses it, which then
+  // fails with ECONNRESET (a POST did once in CI): those that change state take a fresh connection.
   const server = await createServer(testConfig(), silentLogger, { idleTimeoutSec: 1 });
   const base = `http://127.0.0.1:${server.port}`;
   afterAll(() => server.shutdown());
   const start = async (provider: string, task = "x") =>
-    (await (await fetch(`${base}/v1/tasks`, { method: "POST", headers: json, body: JSON.stringify({ agent: "w", task, provider }) })).json()).taskId as string;
+    (await (await fetch(`${base}/v1/tasks`, { method: "POST", keepalive: false, headers: json, body: JSON.stringify({ agent: "w", task, provider }) })).json()).taskId as string;
   const get = (id: string, query = "") => fetch(`${base}/v1/tasks/${id}${query}`, { headers: AUTH });
 
   test("answers as soon as the task ends, past the idle timeout, with its end and log", async () => {
@@ -38,14 +40,14 @@ describe("a task", async () => {
     const { value, ms } = await timed(async () => (await get(id, "?wait=2")).json());
     expect(value.status).toBe("running");
     expect(ms).toBeGreaterThan(1900);
-    await fetch(`${base}/v1/tasks/${id}`, { method: "DELETE", headers: AUTH });
+    await fetch(`${base}/v1/tasks/${id}`, { method: "DELETE", keepalive: false, headers: AUTH });
     const stopped = await (await get(id, "?wait=30")).json();
     expect(stopped).toMatchObject({ status: "stopped", exitCode: 0 });
     const again = await timed(() => get(id, "?wait=30"));
     expect(again.ms).toBeLessThan(1000);
     const fresh = await start("sleeper");
     expect((await timed(() => get(fresh, "?wait=0"))).ms).toBeLessThan(1000);
-    await fetch(`${base}/v1/tasks/${fresh}`, { method: "DELETE", headers: AUTH });
+    await fetch(`${base}/v1/tasks/${fresh}`, { method: "DELETE", keepalive: false, headers: AUTH });
   });
 
   test("a wait out of range is a 400; an unknown task a 404 at once", async () => {
@@ -56,7 +58,7 @@ describe("a task", async () => {
   test("shutdown answers a waiting request at once, with the task still running", async () => {
     const other = await createServer(testConfig(), silentLogger, { idleTimeoutSec: 1 });
     const otherBase = `http://127.0.0.1:${other.port}`;
-    const res = await fetch(`${otherBase}/v1/tasks`, { method: "POST", headers: json, body: JSON.stringify({ agent: "w", task: "x", provider: "sleeper" }) });
+    const res = await fetch(`${otherBase}/v1/tasks`, { method: "POST", keepalive: false, headers: json, body: JSON.stringify({ agent: "w", task: "x", provider: "sleeper" }) });
     const { taskId } = await res.json();
     const waiting = timed(() => fetch(`${otherBase}/v1/tasks/${taskId}?wait=60`, { headers: AUTH }));
     await Bun.sleep(300);
@@ -91,7 +93,7 @@ describe("a workflow", async () => {
     expect(ms).toBeGreaterThan(900);
     const waiting = get(long.body.workflowId, "?wait=30");
     await Bun.sleep(200);
-    await fetch(`${s.base}/v1/comfyui/workflow/${long.body.workflowId}`, { method: "DELETE", headers: AUTH });
+    await fetch(`${s.base}/v1/comfyui/workflow/${long.body.workflowId}`, { method: "DELETE", keepalive: false, headers: AUTH });
     expect((await (await waiting).json()).status).toBe("cancelled");
     await s.until(queued.body.workflowId, ["completed"]);
     expect(s.server.services.comfyui!.hub.endWaiterCount).toBe(0);

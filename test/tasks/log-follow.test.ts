@@ -4,13 +4,15 @@ import { AUTH, silentLogger, testConfig, waitFor } from "../helpers.ts";
 import { createServer } from "../../src/server.ts";
 
 const config = testConfig({ TASK_STOP_GRACE_MS: "500" });
+// Its 1 s idle timeout may close a pooled connection just as a request reuses it, which then
+// fails with ECONNRESET (a POST did once in CI): those that change state take a fresh connection.
 const server = await createServer(config, silentLogger, { idleTimeoutSec: 1 });
 const base = `http://127.0.0.1:${server.port}`;
 afterAll(() => server.shutdown());
 const json = { ...AUTH, "Content-Type": "application/json" };
 
 async function start(provider: string, task = "x", srv = base) {
-  const res = await fetch(`${srv}/v1/tasks`, { method: "POST", headers: json, body: JSON.stringify({ agent: "tail", task, provider }) });
+  const res = await fetch(`${srv}/v1/tasks`, { method: "POST", keepalive: false, headers: json, body: JSON.stringify({ agent: "tail", task, provider }) });
   expect(res.status).toBe(202);
   return (await res.json()) as { taskId: string; logFile: string };
 }
@@ -55,7 +57,7 @@ describe("follow=true", () => {
     const res = await logs(taskId, "?follow=true");
     const body = res.text();
     await Bun.sleep(2000);
-    await fetch(`${base}/v1/tasks/${taskId}`, { method: "DELETE", headers: AUTH });
+    await fetch(`${base}/v1/tasks/${taskId}`, { method: "DELETE", keepalive: false, headers: AUTH });
     expect(await body).toBe("sleeping\nTerminated\ngot SIGTERM\n");
   });
 
@@ -83,7 +85,7 @@ describe("follow=true", () => {
     const res = await fetch(`${base}/v1/tasks/${taskId}/logs?follow=true`, { method: "HEAD", headers: AUTH });
     expect(res.status).toBe(200);
     expect(await res.text()).toBe("");
-    await fetch(`${base}/v1/tasks/${taskId}`, { method: "DELETE", headers: AUTH });
+    await fetch(`${base}/v1/tasks/${taskId}`, { method: "DELETE", keepalive: false, headers: AUTH });
   });
 
   test("shutdown ends a followed log that is still going", async () => {

@@ -6,13 +6,15 @@ import { createServer } from "../../src/server.ts";
 import { groupAlive } from "../../src/tasks/process-group.ts";
 
 const config = testConfig({ SSE_HEARTBEAT_MS: "300", TASK_STOP_GRACE_MS: "500" });
+// Its 1 s idle timeout may close a pooled connection just as a request reuses it, which then
+// fails with ECONNRESET (a POST did once in CI): those that change state take a fresh connection.
 const server = await createServer(config, silentLogger, { idleTimeoutSec: 1 });
 const base = `http://127.0.0.1:${server.port}`;
 afterAll(() => server.shutdown());
 const json = { ...AUTH, "Content-Type": "application/json" };
 
 async function start(provider: string, task = "x") {
-  const res = await fetch(`${base}/v1/tasks`, { method: "POST", headers: json, body: JSON.stringify({ agent: "sse", task, provider }) });
+  const res = await fetch(`${base}/v1/tasks`, { method: "POST", keepalive: false, headers: json, body: JSON.stringify({ agent: "sse", task, provider }) });
   expect(res.status).toBe(202);
   return (await res.json()) as { taskId: string; logFile: string };
 }
@@ -132,7 +134,7 @@ describe("SSE log stream", () => {
     const events = await readSse(await stream(taskId), (ev) => Date.now() - t0 > 2500);
     expect(Date.now() - t0).toBeGreaterThan(2000);
     expect(events.filter((e) => e.comment.includes("heartbeat")).length).toBeGreaterThanOrEqual(3);
-    await fetch(`${base}/v1/tasks/${taskId}`, { method: "DELETE", headers: AUTH });
+    await fetch(`${base}/v1/tasks/${taskId}`, { method: "DELETE", keepalive: false, headers: AUTH });
   });
 
   test("clients that go away free what they held", async () => {
@@ -142,7 +144,7 @@ describe("SSE log stream", () => {
     await waitFor(() => tasks.openStreams() === 20);
     await Promise.all(readers.map((r) => r.body!.cancel()));
     await waitFor(() => tasks.openStreams() === 0);
-    await fetch(`${base}/v1/tasks/${taskId}`, { method: "DELETE", headers: AUTH });
+    await fetch(`${base}/v1/tasks/${taskId}`, { method: "DELETE", keepalive: false, headers: AUTH });
   });
 
   test("HEAD answers the stream's headers and holds nothing open", async () => {
@@ -161,7 +163,7 @@ describe("SSE log stream", () => {
     expect(tasks.openStreams()).toBe(1);
     await reader.body!.cancel();
     await waitFor(() => tasks.openStreams() === 0);
-    await fetch(`${base}/v1/tasks/${taskId}`, { method: "DELETE", headers: AUTH });
+    await fetch(`${base}/v1/tasks/${taskId}`, { method: "DELETE", keepalive: false, headers: AUTH });
   });
 
   test("lines appended while a client catches up on a large backlog are neither lost nor repeated", async () => {
@@ -176,7 +178,7 @@ describe("SSE log stream", () => {
     expect(lines.length).toBe(1 + 50_000 + 1000);
     expect(new Set(lines).size).toBe(lines.length);
     expect(lines.slice(-1000)).toEqual(Array.from({ length: 1000 }, (_, i) => `live ${i}`));
-    await fetch(`${base}/v1/tasks/${taskId}`, { method: "DELETE", headers: AUTH });
+    await fetch(`${base}/v1/tasks/${taskId}`, { method: "DELETE", keepalive: false, headers: AUTH });
   });
 
   test("a line over 1 MiB arrives cut into 1 MiB pieces, the same live as from the backlog", async () => {
@@ -196,7 +198,7 @@ describe("SSE log stream", () => {
     expect(shape(sseLines(backlog))).toEqual(shape(pieces));
     expect(sseLines(backlog)).toEqual(pieces);
     expect(summary(liveEvents)).toEqual(summary(backlog));
-    await fetch(`${base}/v1/tasks/${taskId}`, { method: "DELETE", headers: AUTH });
+    await fetch(`${base}/v1/tasks/${taskId}`, { method: "DELETE", keepalive: false, headers: AUTH });
   });
 });
 
@@ -205,7 +207,7 @@ describe("shutdown", () => {
     const cfg = testConfig({ SHUTDOWN_GRACE_MS: "2000" });
     const s = await createServer(cfg, silentLogger);
     const b = `http://127.0.0.1:${s.port}`;
-    const res = await fetch(`${b}/v1/tasks`, { method: "POST", headers: json, body: JSON.stringify({ agent: "a", task: "x", provider: "sleeper" }) });
+    const res = await fetch(`${b}/v1/tasks`, { method: "POST", keepalive: false, headers: json, body: JSON.stringify({ agent: "a", task: "x", provider: "sleeper" }) });
     const { taskId } = await res.json();
     const reading = readSse(await fetch(`${b}/v1/tasks/${taskId}/logs/stream`, { headers: AUTH }));
     await waitFor(() => s.services.tasks!.openStreams() === 1);
