@@ -187,7 +187,6 @@ export class WorkflowStore {
     return (this.#db.query("SELECT COUNT(*) AS n FROM workflows WHERE status = 'queued' AND submitted = 0").get() as { n: number }).n;
   }
 
-  /** Workflows not yet finished, in ComfyUI's run order, without their prompts: read at every queue change. */
   /** Notes that a client asked to cancel these (unfinished) workflows, in one write. */
   cancelRequested(ids: readonly string[], at = Date.now()) {
     const mark = this.#db.query("UPDATE workflows SET cancelRequestedAt = ? WHERE workflowId = ? AND status IN ('queued','running')");
@@ -196,6 +195,7 @@ export class WorkflowStore {
     })();
   }
 
+  /** Workflows not yet finished, in ComfyUI's run order, without their prompts: read at every queue change. */
   open(): OpenWorkflow[] {
     return this.#db.query("SELECT workflowId, backend, status, submitted, number, labels FROM workflows WHERE status IN ('queued','running') ORDER BY number").all() as OpenWorkflow[];
   }
