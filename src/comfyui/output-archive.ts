@@ -6,7 +6,7 @@
  */
 import { stat } from "node:fs/promises";
 import type { Logger } from "pino";
-import { tar, tarGzResponse, type Entry } from "../tasks/tar.ts";
+import { fileBytes, tar, tarGzResponse, type Entry } from "../tasks/tar.ts";
 import { fileInside } from "./assets.ts";
 import type { ComfyBackend } from "./backend.ts";
 import type { OutputRow, WorkflowStore } from "./workflow-store.ts";
@@ -15,6 +15,17 @@ import type { OutputRow, WorkflowStore } from "./workflow-store.ts";
 const MAX_OUTPUTS = 10_000;
 /** A file /view sends without its length is held whole to learn it, up to this; larger ones are left out. */
 const MAX_UNSIZED_BYTES = 256 * 1024 * 1024;
+
+/**
+ * A file of COMFYUI_OUTPUT_DIR as an archive member, with the size it has now; undefined if it is no
+ * file. Its bytes are read when the archive gets to it: one deleted meanwhile (ComfyUI's own output
+ * cleaning, someone's `rm`) is padded with zeros, as a task archive does, where the download was cut.
+ */
+export async function localFileEntry(path: string, name: string): Promise<Entry | undefined> {
+  const st = await stat(path);
+  if (!st.isFile()) return undefined;
+  return { name, type: "0", mode: 0o644, size: st.size, mtime: st.mtimeMs, body: () => fileBytes(path) };
+}
 
 /** The download of `workflowId`'s outputs, each under `<workflowId>/<subfolder>/`. */
 export function outputsArchive(d: { store: WorkflowStore; backends: Map<string, ComfyBackend>; outputDir: string | undefined; logger: Logger }, workflowId: string) {
@@ -40,9 +51,7 @@ export function outputsArchive(d: { store: WorkflowStore; backends: Map<string, 
 async function fileEntry(d: { backends: Map<string, ComfyBackend>; outputDir: string | undefined }, row: OutputRow, name: string): Promise<Entry | undefined> {
   if (d.outputDir && row.backend === "local") {
     const path = fileInside(d.outputDir, row.subfolder, row.filename);
-    const st = path ? await stat(path) : undefined;
-    if (!path || !st?.isFile()) return undefined;
-    return { name, type: "0", mode: 0o644, size: st.size, mtime: st.mtimeMs, body: () => Bun.file(path).stream() };
+    return path ? localFileEntry(path, name) : undefined;
   }
   const backend = d.backends.get(row.backend);
   if (!backend) throw new Error(`backend ${row.backend} is not configured`);

@@ -102,8 +102,8 @@ async function* folderEntries(dir: string, root: string): AsyncGenerator<Entry> 
   }
 }
 
-/** A file's bytes as they are read; none if it vanished. */
-async function* fileBytes(path: string): AsyncGenerator<Uint8Array> {
+/** A file's bytes as they are read; none if it vanished (the archive then pads it with zeros). */
+export async function* fileBytes(path: string): AsyncGenerator<Uint8Array> {
   const file = await open(path, "r").catch(() => undefined);
   try {
     while (file) {

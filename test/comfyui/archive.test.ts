@@ -2,6 +2,8 @@
 import { describe, expect, test } from "bun:test";
 import { readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { localFileEntry } from "../../src/comfyui/output-archive.ts";
+import { tar } from "../../src/tasks/tar.ts";
 import { AUTH, tempDir } from "../helpers.ts";
 import { BASIC, comfyStack, mediaPrompt } from "./helpers.ts";
 
@@ -25,6 +27,22 @@ async function unpack(res: Response): Promise<Record<string, Buffer>> {
 }
 
 describe("a workflow's outputs as one archive", () => {
+  test("a file of COMFYUI_OUTPUT_DIR deleted once the archive has begun keeps its size, zero-padded: the archive stays whole", async () => {
+    const dir = tempDir("wf-archive-gone-");
+    writeFileSync(join(dir, "a.png"), "made by ComfyUI");
+    writeFileSync(join(dir, "b.png"), "the next one");
+    const entries = [(await localFileEntry(join(dir, "a.png"), "w/a.png"))!, (await localFileEntry(join(dir, "b.png"), "w/b.png"))!];
+    rmSync(join(dir, "a.png")); // after its header was made, before its bytes are read
+    const chunks: Uint8Array[] = [];
+    for await (const chunk of tar((async function* () { yield* entries; })())) chunks.push(chunk);
+    const out = tempDir("wf-archive-gone-out-");
+    writeFileSync(join(out, "a.tar"), Buffer.concat(chunks));
+    const unpacked = Bun.spawnSync(["tar", "-xf", join(out, "a.tar"), "-C", out]);
+    expect(unpacked.exitCode).toBe(0);
+    expect(readFileSync(join(out, "w", "a.png"))).toEqual(Buffer.alloc(15));
+    expect(readFileSync(join(out, "w", "b.png"), "utf8")).toBe("the next one");
+  });
+
   test("through ComfyUI's /view: images, video and sound, each as its own download gives it", async () => {
     const s = await comfyStack();
     try {
