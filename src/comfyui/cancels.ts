@@ -43,7 +43,8 @@ export const CANCEL_CONFIRM_MS = 3_000;
  * may have started unseen. The reconciliation at the reconnect then says how it ended.
  */
 function unsure(d: CancelDeps, backend: ComfyBackend, workflowId: string): boolean {
-  return d.statusOf(workflowId) === "running" || (!backend.connected && d.statusOf(workflowId) === "queued");
+  const status = d.statusOf(workflowId);
+  return status === "running" || (status === "queued" && !backend.connected);
 }
 
 /** Cancels one workflow (queued or running). */

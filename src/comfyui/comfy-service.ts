@@ -84,7 +84,7 @@ export class ComfyService {
       logger: o.logger,
       finish: (w) => this.#finish(w, "cancelled", { error: null }),
       requested: (ids) => o.store.cancelRequested(ids),
-      statusOf: (id) => o.store.get(id)?.status,
+      statusOf: (id) => o.store.statusOf(id),
       ended: (id, ms) => waitUntil(ms, this.#closing.signal, (wake) => o.hub.onEnded(id, wake)),
     };
     this.#tracker = new RunTracker({ store: o.store, deadlines: this.#deadlines, stops: this.#stops, publish: (type, id, data) => this.#publish(type, id, data), finish: (w, status, extra) => this.#finish(w, status, extra) });

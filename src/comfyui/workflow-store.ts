@@ -187,6 +187,11 @@ export class WorkflowStore {
     return (this.#db.query("SELECT COUNT(*) AS n FROM workflows WHERE status = 'queued' AND submitted = 0").get() as { n: number }).n;
   }
 
+  /** A workflow's status alone (not its prompt and UI JSON, often tens of KB each). */
+  statusOf(id: string): WorkflowStatus | undefined {
+    return (this.#db.query("SELECT status FROM workflows WHERE workflowId = ?").get(id) as { status: WorkflowStatus } | null)?.status;
+  }
+
   /** Notes that a client asked to cancel these (unfinished) workflows, in one write. */
   cancelRequested(ids: readonly string[], at = Date.now()) {
     const mark = this.#db.query("UPDATE workflows SET cancelRequestedAt = ? WHERE workflowId = ? AND status IN ('queued','running')");
